@@ -1,0 +1,1 @@
+"""The lastmile HTTP service (FastAPI) over the optimizer core."""

@@ -1,0 +1,206 @@
+"""The ``lastmile`` command line: plan a day, check a plan, generate a city day."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import psutil
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="lastmile: fulfilment node choice and routing for electric vans and cargo bikes.",
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _load(scenario_dir: Path):
+    from optimizer.io import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(scenario_dir)
+    except ScenarioError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder (see docs/scenario-format.md)")],
+    out: Annotated[
+        Path, typer.Option(help="folder for plan.json, kpis.json, routes.geojson, map.html")
+    ] = Path("plan"),
+    time_limit: Annotated[
+        float, typer.Option(help="routing time budget in seconds", min=0.1)
+    ] = 30.0,
+    engine: Annotated[str, typer.Option(help="routing engine")] = "ortools",
+    workers: Annotated[int, typer.Option(help="processes solving nodes in parallel", min=1)] = 2,
+) -> None:
+    """Plan the day: choose a node per order, build routes, write the plan files."""
+    from optimizer.check import check_plan
+    from optimizer.io.plan_files import plan_to_dict, routes_geojson, to_json, write_plan_files
+    from optimizer.io.plan_map import plan_map
+    from optimizer.kpis import plan_kpis
+    from optimizer.planning import PlanParams, plan_day
+
+    sc = _load(scenario)
+    try:
+        params = PlanParams(time_limit_s=time_limit, engine=engine, workers=workers)
+    except ValueError as exc:
+        _fail(str(exc))
+    with Progress(
+        TextColumn("[bold]planning[/] {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("sourcing", total=1.0)
+        result = plan_day(
+            sc, params, progress=lambda f, msg: bar.update(task, completed=f, description=msg)
+        )
+    kpis = plan_kpis(sc, result)
+    kpis["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    document = plan_to_dict(sc, result, kpis)
+    report = check_plan(sc, json.loads(to_json(document)))
+    try:
+        written = write_plan_files(
+            out,
+            {
+                "plan.json": to_json(document),
+                "kpis.json": to_json(kpis),
+                "routes.geojson": to_json(routes_geojson(sc, result)),
+                "map.html": plan_map(sc, result).get_root().render(),
+            },
+        )
+    except OSError as exc:
+        _fail(f"cannot write the plan: {exc}")
+    _print_kpis(kpis)
+    console.print(
+        f"plan written to [bold]{written}[/] (plan.json, kpis.json, routes.geojson, map.html)"
+    )
+    if not report.ok:
+        for v in report.violations:
+            errors.print(f"[red]violation[/] {v.code}: {v.message}", highlight=False)
+        _fail(f"the checker found {len(report.violations)} violations in this plan", code=1)
+    console.print("checker: [green]no violation[/]")
+
+
+@app.command()
+def check(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder")],
+    plan_json: Annotated[Path, typer.Argument(help="plan.json to verify")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the recomputed KPIs as JSON")
+    ] = False,
+) -> None:
+    """Verify a plan against the scenario alone; non-zero exit on any violation."""
+    from optimizer.check import check_plan
+
+    sc = _load(scenario)
+    try:
+        document = json.loads(plan_json.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"{plan_json}: no such file")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _fail(f"{plan_json}: not a readable JSON plan ({exc})")
+    if not isinstance(document, dict):
+        _fail(f"{plan_json}: a plan is a JSON object")
+    report = check_plan(sc, document)
+    if as_json:
+        out = dict(report.kpis)
+        out["checker_ok"] = report.ok
+        out["violations"] = [
+            {
+                "code": v.code,
+                "message": v.message,
+                "order_id": v.order_id,
+                "vehicle_id": v.vehicle_id,
+            }
+            for v in report.violations
+        ]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    else:
+        for v in report.violations:
+            console.print(f"[red]violation[/] {v.code}: {v.message}", highlight=False)
+        _print_kpis(report.kpis)
+        if report.ok:
+            console.print("checker: [green]no violation[/]")
+    if not report.ok:
+        if not as_json:
+            errors.print(f"[bold red]{len(report.violations)} violations[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="folder to write the scenario into")],
+    orders: Annotated[int, typer.Option(help="number of orders", min=1)] = 600,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    date: Annotated[str, typer.Option(help="the day, YYYY-MM-DD")] = "2026-11-24",
+) -> None:
+    """Generate a seeded Paris day (nodes, fleet scaled to the orders, stock, orders, zones)."""
+    from data.generator import generate as make
+    from data.generator import write
+
+    try:
+        scenario = make(orders=orders, seed=seed, date=date)
+    except ValueError as exc:
+        _fail(str(exc))
+    write(scenario, out)
+    console.print(f"wrote a {orders}-order Paris day (seed {seed}) to [bold]{out}[/]")
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process and its finished children, in MB."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children, psutil.Process().memory_info().rss / 1024) / 1024
+
+
+def _print_kpis(kpis: dict) -> None:
+    table = Table(title="KPIs", show_header=False, title_justify="left")
+    table.add_column("kpi", style="bold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("orders", f"{kpis['orders_total']}"),
+        ("routed / collected / unassigned",
+         f"{kpis['orders_routed']} / {kpis['orders_collected']} / {kpis['orders_unassigned']}"),
+        ("served, % of deliverable",
+         f"{kpis['served_deliverable_pct']:.1f} % of {kpis['orders_deliverable']}"),
+        ("on time, % of routed", f"{kpis['on_time_pct']:.1f} %"),
+        ("cost", f"{kpis['cost_eur']:,.2f} EUR (handling {kpis['handling_cost_eur']:,.2f})"),
+        ("CO2", f"{kpis['co2_g'] / 1000:,.2f} kg"),
+        ("vehicles used", f"{kpis['vehicles_used']}"),
+    ]  # fmt: skip
+    for mode, km in kpis["distance_km_by_mode"].items():
+        cost = kpis["route_cost_eur_by_mode"].get(mode, 0.0)
+        used = kpis["vehicles_used_by_mode"].get(mode, 0)
+        rows.append((f"  {mode}", f"{used} vehicles, {km:,.1f} km, {cost:,.2f} EUR"))
+    for code, n in kpis["unassigned_by_reason"].items():
+        rows.append((f"  unassigned: {code}", f"{n}"))
+    if "solve_s" in kpis:
+        rows.append(("solve time", f"{kpis['solve_s']:.1f} s"))
+    if "peak_rss_mb" in kpis:
+        rows.append(("peak memory", f"{kpis['peak_rss_mb']:.0f} MB"))
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

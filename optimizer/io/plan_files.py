@@ -1,0 +1,197 @@
+"""Writing a plan's files: plan.json, kpis.json, routes.geojson, map.html (atomically)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from optimizer.model import Plan, Scenario
+
+PLAN_FORMAT = "lastmile-plan/1"
+
+
+def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
+    """The plan as the JSON document of docs/plan-format.md (ISO 8601 times)."""
+    iso = scenario.settings.to_iso
+    orders = scenario.orders_by_id
+    assignments = {}
+    routes = []
+    for r in plan.routes:
+        stops = []
+        for s in r.stops:
+            order = orders[s.order_id]
+            stops.append(
+                {
+                    "order_id": s.order_id,
+                    "service": str(order.service),
+                    "lat": s.lat,
+                    "lon": s.lon,
+                    "arrival": iso(s.arrival_s),
+                    "service_start": iso(s.service_start_s),
+                    "departure": iso(s.departure_s),
+                    "slot_start": iso(order.slot_start_s),
+                    "slot_end": iso(order.slot_end_s),
+                    "distance_from_prev_m": s.distance_from_prev_m,
+                    "load_kg": s.load_kg,
+                    "load_l": s.load_l,
+                }
+            )
+            assignments[s.order_id] = {
+                "status": "routed",
+                "node_id": r.node_id,
+                "vehicle_id": r.vehicle_id,
+            }
+        routes.append(
+            {
+                "vehicle_id": r.vehicle_id,
+                "vehicle_type_id": r.vehicle_type_id,
+                "node_id": r.node_id,
+                "mode": r.mode,
+                "start": iso(r.start_s),
+                "end": iso(r.end_s),
+                "distance_m": r.distance_m,
+                "duration_s": r.duration_s,
+                "load_kg": r.load_kg,
+                "load_l": r.load_l,
+                "cost_eur": r.cost_eur,
+                "co2_g": r.co2_g,
+                "stops": stops,
+            }
+        )
+    for c in plan.collections:
+        assignments[c.order_id] = {"status": "collected", "node_id": c.node_id, "vehicle_id": None}
+    for u in plan.unassigned:
+        assignments[u.order_id] = {"status": "unassigned", "node_id": None, "vehicle_id": None}
+    return {
+        "format": PLAN_FORMAT,
+        "scenario": {
+            "name": scenario.settings.name,
+            "date": scenario.settings.date.isoformat(),
+            "timezone": scenario.settings.timezone,
+        },
+        "engine": plan.engine,
+        "solve_s": round(plan.solve_s, 3),
+        "routes": routes,
+        "collections": [
+            {"order_id": c.order_id, "node_id": c.node_id, "ready_by": iso(c.ready_by_s)}
+            for c in plan.collections
+        ],
+        "unassigned": [
+            {"order_id": u.order_id, "code": str(u.code), "reason": u.reason, "node_id": u.node_id}
+            for u in plan.unassigned
+        ],
+        "assignments": [
+            {"order_id": o.order_id, **assignments[o.order_id]} for o in scenario.orders
+        ],
+        "sourcing": [
+            {
+                "order_id": d.order_id,
+                "node_id": d.node_id,
+                "cost_eur": round(d.cost_eur, 4),
+                "handling_cost_eur": d.handling_cost_eur,
+                "delivery_estimate_eur": round(d.delivery_estimate_eur, 4),
+                "runner_up_node_id": d.runner_up_node_id,
+                "runner_up_cost_eur": (
+                    None if d.runner_up_cost_eur is None else round(d.runner_up_cost_eur, 4)
+                ),
+            }
+            for d in sorted(plan.decisions.values(), key=lambda d: d.order_id)
+        ],
+        "kpis": kpis,
+    }
+
+
+def routes_geojson(scenario: Scenario, plan: Plan) -> dict:
+    """Nodes, routes (LineStrings, node -> stops -> node) and stops (Points) as GeoJSON."""
+    iso = scenario.settings.to_iso
+    features = []
+    for node in scenario.nodes.values():
+        features.append(
+            _feature(
+                {"type": "Point", "coordinates": [node.lon, node.lat]},
+                {
+                    "kind": "node",
+                    "node_id": node.node_id,
+                    "name": node.name,
+                    "node_kind": node.kind,
+                },
+            )
+        )
+    for r in plan.routes:
+        node = scenario.nodes[r.node_id]
+        line = [[node.lon, node.lat]] + [[s.lon, s.lat] for s in r.stops] + [[node.lon, node.lat]]
+        features.append(
+            _feature(
+                {"type": "LineString", "coordinates": line},
+                {
+                    "kind": "route",
+                    "vehicle_id": r.vehicle_id,
+                    "mode": r.mode,
+                    "node_id": r.node_id,
+                    "start": iso(r.start_s),
+                    "end": iso(r.end_s),
+                    "distance_m": r.distance_m,
+                    "stops": len(r.stops),
+                    "cost_eur": r.cost_eur,
+                    "co2_g": r.co2_g,
+                },
+            )
+        )
+        for k, s in enumerate(r.stops, start=1):
+            features.append(
+                _feature(
+                    {"type": "Point", "coordinates": [s.lon, s.lat]},
+                    {
+                        "kind": "stop",
+                        "order_id": s.order_id,
+                        "vehicle_id": r.vehicle_id,
+                        "sequence": k,
+                        "arrival": iso(s.arrival_s),
+                        "service_start": iso(s.service_start_s),
+                    },
+                )
+            )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _feature(geometry: dict, properties: dict) -> dict:
+    return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+
+def write_plan_files(out_dir: str | Path, files: dict[str, str]) -> Path:
+    """Write ``{name: text}`` into ``out_dir`` all at once: the files are written into a
+    staging folder beside it, which then replaces ``out_dir``; an interrupted write
+    leaves the previous plan (or nothing), never half a plan."""
+    out = Path(out_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder.")
+    if out.exists():
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in files)
+        if foreign:
+            raise FileExistsError(
+                f"{out} holds other files ({', '.join(foreign[:3])}); plan into an empty "
+                "folder or a previous plan's folder."
+            )
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, text in files.items():
+            (stage / name).write_text(text, encoding="utf-8")
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / out.name)
+        os.replace(stage, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return out
+
+
+def to_json(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,90 @@
+"""The plan on a map (folium): nodes, zones, routes coloured per vehicle, stops with ETAs."""
+
+from __future__ import annotations
+
+import folium
+
+from optimizer.model import Plan, Scenario, ZoneRule
+
+# A qualitative palette (ColorBrewer Set1 + Dark2), cycled over vehicles.
+PALETTE = [
+    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#666666",
+]  # fmt: skip
+NODE_ICON = {"warehouse": "industry", "urban_hub": "cubes", "dark_store": "archive",
+             "store": "shopping-cart"}  # fmt: skip
+ZONE_COLOUR = {ZoneRule.LIMITED_TRAFFIC: "#d7301f", ZoneRule.LOW_EMISSION: "#41ab5d"}
+
+
+def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
+    hhmm = lambda s: f"{scenario.settings.to_datetime(s):%H:%M}"  # noqa: E731
+    lats = [o.lat for o in scenario.orders] or [n.lat for n in scenario.nodes.values()]
+    lons = [o.lon for o in scenario.orders] or [n.lon for n in scenario.nodes.values()]
+    m = folium.Map(tiles="cartodbpositron", control_scale=True)
+    m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+
+    zones = folium.FeatureGroup(name="zones")
+    for zone in scenario.zones:
+        folium.GeoJson(
+            zone.geometry.__geo_interface__,
+            style_function=lambda _, c=ZONE_COLOUR[zone.rule]: {
+                "color": c, "weight": 2, "fillOpacity": 0.06},
+            tooltip=f"{zone.name} ({zone.rule})",
+        ).add_to(zones)
+    zones.add_to(m)
+
+    nodes = folium.FeatureGroup(name="nodes")
+    for node in scenario.nodes.values():
+        folium.Marker(
+            [node.lat, node.lon],
+            tooltip=f"{node.name} ({node.kind})",
+            icon=folium.Icon(color="black", icon=NODE_ICON[node.kind], prefix="fa"),
+        ).add_to(nodes)
+    nodes.add_to(m)
+
+    orders = scenario.orders_by_id
+    for k, route in enumerate(plan.routes):
+        colour = PALETTE[k % len(PALETTE)]
+        node = scenario.nodes[route.node_id]
+        group = folium.FeatureGroup(name=f"{route.vehicle_id} ({len(route.stops)} stops)")
+        points = [[node.lat, node.lon]] + [[s.lat, s.lon] for s in route.stops]
+        folium.PolyLine(
+            points + [[node.lat, node.lon]],
+            color=colour,
+            weight=3 if route.mode == "van" else 2,
+            dash_array=None if route.mode == "van" else "6 4",
+            tooltip=(
+                f"{route.vehicle_id}: {hhmm(route.start_s)}-{hhmm(route.end_s)}, "
+                f"{route.distance_m / 1000:.1f} km, {route.cost_eur:.2f} EUR"
+            ),
+        ).add_to(group)
+        for seq, stop in enumerate(route.stops, start=1):
+            order = orders[stop.order_id]
+            folium.CircleMarker(
+                [stop.lat, stop.lon],
+                radius=4,
+                color=colour,
+                fill=True,
+                fill_opacity=0.9,
+                popup=folium.Popup(
+                    f"<b>{stop.order_id}</b> ({order.service})<br>"
+                    f"{route.vehicle_id}, stop {seq}<br>"
+                    f"slot {hhmm(order.slot_start_s)}-{hhmm(order.slot_end_s)}<br>"
+                    f"ETA {hhmm(stop.arrival_s)}, service {hhmm(stop.service_start_s)}",
+                    max_width=260,
+                ),
+            ).add_to(group)
+        group.add_to(m)
+
+    if plan.unassigned:
+        group = folium.FeatureGroup(name=f"unassigned ({len(plan.unassigned)})")
+        for u in plan.unassigned:
+            order = orders[u.order_id]
+            folium.CircleMarker(
+                [order.lat, order.lon], radius=5, color="#000000", fill=True,
+                fill_color="#ffffff", popup=folium.Popup(
+                    f"<b>{u.order_id}</b> unassigned: {u.code}<br>{u.reason}", max_width=300),
+            ).add_to(group)  # fmt: skip
+        group.add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    return m

@@ -1,0 +1,57 @@
+"""The plan's key figures, summed from what the plan says (the checker re-derives them)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from optimizer.model import Plan, Scenario
+
+
+def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
+    """KPIs of a plan (see docs/plan-format.md)."""
+    total = len(scenario.orders)
+    routed = sum(len(r.stops) for r in plan.routes)
+    collected = len(plan.collections)
+    unassigned = len(plan.unassigned)
+    undeliverable = sum(1 for u in plan.unassigned if not u.code.deliverable)
+    deliverable = total - undeliverable
+    on_time = sum(
+        1
+        for r in plan.routes
+        for s in r.stops
+        if s.service_start_s <= scenario.orders_by_id[s.order_id].slot_end_s
+    )
+    km_by_mode: dict[str, float] = defaultdict(float)
+    cost_by_mode: dict[str, float] = defaultdict(float)
+    vehicles_by_mode: dict[str, set[str]] = defaultdict(set)
+    for r in plan.routes:
+        km_by_mode[r.mode] += r.distance_m / 1000
+        cost_by_mode[r.mode] += r.cost_eur
+        vehicles_by_mode[r.mode].add(r.vehicle_id)
+    handling = sum(
+        scenario.nodes[node_id].handling_cost_eur
+        for order_id, node_id in plan.sources.items()
+    )
+    route_cost = sum(cost_by_mode.values())
+    return {
+        "orders_total": total,
+        "orders_routed": routed,
+        "orders_collected": collected,
+        "orders_unassigned": unassigned,
+        "orders_deliverable": deliverable,
+        "served_deliverable_pct": _pct(routed + collected, deliverable),
+        "on_time_pct": _pct(on_time, routed),
+        "distance_km_by_mode": {m: round(v, 3) for m, v in sorted(km_by_mode.items())},
+        "cost_eur": round(route_cost + handling, 2),
+        "route_cost_eur_by_mode": {m: round(v, 2) for m, v in sorted(cost_by_mode.items())},
+        "handling_cost_eur": round(handling, 2),
+        "co2_g": round(sum(r.co2_g for r in plan.routes), 1),
+        "vehicles_used": len({r.vehicle_id for r in plan.routes}),
+        "vehicles_used_by_mode": {m: len(v) for m, v in sorted(vehicles_by_mode.items())},
+        "unassigned_by_reason": dict(sorted(Counter(str(u.code) for u in plan.unassigned).items())),
+        "solve_s": round(plan.solve_s, 2),
+    }
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 2) if whole else 100.0

@@ -1,0 +1,93 @@
+"""A daily plan: what the solver decided, in the core's units (seconds since midnight).
+
+``optimizer.io.plan_json`` writes it as ``plan.json`` (ISO 8601 times) and reads it back;
+``optimizer.check`` verifies it against the scenario alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class UnassignedCode(StrEnum):
+    """Why an order is neither routed nor collected, in words a planner acts on."""
+
+    OUT_OF_STOCK = "out_of_stock"  # no node holds the whole basket
+    COLLECT_NODE_NO_STOCK = "collect_node_no_stock"  # click & collect store lacks stock
+    NO_ALLOWED_VEHICLE = "no_allowed_vehicle"  # zone / service rules exclude every vehicle
+    TOO_BIG = "too_big"  # basket heavier or larger than every allowed vehicle
+    SLOT_UNREACHABLE = "slot_unreachable"  # no shift reaches the slot and gets back in time
+    OUT_OF_RANGE = "out_of_range"  # round trip longer than every allowed battery range
+    PICK_CAPACITY = "pick_capacity"  # nodes with the stock have no picking capacity left
+    FLEET_FULL = "fleet_full"  # feasible alone, but the routes of the day are full
+
+    @property
+    def deliverable(self) -> bool:
+        """Could the order have been served with more fleet or picking capacity?"""
+        return self in (UnassignedCode.PICK_CAPACITY, UnassignedCode.FLEET_FULL)
+
+
+@dataclass
+class Stop:
+    order_id: str
+    lat: float
+    lon: float
+    arrival_s: int
+    service_start_s: int  # max(arrival, slot start): waiting happens before service
+    departure_s: int
+    distance_from_prev_m: int
+    load_kg: float  # on board on arrival, before this delivery
+    load_l: float
+
+
+@dataclass
+class Route:
+    """One tour of one vehicle: leave the node, deliver the stops in order, come back."""
+
+    vehicle_id: str
+    vehicle_type_id: str
+    node_id: str
+    mode: str
+    start_s: int
+    end_s: int
+    stops: list[Stop]
+    distance_m: int
+    load_kg: float  # on board when leaving the node
+    load_l: float
+    cost_eur: float
+    co2_g: float
+
+    @property
+    def duration_s(self) -> int:
+        return self.end_s - self.start_s
+
+
+@dataclass
+class Collection:
+    """A click & collect order, picked at its node and ready for the customer."""
+
+    order_id: str
+    node_id: str
+    ready_by_s: int
+
+
+@dataclass
+class Unassigned:
+    order_id: str
+    code: UnassignedCode
+    reason: str
+    node_id: str | None = None
+
+
+@dataclass
+class Plan:
+    scenario_name: str
+    sources: dict[str, str]  # order_id -> fulfilment node of every routed or collected order
+    routes: list[Route] = field(default_factory=list)
+    collections: list[Collection] = field(default_factory=list)
+    unassigned: list[Unassigned] = field(default_factory=list)
+    engine: str = ""
+    solve_s: float = 0.0
+    # order_id -> the sourcing decision (node, runner-up, cost terms), for explanations
+    decisions: dict = field(default_factory=dict)

@@ -1,0 +1,269 @@
+"""The domain model: what a day of omnichannel fulfilment is made of.
+
+Inside the core every time is an integer number of seconds since local midnight of
+the scenario's day (``*_s``); :class:`Settings` turns them into aware datetimes at
+the edges. Every quantity carries its unit in its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+
+class NodeKind(StrEnum):
+    STORE = "store"
+    URBAN_HUB = "urban_hub"
+    DARK_STORE = "dark_store"
+    WAREHOUSE = "warehouse"
+
+
+class Mode(StrEnum):
+    VAN = "van"
+    CARGO_BIKE = "cargo_bike"
+    CARGO_TRIKE = "cargo_trike"
+
+    @property
+    def is_bike(self) -> bool:
+        return self in (Mode.CARGO_BIKE, Mode.CARGO_TRIKE)
+
+
+class Service(StrEnum):
+    EXPRESS = "express"
+    ECO = "eco"
+    GREEN = "green"  # delivered by cargo bike (or trike) only
+    CLICK_COLLECT = "click_collect"  # collected by the customer at a named node
+
+
+class ZoneRule(StrEnum):
+    # Only the modes in ``allowed_modes`` may deliver inside (default: bikes, not vans).
+    LIMITED_TRAFFIC = "limited_traffic"
+    # Only zero-emission vehicles may enter.
+    LOW_EMISSION = "low_emission"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A fulfilment node: where stock is picked and vehicles are based."""
+
+    node_id: str
+    name: str
+    kind: NodeKind
+    lat: float
+    lon: float
+    opens_s: int
+    closes_s: int
+    pick_capacity_per_hour: float
+    handling_cost_eur: float
+
+    @property
+    def pick_capacity_per_day(self) -> int:
+        """Orders the node can pick in its opening hours."""
+        return int(self.pick_capacity_per_hour * max(0, self.closes_s - self.opens_s) / 3600)
+
+
+@dataclass(frozen=True)
+class VehicleType:
+    vehicle_type_id: str
+    mode: Mode
+    capacity_kg: float
+    capacity_l: float
+    range_km: float
+    speed_kmh: float
+    fixed_cost_eur: float
+    cost_per_km_eur: float
+    cost_per_hour_eur: float
+    co2_g_per_km: float
+    zero_emission: bool = True
+
+
+@dataclass(frozen=True)
+class FleetEntry:
+    """``count`` vehicles of one type based at one node, working one shift."""
+
+    node_id: str
+    vehicle_type_id: str
+    count: int
+    shift_start_s: int
+    shift_end_s: int
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """One vehicle of the fleet (a :class:`FleetEntry` expanded)."""
+
+    vehicle_id: str
+    node_id: str
+    vehicle_type_id: str
+    shift_start_s: int
+    shift_end_s: int
+
+
+@dataclass(frozen=True)
+class Sku:
+    sku: str
+    name: str
+    weight_kg: float
+    volume_l: float
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class Order:
+    """A customer order. For ``click_collect`` the slot is the collection window:
+    the order must be ready at ``collect_node_id`` by ``slot_start_s``."""
+
+    order_id: str
+    lat: float
+    lon: float
+    service: Service
+    slot_start_s: int
+    slot_end_s: int
+    service_time_s: int
+    lines: tuple[OrderLine, ...]
+    collect_node_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Zone:
+    """An access-controlled area (a shapely polygon in lon/lat)."""
+
+    zone_id: str
+    name: str
+    rule: ZoneRule
+    geometry: BaseGeometry
+    allowed_modes: frozenset[Mode] | None = None
+
+    def contains(self, lat: float, lon: float) -> bool:
+        """Whether the point lies in the zone (its boundary counts as inside)."""
+        return bool(shapely.intersects_xy(self.geometry, lon, lat))
+
+    def contains_points(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`contains` over arrays of points."""
+        shapely.prepare(self.geometry)
+        return shapely.intersects_xy(self.geometry, np.asarray(lon), np.asarray(lat))
+
+    def admits(self, vehicle_type: VehicleType) -> bool:
+        """Whether a vehicle of this type may deliver inside the zone."""
+        if self.rule is ZoneRule.LOW_EMISSION:
+            return vehicle_type.zero_emission
+        allowed = self.allowed_modes or frozenset({Mode.CARGO_BIKE, Mode.CARGO_TRIKE})
+        return vehicle_type.mode in allowed
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What a service costs the customer and how its slots are cut."""
+
+    price_eur: float
+    slot_length_min: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The day's settings (``scenario.yaml``)."""
+
+    name: str
+    date: date
+    timezone: str
+    currency: str = "EUR"
+    services: dict[Service, ServiceSettings] = field(default_factory=dict)
+    # What leaving one order unserved costs the plan; well above any one order's
+    # marginal route cost, so the solver drops an order only when it cannot serve it.
+    unserved_penalty_eur: float = 1000.0
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def day_start(self) -> datetime:
+        return datetime(self.date.year, self.date.month, self.date.day, tzinfo=self.tz)
+
+    def to_datetime(self, seconds: float) -> datetime:
+        """Seconds since local midnight -> aware datetime (DST-safe: wall clock + offset)."""
+        naive = datetime(self.date.year, self.date.month, self.date.day) + timedelta(
+            seconds=int(round(seconds))
+        )
+        return naive.replace(tzinfo=self.tz)
+
+    def to_iso(self, seconds: float) -> str:
+        return self.to_datetime(seconds).isoformat()
+
+    def to_seconds(self, moment: datetime) -> int:
+        """Aware datetime -> seconds since local midnight of the day (wall clock)."""
+        local = moment.astimezone(self.tz)
+        naive_day = datetime(self.date.year, self.date.month, self.date.day)
+        return int(round((local.replace(tzinfo=None) - naive_day).total_seconds()))
+
+
+@dataclass
+class Scenario:
+    """Everything a daily plan is made from, validated (see ``optimizer.io``)."""
+
+    settings: Settings
+    nodes: dict[str, Node]
+    vehicle_types: dict[str, VehicleType]
+    fleet: list[FleetEntry]
+    catalogue: dict[str, Sku]
+    stock: dict[tuple[str, str], int]
+    orders: list[Order]
+    zones: list[Zone] = field(default_factory=list)
+
+    @cached_property
+    def vehicles(self) -> list[Vehicle]:
+        """The fleet, one entry per vehicle, with stable ids ``NODE/TYPE/k``."""
+        out: list[Vehicle] = []
+        seen: dict[tuple[str, str], int] = {}
+        for entry in self.fleet:
+            key = (entry.node_id, entry.vehicle_type_id)
+            for _ in range(entry.count):
+                k = seen.get(key, 0) + 1
+                seen[key] = k
+                out.append(
+                    Vehicle(
+                        vehicle_id=f"{entry.node_id}/{entry.vehicle_type_id}/{k}",
+                        node_id=entry.node_id,
+                        vehicle_type_id=entry.vehicle_type_id,
+                        shift_start_s=entry.shift_start_s,
+                        shift_end_s=entry.shift_end_s,
+                    )
+                )
+        return out
+
+    @cached_property
+    def orders_by_id(self) -> dict[str, Order]:
+        return {o.order_id: o for o in self.orders}
+
+    @cached_property
+    def vehicles_by_id(self) -> dict[str, Vehicle]:
+        return {v.vehicle_id: v for v in self.vehicles}
+
+    def weight_kg(self, order: Order) -> float:
+        return sum(self.catalogue[line.sku].weight_kg * line.qty for line in order.lines)
+
+    def volume_l(self, order: Order) -> float:
+        return sum(self.catalogue[line.sku].volume_l * line.qty for line in order.lines)
+
+    def zones_at(self, lat: float, lon: float) -> list[Zone]:
+        return [z for z in self.zones if z.contains(lat, lon)]
+
+    def may_deliver(self, vehicle_type: VehicleType, order: Order) -> bool:
+        """Zone rules and service rules: may this vehicle type deliver this order?"""
+        if order.service is Service.CLICK_COLLECT:
+            return False
+        if order.service is Service.GREEN and not vehicle_type.mode.is_bike:
+            return False
+        return all(z.admits(vehicle_type) for z in self.zones_at(order.lat, order.lon))

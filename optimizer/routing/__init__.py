@@ -1,0 +1,15 @@
+"""Routing: one interface (arrays in, routes out), one module per engine."""
+
+from optimizer.routing.ortools_engine import OrToolsEngine
+from optimizer.routing.problem import RouteResult, RoutingEngine, RoutingProblem, RoutingResult
+
+ENGINES = {"ortools": OrToolsEngine}
+
+__all__ = [
+    "ENGINES",
+    "OrToolsEngine",
+    "RouteResult",
+    "RoutingEngine",
+    "RoutingProblem",
+    "RoutingResult",
+]

@@ -1,0 +1,102 @@
+"""The routing interface: arrays in, routes out.
+
+A :class:`RoutingProblem` knows nothing of orders, zones or files: locations, vehicles
+and stops as numpy arrays. The planner builds it from the scenario and the travel
+model; any engine behind :class:`RoutingEngine` solves it. Units: metres, seconds,
+grams, millilitres, euros.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RoutingProblem:
+    """One routing problem.
+
+    Locations are indices into the per-profile matrices. Vehicle ``v`` uses profile
+    ``vehicle_profile[v]``: ``distance_m[p]`` and ``duration_s[p]`` are ``(L, L)`` int
+    matrices. Stop ``i`` is at ``stop_location[i]``, is served by one of the vehicles
+    where ``allowed[i, v]`` is true, with service starting in
+    ``[tw_start_s[i], tw_end_s[i]]``; leaving it unserved costs ``penalty_eur[i]``.
+    """
+
+    distance_m: list[np.ndarray]
+    duration_s: list[np.ndarray]
+    # vehicles
+    vehicle_profile: np.ndarray  # (V,) int
+    vehicle_start_location: np.ndarray  # (V,) int, the depot (also where it ends)
+    vehicle_earliest_start_s: np.ndarray  # (V,) int
+    vehicle_latest_end_s: np.ndarray  # (V,) int
+    vehicle_capacity: np.ndarray  # (V, D) int: grams, millilitres
+    vehicle_max_distance_m: np.ndarray  # (V,) int
+    vehicle_fixed_cost_eur: np.ndarray  # (V,) float
+    vehicle_cost_per_m_eur: np.ndarray  # (V,) float
+    vehicle_cost_per_s_eur: np.ndarray  # (V,) float, paid from leaving to coming back
+    # stops
+    stop_location: np.ndarray  # (S,) int
+    stop_demand: np.ndarray  # (S, D) int
+    stop_service_s: np.ndarray  # (S,) int
+    tw_start_s: np.ndarray  # (S,) int
+    tw_end_s: np.ndarray  # (S,) int
+    allowed: np.ndarray  # (S, V) bool
+    penalty_eur: np.ndarray  # (S,) float
+
+    @property
+    def num_vehicles(self) -> int:
+        return len(self.vehicle_profile)
+
+    @property
+    def num_stops(self) -> int:
+        return len(self.stop_location)
+
+    def validate(self) -> None:
+        """Refuse arrays of the wrong shape or sign before an engine sees them."""
+        v, s = self.num_vehicles, self.num_stops
+        for name in (
+            "vehicle_start_location",
+            "vehicle_earliest_start_s",
+            "vehicle_latest_end_s",
+            "vehicle_max_distance_m",
+            "vehicle_fixed_cost_eur",
+            "vehicle_cost_per_m_eur",
+            "vehicle_cost_per_s_eur",
+        ):
+            if len(getattr(self, name)) != v:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries, not {v}.")
+        for name in ("stop_service_s", "tw_start_s", "tw_end_s", "penalty_eur"):
+            if len(getattr(self, name)) != s:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries, not {s}.")
+        if self.allowed.shape != (s, v):
+            raise ValueError(f"allowed has shape {self.allowed.shape}, not {(s, v)}.")
+        if self.stop_demand.shape != (s, self.vehicle_capacity.shape[1]):
+            raise ValueError("stop_demand and vehicle_capacity disagree on dimensions.")
+        if np.any(self.tw_end_s < self.tw_start_s):
+            raise ValueError("a time window ends before it starts.")
+        if len(self.distance_m) != len(self.duration_s):
+            raise ValueError("distance_m and duration_s have different profile counts.")
+
+
+@dataclass
+class RouteResult:
+    vehicle: int
+    stops: list[int]  # stop indices in visiting order
+    start_s: int  # when the vehicle leaves its depot
+
+
+@dataclass
+class RoutingResult:
+    routes: list[RouteResult] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
+    objective_eur: float = 0.0
+    solve_s: float = 0.0
+
+
+class RoutingEngine(Protocol):
+    name: str
+
+    def solve(self, problem: RoutingProblem, time_limit_s: float) -> RoutingResult: ...

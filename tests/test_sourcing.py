@@ -1,0 +1,121 @@
+"""Node choice: the cheapest feasible node with the stock, reserving as it goes."""
+
+from optimizer.model import FleetEntry, Service, UnassignedCode
+from optimizer.sourcing import GreedySourcing
+from optimizer.travel import GreatCircle
+from tests.factory import H, order, scenario
+
+NEAR_STORE = (48.868, 2.328)  # 250 m from STORE, 4 km from HUB
+NEAR_HUB = (48.851, 2.371)
+IN_CENTRE = (48.860, 2.350)
+
+
+def source(sc, ids=None):
+    sourcing = GreedySourcing(sc, GreatCircle())
+    return sourcing.assign(ids or [o.order_id for o in sc.orders])
+
+
+def test_the_nearest_node_with_stock_is_chosen():
+    sc = scenario([order("A", *NEAR_STORE, [("BOOK", 1)]), order("B", *NEAR_HUB, [("BOOK", 1)])])
+    result = source(sc)
+    assert result.decisions["A"].node_id == "STORE"
+    assert result.decisions["B"].node_id == "HUB"
+    assert result.decisions["A"].runner_up_node_id == "HUB"
+
+
+def test_a_node_without_the_stock_is_skipped_for_the_next():
+    sc = scenario(
+        [order("A", *NEAR_STORE, [("BOOK", 1), ("TV", 1)])],
+        stock={("HUB", "BOOK"): 1, ("HUB", "TV"): 1, ("STORE", "BOOK"): 5},
+    )
+    assert source(sc).decisions["A"].node_id == "HUB"
+
+
+def test_stock_is_reserved_as_orders_are_sourced():
+    sc = scenario(
+        [order("A", *NEAR_STORE, [("BOOK", 2)]), order("B", *NEAR_STORE, [("BOOK", 2)])],
+        stock={("STORE", "BOOK"): 3, ("HUB", "BOOK"): 2},
+    )
+    result = source(sc)
+    assert sorted(d.node_id for d in result.decisions.values()) == ["HUB", "STORE"]
+
+
+def test_out_of_stock_everywhere_names_the_missing_sku():
+    sc = scenario([order("A", *NEAR_STORE, [("TV", 1)])])
+    result = source(sc)
+    assert not result.decisions
+    (u,) = result.unassigned
+    assert u.code is UnassignedCode.OUT_OF_STOCK
+    assert "TV" in u.reason
+
+
+def test_limited_traffic_zone_leaves_a_sofa_that_fits_only_vans():
+    # Both nodes have bikes for the book; the sofa fits only a van, barred from the centre.
+    sc = scenario([order("A", *IN_CENTRE, [("BOOK", 1)]), order("B", *IN_CENTRE, [("SOFA", 1)])])
+    result = source(sc)
+    assert result.decisions["A"].node_id in {"STORE", "HUB"}
+    (u,) = result.unassigned
+    assert u.order_id == "B" and u.code is UnassignedCode.TOO_BIG
+    assert "Centre" in u.reason
+
+
+def test_a_van_only_node_cannot_deliver_in_the_limited_traffic_zone():
+    fleet = [FleetEntry("HUB", "van", 2, 7 * H, 15 * H)]
+    sc = scenario([order("A", *IN_CENTRE, [("SOFA", 1)])], fleet=fleet)
+    (u,) = source(sc).unassigned
+    assert u.code is UnassignedCode.NO_ALLOWED_VEHICLE and "Centre" in u.reason
+
+
+def test_green_orders_never_go_to_a_node_without_bikes():
+    fleet = [
+        FleetEntry("HUB", "van", 2, 7 * H, 15 * H),
+        FleetEntry("STORE", "bike", 1, 9 * H, 17 * H),
+    ]
+    sc = scenario([order("A", *NEAR_HUB, [("BOOK", 1)], service=Service.GREEN)], fleet=fleet)
+    assert source(sc).decisions["A"].node_id == "STORE"
+
+
+def test_a_basket_bigger_than_any_allowed_vehicle_is_too_big():
+    fleet = [FleetEntry("HUB", "bike", 1, 8 * H, 16 * H)]
+    sc = scenario([order("A", *NEAR_HUB, [("SOFA", 1)])], fleet=fleet)
+    (u,) = source(sc).unassigned
+    assert u.code is UnassignedCode.TOO_BIG
+
+
+def test_a_slot_before_every_shift_is_unreachable():
+    sc = scenario([order("A", *NEAR_HUB, [("BOOK", 1)], slot=(5, 6))])
+    (u,) = source(sc).unassigned
+    assert u.code is UnassignedCode.SLOT_UNREACHABLE
+    assert "05:00-06:00" in u.reason
+
+
+def test_click_and_collect_goes_to_its_store_or_says_what_it_lacks():
+    sc = scenario([
+        order("A", *NEAR_HUB, [("BOOK", 1)], service=Service.CLICK_COLLECT, collect="STORE"),
+        order("B", *NEAR_HUB, [("SOFA", 1)], service=Service.CLICK_COLLECT, collect="STORE"),
+    ])  # fmt: skip
+    result = source(sc)
+    assert result.collections == {"A": "STORE"}
+    (u,) = result.unassigned
+    assert u.code is UnassignedCode.COLLECT_NODE_NO_STOCK and "SOFA" in u.reason
+
+
+def test_picking_capacity_runs_out():
+    nodes = scenario([]).nodes
+    from dataclasses import replace
+
+    nodes = {k: replace(n, pick_capacity_per_hour=1 / 11) for k, n in nodes.items()}  # 1 a day
+    sc = scenario([order(x, *NEAR_STORE, [("BOOK", 1)]) for x in "ABC"], nodes=nodes)
+    result = source(sc)
+    assert len(result.decisions) == 2
+    (u,) = result.unassigned
+    assert u.code is UnassignedCode.PICK_CAPACITY
+
+
+def test_release_gives_the_stock_back():
+    sc = scenario([order("A", *NEAR_STORE, [("BOOK", 3)])], stock={("STORE", "BOOK"): 3})
+    sourcing = GreedySourcing(sc, GreatCircle())
+    assert sourcing.assign(["A"]).decisions["A"].node_id == "STORE"
+    assert not sourcing.assign(["A"]).decisions  # nothing left for a second copy
+    sourcing.release("A")
+    assert sourcing.assign(["A"]).decisions["A"].node_id == "STORE"
