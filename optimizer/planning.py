@@ -331,8 +331,8 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
                 distance_m=total_m,
                 load_kg=round(load_kg, 3),
                 load_l=round(load_l, 3),
-                cost_eur=round(cost, 4),
-                co2_g=round(vt.co2_g_per_km * total_m / 1000, 3),
+                cost_eur=round(cost, 6),
+                co2_g=round(vt.co2_g_per_km * total_m / 1000, 6),
             )
         )
     return out

@@ -1,0 +1,1025 @@
+"""The independent checker: does a plan hold, re-derived from the scenario alone?
+
+It reads ``plan.json`` as parsed JSON, not the solver's Python objects, so it checks
+exactly what the planner wrote, and it shares no code with the solvers: only the model
+(:mod:`optimizer.model`) and the travel model (:mod:`optimizer.travel`). A malformed
+plan never makes it raise: a missing key or an unreadable value is a violation like
+any other, with a message a planner understands.
+
+Times in the plan are ISO 8601 datetimes with a UTC offset; inside the checker they are
+seconds since local midnight of the scenario's day, like everywhere in the core.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from optimizer.model import (
+    Node,
+    Order,
+    Scenario,
+    Service,
+    UnassignedCode,
+    Vehicle,
+    VehicleType,
+    ZoneRule,
+)
+from optimizer.travel import GreatCircle, Profile, TravelProvider
+
+PLAN_FORMAT = "lastmile-plan/1"
+TOLERANCE_S = 1  # per leg: travel providers round each leg's duration to whole seconds
+TOLERANCE_M = 1  # per leg: and its distance to whole metres
+EPSILON = 1e-6  # capacity and range: float sums of catalogue weights and volumes
+REL_TOL = 1e-6  # reported figures (money, km, CO2, %) against the recomputed ones,
+ABS_TOL = 0.01  # with room for a plan that rounds them to the cent
+
+# Every violation code the checker emits, and what it means.
+CODES: dict[str, str] = {
+    "malformed": "a key is missing or a value cannot be read (e.g. a time without offset)",
+    "wrong_scenario": "the plan was made for another day or is not a lastmile plan",
+    "unknown_order": "an order id that is not in the scenario",
+    "order_missing": "an order of the scenario is neither routed, collected nor unassigned",
+    "order_duplicated": "an order appears more than once across routes, collections, unassigned",
+    "bad_unassigned_code": "an unassigned order whose code is not a known UnassignedCode",
+    "missing_reason": "an unassigned order without a reason in words",
+    "assignment_mismatch": "the assignments table disagrees with where the order really is",
+    "collect_routed": "a click & collect order is delivered by a vehicle",
+    "not_click_collect": "an order to be delivered is marked as collected",
+    "wrong_collect_node": "a click & collect order is collected at another node than its own",
+    "collect_not_ready": "a click & collect order is ready after the customer may collect it",
+    "stock_exceeded": "a node ships more of a SKU than it holds",
+    "pick_capacity_exceeded": "a node ships more orders than it can pick in a day",
+    "unknown_vehicle": "a route's vehicle is not in the fleet",
+    "vehicle_mismatch": "a route's node, vehicle type or mode is not its vehicle's",
+    "vehicle_overlap": "a vehicle starts a tour before its previous tour is back",
+    "before_shift": "a route leaves before its vehicle's shift starts",
+    "node_closed": "a route leaves its node outside the node's opening hours",
+    "after_shift_end": "a route is back after its vehicle's shift ends",
+    "back_after_route_end": "the vehicle cannot be back at its node by the route's end",
+    "late_stop": "service at the door starts after the slot ends",
+    "early_stop": "service at the door starts before the slot opens",
+    "teleport": "a reported time is earlier than the travel model makes possible",
+    "distance_mismatch": "a reported distance differs from the travel model's",
+    "overloaded": "a route carries more weight or volume than its vehicle takes",
+    "load_mismatch": "a reported load differs from the catalogue's weights and volumes",
+    "out_of_range": "a route is longer than its vehicle's range",
+    "battery_exceeded": "a vehicle's tours together are longer than its range for the shift",
+    "limited_traffic_zone": "a delivery in a limited-traffic zone by a mode not allowed there",
+    "low_emission_zone": "a delivery in a low-emission zone by a non-zero-emission vehicle",
+    "green_not_bike": "a green order delivered by a vehicle that is not a bike",
+    "route_figure_mismatch": "a route's reported cost, CO2 or duration differs from recomputed",
+    "kpi_mismatch": "a reported KPI differs from the one recomputed from the plan",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a plan breaks the scenario's rules (``code`` is a key of :data:`CODES`)."""
+
+    code: str
+    message: str
+    order_id: str | None = None
+    vehicle_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+@dataclass
+class CheckReport:
+    """What the checker found.
+
+    ``kpis`` are recomputed from the plan's routes, collections and unassigned orders
+    (the keys of ``kpis.json`` but ``solve_s``). When a route cannot be walked or timed
+    (unknown vehicle or order, unreadable start or end: each flagged as a violation) its
+    figures are missing from them and the plan's own ``kpis`` are not compared.
+    """
+
+    violations: list[Violation] = field(default_factory=list)
+    kpis: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+# --- the plan as read ------------------------------------------------------------------
+
+
+@dataclass
+class _Stop:
+    order_id: str | None
+    arrival_s: int | None
+    service_start_s: int | None
+    departure_s: int | None
+    distance_from_prev_m: float | None
+    load_kg: float | None
+    load_l: float | None
+
+
+@dataclass
+class _Walk:
+    """A route driven with the travel model."""
+
+    distance_m: int
+    service_start_s: list[int]  # per stop; empty when the route's start is unreadable
+
+
+@dataclass
+class _Route:
+    index: int  # position in plan["routes"]
+    label: str  # how messages name it: the vehicle id, and the tour when it has several
+    vehicle_id: str | None
+    vehicle_type_id: str | None
+    node_id: str | None  # the node the route's orders ship from, as the plan says
+    mode: str | None
+    start_s: int | None
+    end_s: int | None
+    distance_m: float | None
+    duration_s: float | None
+    cost_eur: float | None
+    co2_g: float | None
+    load_kg: float | None
+    load_l: float | None
+    stops: list[_Stop]
+    vehicle: Vehicle | None = None  # resolved from the scenario
+    vehicle_type: VehicleType | None = None
+    base: Node | None = None  # where the vehicle leaves from and comes back to
+    walk: _Walk | None = None
+
+
+@dataclass
+class _Collection:
+    order_id: str | None
+    node_id: str | None
+    ready_by_s: int | None
+
+
+@dataclass
+class _Unassigned:
+    order_id: str | None
+    code: str | None
+    reason: str | None
+
+
+@dataclass
+class _Assignment:
+    order_id: str | None
+    status: str | None
+    node_id: str | None
+    vehicle_id: str | None
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where the plan puts an order."""
+
+    status: str  # routed | collected | unassigned
+    node_id: str | None
+    vehicle_id: str | None
+    text: str
+
+
+@dataclass
+class _Plan:
+    routes: list[_Route] = field(default_factory=list)
+    collections: list[_Collection] = field(default_factory=list)
+    unassigned: list[_Unassigned] = field(default_factory=list)
+    assignments: list[_Assignment] | None = None
+    kpis: dict | None = None
+
+    def places(self) -> dict[str, list[_Place]]:
+        out: dict[str, list[_Place]] = defaultdict(list)
+        for route in self.routes:
+            for stop in route.stops:
+                if stop.order_id is not None:
+                    place = _Place("routed", route.node_id, route.vehicle_id,
+                                   f"routed on {route.label}")
+                    out[stop.order_id].append(place)
+        for c in self.collections:
+            if c.order_id is not None:
+                out[c.order_id].append(_Place("collected", c.node_id, None,
+                                              f"collected at {c.node_id}"))
+        for u in self.unassigned:
+            if u.order_id is not None:
+                out[u.order_id].append(_Place("unassigned", None, None,
+                                              f"unassigned ({u.code})"))
+        return out
+
+
+@dataclass
+class _Context:
+    scenario: Scenario
+    travel: TravelProvider
+    violations: list[Violation] = field(default_factory=list)
+
+    def flag(self, code: str, message: str, order_id: str | None = None,
+             vehicle_id: str | None = None) -> None:
+        self.violations.append(Violation(code, message, order_id, vehicle_id))
+
+    def order(self, order_id: str | None) -> Order | None:
+        return self.scenario.orders_by_id.get(order_id) if order_id is not None else None
+
+
+# --- entry point -------------------------------------------------------------------------
+
+
+def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = None
+               ) -> CheckReport:
+    """Check a plan (the parsed ``plan.json``) against its scenario.
+
+    Parameters
+    ----------
+    scenario
+        The day the plan was made for.
+    plan
+        ``plan.json`` as parsed JSON; anything else is reported, never raised on.
+    travel
+        The travel model to drive the routes with (default: :class:`GreatCircle`); use
+        the one the plan was made with.
+    """
+    ctx = _Context(scenario, travel if travel is not None else GreatCircle())
+    parsed = _read_plan(ctx, plan)
+    for check in (  # in this order: _check_range needs the routes walked
+        _check_order_coverage,
+        _check_unassigned,
+        _check_assignments,
+        _check_collections,
+        _check_stock,
+        _check_picking,
+        _check_vehicle_identity,
+        _check_shifts,
+        _check_access,
+        _check_capacity,
+        _check_reported_loads,
+        _walk_routes,
+        _check_range,
+    ):
+        check(ctx, parsed)
+    costs = _route_costs(parsed)
+    _check_route_figures(ctx, parsed, costs)
+    kpis = _recompute_kpis(ctx, parsed, costs)
+    if parsed.kpis is not None and len(costs) == len(parsed.routes):
+        _check_kpis(ctx, parsed.kpis, kpis)
+    return CheckReport(ctx.violations, kpis)
+
+
+# --- reading plan.json -------------------------------------------------------------------
+
+
+class _Fields:
+    """Reads the fields of one JSON object; a missing or bad field is flagged, not raised."""
+
+    def __init__(self, ctx: _Context, obj: dict, where: str, vehicle_id: str | None = None):
+        self.ctx, self.obj, self.where = ctx, obj, where
+        self.vehicle_id = vehicle_id
+        self.order_id: str | None = None
+
+    def bad(self, key: str, what: str) -> None:
+        self.ctx.flag("malformed", f"{self.where}: {key} {what}", self.order_id, self.vehicle_id)
+
+    def _get(self, key: str, required: bool) -> Any:
+        value = self.obj.get(key)
+        if value is None and required:
+            self.bad(key, "is missing" if key not in self.obj else "is null")
+        return value
+
+    def text(self, key: str, required: bool = True) -> str | None:
+        value = self._get(key, required)
+        if value is None or isinstance(value, str):
+            return value
+        self.bad(key, f"{value!r} is not a string")
+        return None
+
+    def number(self, key: str, required: bool = True) -> float | None:
+        value = self._get(key, required)
+        if value is None or _is_number(value):
+            return value
+        self.bad(key, f"{value!r} is not a number")
+        return None
+
+    def time(self, key: str, required: bool = True) -> int | None:
+        value = self._get(key, required)
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            self.bad(key, f"{value!r} is not an ISO 8601 datetime")
+            return None
+        if moment.utcoffset() is None:
+            self.bad(key, f"{value!r} has no UTC offset")
+            return None
+        try:
+            return self.ctx.scenario.settings.to_seconds(moment)
+        except OverflowError:  # e.g. year 1 at UTC+14: no such local time
+            self.bad(key, f"{value!r} is out of range")
+            return None
+
+    def objects(self, key: str, required: bool = True) -> list[tuple[int, dict]] | None:
+        """The JSON objects of a list field, with their positions (others are flagged)."""
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            self.bad(key, "is not a list")
+            return None
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                out.append((i, item))
+            else:
+                self.bad(f"{key}[{i}]", f"{item!r} is not an object")
+        return out
+
+
+def _read_plan(ctx: _Context, plan: Any) -> _Plan:
+    if not isinstance(plan, dict):
+        ctx.flag("malformed", f"plan.json is a {type(plan).__name__}, not a JSON object")
+        return _Plan()
+    top = _Fields(ctx, plan, "plan")
+    _check_header(ctx, top)
+    routes = [_read_route(ctx, i, obj) for i, obj in top.objects("routes") or []]
+    _label_tours(routes)
+    kpis = plan.get("kpis")
+    if kpis is not None and not isinstance(kpis, dict):
+        top.bad("kpis", "is not an object")
+        kpis = None
+    assignments = top.objects("assignments", required=False)
+    return _Plan(
+        routes=routes,
+        collections=[_read_collection(ctx, i, obj) for i, obj in top.objects("collections") or []],
+        unassigned=[_read_unassigned(ctx, i, obj) for i, obj in top.objects("unassigned") or []],
+        assignments=None if assignments is None
+        else [_read_assignment(ctx, i, obj) for i, obj in assignments],
+        kpis=kpis,
+    )
+
+
+def _check_header(ctx: _Context, top: _Fields) -> None:
+    fmt = top.text("format", required=False)
+    if fmt is not None and fmt != PLAN_FORMAT:
+        ctx.flag("wrong_scenario", f"plan format is {fmt!r}, this checker reads {PLAN_FORMAT!r}")
+    header = top.obj.get("scenario")
+    day = ctx.scenario.settings.date.isoformat()
+    if isinstance(header, dict) and header.get("date", day) != day:
+        ctx.flag("wrong_scenario",
+                 f"the plan is for {header.get('date')!r}, the scenario for {day}")
+
+
+def _read_route(ctx: _Context, i: int, obj: dict) -> _Route:
+    vehicle_id = obj.get("vehicle_id") if isinstance(obj.get("vehicle_id"), str) else None
+    r = _Fields(ctx, obj, f"route {i + 1} ({vehicle_id or 'no vehicle'})", vehicle_id)
+    route = _Route(
+        index=i,
+        label=vehicle_id or f"route {i + 1}",
+        vehicle_id=r.text("vehicle_id"),
+        vehicle_type_id=r.text("vehicle_type_id"),
+        node_id=r.text("node_id"),
+        mode=r.text("mode"),
+        start_s=r.time("start"),
+        end_s=r.time("end"),
+        distance_m=r.number("distance_m"),
+        duration_s=r.number("duration_s", required=False),
+        cost_eur=r.number("cost_eur"),
+        co2_g=r.number("co2_g"),
+        load_kg=r.number("load_kg", required=False),
+        load_l=r.number("load_l", required=False),
+        stops=[_read_stop(ctx, r.where, k, o, vehicle_id) for k, o in r.objects("stops") or []],
+    )
+    sc = ctx.scenario
+    route.vehicle = sc.vehicles_by_id.get(route.vehicle_id or "")
+    type_id = route.vehicle.vehicle_type_id if route.vehicle else route.vehicle_type_id
+    route.vehicle_type = sc.vehicle_types.get(type_id or "")
+    route.base = sc.nodes.get((route.vehicle.node_id if route.vehicle else route.node_id) or "")
+    return route
+
+
+def _label_tours(routes: list[_Route]) -> None:
+    """Name a vehicle's tours 'tour 1', 'tour 2'... by start time when it has several."""
+    tours: dict[str, list[_Route]] = defaultdict(list)
+    for route in routes:
+        if route.vehicle_id is not None:
+            tours[route.vehicle_id].append(route)
+    for vehicle_routes in tours.values():
+        if len(vehicle_routes) > 1:
+            vehicle_routes.sort(key=lambda r: (_or_inf(r.start_s), r.index))
+            for k, route in enumerate(vehicle_routes, 1):
+                route.label = f"{route.vehicle_id} tour {k}"
+
+
+def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | None) -> _Stop:
+    s = _Fields(ctx, obj, f"{where} stop {k + 1}", vehicle_id)
+    s.order_id = s.text("order_id")
+    return _Stop(
+        order_id=s.order_id,
+        arrival_s=s.time("arrival"),
+        service_start_s=s.time("service_start"),
+        departure_s=s.time("departure"),
+        distance_from_prev_m=s.number("distance_from_prev_m"),
+        load_kg=s.number("load_kg", required=False),
+        load_l=s.number("load_l", required=False),
+    )
+
+
+def _read_collection(ctx: _Context, i: int, obj: dict) -> _Collection:
+    c = _Fields(ctx, obj, f"collection {i + 1}")
+    c.order_id = c.text("order_id")
+    return _Collection(c.order_id, c.text("node_id"), c.time("ready_by"))
+
+
+def _read_unassigned(ctx: _Context, i: int, obj: dict) -> _Unassigned:
+    u = _Fields(ctx, obj, f"unassigned {i + 1}")
+    u.order_id = u.text("order_id")
+    # A missing code or reason has its own violation code (see _check_unassigned).
+    return _Unassigned(u.order_id, u.text("code", required=False),
+                       u.text("reason", required=False))
+
+
+def _read_assignment(ctx: _Context, i: int, obj: dict) -> _Assignment:
+    a = _Fields(ctx, obj, f"assignment {i + 1}")
+    a.order_id = a.text("order_id")
+    return _Assignment(a.order_id, a.text("status"), a.text("node_id", required=False),
+                       a.text("vehicle_id", required=False))
+
+
+# --- orders: each exactly once, and where it may be --------------------------------------
+
+
+def _check_order_coverage(ctx: _Context, plan: _Plan) -> None:
+    places = plan.places()
+    for order_id, where in places.items():
+        if order_id not in ctx.scenario.orders_by_id:
+            for place in where:
+                ctx.flag("unknown_order",
+                         f"{order_id} ({place.text}) is not an order of the scenario",
+                         order_id, place.vehicle_id)
+    for order in ctx.scenario.orders:
+        where = places.get(order.order_id, [])
+        if not where:
+            ctx.flag("order_missing",
+                     f"{order.order_id} is neither routed, collected nor unassigned",
+                     order.order_id)
+        elif len(where) > 1:
+            ctx.flag("order_duplicated",
+                     f"{order.order_id} appears {len(where)} times: "
+                     + ", ".join(p.text for p in where),
+                     order.order_id)
+
+
+def _check_unassigned(ctx: _Context, plan: _Plan) -> None:
+    known = {code.value for code in UnassignedCode}
+    for u in plan.unassigned:
+        if u.code not in known:
+            ctx.flag("bad_unassigned_code",
+                     f"{u.order_id} is unassigned with code {u.code!r}, "
+                     f"not one of {', '.join(sorted(known))}",
+                     u.order_id)
+        if not (u.reason or "").strip():
+            ctx.flag("missing_reason",
+                     f"{u.order_id} is unassigned ({u.code}) without a reason a planner can "
+                     "act on", u.order_id)
+
+
+def _check_assignments(ctx: _Context, plan: _Plan) -> None:
+    if plan.assignments is None:
+        return
+    places = plan.places()
+    rows = Counter(a.order_id for a in plan.assignments)
+    for a in plan.assignments:
+        if a.order_id is None:
+            continue
+        if a.order_id not in ctx.scenario.orders_by_id:
+            ctx.flag("unknown_order",
+                     f"assignments list {a.order_id}, which is not an order of the scenario",
+                     a.order_id)
+            continue
+        if not places.get(a.order_id):
+            continue  # order_missing says it
+        actual = places[a.order_id][0]
+        said = f"assignments say {a.order_id}"
+        if a.status != actual.status:
+            ctx.flag("assignment_mismatch", f"{said} is {a.status}, but it is {actual.text}",
+                     a.order_id)
+        elif a.node_id != actual.node_id:
+            ctx.flag("assignment_mismatch",
+                     f"{said} ships from {a.node_id}, but it is {actual.text} "
+                     f"(from {actual.node_id})", a.order_id)
+        elif a.status == "routed" and a.vehicle_id is not None \
+                and a.vehicle_id != actual.vehicle_id:
+            ctx.flag("assignment_mismatch",
+                     f"{said} goes on {a.vehicle_id}, but it is {actual.text}", a.order_id)
+    for order in ctx.scenario.orders:
+        n = rows.get(order.order_id, 0)
+        if n != 1 and places.get(order.order_id):  # a missing order is order_missing
+            ctx.flag("assignment_mismatch",
+                     f"assignments have {n} rows for {order.order_id}, not one",
+                     order.order_id)
+
+
+def _check_collections(ctx: _Context, plan: _Plan) -> None:
+    for c in plan.collections:
+        order = ctx.order(c.order_id)
+        if order is None:
+            continue
+        if order.service is not Service.CLICK_COLLECT:
+            ctx.flag("not_click_collect",
+                     f"{order.order_id} is a {order.service.value} order to deliver, but the "
+                     f"plan has it collected at {c.node_id}", order.order_id)
+            continue
+        if c.node_id != order.collect_node_id:
+            ctx.flag("wrong_collect_node",
+                     f"{order.order_id} is to be collected at {order.collect_node_id}, "
+                     f"not at {c.node_id}", order.order_id)
+        if c.ready_by_s is not None and c.ready_by_s > order.slot_start_s:
+            ctx.flag("collect_not_ready",
+                     f"{order.order_id} is ready at {c.node_id} by {_clock(c.ready_by_s)}, "
+                     f"after the customer may collect it from {_clock(order.slot_start_s)}",
+                     order.order_id)
+    for route in plan.routes:
+        for stop in route.stops:
+            order = ctx.order(stop.order_id)
+            if order is not None and order.service is Service.CLICK_COLLECT:
+                ctx.flag("collect_routed",
+                         f"{order.order_id} is click & collect at {order.collect_node_id}, "
+                         f"but is delivered by {route.label}", order.order_id, route.vehicle_id)
+
+
+# --- nodes: stock and picking ------------------------------------------------------------
+
+
+def _shipments(ctx: _Context, plan: _Plan) -> list[tuple[Order, Node]]:
+    """Every routed or collected order of the scenario, with the node it ships from."""
+    out = []
+    for order_id, where in plan.places().items():
+        order = ctx.order(order_id)
+        for place in where:
+            node = ctx.scenario.nodes.get(place.node_id or "")
+            if order is not None and node is not None and place.status != "unassigned":
+                out.append((order, node))
+    return out
+
+
+def _check_stock(ctx: _Context, plan: _Plan) -> None:
+    shipped: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for order, node in _shipments(ctx, plan):
+        for line in order.lines:
+            shipped[node.node_id, line.sku].append((order.order_id, line.qty))
+    for (node_id, sku), parts in sorted(shipped.items()):
+        qty = sum(q for _, q in parts)
+        held = ctx.scenario.stock.get((node_id, sku), 0)
+        if qty > held:
+            detail = ", ".join(f"{oid} x{q}" for oid, q in parts)
+            ctx.flag("stock_exceeded",
+                     f"{node_id} ships {qty} x {sku} ({detail}) but holds {held}")
+
+
+def _check_picking(ctx: _Context, plan: _Plan) -> None:
+    picked = Counter(node.node_id for _, node in _shipments(ctx, plan))
+    for node_id, n in sorted(picked.items()):
+        node = ctx.scenario.nodes[node_id]
+        if n > node.pick_capacity_per_day:
+            ctx.flag("pick_capacity_exceeded",
+                     f"{node_id} ships {n} orders, over the {node.pick_capacity_per_day} it can "
+                     f"pick in a day ({node.pick_capacity_per_hour:g}/h, open "
+                     f"{_clock(node.opens_s)}-{_clock(node.closes_s)})")
+
+
+# --- vehicles: identity, shifts, access, loads, range ------------------------------------
+
+
+def _check_vehicle_identity(ctx: _Context, plan: _Plan) -> None:
+    for route in plan.routes:
+        vehicle = route.vehicle
+        if vehicle is None:
+            if route.vehicle_id is not None:
+                ctx.flag("unknown_vehicle",
+                         f"{route.label}: no vehicle {route.vehicle_id} in the fleet "
+                         "(ids are NODE/TYPE/k)", vehicle_id=route.vehicle_id)
+            continue
+        mode = ctx.scenario.vehicle_types[vehicle.vehicle_type_id].mode.value
+        for key, said, actual in (("node_id", route.node_id, vehicle.node_id),
+                                  ("vehicle_type_id", route.vehicle_type_id,
+                                   vehicle.vehicle_type_id),
+                                  ("mode", route.mode, mode)):
+            if said is not None and said != actual:
+                ctx.flag("vehicle_mismatch",
+                         f"{route.label}: {key} is {said!r}, but {vehicle.vehicle_id} "
+                         f"has {actual!r}", vehicle_id=vehicle.vehicle_id)
+
+
+def _check_shifts(ctx: _Context, plan: _Plan) -> None:
+    tours: dict[str, list[_Route]] = defaultdict(list)
+    for route in plan.routes:
+        vehicle, node = route.vehicle, route.base
+        if vehicle is None or node is None:
+            continue
+        vid = vehicle.vehicle_id
+        if route.start_s is not None:
+            if route.start_s < vehicle.shift_start_s:
+                ctx.flag("before_shift",
+                         f"{route.label} leaves at {_clock(route.start_s)}, before the shift "
+                         f"starts {_clock(vehicle.shift_start_s)}", vehicle_id=vid)
+            if not node.opens_s <= route.start_s <= node.closes_s:
+                ctx.flag("node_closed",
+                         f"{route.label} leaves {node.node_id} at {_clock(route.start_s)}, "
+                         f"outside its opening hours {_clock(node.opens_s)}-"
+                         f"{_clock(node.closes_s)}", vehicle_id=vid)
+        if route.end_s is not None and route.end_s > vehicle.shift_end_s:
+            ctx.flag("after_shift_end",
+                     f"{route.label} is back at {_clock(route.end_s)}, after the shift ends "
+                     f"{_clock(vehicle.shift_end_s)} "
+                     f"({_span(route.end_s - vehicle.shift_end_s)} over)", vehicle_id=vid)
+        if route.start_s is not None and route.end_s is not None:
+            tours[vid].append(route)
+    for vid, routes in tours.items():
+        routes.sort(key=lambda r: (r.start_s, r.index))
+        for before, after in zip(routes, routes[1:], strict=False):
+            if after.start_s < before.end_s:
+                ctx.flag("vehicle_overlap",
+                         f"{after.label} leaves at {_clock(after.start_s)}, before "
+                         f"{before.label} is back at {_clock(before.end_s)}", vehicle_id=vid)
+
+
+def _check_access(ctx: _Context, plan: _Plan) -> None:
+    sc = ctx.scenario
+    for route in plan.routes:
+        vt = route.vehicle_type
+        if vt is None:
+            continue
+        for stop in route.stops:
+            order = ctx.order(stop.order_id)
+            if order is None or order.service is Service.CLICK_COLLECT:
+                continue  # collect_routed says it
+            if sc.may_deliver(vt, order):
+                continue
+            who = f"{order.order_id} on {route.label}"
+            ids = order.order_id, route.vehicle_id
+            if order.service is Service.GREEN and not vt.mode.is_bike:
+                ctx.flag("green_not_bike",
+                         f"{who}: a green order goes by cargo bike or trike, not by "
+                         f"{vt.mode.value}", *ids)
+            for zone in sc.zones_at(order.lat, order.lon):
+                if zone.admits(vt):
+                    continue
+                if zone.rule is ZoneRule.LOW_EMISSION:
+                    ctx.flag("low_emission_zone",
+                             f"{who}: {vt.vehicle_type_id} is not zero-emission and may not "
+                             f"deliver in the low-emission zone {zone.name} ({zone.zone_id})",
+                             *ids)
+                else:
+                    allowed = sorted(zone.allowed_modes or ("cargo_bike", "cargo_trike"))
+                    ctx.flag("limited_traffic_zone",
+                             f"{who}: a {vt.mode.value} may not deliver in the limited-traffic "
+                             f"zone {zone.name} ({zone.zone_id}); allowed: "
+                             f"{', '.join(allowed)}", *ids)
+
+
+def _check_capacity(ctx: _Context, plan: _Plan) -> None:
+    sc = ctx.scenario
+    for route in plan.routes:
+        vt = route.vehicle_type
+        if vt is None:
+            continue
+        orders = [o for o in map(ctx.order, (s.order_id for s in route.stops)) if o is not None]
+        for load, capacity, unit in ((sum(map(sc.weight_kg, orders)), vt.capacity_kg, "kg"),
+                                     (sum(map(sc.volume_l, orders)), vt.capacity_l, "l")):
+            if load > capacity + EPSILON:
+                ctx.flag("overloaded",
+                         f"{route.label} carries {load:.1f} {unit}, over the "
+                         f"{vt.vehicle_type_id}'s {capacity:g} {unit} capacity",
+                         vehicle_id=route.vehicle_id)
+
+
+def _check_reported_loads(ctx: _Context, plan: _Plan) -> None:
+    """What is on board leaving the node, then on arrival at each stop (when reported)."""
+    sc = ctx.scenario
+    for route in plan.routes:
+        orders = [ctx.order(s.order_id) for s in route.stops]
+        if any(o is None for o in orders):
+            continue  # unknown_order says it; the loads cannot be recomputed
+        kg, litres = sum(map(sc.weight_kg, orders)), sum(map(sc.volume_l, orders))
+        _check_load(ctx, route, route.label, None, route.load_kg, route.load_l, kg, litres)
+        for stop, order in zip(route.stops, orders, strict=True):
+            _check_load(ctx, route, f"{order.order_id} on {route.label}", order.order_id,
+                        stop.load_kg, stop.load_l, kg, litres)
+            kg, litres = kg - sc.weight_kg(order), litres - sc.volume_l(order)
+
+
+def _check_load(ctx: _Context, route: _Route, who: str, order_id: str | None,
+                said_kg: float | None, said_l: float | None, kg: float, litres: float) -> None:
+    for said, actual, unit in ((said_kg, kg, "kg"), (said_l, litres, "l")):
+        if said is not None and not _close(said, actual):
+            ctx.flag("load_mismatch",
+                     f"{who}: load on board is reported {_num(said)} {unit}, the catalogue "
+                     f"gives {_num(actual)} {unit}", order_id, route.vehicle_id)
+
+
+def _walk_routes(ctx: _Context, plan: _Plan) -> None:
+    for route in plan.routes:
+        route.walk = _walk(ctx, route)
+
+
+def _walk(ctx: _Context, route: _Route) -> _Walk | None:
+    """Drive the route with the travel model: node, stops, node.
+
+    The walk keeps the plan's own times where they are physically possible (within
+    :data:`TOLERANCE_S` per leg for rounding) and the earliest possible ones where they are
+    not, so one impossible time is reported once and does not push every later stop.
+    """
+    orders = [ctx.order(s.order_id) for s in route.stops]
+    if route.vehicle_type is None or route.base is None or any(o is None for o in orders):
+        return None  # unknown_vehicle, vehicle_mismatch or unknown_order says why
+    lat = np.array([route.base.lat] + [o.lat for o in orders], dtype=np.float64)
+    lon = np.array([route.base.lon] + [o.lon for o in orders], dtype=np.float64)
+    dist_m, dur_s = ctx.travel.matrices(lat, lon, Profile.of(route.vehicle_type))
+    n = len(orders)
+    legs = [(k, k + 1) for k in range(n)] + [(n, 0)]
+    walk = _Walk(distance_m=int(sum(dist_m[a, b] for a, b in legs)), service_start_s=[])
+    _check_distances(ctx, route, orders, [int(dist_m[a, b]) for a, b in legs], walk.distance_m)
+    if route.start_s is None:
+        return walk
+    t = route.start_s
+    for k, (stop, order) in enumerate(zip(route.stops, orders, strict=True)):
+        service_s, t = _serve(ctx, route, stop, order, t + int(dur_s[k, k + 1]))
+        walk.service_start_s.append(service_s)
+    back_s = t + int(dur_s[n, 0])
+    if route.end_s is not None and back_s > route.end_s + TOLERANCE_S:
+        ctx.flag("back_after_route_end",
+                 f"{route.label} cannot be back at {route.base.node_id} before "
+                 f"{_clock(back_s)}, after the route's end {_clock(route.end_s)}",
+                 vehicle_id=route.vehicle_id)
+    elif route.end_s is None and route.vehicle and back_s > route.vehicle.shift_end_s:
+        ctx.flag("after_shift_end",
+                 f"{route.label} cannot be back before {_clock(back_s)}, after the shift "
+                 f"ends {_clock(route.vehicle.shift_end_s)}", vehicle_id=route.vehicle_id)
+    return walk
+
+
+def _check_distances(ctx: _Context, route: _Route, orders: list[Order], legs_m: list[int],
+                     total_m: int) -> None:
+    for stop, order, leg_m in zip(route.stops, orders, legs_m, strict=False):
+        said = stop.distance_from_prev_m
+        if said is not None and abs(said - leg_m) > TOLERANCE_M:
+            ctx.flag("distance_mismatch",
+                     f"{order.order_id} on {route.label}: distance_from_prev_m is {said:g} m, "
+                     f"the travel model gives {leg_m} m", order.order_id, route.vehicle_id)
+    if route.distance_m is not None and abs(route.distance_m - total_m) > TOLERANCE_M * len(
+        legs_m
+    ):
+        ctx.flag("distance_mismatch",
+                 f"{route.label}: distance_m is {route.distance_m:g} m, the travel model gives "
+                 f"{total_m} m for its {len(legs_m)} legs", vehicle_id=route.vehicle_id)
+
+
+def _serve(ctx: _Context, route: _Route, stop: _Stop, order: Order, earliest_arrival_s: int
+           ) -> tuple[int, int]:
+    """Arrive, wait for the slot, serve, leave: (service start, departure) the plan keeps."""
+    who = f"{order.order_id} on {route.label}"
+    ids = order.order_id, route.vehicle_id
+    arrival_s = _kept(ctx, who, ids, "arrival", stop.arrival_s, earliest_arrival_s,
+                      "it cannot get there before")
+    said_service_s = stop.service_start_s
+    if said_service_s is not None and said_service_s < order.slot_start_s:
+        ctx.flag("early_stop",
+                 f"{who}: service starts {_clock(said_service_s)}, before the slot opens "
+                 f"{_clock(order.slot_start_s)}", *ids)
+        said_service_s = None
+    service_s = _kept(ctx, who, ids, "service start", said_service_s,
+                      max(arrival_s, order.slot_start_s), "it is not at the door before")
+    if service_s > order.slot_end_s:
+        ctx.flag("late_stop",
+                 f"{who}: service starts {_clock(service_s)}, after the slot ends "
+                 f"{_clock(order.slot_end_s)} ({_span(service_s - order.slot_end_s)} late)",
+                 *ids)
+    departure_s = _kept(ctx, who, ids, "departure", stop.departure_s,
+                        service_s + order.service_time_s,
+                        f"service takes {_span(order.service_time_s)}, it cannot leave before")
+    return service_s, departure_s
+
+
+def _kept(ctx: _Context, who: str, ids: tuple[str, str | None], what: str, said_s: int | None,
+          earliest_s: int, because: str) -> int:
+    """The plan's time if it is physically possible, else the earliest possible one."""
+    if said_s is None:
+        return earliest_s
+    if said_s < earliest_s - TOLERANCE_S:
+        ctx.flag("teleport",
+                 f"{who}: {what} {_clock(said_s)} is earlier than possible: {because} "
+                 f"{_clock(earliest_s)} ({_span(earliest_s - said_s)} too early)", *ids)
+        return earliest_s
+    return said_s
+
+
+def _check_range(ctx: _Context, plan: _Plan) -> None:
+    by_vehicle: dict[str, list[_Route]] = defaultdict(list)
+    for route in plan.routes:
+        vt = route.vehicle_type
+        if route.walk is None or vt is None:
+            continue
+        if route.walk.distance_m > vt.range_km * 1000 + EPSILON:
+            ctx.flag("out_of_range",
+                     f"{route.label} drives {route.walk.distance_m / 1000:.2f} km, over the "
+                     f"{vt.vehicle_type_id}'s {vt.range_km:g} km range",
+                     vehicle_id=route.vehicle_id)
+        if route.vehicle is not None:
+            by_vehicle[route.vehicle.vehicle_id].append(route)
+    for vid, routes in by_vehicle.items():
+        vt = routes[0].vehicle_type
+        total_m = sum(r.walk.distance_m for r in routes)
+        if len(routes) > 1 and total_m > vt.range_km * 1000 + EPSILON:
+            ctx.flag("battery_exceeded",
+                     f"{vid} drives {total_m / 1000:.2f} km in {len(routes)} tours, over its "
+                     f"{vt.range_km:g} km range for the shift", vehicle_id=vid)
+
+
+# --- money and CO2 -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cost:
+    mode: str
+    km: float
+    fixed_eur: float
+    hours: float
+    cost_eur: float
+    co2_g: float
+
+
+def _route_costs(plan: _Plan) -> dict[int, _Cost]:
+    """Recomputed cost of every route that can be walked and timed, by route index.
+
+    The vehicle's fixed cost is charged once, on its first route by start time.
+    """
+    first: dict[str | None, int] = {}
+    for route in sorted(plan.routes, key=lambda r: (_or_inf(r.start_s), r.index)):
+        first.setdefault(route.vehicle_id, route.index)
+    costs = {}
+    for route in plan.routes:
+        vt = route.vehicle_type
+        if route.walk is None or vt is None or route.start_s is None or route.end_s is None:
+            continue
+        km = route.walk.distance_m / 1000
+        hours = (route.end_s - route.start_s) / 3600
+        fixed_eur = vt.fixed_cost_eur if first[route.vehicle_id] == route.index else 0.0
+        costs[route.index] = _Cost(
+            mode=vt.mode.value, km=km, fixed_eur=fixed_eur, hours=hours,
+            cost_eur=fixed_eur + vt.cost_per_km_eur * km + vt.cost_per_hour_eur * hours,
+            co2_g=vt.co2_g_per_km * km,
+        )
+    return costs
+
+
+def _check_route_figures(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> None:
+    for route in plan.routes:
+        vid = route.vehicle_id
+        if route.duration_s is not None and route.start_s is not None \
+                and route.end_s is not None and route.duration_s != route.end_s - route.start_s:
+            ctx.flag("route_figure_mismatch",
+                     f"{route.label}: duration_s is {route.duration_s:g}, but end - start is "
+                     f"{route.end_s - route.start_s} s", vehicle_id=vid)
+        cost = costs.get(route.index)
+        vt = route.vehicle_type
+        if cost is None or vt is None:
+            continue
+        if route.cost_eur is not None and not _close(route.cost_eur, cost.cost_eur):
+            first = "on its first tour" if cost.fixed_eur else "not on a later tour"
+            ctx.flag("route_figure_mismatch",
+                     f"{route.label}: cost_eur is {route.cost_eur:.2f}, recomputed "
+                     f"{cost.cost_eur:.2f} = fixed {cost.fixed_eur:.2f} ({first}) + "
+                     f"{vt.cost_per_km_eur:g}/km x {cost.km:.2f} km + "
+                     f"{vt.cost_per_hour_eur:g}/h x {cost.hours:.2f} h", vehicle_id=vid)
+        if route.co2_g is not None and not _close(route.co2_g, cost.co2_g):
+            ctx.flag("route_figure_mismatch",
+                     f"{route.label}: co2_g is {route.co2_g:g}, recomputed {cost.co2_g:.2f} = "
+                     f"{vt.co2_g_per_km:g} g/km x {cost.km:.2f} km", vehicle_id=vid)
+
+
+# --- KPIs --------------------------------------------------------------------------------
+
+_COUNT_KPIS = ("orders_total", "orders_routed", "orders_collected", "orders_unassigned",
+               "orders_deliverable", "vehicles_used")
+_FIGURE_KPIS = ("served_deliverable_pct", "on_time_pct", "handling_cost_eur", "cost_eur",
+                "co2_g")
+_COUNT_MAP_KPIS = ("vehicles_used_by_mode", "unassigned_by_reason")
+_FIGURE_MAP_KPIS = ("distance_km_by_mode", "route_cost_eur_by_mode")
+
+
+def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict[str, Any]:
+    orders = ctx.scenario.orders_by_id
+    routed = {s.order_id for r in plan.routes for s in r.stops if s.order_id in orders}
+    collected = {c.order_id for c in plan.collections if c.order_id in orders}
+    unassigned = {u.order_id: u.code for u in plan.unassigned if u.order_id in orders}
+    not_deliverable = sum(1 for code in unassigned.values() if not _deliverable(code))
+    deliverable = len(orders) - not_deliverable
+    on_time = {
+        stop.order_id
+        for route in plan.routes if route.walk is not None
+        for stop, service_s in zip(route.stops, route.walk.service_start_s, strict=False)
+        if service_s <= orders[stop.order_id].slot_end_s
+    }
+    distance_km: dict[str, float] = defaultdict(float)
+    route_cost_eur: dict[str, float] = defaultdict(float)
+    for cost in costs.values():
+        distance_km[cost.mode] += cost.km
+        route_cost_eur[cost.mode] += cost.cost_eur
+    used = {r.vehicle_id for r in plan.routes if r.vehicle_id is not None}
+    mode_of = {r.vehicle_id: r.vehicle_type.mode.value for r in plan.routes
+               if r.vehicle_id is not None and r.vehicle_type is not None}
+    handling_eur = sum(node.handling_cost_eur for _, node in _shipments(ctx, plan))
+    return {
+        "orders_total": len(orders),
+        "orders_routed": len(routed),
+        "orders_collected": len(collected),
+        "orders_unassigned": len(unassigned),
+        "orders_deliverable": deliverable,
+        # Nothing to serve (or to route) counts as all of it served (on time).
+        "served_deliverable_pct": _pct(len(routed) + len(collected), deliverable),
+        "on_time_pct": _pct(len(on_time), len(routed)),
+        "distance_km_by_mode": dict(distance_km),
+        "route_cost_eur_by_mode": dict(route_cost_eur),
+        "handling_cost_eur": handling_eur,
+        "cost_eur": sum(route_cost_eur.values()) + handling_eur,
+        "co2_g": sum(cost.co2_g for cost in costs.values()),
+        "vehicles_used": len(used),
+        "vehicles_used_by_mode": dict(Counter(mode_of.values())),
+        "unassigned_by_reason": dict(Counter(c for c in unassigned.values() if c is not None)),
+    }
+
+
+def _check_kpis(ctx: _Context, said: dict, kpis: dict[str, Any]) -> None:
+    for key in _COUNT_KPIS + _FIGURE_KPIS:
+        _check_kpi(ctx, f"kpis.{key}", said.get(key), kpis[key], exact=key in _COUNT_KPIS)
+    for key in _COUNT_MAP_KPIS + _FIGURE_MAP_KPIS:
+        reported = said.get(key)
+        if not isinstance(reported, dict):
+            what = "is missing" if reported is None else "is not an object"
+            ctx.flag("malformed", f"kpis.{key} {what}")
+            continue
+        for k in sorted(set(reported) | set(kpis[key]), key=str):
+            _check_kpi(ctx, f"kpis.{key}.{k}", reported.get(k, 0), kpis[key].get(k, 0),
+                       exact=key in _COUNT_MAP_KPIS)
+
+
+def _check_kpi(ctx: _Context, name: str, said: Any, actual: float, exact: bool) -> None:
+    if said is None:
+        ctx.flag("malformed", f"{name} is missing")
+    elif not _is_number(said):
+        ctx.flag("malformed", f"{name} {said!r} is not a number")
+    elif (said != actual) if exact else not _close(said, actual):
+        ctx.flag("kpi_mismatch",
+                 f"{name} is {_num(said)}, recomputed from the plan {_num(actual)}")
+
+
+# --- small helpers -----------------------------------------------------------------------
+
+
+def _deliverable(code: str | None) -> bool:
+    return code in {c.value for c in UnassignedCode if c.deliverable}
+
+
+def _pct(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else 100.0
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _num(value: float) -> str:
+    """A figure as a planner reads it: 12, 12.5, 12.35."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _close(said: float, actual: float) -> bool:
+    return abs(said - actual) <= REL_TOL * abs(actual) + ABS_TOL
+
+
+def _or_inf(seconds: int | None) -> float:
+    return math.inf if seconds is None else seconds
+
+
+def _clock(seconds: int) -> str:
+    """Seconds since midnight as a wall-clock time: 10:07, or 10:07:30."""
+    sign = "-" if seconds < 0 else ""
+    h, rest = divmod(abs(int(seconds)), 3600)
+    m, s = divmod(rest, 60)
+    return f"{sign}{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+
+
+def _span(seconds: int) -> str:
+    """A duration for a planner: 40 s, 7 min, 7 min 10 s, 1 h 05 min."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    m, s = divmod(seconds, 60)
+    if m >= 60:
+        return f"{m // 60} h {m % 60:02d} min"
+    return f"{m} min" + (f" {s} s" if s else "")
