@@ -200,6 +200,7 @@ def build_node_problem(
         vehicle_earliest_start_s=np.array(
             [max(v.shift_start_s, node.opens_s) for v in vehicles], dtype=np.int64
         ),
+        vehicle_latest_start_s=np.full(len(vehicles), node.closes_s, dtype=np.int64),
         vehicle_latest_end_s=np.array([v.shift_end_s for v in vehicles], dtype=np.int64),
         vehicle_capacity=np.array(
             [[_grams(vt.capacity_kg, floor=True), _ml(vt.capacity_l, floor=True)] for vt in types],

@@ -19,6 +19,7 @@ def line_problem(positions_m, vehicles=1, capacity=(10**6, 10**6), demand=(1, 1)
         vehicle_profile=np.zeros(vehicles, np.int64),
         vehicle_start_location=np.zeros(vehicles, np.int64),
         vehicle_earliest_start_s=np.zeros(vehicles, np.int64),
+        vehicle_latest_start_s=np.full(vehicles, DAY, np.int64),
         vehicle_latest_end_s=np.full(vehicles, DAY, np.int64),
         vehicle_capacity=np.tile(np.array(capacity, np.int64), (vehicles, 1)),
         vehicle_max_distance_m=np.full(vehicles, 10**9, np.int64),
@@ -116,6 +117,14 @@ def test_departure_is_as_late_as_the_slots_allow(engine):
     )
     result = engine.solve(problem, 0.5)
     assert result.routes[0].start_s == 9000
+
+
+def test_a_vehicle_that_must_leave_early_cannot_serve_a_late_slot(engine):
+    problem = line_problem(
+        [1000], tw_start_s=np.array([20000]), vehicle_latest_start_s=np.array([10000])
+    )
+    result = engine.solve(problem, 0.5)
+    assert result.routes[0].start_s <= 10000
 
 
 def test_bad_arrays_are_refused(engine):

@@ -128,8 +128,9 @@ class _Model:
 
         for v in range(p.num_vehicles):
             earliest, latest = int(p.vehicle_earliest_start_s[v]), int(p.vehicle_latest_end_s[v])
+            leave_by = min(int(p.vehicle_latest_start_s[v]), latest)
             start, end = routing.Start(v), routing.End(v)
-            time_dim.CumulVar(start).SetRange(earliest, latest)
+            time_dim.CumulVar(start).SetRange(earliest, max(earliest, leave_by))
             time_dim.CumulVar(end).SetRange(earliest, latest)
             time_dim.SetSpanCostCoefficientForVehicle(
                 int(round(p.vehicle_cost_per_s_eur[v] * COST_SCALE)), v

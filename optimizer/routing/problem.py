@@ -31,6 +31,7 @@ class RoutingProblem:
     vehicle_profile: np.ndarray  # (V,) int
     vehicle_start_location: np.ndarray  # (V,) int, the depot (also where it ends)
     vehicle_earliest_start_s: np.ndarray  # (V,) int
+    vehicle_latest_start_s: np.ndarray  # (V,) int, e.g. when the depot closes
     vehicle_latest_end_s: np.ndarray  # (V,) int
     vehicle_capacity: np.ndarray  # (V, D) int: grams, millilitres
     vehicle_max_distance_m: np.ndarray  # (V,) int
@@ -60,6 +61,7 @@ class RoutingProblem:
         for name in (
             "vehicle_start_location",
             "vehicle_earliest_start_s",
+            "vehicle_latest_start_s",
             "vehicle_latest_end_s",
             "vehicle_max_distance_m",
             "vehicle_fixed_cost_eur",

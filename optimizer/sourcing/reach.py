@@ -126,6 +126,7 @@ def compute_reach(scenario: Scenario, travel: TravelProvider, order_ids: list[st
         in_range = out_m + back_m <= vt.range_km * 1000
         begin = np.maximum(group.earliest_start_s + out_s, slot_start)
         in_time = (begin <= slot_end) & (begin + service + back_s <= group.latest_end_s)
+        in_time &= group.earliest_start_s <= node.closes_s  # must leave while it is open
         s = np.full(n, Stage.FEASIBLE, dtype=np.int8)
         s[~in_time] = Stage.SLOT_UNREACHABLE
         s[~in_range] = Stage.OUT_OF_RANGE
