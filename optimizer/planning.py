@@ -130,6 +130,8 @@ def plan_day(
             params.workers,
             report,
         )
+        for nid in dropped:  # their dropped orders were re-sourced above
+            solved[nid][1].dropped = []
         solved.update(resolved)
 
     routes: list[Route] = []

@@ -177,6 +177,9 @@ def write_plan_files(out_dir: str | Path, files: dict[str, str]) -> Path:
                 "folder or a previous plan's folder."
             )
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp makes it private; the plan folder is not
     try:
         for name, text in files.items():
             (stage / name).write_text(text, encoding="utf-8")

@@ -20,7 +20,7 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
     hhmm = lambda s: f"{scenario.settings.to_datetime(s):%H:%M}"  # noqa: E731
     lats = [o.lat for o in scenario.orders] or [n.lat for n in scenario.nodes.values()]
     lons = [o.lon for o in scenario.orders] or [n.lon for n in scenario.nodes.values()]
-    m = folium.Map(tiles="cartodbpositron", control_scale=True)
+    m = folium.Map(tiles="OpenStreetMap", control_scale=True)
     m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
 
     zones = folium.FeatureGroup(name="zones")
