@@ -29,8 +29,7 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         cost_by_mode[r.mode] += r.cost_eur
         vehicles_by_mode[r.mode].add(r.vehicle_id)
     handling = sum(
-        scenario.nodes[node_id].handling_cost_eur
-        for order_id, node_id in plan.sources.items()
+        scenario.nodes[node_id].handling_cost_eur for order_id, node_id in plan.sources.items()
     )
     route_cost = sum(cost_by_mode.values())
     return {

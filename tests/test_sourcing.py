@@ -119,3 +119,20 @@ def test_release_gives_the_stock_back():
     assert not sourcing.assign(["A"]).decisions  # nothing left for a second copy
     sourcing.release("A")
     assert sourcing.assign(["A"]).decisions["A"].node_id == "STORE"
+
+
+def test_stock_taken_by_earlier_orders_is_told_apart_from_out_of_stock():
+    # Only the STORE bike can take green orders; its one book goes to the first order.
+    fleet = [
+        FleetEntry("HUB", "van", 1, 7 * H, 15 * H),
+        FleetEntry("STORE", "bike", 1, 9 * H, 17 * H),
+    ]
+    sc = scenario(
+        [order(x, *NEAR_STORE, [("BOOK", 1)], service=Service.GREEN) for x in "AB"],
+        stock={("STORE", "BOOK"): 1, ("HUB", "BOOK"): 5},
+        fleet=fleet,
+    )
+    result = source(sc)
+    (u,) = result.unassigned
+    assert u.code is UnassignedCode.STOCK_ALLOCATED and u.code.deliverable
+    assert "STORE lacks BOOK" in u.reason

@@ -199,17 +199,18 @@ class _Plan:
         for route in self.routes:
             for stop in route.stops:
                 if stop.order_id is not None:
-                    place = _Place("routed", route.node_id, route.vehicle_id,
-                                   f"routed on {route.label}")
+                    place = _Place(
+                        "routed", route.node_id, route.vehicle_id, f"routed on {route.label}"
+                    )
                     out[stop.order_id].append(place)
         for c in self.collections:
             if c.order_id is not None:
-                out[c.order_id].append(_Place("collected", c.node_id, None,
-                                              f"collected at {c.node_id}"))
+                out[c.order_id].append(
+                    _Place("collected", c.node_id, None, f"collected at {c.node_id}")
+                )
         for u in self.unassigned:
             if u.order_id is not None:
-                out[u.order_id].append(_Place("unassigned", None, None,
-                                              f"unassigned ({u.code})"))
+                out[u.order_id].append(_Place("unassigned", None, None, f"unassigned ({u.code})"))
         return out
 
 
@@ -219,8 +220,9 @@ class _Context:
     travel: TravelProvider
     violations: list[Violation] = field(default_factory=list)
 
-    def flag(self, code: str, message: str, order_id: str | None = None,
-             vehicle_id: str | None = None) -> None:
+    def flag(
+        self, code: str, message: str, order_id: str | None = None, vehicle_id: str | None = None
+    ) -> None:
         self.violations.append(Violation(code, message, order_id, vehicle_id))
 
     def order(self, order_id: str | None) -> Order | None:
@@ -230,8 +232,7 @@ class _Context:
 # --- entry point -------------------------------------------------------------------------
 
 
-def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = None
-               ) -> CheckReport:
+def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = None) -> CheckReport:
     """Check a plan (the parsed ``plan.json``) against its scenario.
 
     Parameters
@@ -356,7 +357,8 @@ def _read_plan(ctx: _Context, plan: Any) -> _Plan:
         routes=routes,
         collections=[_read_collection(ctx, i, obj) for i, obj in top.objects("collections") or []],
         unassigned=[_read_unassigned(ctx, i, obj) for i, obj in top.objects("unassigned") or []],
-        assignments=None if assignments is None
+        assignments=None
+        if assignments is None
         else [_read_assignment(ctx, i, obj) for i, obj in assignments],
         kpis=kpis,
     )
@@ -369,8 +371,9 @@ def _check_header(ctx: _Context, top: _Fields) -> None:
     header = top.obj.get("scenario")
     day = ctx.scenario.settings.date.isoformat()
     if isinstance(header, dict) and header.get("date", day) != day:
-        ctx.flag("wrong_scenario",
-                 f"the plan is for {header.get('date')!r}, the scenario for {day}")
+        ctx.flag(
+            "wrong_scenario", f"the plan is for {header.get('date')!r}, the scenario for {day}"
+        )
 
 
 def _read_route(ctx: _Context, i: int, obj: dict) -> _Route:
@@ -438,15 +441,18 @@ def _read_unassigned(ctx: _Context, i: int, obj: dict) -> _Unassigned:
     u = _Fields(ctx, obj, f"unassigned {i + 1}")
     u.order_id = u.text("order_id")
     # A missing code or reason has its own violation code (see _check_unassigned).
-    return _Unassigned(u.order_id, u.text("code", required=False),
-                       u.text("reason", required=False))
+    return _Unassigned(u.order_id, u.text("code", required=False), u.text("reason", required=False))
 
 
 def _read_assignment(ctx: _Context, i: int, obj: dict) -> _Assignment:
     a = _Fields(ctx, obj, f"assignment {i + 1}")
     a.order_id = a.text("order_id")
-    return _Assignment(a.order_id, a.text("status"), a.text("node_id", required=False),
-                       a.text("vehicle_id", required=False))
+    return _Assignment(
+        a.order_id,
+        a.text("status"),
+        a.text("node_id", required=False),
+        a.text("vehicle_id", required=False),
+    )
 
 
 # --- orders: each exactly once, and where it may be --------------------------------------
@@ -457,34 +463,44 @@ def _check_order_coverage(ctx: _Context, plan: _Plan) -> None:
     for order_id, where in places.items():
         if order_id not in ctx.scenario.orders_by_id:
             for place in where:
-                ctx.flag("unknown_order",
-                         f"{order_id} ({place.text}) is not an order of the scenario",
-                         order_id, place.vehicle_id)
+                ctx.flag(
+                    "unknown_order",
+                    f"{order_id} ({place.text}) is not an order of the scenario",
+                    order_id,
+                    place.vehicle_id,
+                )
     for order in ctx.scenario.orders:
         where = places.get(order.order_id, [])
         if not where:
-            ctx.flag("order_missing",
-                     f"{order.order_id} is neither routed, collected nor unassigned",
-                     order.order_id)
+            ctx.flag(
+                "order_missing",
+                f"{order.order_id} is neither routed, collected nor unassigned",
+                order.order_id,
+            )
         elif len(where) > 1:
-            ctx.flag("order_duplicated",
-                     f"{order.order_id} appears {len(where)} times: "
-                     + ", ".join(p.text for p in where),
-                     order.order_id)
+            ctx.flag(
+                "order_duplicated",
+                f"{order.order_id} appears {len(where)} times: " + ", ".join(p.text for p in where),
+                order.order_id,
+            )
 
 
 def _check_unassigned(ctx: _Context, plan: _Plan) -> None:
     known = {code.value for code in UnassignedCode}
     for u in plan.unassigned:
         if u.code not in known:
-            ctx.flag("bad_unassigned_code",
-                     f"{u.order_id} is unassigned with code {u.code!r}, "
-                     f"not one of {', '.join(sorted(known))}",
-                     u.order_id)
+            ctx.flag(
+                "bad_unassigned_code",
+                f"{u.order_id} is unassigned with code {u.code!r}, "
+                f"not one of {', '.join(sorted(known))}",
+                u.order_id,
+            )
         if not (u.reason or "").strip():
-            ctx.flag("missing_reason",
-                     f"{u.order_id} is unassigned ({u.code}) without a reason a planner can "
-                     "act on", u.order_id)
+            ctx.flag(
+                "missing_reason",
+                f"{u.order_id} is unassigned ({u.code}) without a reason a planner can act on",
+                u.order_id,
+            )
 
 
 def _check_assignments(ctx: _Context, plan: _Plan) -> None:
@@ -496,31 +512,42 @@ def _check_assignments(ctx: _Context, plan: _Plan) -> None:
         if a.order_id is None:
             continue
         if a.order_id not in ctx.scenario.orders_by_id:
-            ctx.flag("unknown_order",
-                     f"assignments list {a.order_id}, which is not an order of the scenario",
-                     a.order_id)
+            ctx.flag(
+                "unknown_order",
+                f"assignments list {a.order_id}, which is not an order of the scenario",
+                a.order_id,
+            )
             continue
         if not places.get(a.order_id):
             continue  # order_missing says it
         actual = places[a.order_id][0]
         said = f"assignments say {a.order_id}"
         if a.status != actual.status:
-            ctx.flag("assignment_mismatch", f"{said} is {a.status}, but it is {actual.text}",
-                     a.order_id)
+            ctx.flag(
+                "assignment_mismatch", f"{said} is {a.status}, but it is {actual.text}", a.order_id
+            )
         elif a.node_id != actual.node_id:
-            ctx.flag("assignment_mismatch",
-                     f"{said} ships from {a.node_id}, but it is {actual.text} "
-                     f"(from {actual.node_id})", a.order_id)
-        elif a.status == "routed" and a.vehicle_id is not None \
-                and a.vehicle_id != actual.vehicle_id:
-            ctx.flag("assignment_mismatch",
-                     f"{said} goes on {a.vehicle_id}, but it is {actual.text}", a.order_id)
+            ctx.flag(
+                "assignment_mismatch",
+                f"{said} ships from {a.node_id}, but it is {actual.text} (from {actual.node_id})",
+                a.order_id,
+            )
+        elif (
+            a.status == "routed" and a.vehicle_id is not None and a.vehicle_id != actual.vehicle_id
+        ):
+            ctx.flag(
+                "assignment_mismatch",
+                f"{said} goes on {a.vehicle_id}, but it is {actual.text}",
+                a.order_id,
+            )
     for order in ctx.scenario.orders:
         n = rows.get(order.order_id, 0)
         if n != 1 and places.get(order.order_id):  # a missing order is order_missing
-            ctx.flag("assignment_mismatch",
-                     f"assignments have {n} rows for {order.order_id}, not one",
-                     order.order_id)
+            ctx.flag(
+                "assignment_mismatch",
+                f"assignments have {n} rows for {order.order_id}, not one",
+                order.order_id,
+            )
 
 
 def _check_collections(ctx: _Context, plan: _Plan) -> None:
@@ -529,26 +556,38 @@ def _check_collections(ctx: _Context, plan: _Plan) -> None:
         if order is None:
             continue
         if order.service is not Service.CLICK_COLLECT:
-            ctx.flag("not_click_collect",
-                     f"{order.order_id} is a {order.service.value} order to deliver, but the "
-                     f"plan has it collected at {c.node_id}", order.order_id)
+            ctx.flag(
+                "not_click_collect",
+                f"{order.order_id} is a {order.service.value} order to deliver, but the "
+                f"plan has it collected at {c.node_id}",
+                order.order_id,
+            )
             continue
         if c.node_id != order.collect_node_id:
-            ctx.flag("wrong_collect_node",
-                     f"{order.order_id} is to be collected at {order.collect_node_id}, "
-                     f"not at {c.node_id}", order.order_id)
+            ctx.flag(
+                "wrong_collect_node",
+                f"{order.order_id} is to be collected at {order.collect_node_id}, "
+                f"not at {c.node_id}",
+                order.order_id,
+            )
         if c.ready_by_s is not None and c.ready_by_s > order.slot_start_s:
-            ctx.flag("collect_not_ready",
-                     f"{order.order_id} is ready at {c.node_id} by {_clock(c.ready_by_s)}, "
-                     f"after the customer may collect it from {_clock(order.slot_start_s)}",
-                     order.order_id)
+            ctx.flag(
+                "collect_not_ready",
+                f"{order.order_id} is ready at {c.node_id} by {_clock(c.ready_by_s)}, "
+                f"after the customer may collect it from {_clock(order.slot_start_s)}",
+                order.order_id,
+            )
     for route in plan.routes:
         for stop in route.stops:
             order = ctx.order(stop.order_id)
             if order is not None and order.service is Service.CLICK_COLLECT:
-                ctx.flag("collect_routed",
-                         f"{order.order_id} is click & collect at {order.collect_node_id}, "
-                         f"but is delivered by {route.label}", order.order_id, route.vehicle_id)
+                ctx.flag(
+                    "collect_routed",
+                    f"{order.order_id} is click & collect at {order.collect_node_id}, "
+                    f"but is delivered by {route.label}",
+                    order.order_id,
+                    route.vehicle_id,
+                )
 
 
 # --- nodes: stock and picking ------------------------------------------------------------
@@ -576,8 +615,7 @@ def _check_stock(ctx: _Context, plan: _Plan) -> None:
         held = ctx.scenario.stock.get((node_id, sku), 0)
         if qty > held:
             detail = ", ".join(f"{oid} x{q}" for oid, q in parts)
-            ctx.flag("stock_exceeded",
-                     f"{node_id} ships {qty} x {sku} ({detail}) but holds {held}")
+            ctx.flag("stock_exceeded", f"{node_id} ships {qty} x {sku} ({detail}) but holds {held}")
 
 
 def _check_picking(ctx: _Context, plan: _Plan) -> None:
@@ -585,10 +623,12 @@ def _check_picking(ctx: _Context, plan: _Plan) -> None:
     for node_id, n in sorted(picked.items()):
         node = ctx.scenario.nodes[node_id]
         if n > node.pick_capacity_per_day:
-            ctx.flag("pick_capacity_exceeded",
-                     f"{node_id} ships {n} orders, over the {node.pick_capacity_per_day} it can "
-                     f"pick in a day ({node.pick_capacity_per_hour:g}/h, open "
-                     f"{_clock(node.opens_s)}-{_clock(node.closes_s)})")
+            ctx.flag(
+                "pick_capacity_exceeded",
+                f"{node_id} ships {n} orders, over the {node.pick_capacity_per_day} it can "
+                f"pick in a day ({node.pick_capacity_per_hour:g}/h, open "
+                f"{_clock(node.opens_s)}-{_clock(node.closes_s)})",
+            )
 
 
 # --- vehicles: identity, shifts, access, loads, range ------------------------------------
@@ -599,19 +639,25 @@ def _check_vehicle_identity(ctx: _Context, plan: _Plan) -> None:
         vehicle = route.vehicle
         if vehicle is None:
             if route.vehicle_id is not None:
-                ctx.flag("unknown_vehicle",
-                         f"{route.label}: no vehicle {route.vehicle_id} in the fleet "
-                         "(ids are NODE/TYPE/k)", vehicle_id=route.vehicle_id)
+                ctx.flag(
+                    "unknown_vehicle",
+                    f"{route.label}: no vehicle {route.vehicle_id} in the fleet "
+                    "(ids are NODE/TYPE/k)",
+                    vehicle_id=route.vehicle_id,
+                )
             continue
         mode = ctx.scenario.vehicle_types[vehicle.vehicle_type_id].mode.value
-        for key, said, actual in (("node_id", route.node_id, vehicle.node_id),
-                                  ("vehicle_type_id", route.vehicle_type_id,
-                                   vehicle.vehicle_type_id),
-                                  ("mode", route.mode, mode)):
+        for key, said, actual in (
+            ("node_id", route.node_id, vehicle.node_id),
+            ("vehicle_type_id", route.vehicle_type_id, vehicle.vehicle_type_id),
+            ("mode", route.mode, mode),
+        ):
             if said is not None and said != actual:
-                ctx.flag("vehicle_mismatch",
-                         f"{route.label}: {key} is {said!r}, but {vehicle.vehicle_id} "
-                         f"has {actual!r}", vehicle_id=vehicle.vehicle_id)
+                ctx.flag(
+                    "vehicle_mismatch",
+                    f"{route.label}: {key} is {said!r}, but {vehicle.vehicle_id} has {actual!r}",
+                    vehicle_id=vehicle.vehicle_id,
+                )
 
 
 def _check_shifts(ctx: _Context, plan: _Plan) -> None:
@@ -623,28 +669,40 @@ def _check_shifts(ctx: _Context, plan: _Plan) -> None:
         vid = vehicle.vehicle_id
         if route.start_s is not None:
             if route.start_s < vehicle.shift_start_s:
-                ctx.flag("before_shift",
-                         f"{route.label} leaves at {_clock(route.start_s)}, before the shift "
-                         f"starts {_clock(vehicle.shift_start_s)}", vehicle_id=vid)
+                ctx.flag(
+                    "before_shift",
+                    f"{route.label} leaves at {_clock(route.start_s)}, before the shift "
+                    f"starts {_clock(vehicle.shift_start_s)}",
+                    vehicle_id=vid,
+                )
             if not node.opens_s <= route.start_s <= node.closes_s:
-                ctx.flag("node_closed",
-                         f"{route.label} leaves {node.node_id} at {_clock(route.start_s)}, "
-                         f"outside its opening hours {_clock(node.opens_s)}-"
-                         f"{_clock(node.closes_s)}", vehicle_id=vid)
+                ctx.flag(
+                    "node_closed",
+                    f"{route.label} leaves {node.node_id} at {_clock(route.start_s)}, "
+                    f"outside its opening hours {_clock(node.opens_s)}-"
+                    f"{_clock(node.closes_s)}",
+                    vehicle_id=vid,
+                )
         if route.end_s is not None and route.end_s > vehicle.shift_end_s:
-            ctx.flag("after_shift_end",
-                     f"{route.label} is back at {_clock(route.end_s)}, after the shift ends "
-                     f"{_clock(vehicle.shift_end_s)} "
-                     f"({_span(route.end_s - vehicle.shift_end_s)} over)", vehicle_id=vid)
+            ctx.flag(
+                "after_shift_end",
+                f"{route.label} is back at {_clock(route.end_s)}, after the shift ends "
+                f"{_clock(vehicle.shift_end_s)} "
+                f"({_span(route.end_s - vehicle.shift_end_s)} over)",
+                vehicle_id=vid,
+            )
         if route.start_s is not None and route.end_s is not None:
             tours[vid].append(route)
     for vid, routes in tours.items():
         routes.sort(key=lambda r: (r.start_s, r.index))
         for before, after in zip(routes, routes[1:], strict=False):
             if after.start_s < before.end_s:
-                ctx.flag("vehicle_overlap",
-                         f"{after.label} leaves at {_clock(after.start_s)}, before "
-                         f"{before.label} is back at {_clock(before.end_s)}", vehicle_id=vid)
+                ctx.flag(
+                    "vehicle_overlap",
+                    f"{after.label} leaves at {_clock(after.start_s)}, before "
+                    f"{before.label} is back at {_clock(before.end_s)}",
+                    vehicle_id=vid,
+                )
 
 
 def _check_access(ctx: _Context, plan: _Plan) -> None:
@@ -662,23 +720,30 @@ def _check_access(ctx: _Context, plan: _Plan) -> None:
             who = f"{order.order_id} on {route.label}"
             ids = order.order_id, route.vehicle_id
             if order.service is Service.GREEN and not vt.mode.is_bike:
-                ctx.flag("green_not_bike",
-                         f"{who}: a green order goes by cargo bike or trike, not by "
-                         f"{vt.mode.value}", *ids)
+                ctx.flag(
+                    "green_not_bike",
+                    f"{who}: a green order goes by cargo bike or trike, not by {vt.mode.value}",
+                    *ids,
+                )
             for zone in sc.zones_at(order.lat, order.lon):
                 if zone.admits(vt):
                     continue
                 if zone.rule is ZoneRule.LOW_EMISSION:
-                    ctx.flag("low_emission_zone",
-                             f"{who}: {vt.vehicle_type_id} is not zero-emission and may not "
-                             f"deliver in the low-emission zone {zone.name} ({zone.zone_id})",
-                             *ids)
+                    ctx.flag(
+                        "low_emission_zone",
+                        f"{who}: {vt.vehicle_type_id} is not zero-emission and may not "
+                        f"deliver in the low-emission zone {zone.name} ({zone.zone_id})",
+                        *ids,
+                    )
                 else:
                     allowed = sorted(zone.allowed_modes or ("cargo_bike", "cargo_trike"))
-                    ctx.flag("limited_traffic_zone",
-                             f"{who}: a {vt.mode.value} may not deliver in the limited-traffic "
-                             f"zone {zone.name} ({zone.zone_id}); allowed: "
-                             f"{', '.join(allowed)}", *ids)
+                    ctx.flag(
+                        "limited_traffic_zone",
+                        f"{who}: a {vt.mode.value} may not deliver in the limited-traffic "
+                        f"zone {zone.name} ({zone.zone_id}); allowed: "
+                        f"{', '.join(allowed)}",
+                        *ids,
+                    )
 
 
 def _check_capacity(ctx: _Context, plan: _Plan) -> None:
@@ -688,13 +753,17 @@ def _check_capacity(ctx: _Context, plan: _Plan) -> None:
         if vt is None:
             continue
         orders = [o for o in map(ctx.order, (s.order_id for s in route.stops)) if o is not None]
-        for load, capacity, unit in ((sum(map(sc.weight_kg, orders)), vt.capacity_kg, "kg"),
-                                     (sum(map(sc.volume_l, orders)), vt.capacity_l, "l")):
+        for load, capacity, unit in (
+            (sum(map(sc.weight_kg, orders)), vt.capacity_kg, "kg"),
+            (sum(map(sc.volume_l, orders)), vt.capacity_l, "l"),
+        ):
             if load > capacity + EPSILON:
-                ctx.flag("overloaded",
-                         f"{route.label} carries {load:.1f} {unit}, over the "
-                         f"{vt.vehicle_type_id}'s {capacity:g} {unit} capacity",
-                         vehicle_id=route.vehicle_id)
+                ctx.flag(
+                    "overloaded",
+                    f"{route.label} carries {load:.1f} {unit}, over the "
+                    f"{vt.vehicle_type_id}'s {capacity:g} {unit} capacity",
+                    vehicle_id=route.vehicle_id,
+                )
 
 
 def _check_reported_loads(ctx: _Context, plan: _Plan) -> None:
@@ -707,18 +776,38 @@ def _check_reported_loads(ctx: _Context, plan: _Plan) -> None:
         kg, litres = sum(map(sc.weight_kg, orders)), sum(map(sc.volume_l, orders))
         _check_load(ctx, route, route.label, None, route.load_kg, route.load_l, kg, litres)
         for stop, order in zip(route.stops, orders, strict=True):
-            _check_load(ctx, route, f"{order.order_id} on {route.label}", order.order_id,
-                        stop.load_kg, stop.load_l, kg, litres)
+            _check_load(
+                ctx,
+                route,
+                f"{order.order_id} on {route.label}",
+                order.order_id,
+                stop.load_kg,
+                stop.load_l,
+                kg,
+                litres,
+            )
             kg, litres = kg - sc.weight_kg(order), litres - sc.volume_l(order)
 
 
-def _check_load(ctx: _Context, route: _Route, who: str, order_id: str | None,
-                said_kg: float | None, said_l: float | None, kg: float, litres: float) -> None:
+def _check_load(
+    ctx: _Context,
+    route: _Route,
+    who: str,
+    order_id: str | None,
+    said_kg: float | None,
+    said_l: float | None,
+    kg: float,
+    litres: float,
+) -> None:
     for said, actual, unit in ((said_kg, kg, "kg"), (said_l, litres, "l")):
         if said is not None and not _close(said, actual):
-            ctx.flag("load_mismatch",
-                     f"{who}: load on board is reported {_num(said)} {unit}, the catalogue "
-                     f"gives {_num(actual)} {unit}", order_id, route.vehicle_id)
+            ctx.flag(
+                "load_mismatch",
+                f"{who}: load on board is reported {_num(said)} {unit}, the catalogue "
+                f"gives {_num(actual)} {unit}",
+                order_id,
+                route.vehicle_id,
+            )
 
 
 def _walk_routes(ctx: _Context, plan: _Plan) -> None:
@@ -751,68 +840,109 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
         walk.service_start_s.append(service_s)
     back_s = t + int(dur_s[n, 0])
     if route.end_s is not None and back_s > route.end_s + TOLERANCE_S:
-        ctx.flag("back_after_route_end",
-                 f"{route.label} cannot be back at {route.base.node_id} before "
-                 f"{_clock(back_s)}, after the route's end {_clock(route.end_s)}",
-                 vehicle_id=route.vehicle_id)
+        ctx.flag(
+            "back_after_route_end",
+            f"{route.label} cannot be back at {route.base.node_id} before "
+            f"{_clock(back_s)}, after the route's end {_clock(route.end_s)}",
+            vehicle_id=route.vehicle_id,
+        )
     elif route.end_s is None and route.vehicle and back_s > route.vehicle.shift_end_s:
-        ctx.flag("after_shift_end",
-                 f"{route.label} cannot be back before {_clock(back_s)}, after the shift "
-                 f"ends {_clock(route.vehicle.shift_end_s)}", vehicle_id=route.vehicle_id)
+        ctx.flag(
+            "after_shift_end",
+            f"{route.label} cannot be back before {_clock(back_s)}, after the shift "
+            f"ends {_clock(route.vehicle.shift_end_s)}",
+            vehicle_id=route.vehicle_id,
+        )
     return walk
 
 
-def _check_distances(ctx: _Context, route: _Route, orders: list[Order], legs_m: list[int],
-                     total_m: int) -> None:
+def _check_distances(
+    ctx: _Context, route: _Route, orders: list[Order], legs_m: list[int], total_m: int
+) -> None:
     for stop, order, leg_m in zip(route.stops, orders, legs_m, strict=False):
         said = stop.distance_from_prev_m
         if said is not None and abs(said - leg_m) > TOLERANCE_M:
-            ctx.flag("distance_mismatch",
-                     f"{order.order_id} on {route.label}: distance_from_prev_m is {said:g} m, "
-                     f"the travel model gives {leg_m} m", order.order_id, route.vehicle_id)
-    if route.distance_m is not None and abs(route.distance_m - total_m) > TOLERANCE_M * len(
-        legs_m
-    ):
-        ctx.flag("distance_mismatch",
-                 f"{route.label}: distance_m is {route.distance_m:g} m, the travel model gives "
-                 f"{total_m} m for its {len(legs_m)} legs", vehicle_id=route.vehicle_id)
+            ctx.flag(
+                "distance_mismatch",
+                f"{order.order_id} on {route.label}: distance_from_prev_m is {said:g} m, "
+                f"the travel model gives {leg_m} m",
+                order.order_id,
+                route.vehicle_id,
+            )
+    if route.distance_m is not None and abs(route.distance_m - total_m) > TOLERANCE_M * len(legs_m):
+        ctx.flag(
+            "distance_mismatch",
+            f"{route.label}: distance_m is {route.distance_m:g} m, the travel model gives "
+            f"{total_m} m for its {len(legs_m)} legs",
+            vehicle_id=route.vehicle_id,
+        )
 
 
-def _serve(ctx: _Context, route: _Route, stop: _Stop, order: Order, earliest_arrival_s: int
-           ) -> tuple[int, int]:
+def _serve(
+    ctx: _Context, route: _Route, stop: _Stop, order: Order, earliest_arrival_s: int
+) -> tuple[int, int]:
     """Arrive, wait for the slot, serve, leave: (service start, departure) the plan keeps."""
     who = f"{order.order_id} on {route.label}"
     ids = order.order_id, route.vehicle_id
-    arrival_s = _kept(ctx, who, ids, "arrival", stop.arrival_s, earliest_arrival_s,
-                      "it cannot get there before")
+    arrival_s = _kept(
+        ctx, who, ids, "arrival", stop.arrival_s, earliest_arrival_s, "it cannot get there before"
+    )
     said_service_s = stop.service_start_s
     if said_service_s is not None and said_service_s < order.slot_start_s:
-        ctx.flag("early_stop",
-                 f"{who}: service starts {_clock(said_service_s)}, before the slot opens "
-                 f"{_clock(order.slot_start_s)}", *ids)
+        ctx.flag(
+            "early_stop",
+            f"{who}: service starts {_clock(said_service_s)}, before the slot opens "
+            f"{_clock(order.slot_start_s)}",
+            *ids,
+        )
         said_service_s = None
-    service_s = _kept(ctx, who, ids, "service start", said_service_s,
-                      max(arrival_s, order.slot_start_s), "it is not at the door before")
+    service_s = _kept(
+        ctx,
+        who,
+        ids,
+        "service start",
+        said_service_s,
+        max(arrival_s, order.slot_start_s),
+        "it is not at the door before",
+    )
     if service_s > order.slot_end_s:
-        ctx.flag("late_stop",
-                 f"{who}: service starts {_clock(service_s)}, after the slot ends "
-                 f"{_clock(order.slot_end_s)} ({_span(service_s - order.slot_end_s)} late)",
-                 *ids)
-    departure_s = _kept(ctx, who, ids, "departure", stop.departure_s,
-                        service_s + order.service_time_s,
-                        f"service takes {_span(order.service_time_s)}, it cannot leave before")
+        ctx.flag(
+            "late_stop",
+            f"{who}: service starts {_clock(service_s)}, after the slot ends "
+            f"{_clock(order.slot_end_s)} ({_span(service_s - order.slot_end_s)} late)",
+            *ids,
+        )
+    departure_s = _kept(
+        ctx,
+        who,
+        ids,
+        "departure",
+        stop.departure_s,
+        service_s + order.service_time_s,
+        f"service takes {_span(order.service_time_s)}, it cannot leave before",
+    )
     return service_s, departure_s
 
 
-def _kept(ctx: _Context, who: str, ids: tuple[str, str | None], what: str, said_s: int | None,
-          earliest_s: int, because: str) -> int:
+def _kept(
+    ctx: _Context,
+    who: str,
+    ids: tuple[str, str | None],
+    what: str,
+    said_s: int | None,
+    earliest_s: int,
+    because: str,
+) -> int:
     """The plan's time if it is physically possible, else the earliest possible one."""
     if said_s is None:
         return earliest_s
     if said_s < earliest_s - TOLERANCE_S:
-        ctx.flag("teleport",
-                 f"{who}: {what} {_clock(said_s)} is earlier than possible: {because} "
-                 f"{_clock(earliest_s)} ({_span(earliest_s - said_s)} too early)", *ids)
+        ctx.flag(
+            "teleport",
+            f"{who}: {what} {_clock(said_s)} is earlier than possible: {because} "
+            f"{_clock(earliest_s)} ({_span(earliest_s - said_s)} too early)",
+            *ids,
+        )
         return earliest_s
     return said_s
 
@@ -824,19 +954,24 @@ def _check_range(ctx: _Context, plan: _Plan) -> None:
         if route.walk is None or vt is None:
             continue
         if route.walk.distance_m > vt.range_km * 1000 + EPSILON:
-            ctx.flag("out_of_range",
-                     f"{route.label} drives {route.walk.distance_m / 1000:.2f} km, over the "
-                     f"{vt.vehicle_type_id}'s {vt.range_km:g} km range",
-                     vehicle_id=route.vehicle_id)
+            ctx.flag(
+                "out_of_range",
+                f"{route.label} drives {route.walk.distance_m / 1000:.2f} km, over the "
+                f"{vt.vehicle_type_id}'s {vt.range_km:g} km range",
+                vehicle_id=route.vehicle_id,
+            )
         if route.vehicle is not None:
             by_vehicle[route.vehicle.vehicle_id].append(route)
     for vid, routes in by_vehicle.items():
         vt = routes[0].vehicle_type
         total_m = sum(r.walk.distance_m for r in routes)
         if len(routes) > 1 and total_m > vt.range_km * 1000 + EPSILON:
-            ctx.flag("battery_exceeded",
-                     f"{vid} drives {total_m / 1000:.2f} km in {len(routes)} tours, over its "
-                     f"{vt.range_km:g} km range for the shift", vehicle_id=vid)
+            ctx.flag(
+                "battery_exceeded",
+                f"{vid} drives {total_m / 1000:.2f} km in {len(routes)} tours, over its "
+                f"{vt.range_km:g} km range for the shift",
+                vehicle_id=vid,
+            )
 
 
 # --- money and CO2 -----------------------------------------------------------------------
@@ -869,7 +1004,10 @@ def _route_costs(plan: _Plan) -> dict[int, _Cost]:
         hours = (route.end_s - route.start_s) / 3600
         fixed_eur = vt.fixed_cost_eur if first[route.vehicle_id] == route.index else 0.0
         costs[route.index] = _Cost(
-            mode=vt.mode.value, km=km, fixed_eur=fixed_eur, hours=hours,
+            mode=vt.mode.value,
+            km=km,
+            fixed_eur=fixed_eur,
+            hours=hours,
             cost_eur=fixed_eur + vt.cost_per_km_eur * km + vt.cost_per_hour_eur * hours,
             co2_g=vt.co2_g_per_km * km,
         )
@@ -879,34 +1017,52 @@ def _route_costs(plan: _Plan) -> dict[int, _Cost]:
 def _check_route_figures(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> None:
     for route in plan.routes:
         vid = route.vehicle_id
-        if route.duration_s is not None and route.start_s is not None \
-                and route.end_s is not None and route.duration_s != route.end_s - route.start_s:
-            ctx.flag("route_figure_mismatch",
-                     f"{route.label}: duration_s is {route.duration_s:g}, but end - start is "
-                     f"{route.end_s - route.start_s} s", vehicle_id=vid)
+        if (
+            route.duration_s is not None
+            and route.start_s is not None
+            and route.end_s is not None
+            and route.duration_s != route.end_s - route.start_s
+        ):
+            ctx.flag(
+                "route_figure_mismatch",
+                f"{route.label}: duration_s is {route.duration_s:g}, but end - start is "
+                f"{route.end_s - route.start_s} s",
+                vehicle_id=vid,
+            )
         cost = costs.get(route.index)
         vt = route.vehicle_type
         if cost is None or vt is None:
             continue
         if route.cost_eur is not None and not _close(route.cost_eur, cost.cost_eur):
             first = "on its first tour" if cost.fixed_eur else "not on a later tour"
-            ctx.flag("route_figure_mismatch",
-                     f"{route.label}: cost_eur is {route.cost_eur:.2f}, recomputed "
-                     f"{cost.cost_eur:.2f} = fixed {cost.fixed_eur:.2f} ({first}) + "
-                     f"{vt.cost_per_km_eur:g}/km x {cost.km:.2f} km + "
-                     f"{vt.cost_per_hour_eur:g}/h x {cost.hours:.2f} h", vehicle_id=vid)
+            ctx.flag(
+                "route_figure_mismatch",
+                f"{route.label}: cost_eur is {route.cost_eur:.2f}, recomputed "
+                f"{cost.cost_eur:.2f} = fixed {cost.fixed_eur:.2f} ({first}) + "
+                f"{vt.cost_per_km_eur:g}/km x {cost.km:.2f} km + "
+                f"{vt.cost_per_hour_eur:g}/h x {cost.hours:.2f} h",
+                vehicle_id=vid,
+            )
         if route.co2_g is not None and not _close(route.co2_g, cost.co2_g):
-            ctx.flag("route_figure_mismatch",
-                     f"{route.label}: co2_g is {route.co2_g:g}, recomputed {cost.co2_g:.2f} = "
-                     f"{vt.co2_g_per_km:g} g/km x {cost.km:.2f} km", vehicle_id=vid)
+            ctx.flag(
+                "route_figure_mismatch",
+                f"{route.label}: co2_g is {route.co2_g:g}, recomputed {cost.co2_g:.2f} = "
+                f"{vt.co2_g_per_km:g} g/km x {cost.km:.2f} km",
+                vehicle_id=vid,
+            )
 
 
 # --- KPIs --------------------------------------------------------------------------------
 
-_COUNT_KPIS = ("orders_total", "orders_routed", "orders_collected", "orders_unassigned",
-               "orders_deliverable", "vehicles_used")
-_FIGURE_KPIS = ("served_deliverable_pct", "on_time_pct", "handling_cost_eur", "cost_eur",
-                "co2_g")
+_COUNT_KPIS = (
+    "orders_total",
+    "orders_routed",
+    "orders_collected",
+    "orders_unassigned",
+    "orders_deliverable",
+    "vehicles_used",
+)
+_FIGURE_KPIS = ("served_deliverable_pct", "on_time_pct", "handling_cost_eur", "cost_eur", "co2_g")
 _COUNT_MAP_KPIS = ("vehicles_used_by_mode", "unassigned_by_reason")
 _FIGURE_MAP_KPIS = ("distance_km_by_mode", "route_cost_eur_by_mode")
 
@@ -920,7 +1076,8 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
     deliverable = len(orders) - not_deliverable
     on_time = {
         stop.order_id
-        for route in plan.routes if route.walk is not None
+        for route in plan.routes
+        if route.walk is not None
         for stop, service_s in zip(route.stops, route.walk.service_start_s, strict=False)
         if service_s <= orders[stop.order_id].slot_end_s
     }
@@ -930,8 +1087,11 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         distance_km[cost.mode] += cost.km
         route_cost_eur[cost.mode] += cost.cost_eur
     used = {r.vehicle_id for r in plan.routes if r.vehicle_id is not None}
-    mode_of = {r.vehicle_id: r.vehicle_type.mode.value for r in plan.routes
-               if r.vehicle_id is not None and r.vehicle_type is not None}
+    mode_of = {
+        r.vehicle_id: r.vehicle_type.mode.value
+        for r in plan.routes
+        if r.vehicle_id is not None and r.vehicle_type is not None
+    }
     handling_eur = sum(node.handling_cost_eur for _, node in _shipments(ctx, plan))
     return {
         "orders_total": len(orders),
@@ -963,8 +1123,13 @@ def _check_kpis(ctx: _Context, said: dict, kpis: dict[str, Any]) -> None:
             ctx.flag("malformed", f"kpis.{key} {what}")
             continue
         for k in sorted(set(reported) | set(kpis[key]), key=str):
-            _check_kpi(ctx, f"kpis.{key}.{k}", reported.get(k, 0), kpis[key].get(k, 0),
-                       exact=key in _COUNT_MAP_KPIS)
+            _check_kpi(
+                ctx,
+                f"kpis.{key}.{k}",
+                reported.get(k, 0),
+                kpis[key].get(k, 0),
+                exact=key in _COUNT_MAP_KPIS,
+            )
 
 
 def _check_kpi(ctx: _Context, name: str, said: Any, actual: float, exact: bool) -> None:
@@ -973,8 +1138,7 @@ def _check_kpi(ctx: _Context, name: str, said: Any, actual: float, exact: bool) 
     elif not _is_number(said):
         ctx.flag("malformed", f"{name} {said!r} is not a number")
     elif (said != actual) if exact else not _close(said, actual):
-        ctx.flag("kpi_mismatch",
-                 f"{name} is {_num(said)}, recomputed from the plan {_num(actual)}")
+        ctx.flag("kpi_mismatch", f"{name} is {_num(said)}, recomputed from the plan {_num(actual)}")
 
 
 # --- small helpers -----------------------------------------------------------------------
@@ -989,8 +1153,7 @@ def _pct(part: int, whole: int) -> float:
 
 
 def _is_number(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _num(value: float) -> str:

@@ -28,7 +28,10 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
         folium.GeoJson(
             zone.geometry.__geo_interface__,
             style_function=lambda _, c=ZONE_COLOUR[zone.rule]: {
-                "color": c, "weight": 2, "fillOpacity": 0.06},
+                "color": c,
+                "weight": 2,
+                "fillOpacity": 0.06,
+            },
             tooltip=f"{zone.name} ({zone.rule})",
         ).add_to(zones)
     zones.add_to(m)

@@ -21,11 +21,17 @@ class UnassignedCode(StrEnum):
     OUT_OF_RANGE = "out_of_range"  # round trip longer than every allowed battery range
     PICK_CAPACITY = "pick_capacity"  # nodes with the stock have no picking capacity left
     FLEET_FULL = "fleet_full"  # feasible alone, but the routes of the day are full
+    STOCK_ALLOCATED = "stock_allocated"  # the nodes able to deliver it gave their stock away
 
     @property
     def deliverable(self) -> bool:
-        """Could the order have been served with more fleet or picking capacity?"""
-        return self in (UnassignedCode.PICK_CAPACITY, UnassignedCode.FLEET_FULL)
+        """Could the order have been served with more fleet, picking capacity or another
+        allocation of the day's stock?"""
+        return self in (
+            UnassignedCode.PICK_CAPACITY,
+            UnassignedCode.FLEET_FULL,
+            UnassignedCode.STOCK_ALLOCATED,
+        )
 
 
 @dataclass

@@ -61,6 +61,7 @@ class GreedySourcing:
         self.stock = np.zeros((len(self.node_ids), len(self.skus)), dtype=np.int64)
         for (node_id, sku), qty in sc.stock.items():
             self.stock[self.node_index[node_id], sku_index[sku]] += qty
+        self.initial_stock = self.stock.copy()
         self.picks_left = np.array([sc.nodes[n].pick_capacity_per_day for n in self.node_ids])
         self.handling = np.array([sc.nodes[n].handling_cost_eur for n in self.node_ids])
 
@@ -182,6 +183,19 @@ class GreedySourcing:
                 f"collection node {order.collect_node_id} has no picking capacity left today "
                 f"({sc.nodes[order.collect_node_id].pick_capacity_per_day} orders)",
                 order.collect_node_id,
+            )
+        able = (self.node_stage[self.reach_row[order_id]] == Stage.FEASIBLE) & np.array(
+            [n not in excluded for n in self.node_ids]
+        )
+        had_stock = np.all(self.initial_stock >= self.basket[i], axis=1)
+        if np.any(able & had_stock & ~has_stock):
+            nodes = [j for j in np.flatnonzero(able & had_stock & ~has_stock)]
+            return Unassigned(
+                order_id,
+                UnassignedCode.STOCK_ALLOCATED,
+                "the nodes able to deliver it gave the stock to earlier orders: "
+                + "; ".join(f"{self.node_ids[j]} lacks {self._missing_lines(i, j)}" for j in nodes),
+                self.node_ids[nodes[0]],
             )
         if not has_stock.any():
             return Unassigned(order_id, UnassignedCode.OUT_OF_STOCK, self._stock_story(i))
