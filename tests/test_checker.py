@@ -41,20 +41,54 @@ def make_scenario() -> Scenario:
     order = dict(slot_start_s=hm("09:00"), slot_end_s=hm("12:00"), service_time_s=120)
     return Scenario(
         settings=Settings(name="checker test", date=date(2026, 11, 24), timezone="Europe/Paris"),
-        nodes={"HUB": Node("HUB", "Hub", NodeKind.URBAN_HUB, 48.86, 2.35, hm("07:00"),
-                           hm("20:00"), pick_capacity_per_hour=10, handling_cost_eur=1.5)},
-        vehicle_types={
-            "van": VehicleType("van", Mode.VAN, capacity_kg=100, capacity_l=500, range_km=60,
-                               speed_kmh=25, fixed_cost_eur=30, cost_per_km_eur=0.3,
-                               cost_per_hour_eur=28, co2_g_per_km=180, zero_emission=False),
-            "bike": VehicleType("bike", Mode.CARGO_BIKE, capacity_kg=40, capacity_l=200,
-                                range_km=20, speed_kmh=15, fixed_cost_eur=10,
-                                cost_per_km_eur=0.05, cost_per_hour_eur=22, co2_g_per_km=8),
+        nodes={
+            "HUB": Node(
+                "HUB",
+                "Hub",
+                NodeKind.URBAN_HUB,
+                48.86,
+                2.35,
+                hm("07:00"),
+                hm("20:00"),
+                pick_capacity_per_hour=10,
+                handling_cost_eur=1.5,
+            )
         },
-        fleet=[FleetEntry("HUB", "van", 1, hm("07:00"), hm("13:00")),
-               FleetEntry("HUB", "bike", 1, hm("07:00"), hm("13:00"))],
-        catalogue={"SKU-A": Sku("SKU-A", "kettle", 2.0, 10.0),
-                   "SKU-B": Sku("SKU-B", "microwave", 5.0, 20.0)},
+        vehicle_types={
+            "van": VehicleType(
+                "van",
+                Mode.VAN,
+                capacity_kg=100,
+                capacity_l=500,
+                range_km=60,
+                speed_kmh=25,
+                fixed_cost_eur=30,
+                cost_per_km_eur=0.3,
+                cost_per_hour_eur=28,
+                co2_g_per_km=180,
+                zero_emission=False,
+            ),
+            "bike": VehicleType(
+                "bike",
+                Mode.CARGO_BIKE,
+                capacity_kg=40,
+                capacity_l=200,
+                range_km=20,
+                speed_kmh=15,
+                fixed_cost_eur=10,
+                cost_per_km_eur=0.05,
+                cost_per_hour_eur=22,
+                co2_g_per_km=8,
+            ),
+        },
+        fleet=[
+            FleetEntry("HUB", "van", 1, hm("07:00"), hm("13:00")),
+            FleetEntry("HUB", "bike", 1, hm("07:00"), hm("13:00")),
+        ],
+        catalogue={
+            "SKU-A": Sku("SKU-A", "kettle", 2.0, 10.0),
+            "SKU-B": Sku("SKU-B", "microwave", 5.0, 20.0),
+        },
         stock={("HUB", "SKU-A"): 10, ("HUB", "SKU-B"): 3},
         orders=[
             Order("O1", 48.850, 2.350, Service.EXPRESS, lines=(OrderLine("SKU-A", 2),), **order),
@@ -62,8 +96,17 @@ def make_scenario() -> Scenario:
             # O3 is inside the limited-traffic zone, O4 (green) just outside it.
             Order("O3", 48.870, 2.350, Service.EXPRESS, lines=(OrderLine("SKU-A", 1),), **order),
             Order("O4", 48.865, 2.370, Service.GREEN, lines=(OrderLine("SKU-A", 1),), **order),
-            Order("O5", 48.880, 2.330, Service.CLICK_COLLECT, hm("10:00"), hm("19:00"), 0,
-                  (OrderLine("SKU-B", 1),), collect_node_id="HUB"),
+            Order(
+                "O5",
+                48.880,
+                2.330,
+                Service.CLICK_COLLECT,
+                hm("10:00"),
+                hm("19:00"),
+                0,
+                (OrderLine("SKU-B", 1),),
+                collect_node_id="HUB",
+            ),
             # Five microwaves, three in stock: out of stock.
             Order("O6", 48.855, 2.340, Service.ECO, lines=(OrderLine("SKU-B", 5),), **order),
         ],
@@ -75,8 +118,9 @@ VAN, BIKE = "HUB/van/1", "HUB/bike/1"
 GOOD_ROUTES = [(VAN, "09:00", ["O1", "O2"]), (BIKE, "09:00", ["O3", "O4"])]
 
 
-def build_plan(sc: Scenario, routes=GOOD_ROUTES, collections=("O5",),
-               unassigned=(("O6", "out_of_stock"),)) -> dict:
+def build_plan(
+    sc: Scenario, routes=GOOD_ROUTES, collections=("O5",), unassigned=(("O6", "out_of_stock"),)
+) -> dict:
     """Write plan.json by hand as a planner would: times and figures from the travel model."""
     iso = sc.settings.to_iso
     first_start = {}
@@ -88,9 +132,11 @@ def build_plan(sc: Scenario, routes=GOOD_ROUTES, collections=("O5",),
         vehicle = sc.vehicles_by_id[vid]
         vt, node = sc.vehicle_types[vehicle.vehicle_type_id], sc.nodes[vehicle.node_id]
         orders = [sc.orders_by_id[o] for o in order_ids]
-        dist, dur = GreatCircle().matrices(np.array([node.lat] + [o.lat for o in orders]),
-                                           np.array([node.lon] + [o.lon for o in orders]),
-                                           Profile.of(vt))
+        dist, dur = GreatCircle().matrices(
+            np.array([node.lat] + [o.lat for o in orders]),
+            np.array([node.lon] + [o.lon for o in orders]),
+            Profile.of(vt),
+        )
         load_kg = sum(sc.weight_kg(o) for o in orders)
         load_l = sum(sc.volume_l(o) for o in orders)
         t = start_s = hm(start)
@@ -100,16 +146,31 @@ def build_plan(sc: Scenario, routes=GOOD_ROUTES, collections=("O5",),
             service = max(arrival, o.slot_start_s)
             t = service + o.service_time_s
             on_time += service <= o.slot_end_s
-            stops.append({"order_id": o.order_id, "lat": o.lat, "lon": o.lon,
-                          "arrival": iso(arrival), "service_start": iso(service),
-                          "departure": iso(t), "slot_start": iso(o.slot_start_s),
-                          "slot_end": iso(o.slot_end_s),
-                          "distance_from_prev_m": int(dist[k, k + 1]),
-                          "load_kg": load_kg, "load_l": load_l})
+            stops.append(
+                {
+                    "order_id": o.order_id,
+                    "lat": o.lat,
+                    "lon": o.lon,
+                    "arrival": iso(arrival),
+                    "service_start": iso(service),
+                    "departure": iso(t),
+                    "slot_start": iso(o.slot_start_s),
+                    "slot_end": iso(o.slot_end_s),
+                    "distance_from_prev_m": int(dist[k, k + 1]),
+                    "load_kg": load_kg,
+                    "load_l": load_l,
+                }
+            )
             load_kg -= sc.weight_kg(o)
             load_l -= sc.volume_l(o)
-            assignments.append({"order_id": o.order_id, "status": "routed",
-                                "node_id": node.node_id, "vehicle_id": vid})
+            assignments.append(
+                {
+                    "order_id": o.order_id,
+                    "status": "routed",
+                    "node_id": node.node_id,
+                    "vehicle_id": vid,
+                }
+            )
         n = len(orders)
         end_s = t + int(dur[n, 0])
         distance_m = int(sum(dist[k, k + 1] for k in range(n)) + dist[n, 0])
@@ -120,45 +181,70 @@ def build_plan(sc: Scenario, routes=GOOD_ROUTES, collections=("O5",),
         km_by_mode[mode] = km_by_mode.get(mode, 0.0) + km
         cost_by_mode[mode] = cost_by_mode.get(mode, 0.0) + cost
         co2_g += vt.co2_g_per_km * km
-        plan_routes.append({
-            "vehicle_id": vid, "vehicle_type_id": vt.vehicle_type_id, "node_id": node.node_id,
-            "mode": mode, "start": iso(start_s), "end": iso(end_s), "distance_m": distance_m,
-            "duration_s": end_s - start_s, "load_kg": sum(sc.weight_kg(o) for o in orders),
-            "load_l": sum(sc.volume_l(o) for o in orders), "cost_eur": cost,
-            "co2_g": vt.co2_g_per_km * km, "stops": stops})
+        plan_routes.append(
+            {
+                "vehicle_id": vid,
+                "vehicle_type_id": vt.vehicle_type_id,
+                "node_id": node.node_id,
+                "mode": mode,
+                "start": iso(start_s),
+                "end": iso(end_s),
+                "distance_m": distance_m,
+                "duration_s": end_s - start_s,
+                "load_kg": sum(sc.weight_kg(o) for o in orders),
+                "load_l": sum(sc.volume_l(o) for o in orders),
+                "cost_eur": cost,
+                "co2_g": vt.co2_g_per_km * km,
+                "stops": stops,
+            }
+        )
     for oid in collections:
-        assignments.append({"order_id": oid, "status": "collected", "node_id": "HUB",
-                            "vehicle_id": None})
+        assignments.append(
+            {"order_id": oid, "status": "collected", "node_id": "HUB", "vehicle_id": None}
+        )
     for oid, _ in unassigned:
-        assignments.append({"order_id": oid, "status": "unassigned", "node_id": None,
-                            "vehicle_id": None})
+        assignments.append(
+            {"order_id": oid, "status": "unassigned", "node_id": None, "vehicle_id": None}
+        )
     routed = sum(len(r[2]) for r in routes)
     served = routed + len(collections)
-    deliverable = len(sc.orders) - sum(code not in ("pick_capacity", "fleet_full")
-                                       for _, code in unassigned)
+    deliverable = len(sc.orders) - sum(
+        code not in ("pick_capacity", "fleet_full") for _, code in unassigned
+    )
     handling = served * sc.nodes["HUB"].handling_cost_eur
-    used = {vid: sc.vehicle_types[sc.vehicles_by_id[vid].vehicle_type_id].mode.value
-            for vid, _, _ in routes}
+    used = {
+        vid: sc.vehicle_types[sc.vehicles_by_id[vid].vehicle_type_id].mode.value
+        for vid, _, _ in routes
+    }
     return {
         "format": "lastmile-plan/1",
         "scenario": {"name": sc.settings.name, "date": "2026-11-24", "timezone": "Europe/Paris"},
-        "engine": "hand", "solve_s": 0.0,
+        "engine": "hand",
+        "solve_s": 0.0,
         "routes": plan_routes,
-        "collections": [{"order_id": oid, "node_id": "HUB",
-                         "ready_by": iso(sc.orders_by_id[oid].slot_start_s)}
-                        for oid in collections],
-        "unassigned": [{"order_id": oid, "code": code, "reason": f"{oid}: {code}",
-                        "node_id": None} for oid, code in unassigned],
+        "collections": [
+            {"order_id": oid, "node_id": "HUB", "ready_by": iso(sc.orders_by_id[oid].slot_start_s)}
+            for oid in collections
+        ],
+        "unassigned": [
+            {"order_id": oid, "code": code, "reason": f"{oid}: {code}", "node_id": None}
+            for oid, code in unassigned
+        ],
         "assignments": assignments,
         "kpis": {
-            "orders_total": len(sc.orders), "orders_routed": routed,
-            "orders_collected": len(collections), "orders_unassigned": len(unassigned),
+            "orders_total": len(sc.orders),
+            "orders_routed": routed,
+            "orders_collected": len(collections),
+            "orders_unassigned": len(unassigned),
             "orders_deliverable": deliverable,
             "served_deliverable_pct": 100.0 * served / deliverable,
             "on_time_pct": 100.0 * on_time / routed if routed else 100.0,
-            "distance_km_by_mode": km_by_mode, "route_cost_eur_by_mode": cost_by_mode,
-            "handling_cost_eur": handling, "cost_eur": sum(cost_by_mode.values()) + handling,
-            "co2_g": co2_g, "vehicles_used": len(used),
+            "distance_km_by_mode": km_by_mode,
+            "route_cost_eur_by_mode": cost_by_mode,
+            "handling_cost_eur": handling,
+            "cost_eur": sum(cost_by_mode.values()) + handling,
+            "co2_g": co2_g,
+            "vehicles_used": len(used),
             "vehicles_used_by_mode": {m: list(used.values()).count(m) for m in set(used.values())},
             "unassigned_by_reason": {code: 1 for _, code in unassigned},
             "solve_s": 0.0,
@@ -209,17 +295,20 @@ def test_kpis_are_recomputed_from_the_plan(sc, plan):
     assert kpis["unassigned_by_reason"] == {"out_of_stock": 1}
     van, bike = plan["routes"]
     assert kpis["distance_km_by_mode"] == pytest.approx(
-        {"van": van["distance_m"] / 1000, "cargo_bike": bike["distance_m"] / 1000})
+        {"van": van["distance_m"] / 1000, "cargo_bike": bike["distance_m"] / 1000}
+    )
     # Hub -> 1.1 km south -> 1.1 km east -> hub, x1.35 detour: about 5 km.
     assert 4.0 < kpis["distance_km_by_mode"]["van"] < 6.0
     assert kpis["cost_eur"] == pytest.approx(van["cost_eur"] + bike["cost_eur"] + 7.5)
-    assert kpis["co2_g"] == pytest.approx(180 * van["distance_m"] / 1000
-                                          + 8 * bike["distance_m"] / 1000)
+    assert kpis["co2_g"] == pytest.approx(
+        180 * van["distance_m"] / 1000 + 8 * bike["distance_m"] / 1000
+    )
 
 
 def test_fixed_cost_is_charged_on_the_first_tour_only(sc):
-    plan = build_plan(sc, [(VAN, "09:00", ["O1"]), (VAN, "10:00", ["O2"]),
-                           (BIKE, "09:00", ["O3", "O4"])])
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1"]), (VAN, "10:00", ["O2"]), (BIKE, "09:00", ["O3", "O4"])]
+    )
     assert check_plan(sc, plan).ok
     first, second = plan["routes"][:2]
     first["cost_eur"], second["cost_eur"] = first["cost_eur"] - 30, second["cost_eur"] + 30
@@ -241,8 +330,10 @@ def test_late_stop_is_caught_with_minutes_late(sc):
 
 
 def test_overloaded_van_is_caught(sc):
-    sc = replace(sc, vehicle_types={**sc.vehicle_types,
-                                    "van": replace(sc.vehicle_types["van"], capacity_kg=5)})
+    sc = replace(
+        sc,
+        vehicle_types={**sc.vehicle_types, "van": replace(sc.vehicle_types["van"], capacity_kg=5)},
+    )
     (violation,) = only(check_plan(sc, build_plan(sc)), "overloaded")
     assert "9.0 kg" in violation.message and violation.vehicle_id == VAN
 
@@ -298,25 +389,28 @@ def test_pick_capacity_exceeded_is_caught(sc):
 
 
 def test_route_over_its_range_is_caught(sc):
-    sc = replace(sc, vehicle_types={**sc.vehicle_types,
-                                    "bike": replace(sc.vehicle_types["bike"], range_km=1)})
+    sc = replace(
+        sc,
+        vehicle_types={**sc.vehicle_types, "bike": replace(sc.vehicle_types["bike"], range_km=1)},
+    )
     (violation,) = only(check_plan(sc, build_plan(sc)), "out_of_range")
     assert violation.vehicle_id == BIKE
 
 
 def test_tours_over_the_battery_for_the_shift_are_caught(sc):
-    sc = replace(sc, vehicle_types={**sc.vehicle_types,
-                                    "van": replace(sc.vehicle_types["van"], range_km=6)})
-    plan = build_plan(sc, [(VAN, "09:00", ["O1"]), (VAN, "10:00", ["O2"]),
-                           (BIKE, "09:00", ["O3", "O4"])])
+    sc = replace(
+        sc, vehicle_types={**sc.vehicle_types, "van": replace(sc.vehicle_types["van"], range_km=6)}
+    )
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1"]), (VAN, "10:00", ["O2"]), (BIKE, "09:00", ["O3", "O4"])]
+    )
     # Each tour alone fits in 6 km, the two together (about 7.2 km) do not.
     (violation,) = only(check_plan(sc, plan), "battery_exceeded")
     assert "in 2 tours" in violation.message
 
 
 def test_route_ending_after_shift_end_is_caught(sc):
-    sc = replace(sc, fleet=[FleetEntry("HUB", "van", 1, hm("07:00"), hm("09:10")),
-                            sc.fleet[1]])
+    sc = replace(sc, fleet=[FleetEntry("HUB", "van", 1, hm("07:00"), hm("09:10")), sc.fleet[1]])
     (violation,) = only(check_plan(sc, build_plan(sc)), "after_shift_end")
     assert "after the shift ends 09:10" in violation.message
 
@@ -327,8 +421,9 @@ def test_route_leaving_before_shift_and_opening_is_caught(sc):
 
 
 def test_overlapping_tours_of_one_vehicle_are_caught(sc):
-    plan = build_plan(sc, [(VAN, "09:00", ["O1"]), (VAN, "09:05", ["O2"]),
-                           (BIKE, "09:00", ["O3", "O4"])])
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1"]), (VAN, "09:05", ["O2"]), (BIKE, "09:00", ["O3", "O4"])]
+    )
     only(check_plan(sc, plan), "vehicle_overlap")
 
 
@@ -368,7 +463,9 @@ def test_kpi_that_does_not_match_is_caught(sc, plan):
     plan["kpis"]["orders_routed"] += 1
     violations = only(check_plan(sc, plan), "kpi_mismatch")
     assert sorted(v.message.split(" ")[0] for v in violations) == [
-        "kpis.cost_eur", "kpis.orders_routed"]
+        "kpis.cost_eur",
+        "kpis.orders_routed",
+    ]
 
 
 def test_rounded_money_within_a_cent_is_accepted(sc, plan):
@@ -378,8 +475,9 @@ def test_rounded_money_within_a_cent_is_accepted(sc, plan):
 
 
 def test_click_and_collect_order_on_a_route_is_caught(sc):
-    plan = build_plan(sc, [(VAN, "09:00", ["O1", "O2"]), (BIKE, "09:00", ["O3", "O4", "O5"])],
-                      collections=())
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1", "O2"]), (BIKE, "09:00", ["O3", "O4", "O5"])], collections=()
+    )
     (violation,) = only(check_plan(sc, plan), "collect_routed")
     assert violation.order_id == "O5"
 
@@ -391,8 +489,9 @@ def test_collection_at_the_wrong_node_or_too_late_is_caught(sc, plan):
 
 
 def test_delivery_order_marked_collected_is_caught(sc):
-    plan = build_plan(sc, [(VAN, "09:00", ["O1"]), (BIKE, "09:00", ["O3", "O4"])],
-                      collections=("O5", "O2"))
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1"]), (BIKE, "09:00", ["O3", "O4"])], collections=("O5", "O2")
+    )
     (violation,) = only(check_plan(sc, plan), "not_click_collect")
     assert violation.order_id == "O2"
 
@@ -441,14 +540,35 @@ def test_missing_key_is_reported_not_raised(sc, plan):
     assert len(report.violations) == 2
 
 
-@pytest.mark.parametrize("junk", [
-    None, [], "plan", {}, {"routes": "x", "collections": 3, "unassigned": None},
-    {"routes": [None, {"stops": [1, {}]}], "collections": [{}], "unassigned": [{}]},
-    {"routes": [{"vehicle_id": 5, "start": 3, "end": [], "distance_m": "far",
-                 "stops": [{"order_id": "O1", "arrival": None}]}]},
-    {"routes": [], "collections": [], "unassigned": [], "assignments": [{"order_id": 1}],
-     "kpis": {"orders_total": "six", "distance_km_by_mode": [1]}},
-])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        None,
+        [],
+        "plan",
+        {},
+        {"routes": "x", "collections": 3, "unassigned": None},
+        {"routes": [None, {"stops": [1, {}]}], "collections": [{}], "unassigned": [{}]},
+        {
+            "routes": [
+                {
+                    "vehicle_id": 5,
+                    "start": 3,
+                    "end": [],
+                    "distance_m": "far",
+                    "stops": [{"order_id": "O1", "arrival": None}],
+                }
+            ]
+        },
+        {
+            "routes": [],
+            "collections": [],
+            "unassigned": [],
+            "assignments": [{"order_id": 1}],
+            "kpis": {"orders_total": "six", "distance_km_by_mode": [1]},
+        },
+    ],
+)
 def test_garbage_plan_never_crashes_the_checker(sc, junk):
     report = check_plan(sc, junk)
     assert not report.ok

@@ -1,0 +1,141 @@
+"""The command line as a planner uses it: plan, check, generate, and bad input."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optimizer.cli import app
+
+runner = CliRunner()
+PARIS = Path(__file__).resolve().parent.parent / "data" / "paris"
+
+
+@pytest.fixture(scope="module")
+def small_day(tmp_path_factory):
+    out = tmp_path_factory.mktemp("day") / "paris-80"
+    result = runner.invoke(app, ["generate", "--orders", "80", "--seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def planned(small_day, tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan") / "plan"
+    result = runner.invoke(app, ["plan", str(small_day), "--out", str(out), "--time-limit", "3"])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_plan_writes_the_four_files_and_prints_kpis(planned):
+    out, output = planned
+    assert sorted(p.name for p in out.iterdir()) == [
+        "kpis.json", "map.html", "plan.json", "routes.geojson",
+    ]  # fmt: skip
+    kpis = json.loads((out / "kpis.json").read_text())
+    for key in ("orders_total", "orders_routed", "orders_collected", "orders_unassigned",
+                "on_time_pct", "distance_km_by_mode", "cost_eur", "co2_g", "vehicles_used",
+                "solve_s"):  # fmt: skip
+        assert key in kpis
+    assert kpis["orders_total"] == 80
+    assert "checker: no violation" in output
+    geo = json.loads((out / "routes.geojson").read_text())
+    assert {f["properties"]["kind"] for f in geo["features"]} >= {"node", "route", "stop"}
+    assert "leaflet" in (out / "map.html").read_text().lower()
+
+
+def test_check_passes_the_plan_and_prints_kpis_as_json(small_day, planned):
+    out, _ = planned
+    result = runner.invoke(app, ["check", str(small_day), str(out / "plan.json"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["checker_ok"] is True and report["violations"] == []
+    assert report["orders_total"] == 80
+
+
+def test_check_fails_with_a_list_on_a_tampered_plan(small_day, planned, tmp_path):
+    out, _ = planned
+    document = json.loads((out / "plan.json").read_text())
+    route = next(r for r in document["routes"] if r["stops"])
+    route["stops"].pop(0)
+    tampered = tmp_path / "plan.json"
+    tampered.write_text(json.dumps(document))
+    result = runner.invoke(app, ["check", str(small_day), str(tampered)])
+    assert result.exit_code == 1
+    assert "order_missing" in result.output
+
+
+def test_check_refuses_a_file_that_is_not_json(small_day, tmp_path):
+    bad = tmp_path / "plan.json"
+    bad.write_text("{not json")
+    result = runner.invoke(app, ["check", str(small_day), str(bad)])
+    assert result.exit_code == 2
+    assert "not a readable JSON plan" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_broken_scenario_lists_every_problem_and_exits_2(tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(PARIS, broken)
+    orders = (broken / "orders.csv").read_text().splitlines()
+    header = orders[0].split(",")
+    row = orders[1].split(",")
+    row[header.index("lat")] = "123.4"
+    orders[1] = ",".join(row)
+    (broken / "orders.csv").write_text("\n".join(orders) + "\n")
+    (broken / "stock.csv").write_text((broken / "stock.csv").read_text() + "NOPE,SKU-X,-1\n")
+    result = runner.invoke(app, ["plan", str(broken), "--out", str(tmp_path / "plan")])
+    assert result.exit_code == 2
+    assert "orders.csv, line 2, column lat" in result.output
+    assert "stock.csv" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "plan").exists()  # nothing half-written
+
+
+def test_a_missing_scenario_folder_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["plan", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_an_interrupt_before_writing_leaves_the_previous_plan(
+    small_day, planned, tmp_path, monkeypatch
+):
+    out, _ = planned
+    previous = tmp_path / "plan"
+    shutil.copytree(out, previous)
+    before = (previous / "plan.json").read_text()
+
+    import optimizer.io.plan_map as plan_map
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plan_map, "plan_map", interrupted)
+    result = runner.invoke(
+        app, ["plan", str(small_day), "--out", str(previous), "--time-limit", "1"]
+    )
+    assert result.exit_code != 0
+    assert (previous / "plan.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]  # no staging folder left
+
+
+def test_plan_refuses_to_overwrite_a_folder_of_other_files(small_day, tmp_path):
+    (tmp_path / "thesis.docx").write_text("precious")
+    result = runner.invoke(
+        app, ["plan", str(small_day), "--out", str(tmp_path), "--time-limit", "1"]
+    )
+    assert result.exit_code == 2
+    assert (tmp_path / "thesis.docx").read_text() == "precious"
+
+
+def test_generate_is_deterministic(tmp_path):
+    for name in ("a", "b"):
+        result = runner.invoke(
+            app, ["generate", "--orders", "50", "--seed", "9", "--out", str(tmp_path / name)]
+        )
+        assert result.exit_code == 0, result.output
+    for f in (tmp_path / "a").iterdir():
+        assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes()
