@@ -36,6 +36,7 @@ from shapely.validation import explain_validity
 from optimizer.io.problems import Problem, ScenarioError
 from optimizer.model.scenario import (
     FleetEntry,
+    Inbound,
     Mode,
     Node,
     NodeKind,
@@ -56,6 +57,7 @@ E = TypeVar("E", bound=StrEnum)
 
 SETTINGS_FILE = "scenario.yaml"
 ZONES_FILE = "zones.geojson"
+INBOUND_FILE = "inbound.csv"
 
 # When scenario.yaml is broken the other files are still checked, their times read on
 # this day; the scenario is refused anyway.
@@ -583,9 +585,12 @@ class _ScenarioReader:
         fleet = self.fleet(nodes, vehicle_types, zones)
         stock = self.stock()
         orders = self.orders()
+        inbound = self.inbound()
         if self.problems:
             raise ScenarioError(path, self.problems)
-        return Scenario(settings, nodes, vehicle_types, fleet, catalogue, stock, orders, zones)
+        return Scenario(
+            settings, nodes, vehicle_types, fleet, catalogue, stock, orders, zones, inbound
+        )
 
     def read_text(self, file: str) -> str | None:
         path = self.folder / file
@@ -805,6 +810,20 @@ class _ScenarioReader:
             if row.ok:
                 stock[key] = qty
         return stock
+
+    def inbound(self) -> list[Inbound]:
+        """Optional ``inbound.csv``: stock on its way to the nodes."""
+        if not (self.folder / INBOUND_FILE).exists():
+            return []
+        inbound = []
+        for row in self.table(INBOUND_FILE, ("node_id", "sku", "qty", "arrives_at")):
+            node_id = row.ref("node_id", self.node_ids)
+            sku = row.ref("sku", self.skus)
+            qty = row.integer("qty", min=0, strict=True)
+            arrives_at_s = row.datetime("arrives_at")
+            if row.ok:
+                inbound.append(Inbound(node_id, sku, qty, arrives_at_s))
+        return inbound
 
     def orders(self) -> list[Order]:
         columns = (

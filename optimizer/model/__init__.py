@@ -3,6 +3,7 @@
 from optimizer.model.plan import Collection, Plan, Route, Stop, Unassigned, UnassignedCode
 from optimizer.model.scenario import (
     FleetEntry,
+    Inbound,
     Mode,
     Node,
     NodeKind,
@@ -22,6 +23,7 @@ from optimizer.model.scenario import (
 __all__ = [
     "Collection",
     "FleetEntry",
+    "Inbound",
     "Mode",
     "Node",
     "NodeKind",

@@ -137,6 +137,16 @@ class Order:
 
 
 @dataclass(frozen=True)
+class Inbound:
+    """Stock on its way to a node: ``qty`` units of ``sku`` arriving at ``arrives_at_s``."""
+
+    node_id: str
+    sku: str
+    qty: int
+    arrives_at_s: int
+
+
+@dataclass(frozen=True)
 class Zone:
     """An access-controlled area (a shapely polygon in lon/lat)."""
 
@@ -221,6 +231,7 @@ class Scenario:
     stock: dict[tuple[str, str], int]
     orders: list[Order]
     zones: list[Zone] = field(default_factory=list)
+    inbound: list[Inbound] = field(default_factory=list)
 
     @cached_property
     def vehicles(self) -> list[Vehicle]:

@@ -1,0 +1,27 @@
+"""The checkout promise: options and slots that the day's routes and stock can keep."""
+
+from optimizer.promise.engine import (
+    CollectOption,
+    LineAvailability,
+    Promise,
+    PromiseEngine,
+    PromiseParams,
+    SlotOption,
+    door_time_s,
+    price_eur,
+)
+from optimizer.promise.live_routes import Insertion, LiveRoutes, LiveStop
+
+__all__ = [
+    "CollectOption",
+    "Insertion",
+    "LineAvailability",
+    "LiveRoutes",
+    "LiveStop",
+    "Promise",
+    "PromiseEngine",
+    "PromiseParams",
+    "SlotOption",
+    "door_time_s",
+    "price_eur",
+]

@@ -1,0 +1,229 @@
+"""The day's routes as the checkout sees them: where a new stop can still go.
+
+Each vehicle keeps its stops in order with two schedules (Savelsbergh 1992, "The
+vehicle routing problem with time windows: minimizing route duration"):
+
+- ``earliest``: service starts if the vehicle leaves as early as it may;
+- ``latest``: the latest service start at each stop that still keeps every later
+  slot and the return before the shift ends.
+
+Inserting a stop ``x`` between points ``g`` and ``g + 1`` is then feasible in O(1):
+``max(slot start, departure_g + t(g, x)) <= slot end`` and
+``start_x + service_x + t(x, g + 1) <= latest_{g + 1}``, plus capacity and range.
+All insertion positions of all vehicles are kept as flat numpy arrays ("gaps"), so a
+checkout question is a handful of vectorised operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.model import Node, Plan, Scenario, Vehicle, VehicleType
+from optimizer.travel import Profile, TravelProvider
+
+
+@dataclass(frozen=True)
+class LiveStop:
+    """A stop on a live route: a planned order, a held or a confirmed checkout."""
+
+    key: str  # order id, or the hold id while it is held
+    lat: float
+    lon: float
+    tw_start_s: int
+    tw_end_s: int
+    service_s: int
+    weight_kg: float
+    volume_l: float
+    green: bool = False
+
+
+@dataclass
+class LiveVehicle:
+    vehicle: Vehicle
+    vehicle_type: VehicleType
+    node: Node
+    stops: list[LiveStop] = field(default_factory=list)
+    # derived by refresh(): points are [depot, stops..., depot]
+    departure_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # earliest, per point
+    latest_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # latest service start
+    leg_m: np.ndarray = field(default_factory=lambda: np.zeros(0))  # point i -> i + 1
+    leg_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    feasible: bool = True
+
+    @property
+    def earliest_start_s(self) -> int:
+        return max(self.vehicle.shift_start_s, self.node.opens_s)
+
+    @property
+    def latest_start_s(self) -> int:
+        return min(self.node.closes_s, self.vehicle.shift_end_s)
+
+    @property
+    def load_kg(self) -> float:
+        return sum(s.weight_kg for s in self.stops)
+
+    @property
+    def load_l(self) -> float:
+        return sum(s.volume_l for s in self.stops)
+
+    @property
+    def distance_m(self) -> int:
+        return int(self.leg_m.sum())
+
+    def refresh(self, travel: TravelProvider, not_before_s: int) -> None:
+        """Recompute the schedules; the vehicle leaves no earlier than ``not_before_s``."""
+        lat = np.array([self.node.lat] + [s.lat for s in self.stops] + [self.node.lat])
+        lon = np.array([self.node.lon] + [s.lon for s in self.stops] + [self.node.lon])
+        dist, dur = travel.matrices(lat, lon, Profile.of(self.vehicle_type))
+        n = len(lat)
+        idx = np.arange(n - 1)
+        self.leg_m = dist[idx, idx + 1].astype(np.int64)
+        self.leg_s = dur[idx, idx + 1].astype(np.int64)
+        start = np.array([0] + [s.tw_start_s for s in self.stops] + [0], dtype=np.int64)
+        end = np.array(
+            [self.latest_start_s] + [s.tw_end_s for s in self.stops] + [self.vehicle.shift_end_s],
+            dtype=np.int64,
+        )
+        service = np.array([0] + [s.service_s for s in self.stops] + [0], dtype=np.int64)
+        departure = np.zeros(n, dtype=np.int64)
+        t = max(self.earliest_start_s, not_before_s)
+        departure[0] = t
+        ok = t <= self.latest_start_s
+        for i in range(1, n):
+            begin = max(int(start[i]), int(departure[i - 1] + self.leg_s[i - 1]))
+            ok &= begin <= end[i]
+            departure[i] = begin + service[i]
+        latest = np.zeros(n, dtype=np.int64)
+        latest[n - 1] = end[n - 1]
+        for i in range(n - 2, -1, -1):
+            latest[i] = min(int(end[i]), int(latest[i + 1] - self.leg_s[i] - service[i]))
+        self.departure_s, self.latest_s = departure, latest
+        self.feasible = bool(ok) and bool(np.all(latest >= departure - service))
+
+
+@dataclass
+class Insertion:
+    """The cheapest feasible place for a new stop on one vehicle, in one slot."""
+
+    vehicle_id: str
+    position: int  # the new stop goes after this many existing stops
+    service_start_s: int  # earliest service start at the door
+    latest_start_s: int  # latest service start that keeps the later stops
+    added_m: int
+    added_s: int
+    cost_eur: float
+    co2_g: float
+
+
+class LiveRoutes:
+    """Every vehicle's current route and where a new stop fits."""
+
+    def __init__(self, scenario: Scenario, travel: TravelProvider, now_s: int = 0):
+        self.scenario = scenario
+        self.travel = travel
+        self.now_s = now_s
+        self.vehicles: dict[str, LiveVehicle] = {
+            v.vehicle_id: LiveVehicle(
+                vehicle=v,
+                vehicle_type=scenario.vehicle_types[v.vehicle_type_id],
+                node=scenario.nodes[v.node_id],
+            )
+            for v in scenario.vehicles
+        }
+        self._stale = set(self.vehicles)
+        self._gaps: dict | None = None
+
+    @classmethod
+    def from_plan(
+        cls, scenario: Scenario, plan: Plan, travel: TravelProvider, now_s: int = 0
+    ) -> LiveRoutes:
+        live = cls(scenario, travel, now_s)
+        for route in plan.routes:
+            vehicle = live.vehicles[route.vehicle_id]
+            for stop in route.stops:
+                order = scenario.orders_by_id[stop.order_id]
+                vehicle.stops.append(
+                    LiveStop(
+                        key=order.order_id,
+                        lat=order.lat,
+                        lon=order.lon,
+                        tw_start_s=order.slot_start_s,
+                        tw_end_s=order.slot_end_s,
+                        service_s=order.service_time_s,
+                        weight_kg=scenario.weight_kg(order),
+                        volume_l=scenario.volume_l(order),
+                        green=order.service == "green",
+                    )
+                )
+        return live
+
+    # -- changes -------------------------------------------------------------------------
+
+    def set_now(self, now_s: int) -> None:
+        if now_s != self.now_s:
+            self.now_s = now_s
+            self._stale = set(self.vehicles)
+            self._gaps = None
+
+    def insert(self, vehicle_id: str, position: int, stop: LiveStop) -> None:
+        self.vehicles[vehicle_id].stops.insert(position, stop)
+        self._touch(vehicle_id)
+
+    def remove(self, key: str) -> bool:
+        for vehicle_id, v in self.vehicles.items():
+            for i, s in enumerate(v.stops):
+                if s.key == key:
+                    del v.stops[i]
+                    self._touch(vehicle_id)
+                    return True
+        return False
+
+    def rename(self, key: str, new_key: str) -> None:
+        for vehicle_id, v in self.vehicles.items():
+            for i, s in enumerate(v.stops):
+                if s.key == key:
+                    v.stops[i] = LiveStop(**{**s.__dict__, "key": new_key})
+                    self._touch(vehicle_id)
+                    return
+
+    def _touch(self, vehicle_id: str) -> None:
+        self._stale.add(vehicle_id)
+        self._gaps = None
+
+    # -- queries -------------------------------------------------------------------------
+
+    def gaps(self) -> dict:
+        """Flat arrays over every insertion position of every open vehicle."""
+        if self._gaps is not None:
+            return self._gaps
+        for vehicle_id in self._stale:
+            self.vehicles[vehicle_id].refresh(self.travel, self.now_s)
+        self._stale = set()
+        parts: dict[str, list] = {k: [] for k in (
+            "vehicle", "position", "prev_lat", "prev_lon", "next_lat", "next_lon",
+            "departure_s", "latest_next_s", "leg_m", "leg_s")}  # fmt: skip
+        ids = list(self.vehicles)
+        for k, vehicle_id in enumerate(ids):
+            v = self.vehicles[vehicle_id]
+            if not v.feasible:
+                continue  # already left, or cannot leave late enough: closed to checkouts
+            lat = [v.node.lat] + [s.lat for s in v.stops] + [v.node.lat]
+            lon = [v.node.lon] + [s.lon for s in v.stops] + [v.node.lon]
+            m = len(v.stops)
+            parts["vehicle"].append(np.full(m + 1, k))
+            parts["position"].append(np.arange(m + 1))
+            parts["prev_lat"].append(np.array(lat[:-1]))
+            parts["prev_lon"].append(np.array(lon[:-1]))
+            parts["next_lat"].append(np.array(lat[1:]))
+            parts["next_lon"].append(np.array(lon[1:]))
+            parts["departure_s"].append(v.departure_s[:-1])
+            parts["latest_next_s"].append(v.latest_s[1:])
+            parts["leg_m"].append(v.leg_m)
+            parts["leg_s"].append(v.leg_s)
+        gaps = {k: (np.concatenate(p) if p else np.zeros(0)) for k, p in parts.items()}
+        gaps["ids"] = ids
+        gaps["vehicle"] = gaps["vehicle"].astype(np.int64)
+        self._gaps = gaps
+        return gaps

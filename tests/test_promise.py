@@ -1,0 +1,141 @@
+"""The checkout promise on small hand-checked days."""
+
+import numpy as np
+import pytest
+
+from optimizer.model import FleetEntry, Inbound, OrderLine, Plan, Service
+from optimizer.promise import LiveStop, PromiseEngine
+from optimizer.promise.live_routes import LiveRoutes
+from optimizer.travel import GreatCircle
+from tests.factory import H, scenario
+
+NEAR_HUB = (48.852, 2.372)
+IN_CENTRE = (48.860, 2.350)
+FAR_AWAY = (48.700, 2.000)  # ~30 km out: beyond a cargo bike's 60 km round trip? (2 x 36 km)
+BOOK = [OrderLine("BOOK", 1)]
+
+
+def engine(sc, stops=None, now_s=6 * H):
+    live = LiveRoutes(sc, GreatCircle(), now_s)
+    for vehicle_id, stop_list in (stops or {}).items():
+        for stop in stop_list:
+            live.insert(vehicle_id, len(live.vehicles[vehicle_id].stops), stop)
+    return PromiseEngine(sc, live)
+
+
+def slots(result, service):
+    return [(o.slot_start_s // H, o.slot_end_s // H) for o in result.options
+            if getattr(o, "service", None) is service]  # fmt: skip
+
+
+def hub_only(*entries):
+    return scenario([], fleet=list(entries), stock={("HUB", "BOOK"): 5, ("HUB", "SOFA"): 1})
+
+
+def test_a_slot_taken_by_a_long_stop_is_not_offered_but_later_ones_are():
+    sc = hub_only(FleetEntry("HUB", "bike", 1, 8 * H, 16 * H))
+    # The bike must be 2 km away at exactly 10:00 and stays there until 12:02.
+    busy = LiveStop("X", 48.868, 2.372, 10 * H, 10 * H, 2 * H + 120, 1, 1)
+    result = engine(sc, {"HUB/bike/1": [busy]}).promise(BOOK, *NEAR_HUB, now_s=6 * H)
+    offered = slots(result, Service.EXPRESS)
+    assert (10, 12) not in offered
+    assert (8, 10) in offered and (12, 14) in offered
+    # 14-16: the bike's shift ends at 16:00, still feasible with a short ride
+    assert all(end <= 16 for _, end in offered)
+
+
+def test_a_full_vehicle_offers_no_slot():
+    sc = hub_only(FleetEntry("HUB", "bike", 1, 8 * H, 16 * H))
+    heavy = LiveStop("X", 48.851, 2.371, 8 * H, 20 * H, 60, 124.8, 10)
+    result = engine(sc, {"HUB/bike/1": [heavy]}).promise(BOOK, *NEAR_HUB, now_s=6 * H)
+    assert slots(result, Service.EXPRESS) == []
+
+
+def test_a_van_only_basket_in_the_limited_traffic_zone_gets_no_delivery_slot():
+    sc = hub_only(
+        FleetEntry("HUB", "van", 1, 7 * H, 15 * H), FleetEntry("HUB", "bike", 1, 8 * H, 16 * H)
+    )
+    result = engine(sc).promise([OrderLine("SOFA", 1)], *IN_CENTRE, now_s=6 * H)
+    assert not [o for o in result.options if hasattr(o, "vehicle_id")]
+    # the book in the same place goes by bike
+    book = engine(sc).promise(BOOK, *IN_CENTRE, now_s=6 * H)
+    assert {o.mode for o in book.options if hasattr(o, "mode")} == {"cargo_bike"}
+
+
+def test_green_is_offered_only_where_a_bike_reaches():
+    sc = hub_only(
+        FleetEntry("HUB", "van", 1, 7 * H, 15 * H), FleetEntry("HUB", "bike", 1, 8 * H, 16 * H)
+    )
+    near = engine(sc).promise(BOOK, *NEAR_HUB, now_s=6 * H)
+    assert slots(near, Service.GREEN)
+    far = engine(sc).promise(BOOK, *FAR_AWAY, now_s=6 * H)
+    assert slots(far, Service.GREEN) == []
+    assert slots(far, Service.EXPRESS)  # a van still goes there
+    assert {o.mode for o in far.options if hasattr(o, "mode")} == {"van"}
+
+
+def test_slots_that_end_before_picking_is_done_are_not_offered():
+    sc = hub_only(FleetEntry("HUB", "van", 1, 7 * H, 20 * H))
+    result = engine(sc).promise(BOOK, *NEAR_HUB, now_s=11 * H)
+    assert min(start for start, _ in slots(result, Service.EXPRESS)) >= 10
+    assert all(o.eta_start_s >= 12 * H for o in result.options if hasattr(o, "eta_start_s"))
+
+
+def test_out_of_stock_lines_say_when_inbound_stock_makes_them_promisable():
+    sc = hub_only(FleetEntry("HUB", "van", 1, 7 * H, 15 * H))
+    sc.inbound.append(Inbound("HUB", "TV", 2, 30 * H))
+    result = engine(sc).promise([OrderLine("TV", 1), OrderLine("BOOK", 1)], *NEAR_HUB, now_s=6 * H)
+    assert result.options == []
+    tv, book = result.lines
+    assert not tv.in_stock and tv.earliest_s == 31 * H
+    assert book.in_stock
+
+
+def test_click_and_collect_is_offered_at_a_nearby_store_with_stock():
+    sc = scenario([], stock={("STORE", "BOOK"): 1})
+    result = engine(sc).promise(BOOK, 48.869, 2.331, now_s=8 * H)
+    (collect,) = [o for o in result.options if not hasattr(o, "vehicle_id")]
+    assert collect.node_id == "STORE" and collect.ready_by_s == 10 * H  # opens 9:00 + 1 h
+
+
+def test_every_offered_insertion_keeps_the_route_feasible():
+    sc = hub_only(
+        FleetEntry("HUB", "van", 2, 7 * H, 15 * H), FleetEntry("HUB", "bike", 2, 8 * H, 16 * H)
+    )
+    eng = engine(sc)
+    rng = np.random.default_rng(7)
+    for k in range(40):
+        lat, lon = 48.85 + rng.normal(0, 0.01), 2.37 + rng.normal(0, 0.015)
+        result = eng.promise(BOOK, lat, lon, now_s=6 * H)
+        delivery = [o for o in result.options if hasattr(o, "vehicle_id")]
+        if not delivery:
+            continue
+        pick = delivery[rng.integers(len(delivery))]
+        stop = LiveStop(f"N{k}", lat, lon, pick.slot_start_s, pick.slot_end_s,
+                        result.service_time_s, 0.5, 2)  # fmt: skip
+        eng.live.insert(pick.vehicle_id, pick.position, stop)
+        vehicle = eng.live.vehicles[pick.vehicle_id]
+        eng.live.gaps()
+        assert vehicle.feasible
+        i = vehicle.stops.index(stop) + 1
+        assert pick.slot_start_s <= vehicle.departure_s[i] - stop.service_s <= pick.slot_end_s
+
+
+def test_prices_follow_marginal_cost_within_bounds():
+    from optimizer.promise import PromiseParams, price_eur
+
+    p = PromiseParams()
+    assert price_eur(7.9, 6.0, p) == pytest.approx(7.9)
+    assert price_eur(7.9, 10.0, p) == pytest.approx(9.9)
+    assert price_eur(7.9, 500.0, p) == pytest.approx(15.8)
+    assert price_eur(7.9, 0.0, p) == pytest.approx(4.9)
+
+
+def test_the_planned_day_takes_its_stock_and_fills_its_routes():
+    sc = hub_only(FleetEntry("HUB", "van", 1, 7 * H, 15 * H))
+    plan = Plan(scenario_name="x", sources={})
+    eng = PromiseEngine.from_plan(sc, plan, GreatCircle())
+    assert eng.free[eng.node_index["HUB"], eng.sku_index["BOOK"]] == 5
+    eng.take("HUB", [OrderLine("BOOK", 5)])
+    result = eng.promise(BOOK, *NEAR_HUB, now_s=6 * H)
+    assert result.options == [] and result.lines[0].in_stock is False
