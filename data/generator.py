@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -242,6 +242,11 @@ ORDER_COLUMNS = (
     "service_time_s",
 )
 ORDER_LINE_COLUMNS = ("order_id", "sku", "qty")
+INBOUND_COLUMNS = ("node_id", "sku", "qty", "arrives_at")
+# Inbound stock: the sold-out console arrives at the warehouse the next morning, and
+# each urban hub gets its two best sellers topped up in the early afternoon.
+SOLD_OUT_ARRIVES_NEXT_DAY_S = 6 * 3600
+HUB_TOP_UP_S = 14 * 3600
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,7 @@ class GeneratedScenario:
     orders: list[dict[str, Any]]
     order_lines: list[dict[str, Any]]
     zones: dict[str, Any]
+    inbound: list[dict[str, Any]] = field(default_factory=list)
 
 
 def fleet_scale(orders: int) -> int:
@@ -323,6 +329,7 @@ def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> Gene
         orders=order_rows,
         order_lines=line_rows,
         zones=zones,
+        inbound=_inbound(orders, clock),
     )
 
 
@@ -340,6 +347,7 @@ def write(scenario: GeneratedScenario, out_dir: Path) -> None:
         ("stock.csv", STOCK_COLUMNS, scenario.stock),
         ("orders.csv", ORDER_COLUMNS, scenario.orders),
         ("order_lines.csv", ORDER_LINE_COLUMNS, scenario.order_lines),
+        ("inbound.csv", INBOUND_COLUMNS, scenario.inbound),
     )
     for filename, columns, rows in tables:
         with open(out_dir / filename, "w", encoding="utf-8", newline="") as f:
@@ -349,6 +357,31 @@ def write(scenario: GeneratedScenario, out_dir: Path) -> None:
     with open(out_dir / "zones.geojson", "w", encoding="utf-8", newline="\n") as f:
         json.dump(scenario.zones, f, indent=2, ensure_ascii=False)
         f.write("\n")
+
+
+def _inbound(orders: int, clock: Settings) -> list[dict[str, Any]]:
+    warehouse = next(n for n in paris_city.NODES if n.kind == "warehouse")
+    rows = [
+        {
+            "node_id": warehouse.node_id,
+            "sku": SOLD_OUT_SKU,
+            "qty": max(20, orders // 20),
+            "arrives_at": clock.to_iso(86400 + SOLD_OUT_ARRIVES_NEXT_DAY_S),
+        }
+    ]
+    best = sorted(CATALOGUE, key=lambda c: (-c.popularity, c.sku))[:2]
+    for node in paris_city.NODES:
+        if node.kind == "urban_hub":
+            rows += [
+                {
+                    "node_id": node.node_id,
+                    "sku": item.sku,
+                    "qty": max(10, orders // 30),
+                    "arrives_at": clock.to_iso(HUB_TOP_UP_S),
+                }
+                for item in best
+            ]
+    return rows
 
 
 def _cell(value: Any) -> str:

@@ -136,3 +136,10 @@ def test_stock_taken_by_earlier_orders_is_told_apart_from_out_of_stock():
     (u,) = result.unassigned
     assert u.code is UnassignedCode.STOCK_ALLOCATED and u.code.deliverable
     assert "STORE lacks BOOK" in u.reason
+
+
+def test_a_promised_order_ships_from_the_node_it_was_promised_from():
+    from dataclasses import replace
+
+    promised = replace(order("A", *NEAR_STORE, [("BOOK", 1)]), ship_from_node_id="HUB")
+    assert source(scenario([promised])).decisions["A"].node_id == "HUB"

@@ -6,9 +6,10 @@ import json
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
-from optimizer.model import Plan, Scenario
+from optimizer.model import Collection, Plan, Route, Scenario, Stop, Unassigned, UnassignedCode
 
 PLAN_FORMAT = "lastmile-plan/1"
 
@@ -198,3 +199,57 @@ def write_plan_files(out_dir: str | Path, files: dict[str, str]) -> Path:
 
 def to_json(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
+    """Read back a plan.json written by :func:`plan_to_dict` (a trusted, checked plan:
+    run ``optimizer.check.check_plan`` on documents from elsewhere first)."""
+    seconds = lambda iso: scenario.settings.to_seconds(datetime.fromisoformat(iso))  # noqa: E731
+    routes = [
+        Route(
+            vehicle_id=r["vehicle_id"],
+            vehicle_type_id=r["vehicle_type_id"],
+            node_id=r["node_id"],
+            mode=r["mode"],
+            start_s=seconds(r["start"]),
+            end_s=seconds(r["end"]),
+            stops=[
+                Stop(
+                    order_id=s["order_id"],
+                    lat=s["lat"],
+                    lon=s["lon"],
+                    arrival_s=seconds(s["arrival"]),
+                    service_start_s=seconds(s["service_start"]),
+                    departure_s=seconds(s["departure"]),
+                    distance_from_prev_m=s["distance_from_prev_m"],
+                    load_kg=s["load_kg"],
+                    load_l=s["load_l"],
+                )
+                for s in r["stops"]
+            ],
+            distance_m=r["distance_m"],
+            load_kg=r["load_kg"],
+            load_l=r["load_l"],
+            cost_eur=r["cost_eur"],
+            co2_g=r["co2_g"],
+        )
+        for r in document["routes"]
+    ]
+    sources = {
+        a["order_id"]: a["node_id"] for a in document["assignments"] if a["status"] != "unassigned"
+    }
+    return Plan(
+        scenario_name=document["scenario"]["name"],
+        sources=sources,
+        routes=routes,
+        collections=[
+            Collection(c["order_id"], c["node_id"], seconds(c["ready_by"]))
+            for c in document["collections"]
+        ],
+        unassigned=[
+            Unassigned(u["order_id"], UnassignedCode(u["code"]), u["reason"], u.get("node_id"))
+            for u in document["unassigned"]
+        ],
+        engine=document.get("engine", ""),
+        solve_s=document.get("solve_s", 0.0),
+    )

@@ -835,7 +835,8 @@ class _ScenarioReader:
             "slot_end",
             "service_time_s",
         )
-        table = self.table("orders.csv", columns, ("collect_node_id",), self.order_ids)
+        optional = ("collect_node_id", "ship_from_node_id")
+        table = self.table("orders.csv", columns, optional, self.order_ids)
         pending: list[dict[str, Any]] = []  # an order's fields, waiting for its lines
         for row in table:
             service = row.enum("service", Service)
@@ -850,6 +851,7 @@ class _ScenarioReader:
                 slot_end_s=slot[1],
                 collect_node_id=self._collect_node(row, service),
                 service_time_s=row.integer("service_time_s", min=0),
+                ship_from_node_id=self._ship_from_node(row),
             )
             if order is not None:
                 pending.append(order)
@@ -864,6 +866,12 @@ class _ScenarioReader:
             message = f"must be empty unless the order is click_collect (it is {service})"
             row.problem("collect_node_id", message)
         return None
+
+    def _ship_from_node(self, row: _Row) -> str | None:
+        if not row.optional_text("ship_from_node_id"):
+            return None
+        expected = "the node a promised order ships from"
+        return row.ref("ship_from_node_id", self.node_ids, expected)
 
     def _order_lines(self) -> dict[str, list[OrderLine]]:
         lines: dict[str, list[OrderLine]] = defaultdict(list)

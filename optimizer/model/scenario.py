@@ -134,6 +134,9 @@ class Order:
     service_time_s: int
     lines: tuple[OrderLine, ...]
     collect_node_id: str | None = None
+    # Set when the order was promised from a node (a checkout hold reserved its stock
+    # there): the plan ships it from that node.
+    ship_from_node_id: str | None = None
 
 
 @dataclass(frozen=True)

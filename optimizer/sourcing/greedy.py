@@ -112,6 +112,8 @@ class GreedySourcing:
                 ok &= has_stock
             else:
                 ok = has_stock & (self.node_stage[self.reach_row[order_id]] == Stage.FEASIBLE)
+                if order.ship_from_node_id is not None:
+                    ok &= np.arange(len(self.node_ids)) == self.node_index[order.ship_from_node_id]
             for node_id in exclude.get(order_id, ()):
                 ok[self.node_index[node_id]] = False
             return ok
