@@ -243,6 +243,7 @@ ORDER_COLUMNS = (
 )
 ORDER_LINE_COLUMNS = ("order_id", "sku", "qty")
 INBOUND_COLUMNS = ("node_id", "sku", "qty", "arrives_at")
+POSTCODE_COLUMNS = ("postcode", "name", "lat", "lon")
 # Inbound stock: the sold-out console arrives at the warehouse the next morning, and
 # each urban hub gets its two best sellers topped up in the early afternoon.
 SOLD_OUT_ARRIVES_NEXT_DAY_S = 6 * 3600
@@ -264,6 +265,7 @@ class GeneratedScenario:
     order_lines: list[dict[str, Any]]
     zones: dict[str, Any]
     inbound: list[dict[str, Any]] = field(default_factory=list)
+    postcodes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def fleet_scale(orders: int) -> int:
@@ -330,6 +332,10 @@ def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> Gene
         order_lines=line_rows,
         zones=zones,
         inbound=_inbound(orders, clock),
+        postcodes=[
+            {"postcode": a.postcode, "name": a.name, "lat": a.lat, "lon": a.lon}
+            for a in paris_city.AREAS
+        ],
     )
 
 
@@ -348,6 +354,7 @@ def write(scenario: GeneratedScenario, out_dir: Path) -> None:
         ("orders.csv", ORDER_COLUMNS, scenario.orders),
         ("order_lines.csv", ORDER_LINE_COLUMNS, scenario.order_lines),
         ("inbound.csv", INBOUND_COLUMNS, scenario.inbound),
+        ("postcodes.csv", POSTCODE_COLUMNS, scenario.postcodes),
     )
     for filename, columns, rows in tables:
         with open(out_dir / filename, "w", encoding="utf-8", newline="") as f:

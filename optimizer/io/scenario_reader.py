@@ -42,6 +42,7 @@ from optimizer.model.scenario import (
     NodeKind,
     Order,
     OrderLine,
+    Place,
     Scenario,
     Service,
     ServiceSettings,
@@ -58,6 +59,7 @@ E = TypeVar("E", bound=StrEnum)
 SETTINGS_FILE = "scenario.yaml"
 ZONES_FILE = "zones.geojson"
 INBOUND_FILE = "inbound.csv"
+POSTCODES_FILE = "postcodes.csv"
 
 # When scenario.yaml is broken the other files are still checked, their times read on
 # this day; the scenario is refused anyway.
@@ -586,10 +588,11 @@ class _ScenarioReader:
         stock = self.stock()
         orders = self.orders()
         inbound = self.inbound()
+        places = self.places()
         if self.problems:
             raise ScenarioError(path, self.problems)
         return Scenario(
-            settings, nodes, vehicle_types, fleet, catalogue, stock, orders, zones, inbound
+            settings, nodes, vehicle_types, fleet, catalogue, stock, orders, zones, inbound, places
         )
 
     def read_text(self, file: str) -> str | None:
@@ -824,6 +827,24 @@ class _ScenarioReader:
             if row.ok:
                 inbound.append(Inbound(node_id, sku, qty, arrives_at_s))
         return inbound
+
+    def places(self) -> dict[str, Place]:
+        """Optional ``postcodes.csv``: a reference point per postcode."""
+        if not (self.folder / POSTCODES_FILE).exists():
+            return {}
+        places: dict[str, Place] = {}
+        postcodes = _Index("postcode", POSTCODES_FILE)
+        for row in self.table(POSTCODES_FILE, ("postcode", "name", "lat", "lon")):
+            place = row.build(
+                Place,
+                postcode=row.unique("postcode", postcodes),
+                name=row.optional_text("name"),
+                lat=row.number("lat", min=-90, max=90),
+                lon=row.number("lon", min=-180, max=180),
+            )
+            if place is not None:
+                places[place.postcode] = place
+        return places
 
     def orders(self) -> list[Order]:
         columns = (

@@ -150,6 +150,16 @@ class Inbound:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A postcode's reference point, for addresses given without coordinates."""
+
+    postcode: str
+    name: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
 class Zone:
     """An access-controlled area (a shapely polygon in lon/lat)."""
 
@@ -235,6 +245,7 @@ class Scenario:
     orders: list[Order]
     zones: list[Zone] = field(default_factory=list)
     inbound: list[Inbound] = field(default_factory=list)
+    places: dict[str, Place] = field(default_factory=dict)  # by postcode
 
     @cached_property
     def vehicles(self) -> list[Vehicle]:
