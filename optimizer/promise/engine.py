@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service
-from optimizer.promise.live_routes import Insertion, LiveRoutes
-from optimizer.travel import Profile, TravelProvider
+from optimizer.promise.live_routes import LiveRoutes
+from optimizer.travel import TravelProvider
 
 DAY_S = 24 * 3600
 
@@ -133,7 +133,7 @@ class PromiseEngine:
         self.vehicle_node = np.array(
             [self.node_index[live.vehicles[v].node.node_id] for v in live.vehicles]
         )
-        self.vehicle_types = [live.vehicles[v].vehicle_type for v in live.vehicles]
+        self.vehicle_types = live.vehicle_types
 
     @classmethod
     def from_plan(
@@ -199,7 +199,9 @@ class PromiseEngine:
             )
             if not allowed.any():
                 continue
-            best = self.cheapest_insertions(lat, lon, service_s, weight, volume, slots, allowed)
+            best = self.live.cheapest_insertions(
+                lat, lon, service_s, weight, volume, slots, allowed
+            )
             options = []
             for (start, end), ins in zip(slots, best, strict=True):
                 if ins is None:
@@ -232,101 +234,6 @@ class PromiseEngine:
                 slots.append((t, t + length_s))
             t += length_s
         return slots
-
-    def cheapest_insertions(
-        self,
-        lat: float,
-        lon: float,
-        service_s: int,
-        weight_kg: float,
-        volume_l: float,
-        slots: list[tuple[int, int]],
-        allowed_vehicles: np.ndarray,
-        only_vehicles: set[str] | None = None,
-    ) -> list[Insertion | None]:
-        """For each slot, the cheapest feasible insertion over the allowed vehicles."""
-        g = self.live.gaps()
-        ids = g["ids"]
-        if only_vehicles is not None:
-            allowed_vehicles = allowed_vehicles & np.array([v in only_vehicles for v in ids])
-        mask = allowed_vehicles[g["vehicle"]] if len(g["vehicle"]) else np.zeros(0, bool)
-        if not mask.any():
-            return [None] * len(slots)
-        vehicle = g["vehicle"][mask]
-        loads_ok = np.array(
-            [
-                self.live.vehicles[v].load_kg + weight_kg
-                <= self.vehicle_types[k].capacity_kg + 1e-9
-                and self.live.vehicles[v].load_l + volume_l
-                <= self.vehicle_types[k].capacity_l + 1e-9
-                for k, v in enumerate(ids)
-            ]
-        )
-        keep = loads_ok[vehicle]
-        idx = np.flatnonzero(mask)[keep]
-        vehicle = vehicle[keep]
-        if len(idx) == 0:
-            return [None] * len(slots)
-        to_x_m = np.zeros(len(idx), np.int64)
-        to_x_s = np.zeros(len(idx), np.int64)
-        from_x_m = np.zeros(len(idx), np.int64)
-        from_x_s = np.zeros(len(idx), np.int64)
-        per_m = np.zeros(len(idx))
-        per_s = np.zeros(len(idx))
-        co2_per_m = np.zeros(len(idx))
-        fixed = np.zeros(len(idx))
-        range_left = np.zeros(len(idx))
-        x_lat, x_lon = np.array([lat]), np.array([lon])
-        types = {self.vehicle_types[k].vehicle_type_id: self.vehicle_types[k] for k in set(vehicle)}
-        type_of = np.array([self.vehicle_types[k].vehicle_type_id for k in vehicle])
-        for type_id, vt in types.items():
-            sel = type_of == type_id
-            rows = idx[sel]
-            profile = Profile.of(vt)
-            d_in, t_in = self.live.travel.table(
-                g["prev_lat"][rows], g["prev_lon"][rows], x_lat, x_lon, profile
-            )
-            d_out, t_out = self.live.travel.table(
-                x_lat, x_lon, g["next_lat"][rows], g["next_lon"][rows], profile
-            )
-            to_x_m[sel], to_x_s[sel] = d_in[:, 0], t_in[:, 0]
-            from_x_m[sel], from_x_s[sel] = d_out[0], t_out[0]
-            per_m[sel] = vt.cost_per_km_eur / 1000
-            per_s[sel] = vt.cost_per_hour_eur / 3600
-            co2_per_m[sel] = vt.co2_g_per_km / 1000
-        for k in set(vehicle):
-            lv = self.live.vehicles[ids[k]]
-            sel = vehicle == k
-            range_left[sel] = lv.vehicle_type.range_km * 1000 - lv.distance_m
-            fixed[sel] = 0.0 if lv.stops else lv.vehicle_type.fixed_cost_eur
-        added_m = to_x_m + from_x_m - g["leg_m"][idx]
-        added_s = to_x_s + from_x_s - g["leg_s"][idx] + service_s
-        cost = fixed + added_m * per_m + added_s * per_s
-        arrive = g["departure_s"][idx] + to_x_s
-        latest_x = g["latest_next_s"][idx] - from_x_s - service_s
-        base_ok = added_m <= range_left
-        out: list[Insertion | None] = []
-        for start, end in slots:
-            begin = np.maximum(arrive, start)
-            ok = base_ok & (begin <= end) & (begin <= latest_x)
-            if not ok.any():
-                out.append(None)
-                continue
-            j = int(np.flatnonzero(ok)[np.argmin(cost[ok])])
-            row = idx[j]
-            out.append(
-                Insertion(
-                    vehicle_id=ids[int(vehicle[j])],
-                    position=int(g["position"][row]),
-                    service_start_s=int(begin[j]),
-                    latest_start_s=int(min(end, latest_x[j])),
-                    added_m=int(added_m[j]),
-                    added_s=int(added_s[j]),
-                    cost_eur=float(cost[j]),
-                    co2_g=float(added_m[j] * co2_per_m[j]),
-                )
-            )
-        return out
 
     def _collect(self, lat, lon, has_stock, now_s) -> list[CollectOption]:
         sc, p = self.scenario, self.params

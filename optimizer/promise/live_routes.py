@@ -120,7 +120,14 @@ class Insertion:
 class LiveRoutes:
     """Every vehicle's current route and where a new stop fits."""
 
-    def __init__(self, scenario: Scenario, travel: TravelProvider, now_s: int = 0):
+    def __init__(
+        self,
+        scenario: Scenario,
+        travel: TravelProvider,
+        now_s: int = 0,
+        vehicle_ids: set[str] | None = None,
+    ):
+        """Every vehicle of the scenario with an empty route (or only ``vehicle_ids``)."""
         self.scenario = scenario
         self.travel = travel
         self.now_s = now_s
@@ -131,6 +138,7 @@ class LiveRoutes:
                 node=scenario.nodes[v.node_id],
             )
             for v in scenario.vehicles
+            if vehicle_ids is None or v.vehicle_id in vehicle_ids
         }
         self._stale = set(self.vehicles)
         self._gaps: dict | None = None
@@ -158,6 +166,10 @@ class LiveRoutes:
                     )
                 )
         return live
+
+    @property
+    def vehicle_types(self) -> list[VehicleType]:
+        return [v.vehicle_type for v in self.vehicles.values()]
 
     # -- changes -------------------------------------------------------------------------
 
@@ -227,3 +239,97 @@ class LiveRoutes:
         gaps["vehicle"] = gaps["vehicle"].astype(np.int64)
         self._gaps = gaps
         return gaps
+
+    def cheapest_insertions(
+        self,
+        lat: float,
+        lon: float,
+        service_s: int,
+        weight_kg: float,
+        volume_l: float,
+        slots: list[tuple[int, int]],
+        allowed_vehicles: np.ndarray,
+        only_vehicles: set[str] | None = None,
+    ) -> list[Insertion | None]:
+        """For each slot, the cheapest feasible insertion over the allowed vehicles."""
+        g = self.gaps()
+        ids = g["ids"]
+        if only_vehicles is not None:
+            allowed_vehicles = allowed_vehicles & np.array([v in only_vehicles for v in ids])
+        mask = allowed_vehicles[g["vehicle"]] if len(g["vehicle"]) else np.zeros(0, bool)
+        if not mask.any():
+            return [None] * len(slots)
+        vehicle = g["vehicle"][mask]
+        vehicle_types = self.vehicle_types
+        loads_ok = np.array(
+            [
+                self.vehicles[v].load_kg + weight_kg <= vehicle_types[k].capacity_kg + 1e-9
+                and self.vehicles[v].load_l + volume_l <= vehicle_types[k].capacity_l + 1e-9
+                for k, v in enumerate(ids)
+            ]
+        )
+        keep = loads_ok[vehicle]
+        idx = np.flatnonzero(mask)[keep]
+        vehicle = vehicle[keep]
+        if len(idx) == 0:
+            return [None] * len(slots)
+        to_x_m = np.zeros(len(idx), np.int64)
+        to_x_s = np.zeros(len(idx), np.int64)
+        from_x_m = np.zeros(len(idx), np.int64)
+        from_x_s = np.zeros(len(idx), np.int64)
+        per_m = np.zeros(len(idx))
+        per_s = np.zeros(len(idx))
+        co2_per_m = np.zeros(len(idx))
+        fixed = np.zeros(len(idx))
+        range_left = np.zeros(len(idx))
+        x_lat, x_lon = np.array([lat]), np.array([lon])
+        types = {vehicle_types[k].vehicle_type_id: vehicle_types[k] for k in set(vehicle)}
+        type_of = np.array([vehicle_types[k].vehicle_type_id for k in vehicle])
+        for type_id, vt in types.items():
+            sel = type_of == type_id
+            rows = idx[sel]
+            profile = Profile.of(vt)
+            d_in, t_in = self.travel.table(
+                g["prev_lat"][rows], g["prev_lon"][rows], x_lat, x_lon, profile
+            )
+            d_out, t_out = self.travel.table(
+                x_lat, x_lon, g["next_lat"][rows], g["next_lon"][rows], profile
+            )
+            to_x_m[sel], to_x_s[sel] = d_in[:, 0], t_in[:, 0]
+            from_x_m[sel], from_x_s[sel] = d_out[0], t_out[0]
+            per_m[sel] = vt.cost_per_km_eur / 1000
+            per_s[sel] = vt.cost_per_hour_eur / 3600
+            co2_per_m[sel] = vt.co2_g_per_km / 1000
+        for k in set(vehicle):
+            lv = self.vehicles[ids[k]]
+            sel = vehicle == k
+            range_left[sel] = lv.vehicle_type.range_km * 1000 - lv.distance_m
+            fixed[sel] = 0.0 if lv.stops else lv.vehicle_type.fixed_cost_eur
+        added_m = to_x_m + from_x_m - g["leg_m"][idx]
+        added_s = to_x_s + from_x_s - g["leg_s"][idx] + service_s
+        cost = fixed + added_m * per_m + added_s * per_s
+        arrive = g["departure_s"][idx] + to_x_s
+        latest_x = g["latest_next_s"][idx] - from_x_s - service_s
+        base_ok = added_m <= range_left
+        out: list[Insertion | None] = []
+        for start, end in slots:
+            begin = np.maximum(arrive, start)
+            ok = base_ok & (begin <= end) & (begin <= latest_x)
+            if not ok.any():
+                out.append(None)
+                continue
+            j = int(np.flatnonzero(ok)[np.argmin(cost[ok])])
+            row = idx[j]
+            out.append(
+                Insertion(
+                    vehicle_id=ids[int(vehicle[j])],
+                    position=int(g["position"][row]),
+                    service_start_s=int(begin[j]),
+                    latest_start_s=int(min(end, latest_x[j])),
+                    added_m=int(added_m[j]),
+                    added_s=int(added_s[j]),
+                    cost_eur=float(cost[j]),
+                    co2_g=float(added_m[j] * co2_per_m[j]),
+                )
+            )
+        return out
