@@ -2,8 +2,9 @@
 
 from optimizer.routing.ortools_engine import OrToolsEngine
 from optimizer.routing.problem import RouteResult, RoutingEngine, RoutingProblem, RoutingResult
+from optimizer.routing.pyvrp_engine import PyVrpEngine
 
-ENGINES = {"ortools": OrToolsEngine}
+ENGINES = {"ortools": OrToolsEngine, "pyvrp": PyVrpEngine}
 
 __all__ = [
     "ENGINES",

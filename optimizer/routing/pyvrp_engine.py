@@ -1,0 +1,293 @@
+"""PyVRP routing engine: iterated local search on the general :class:`RoutingProblem`.
+
+PyVRP (MIT, https://github.com/PyVRP/PyVRP) handles multi-depot, heterogeneous
+vehicles, several load dimensions, time windows, shifts, range, fixed and per-unit
+costs and optional clients with a prize. What it lacks is a client-vehicle
+compatibility rule; ``allowed[stop, vehicle]`` is modelled with one PyVRP profile per
+distinct (travel profile, allowed pattern) whose arcs into forbidden stops are
+prohibitively long in distance and in time (so any route using one is infeasible),
+and every returned route is re-checked here: a stop a vehicle may not serve, or one
+that breaks a window, the capacity, the range or the shift, is dropped, never
+returned.
+
+Costs are integers in PyVRP: ``COST_SCALE`` units per euro, as in the OR-Tools engine.
+Loads stay in the problem's grams and millilitres. PyVRP penalises a violation per
+unit (second of lateness, gram of overload, metre over range) with a weight it adapts
+between bounds meant for a cost of 1 per unit of travel; the bounds are scaled here by
+the largest per-unit travel cost so they mean the same whatever the cost scale.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyvrp
+
+from optimizer.routing.problem import RouteResult, RoutingProblem, RoutingResult
+
+COST_SCALE = 1_000_000  # integer cost units per euro (a micro-euro resolution)
+
+# PyVRP's own penalty bounds (pyvrp.PenaltyParams), per unit of violation, for a unit
+# travel cost of 1; multiplied by the problem's largest per-unit travel cost.
+MIN_PENALTY, MAX_PENALTY = 0.1, 100_000.0
+
+
+class PyVrpEngine:
+    """PyVRP's iterated local search with a fixed seed.
+
+    Parameters
+    ----------
+    seed
+        Seed of PyVRP's random number stream (same problem, same seed, same time
+        budget on the same machine: the same kind of answer).
+    """
+
+    name = "pyvrp"
+
+    def __init__(self, seed: int = 1):
+        if seed < 0:
+            raise ValueError("seed < 0 not understood.")
+        self.seed = seed
+
+    def solve(self, problem: RoutingProblem, time_limit_s: float) -> RoutingResult:
+        if time_limit_s <= 0:
+            raise ValueError("time_limit_s <= 0 not understood.")
+        problem.validate()
+        started = time.perf_counter()
+        model = _Model(problem)
+        if not model.clients:
+            return RoutingResult(
+                dropped=list(range(problem.num_stops)), solve_s=time.perf_counter() - started
+            )
+        ref = max(1, max(vt.unit_distance_cost + vt.unit_duration_cost for vt in model.types))
+        params = pyvrp.SolveParams(
+            penalty=pyvrp.PenaltyParams(
+                min_penalty=MIN_PENALTY * ref, max_penalty=MAX_PENALTY * ref
+            )
+        )
+        stop = _Deadline(started + time_limit_s)
+        found = pyvrp.solve(
+            model.data, stop, seed=self.seed, collect_stats=False, display=False, params=params
+        )
+        result = model.extract(found.best)
+        result.solve_s = time.perf_counter() - started
+        return result
+
+
+class _Deadline:
+    """Stopping criterion at a wall-clock instant, so building the model and PyVRP's
+    construction count against the time limit too."""
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+
+    def __call__(self, best_cost: int) -> bool:
+        return time.perf_counter() >= self.deadline
+
+
+@dataclass(frozen=True)
+class _TypeKey:
+    """What makes two vehicles interchangeable for PyVRP."""
+
+    depot: int
+    profile: int
+    capacity: tuple[int, ...]
+    earliest: int
+    leave_by: int
+    latest_end: int
+    max_distance: int
+    fixed: int
+    per_m: int
+    per_s: int
+
+
+class _Model:
+    """The PyVRP model of one :class:`RoutingProblem`.
+
+    Nodes are the depots (distinct start locations) then one node per servable stop,
+    so two stops at the same place can still differ in which vehicles may serve them.
+    """
+
+    def __init__(self, problem: RoutingProblem):
+        self.problem = p = problem
+        servable = p.allowed.any(axis=1)
+        usable = p.vehicle_latest_end_s >= p.vehicle_earliest_start_s
+        servable &= p.allowed[:, usable].any(axis=1)
+        self.clients = [int(i) for i in np.flatnonzero(servable)]  # client c is stop clients[c]
+        if not self.clients:
+            return
+        depots = np.unique(p.vehicle_start_location[usable])
+        depot_of = {int(loc): d for d, loc in enumerate(depots)}
+        node_location = np.concatenate([depots, p.stop_location[self.clients]]).astype(np.int64)
+        grid = np.ix_(node_location, node_location)
+        first_client = len(depots)
+
+        # One PyVRP profile per (travel profile, allowed pattern over the clients).
+        distance, duration = [], []
+        profile_of: dict[tuple[int, bytes], int] = {}
+        horizon = int(max(p.vehicle_latest_end_s.max(), p.tw_end_s.max()))
+        type_vehicles: dict[_TypeKey, list[int]] = {}
+        for v in np.flatnonzero(usable):
+            prof = int(p.vehicle_profile[v])
+            pattern = p.allowed[self.clients, v]
+            key = (prof, pattern.tobytes())
+            if key not in profile_of:
+                dist = p.distance_m[prof][grid].astype(np.int64)
+                dur = p.duration_s[prof][grid].astype(np.int64)
+                forbidden = first_client + np.flatnonzero(~pattern)
+                if len(forbidden):
+                    # Long enough in time to arrive after every window and shift has
+                    # closed (infeasible whatever the penalty weights), and in
+                    # distance to cost more than any detour.
+                    big_dist = 10 * int(dist.max()) + 1
+                    big_dur = horizon + 10 * int(dur.max()) + 1
+                    dist[:, forbidden] = big_dist
+                    dur[:, forbidden] = big_dur
+                    dist[forbidden, forbidden] = 0
+                    dur[forbidden, forbidden] = 0
+                profile_of[key] = len(distance)
+                distance.append(dist)
+                duration.append(dur)
+            earliest = int(p.vehicle_earliest_start_s[v])
+            latest_end = int(p.vehicle_latest_end_s[v])
+            type_key = _TypeKey(
+                depot=depot_of[int(p.vehicle_start_location[v])],
+                profile=profile_of[key],
+                capacity=tuple(int(c) for c in p.vehicle_capacity[v]),
+                earliest=earliest,
+                leave_by=max(earliest, min(int(p.vehicle_latest_start_s[v]), latest_end)),
+                latest_end=latest_end,
+                max_distance=int(p.vehicle_max_distance_m[v]),
+                fixed=_scaled(p.vehicle_fixed_cost_eur[v]),
+                per_m=_scaled(p.vehicle_cost_per_m_eur[v]),
+                per_s=_scaled(p.vehicle_cost_per_s_eur[v]),
+            )
+            type_vehicles.setdefault(type_key, []).append(int(v))
+        self.type_vehicles = list(type_vehicles.values())
+        self.types = [
+            pyvrp.VehicleType(
+                num_available=len(vehicles),
+                capacity=list(k.capacity),
+                start_depot=k.depot,
+                end_depot=k.depot,
+                fixed_cost=k.fixed,
+                tw_early=k.earliest,
+                tw_late=k.latest_end,
+                start_late=k.leave_by,
+                max_distance=k.max_distance,
+                unit_distance_cost=k.per_m,
+                unit_duration_cost=k.per_s,
+                profile=k.profile,
+            )
+            for k, vehicles in type_vehicles.items()
+        ]
+        clients = [
+            pyvrp.Client(
+                location=first_client + c,
+                delivery=[int(x) for x in p.stop_demand[i]],
+                service_duration=int(p.stop_service_s[i]),
+                tw_early=int(p.tw_start_s[i]),
+                tw_late=int(p.tw_end_s[i]),
+                prize=_scaled(p.penalty_eur[i]),
+                required=False,
+            )
+            for c, i in enumerate(self.clients)
+        ]
+        self.data = pyvrp.ProblemData(
+            locations=[pyvrp.Location(0.0, 0.0) for _ in node_location],
+            clients=clients,
+            depots=[pyvrp.Depot(location=d) for d in range(len(depots))],
+            vehicle_types=self.types,
+            distance_matrices=distance,
+            duration_matrices=duration,
+        )
+
+    def extract(self, solution: pyvrp.Solution) -> RoutingResult:
+        result = RoutingResult()
+        served: set[int] = set()
+        free = [list(vehicles) for vehicles in self.type_vehicles]
+        cost_eur = 0.0
+        for route in solution.routes():
+            vehicle = free[route.vehicle_type()].pop(0)
+            stops = [self.clients[a.idx] for a in route if a.is_client()]
+            kept, start_s, cost = _checked_route(self.problem, vehicle, stops)
+            if kept:
+                result.routes.append(RouteResult(vehicle=vehicle, stops=kept, start_s=start_s))
+                served.update(kept)
+                cost_eur += cost
+        result.dropped = [i for i in range(self.problem.num_stops) if i not in served]
+        cost_eur += float(self.problem.penalty_eur[result.dropped].sum())
+        result.objective_eur = cost_eur
+        return result
+
+
+def _scaled(eur: float) -> int:
+    return int(round(float(eur) * COST_SCALE))
+
+
+def _checked_route(p: RoutingProblem, v: int, stops: list[int]) -> tuple[list[int], int, float]:
+    """Keep the stops of a route, in order, while the route stays feasible for vehicle ``v``.
+
+    Walks the route from the vehicle's earliest start (the most room for every window)
+    and keeps a stop only if ``v`` may serve it and, with it, the load, the range, its
+    window and the return by the latest end all hold. Then picks the departure: as
+    late as possible without coming back later (no avoidable waiting at the depot's
+    end, stops served early in their slots), and not after the vehicle must leave.
+
+    Returns the kept stops, the departure time and the route's cost in euros.
+    """
+    prof = int(p.vehicle_profile[v])
+    dist, dur = p.distance_m[prof], p.duration_s[prof]
+    depot = int(p.vehicle_start_location[v])
+    earliest = int(p.vehicle_earliest_start_s[v])
+    latest_end = int(p.vehicle_latest_end_s[v])
+    leave_by = max(earliest, min(int(p.vehicle_latest_start_s[v]), latest_end))
+    capacity = p.vehicle_capacity[v]
+    max_m = int(p.vehicle_max_distance_m[v])
+
+    kept: list[int] = []
+    load = np.zeros_like(capacity)
+    t, at, metres = earliest, depot, 0
+    begins: list[int] = []
+    for i in stops:
+        loc = int(p.stop_location[i])
+        begin = max(t + int(dur[at, loc]), int(p.tw_start_s[i]))
+        leave = begin + int(p.stop_service_s[i])
+        if (
+            not p.allowed[i, v]
+            or np.any(load + p.stop_demand[i] > capacity)
+            or metres + int(dist[at, loc]) + int(dist[loc, depot]) > max_m
+            or begin > p.tw_end_s[i]
+            or leave + int(dur[loc, depot]) > latest_end
+        ):
+            continue
+        kept.append(i)
+        begins.append(begin)
+        load = load + p.stop_demand[i]
+        metres += int(dist[at, loc])
+        t, at = leave, loc
+    if not kept:
+        return [], earliest, 0.0
+    metres += int(dist[at, depot])
+    end = t + int(dur[at, depot])
+
+    # Delaying the departure by d shifts stop k by max(0, d - waits up to k): the
+    # return is unchanged while d <= all waits, and stop k stays in its window while
+    # d <= waits up to k + (window end - service start).
+    delay, waited = leave_by - earliest, 0
+    t, at = earliest, depot
+    for i, begin in zip(kept, begins, strict=True):
+        loc = int(p.stop_location[i])
+        waited += begin - (t + int(dur[at, loc]))
+        delay = min(delay, waited + int(p.tw_end_s[i]) - begin)
+        t, at = begin + int(p.stop_service_s[i]), loc
+    delay = max(0, min(delay, waited))
+    start_s = earliest + delay
+    cost = (
+        float(p.vehicle_fixed_cost_eur[v])
+        + float(p.vehicle_cost_per_m_eur[v]) * metres
+        + float(p.vehicle_cost_per_s_eur[v]) * (end - start_s)
+    )
+    return kept, start_s, cost
