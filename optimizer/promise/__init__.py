@@ -8,6 +8,7 @@ from optimizer.promise.engine import (
     PromiseParams,
     SlotOption,
     door_time_s,
+    may_carry,
     price_eur,
 )
 from optimizer.promise.live_routes import Insertion, LiveRoutes, LiveStop
@@ -23,5 +24,6 @@ __all__ = [
     "PromiseParams",
     "SlotOption",
     "door_time_s",
+    "may_carry",
     "price_eur",
 ]
