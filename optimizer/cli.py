@@ -202,5 +202,9 @@ def _print_kpis(kpis: dict) -> None:
     console.print(table)
 
 
+from optimizer.bench.cli import bench_app  # noqa: E402
+
+app.add_typer(bench_app, name="bench")
+
 if __name__ == "__main__":
     app()

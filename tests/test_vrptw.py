@@ -1,10 +1,14 @@
 """The VRPTW reader, the DIMACS evaluation against every stored BKS, and the benchmark."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from optimizer.bench.cli import expand_instances
+from optimizer.cli import app
 from optimizer.io.vrptw import (
     SCALE,
     evaluate,
@@ -20,6 +24,7 @@ pytestmark = pytest.mark.skipif(
     not (BENCHMARKS / "bks.csv").is_file(),
     reason=f"the VRPTW benchmark files are not at {BENCHMARKS} (shared/ beside the clone)",
 )
+runner = CliRunner()
 SOLUTIONS = sorted((BENCHMARKS / "bks_solutions").rglob("*.sol"))
 
 
@@ -102,3 +107,41 @@ def test_the_evaluation_finds_late_overloaded_and_missing_customers():
 
 def test_gap_is_in_percent_of_the_bks():
     assert gap_pct(101.0, 100.0) == pytest.approx(1.0)
+
+
+def test_bench_on_one_solomon_instance_is_feasible_with_a_plausible_gap():
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "vrptw",
+            "--instances",
+            str(BENCHMARKS / "solomon" / "R101.txt"),
+            "--time-limit",
+            "1.5",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    (r101,) = figures["instances"]
+    assert set(r101) == {
+        "name",
+        "feasible",
+        "vehicles",
+        "distance",
+        "gap_pct",
+        "solve_s",
+        "peak_rss_mb",
+    }
+    assert r101["name"] == "R101" and r101["feasible"] and figures["all_feasible"]
+    assert 0 <= r101["gap_pct"] < 10 and figures["mean_gap_pct"] == r101["gap_pct"]
+    assert r101["solve_s"] < 5 and r101["peak_rss_mb"] > 0
+
+
+def test_bench_instances_take_globs_and_comma_separated_lists_once_each():
+    solomon = BENCHMARKS / "solomon"
+    paths = expand_instances([f"{solomon}/C10[12].txt,{solomon}/R101.txt", f"{solomon}/C101.txt"])
+    assert [p.name for p in paths] == ["C101.txt", "C102.txt", "R101.txt"]
+    with pytest.raises(ValueError, match="matches no file"):
+        expand_instances([f"{solomon}/X*.txt"])

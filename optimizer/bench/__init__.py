@@ -1,0 +1,1 @@
+"""Benchmarks: speed and quality figures of lastmile's engines (``lastmile bench ...``)."""

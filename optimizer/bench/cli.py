@@ -1,0 +1,103 @@
+"""``lastmile bench ...``: speed and quality figures."""
+
+from __future__ import annotations
+
+import glob
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+bench_app = typer.Typer(help="benchmarks: speed and quality figures")
+console = Console()
+errors = Console(stderr=True)
+
+# What `lastmile bench vrptw` solves with unless told: the engine with the smallest
+# mean gap measured on Solomon at 10 s and G&H 400 at 60 s (see the commit adding it).
+DEFAULT_ENGINE = "pyvrp"
+
+
+def expand_instances(items: list[str]) -> list[Path]:
+    """Paths, globs and comma-separated lists of either, in order, without repeats."""
+    out: list[Path] = []
+    for item in items:
+        for part in (p.strip() for p in item.split(",")):
+            if not part:
+                continue
+            if glob.has_magic(part):
+                matches = sorted(glob.glob(part))
+                if not matches:
+                    raise ValueError(f"{part}: matches no file")
+                found = [Path(m) for m in matches]
+            elif Path(part).is_file():
+                found = [Path(part)]
+            else:
+                raise ValueError(f"{part}: no such file")
+            out += [p for p in found if p not in out]
+    if not out:
+        raise ValueError("no instance given")
+    return out
+
+
+@bench_app.command()
+def vrptw(
+    instances: Annotated[
+        list[str],
+        typer.Option(help="instance files or globs (repeatable, or comma-separated)"),
+    ],
+    time_limit: Annotated[float, typer.Option(help="seconds per instance", min=0.1)] = 10.0,
+    engine: Annotated[str, typer.Option(help="routing engine")] = DEFAULT_ENGINE,
+    workers: Annotated[
+        int, typer.Option(help="instances solved at once, one process each", min=1)
+    ] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Solomon / Gehring-Homberger VRPTW: distance, vehicles and gap to the DIMACS BKS."""
+    from optimizer.bench.vrptw import run
+
+    try:
+        paths = expand_instances(instances)
+        result = run(
+            paths,
+            engine,
+            time_limit,
+            workers,
+            on_done=lambda r: errors.print(
+                f"{r.name}: {'feasible' if r.feasible else '[red]infeasible[/]'}, "
+                f"{r.distance:.1f}, gap {_pct(r.gap_pct)}",
+                highlight=False,
+            ),
+        )
+    except (ValueError, OSError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        return
+    table = Table(title=f"VRPTW, {engine}, {time_limit:g} s per instance", title_justify="left")
+    for name in ("instance", "feasible", "vehicles", "distance", "gap", "solve s", "peak MB"):
+        table.add_column(name, justify="left" if name == "instance" else "right")
+    for r in result.instances:
+        table.add_row(
+            r.name,
+            "yes" if r.feasible else "[red]no[/]",
+            str(r.vehicles),
+            f"{r.distance:.1f}",
+            _pct(r.gap_pct),
+            f"{r.solve_s:.1f}",
+            f"{r.peak_rss_mb:.0f}",
+        )
+    console.print(table)
+    feasible = sum(r.feasible for r in result.instances)
+    console.print(
+        f"mean gap {_pct(result.mean_gap_pct)} to the DIMACS BKS; "
+        f"feasible {feasible}/{len(result.instances)}"
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} %"
