@@ -1,0 +1,80 @@
+"""The checkout's tables: the day's live routes and free stock, holds, confirmed orders.
+
+Every write bumps ``day_state.version`` first (one row: on PostgreSQL its row lock
+serialises checkout writers; SQLite's ``BEGIN IMMEDIATE`` already does), and stamps the
+rows it changes with that version, so a process's promise cache reloads only what changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.models import Base, UTCDateTime, utcnow
+
+
+class DayState(Base):
+    __tablename__ = "day_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    scenario_name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    plan_json: Mapped[str] = mapped_column(Text)  # the day's base plan (plan.json)
+    initialized_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StockLevel(Base):
+    """Stock per node and SKU: ``on_hand`` physically there, ``committed`` to the day's
+    planned orders, holds and confirmed checkouts; free = on_hand - committed."""
+
+    __tablename__ = "stock_levels"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    committed: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
+class VehicleRoute(Base):
+    """One vehicle's live route: its stops in order (JSON list of LiveStop fields)."""
+
+    __tablename__ = "vehicle_routes"
+
+    vehicle_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    stops_json: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
+class Hold(Base):
+    """A checkout's reservation of stock and a place on a route, until it expires."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # held|confirmed|released|expired
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    confirm_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    option_json: Mapped[str] = mapped_column(Text)
+    node_id: Mapped[str] = mapped_column(String(64))
+    vehicle_id: Mapped[str | None] = mapped_column(String(128))
+    lines_json: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    response_json: Mapped[str] = mapped_column(Text)
+
+
+class DayOrder(Base):
+    """An order confirmed at checkout: the next daily plan ships it as promised."""
+
+    __tablename__ = "day_orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hold_id: Mapped[str] = mapped_column(String(36), unique=True)
+    order_json: Mapped[str] = mapped_column(Text)  # Order fields, seconds since midnight
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

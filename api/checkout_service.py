@@ -1,0 +1,510 @@
+"""The checkout's state machine over the database: promise, hold, confirm, release.
+
+Correctness under concurrency comes from the database, not from this process:
+
+* every write transaction first bumps ``day_state.version`` (``UPDATE ... SET version =
+  version + 1``): on PostgreSQL the row lock it takes serialises checkout writers across
+  processes; on SQLite the transaction already began with ``BEGIN IMMEDIATE``;
+* stock is taken with a conditional update (``... WHERE on_hand - committed >= qty``) and
+  a hold fails if any line's row count is not 1;
+* a hold re-checks its insertion against the vehicle rows as they are in the database,
+  inside the transaction, and writes the new route back.
+
+The promise is a read: each process keeps a :class:`PromiseEngine` in memory and, per
+request, reloads only the rows whose ``changed_at`` is newer than what it has seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import delete, select, update
+
+from api.checkout_models import DayOrder, DayState, Hold, StockLevel, VehicleRoute
+from api.db import Database
+from api.models import KV
+from optimizer.io.plan_files import plan_from_dict, plan_to_dict
+from optimizer.kpis import plan_kpis
+from optimizer.model import Order, OrderLine, Plan, Scenario, Service
+from optimizer.promise import (
+    CollectOption,
+    LiveRoutes,
+    LiveStop,
+    PromiseEngine,
+    PromiseParams,
+    SlotOption,
+    may_carry,
+)
+from optimizer.travel import GreatCircle, TravelProvider
+
+SECRET_KEY = "option_secret"
+OPTION_TTL_S = 900  # an offered option can be held for 15 minutes after the promise
+
+
+class CheckoutError(Exception):
+    """A request the checkout refuses: HTTP ``status`` with a field path ``loc``."""
+
+    def __init__(self, status: int, message: str, loc: tuple = ()):
+        super().__init__(message)
+        self.status, self.message, self.loc = status, message, loc
+
+
+@dataclass
+class Quote:
+    """A promise answer, with times as aware datetimes and option ids signed."""
+
+    lat: float
+    lon: float
+    options: list[dict]
+    lines: list[dict]
+    quoted_at: datetime
+    expires_at: datetime
+
+
+class OptionCodec:
+    """Option ids are signed, self-contained tokens: the promise writes nothing, and a
+    hold trusts only what it can verify (HMAC-SHA256 with the service's secret)."""
+
+    def __init__(self, secret: bytes):
+        self.secret = secret
+
+    def encode(self, payload: dict) -> str:
+        body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
+        return f"{body.decode().rstrip('=')}.{self._sign(body.rstrip(b'='))}"
+
+    def decode(self, token: str) -> dict:
+        body, _, signature = token.rpartition(".")
+        if not body or not hmac.compare_digest(signature, self._sign(body.encode())):
+            raise CheckoutError(422, "unknown or altered option id", ("body", "option_id"))
+        try:
+            padded = body + "=" * (-len(body) % 4)
+            return json.loads(base64.urlsafe_b64decode(padded.encode()))
+        except (ValueError, UnicodeDecodeError):
+            raise CheckoutError(422, "malformed option id", ("body", "option_id")) from None
+
+    def _sign(self, body: bytes) -> str:
+        digest = hmac.new(self.secret, body, hashlib.sha256).digest()[:18]
+        return base64.urlsafe_b64encode(digest).decode()
+
+
+class CheckoutService:
+    """Promise, holds and confirmed orders of one day, over one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        scenario: Scenario,
+        hold_ttl_s: int = 600,
+        travel: TravelProvider | None = None,
+        params: PromiseParams | None = None,
+    ):
+        self.db = db
+        self.scenario = scenario
+        self.hold_ttl_s = hold_ttl_s
+        self.travel = travel or GreatCircle()
+        self.params = params or PromiseParams()
+        self.codec: OptionCodec | None = None
+        self._engine: PromiseEngine | None = None
+        self._version = -1
+        # Guards this process's in-memory cache only; the database arbitrates holds.
+        self._cache_lock = threading.Lock()
+
+    # -- the day -------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        with self.db.transaction(write=False) as s:
+            state = s.get(DayState, 1)
+            return state is not None and state.scenario_name == self.scenario.settings.name
+
+    def start(self, plan_day: Callable[[], Plan]) -> None:
+        """Make sure the database holds this scenario's day: if not, plan it (outside any
+        transaction) and store its routes and committed stock."""
+        self.codec = OptionCodec(self._secret())
+        if self.ready:
+            return
+        plan = plan_day()
+        document = plan_to_dict(self.scenario, plan, plan_kpis(self.scenario, plan))
+        with self.db.transaction() as s:
+            state = s.get(DayState, 1)
+            if state is not None and state.scenario_name == self.scenario.settings.name:
+                return  # another process initialised it meanwhile
+            self._store_day(s, plan, json.dumps(document))
+
+    def _store_day(self, s, plan: Plan, plan_json: str) -> None:
+        sc = self.scenario
+        for table in (DayOrder, Hold, VehicleRoute, StockLevel, DayState):
+            s.execute(delete(table))
+        committed: dict[tuple[str, str], int] = {}
+        for order_id, node_id in plan.sources.items():
+            for line in sc.orders_by_id[order_id].lines:
+                key = (node_id, line.sku)
+                committed[key] = committed.get(key, 0) + line.qty
+        keys = set(sc.stock) | set(committed)
+        s.add_all(
+            StockLevel(node_id=n, sku=k, on_hand=sc.stock.get((n, k), 0),
+                       committed=committed.get((n, k), 0), changed_at=1)
+            for n, k in sorted(keys)
+        )  # fmt: skip
+        live = LiveRoutes.from_plan(sc, plan, self.travel)
+        s.add_all(
+            VehicleRoute(
+                vehicle_id=v.vehicle.vehicle_id,
+                node_id=v.node.node_id,
+                mode=str(v.vehicle_type.mode),
+                stops_json=json.dumps([asdict(x) for x in v.stops]),
+                changed_at=1,
+            )
+            for v in live.vehicles.values()
+        )
+        s.add(DayState(id=1, scenario_name=sc.settings.name, version=1, plan_json=plan_json))
+        s.flush()
+
+    def base_plan(self) -> Plan:
+        with self.db.transaction(write=False) as s:
+            state = s.get(DayState, 1)
+            if state is None:
+                raise CheckoutError(503, "the day's plan is not ready yet")
+            return plan_from_dict(self.scenario, json.loads(state.plan_json))
+
+    def _secret(self) -> bytes:
+        with self.db.transaction() as s:
+            row = s.get(KV, SECRET_KEY)
+            if row is None:
+                row = KV(key=SECRET_KEY, value=secrets.token_hex(32))
+                s.add(row)
+            return bytes.fromhex(row.value)
+
+    # -- the promise (a read) ------------------------------------------------------------
+
+    def _refresh(self) -> PromiseEngine:
+        """The in-memory engine, brought up to the database's version."""
+        with self.db.transaction(write=False) as s:
+            state = s.get(DayState, 1)
+            if state is None or state.scenario_name != self.scenario.settings.name:
+                raise CheckoutError(503, "the day's plan is not ready yet; retry shortly")
+            if state.version == self._version and self._engine is not None:
+                return self._engine
+            since = self._version if self._engine is not None else -1
+            if self._engine is None:
+                self._engine = PromiseEngine(
+                    self.scenario, LiveRoutes(self.scenario, self.travel), self.params
+                )
+            engine = self._engine
+            for row in s.scalars(select(StockLevel).where(StockLevel.changed_at > since)):
+                j, k = engine.node_index.get(row.node_id), engine.sku_index.get(row.sku)
+                if j is not None and k is not None:
+                    engine.free[j, k] = row.on_hand - row.committed
+            for row in s.scalars(select(VehicleRoute).where(VehicleRoute.changed_at > since)):
+                vehicle = engine.live.vehicles.get(row.vehicle_id)
+                if vehicle is not None:
+                    vehicle.stops = [LiveStop(**x) for x in json.loads(row.stops_json)]
+                    engine.live._touch(row.vehicle_id)
+            self._version = state.version
+            return engine
+
+    def promise(self, lines: list[OrderLine], lat: float, lon: float, now: datetime) -> Quote:
+        sc = self.scenario
+        if self.codec is None:
+            raise CheckoutError(503, "the service is starting")
+        now_s = sc.settings.to_seconds(now)
+        with self._cache_lock:
+            engine = self._refresh()
+            answer = engine.promise(lines, lat, lon, now_s)
+        expires = now + timedelta(seconds=OPTION_TTL_S)
+        basket = [[x.sku, x.qty] for x in lines]
+        to = sc.settings.to_datetime
+        options = []
+        for o in answer.options:
+            payload = {"la": lat, "lo": lon, "l": basket, "st": answer.service_time_s,
+                       "x": int(expires.timestamp()), "n": o.node_id, "p": o.price_eur}  # fmt: skip
+            if isinstance(o, SlotOption):
+                payload |= {"s": str(o.service), "a": o.slot_start_s, "b": o.slot_end_s,
+                            "m": o.mode, "c": o.co2_g}  # fmt: skip
+                options.append(
+                    {
+                        "option_id": self.codec.encode(payload),
+                        "service": str(o.service),
+                        "slot_start": to(o.slot_start_s),
+                        "slot_end": to(o.slot_end_s),
+                        "eta_start": to(o.eta_start_s),
+                        "eta_end": to(o.eta_end_s),
+                        "price_eur": o.price_eur,
+                        "co2_g": o.co2_g,
+                        "node_id": o.node_id,
+                        "mode": o.mode,
+                        "recommended": o.recommended,
+                    }
+                )
+            elif isinstance(o, CollectOption):
+                payload |= {"s": "click_collect", "r": o.ready_by_s}
+                options.append(
+                    {
+                        "option_id": self.codec.encode(payload),
+                        "service": "click_collect",
+                        "node_id": o.node_id,
+                        "node_name": o.name,
+                        "ready_by": to(o.ready_by_s),
+                        "price_eur": o.price_eur,
+                        "distance_km": o.distance_km,
+                    }
+                )
+        line_status = [
+            {
+                "sku": x.sku,
+                "qty": x.qty,
+                "in_stock": x.in_stock,
+                "earliest_promise": None if x.earliest_s is None else to(x.earliest_s),
+            }
+            for x in answer.lines
+        ]
+        return Quote(lat, lon, options, line_status, now, expires)
+
+    # -- holds (writes) ------------------------------------------------------------------
+
+    def _bump(self, s) -> int:
+        version = s.execute(
+            update(DayState).where(DayState.id == 1).values(version=DayState.version + 1)
+            .returning(DayState.version)
+        ).scalar_one_or_none()  # fmt: skip
+        if version is None:
+            raise CheckoutError(503, "the day's plan is not ready yet; retry shortly")
+        return version
+
+    def hold(self, option_id: str, now: datetime, idempotency_key: str | None = None) -> dict:
+        if self.codec is None:
+            raise CheckoutError(503, "the service is starting")
+        option = self.codec.decode(option_id)
+        if option.get("x", 0) < now.timestamp():
+            raise CheckoutError(410, "this option has expired: ask for a new promise",
+                                ("body", "option_id"))  # fmt: skip
+        with self.db.transaction() as s:
+            if idempotency_key:
+                done = s.scalar(select(Hold).where(Hold.idempotency_key == idempotency_key))
+                if done is not None:
+                    if done.option_json != json.dumps(option, sort_keys=True):
+                        raise CheckoutError(
+                            422, "Idempotency-Key was used for another option",
+                            ("header", "Idempotency-Key"),
+                        )  # fmt: skip
+                    return json.loads(done.response_json)
+            version = self._bump(s)
+            self._expire(s, now, version)
+            lines = [OrderLine(sku, int(qty)) for sku, qty in option["l"]]
+            node_id = option["n"]
+            for line in lines:
+                taken = s.execute(
+                    update(StockLevel)
+                    .where(StockLevel.node_id == node_id, StockLevel.sku == line.sku,
+                           StockLevel.on_hand - StockLevel.committed >= line.qty)
+                    .values(committed=StockLevel.committed + line.qty, changed_at=version)
+                ).rowcount  # fmt: skip
+                if taken != 1:
+                    raise CheckoutError(409, f"{line.sku} is no longer in stock at {node_id}")
+            hold_id = str(uuid.uuid4())
+            vehicle_id = None
+            if option["s"] != Service.CLICK_COLLECT:
+                vehicle_id = self._reserve_place(s, option, lines, hold_id, now, version)
+            expires = now + timedelta(seconds=self.hold_ttl_s)
+            response = {"hold_id": hold_id, "status": "held",
+                        "expires_at": expires.astimezone(UTC).isoformat(),
+                        "node_id": node_id, "service": option["s"]}  # fmt: skip
+            s.add(
+                Hold(
+                    id=hold_id,
+                    status="held",
+                    created_at=now,
+                    expires_at=expires,
+                    idempotency_key=idempotency_key,
+                    option_json=json.dumps(option, sort_keys=True),
+                    node_id=node_id,
+                    vehicle_id=vehicle_id,
+                    lines_json=json.dumps([[x.sku, x.qty] for x in lines]),
+                    response_json=json.dumps(response),
+                )
+            )
+            return response
+
+    def _reserve_place(self, s, option, lines, hold_id, now, version) -> str:
+        """Re-check the insertion against the vehicle rows as stored, then write it."""
+        sc = self.scenario
+        rows = s.scalars(
+            select(VehicleRoute)
+            .where(VehicleRoute.node_id == option["n"], VehicleRoute.mode == option["m"])
+            .with_for_update()
+        ).all()
+        live = LiveRoutes(
+            sc, self.travel, sc.settings.to_seconds(now) + self.params.pick_lead_s,
+            vehicle_ids={r.vehicle_id for r in rows},
+        )  # fmt: skip
+        for row in rows:
+            live.vehicles[row.vehicle_id].stops = [
+                LiveStop(**x) for x in json.loads(row.stops_json)
+            ]
+        weight = sum(sc.catalogue[x.sku].weight_kg * x.qty for x in lines)
+        volume = sum(sc.catalogue[x.sku].volume_l * x.qty for x in lines)
+        zones = sc.zones_at(option["la"], option["lo"])
+        service = Service(option["s"])
+        allowed = np.array(
+            [may_carry(vt, service, weight, volume, zones) for vt in live.vehicle_types]
+        )
+        (best,) = live.cheapest_insertions(
+            option["la"], option["lo"], option["st"], weight, volume,
+            [(option["a"], option["b"])], allowed,
+        )  # fmt: skip
+        if best is None:
+            raise CheckoutError(409, "this slot is no longer available: ask for a new promise")
+        stop = LiveStop(
+            key=hold_id, lat=option["la"], lon=option["lo"], tw_start_s=option["a"],
+            tw_end_s=option["b"], service_s=option["st"], weight_kg=weight, volume_l=volume,
+            green=service is Service.GREEN,
+        )  # fmt: skip
+        vehicle = live.vehicles[best.vehicle_id]
+        vehicle.stops.insert(best.position, stop)
+        row = next(r for r in rows if r.vehicle_id == best.vehicle_id)
+        row.stops_json = json.dumps([asdict(x) for x in vehicle.stops])
+        row.changed_at = version
+        return best.vehicle_id
+
+    def confirm(self, hold_id: str, now: datetime, idempotency_key: str | None = None) -> dict:
+        with self.db.transaction() as s:
+            if idempotency_key:
+                done = s.scalar(select(Hold).where(Hold.confirm_key == idempotency_key))
+                if done is not None:
+                    if done.id != hold_id:
+                        raise CheckoutError(422, "Idempotency-Key was used for another hold",
+                                            ("header", "Idempotency-Key"))  # fmt: skip
+                    return self._confirmation(done)
+            version = self._bump(s)
+            self._expire(s, now, version)
+            hold = s.get(Hold, hold_id, with_for_update=True)
+            if hold is None:
+                raise CheckoutError(404, "no such hold", ("path", "hold_id"))
+            if hold.status == "confirmed":
+                return self._confirmation(hold)
+            if hold.status != "held":
+                raise CheckoutError(410, f"this hold is {hold.status}: ask for a new promise")
+            option = json.loads(hold.option_json)
+            order_id = "W" + hold.id.replace("-", "")[:11].upper()
+            hold.status, hold.order_id, hold.confirm_key = "confirmed", order_id, idempotency_key
+            if hold.vehicle_id is not None:
+                self._rename_stop(s, hold.vehicle_id, hold.id, order_id, version)
+            order = self._order(order_id, option)
+            s.add(DayOrder(order_id=order_id, hold_id=hold.id, order_json=json.dumps(order)))
+            return self._confirmation(hold)
+
+    def _confirmation(self, hold: Hold) -> dict:
+        return {"hold_id": hold.id, "status": "confirmed", "order_id": hold.order_id,
+                "node_id": hold.node_id}  # fmt: skip
+
+    def _order(self, order_id: str, option: dict) -> dict:
+        collect = option["s"] == Service.CLICK_COLLECT
+        node = self.scenario.nodes[option["n"]]
+        return {
+            "order_id": order_id,
+            "lat": option["la"],
+            "lon": option["lo"],
+            "service": option["s"],
+            "slot_start_s": option["r"] if collect else option["a"],
+            "slot_end_s": node.closes_s if collect else option["b"],
+            "service_time_s": 0 if collect else option["st"],
+            "lines": option["l"],
+            "collect_node_id": option["n"] if collect else None,
+            "ship_from_node_id": None if collect else option["n"],
+        }
+
+    def release(self, hold_id: str, now: datetime) -> None:
+        with self.db.transaction() as s:
+            version = self._bump(s)
+            self._expire(s, now, version)
+            hold = s.get(Hold, hold_id, with_for_update=True)
+            if hold is None:
+                raise CheckoutError(404, "no such hold", ("path", "hold_id"))
+            if hold.status == "confirmed":
+                raise CheckoutError(409, "this hold is confirmed: it is an order of the day")
+            if hold.status == "held":
+                self._give_back(s, hold, "released", version)
+
+    def expire_due(self, now: datetime) -> int:
+        """Release every hold whose time is up (also done at the start of each write)."""
+        with self.db.transaction() as s:
+            due = s.scalar(select(Hold.id).where(Hold.status == "held", Hold.expires_at < now))
+            if due is None:
+                return 0
+            return self._expire(s, now, self._bump(s))
+
+    def _expire(self, s, now: datetime, version: int) -> int:
+        due = s.scalars(
+            select(Hold).where(Hold.status == "held", Hold.expires_at < now).with_for_update()
+        ).all()
+        for hold in due:
+            self._give_back(s, hold, "expired", version)
+        return len(due)
+
+    def _give_back(self, s, hold: Hold, status: str, version: int) -> None:
+        for sku, qty in json.loads(hold.lines_json):
+            s.execute(
+                update(StockLevel)
+                .where(StockLevel.node_id == hold.node_id, StockLevel.sku == sku)
+                .values(committed=StockLevel.committed - qty, changed_at=version)
+            )
+        if hold.vehicle_id is not None:
+            self._rename_stop(s, hold.vehicle_id, hold.id, None, version)
+        hold.status = status
+
+    def _rename_stop(self, s, vehicle_id: str, key: str, new_key: str | None, version: int):
+        """Rename a stop on a stored route, or remove it when ``new_key`` is None."""
+        row = s.get(VehicleRoute, vehicle_id, with_for_update=True)
+        stops = json.loads(row.stops_json)
+        if new_key is None:
+            stops = [x for x in stops if x["key"] != key]
+        else:
+            for x in stops:
+                if x["key"] == key:
+                    x["key"] = new_key
+        row.stops_json = json.dumps(stops)
+        row.changed_at = version
+
+    def hold_status(self, hold_id: str) -> dict:
+        with self.db.transaction(write=False) as s:
+            hold = s.get(Hold, hold_id)
+            if hold is None:
+                raise CheckoutError(404, "no such hold", ("path", "hold_id"))
+            return {"hold_id": hold.id, "status": hold.status, "order_id": hold.order_id,
+                    "expires_at": hold.expires_at.isoformat(), "node_id": hold.node_id}  # fmt: skip
+
+    # -- stock and orders ----------------------------------------------------------------
+
+    def set_stock(self, rows: list[tuple[str, str, int]], now: datetime) -> int:
+        """Set on-hand quantities (a stock count from the WMS); what is committed stays."""
+        with self.db.transaction() as s:
+            version = self._bump(s)
+            for node_id, sku, qty in rows:
+                row = s.get(StockLevel, (node_id, sku), with_for_update=True)
+                if row is None:
+                    s.add(StockLevel(node_id=node_id, sku=sku, on_hand=qty, committed=0,
+                                     changed_at=version))  # fmt: skip
+                else:
+                    row.on_hand, row.changed_at = qty, version
+            return version
+
+    def confirmed_orders(self) -> list[Order]:
+        """Orders confirmed at checkout, for the next daily plan."""
+        with self.db.transaction(write=False) as s:
+            out = []
+            for row in s.scalars(select(DayOrder).order_by(DayOrder.created_at, DayOrder.order_id)):
+                data = json.loads(row.order_json)
+                data["lines"] = tuple(OrderLine(sku, int(qty)) for sku, qty in data["lines"])
+                data["service"] = Service(data["service"])
+                out.append(Order(**data))
+            return out
