@@ -1,0 +1,63 @@
+"""The service's settings, read from ``LASTMILE_*`` environment variables with safe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+import data
+
+SHIPPED_SCENARIO = Path(data.__file__).resolve().parent / "paris"
+
+
+class Settings(BaseSettings):
+    """How the service runs. Every field is read from ``LASTMILE_<FIELD>``.
+
+    Parameters
+    ----------
+    state_dir
+        Folder for the service's own files (the default SQLite database).
+    database_url
+        SQLAlchemy URL; default ``sqlite:///<state_dir>/lastmile.db``. ``postgresql://``
+        URLs use psycopg 3.
+    scenario
+        The scenario folder the service serves (default: the shipped Paris day).
+    api_keys_file
+        Optional YAML or JSON file ``{checkout: [keys], planner: [keys]}``.
+    checkout_keys, planner_keys
+        Plain keys, comma-separated in the environment. Stored hashed; with no key at
+        all for a role, the service generates one at first start and prints it once.
+    hold_ttl_s
+        How long a stock hold lives before it expires, in seconds.
+    plan_time_limit_s
+        Default routing budget of a plan job, in seconds.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LASTMILE_", extra="ignore")
+
+    state_dir: Path = Path(".lastmile")
+    database_url: str = ""
+    scenario: Path = SHIPPED_SCENARIO
+    api_keys_file: Path | None = None
+    checkout_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    planner_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    hold_ttl_s: int = Field(600, gt=0)
+    plan_time_limit_s: float = Field(30.0, ge=1, le=600)
+
+    @field_validator("checkout_keys", "planner_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        """``"k1, k2"`` (as an environment variable holds it) -> ``["k1", "k2"]``."""
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.state_dir.resolve() / 'lastmile.db'}"
+        self.scenario = self.scenario.resolve()
+        return self
