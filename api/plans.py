@@ -1,0 +1,529 @@
+"""Plan jobs: ``/v1/plans`` runs the daily plan in the background (planner keys).
+
+Jobs run one at a time. Each runs in a child process of its own, supervised by one
+thread of the service: OR-Tools holds the GIL while it solves, and a plan solved in the
+service's process would stall every other request for seconds. The child sends its
+progress back, which the supervisor writes to ``plan_jobs``; cancelling a running job
+kills the child and its solver processes at once, and a result that arrives after a
+cancel is discarded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import defer
+
+from api.auth import AUTH_RESPONSES, error_response, require_role
+from api.db import Database
+from api.models import PlanJob, utcnow
+from optimizer.io import Problem, ScenarioError, load_scenario
+from optimizer.model import Scenario
+
+log = logging.getLogger("lastmile.api.plans")
+
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+ACTIVE = ("queued", "running")
+# Share of the progress bar the routing takes; the rest is KPIs, checker and map.
+ROUTING_SHARE = 0.9
+# forkserver: children are forked from a small single-threaded server, never from the
+# threaded service (fork in a threaded process can deadlock the child).
+_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+CONTEXT = multiprocessing.get_context(_START_METHOD)
+# What a plan child imports, loaded once in the fork server instead of in every child.
+PRELOAD = ["api.plans", "optimizer.planning", "optimizer.check", "optimizer.io.plan_map"]
+
+
+# -- the seam for the day's confirmed orders ---------------------------------------------
+
+
+def scenario_for_plan(app_state: Any, scenario_dir: Path) -> Scenario:
+    """The scenario a plan job plans: ``scenario_dir``'s orders, plus (to come) the
+    orders confirmed through the promise API for that day.
+
+    Called from the job's supervisor thread, not a request. For now the service's own
+    scenario is the one loaded at startup (``app_state.scenario``) and any other folder
+    is loaded from disk. Raises :class:`optimizer.io.ScenarioError`.
+    """
+    if Path(scenario_dir) == app_state.settings.scenario:
+        return app_state.scenario
+    return load_scenario(scenario_dir)
+
+
+# -- request and response schemas --------------------------------------------------------
+
+
+class PlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="Scenario folder on the server; default: the service's scenario.",
+    )
+    time_limit_s: float | None = Field(
+        None,
+        ge=1,
+        le=600,
+        description="Routing budget, seconds; default LASTMILE_PLAN_TIME_LIMIT_S.",
+    )
+
+
+class PlanJobOut(BaseModel):
+    id: str
+    status: JobStatus
+    progress: float = Field(description="0 to 1")
+    message: str | None = Field(description="What the job is doing, or how it ended.")
+    scenario: str = Field(description="The scenario folder planned.")
+    time_limit_s: float
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None = Field(description="Why the job failed (scenario problems: all of them).")
+    checker_ok: bool | None = Field(
+        description="Whether the independent checker found the plan sound (once done)."
+    )
+    kpis: dict[str, Any] | None = Field(None, description="The plan's KPIs (once done).")
+    plan: dict[str, Any] | None = Field(
+        None, description="The plan.json document, docs/plan-format.md (once done)."
+    )
+
+
+NOT_FOUND = {404: error_response("No plan job with this id.")}
+NOT_DONE = {409: error_response("The job has not produced a plan (or, to cancel, it has ended).")}
+
+
+# -- running jobs ------------------------------------------------------------------------
+
+
+class PlanRunner:
+    """Runs plan jobs one at a time; ``app.state.plans`` holds one.
+
+    Parameters
+    ----------
+    db
+        Where jobs, their progress and their results are kept.
+    app_state
+        Passed to :func:`scenario_for_plan`.
+    """
+
+    def __init__(self, db: Database, app_state: Any):
+        self.db = db
+        self.app_state = app_state
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lastmile-plan")
+        self._lock = threading.Lock()
+        self._children: dict[str, multiprocessing.process.BaseProcess] = {}
+        self._mine: set[str] = set()
+        self._closing = False
+        if _START_METHOD == "forkserver":
+            CONTEXT.set_forkserver_preload(PRELOAD)
+
+    def fail_interrupted(self) -> None:
+        """At startup: jobs a previous run of the service left queued or running failed.
+        (Plan jobs run inside the service process: run one service process per database.)"""
+        self._fail_active(None)
+
+    def submit(self, scenario_dir: Path, time_limit_s: float) -> PlanJob:
+        """Queue a job; it runs after the jobs queued before it."""
+        if self._closing:
+            raise RuntimeError("the service is shutting down")
+        job = PlanJob(
+            id=str(uuid.uuid4()),
+            status="queued",
+            progress=0.0,
+            message="queued",
+            scenario_dir=str(scenario_dir),
+            time_limit_s=time_limit_s,
+            created_at=utcnow(),
+        )
+        with self.db.transaction() as session:
+            session.add(job)
+        with self._lock:
+            self._mine.add(job.id)
+            self._executor.submit(self._run, job.id)
+        return job
+
+    def cancel(self, job_id: str) -> PlanJob | None:
+        """Cancel a queued or running job (a finished one is left as it is)."""
+        with self.db.transaction() as session:
+            job = session.scalars(_one(job_id).with_for_update()).one_or_none()
+            if job is None:
+                return None
+            if job.status in ACTIVE:
+                job.status, job.finished_at, job.message = "cancelled", utcnow(), "cancelled"
+        with self._lock:
+            child = self._children.get(job_id)
+        if child is not None:
+            _kill(child)
+        return job
+
+    def shutdown(self) -> None:
+        """Stop: kill the running child, drop queued jobs, mark this runner's jobs failed."""
+        with self._lock:
+            self._closing = True
+            children = list(self._children.values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for child in children:
+            _kill(child)
+        self._executor.shutdown(wait=True)
+        if self._mine:
+            self._fail_active(self._mine)
+
+    # -- the supervisor thread --
+
+    def _run(self, job_id: str) -> None:
+        try:
+            self._run_job(job_id)
+        except Exception:
+            log.exception("plan job %s failed", job_id)
+            self._update_running(
+                job_id, status="failed", finished_at=utcnow(), error="internal error"
+            )
+
+    def _run_job(self, job_id: str) -> None:
+        with self.db.transaction() as session:
+            job = session.scalars(_one(job_id).with_for_update()).one_or_none()
+            if job is None or job.status != "queued":
+                return  # cancelled while queued
+            job.status, job.started_at, job.message = "running", utcnow(), "loading the scenario"
+            scenario_dir, time_limit_s = Path(job.scenario_dir), job.time_limit_s
+        try:
+            scenario = scenario_for_plan(self.app_state, scenario_dir)
+        except (ScenarioError, OSError) as exc:
+            self._update_running(job_id, status="failed", finished_at=utcnow(), error=str(exc))
+            return
+        outcome = self._plan_in_child(job_id, scenario, time_limit_s)
+        if outcome is None:
+            return  # cancelled
+        kind, payload = outcome
+        if kind == "done":
+            ok = payload["checker_ok"]
+            stored = self._update_running(
+                job_id,
+                status="done",
+                progress=1.0,
+                finished_at=utcnow(),
+                message="done" if ok else f"done; the checker found: {payload['violations']}",
+                checker_ok=ok,
+                plan_json=payload["plan_json"],
+                kpis_json=payload["kpis_json"],
+                geojson=payload["geojson"],
+                map_html=payload["map_html"],
+            )
+            if not stored:
+                log.info("plan job %s was cancelled while running: result discarded", job_id)
+        else:
+            self._update_running(job_id, status="failed", finished_at=utcnow(), error=payload)
+
+    def _plan_in_child(
+        self, job_id: str, scenario: Scenario, time_limit_s: float
+    ) -> tuple[str, Any] | None:
+        """Plan in a child process; ``("done", results)``, ``("failed", why)``, or None
+        when the job was cancelled meanwhile."""
+        receiver, sender = CONTEXT.Pipe(duplex=False)
+        child = CONTEXT.Process(
+            target=plan_process,
+            args=(scenario, time_limit_s, sender),
+            name=f"lastmile-plan-{job_id[:8]}",
+        )
+        with self._lock:
+            if self._closing:
+                return ("failed", "the service stopped before the job finished")
+            child.start()
+            self._children[job_id] = child
+        sender.close()
+        ended = False  # the child sent its outcome and is exiting by itself
+        try:
+            while True:
+                if not receiver.poll(0.5):
+                    if child.is_alive():
+                        continue
+                    if not receiver.poll(0):
+                        return self._died(job_id, child)
+                try:
+                    message = receiver.recv()
+                except EOFError:
+                    return self._died(job_id, child)
+                if message[0] != "progress":
+                    ended = True
+                    return message
+                if not self._update_running(job_id, progress=message[1], message=message[2]):
+                    return None  # cancelled (here or by another process)
+        finally:
+            with self._lock:
+                self._children.pop(job_id, None)
+            child.join(2.0 if ended else 0)
+            _kill(child)
+            child.join()
+            receiver.close()
+
+    def _died(self, job_id: str, child) -> tuple[str, str] | None:
+        child.join(1)
+        if self._closing:
+            return ("failed", "the service stopped before the job finished")
+        if not self._still_running(job_id):
+            return None
+        return ("failed", f"the planning process ended unexpectedly (exit code {child.exitcode})")
+
+    def _still_running(self, job_id: str) -> bool:
+        with self.db.transaction(write=False) as session:
+            found = session.scalar(select(PlanJob.status).where(PlanJob.id == job_id))
+        return found == "running"
+
+    def _update_running(self, job_id: str, **values: Any) -> bool:
+        """Update a job if it is still running (a conditional update, so a cancel that
+        came first wins); False if it is not, e.g. it was cancelled."""
+        statement = (
+            update(PlanJob)
+            .where(PlanJob.id == job_id, PlanJob.status == "running")
+            .values(**values)
+        )
+        with self.db.transaction() as session:
+            return session.execute(statement).rowcount > 0
+
+    def _fail_active(self, ids: set[str] | None) -> None:
+        """Queued or running jobs (of ``ids``, or all) failed: the service stopped."""
+        statement = (
+            update(PlanJob)
+            .where(PlanJob.status.in_(ACTIVE))
+            .values(
+                status="failed",
+                finished_at=utcnow(),
+                error="the service stopped before the job finished",
+            )
+        )
+        if ids is not None:
+            statement = statement.where(PlanJob.id.in_(sorted(ids)))
+        with self.db.transaction() as session:
+            session.execute(statement)
+
+
+def _one(job_id: str) -> Select:
+    return select(PlanJob).where(PlanJob.id == job_id)
+
+
+def _kill(child) -> None:
+    """Kill a plan child and its solver processes (its own session, see plan_process)."""
+    if child.pid is None or child.exitcode is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (AttributeError, ProcessLookupError, PermissionError):
+        child.kill()  # not yet a group leader, or no process groups on this platform
+
+
+def plan_process(scenario: Scenario, time_limit_s: float, sender: Connection) -> None:
+    """Body of a plan child: plan the day, send progress, then the results."""
+    if hasattr(os, "setsid"):
+        os.setsid()  # its own process group: cancel kills it and its solvers together
+    if "fork" in multiprocessing.get_all_start_methods():
+        # This process is single-threaded: plan_day's solver pool can fork from it (fast,
+        # modules already loaded) rather than start a fork server of its own.
+        multiprocessing.set_start_method("fork", force=True)
+    from optimizer.check import check_plan
+    from optimizer.io.plan_files import plan_to_dict, routes_geojson, to_json
+    from optimizer.io.plan_map import plan_map
+    from optimizer.kpis import plan_kpis
+    from optimizer.planning import PlanParams, plan_day
+
+    shown = 0.0
+
+    def progress(fraction: float, message: str) -> None:
+        nonlocal shown  # plan_day's retry round starts again from 0: keep the bar monotone
+        shown = max(shown, ROUTING_SHARE * fraction)
+        sender.send(("progress", shown, message))
+
+    try:
+        plan = plan_day(scenario, PlanParams(time_limit_s=time_limit_s), progress=progress)
+        sender.send(("progress", ROUTING_SHARE, "checking the plan, drawing the map"))
+        kpis = plan_kpis(scenario, plan)
+        plan_json = to_json(plan_to_dict(scenario, plan, kpis))
+        report = check_plan(scenario, json.loads(plan_json))
+        results = {
+            "checker_ok": report.ok,
+            "violations": "; ".join(str(v) for v in report.violations[:5]),
+            "plan_json": plan_json,
+            "kpis_json": to_json(kpis),
+            "geojson": to_json(routes_geojson(scenario, plan)),
+            "map_html": plan_map(scenario, plan).get_root().render(),
+        }
+        sender.send(("done", results))
+    except Exception as exc:
+        traceback.print_exc()  # the service's log; the client gets one line
+        sender.send(("failed", f"planning failed: {type(exc).__name__}: {exc}"))
+    finally:
+        sender.close()
+
+
+# -- routes ------------------------------------------------------------------------------
+
+router = APIRouter(
+    prefix="/v1/plans",
+    tags=["plans"],
+    dependencies=[Depends(require_role("planner"))],
+    responses=AUTH_RESPONSES,
+)
+
+
+def _runner(request: Request) -> PlanRunner:
+    return request.app.state.plans
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.db
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PlanJobOut,
+    response_model_exclude={"plan", "kpis"},
+    responses={400: error_response("The body is not text (FastAPI cannot decode it).")},
+)
+def submit_plan(
+    request: Request,
+    response: Response,
+    body: Annotated[PlanRequest | None, Body()] = None,
+) -> PlanJobOut:
+    """Plan the day in the background: the scenario's orders and the day's confirmed
+    orders. Poll ``GET /v1/plans/{id}`` for progress and the plan. A scenario folder
+    that cannot be loaded is refused with 422 and every problem found in it."""
+    body = body or PlanRequest()
+    settings = request.app.state.settings
+    scenario_dir = settings.scenario
+    if body.scenario is not None:
+        scenario_dir = _check_scenario(body.scenario, settings.scenario)
+    time_limit_s = settings.plan_time_limit_s if body.time_limit_s is None else body.time_limit_s
+    job = _runner(request).submit(scenario_dir, time_limit_s)
+    response.headers["Location"] = f"/v1/plans/{job.id}"
+    return _out(job, with_results=False)
+
+
+def _check_scenario(given: str, served: Path) -> Path:
+    """The scenario folder ``given`` resolved, if it loads; else 422 with every problem."""
+    try:
+        scenario_dir = Path(given).resolve()
+        if scenario_dir != served:
+            load_scenario(scenario_dir)
+    except ScenarioError as exc:
+        problems = exc.problems
+    except (OSError, ValueError) as exc:  # e.g. a name too long for the file system
+        why = getattr(exc, "strerror", None) or str(exc)
+        problems = [Problem(given, None, None, f"cannot read: {why}")]
+    else:
+        return scenario_dir
+    raise RequestValidationError(
+        [
+            {
+                "loc": ("body", "scenario"),
+                "msg": str(problem),
+                "type": "scenario_problem",
+                "input": given,
+                "ctx": {"file": problem.file, "line": problem.line, "column": problem.column},
+            }
+            for problem in problems
+        ]
+    )
+
+
+@router.get("/{job_id}", response_model=PlanJobOut, responses=NOT_FOUND)
+def get_plan(job_id: uuid.UUID, request: Request) -> PlanJobOut:
+    """A job's status and progress; once done, the plan.json document, its KPIs and
+    whether the independent checker found it sound."""
+    query = _one(str(job_id)).options(defer(PlanJob.geojson), defer(PlanJob.map_html))
+    with _db(request).transaction(write=False) as session:
+        job = _found(session.scalars(query).one_or_none())
+        return _out(job, with_results=True)
+
+
+@router.post("/{job_id}/cancel", response_model=PlanJobOut, responses=NOT_FOUND | NOT_DONE)
+def cancel_plan(job_id: uuid.UUID, request: Request) -> PlanJobOut:
+    """Cancel a job. A queued job never runs; a running one is stopped at once and
+    anything it would have produced is discarded. Cancelling a cancelled job is a no-op;
+    a job that is done or failed cannot be cancelled (409)."""
+    job = _found(_runner(request).cancel(str(job_id)))
+    if job.status != "cancelled":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"the job is {job.status}; nothing to cancel")
+    return _out(job, with_results=False)
+
+
+@router.get(
+    "/{job_id}/routes.geojson",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/geo+json": {"schema": {"type": "object"}}},
+            "description": "Nodes, routes (LineStrings) and stops (Points).",
+        },
+        **NOT_FOUND,
+        **NOT_DONE,
+    },
+)
+def get_routes_geojson(job_id: uuid.UUID, request: Request) -> Response:
+    """The plan's nodes, routes and stops as GeoJSON."""
+    text = _result(request, job_id, PlanJob.geojson)
+    return Response(text, media_type="application/geo+json")
+
+
+@router.get(
+    "/{job_id}/map",
+    response_class=HTMLResponse,
+    responses={200: {"description": "A folium (Leaflet) map."}, **NOT_FOUND, **NOT_DONE},
+)
+def get_map(job_id: uuid.UUID, request: Request) -> HTMLResponse:
+    """The plan on a map: nodes, zones, one colour per vehicle, stops with their ETA."""
+    return HTMLResponse(_result(request, job_id, PlanJob.map_html))
+
+
+def _result(request: Request, job_id: uuid.UUID, column) -> str:
+    query = select(PlanJob.status, column).where(PlanJob.id == str(job_id))
+    with _db(request).transaction(write=False) as session:
+        row = session.execute(query).one_or_none()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no plan job with this id")
+    if row[0] != "done":
+        raise HTTPException(status.HTTP_409_CONFLICT, f"the job is {row[0]}; no plan")
+    return row[1]
+
+
+def _found(job: PlanJob | None) -> PlanJob:
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no plan job with this id")
+    return job
+
+
+def _out(job: PlanJob, *, with_results: bool) -> PlanJobOut:
+    done = with_results and job.status == "done"
+    return PlanJobOut(
+        id=job.id,
+        status=job.status,
+        progress=job.progress,
+        message=job.message,
+        scenario=job.scenario_dir,
+        time_limit_s=job.time_limit_s,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        error=job.error,
+        checker_ok=job.checker_ok,
+        kpis=json.loads(job.kpis_json) if done and job.kpis_json else None,
+        plan=json.loads(job.plan_json) if done and job.plan_json else None,
+    )

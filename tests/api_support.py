@@ -1,0 +1,132 @@
+"""Helpers for the API tests: the service over SQLite or PostgreSQL, with known keys.
+
+``service_fixture(...)`` makes a pytest fixture yielding a started service (a
+``TestClient``) per backend; assign it to a name in a test module::
+
+    client = service_fixture()                 # SQLite and PostgreSQL, one per module
+    sqlite_client = service_fixture(backends=("sqlite",))
+
+PostgreSQL is ``LASTMILE_TEST_PG_URL`` (default: the role and database ``.ci/run``
+creates). Each service gets a schema of its own, dropped afterwards. When PostgreSQL is
+unreachable its tests are skipped, except in CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from api.settings import SHIPPED_SCENARIO, Settings
+
+BACKENDS = ("sqlite", "postgresql")
+CHECKOUT_KEY = "test-checkout-key-7f3a9c1e5b"
+PLANNER_KEY = "test-planner-key-2d8e4b6a0c"
+PG_URL = os.environ.get(
+    "LASTMILE_TEST_PG_URL", "postgresql+psycopg://lastmile:lastmile@127.0.0.1:5432/lastmile_test"
+)
+
+
+def keyed(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+@cache
+def _postgres_unreachable() -> str | None:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to reach it: wrong password, no server, ...
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None
+
+
+def require_postgres() -> None:
+    """Skip when PostgreSQL is unreachable; in CI, fail instead."""
+    why = _postgres_unreachable()
+    if why is None:
+        return
+    message = f"PostgreSQL at {make_url(PG_URL).render_as_string()} unreachable ({why})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI must run the PostgreSQL tests (see .ci/run)")
+    pytest.skip(message)
+
+
+@contextmanager
+def database_url(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """An empty database: a SQLite file in ``tmp_dir``, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_dir / 'lastmile.db'}"
+        return
+    require_postgres()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def service_settings(url: str, tmp_dir: Path, *, keys: bool = True, **overrides) -> Settings:
+    """Settings for a test service; every field given, so no LASTMILE_* variable leaks in."""
+    values = dict(
+        database_url=url,
+        state_dir=tmp_dir,
+        scenario=SHIPPED_SCENARIO,
+        api_keys_file=None,
+        checkout_keys=[CHECKOUT_KEY] if keys else [],
+        planner_keys=[PLANNER_KEY] if keys else [],
+        hold_ttl_s=600,
+        plan_time_limit_s=30.0,
+    )
+    return Settings(**(values | overrides))
+
+
+@contextmanager
+def running_service(
+    settings: Settings, extend: Callable[[FastAPI], None] | None = None
+) -> Iterator[TestClient]:
+    """The service started (lifespan run) and stopped around the block."""
+    app = create_app(settings)
+    if extend is not None:
+        extend(app)
+    with TestClient(app) as client:
+        yield client
+
+
+def service_fixture(
+    backends: tuple[str, ...] = BACKENDS,
+    scope: str = "module",
+    extend: Callable[[FastAPI], None] | None = None,
+    **overrides,
+):
+    """A fixture yielding a started service per backend, with keys CHECKOUT_KEY and
+    PLANNER_KEY; ``extend(app)`` may add routes before it starts."""
+
+    @pytest.fixture(scope=scope, params=list(backends))
+    def service(request, tmp_path_factory) -> Iterator[TestClient]:
+        tmp = tmp_path_factory.mktemp(f"api-{request.param}")
+        with (
+            database_url(request.param, tmp) as url,
+            running_service(service_settings(url, tmp, **overrides), extend) as client,
+        ):
+            yield client
+
+    return service
