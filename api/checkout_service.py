@@ -20,7 +20,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import threading
 import uuid
 from collections.abc import Callable
@@ -32,7 +31,6 @@ from sqlalchemy import delete, select, update
 
 from api.checkout_models import DayOrder, DayState, Hold, StockLevel, VehicleRoute
 from api.db import Database
-from api.models import KV
 from optimizer.io.plan_files import plan_from_dict, plan_to_dict
 from optimizer.kpis import plan_kpis
 from optimizer.model import Order, OrderLine, Plan, Scenario, Service
@@ -47,7 +45,6 @@ from optimizer.promise import (
 )
 from optimizer.travel import GreatCircle, TravelProvider
 
-SECRET_KEY = "option_secret"
 OPTION_TTL_S = 900  # an offered option can be held for 15 minutes after the promise
 
 
@@ -104,16 +101,18 @@ class CheckoutService:
         self,
         db: Database,
         scenario: Scenario,
+        secret: bytes,
         hold_ttl_s: int = 600,
         travel: TravelProvider | None = None,
         params: PromiseParams | None = None,
     ):
+        """``secret`` signs option ids (``api.auth.server_secret``: made at first start)."""
         self.db = db
         self.scenario = scenario
         self.hold_ttl_s = hold_ttl_s
         self.travel = travel or GreatCircle()
         self.params = params or PromiseParams()
-        self.codec: OptionCodec | None = None
+        self.codec = OptionCodec(secret)
         self._engine: PromiseEngine | None = None
         self._version = -1
         # Guards this process's in-memory cache only; the database arbitrates holds.
@@ -130,7 +129,6 @@ class CheckoutService:
     def start(self, plan_day: Callable[[], Plan]) -> None:
         """Make sure the database holds this scenario's day: if not, plan it (outside any
         transaction) and store its routes and committed stock."""
-        self.codec = OptionCodec(self._secret())
         if self.ready:
             return
         plan = plan_day()
@@ -177,14 +175,6 @@ class CheckoutService:
                 raise CheckoutError(503, "the day's plan is not ready yet")
             return plan_from_dict(self.scenario, json.loads(state.plan_json))
 
-    def _secret(self) -> bytes:
-        with self.db.transaction() as s:
-            row = s.get(KV, SECRET_KEY)
-            if row is None:
-                row = KV(key=SECRET_KEY, value=secrets.token_hex(32))
-                s.add(row)
-            return bytes.fromhex(row.value)
-
     # -- the promise (a read) ------------------------------------------------------------
 
     def _refresh(self) -> PromiseEngine:
@@ -215,8 +205,6 @@ class CheckoutService:
 
     def promise(self, lines: list[OrderLine], lat: float, lon: float, now: datetime) -> Quote:
         sc = self.scenario
-        if self.codec is None:
-            raise CheckoutError(503, "the service is starting")
         now_s = sc.settings.to_seconds(now)
         with self._cache_lock:
             engine = self._refresh()
@@ -282,8 +270,6 @@ class CheckoutService:
         return version
 
     def hold(self, option_id: str, now: datetime, idempotency_key: str | None = None) -> dict:
-        if self.codec is None:
-            raise CheckoutError(503, "the service is starting")
         option = self.codec.decode(option_id)
         if option.get("x", 0) < now.timestamp():
             raise CheckoutError(410, "this option has expired: ask for a new promise",

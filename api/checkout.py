@@ -1,0 +1,339 @@
+"""Checkout endpoints: the promise, holds, confirmation, release (role ``checkout``), and
+live stock updates (role ``planner``). Thin: validate, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from api.auth import require_role
+from api.checkout_service import CheckoutError, CheckoutService
+from optimizer.model import OrderLine, Scenario
+
+# An address farther than this from every node with vehicles is outside the service
+# area (the Paris sample's farthest customer is ~12 km from its nearest such node).
+SERVICE_RADIUS_KM = 20.0
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Retrying a request with the same key returns the first answer.",
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BasketLine(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(gt=0, le=999)
+
+
+class Address(Strict):
+    """Coordinates, or a postcode, or a Paris arrondissement number (one of the three)."""
+
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    postcode: str | None = Field(None, min_length=1, max_length=16)
+    arrondissement: int | None = Field(None, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Address:
+        forms = [
+            self.lat is not None or self.lon is not None,
+            self.postcode is not None,
+            self.arrondissement is not None,
+        ]
+        if sum(forms) != 1:
+            raise ValueError("give lat and lon, or a postcode, or an arrondissement")
+        if forms[0] and (self.lat is None or self.lon is None):
+            raise ValueError("give both lat and lon")
+        return self
+
+
+class PromiseRequest(Strict):
+    lines: list[BasketLine] = Field(min_length=1, max_length=100)
+    address: Address
+    requested_at: AwareDatetime | None = Field(
+        None, description="When the customer asks (default: now); for replays and tests."
+    )
+
+
+class ResolvedAddress(BaseModel):
+    lat: float
+    lon: float
+    postcode: str | None = None
+
+
+class DeliveryOption(BaseModel):
+    option_id: str
+    service: Literal["express", "eco", "green"]
+    slot_start: datetime
+    slot_end: datetime
+    eta_start: datetime
+    eta_end: datetime
+    price_eur: float
+    co2_g: float
+    node_id: str
+    mode: str
+    recommended: bool
+
+
+class CollectOption(BaseModel):
+    option_id: str
+    service: Literal["click_collect"]
+    node_id: str
+    node_name: str
+    ready_by: datetime
+    price_eur: float
+    distance_km: float
+
+
+class LineStatus(BaseModel):
+    sku: str
+    qty: int
+    in_stock: bool
+    earliest_promise: datetime | None = Field(
+        None, description="When inbound stock makes an out-of-stock line promisable."
+    )
+
+
+class PromiseResponse(BaseModel):
+    address: ResolvedAddress
+    currency: str
+    quoted_at: datetime
+    options_expire_at: datetime
+    options: list[Annotated[DeliveryOption | CollectOption, Field(discriminator="service")]]
+    lines: list[LineStatus]
+
+
+class HoldRequest(Strict):
+    option_id: str = Field(min_length=1, max_length=4096)
+
+
+class HoldResponse(BaseModel):
+    hold_id: str
+    status: str
+    expires_at: datetime
+    node_id: str
+    service: str
+
+
+class ConfirmResponse(BaseModel):
+    hold_id: str
+    status: str
+    order_id: str
+    node_id: str
+
+
+class HoldStatus(BaseModel):
+    hold_id: str
+    status: str
+    order_id: str | None
+    expires_at: datetime
+    node_id: str
+
+
+class StockRow(Strict):
+    node_id: str = Field(min_length=1, max_length=64)
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(ge=0, le=10_000_000)
+
+
+class StockUpdate(Strict):
+    rows: list[StockRow] = Field(min_length=1, max_length=100_000)
+
+
+class StockUpdated(BaseModel):
+    rows: int
+    version: int
+
+
+def _problem(status_code: int, msg: str, loc: tuple | list = (), kind: str = "value_error"):
+    return JSONResponse(
+        status_code=status_code, content={"detail": [{"loc": list(loc), "msg": msg, "type": kind}]}
+    )
+
+
+def checkout_error_response(exc: CheckoutError) -> JSONResponse:
+    kind = {404: "not_found", 409: "conflict", 410: "gone", 503: "not_ready"}.get(
+        exc.status, "value_error"
+    )
+    return _problem(exc.status, exc.message, exc.loc, kind)
+
+
+def _service(request: Request) -> CheckoutService:
+    service = getattr(request.app.state, "checkout", None)
+    if service is None:
+        raise CheckoutError(503, "the checkout is starting; retry shortly")
+    return service
+
+
+def _now(requested_at: datetime | None = None) -> datetime:
+    return requested_at or datetime.now(UTC)
+
+
+def _resolve(scenario: Scenario, address: Address) -> ResolvedAddress:
+    if address.lat is not None:
+        point = ResolvedAddress(lat=address.lat, lon=address.lon)
+    else:
+        postcode = address.postcode or f"750{address.arrondissement:02d}"
+        field = "postcode" if address.postcode else "arrondissement"
+        place = scenario.places.get(postcode.strip())
+        if place is None:
+            raise CheckoutError(422, f"unknown postcode {postcode!r}", ("body", "address", field))
+        point = ResolvedAddress(lat=place.lat, lon=place.lon, postcode=place.postcode)
+    based = {v.node_id for v in scenario.vehicles}
+    nearest = min(
+        (_km(point.lat, point.lon, n.lat, n.lon) for n in scenario.nodes.values()
+         if n.node_id in based),
+        default=math.inf,
+    )  # fmt: skip
+    if nearest > SERVICE_RADIUS_KM:
+        raise CheckoutError(
+            422,
+            f"outside the service area: {nearest:.0f} km from the nearest node "
+            f"(at most {SERVICE_RADIUS_KM:.0f} km)",
+            ("body", "address"),
+        )
+    return point
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    h = (
+        math.sin((phi2 - phi1) / 2) ** 2
+        + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, h)))
+
+
+router = APIRouter(prefix="/v1", tags=["checkout"])
+checkout_key = Depends(require_role("checkout"))
+planner_key = Depends(require_role("planner"))
+
+ERRORS = {
+    401: {"description": "missing or unknown API key"},
+    403: {"description": "a key of the other role"},
+    422: {"description": "invalid request, with the field path in `loc`"},
+    503: {"description": "the day's plan is not ready yet"},
+}
+
+
+@router.post(
+    "/promise", response_model=PromiseResponse, dependencies=[checkout_key], responses=ERRORS
+)
+def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
+    """Every option that can be kept for this basket at this address: click & collect at
+    nearby stores, and express, eco and green slots that fit the day's routes."""
+    service = _service(request)
+    scenario = service.scenario
+    unknown = [
+        {"loc": ["body", "lines", i, "sku"], "msg": f"unknown SKU {x.sku!r}", "type": "value_error"}
+        for i, x in enumerate(body.lines)
+        if x.sku not in scenario.catalogue
+    ]
+    if unknown:
+        return JSONResponse(status_code=422, content={"detail": unknown})
+    point = _resolve(scenario, body.address)
+    lines = [OrderLine(x.sku, x.qty) for x in body.lines]
+    quote = service.promise(lines, point.lat, point.lon, _now(body.requested_at))
+    return PromiseResponse(
+        address=point,
+        currency=scenario.settings.currency,
+        quoted_at=quote.quoted_at,
+        options_expire_at=quote.expires_at,
+        options=quote.options,
+        lines=quote.lines,
+    )
+
+
+@router.post(
+    "/holds",
+    response_model=HoldResponse,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[checkout_key],
+    responses={
+        **ERRORS,
+        409: {"description": "stock or slot taken meanwhile"},
+        410: {"description": "the option expired"},
+    },  # fmt: skip
+)
+def create_hold(body: HoldRequest, request: Request, idempotency_key: IdempotencyKey = None):
+    """Reserve the option's stock and its place on a route for the hold's time to live."""
+    return _service(request).hold(body.option_id, _now(), idempotency_key)
+
+
+@router.get(
+    "/holds/{hold_id}", response_model=HoldStatus, dependencies=[checkout_key], responses=ERRORS
+)
+def get_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
+    return _service(request).hold_status(hold_id)
+
+
+@router.post(
+    "/holds/{hold_id}/confirm",
+    response_model=ConfirmResponse,
+    dependencies=[checkout_key],
+    responses={
+        **ERRORS,
+        404: {"description": "no such hold"},
+        410: {"description": "the hold expired or was released"},
+    },  # fmt: skip
+)
+def confirm_hold(
+    hold_id: Annotated[str, Field(max_length=64)],
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+):
+    """Turn the hold into an order of the day: the next daily plan delivers it as promised."""
+    return _service(request).confirm(hold_id, _now(), idempotency_key)
+
+
+@router.delete(
+    "/holds/{hold_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[checkout_key],
+    responses={
+        **ERRORS,
+        404: {"description": "no such hold"},
+        409: {"description": "the hold is confirmed"},
+    },  # fmt: skip
+)
+def release_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
+    """Give the stock and the place back (releasing twice is harmless)."""
+    _service(request).release(hold_id, _now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/stock", response_model=StockUpdated, dependencies=[planner_key], responses=ERRORS)
+def put_stock(body: StockUpdate, request: Request):
+    """Set on-hand quantities per node and SKU (a count from the WMS) while the service runs."""
+    service = _service(request)
+    scenario = service.scenario
+    problems = [
+        {
+            "loc": ["body", "rows", i, field],
+            "msg": f"unknown {what} {value!r}",
+            "type": "value_error",
+        }
+        for i, row in enumerate(body.rows)
+        for field, what, value, known in (
+            ("node_id", "node", row.node_id, scenario.nodes),
+            ("sku", "SKU", row.sku, scenario.catalogue),
+        )
+        if value not in known
+    ]
+    if problems:
+        return JSONResponse(status_code=422, content={"detail": problems})
+    version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], _now())
+    return StockUpdated(rows=len(body.rows), version=version)
