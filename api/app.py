@@ -5,27 +5,37 @@ What a router may rely on once the service has started (``request.app.state``):
 ``settings`` (:class:`api.settings.Settings`), ``db`` (:class:`api.db.Database`: use
 ``db.transaction()``), ``keys`` (:class:`api.auth.KeyStore`), ``scenario`` (the
 :class:`optimizer.model.Scenario` the service serves, loaded once), ``server_secret``
-(bytes, created at first start), ``plans`` (:class:`api.plans.PlanRunner`).
+(bytes, created at first start), ``plans`` (:class:`api.plans.PlanRunner`), ``checkout``
+(:class:`api.checkout_service.CheckoutService`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api import plans
+from api import checkout, plans
 from api.auth import KeyStore, announce_generated_keys, configure_keys, server_secret
+from api.checkout import checkout_error_response
+from api.checkout_service import CheckoutError, CheckoutService
 from api.db import Database
 from api.settings import Settings
 from optimizer.io import load_scenario
+from optimizer.planning import PlanParams, plan_day
 
 log = logging.getLogger("lastmile.api")
+# Budget of the plan made at first start when the database holds no day yet: a quick
+# one, the checkout only needs the day's routes to insert into; the planner's jobs
+# (POST /v1/plans) make the real plan.
+START_PLAN_S = 10.0
 
 DESCRIPTION = """\
 Every endpoint but `/healthz` and these docs needs an API key in the `X-API-Key` header:
@@ -65,9 +75,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.server_secret = server_secret(db)
             state.plans = plans.PlanRunner(db, state)
             state.plans.fail_interrupted()
+            state.checkout = CheckoutService(
+                db, state.scenario, state.server_secret, hold_ttl_s=settings.hold_ttl_s
+            )
+            day = _CheckoutDay(state.checkout, min(settings.plan_time_limit_s, START_PLAN_S))
             try:
                 yield
             finally:
+                day.stop()
                 state.plans.shutdown()
         finally:
             db.dispose()
@@ -91,8 +106,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
+    @app.exception_handler(CheckoutError)
+    async def refused(request: Request, exc: CheckoutError) -> JSONResponse:
+        return checkout_error_response(exc)
+
     app.include_router(plans.router)
+    app.include_router(checkout.router)
     return app
+
+
+class _CheckoutDay:
+    """Background work of the checkout: plan the day once if the database does not hold
+    it yet (promises answer 503 until then), then release expired holds every 30 s."""
+
+    SWEEP_S = 30.0
+
+    def __init__(self, service: CheckoutService, plan_time_limit_s: float):
+        self.service = service
+        self.time_limit_s = plan_time_limit_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lastmile-checkout", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        scenario = self.service.scenario
+        try:
+            self.service.start(
+                lambda: plan_day(scenario, PlanParams(time_limit_s=self.time_limit_s, workers=1))
+            )
+        except Exception:  # the service stays up; promises keep answering 503
+            log.exception("could not plan the day for the checkout")
+            return
+        while not self._stop.wait(self.SWEEP_S):
+            try:
+                self.service.expire_due(datetime.now(UTC))
+            except Exception:
+                log.exception("releasing expired holds failed; retrying")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 app = create_app()

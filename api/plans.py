@@ -19,6 +19,7 @@ import threading
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -55,16 +56,17 @@ PRELOAD = ["api.plans", "optimizer.planning", "optimizer.check", "optimizer.io.p
 
 
 def scenario_for_plan(app_state: Any, scenario_dir: Path) -> Scenario:
-    """The scenario a plan job plans: ``scenario_dir``'s orders, plus (to come) the
-    orders confirmed through the promise API for that day.
-
-    Called from the job's supervisor thread, not a request. For now the service's own
-    scenario is the one loaded at startup (``app_state.scenario``) and any other folder
-    is loaded from disk. Raises :class:`optimizer.io.ScenarioError`.
+    """The scenario a plan job plans: ``scenario_dir``'s orders, plus, for the service's
+    own scenario, the orders confirmed through the checkout (each shipping from the node
+    it was promised from). Called from the job's supervisor thread, not a request.
+    Raises :class:`optimizer.io.ScenarioError`.
     """
-    if Path(scenario_dir) == app_state.settings.scenario:
-        return app_state.scenario
-    return load_scenario(scenario_dir)
+    if Path(scenario_dir) != app_state.settings.scenario:
+        return load_scenario(scenario_dir)
+    scenario = app_state.scenario
+    checkout = getattr(app_state, "checkout", None)
+    confirmed = checkout.confirmed_orders() if checkout is not None else []
+    return replace(scenario, orders=scenario.orders + confirmed) if confirmed else scenario
 
 
 # -- request and response schemas --------------------------------------------------------

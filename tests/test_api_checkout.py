@@ -1,0 +1,134 @@
+"""The checkout over HTTP, on SQLite and PostgreSQL: promise, holds, roles, 4xx paths."""
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, keyed, service_fixture
+
+client = service_fixture()
+AT = "2026-11-24T07:00:00+01:00"  # the morning of the shipped day
+NEAR_BERCY = {"lat": 48.835, "lon": 2.389}
+
+
+def promise(client, lines=(("SKU-1001", 1),), address=None, key=CHECKOUT_KEY, at=AT):
+    body = {"lines": [{"sku": s, "qty": q} for s, q in lines], "address": address or NEAR_BERCY}
+    if at:
+        body["requested_at"] = at
+    return client.post("/v1/promise", json=body, headers=keyed(key))
+
+
+@pytest.fixture(scope="module")
+def ready(client):
+    """Wait for the day's plan the service makes at first start."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        r = promise(client)
+        if r.status_code == 200:
+            return client
+        assert r.status_code == 503, r.text
+        time.sleep(0.5)
+    pytest.fail("the checkout did not get ready in 120 s")
+
+
+def loc_of(response):
+    return [tuple(d["loc"]) for d in response.json()["detail"]]
+
+
+def test_promise_offers_slots_and_collection_with_prices_etas_and_co2(ready):
+    body = promise(ready).json()
+    services = {o["service"] for o in body["options"]}
+    assert {"express", "eco", "green"} <= services
+    for o in body["options"]:
+        assert o["option_id"] and o["price_eur"] >= 0
+        if o["service"] != "click_collect":
+            assert o["slot_start"] <= o["eta_start"] <= o["eta_end"] <= o["slot_end"]
+            assert o["co2_g"] >= 0 and o["mode"] in {"van", "cargo_bike", "cargo_trike"}
+            datetime.fromisoformat(o["slot_start"]).utcoffset()  # ISO 8601 with offset
+    assert body["lines"] == [
+        {"sku": "SKU-1001", "qty": 1, "in_stock": True, "earliest_promise": None}
+    ]
+
+
+def test_promise_resolves_postcodes_and_arrondissements(ready):
+    by_postcode = promise(ready, address={"postcode": "75012"})
+    by_number = promise(ready, address={"arrondissement": 12})
+    assert by_postcode.status_code == by_number.status_code == 200
+    assert by_postcode.json()["address"] == by_number.json()["address"]
+    assert by_postcode.json()["address"]["postcode"] == "75012"
+
+
+@pytest.mark.parametrize(
+    "lines, address, where",
+    [
+        ([("NOPE", 1)], None, ("body", "lines", 0, "sku")),
+        ([("SKU-1001", 0)], None, ("body", "lines", 0, "qty")),
+        ([("SKU-1001", -2)], None, ("body", "lines", 0, "qty")),
+        ([], None, ("body", "lines")),
+        ([("SKU-1001", 1)], {"lat": 45.76, "lon": 4.83}, ("body", "address")),  # Lyon
+        ([("SKU-1001", 1)], {"postcode": "13001"}, ("body", "address", "postcode")),
+        ([("SKU-1001", 1)], {"arrondissement": 21}, ("body", "address", "arrondissement")),
+        ([("SKU-1001", 1)], {"lat": 48.85}, ("body", "address")),
+        ([("SKU-1001", 1)], {"lat": 95.0, "lon": 2.3}, ("body", "address", "lat")),
+    ],
+)
+def test_bad_requests_get_422_with_the_field_path(ready, lines, address, where):
+    r = promise(ready, lines=lines, address=address)
+    assert r.status_code == 422, r.text
+    assert any(loc[: len(where)] == where for loc in loc_of(r)), loc_of(r)
+
+
+def test_out_of_stock_everywhere_says_when_it_can_be_promised(ready):
+    body = promise(ready, lines=[("SKU-2015", 1)]).json()
+    assert body["options"] == []
+    (line,) = body["lines"]
+    assert line["in_stock"] is False
+    assert line["earliest_promise"].startswith("2026-11-25T07:00")  # arrives 06:00 + 1 h pick
+
+
+def test_hold_confirm_release_and_idempotency(ready):
+    options = promise(ready).json()["options"]
+    slot = next(o for o in options if o["service"] == "express")
+    headers = keyed(CHECKOUT_KEY) | {"Idempotency-Key": "cart-42-hold"}
+    first = ready.post("/v1/holds", json={"option_id": slot["option_id"]}, headers=headers)
+    again = ready.post("/v1/holds", json={"option_id": slot["option_id"]}, headers=headers)
+    assert first.status_code == 201 and again.json() == first.json()
+    hold_id = first.json()["hold_id"]
+    expires = datetime.fromisoformat(first.json()["expires_at"])
+    assert abs(expires - datetime.now(expires.tzinfo) - timedelta(minutes=10)) < timedelta(
+        minutes=1
+    )
+    confirm_headers = keyed(CHECKOUT_KEY) | {"Idempotency-Key": "cart-42-confirm"}
+    done = ready.post(f"/v1/holds/{hold_id}/confirm", headers=confirm_headers)
+    assert done.status_code == 200 and done.json()["order_id"].startswith("W")
+    assert ready.post(f"/v1/holds/{hold_id}/confirm", headers=confirm_headers).json() == done.json()
+    assert ready.delete(f"/v1/holds/{hold_id}", headers=keyed(CHECKOUT_KEY)).status_code == 409
+
+    other = next(o for o in options if o["service"] == "eco")
+    held = ready.post(
+        "/v1/holds", json={"option_id": other["option_id"]}, headers=keyed(CHECKOUT_KEY)
+    )
+    gone = ready.delete(f"/v1/holds/{held.json()['hold_id']}", headers=keyed(CHECKOUT_KEY))
+    assert gone.status_code == 204
+    status = ready.get(f"/v1/holds/{held.json()['hold_id']}", headers=keyed(CHECKOUT_KEY))
+    assert status.json()["status"] == "released"
+
+
+def test_a_tampered_or_unknown_option_or_hold_is_a_4xx_with_its_path(ready):
+    r = ready.post("/v1/holds", json={"option_id": "abc.def"}, headers=keyed(CHECKOUT_KEY))
+    assert r.status_code == 422 and loc_of(r) == [("body", "option_id")]
+    r = ready.post("/v1/holds/nope/confirm", headers=keyed(CHECKOUT_KEY))
+    assert r.status_code == 404 and loc_of(r) == [("path", "hold_id")]
+
+
+def test_roles_guard_the_checkout_and_the_stock(ready):
+    assert promise(ready, key=PLANNER_KEY).status_code == 403
+    assert promise(ready, key="not-a-key").status_code == 401
+    assert ready.post("/v1/promise", json={}).status_code == 401
+    rows = {"rows": [{"node_id": "HUB-BERCY", "sku": "SKU-1001", "qty": 50}]}
+    assert ready.put("/v1/stock", json=rows, headers=keyed(CHECKOUT_KEY)).status_code == 403
+    assert ready.put("/v1/stock", json=rows, headers=keyed(PLANNER_KEY)).status_code == 200
+    bad = {"rows": [{"node_id": "NOWHERE", "sku": "SKU-1001", "qty": 1}]}
+    r = ready.put("/v1/stock", json=bad, headers=keyed(PLANNER_KEY))
+    assert r.status_code == 422 and loc_of(r) == [("body", "rows", 0, "node_id")]
