@@ -163,32 +163,6 @@ def generate(
     console.print(f"wrote a {orders}-order Paris day (seed {seed}) to [bold]{out}[/]")
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
-    scenario: Annotated[
-        Path | None,
-        typer.Option(help="scenario folder to serve [default: data/paris, or LASTMILE_SCENARIO]"),
-    ] = None,
-) -> None:
-    """Start the HTTP service (SQLite in .lastmile/ unless LASTMILE_DATABASE_URL is set)."""
-    import uvicorn
-    from pydantic import ValidationError
-
-    from api.app import create_app
-    from api.auth import KeyConfigError, configured_keys
-    from api.settings import Settings
-
-    try:
-        settings = Settings(**({"scenario": scenario} if scenario else {}))
-        configured_keys(settings)
-    except (ValidationError, KeyConfigError) as exc:
-        _fail(f"bad LASTMILE_* setting: {exc}")
-    _load(settings.scenario)
-    uvicorn.run(create_app(settings), host=host, port=port)
-
-
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process and its finished children, in MB."""
     import resource

@@ -1,0 +1,74 @@
+"""The ``lastmile`` command: the core's commands (``optimizer.cli``) plus the service's
+(``serve``, ``bench promise``). It lives at the edge because it starts the service; the
+core never imports ``api``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optimizer.bench.cli import bench_app
+from optimizer.cli import _fail, _load, app, errors
+
+__all__ = ["app"]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="scenario folder to serve [default: data/paris, or LASTMILE_SCENARIO]"),
+    ] = None,
+) -> None:
+    """Start the HTTP service (SQLite in .lastmile/ unless LASTMILE_DATABASE_URL is set)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from api.app import create_app
+    from api.auth import KeyConfigError, configured_keys
+    from api.settings import Settings
+
+    try:
+        settings = Settings(**({"scenario": scenario} if scenario else {}))
+        configured_keys(settings)
+    except (ValidationError, KeyConfigError) as exc:
+        _fail(f"bad LASTMILE_* setting: {exc}")
+    _load(settings.scenario)
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@bench_app.command()
+def promise(
+    requests: Annotated[int, typer.Option(help="promise requests timed", min=10)] = 500,
+    clients: Annotated[int, typer.Option(help="clients racing for the last units", min=2)] = 200,
+    baskets: Annotated[int, typer.Option(help="checkouts replayed for promise kept", min=1)] = 150,
+    plan_time_limit: Annotated[float, typer.Option(help="routing budget per plan, s")] = 20.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Checkout promise: latency in-process and over HTTP, throughput, a race for the last
+    units (holds_oversold must be 0), and the share of promises kept by the day's plan."""
+    from api.bench_promise import run
+
+    say = (lambda m: None) if as_json else (lambda m: errors.print(f"[dim]{m}...[/]"))
+    figures = run(
+        requests=requests,
+        race_clients=clients,
+        replay_baskets=baskets,
+        plan_time_limit_s=plan_time_limit,
+        progress=say,
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+    else:
+        for key, value in figures.items():
+            typer.echo(f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    app()
