@@ -190,24 +190,26 @@ class PromiseEngine:
         result.options += self._collect(lat, lon, has_stock, now_s)
         self.live.set_now(now_s + params.pick_lead_s)
         zones = sc.zones_at(lat, lon)
+        offers = []
         for service in (Service.EXPRESS, Service.GREEN, Service.ECO):
             settings = sc.settings.services.get(service)
             if settings is None or settings.slot_length_min <= 0:
                 continue
             slots = self._slots(settings.slot_length_min * 60, now_s)
-            if not slots:
-                continue
             allowed = (
                 np.array(
                     [may_carry(vt, service, weight, volume, zones) for vt in self.vehicle_types]
                 )
                 & has_stock[self.vehicle_node]
             )
-            if not allowed.any():
-                continue
-            best = self.live.cheapest_insertions(
-                lat, lon, service_s, weight, volume, slots, allowed
-            )
+            if slots and allowed.any():
+                offers.append((service, settings, slots, allowed))
+        if not offers:
+            return result
+        union = np.logical_or.reduce([allowed for *_, allowed in offers])
+        table = self.live.insertion_table(lat, lon, service_s, weight, volume, union)
+        for service, settings, slots, allowed in offers:
+            best = self.live.best_in_slots(table, slots, allowed)
             options = []
             for (start, end), ins in zip(slots, best, strict=True):
                 if ins is None:

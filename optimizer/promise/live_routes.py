@@ -249,46 +249,38 @@ class LiveRoutes:
         volume_l: float,
         slots: list[tuple[int, int]],
         allowed_vehicles: np.ndarray,
-        only_vehicles: set[str] | None = None,
     ) -> list[Insertion | None]:
         """For each slot, the cheapest feasible insertion over the allowed vehicles."""
+        table = self.insertion_table(lat, lon, service_s, weight_kg, volume_l, allowed_vehicles)
+        return self.best_in_slots(table, slots, allowed_vehicles)
+
+    def insertion_table(
+        self,
+        lat: float,
+        lon: float,
+        service_s: int,
+        weight_kg: float,
+        volume_l: float,
+        allowed_vehicles: np.ndarray,
+    ) -> dict:
+        """What inserting a stop at (lat, lon) costs at every position of every allowed
+        vehicle with room and range for it; slots are applied by :meth:`best_in_slots`."""
         g = self.gaps()
-        ids = g["ids"]
-        if only_vehicles is not None:
-            allowed_vehicles = allowed_vehicles & np.array([v in only_vehicles for v in ids])
-        mask = allowed_vehicles[g["vehicle"]] if len(g["vehicle"]) else np.zeros(0, bool)
-        if not mask.any():
-            return [None] * len(slots)
-        vehicle = g["vehicle"][mask]
-        vehicle_types = self.vehicle_types
-        loads_ok = np.array(
-            [
-                self.vehicles[v].load_kg + weight_kg <= vehicle_types[k].capacity_kg + 1e-9
-                and self.vehicles[v].load_l + volume_l <= vehicle_types[k].capacity_l + 1e-9
-                for k, v in enumerate(ids)
-            ]
+        per_vehicle = self._vehicle_arrays()
+        room = (per_vehicle["load_kg"] + weight_kg <= per_vehicle["capacity_kg"] + 1e-9) & (
+            per_vehicle["load_l"] + volume_l <= per_vehicle["capacity_l"] + 1e-9
         )
-        keep = loads_ok[vehicle]
-        idx = np.flatnonzero(mask)[keep]
-        vehicle = vehicle[keep]
-        if len(idx) == 0:
-            return [None] * len(slots)
-        to_x_m = np.zeros(len(idx), np.int64)
-        to_x_s = np.zeros(len(idx), np.int64)
-        from_x_m = np.zeros(len(idx), np.int64)
-        from_x_s = np.zeros(len(idx), np.int64)
-        per_m = np.zeros(len(idx))
-        per_s = np.zeros(len(idx))
-        co2_per_m = np.zeros(len(idx))
-        fixed = np.zeros(len(idx))
-        range_left = np.zeros(len(idx))
+        mask = (allowed_vehicles & room)[g["vehicle"]] if len(g["vehicle"]) else np.zeros(0, bool)
+        idx = np.flatnonzero(mask)
+        vehicle = g["vehicle"][idx]
+        to_x_m, to_x_s = np.zeros(len(idx), np.int64), np.zeros(len(idx), np.int64)
+        from_x_m, from_x_s = np.zeros(len(idx), np.int64), np.zeros(len(idx), np.int64)
         x_lat, x_lon = np.array([lat]), np.array([lon])
-        types = {vehicle_types[k].vehicle_type_id: vehicle_types[k] for k in set(vehicle)}
-        type_of = np.array([vehicle_types[k].vehicle_type_id for k in vehicle])
-        for type_id, vt in types.items():
-            sel = type_of == type_id
+        type_of = per_vehicle["type"][vehicle]
+        for t in np.unique(type_of):
+            sel = type_of == t
             rows = idx[sel]
-            profile = Profile.of(vt)
+            profile = per_vehicle["profiles"][t]
             d_in, t_in = self.travel.table(
                 g["prev_lat"][rows], g["prev_lon"][rows], x_lat, x_lon, profile
             )
@@ -297,39 +289,78 @@ class LiveRoutes:
             )
             to_x_m[sel], to_x_s[sel] = d_in[:, 0], t_in[:, 0]
             from_x_m[sel], from_x_s[sel] = d_out[0], t_out[0]
-            per_m[sel] = vt.cost_per_km_eur / 1000
-            per_s[sel] = vt.cost_per_hour_eur / 3600
-            co2_per_m[sel] = vt.co2_g_per_km / 1000
-        for k in set(vehicle):
-            lv = self.vehicles[ids[k]]
-            sel = vehicle == k
-            range_left[sel] = lv.vehicle_type.range_km * 1000 - lv.distance_m
-            fixed[sel] = 0.0 if lv.stops else lv.vehicle_type.fixed_cost_eur
         added_m = to_x_m + from_x_m - g["leg_m"][idx]
         added_s = to_x_s + from_x_s - g["leg_s"][idx] + service_s
-        cost = fixed + added_m * per_m + added_s * per_s
-        arrive = g["departure_s"][idx] + to_x_s
-        latest_x = g["latest_next_s"][idx] - from_x_s - service_s
-        base_ok = added_m <= range_left
+        cost = (
+            per_vehicle["fixed_eur"][vehicle]
+            + added_m * per_vehicle["per_m_eur"][vehicle]
+            + added_s * per_vehicle["per_s_eur"][vehicle]
+        )
+        in_range = added_m <= per_vehicle["range_left_m"][vehicle]
+        return {
+            "row": idx[in_range],
+            "vehicle": vehicle[in_range],
+            "arrive": (g["departure_s"][idx] + to_x_s)[in_range],
+            "latest_x": (g["latest_next_s"][idx] - from_x_s - service_s)[in_range],
+            "added_m": added_m[in_range],
+            "added_s": added_s[in_range],
+            "cost": cost[in_range],
+            "co2_g": (added_m * per_vehicle["co2_per_m_g"][vehicle])[in_range],
+        }
+
+    def best_in_slots(
+        self, table: dict, slots: list[tuple[int, int]], allowed_vehicles: np.ndarray
+    ) -> list[Insertion | None]:
+        """For each slot, the cheapest row of ``table`` on an allowed vehicle that serves
+        inside the slot and keeps the later stops."""
+        g = self.gaps()
+        ids = g["ids"]
+        usable = allowed_vehicles[table["vehicle"]]
         out: list[Insertion | None] = []
         for start, end in slots:
-            begin = np.maximum(arrive, start)
-            ok = base_ok & (begin <= end) & (begin <= latest_x)
+            begin = np.maximum(table["arrive"], start)
+            ok = usable & (begin <= end) & (begin <= table["latest_x"])
             if not ok.any():
                 out.append(None)
                 continue
-            j = int(np.flatnonzero(ok)[np.argmin(cost[ok])])
-            row = idx[j]
+            j = int(np.flatnonzero(ok)[np.argmin(table["cost"][ok])])
             out.append(
                 Insertion(
-                    vehicle_id=ids[int(vehicle[j])],
-                    position=int(g["position"][row]),
+                    vehicle_id=ids[int(table["vehicle"][j])],
+                    position=int(g["position"][table["row"][j]]),
                     service_start_s=int(begin[j]),
-                    latest_start_s=int(min(end, latest_x[j])),
-                    added_m=int(added_m[j]),
-                    added_s=int(added_s[j]),
-                    cost_eur=float(cost[j]),
-                    co2_g=float(added_m[j] * co2_per_m[j]),
+                    latest_start_s=int(min(end, table["latest_x"][j])),
+                    added_m=int(table["added_m"][j]),
+                    added_s=int(table["added_s"][j]),
+                    cost_eur=float(table["cost"][j]),
+                    co2_g=float(table["co2_g"][j]),
                 )
             )
         return out
+
+    def _vehicle_arrays(self) -> dict:
+        """Per-vehicle figures in the order of ``gaps()["ids"]`` (cached with the gaps)."""
+        g = self.gaps()
+        if "per_vehicle" in g:
+            return g["per_vehicle"]
+        vehicles = [self.vehicles[v] for v in g["ids"]]
+        profiles = sorted({Profile.of(v.vehicle_type) for v in vehicles}, key=str)
+        index = {p: k for k, p in enumerate(profiles)}
+        vt = [v.vehicle_type for v in vehicles]
+        arrays = {
+            "profiles": profiles,
+            "type": np.array([index[Profile.of(t)] for t in vt], dtype=np.int64),
+            "load_kg": np.array([v.load_kg for v in vehicles]),
+            "load_l": np.array([v.load_l for v in vehicles]),
+            "capacity_kg": np.array([t.capacity_kg for t in vt]),
+            "capacity_l": np.array([t.capacity_l for t in vt]),
+            "per_m_eur": np.array([t.cost_per_km_eur / 1000 for t in vt]),
+            "per_s_eur": np.array([t.cost_per_hour_eur / 3600 for t in vt]),
+            "co2_per_m_g": np.array([t.co2_g_per_km / 1000 for t in vt]),
+            "fixed_eur": np.array([0.0 if v.stops else t.fixed_cost_eur
+                                   for t, v in zip(vt, vehicles, strict=True)]),
+            "range_left_m": np.array([t.range_km * 1000 - v.distance_m
+                                      for t, v in zip(vt, vehicles, strict=True)]),
+        }  # fmt: skip
+        g["per_vehicle"] = arrays
+        return arrays
