@@ -33,9 +33,10 @@ import sqlalchemy as sa
 from api.checkout_models import StockLevel, VehicleRoute
 from api.checkout_service import CheckoutService
 from api.db import Database
-from api.replay import basket_lines, checkout_stream, replay_day
+from api.replay import checkout_stream, promise_body, replay_day
 from api.settings import SHIPPED_SCENARIO
 from optimizer.io import load_scenario
+from optimizer.model import OrderLine
 from optimizer.planning import PlanParams, plan_day
 from optimizer.promise import LiveRoutes, LiveStop
 from optimizer.travel import GreatCircle
@@ -77,14 +78,6 @@ def run(
             times.append(time.perf_counter() - started)
         out |= {"inprocess_p50_ms": _ms(times, 50), "inprocess_p95_ms": _ms(times, 95)}
 
-        progress("replaying a day of checkouts")
-        kept = replay_day(service, n=replay_baskets, seed=1, plan_time_limit_s=plan_time_limit_s)
-        out |= {
-            "promise_kept_pct": kept.promise_kept_pct,
-            "replay_confirmed": kept.confirmed,
-            "replay_conflicts": kept.conflicts,
-            "replay_checker_ok": kept.checker_ok,
-        }
         db.dispose()
 
         url, database = _pg_or_sqlite(pg_url, tmp)
@@ -95,6 +88,19 @@ def run(
             progress(f"race of {race_clients} clients")
             out |= _race(base, url, scenario, race_clients)
             out["holds_oversold"] = _audit(url, scenario)
+            progress(f"replaying {replay_baskets} checkouts through the API, then the plan")
+            with httpx.Client(base_url=base, timeout=120) as client:
+                kept = replay_day(
+                    client, scenario, {"X-API-Key": CHECKOUT_KEY}, {"X-API-Key": PLANNER_KEY},
+                    n=replay_baskets, seed=1, plan_time_limit_s=plan_time_limit_s,
+                )  # fmt: skip
+            out |= {
+                "promise_kept_pct": kept.promise_kept_pct,
+                "replay_confirmed": kept.confirmed,
+                "replay_conflicts": kept.conflicts,
+                "replay_checker_ok": kept.checker_ok,
+                "replay_broken": kept.broken[:10],
+            }
     return out
 
 
@@ -138,7 +144,9 @@ def _server(scenario_dir: Path, url: str, tmp: str, plan_time_limit_s: float):
                         f"the server stopped: {server.stderr.read().decode()[-2000:]}"
                     )
                 try:
-                    r = client.post("/v1/promise", json=_body([("SKU-1001", 1)], 48.86, 2.35))
+                    r = client.post(
+                        "/v1/promise", json=promise_body([OrderLine("SKU-1001", 1)], 48.86, 2.35)
+                    )
                     if r.status_code == 200:
                         break
                 except httpx.TransportError:
@@ -152,21 +160,13 @@ def _server(scenario_dir: Path, url: str, tmp: str, plan_time_limit_s: float):
         server.wait(timeout=30)
 
 
-def _body(lines, lat, lon, at=None) -> dict:
-    body = {"lines": [{"sku": s, "qty": q} for s, q in lines], "address": {"lat": lat, "lon": lon}}
-    if at is not None:
-        body["requested_at"] = at.isoformat()
-    return body
-
-
 def _http(base: str, scenario, requests: int, progress) -> dict:
     headers = {"X-API-Key": CHECKOUT_KEY}
     promise_s, hold_s = [], []
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
         for at_s, lines, lat, lon, rng in checkout_stream(scenario, requests, seed=12):
             now = scenario.settings.to_datetime(at_s)
-            body = {"lines": basket_lines(lines), "address": {"lat": lat, "lon": lon},
-                    "requested_at": now.isoformat()}  # fmt: skip
+            body = promise_body(lines, lat, lon, now)
             started = time.perf_counter()
             r = client.post("/v1/promise", json=body)
             promise_s.append(time.perf_counter() - started)
@@ -188,7 +188,7 @@ def _http(base: str, scenario, requests: int, progress) -> dict:
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             while time.monotonic() < stop:
                 at_s, lines, lat, lon, _ = stream[(k * 31 + n) % len(stream)]
-                body = {"lines": basket_lines(lines), "address": {"lat": lat, "lon": lon}}
+                body = promise_body(lines, lat, lon)
                 client.post("/v1/promise", json=body)
                 n += 1
         done.append(n)
@@ -223,7 +223,7 @@ def _race(base: str, url: str, scenario, clients: int) -> dict:
         planner.put("/v1/stock", json={"rows": rows}).raise_for_status()
     headers = {"X-API-Key": CHECKOUT_KEY}
     with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-        body = _body([(sku, 1)], node.lat + 0.003, node.lon + 0.003)
+        body = promise_body([OrderLine(sku, 1)], node.lat + 0.003, node.lon + 0.003)
         options = client.post("/v1/promise", json=body).json()["options"]
     options = [o for o in options if o["node_id"] == node.node_id]
     barrier = threading.Barrier(clients)

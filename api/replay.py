@@ -1,27 +1,26 @@
-"""Replay a day of checkouts through the checkout service, then plan the day and see
-whether every promise was kept.
+"""Replay a day of checkouts through the API, then plan the day and see whether every
+promise was kept.
 
-A seeded stream of baskets arrives in time order; each customer asks for a promise,
+A seeded stream of baskets arrives in time order; each customer asks ``POST /v1/promise``,
 picks one of the offered options (the recommended one half of the time), holds it and
-confirms. The day is then planned with the confirmed orders shipping from the node they
-were promised from, and the checker verifies the plan. A promise is kept when the order
-is delivered inside its promised slot, or ready at its store, in that plan.
+confirms. The planner then runs the daily plan (``POST /v1/plans``), in which confirmed
+orders ship from the node they were promised from, and the service's independent
+checker verifies it. A promise is kept when the order is delivered inside its promised
+slot, or ready at its store by the promised time, from the promised node.
+
+``client`` is anything with httpx's ``post``/``get``: a ``TestClient`` in the tests, an
+``httpx.Client`` against a running server in ``lastmile bench promise``.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
-from api.checkout_service import CheckoutError, CheckoutService
-from optimizer.check import check_plan
-from optimizer.io.plan_files import plan_to_dict, to_json
-from optimizer.kpis import plan_kpis
-from optimizer.model import OrderLine, Scenario, Service
-from optimizer.planning import PlanParams, plan_day
+from optimizer.model import Scenario
 
 
 @dataclass
@@ -29,18 +28,19 @@ class ReplayResult:
     baskets: int
     offered: int  # baskets that got at least one option
     confirmed: int
-    conflicts: int  # holds refused because stock or place went meanwhile
+    conflicts: int  # holds refused because the stock or the place went meanwhile
     kept: int
     promise_kept_pct: float
     checker_ok: bool
-    violations: list[str]
-    plan_solve_s: float
+    plan_status: str
+    broken: list[str] = field(default_factory=list)  # promises not kept, and why
 
 
 def checkout_stream(
     scenario: Scenario, n: int, seed: int, start_s: int = 6 * 3600, end_s: int = 12 * 3600
 ):
-    """``n`` baskets at addresses like the day's customers, arriving in time order."""
+    """``n`` baskets at addresses near the day's customers, arriving in time order:
+    ``(arrival_s, lines, lat, lon, rng)``."""
     rng = np.random.default_rng(seed)
     arrivals = np.sort(rng.integers(start_s, end_s, n))
     for k in range(n):
@@ -50,35 +50,65 @@ def checkout_stream(
         yield int(arrivals[k]), list(like.lines), lat, lon, rng
 
 
+def promise_body(lines, lat: float, lon: float, at: datetime | None = None) -> dict:
+    body = {
+        "lines": [{"sku": x.sku, "qty": x.qty} for x in lines],
+        "address": {"lat": lat, "lon": lon},
+    }
+    if at is not None:
+        body["requested_at"] = at.isoformat()
+    return body
+
+
 def replay_day(
-    service: CheckoutService, n: int = 150, seed: int = 1, plan_time_limit_s: float = 30.0
+    client,
+    scenario: Scenario,
+    checkout_headers: dict,
+    planner_headers: dict,
+    n: int = 150,
+    seed: int = 1,
+    plan_time_limit_s: float = 30.0,
+    plan_timeout_s: float = 600.0,
 ) -> ReplayResult:
-    sc = service.scenario
     offered = confirmed = conflicts = 0
     promised: dict[str, dict] = {}
-    for at_s, lines, lat, lon, rng in checkout_stream(sc, n, seed):
-        now = sc.settings.to_datetime(at_s)
-        quote = service.promise(lines, lat, lon, now)
-        if not quote.options:
+    for at_s, lines, lat, lon, rng in checkout_stream(scenario, n, seed):
+        at = scenario.settings.to_datetime(at_s)
+        r = client.post(
+            "/v1/promise", json=promise_body(lines, lat, lon, at), headers=checkout_headers
+        )
+        r.raise_for_status()
+        options = r.json()["options"]
+        if not options:
             continue
         offered += 1
-        recommended = [o for o in quote.options if o.get("recommended")]
-        pool = recommended if recommended and rng.random() < 0.5 else quote.options
+        recommended = [o for o in options if o.get("recommended")]
+        pool = recommended if recommended and rng.random() < 0.5 else options
         option = pool[int(rng.integers(len(pool)))]
-        try:
-            hold = service.hold(option["option_id"], now)
-        except CheckoutError:
+        hold = client.post(
+            "/v1/holds", json={"option_id": option["option_id"]}, headers=checkout_headers
+        )
+        if hold.status_code == 409:
             conflicts += 1
             continue
-        order = service.confirm(hold["hold_id"], now)
-        promised[order["order_id"]] = option
+        hold.raise_for_status()
+        done = client.post(f"/v1/holds/{hold.json()['hold_id']}/confirm", headers=checkout_headers)
+        done.raise_for_status()
+        promised[done.json()["order_id"]] = option
         confirmed += 1
 
-    day = replace(sc, orders=sc.orders + service.confirmed_orders())
-    plan = plan_day(day, PlanParams(time_limit_s=plan_time_limit_s))
-    document = json.loads(to_json(plan_to_dict(day, plan, plan_kpis(day, plan))))
-    report = check_plan(day, document)
-    kept = _kept(day, plan, promised)
+    job = client.post(
+        "/v1/plans", json={"time_limit_s": plan_time_limit_s}, headers=planner_headers
+    )
+    job.raise_for_status()
+    deadline = time.monotonic() + plan_timeout_s
+    while True:
+        state = client.get(f"/v1/plans/{job.json()['id']}", headers=planner_headers).json()
+        if state["status"] in ("done", "failed", "cancelled") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    plan = state.get("plan") or {"routes": [], "collections": []}
+    kept, broken = _kept(plan, promised)
     return ReplayResult(
         baskets=n,
         offered=offered,
@@ -86,36 +116,33 @@ def replay_day(
         conflicts=conflicts,
         kept=kept,
         promise_kept_pct=round(100.0 * kept / confirmed, 2) if confirmed else 100.0,
-        checker_ok=report.ok,
-        violations=[v.message for v in report.violations[:20]],
-        plan_solve_s=round(plan.solve_s, 2),
+        checker_ok=bool(state.get("checker_ok")),
+        plan_status=state["status"],
+        broken=broken,
     )
 
 
-def _kept(day: Scenario, plan, promised: dict[str, dict]) -> int:
-    to_s = day.settings.to_seconds
+def _kept(plan: dict, promised: dict[str, dict]) -> tuple[int, list[str]]:
     served = {}
-    for route in plan.routes:
-        for stop in route.stops:
-            served[stop.order_id] = ("route", route.node_id, stop.service_start_s)
-    for c in plan.collections:
-        served[c.order_id] = ("collect", c.node_id, c.ready_by_s)
-    kept = 0
+    for route in plan["routes"]:
+        for stop in route["stops"]:
+            served[stop["order_id"]] = ("routed", route["node_id"], _at(stop["service_start"]))
+    for c in plan["collections"]:
+        served[c["order_id"]] = ("collected", c["node_id"], _at(c["ready_by"]))
+    kept, broken = 0, []
     for order_id, option in promised.items():
-        got = served.get(order_id)
-        if got is None or got[1] != option["node_id"]:
-            continue
-        if option["service"] == Service.CLICK_COLLECT:
-            kept += got[0] == "collect" and got[2] <= to_s(_dt(option["ready_by"]))
+        how, node_id, when = served.get(order_id, ("unassigned", None, None))
+        if option["service"] == "click_collect":
+            ok = how == "collected" and when <= _at(option["ready_by"])
         else:
-            start, end = to_s(_dt(option["slot_start"])), to_s(_dt(option["slot_end"]))
-            kept += got[0] == "route" and start <= got[2] <= end
-    return kept
+            ok = how == "routed" and _at(option["slot_start"]) <= when <= _at(option["slot_end"])
+        ok = ok and node_id == option["node_id"]
+        kept += ok
+        if not ok:
+            broken.append(f"{order_id}: promised {option['service']} from {option['node_id']}, "
+                          f"plan has it {how} from {node_id} at {when}")  # fmt: skip
+    return kept, broken
 
 
-def _dt(value) -> datetime:
+def _at(value) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
-def basket_lines(lines: list[OrderLine]) -> list[dict]:
-    return [{"sku": x.sku, "qty": x.qty} for x in lines]

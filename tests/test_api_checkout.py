@@ -132,3 +132,19 @@ def test_roles_guard_the_checkout_and_the_stock(ready):
     bad = {"rows": [{"node_id": "NOWHERE", "sku": "SKU-1001", "qty": 1}]}
     r = ready.put("/v1/stock", json=bad, headers=keyed(PLANNER_KEY))
     assert r.status_code == 422 and loc_of(r) == [("body", "rows", 0, "node_id")]
+
+
+def test_a_replayed_day_of_checkouts_keeps_its_promises_in_the_next_plan(ready):
+    """Baskets through the API in time order, each confirmed; the day's plan then
+    delivers at least 98 % of them in their promised slot, and the checker passes."""
+    from api.replay import replay_day
+    from api.settings import SHIPPED_SCENARIO
+    from optimizer.io import load_scenario
+
+    result = replay_day(
+        ready, load_scenario(SHIPPED_SCENARIO), keyed(CHECKOUT_KEY), keyed(PLANNER_KEY),
+        n=25, seed=5, plan_time_limit_s=8,
+    )  # fmt: skip
+    assert result.plan_status == "done" and result.checker_ok
+    assert result.confirmed >= 20
+    assert result.promise_kept_pct >= 98.0, result.broken
