@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from api.auth import require_role
 from api.checkout_service import CheckoutError, CheckoutService
+from optimizer.io import ScenarioError, load_scenario
 from optimizer.model import OrderLine, Scenario
 
 # An address farther than this from every node with vehicles is outside the service
@@ -337,3 +338,36 @@ def put_stock(body: StockUpdate, request: Request):
         return JSONResponse(status_code=422, content={"detail": problems})
     version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], _now())
     return StockUpdated(rows=len(body.rows), version=version)
+
+
+class Reloaded(BaseModel):
+    version: int
+    vehicles_added: int
+    vehicles_removed: int
+
+
+@router.post(
+    "/scenario/reload",
+    response_model=Reloaded,
+    dependencies=[planner_key],
+    responses={**ERRORS, 409: {"description": "another day, or vehicles with stops removed"}},
+)
+def reload_scenario(request: Request):
+    """Re-read the service's scenario folder (fleet, stock counts, catalogue) while the
+    service runs; live routes, holds and confirmed orders are kept. A broken folder is a
+    422 listing every problem with its file, line and column."""
+    service = _service(request)
+    try:
+        scenario = load_scenario(request.app.state.settings.scenario)
+    except ScenarioError as exc:
+        return JSONResponse(
+            status_code=422,
+            content={"detail": [
+                {"loc": ["scenario", p.file, p.line, p.column], "msg": p.message,
+                 "type": "scenario_error"}
+                for p in exc.problems
+            ]},
+        )  # fmt: skip
+    answer = service.reload(scenario, _now())
+    request.app.state.scenario = scenario
+    return Reloaded(**answer)

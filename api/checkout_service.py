@@ -484,6 +484,48 @@ class CheckoutService:
                     row.on_hand, row.changed_at = qty, version
             return version
 
+    def reload(self, scenario: Scenario, now: datetime) -> dict:
+        """Serve a new version of the scenario (fleet, nodes, catalogue, stock counts) for
+        the same day, keeping the live routes, holds and confirmed orders: new vehicles
+        start with empty routes, removed vehicles must have none, on-hand stock is reset
+        to the new stock.csv. Another day means a new start: refused here (409)."""
+        if scenario.settings.name != self.scenario.settings.name:
+            raise CheckoutError(409, "the reloaded scenario is another day: restart the service")
+        with self.db.transaction() as s:
+            version = self._bump(s)
+            rows = {r.vehicle_id: r for r in s.scalars(select(VehicleRoute).with_for_update())}
+            wanted = {v.vehicle_id: v for v in scenario.vehicles}
+            busy = sorted(
+                v for v, r in rows.items() if v not in wanted and json.loads(r.stops_json)
+            )
+            if busy:
+                raise CheckoutError(
+                    409, f"vehicles with stops cannot be removed: {', '.join(busy[:10])}"
+                )
+            for vehicle_id, row in rows.items():
+                if vehicle_id not in wanted:
+                    s.delete(row)
+            for vehicle_id, v in wanted.items():
+                if vehicle_id not in rows:
+                    s.add(VehicleRoute(vehicle_id=vehicle_id, node_id=v.node_id,
+                                       mode=str(scenario.vehicle_types[v.vehicle_type_id].mode),
+                                       stops_json="[]", changed_at=version))  # fmt: skip
+            levels = {
+                (r.node_id, r.sku): r for r in s.scalars(select(StockLevel).with_for_update())
+            }
+            for key, qty in scenario.stock.items():
+                if key in levels:
+                    levels[key].on_hand, levels[key].changed_at = qty, version
+                else:
+                    s.add(StockLevel(node_id=key[0], sku=key[1], on_hand=qty, committed=0,
+                                     changed_at=version))  # fmt: skip
+            added = len(set(wanted) - set(rows))
+            removed = len(set(rows) - set(wanted))
+        with self._cache_lock:
+            self.scenario = scenario
+            self._engine, self._version = None, -1  # rebuilt from the database on next use
+        return {"version": version, "vehicles_added": added, "vehicles_removed": removed}
+
     def confirmed_orders(self) -> list[Order]:
         """Orders confirmed at checkout, for the next daily plan."""
         with self.db.transaction(write=False) as s:

@@ -148,3 +148,11 @@ def test_a_replayed_day_of_checkouts_keeps_its_promises_in_the_next_plan(ready):
     assert result.plan_status == "done" and result.checker_ok
     assert result.confirmed >= 20
     assert result.promise_kept_pct >= 98.0, result.broken
+
+
+def test_the_planner_reloads_the_scenario_while_the_service_runs(ready):
+    assert ready.post("/v1/scenario/reload", headers=keyed(CHECKOUT_KEY)).status_code == 403
+    r = ready.post("/v1/scenario/reload", headers=keyed(PLANNER_KEY))
+    assert r.status_code == 200, r.text
+    assert r.json()["vehicles_added"] == 0 and r.json()["vehicles_removed"] == 0
+    assert promise(ready).status_code == 200

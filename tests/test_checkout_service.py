@@ -164,3 +164,26 @@ def test_a_stock_count_changes_what_can_be_promised(db):
     assert delivery_options(svc, [OrderLine("BOOK", 1)]) == []
     svc.set_stock([("HUB", "BOOK", 4)], NOW)
     assert delivery_options(svc, [OrderLine("BOOK", 1)])
+
+
+def test_a_reloaded_fleet_gets_new_vehicles_and_keeps_the_holds(db):
+    from dataclasses import replace
+
+    svc = service(db, {("HUB", "BOOK"): 3})
+    option = delivery_options(svc, [OrderLine("BOOK", 1)])[0]
+    hold = svc.hold(option["option_id"], NOW)
+    bigger = replace(
+        svc.scenario,
+        fleet=svc.scenario.fleet + [FleetEntry("STORE", "bike", 2, 9 * H, 17 * H)],
+        stock={("HUB", "BOOK"): 5, ("STORE", "BOOK"): 2},
+    )
+    answer = svc.reload(bigger, NOW)
+    assert answer["vehicles_added"] == 2
+    assert svc.hold_status(hold["hold_id"])["status"] == "held"
+    # 5 on hand, 1 held: 4 free at HUB; the new STORE bikes can now deliver too
+    nodes = {o["node_id"] for o in delivery_options(svc, [OrderLine("BOOK", 4)])}
+    assert "HUB" in nodes
+    smaller = replace(bigger, fleet=[FleetEntry("STORE", "bike", 2, 9 * H, 17 * H)])
+    with pytest.raises(CheckoutError) as busy:
+        svc.reload(smaller, NOW)  # the HUB bike carries the hold
+    assert busy.value.status == 409 and "HUB/bike/1" in busy.value.message
