@@ -4,7 +4,11 @@
 ``TestClient``) per backend; assign it to a name in a test module::
 
     client = service_fixture()                 # SQLite and PostgreSQL, one per module
-    sqlite_client = service_fixture(backends=("sqlite",))
+    sqlite_client = service_fixture(backends=("sqlite",), quick_start=True)
+
+``quick_start`` serves a one-order day with a 1 s plan budget: a service on an empty
+database plans its day when it starts (for the checkout), which takes seconds on Paris;
+tests about keys or plan jobs do not need that day.
 
 PostgreSQL is ``LASTMILE_TEST_PG_URL`` (default: the role and database ``.ci/run``
 creates). Each service gets a schema of its own, dropped afterwards. When PostgreSQL is
@@ -28,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.settings import SHIPPED_SCENARIO, Settings
+from data.generator import generate, write
 
 BACKENDS = ("sqlite", "postgresql")
 CHECKOUT_KEY = "test-checkout-key-7f3a9c1e5b"
@@ -99,6 +104,15 @@ def service_settings(url: str, tmp_dir: Path, *, keys: bool = True, **overrides)
     return Settings(**(values | overrides))
 
 
+def quick_start(tmp_dir: Path) -> dict:
+    """Settings overrides for a service that is ready at once: a one-order day (written
+    into ``tmp_dir``) and a 1 s plan budget."""
+    day = tmp_dir / "one-order-day"
+    if not day.exists():
+        write(generate(1, 1), day)
+    return {"scenario": day, "plan_time_limit_s": 1.0}
+
+
 @contextmanager
 def running_service(
     settings: Settings, extend: Callable[[FastAPI], None] | None = None
@@ -115,6 +129,7 @@ def service_fixture(
     backends: tuple[str, ...] = BACKENDS,
     scope: str = "module",
     extend: Callable[[FastAPI], None] | None = None,
+    quick_start: bool = False,
     **overrides,
 ):
     """A fixture yielding a started service per backend, with keys CHECKOUT_KEY and
@@ -123,10 +138,14 @@ def service_fixture(
     @pytest.fixture(scope=scope, params=list(backends))
     def service(request, tmp_path_factory) -> Iterator[TestClient]:
         tmp = tmp_path_factory.mktemp(f"api-{request.param}")
+        values = (_quick_start(tmp) if quick_start else {}) | overrides
         with (
             database_url(request.param, tmp) as url,
-            running_service(service_settings(url, tmp, **overrides), extend) as client,
+            running_service(service_settings(url, tmp, **values), extend) as client,
         ):
             yield client
 
     return service
+
+
+_quick_start = quick_start  # service_fixture's parameter of the same name hides it

@@ -17,6 +17,7 @@ from tests.api_support import (
     PLANNER_KEY,
     database_url,
     keyed,
+    quick_start,
     running_service,
     service_settings,
 )
@@ -44,7 +45,7 @@ def add_role_probes(app: FastAPI) -> None:
         return {"role": caller.role}
 
 
-client = _service_fixture(extend=add_role_probes)
+client = _service_fixture(extend=add_role_probes, quick_start=True)
 
 
 @pytest.mark.parametrize("method, path", PLANNER_ENDPOINTS + [("get", "/probe/checkout")])
@@ -118,7 +119,7 @@ def test_without_configured_keys_one_per_role_is_generated_and_printed_only_once
     backend, tmp_path, capsys
 ):
     with database_url(backend, tmp_path) as url:
-        settings = service_settings(url, tmp_path, keys=False)
+        settings = service_settings(url, tmp_path, keys=False, **quick_start(tmp_path))
         with running_service(settings, add_role_probes) as client:
             printed = GENERATED.findall(capsys.readouterr().err)
             assert len(printed) == 1
@@ -133,7 +134,9 @@ def test_without_configured_keys_one_per_role_is_generated_and_printed_only_once
             assert client.get("/probe/checkout", headers=keyed(checkout)).status_code == 200
 
         # Keys configured later replace the generated ones of their role.
-        configured = service_settings(url, tmp_path, checkout_keys=[CHECKOUT_KEY], planner_keys=[])
+        configured = service_settings(
+            url, tmp_path, checkout_keys=[CHECKOUT_KEY], planner_keys=[], **quick_start(tmp_path)
+        )
         with running_service(configured, add_role_probes) as client:
             assert "created API keys" not in capsys.readouterr().err
             assert client.get("/probe/checkout", headers=keyed(checkout)).status_code == 401
@@ -143,10 +146,11 @@ def test_without_configured_keys_one_per_role_is_generated_and_printed_only_once
 
 def test_a_key_removed_from_the_configuration_is_revoked_at_the_next_start(tmp_path):
     url = f"sqlite:///{tmp_path / 'lastmile.db'}"
-    with running_service(service_settings(url, tmp_path), add_role_probes) as client:
+    first = service_settings(url, tmp_path, **quick_start(tmp_path))
+    with running_service(first, add_role_probes) as client:
         assert client.get("/probe/planner", headers=keyed(PLANNER_KEY)).status_code == 200
     other = "another-planner-key-5e1f"
-    later = service_settings(url, tmp_path, planner_keys=[other])
+    later = service_settings(url, tmp_path, planner_keys=[other], **quick_start(tmp_path))
     with running_service(later, add_role_probes) as client:
         assert client.get("/probe/planner", headers=keyed(PLANNER_KEY)).status_code == 401
         assert client.get("/probe/planner", headers=keyed(other)).status_code == 200
@@ -161,7 +165,9 @@ def test_keys_from_a_file(tmp_path, suffix):
         else '{"checkout": ["file-checkout-key-0001"], "planner": ["file-planner-key-0001"]}'
     )
     url = f"sqlite:///{tmp_path / 'lastmile.db'}"
-    settings = service_settings(url, tmp_path, keys=False, api_keys_file=keys)
+    settings = service_settings(
+        url, tmp_path, keys=False, api_keys_file=keys, **quick_start(tmp_path)
+    )
     with running_service(settings, add_role_probes) as client:
         headers = keyed("file-planner-key-0001")
         assert client.get("/probe/planner", headers=headers).status_code == 200

@@ -12,19 +12,17 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import api.plans
 from api.app import create_app
-from api.settings import SHIPPED_SCENARIO
 from data.generator import generate, write
 from optimizer.io import Problem, ScenarioError
-from tests.api_support import PLANNER_KEY, keyed, service_settings
+from tests.api_support import PLANNER_KEY, keyed, quick_start, service_settings
 from tests.api_support import service_fixture as _service_fixture
 
 PLANNER = keyed(PLANNER_KEY)
 FINISHED = ("done", "failed", "cancelled")
 
-# The default time limit is long so that a job submitted without one is still running
-# when the cancel test cancels it; the tests that want a plan ask for 2 s.
-client = _service_fixture(backends=("sqlite",), plan_time_limit_s=20.0)
-both_backends = _service_fixture(plan_time_limit_s=20.0)
+# quick_start: the service's own day has one order and plans with a 1 s default budget.
+client = _service_fixture(backends=("sqlite",), quick_start=True)
+both_backends = _service_fixture(quick_start=True)
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +88,10 @@ def test_a_plan_job_runs_to_done_with_its_plan_kpis_checker_geojson_and_map(
 
 
 def test_cancel_a_queued_job_and_a_running_one_and_the_next_job_still_runs(client, small_day):
-    first = client.post("/v1/plans", headers=PLANNER).json()  # no body: the defaults
-    assert first["scenario"] == str(SHIPPED_SCENARIO) and first["time_limit_s"] == 20.0
-    second = submit(client, scenario=str(small_day))
+    first = submit(client, scenario=str(small_day), time_limit_s=20)  # cancelled running
+    second = client.post("/v1/plans", headers=PLANNER).json()  # no body: the defaults
+    served = client.app.state.settings.scenario
+    assert second["scenario"] == str(served) and second["time_limit_s"] == 1.0
     assert second["status"] == "queued"  # one job at a time
     wait_for(client, first["id"], statuses=("running",))
 
@@ -201,7 +200,7 @@ def test_unknown_job_ids_are_404(client, method, suffix):
 def fuzzed_app(tmp_path_factory):
     """A service of its own: schemathesis starts it (lifespan) and we stop it."""
     tmp = tmp_path_factory.mktemp("fuzz")
-    yield create_app(service_settings(f"sqlite:///{tmp / 'lastmile.db'}", tmp))
+    yield create_app(service_settings(f"sqlite:///{tmp / 'lastmile.db'}", tmp, **quick_start(tmp)))
     from schemathesis.python.asgi import shutdown_lifespans
 
     shutdown_lifespans()
