@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from optimizer.model import (
     Vehicle,
 )
 from optimizer.routing import ENGINES, RoutingEngine, RoutingProblem, RoutingResult
-from optimizer.sourcing import GreedySourcing
+from optimizer.sourcing import GreedySourcing, SourcingParams
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
 Progress = Callable[[float, str], None]
@@ -52,11 +52,14 @@ class PlanParams:
         Routing engine name (see ``optimizer.routing.ENGINES``).
     workers
         Processes solving nodes in parallel.
+    sourcing
+        How nodes are chosen (:class:`optimizer.sourcing.SourcingParams`).
     """
 
     time_limit_s: float = 30.0
     engine: str = "ortools"
     workers: int = 2
+    sourcing: SourcingParams = field(default_factory=SourcingParams)
 
     def __post_init__(self):
         if self.time_limit_s <= 0:
@@ -91,7 +94,7 @@ def plan_day(
     engine = ENGINES[params.engine]()
 
     report(0.0, "sourcing")
-    sourcing = GreedySourcing(scenario, travel)
+    sourcing = GreedySourcing(scenario, travel, params.sourcing)
     chosen = sourcing.assign([o.order_id for o in scenario.orders])
     unassigned = list(chosen.unassigned)
     node_orders: dict[str, list[str]] = {}

@@ -90,14 +90,15 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         "sourcing": [
             {
                 "order_id": d.order_id,
+                "policy": d.policy,
                 "node_id": d.node_id,
                 "cost_eur": round(d.cost_eur, 4),
-                "handling_cost_eur": d.handling_cost_eur,
-                "delivery_estimate_eur": round(d.delivery_estimate_eur, 4),
+                "terms": d.terms,
                 "runner_up_node_id": d.runner_up_node_id,
                 "runner_up_cost_eur": (
                     None if d.runner_up_cost_eur is None else round(d.runner_up_cost_eur, 4)
                 ),
+                "runner_up_terms": d.runner_up_terms,
             }
             for d in sorted(plan.decisions.values(), key=lambda d: d.order_id)
         ],

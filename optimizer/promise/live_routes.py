@@ -142,6 +142,9 @@ class LiveRoutes:
         }
         self._stale = set(self.vehicles)
         self._gaps: dict | None = None
+        # Per vehicle (in ``vehicles`` order): stops a route is expected to carry, to share
+        # an empty vehicle's fixed cost and stem when planning; None when pricing.
+        self.amortize_stops: np.ndarray | None = None
 
     @classmethod
     def from_plan(
@@ -296,6 +299,12 @@ class LiveRoutes:
             + added_m * per_vehicle["per_m_eur"][vehicle]
             + added_s * per_vehicle["per_s_eur"][vehicle]
         )
+        if self.amortize_stops is not None:
+            # Planning, not pricing: an empty vehicle's fixed cost and stem are shared by
+            # the stops a route of its type is expected to carry, so greedy insertion
+            # does not shun vans (Solomon 1987's insertion heuristics have the same bias).
+            empty = per_vehicle["fixed_eur"][vehicle] > 0
+            cost = np.where(empty, cost / self.amortize_stops[vehicle], cost)
         in_range = added_m <= per_vehicle["range_left_m"][vehicle]
         return {
             "row": idx[in_range],

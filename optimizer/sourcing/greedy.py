@@ -1,11 +1,14 @@
-"""First sourcing policy: the cheapest feasible node with the whole basket in stock.
+"""Node choice: each order goes to the node that serves it cheapest, with stock.
 
-Orders are taken most-constrained first (fewest nodes able to serve them), and stock
-and picking capacity are reserved as they go. A node is feasible for an order when one
-of its fleet groups could deliver it alone (see :mod:`optimizer.sourcing.reach`); its
-cost is the node's handling cost plus the cost of driving there with the cheapest such
-vehicle (distance x (cost per km + cost per hour / speed)). Route-aware pricing of what
-the order adds to the node's routes is a later policy behind the same interface.
+Orders are taken most-constrained first (fewest nodes able to serve them); stock and
+picking capacity are reserved as they go. A node is a candidate when it holds the whole
+basket, has picking left, and one of its fleet groups could deliver the order alone
+(see :mod:`optimizer.sourcing.reach`). Policies rank the candidates (see
+:class:`SourcingParams`): ``route_aware`` prices what the order adds to the node's
+routes as they are being built (cheapest insertion into the live routes of
+:mod:`optimizer.promise.live_routes`); the others are the order-management-system
+baselines it is measured against. Every decision keeps its cost terms and the
+runner-up's, for ``plan.json``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.model import Scenario, Service, Unassigned, UnassignedCode
+from optimizer.promise.engine import may_carry
+from optimizer.promise.live_routes import LiveRoutes, LiveStop
 from optimizer.sourcing.reach import Reach, Stage, compute_reach
 from optimizer.travel import TravelProvider
 
@@ -28,18 +33,29 @@ _STAGE_CODE = {
 
 @dataclass
 class SourcingDecision:
-    """Why an order ships from ``node_id``: its cost terms and the runner-up's."""
+    """Why an order ships from ``node_id``: its cost terms and the runner-up's.
+
+    Terms are in euros: ``handling_eur`` (the node's picking and packing), ``route_eur``
+    (what delivering it adds to the node's routes: the cheapest insertion for the
+    route-aware policy, an out-and-back estimate otherwise), ``workload_eur`` (the share
+    of the node's picking capacity already used, priced), ``priority_eur`` (a planner's
+    surcharge on a node, e.g. to protect a busy store).
+    """
 
     order_id: str
     node_id: str
-    handling_cost_eur: float
-    delivery_estimate_eur: float
+    terms: dict[str, float]
     runner_up_node_id: str | None = None
-    runner_up_cost_eur: float | None = None
+    runner_up_terms: dict[str, float] | None = None
+    policy: str = "route_aware"
 
     @property
     def cost_eur(self) -> float:
-        return self.handling_cost_eur + self.delivery_estimate_eur
+        return sum(self.terms.values())
+
+    @property
+    def runner_up_cost_eur(self) -> float | None:
+        return None if self.runner_up_terms is None else sum(self.runner_up_terms.values())
 
 
 @dataclass
@@ -49,10 +65,47 @@ class Sourcing:
     unassigned: list[Unassigned] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SourcingParams:
+    """How nodes are chosen.
+
+    Parameters
+    ----------
+    policy
+        ``route_aware`` (default): handling + the cheapest insertion into the node's
+        routes as they are being built + workload + priority. Baselines, as order
+        management systems rank: ``nearest`` (nearest node with the stock),
+        ``cheapest_handling`` (lowest handling cost with the stock), ``estimate``
+        (handling + an out-and-back delivery estimate).
+    workload_eur
+        Price of a node's picking being fully used: a node at 60 % of its day's picking
+        capacity adds 0.6 x this to each further order (spreads work before it jams).
+    node_priority_eur
+        A planner's surcharge per order on some nodes (e.g. protect a busy store).
+    """
+
+    policy: str = "route_aware"
+    workload_eur: float = 1.0
+    node_priority_eur: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy {self.policy!r} not understood; one of {POLICIES}.")
+        if self.workload_eur < 0:
+            raise ValueError("workload_eur < 0 not understood.")
+
+
+POLICIES = ("route_aware", "nearest", "cheapest_handling", "estimate")
+
+
 class GreedySourcing:
     """Assigns orders to nodes, holding the stock and picking capacity left."""
 
-    def __init__(self, scenario: Scenario, travel: TravelProvider):
+    def __init__(
+        self, scenario: Scenario, travel: TravelProvider, params: SourcingParams | None = None
+    ):
+        self.params = params = params or SourcingParams()
+        self.policy = params.policy
         self.scenario = sc = scenario
         self.node_ids = list(sc.nodes)
         self.node_index = {n: j for j, n in enumerate(self.node_ids)}
@@ -62,7 +115,9 @@ class GreedySourcing:
         for (node_id, sku), qty in sc.stock.items():
             self.stock[self.node_index[node_id], sku_index[sku]] += qty
         self.initial_stock = self.stock.copy()
-        self.picks_left = np.array([sc.nodes[n].pick_capacity_per_day for n in self.node_ids])
+        self.pick_capacity = np.array([sc.nodes[n].pick_capacity_per_day for n in self.node_ids])
+        self.picks_left = self.pick_capacity.copy()
+        self.priority = np.array([params.node_priority_eur.get(n, 0.0) for n in self.node_ids])
         self.handling = np.array([sc.nodes[n].handling_cost_eur for n in self.node_ids])
 
         self.order_ids = [o.order_id for o in sc.orders]
@@ -77,7 +132,19 @@ class GreedySourcing:
         self.reach_row = {o: i for i, o in enumerate(delivery_ids)}
         self.node_stage = self.reach.node_stage(self.node_ids)
         self.delivery_cost = self._delivery_cost_estimates()
+        self.distance_m = self._nearest_distances()
         self.held: dict[str, int] = {}  # order -> node index holding its stock
+        # Route-aware: the routes as they are being built, one stop per sourced order.
+        self.live: LiveRoutes | None = None
+        self.placed_on: dict[str, str] = {}
+        self._best_rows: dict[str, tuple] = {}
+        if params.policy == "route_aware":
+            self.live = LiveRoutes(scenario, travel)
+            self.live_ids = list(self.live.vehicles)
+            self.vehicle_node = np.array(
+                [self.node_index[self.live.vehicles[v].node.node_id] for v in self.live_ids]
+            )
+            self.live.amortize_stops = self._expected_stops()
 
     def _delivery_cost_estimates(self) -> np.ndarray:
         """(O_delivery, N) cost of reaching each customer from each node with its
@@ -94,6 +161,32 @@ class GreedySourcing:
             j = self.node_index[group.node_id]
             cost[:, j] = np.minimum(cost[:, j], c)
         return cost
+
+    def _expected_stops(self) -> np.ndarray:
+        """Stops a route of each vehicle is expected to carry: what fits its capacity
+        with the day's average basket, and its shift at ~10 minutes a stop, at least 1."""
+        sc = self.scenario
+        delivery = [o for o in sc.orders if o.service is not Service.CLICK_COLLECT]
+        kg = np.mean([sc.weight_kg(o) for o in delivery]) if delivery else 1.0
+        litres = np.mean([sc.volume_l(o) for o in delivery]) if delivery else 1.0
+        out = []
+        for vehicle_id in self.live_ids:
+            v = self.live.vehicles[vehicle_id]
+            vt = v.vehicle_type
+            shift_h = max(0.0, (v.vehicle.shift_end_s - v.earliest_start_s) / 3600)
+            out.append(max(1.0, min(vt.capacity_kg / kg, vt.capacity_l / litres, 6 * shift_h)))
+        return np.array(out)
+
+    def _nearest_distances(self) -> np.ndarray:
+        """(O_delivery, N) one-way distance from each node by its feasible groups."""
+        out = np.full((len(self.reach.order_ids), len(self.node_ids)), np.inf)
+        for g, group in enumerate(self.reach.groups):
+            d = np.where(
+                self.reach.stage[:, g] == Stage.FEASIBLE, self.reach.distance_m[:, g], np.inf
+            )
+            j = self.node_index[group.node_id]
+            out[:, j] = np.minimum(out[:, j], d)
+        return out
 
     # -- assignment ------------------------------------------------------------------
 
@@ -134,26 +227,107 @@ class GreedySourcing:
                 self._hold(order_id, j)
                 result.collections[order_id] = order.collect_node_id
                 continue
-            cost = np.where(
-                ok, self.handling + self.delivery_cost[self.reach_row[order_id]], np.inf
-            )
-            ranked = np.argsort(cost, kind="stable")
+            terms = self._terms(order_id, ok)
+            rank = self._rank(terms, order_id, ok)
+            ranked = np.argsort(rank, kind="stable")
             j = int(ranked[0])
-            runner = int(ranked[1]) if len(ranked) > 1 and np.isfinite(cost[ranked[1]]) else None
+            runner = int(ranked[1]) if len(ranked) > 1 and np.isfinite(rank[ranked[1]]) else None
             self._hold(order_id, j)
+            self._placed(order_id, j)
             result.decisions[order_id] = SourcingDecision(
                 order_id=order_id,
                 node_id=self.node_ids[j],
-                handling_cost_eur=float(self.handling[j]),
-                delivery_estimate_eur=float(self.delivery_cost[self.reach_row[order_id], j]),
+                terms={k: round(float(v[j]), 4) for k, v in terms.items()},
                 runner_up_node_id=self.node_ids[runner] if runner is not None else None,
-                runner_up_cost_eur=float(cost[runner]) if runner is not None else None,
+                runner_up_terms=(
+                    None
+                    if runner is None
+                    else {k: round(float(v[runner]), 4) for k, v in terms.items()}
+                ),
+                policy=self.policy,
             )
         return result
 
+    # -- scoring -----------------------------------------------------------------------
+
+    def _terms(self, order_id: str, ok: np.ndarray) -> dict[str, np.ndarray]:
+        """Cost terms (EUR) of shipping the order from each node; inf where not ok."""
+        r = self.reach_row[order_id]
+        used = 1.0 - self.picks_left / np.maximum(1, self.pick_capacity)
+        terms = {
+            "handling_eur": self.handling.astype(float),
+            "route_eur": self.delivery_cost[r].copy(),
+            "workload_eur": self.params.workload_eur * used,
+            "priority_eur": self.priority,
+        }
+        if self.live is not None:
+            terms["route_eur"] = self._insertion_costs(order_id, ok)
+        return {k: np.where(ok, v, np.inf) for k, v in terms.items()}
+
+    def _rank(self, terms: dict[str, np.ndarray], order_id: str, ok: np.ndarray) -> np.ndarray:
+        if self.policy == "nearest":
+            return np.where(ok, self.distance_m[self.reach_row[order_id]], np.inf)
+        if self.policy == "cheapest_handling":
+            return terms["handling_eur"] + 1e-6 * terms["route_eur"]  # distance breaks ties
+        total = sum(terms.values())
+        if self.policy == "route_aware" and not np.isfinite(total).any():
+            # No node's routes, as built so far, take it: fall back to the estimate and
+            # let the routing engine find room by re-optimising.
+            estimate = self.delivery_cost[self.reach_row[order_id]]
+            terms["route_eur"] = np.where(ok, estimate, np.inf)
+            total = sum(terms.values())
+        return total
+
+    def _insertion_costs(self, order_id: str, ok: np.ndarray) -> np.ndarray:
+        """Per node, the cheapest insertion of the order into the routes built so far."""
+        sc, live = self.scenario, self.live
+        order = sc.orders_by_id[order_id]
+        zones = sc.zones_at(order.lat, order.lon)
+        weight, volume = sc.weight_kg(order), sc.volume_l(order)
+        allowed = ok[self.vehicle_node] & np.array(
+            [may_carry(vt, order.service, weight, volume, zones) for vt in live.vehicle_types]
+        )
+        out = np.full(len(self.node_ids), np.inf)
+        if not allowed.any():
+            return out
+        table = live.insertion_table(
+            order.lat, order.lon, order.service_time_s, weight, volume, allowed
+        )
+        begin = np.maximum(table["arrive"], order.slot_start_s)
+        fits = (begin <= order.slot_end_s) & (begin <= table["latest_x"])
+        np.minimum.at(out, self.vehicle_node[table["vehicle"][fits]], table["cost"][fits])
+        self._best_rows[order_id] = (table, fits, begin)
+        return out
+
+    def _placed(self, order_id: str, j: int) -> None:
+        """Route-aware: put the order into the chosen node's routes as they are built."""
+        if self.live is None:
+            return
+        found = self._best_rows.pop(order_id, None)
+        self._best_rows.clear()
+        if found is None:
+            return
+        table, fits, _ = found
+        mine = fits & (self.vehicle_node[table["vehicle"]] == j)
+        if not mine.any():
+            return  # taken on the estimate: the routing engine will make room
+        k = int(np.flatnonzero(mine)[np.argmin(table["cost"][mine])])
+        vehicle_id = self.live_ids[int(table["vehicle"][k])]
+        position = int(self.live.gaps()["position"][table["row"][k]])
+        order = self.scenario.orders_by_id[order_id]
+        self.live.insert(vehicle_id, position, LiveStop(
+            key=order_id, lat=order.lat, lon=order.lon, tw_start_s=order.slot_start_s,
+            tw_end_s=order.slot_end_s, service_s=order.service_time_s,
+            weight_kg=self.scenario.weight_kg(order), volume_l=self.scenario.volume_l(order),
+            green=order.service is Service.GREEN,
+        ))  # fmt: skip
+        self.placed_on[order_id] = vehicle_id
+
     def release(self, order_id: str) -> None:
-        """Give back the stock and picking slot an order holds."""
+        """Give back the stock and picking slot an order holds (and its place on a route)."""
         j = self.held.pop(order_id)
+        if self.live is not None and self.placed_on.pop(order_id, None) is not None:
+            self.live.remove(order_id)
         self.stock[j] += self.basket[self.row[order_id]]
         self.picks_left[j] += 1
 
