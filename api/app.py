@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -125,17 +126,27 @@ class _CheckoutDay:
         self.service = service
         self.time_limit_s = plan_time_limit_s
         self._stop = threading.Event()
+        self._pool: ProcessPoolExecutor | None = None
         self._thread = threading.Thread(target=self._run, name="lastmile-checkout", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         scenario = self.service.scenario
+        params = PlanParams(time_limit_s=self.time_limit_s, workers=1)
         try:
-            self.service.start(
-                lambda: plan_day(scenario, PlanParams(time_limit_s=self.time_limit_s, workers=1))
-            )
+            if not self.service.ready:
+                # In a child process: OR-Tools holds the interpreter lock while it solves,
+                # and the service must keep answering meanwhile.
+                with ProcessPoolExecutor(max_workers=1, mp_context=plans.CONTEXT) as pool:
+                    self._pool = pool
+                    plan = pool.submit(plan_day, scenario, params).result()
+                self._pool = None
+                if self._stop.is_set():
+                    return
+                self.service.start(lambda: plan)
         except Exception:  # the service stays up; promises keep answering 503
-            log.exception("could not plan the day for the checkout")
+            if not self._stop.is_set():
+                log.exception("could not plan the day for the checkout")
             return
         while not self._stop.wait(self.SWEEP_S):
             try:
@@ -145,7 +156,11 @@ class _CheckoutDay:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        pool = self._pool
+        if pool is not None:  # a day plan still running is of no use any more
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+        self._thread.join(timeout=10)
 
 
 app = create_app()

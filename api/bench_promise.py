@@ -101,7 +101,19 @@ def run(
                 "replay_checker_ok": kept.checker_ok,
                 "replay_broken": kept.broken[:10],
             }
+        _drop_schema(pg_url, url)
     return out
+
+
+def _drop_schema(pg_url: str | None, url: str) -> None:
+    """The bench's PostgreSQL schema goes when the bench ends."""
+    if "search_path%3D" not in url:
+        return
+    schema = url.rsplit("%3D", 1)[1]
+    engine = sa.create_engine(pg_url or os.environ.get("LASTMILE_TEST_PG_URL", DEFAULT_PG_URL))
+    with engine.begin() as c:
+        c.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    engine.dispose()
 
 
 def _pg_or_sqlite(pg_url: str | None, tmp: str) -> tuple[str, str]:

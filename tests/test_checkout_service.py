@@ -3,45 +3,27 @@ expiry, idempotency, confirmation into orders of the day."""
 
 import os
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from api.checkout_service import CheckoutError, CheckoutService
 from api.db import Database
 from optimizer.model import FleetEntry, OrderLine, Plan
+from tests.api_support import database_url
 from tests.factory import H, scenario
 
-PG_URL = os.environ.get(
-    "LASTMILE_TEST_PG_URL", "postgresql+psycopg://lastmile:lastmile@127.0.0.1:5432/lastmile_test"
-)
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # 07:00 in Paris, the day planned
 NEAR_HUB = (48.852, 2.372)
 
 
-def _pg_schema_url() -> str:
-    schema = "t_" + uuid.uuid4().hex[:10]
-    try:
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as c:
-            c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        engine.dispose()
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise  # CI starts PostgreSQL: a missing server there is a failure
-        pytest.skip(f"PostgreSQL not reachable ({exc.orig})")
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'state.db'}" if request.param == "sqlite" else _pg_schema_url()
-    database = Database(url)
-    database.migrate()
-    yield database
-    database.dispose()
+    with database_url(request.param, tmp_path) as url:
+        database = Database(url)
+        database.migrate()
+        yield database
+        database.dispose()
 
 
 def service(db, stock, fleet=None, ttl_s=600):

@@ -1,7 +1,9 @@
 """Node choice: the cheapest feasible node with the stock, reserving as it goes."""
 
+import pytest
+
 from optimizer.model import FleetEntry, Service, UnassignedCode
-from optimizer.sourcing import GreedySourcing
+from optimizer.sourcing import GreedySourcing, SourcingParams
 from optimizer.travel import GreatCircle
 from tests.factory import H, order, scenario
 
@@ -10,14 +12,14 @@ NEAR_HUB = (48.851, 2.371)
 IN_CENTRE = (48.860, 2.350)
 
 
-def source(sc, ids=None):
-    sourcing = GreedySourcing(sc, GreatCircle())
+def source(sc, ids=None, policy="route_aware"):
+    sourcing = GreedySourcing(sc, GreatCircle(), SourcingParams(policy=policy))
     return sourcing.assign(ids or [o.order_id for o in sc.orders])
 
 
-def test_the_nearest_node_with_stock_is_chosen():
+def test_the_estimate_policy_ships_from_the_nearest_node_with_stock():
     sc = scenario([order("A", *NEAR_STORE, [("BOOK", 1)]), order("B", *NEAR_HUB, [("BOOK", 1)])])
-    result = source(sc)
+    result = source(sc, policy="estimate")
     assert result.decisions["A"].node_id == "STORE"
     assert result.decisions["B"].node_id == "HUB"
     assert result.decisions["A"].runner_up_node_id == "HUB"
@@ -143,3 +145,41 @@ def test_a_promised_order_ships_from_the_node_it_was_promised_from():
 
     promised = replace(order("A", *NEAR_STORE, [("BOOK", 1)]), ship_from_node_id="HUB")
     assert source(scenario([promised])).decisions["A"].node_id == "HUB"
+
+
+def test_route_aware_skips_a_nearer_node_whose_routes_are_full():
+    # STORE's one bike takes 125 kg: 240 books (120 kg) fill it, 20 more go from HUB.
+    stock = {("STORE", "BOOK"): 300, ("HUB", "BOOK"): 300}
+    first = order("A", *NEAR_STORE, [("BOOK", 240)])
+    second = order("B", 48.8682, 2.3282, [("BOOK", 20)], slot=(12, 14))
+    fleet = [
+        FleetEntry("HUB", "bike", 1, 8 * H, 16 * H),
+        FleetEntry("STORE", "bike", 1, 9 * H, 17 * H),
+    ]
+    result = source(scenario([first, second], stock=stock, fleet=fleet))
+    assert result.decisions["A"].node_id == "STORE"
+    assert result.decisions["B"].node_id == "HUB"
+    assert result.decisions["B"].runner_up_node_id is None or result.decisions["B"].runner_up_terms
+
+
+def test_route_aware_skips_a_nearer_node_whose_vans_cannot_enter_the_zone():
+    fleet = [
+        FleetEntry("STORE", "van", 1, 9 * H, 17 * H),
+        FleetEntry("HUB", "bike", 1, 8 * H, 16 * H),
+    ]
+    near_store_in_centre = (48.8645, 2.3405)
+    result = source(scenario([order("A", *near_store_in_centre, [("BOOK", 1)])], fleet=fleet))
+    assert result.decisions["A"].node_id == "HUB"
+
+
+@pytest.mark.parametrize("policy", ["nearest", "cheapest_handling", "estimate", "route_aware"])
+def test_every_policy_explains_its_choice_with_cost_terms(policy):
+    sc = scenario([order("A", *NEAR_STORE, [("BOOK", 1)])])
+    decision = source(sc, policy=policy).decisions["A"]
+    assert set(decision.terms) == {"handling_eur", "route_eur", "workload_eur", "priority_eur"}
+    assert decision.policy == policy and decision.runner_up_node_id is not None
+
+
+def test_cheapest_handling_ships_from_the_cheapest_node():
+    sc = scenario([order("A", *NEAR_STORE, [("BOOK", 1)])])
+    assert source(sc, policy="cheapest_handling").decisions["A"].node_id == "HUB"  # 1.8 < 3.5
