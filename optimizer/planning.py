@@ -29,7 +29,13 @@ from optimizer.model import (
     UnassignedCode,
     Vehicle,
 )
-from optimizer.routing import ENGINES, RoutingEngine, RoutingProblem, RoutingResult
+from optimizer.routing import (
+    ENGINES,
+    RouteResult,
+    RoutingEngine,
+    RoutingProblem,
+    RoutingResult,
+)
 from optimizer.sourcing import GreedySourcing, SourcingParams
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
@@ -54,12 +60,17 @@ class PlanParams:
         Processes solving nodes in parallel.
     sourcing
         How nodes are chosen (:class:`optimizer.sourcing.SourcingParams`).
+    joint
+        Also solve one routing problem over every node in which each order may ship
+        from its chosen node or up to two alternatives with stock (the engine picks),
+        and keep the better plan (days up to ``JOINT_MAX_ORDERS`` orders).
     """
 
     time_limit_s: float = 30.0
     engine: str = "ortools"
     workers: int = 2
     sourcing: SourcingParams = field(default_factory=SourcingParams)
+    joint: bool = True
 
     def __post_init__(self):
         if self.time_limit_s <= 0:
@@ -97,45 +108,59 @@ def plan_day(
     sourcing = GreedySourcing(scenario, travel, params.sourcing)
     chosen = sourcing.assign([o.order_id for o in scenario.orders])
     unassigned = list(chosen.unassigned)
-    node_orders: dict[str, list[str]] = {}
-    for order_id, decision in chosen.decisions.items():
-        node_orders.setdefault(decision.node_id, []).append(order_id)
     decisions = dict(chosen.decisions)
+    node_orders: dict[str, list[str]] = {}
+    for order_id, decision in decisions.items():
+        node_orders.setdefault(decision.node_id, []).append(order_id)
 
+    batches = {
+        nid: build_node_problem(scenario, travel, nid, ids) for nid, ids in node_orders.items()
+    }
+    candidates: dict[str, set[str]] = {}
+    if params.joint and 0 < len(decisions) <= JOINT_MAX_ORDERS:
+        candidates = _joint_candidates(scenario, sourcing, decisions)
+        if any(len(c) > 1 for c in candidates.values()):
+            batches[JOINT] = build_problem(
+                scenario, travel, JOINT, list(decisions), scenario.vehicles, candidates
+            )
     budget = params.time_limit_s * FIRST_ROUND_SHARE
-    solved = _solve_nodes(scenario, travel, engine, node_orders, budget, params.workers, report)
+    results = _solve_batches(batches, budget, engine, params.workers, report)
 
-    # Retry: orders a node could not fit go to the next node with stock and room.
-    dropped = {nid: [np_.order_ids[i] for i in res.dropped] for nid, (np_, res) in solved.items()}
-    retry_ids = [o for ids in dropped.values() for o in ids]
-    if retry_ids:
-        for order_id in retry_ids:
+    # Keep the better of sourcing-then-routing and routing with alternative origins.
+    solved = {nid: (batches[nid], results[nid]) for nid in node_orders}
+    retry: dict[str, set[str]] = {}  # order -> nodes that could not take it
+    for nid, (batch, result) in solved.items():
+        for i in result.dropped:
+            retry[batch.order_ids[i]] = {nid}
+    if JOINT in results and _better(
+        scenario, (batches[JOINT], results[JOINT]), list(solved.values())
+    ):
+        solved, retry = _adopt_joint(
+            scenario, travel, sourcing, decisions, batches[JOINT], results[JOINT], candidates
+        )
+    node_orders = {nid: list(batch.order_ids) for nid, (batch, _) in solved.items()}
+    for nid, (batch, result) in solved.items():
+        dropped = {batch.order_ids[i] for i in result.dropped}
+        node_orders[nid] = [o for o in batch.order_ids if o not in dropped]
+        result.dropped = []  # handled below, as a retry
+
+    # Retry: orders the routes could not fit go to the next node with stock and room.
+    if retry:
+        for order_id in retry:
             sourcing.release(order_id)
             del decisions[order_id]
-        exclude = {o: {nid} for nid, ids in dropped.items() for o in ids}
-        second = sourcing.assign(retry_ids, exclude=exclude)
+        second = sourcing.assign(list(retry), exclude=retry)
         unassigned += second.unassigned
-        touched: dict[str, list[str]] = {}
+        touched = {d.node_id for d in second.decisions.values()}
         for order_id, decision in second.decisions.items():
             decisions[order_id] = decision
-            touched.setdefault(decision.node_id, [])
-        for nid, ids in dropped.items():
-            node_orders[nid] = [o for o in node_orders[nid] if o not in set(ids)]
-        for order_id, decision in second.decisions.items():
             node_orders.setdefault(decision.node_id, []).append(order_id)
         remaining = max(1.0, params.time_limit_s - (time.perf_counter() - started))
-        resolved = _solve_nodes(
-            scenario,
-            travel,
-            engine,
-            {nid: node_orders[nid] for nid in touched},
-            remaining,
-            params.workers,
-            report,
-        )
-        for nid in dropped:  # their dropped orders were re-sourced above
-            solved[nid][1].dropped = []
-        solved.update(resolved)
+        again = {
+            nid: build_node_problem(scenario, travel, nid, node_orders[nid]) for nid in touched
+        }
+        resolved = _solve_batches(again, remaining, engine, params.workers, report)
+        solved.update({nid: (again[nid], resolved[nid]) for nid in touched})
 
     routes: list[Route] = []
     for node_id, (node_problem, result) in sorted(solved.items()):
@@ -164,6 +189,98 @@ def plan_day(
     )
 
 
+# -- joint mode: the routing engine chooses among alternative origins -------------------
+
+JOINT = "*joint*"
+# One problem over every node and order: its matrices grow with the square of the
+# orders, so bigger days use sourcing-then-routing only (and decomposition).
+JOINT_MAX_ORDERS = 1500
+JOINT_EXTRA_NODES = 2  # alternatives per order besides the sourcing choice
+# What placing one order in the retry round may cost at most, to compare plans that leave
+# out different numbers of orders (a van's fixed cost and an hour's work, roughly).
+RETRY_ALLOWANCE_EUR = 50.0
+
+
+def _joint_candidates(
+    scenario: Scenario, sourcing: GreedySourcing, decisions: dict
+) -> dict[str, set[str]]:
+    """Per order: its sourcing choice plus up to two more nodes that could serve it,
+    cheapest first. An alternative's stock and picking are set aside for that order, so
+    any combination the engine picks is covered: no stock is promised twice."""
+    spare = sourcing.stock.copy()
+    picks = sourcing.picks_left.copy()
+    out = {}
+    for order_id in sorted(decisions):
+        node_ids = {decisions[order_id].node_id}
+        if scenario.orders_by_id[order_id].ship_from_node_id is None:
+            r, i = sourcing.reach_row[order_id], sourcing.row[order_id]
+            estimate = sourcing.handling + sourcing.delivery_cost[r]
+            for j in np.argsort(estimate, kind="stable"):
+                if len(node_ids) > JOINT_EXTRA_NODES or not np.isfinite(estimate[j]):
+                    break
+                if sourcing.node_ids[j] in node_ids or picks[j] <= 0:
+                    continue
+                if np.all(spare[j] >= sourcing.basket[i]):
+                    spare[j] -= sourcing.basket[i]
+                    picks[j] -= 1
+                    node_ids.add(sourcing.node_ids[j])
+        out[order_id] = node_ids
+    return out
+
+
+def _cost(scenario: Scenario, pairs: list[tuple[NodeProblem, RoutingResult]]) -> tuple:
+    """(orders dropped, route + handling cost) of routing results, to compare plans."""
+    dropped = sum(len(result.dropped) for _, result in pairs)
+    cost = 0.0
+    for batch, result in pairs:
+        for route in _routes(scenario, batch, result):
+            cost += route.cost_eur + scenario.nodes[route.node_id].handling_cost_eur * len(
+                route.stops
+            )
+    return dropped, cost
+
+
+def _better(scenario: Scenario, joint: tuple, per_node: list[tuple]) -> bool:
+    """Whether the joint routes beat the per-node ones. An order either leaves out goes
+    to the retry round, where placing it rarely costs more than ``RETRY_ALLOWANCE_EUR``."""
+    joint_dropped, joint_cost = _cost(scenario, [joint])
+    node_dropped, node_cost = _cost(scenario, per_node)
+    return joint_cost + RETRY_ALLOWANCE_EUR * joint_dropped < (
+        node_cost + RETRY_ALLOWANCE_EUR * node_dropped
+    )
+
+
+def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidates):
+    """Take the joint routes: move the stock of orders the engine shipped from another
+    candidate node, and split the routes into per-node problems for the rest of the plan."""
+    per_node_orders: dict[str, list[str]] = {}
+    per_node_routes: dict[str, list[tuple[Vehicle, list[str], int]]] = {}
+    for r in result.routes:
+        vehicle = batch.vehicles[r.vehicle]
+        ids = [batch.order_ids[i] for i in r.stops]
+        per_node_orders.setdefault(vehicle.node_id, []).extend(ids)
+        per_node_routes.setdefault(vehicle.node_id, []).append((vehicle, ids, r.start_s))
+        for order_id in ids:
+            first = decisions[order_id]
+            if vehicle.node_id != first.node_id:
+                sourcing.release(order_id)
+                sourcing.hold(order_id, vehicle.node_id)
+                decisions[order_id] = sourcing.decision(
+                    order_id, vehicle.node_id, runner_up=first.node_id, policy="joint"
+                )
+    solved = {}
+    for node_id, ids in per_node_orders.items():
+        node_batch = build_node_problem(scenario, travel, node_id, ids)
+        index = {o: k for k, o in enumerate(ids)}
+        routes = [
+            RouteResult(node_batch.vehicles.index(v), [index[o] for o in stops], start_s)
+            for v, stops, start_s in per_node_routes[node_id]
+        ]
+        solved[node_id] = (node_batch, RoutingResult(routes=routes))
+    retry = {batch.order_ids[i]: set(candidates[batch.order_ids[i]]) for i in result.dropped}
+    return solved, retry
+
+
 # -- node problems ---------------------------------------------------------------------
 
 
@@ -171,20 +288,38 @@ def build_node_problem(
     scenario: Scenario, travel: TravelProvider, node_id: str, order_ids: list[str]
 ) -> NodeProblem:
     """The routing problem of one node: its vehicles and the orders sourced to it."""
-    node = scenario.nodes[node_id]
-    orders = [scenario.orders_by_id[o] for o in order_ids]
     vehicles = [v for v in scenario.vehicles if v.node_id == node_id]
+    return build_problem(scenario, travel, node_id, order_ids, vehicles)
+
+
+def build_problem(
+    scenario: Scenario,
+    travel: TravelProvider,
+    key: str,
+    order_ids: list[str],
+    vehicles: list[Vehicle],
+    candidates: dict[str, set[str]] | None = None,
+) -> NodeProblem:
+    """A routing problem over ``vehicles`` (of one node or several) and ``order_ids``.
+
+    Locations are the vehicles' nodes, then the orders. An order may go on a vehicle
+    whose type may deliver it (zones, service, size) and, when ``candidates`` is given,
+    whose node is one of the order's candidate nodes.
+    """
+    orders = [scenario.orders_by_id[o] for o in order_ids]
+    depots = list(dict.fromkeys(v.node_id for v in vehicles))
+    depot_index = {n: k for k, n in enumerate(depots)}
+    nodes = [scenario.nodes[n] for n in depots]
     types = [scenario.vehicle_types[v.vehicle_type_id] for v in vehicles]
-    lat = np.array([node.lat] + [o.lat for o in orders])
-    lon = np.array([node.lon] + [o.lon for o in orders])
+    lat = np.array([n.lat for n in nodes] + [o.lat for o in orders])
+    lon = np.array([n.lon for n in nodes] + [o.lon for o in orders])
 
     profiles = sorted({Profile.of(vt) for vt in types}, key=lambda p: (p.mode, p.speed_kmh))
     matrices = [travel.matrices(lat, lon, p) for p in profiles]
     profile_index = {p: k for k, p in enumerate(profiles)}
 
-    allowed_by_type = {}
-    for vt in set(types):
-        allowed_by_type[vt.vehicle_type_id] = np.array(
+    allowed_by_type = {
+        vt.vehicle_type_id: np.array(
             [
                 scenario.may_deliver(vt, o)
                 and scenario.weight_kg(o) <= vt.capacity_kg + 1e-9
@@ -193,19 +328,25 @@ def build_node_problem(
             ],
             dtype=bool,
         )
+        for vt in set(types)
+    }
     allowed = np.zeros((len(orders), len(vehicles)), dtype=bool)
     for v, vehicle in enumerate(vehicles):
         allowed[:, v] = allowed_by_type[vehicle.vehicle_type_id]
+        if candidates is not None:
+            allowed[:, v] &= np.array([vehicle.node_id in candidates[o] for o in order_ids])
 
+    node_of = [scenario.nodes[v.node_id] for v in vehicles]
     problem = RoutingProblem(
         distance_m=[m[0] for m in matrices],
         duration_s=[m[1] for m in matrices],
         vehicle_profile=np.array([profile_index[Profile.of(vt)] for vt in types], dtype=np.int64),
-        vehicle_start_location=np.zeros(len(vehicles), dtype=np.int64),
+        vehicle_start_location=np.array([depot_index[v.node_id] for v in vehicles], dtype=np.int64),
         vehicle_earliest_start_s=np.array(
-            [max(v.shift_start_s, node.opens_s) for v in vehicles], dtype=np.int64
+            [max(v.shift_start_s, n.opens_s) for v, n in zip(vehicles, node_of, strict=True)],
+            dtype=np.int64,
         ),
-        vehicle_latest_start_s=np.full(len(vehicles), node.closes_s, dtype=np.int64),
+        vehicle_latest_start_s=np.array([n.closes_s for n in node_of], dtype=np.int64),
         vehicle_latest_end_s=np.array([v.shift_end_s for v in vehicles], dtype=np.int64),
         vehicle_capacity=np.array(
             [[_grams(vt.capacity_kg, floor=True), _ml(vt.capacity_l, floor=True)] for vt in types],
@@ -215,7 +356,7 @@ def build_node_problem(
         vehicle_fixed_cost_eur=np.array([vt.fixed_cost_eur for vt in types], dtype=np.float64),
         vehicle_cost_per_m_eur=np.array([vt.cost_per_km_eur / 1000 for vt in types]),
         vehicle_cost_per_s_eur=np.array([vt.cost_per_hour_eur / 3600 for vt in types]),
-        stop_location=np.arange(1, len(orders) + 1, dtype=np.int64),
+        stop_location=np.arange(len(depots), len(depots) + len(orders), dtype=np.int64),
         stop_demand=np.array(
             [[_grams(scenario.weight_kg(o)), _ml(scenario.volume_l(o))] for o in orders],
             dtype=np.int64,
@@ -226,9 +367,7 @@ def build_node_problem(
         allowed=allowed,
         penalty_eur=np.full(len(orders), scenario.settings.unserved_penalty_eur),
     )
-    return NodeProblem(
-        node_id=node_id, order_ids=list(order_ids), vehicles=vehicles, problem=problem
-    )
+    return NodeProblem(node_id=key, order_ids=list(order_ids), vehicles=vehicles, problem=problem)
 
 
 def _grams(kg: float, floor: bool = False) -> int:
@@ -241,41 +380,43 @@ def _ml(litres: float, floor: bool = False) -> int:
     return _grams(litres, floor)
 
 
-def _solve_nodes(
-    scenario: Scenario,
-    travel: TravelProvider,
-    engine: RoutingEngine,
-    node_orders: dict[str, list[str]],
+def _solve_batches(
+    batches: dict[str, NodeProblem],
     budget_s: float,
+    engine: RoutingEngine,
     workers: int,
     report: Progress,
-) -> dict[str, tuple[NodeProblem, RoutingResult]]:
-    """Solve each node's problem; the budget is shared in proportion to the stops."""
-    problems = {
-        nid: build_node_problem(scenario, travel, nid, ids)
-        for nid, ids in node_orders.items()
-        if ids
-    }
-    total = sum(p.problem.num_stops for p in problems.values()) or 1
+) -> dict[str, RoutingResult]:
+    """Solve every batch within ``budget_s`` of wall time on ``workers`` processes. The
+    joint problem, if any, gets a worker and the whole budget to itself; node problems
+    share the other workers' time in proportion to their stops."""
+    batches = {k: b for k, b in batches.items() if b.problem.num_stops}
+    joint = JOINT in batches
+    node_keys = [k for k in batches if k != JOINT]
+    node_workers = max(1, workers - 1) if joint and workers > 1 else workers
+    node_budget = budget_s / 2 if joint and workers == 1 else budget_s
+    total = sum(batches[k].problem.num_stops for k in node_keys) or 1
     limits = {
-        nid: min(budget_s, max(0.5, budget_s * workers * p.problem.num_stops / total))
-        for nid, p in problems.items()
+        k: min(
+            node_budget, max(0.5, node_budget * node_workers * batches[k].problem.num_stops / total)
+        )
+        for k in node_keys
     }
-    # Largest first, so the longest solves do not start last.
-    order = sorted(problems, key=lambda nid: -problems[nid].problem.num_stops)
-    out: dict[str, tuple[NodeProblem, RoutingResult]] = {}
+    if joint:
+        limits[JOINT] = budget_s / 2 if workers == 1 else budget_s
+    # The joint problem first, then the largest: the longest solves do not start last.
+    order = sorted(batches, key=lambda k: (k != JOINT, -batches[k].problem.num_stops))
+    out: dict[str, RoutingResult] = {}
     if workers == 1 or len(order) == 1:
-        for k, nid in enumerate(order):
-            out[nid] = (problems[nid], engine.solve(problems[nid].problem, limits[nid]))
-            report((k + 1) / len(order), f"routed {nid}")
+        for n, k in enumerate(order):
+            out[k] = engine.solve(batches[k].problem, limits[k])
+            report((n + 1) / len(order), f"routed {k}")
         return out
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            nid: pool.submit(engine.solve, problems[nid].problem, limits[nid]) for nid in order
-        }
-        for k, nid in enumerate(order):
-            out[nid] = (problems[nid], futures[nid].result())
-            report((k + 1) / len(order), f"routed {nid}")
+        futures = {k: pool.submit(engine.solve, batches[k].problem, limits[k]) for k in order}
+        for n, k in enumerate(order):
+            out[k] = futures[k].result()
+            report((n + 1) / len(order), f"routed {k}")
     return out
 
 
@@ -294,7 +435,8 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
         orders = [scenario.orders_by_id[node_problem.order_ids[i]] for i in r.stops]
         load_kg = sum(scenario.weight_kg(o) for o in orders)
         load_l = sum(scenario.volume_l(o) for o in orders)
-        t, prev, total_m = int(r.start_s), 0, 0
+        depot = int(p.vehicle_start_location[r.vehicle])
+        t, prev, total_m = int(r.start_s), depot, 0
         stops = []
         kg, litres = load_kg, load_l
         for i, order in zip(r.stops, orders, strict=True):
@@ -319,8 +461,8 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
             kg -= scenario.weight_kg(order)
             litres -= scenario.volume_l(order)
             t, prev = begin + order.service_time_s, loc
-        end = t + int(dur[prev, 0])
-        total_m += int(dist[prev, 0])
+        end = t + int(dur[prev, depot])
+        total_m += int(dist[prev, depot])
         hours = (end - r.start_s) / 3600
         cost = (
             vt.fixed_cost_eur + vt.cost_per_km_eur * total_m / 1000 + vt.cost_per_hour_eur * hours
@@ -329,7 +471,7 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
             Route(
                 vehicle_id=vehicle.vehicle_id,
                 vehicle_type_id=vt.vehicle_type_id,
-                node_id=node_problem.node_id,
+                node_id=vehicle.node_id,
                 mode=str(vt.mode),
                 start_s=int(r.start_s),
                 end_s=end,

@@ -331,6 +331,35 @@ class GreedySourcing:
         self.stock[j] += self.basket[self.row[order_id]]
         self.picks_left[j] += 1
 
+    def hold(self, order_id: str, node_id: str) -> None:
+        """Take an order's stock and picking at a node (the caller checked it is there)."""
+        self._hold(order_id, self.node_index[node_id])
+
+    def decision(
+        self, order_id: str, node_id: str, runner_up: str | None, policy: str
+    ) -> SourcingDecision:
+        """A decision made elsewhere (e.g. by the routing engine), explained with the
+        same terms: handling and the out-and-back estimate of each node."""
+        r = self.reach_row[order_id]
+
+        def terms(node: str) -> dict[str, float]:
+            j = self.node_index[node]
+            return {
+                "handling_eur": float(self.handling[j]),
+                "route_eur": round(float(self.delivery_cost[r, j]), 4),
+                "workload_eur": 0.0,
+                "priority_eur": float(self.priority[j]),
+            }
+
+        return SourcingDecision(
+            order_id=order_id,
+            node_id=node_id,
+            terms=terms(node_id),
+            runner_up_node_id=runner_up,
+            runner_up_terms=terms(runner_up) if runner_up else None,
+            policy=policy,
+        )
+
     def _hold(self, order_id: str, j: int) -> None:
         self.stock[j] -= self.basket[self.row[order_id]]
         self.picks_left[j] -= 1
