@@ -215,10 +215,16 @@ def _joint_candidates(
         if scenario.orders_by_id[order_id].ship_from_node_id is None:
             r, i = sourcing.reach_row[order_id], sourcing.row[order_id]
             estimate = sourcing.handling + sourcing.delivery_cost[r]
-            for j in np.argsort(estimate, kind="stable"):
-                if len(node_ids) > JOINT_EXTRA_NODES or not np.isfinite(estimate[j]):
+            # The node an OMS would pick on handling cost first, then the cheapest by
+            # estimate: the engine can then do at least as well as that rule.
+            by_handling = np.lexsort((estimate, sourcing.handling))
+            by_estimate = np.argsort(estimate, kind="stable")
+            for j in list(dict.fromkeys([*by_handling[:1], *by_estimate])):
+                if len(node_ids) > JOINT_EXTRA_NODES:
                     break
-                if sourcing.node_ids[j] in node_ids or picks[j] <= 0:
+                if not np.isfinite(estimate[j]) or sourcing.node_ids[j] in node_ids:
+                    continue
+                if picks[j] <= 0:
                     continue
                 if np.all(spare[j] >= sourcing.basket[i]):
                     spare[j] -= sourcing.basket[i]

@@ -218,7 +218,8 @@ class LiveRoutes:
         self._stale = set()
         parts: dict[str, list] = {k: [] for k in (
             "vehicle", "position", "prev_lat", "prev_lon", "next_lat", "next_lon",
-            "departure_s", "latest_next_s", "leg_m", "leg_s")}  # fmt: skip
+            "departure_s", "latest_next_s", "leg_m", "leg_s", "first", "last",
+            "route_start_s")}  # fmt: skip
         ids = list(self.vehicles)
         for k, vehicle_id in enumerate(ids):
             v = self.vehicles[vehicle_id]
@@ -237,6 +238,11 @@ class LiveRoutes:
             parts["latest_next_s"].append(v.latest_s[1:])
             parts["leg_m"].append(v.leg_m)
             parts["leg_s"].append(v.leg_s)
+            # Where a stop would open or close a route that has stops: its span may grow
+            # by more than the detour (an earlier start, or waiting for a later slot).
+            parts["first"].append((np.arange(m + 1) == 0) & (m > 0))
+            parts["last"].append((np.arange(m + 1) == m) & (m > 0))
+            parts["route_start_s"].append(np.full(m + 1, v.latest_s[0]))
         gaps = {k: (np.concatenate(p) if p else np.zeros(0)) for k, p in parts.items()}
         gaps["ids"] = ids
         gaps["vehicle"] = gaps["vehicle"].astype(np.int64)
@@ -309,6 +315,11 @@ class LiveRoutes:
         return {
             "row": idx[in_range],
             "vehicle": vehicle[in_range],
+            "to_x_s": to_x_s[in_range],
+            "per_s_eur": per_vehicle["per_s_eur"][vehicle][in_range],
+            "first": g["first"][idx][in_range].astype(bool),
+            "last": g["last"][idx][in_range].astype(bool),
+            "route_start_s": g["route_start_s"][idx][in_range],
             "arrive": (g["departure_s"][idx] + to_x_s)[in_range],
             "latest_x": (g["latest_next_s"][idx] - from_x_s - service_s)[in_range],
             "added_m": added_m[in_range],
@@ -332,7 +343,8 @@ class LiveRoutes:
             if not ok.any():
                 out.append(None)
                 continue
-            j = int(np.flatnonzero(ok)[np.argmin(table["cost"][ok])])
+            cost = table["cost"] + table["per_s_eur"] * self._span_beyond_detour(table, begin, end)
+            j = int(np.flatnonzero(ok)[np.argmin(cost[ok])])
             out.append(
                 Insertion(
                     vehicle_id=ids[int(table["vehicle"][j])],
@@ -341,11 +353,20 @@ class LiveRoutes:
                     latest_start_s=int(min(end, table["latest_x"][j])),
                     added_m=int(table["added_m"][j]),
                     added_s=int(table["added_s"][j]),
-                    cost_eur=float(table["cost"][j]),
+                    cost_eur=float(cost[j]),
                     co2_g=float(table["co2_g"][j]),
                 )
             )
         return out
+
+    @staticmethod
+    def _span_beyond_detour(table: dict, begin: np.ndarray, end: int) -> np.ndarray:
+        """Seconds a route's paid span grows beyond the detour: appended last, the wait
+        for the slot; prepended first, how much earlier the vehicle must now leave."""
+        wait = np.where(table["last"], begin - table["arrive"], 0)
+        leave_by = np.minimum(end, table["latest_x"]) - table["to_x_s"]
+        earlier = np.maximum(0, table["route_start_s"] - leave_by) - table["added_s"]
+        return wait + np.where(table["first"], np.maximum(0, earlier), 0)
 
     def _vehicle_arrays(self) -> dict:
         """Per-vehicle figures in the order of ``gaps()["ids"]`` (cached with the gaps)."""

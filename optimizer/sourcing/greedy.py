@@ -295,8 +295,11 @@ class GreedySourcing:
         )
         begin = np.maximum(table["arrive"], order.slot_start_s)
         fits = (begin <= order.slot_end_s) & (begin <= table["latest_x"])
-        np.minimum.at(out, self.vehicle_node[table["vehicle"][fits]], table["cost"][fits])
-        self._best_rows[order_id] = (table, fits, begin)
+        cost = table["cost"] + table["per_s_eur"] * live._span_beyond_detour(
+            table, begin, order.slot_end_s
+        )
+        np.minimum.at(out, self.vehicle_node[table["vehicle"][fits]], cost[fits])
+        self._best_rows[order_id] = (table, fits, cost)
         return out
 
     def _placed(self, order_id: str, j: int) -> None:
@@ -307,11 +310,11 @@ class GreedySourcing:
         self._best_rows.clear()
         if found is None:
             return
-        table, fits, _ = found
+        table, fits, cost = found
         mine = fits & (self.vehicle_node[table["vehicle"]] == j)
         if not mine.any():
             return  # taken on the estimate: the routing engine will make room
-        k = int(np.flatnonzero(mine)[np.argmin(table["cost"][mine])])
+        k = int(np.flatnonzero(mine)[np.argmin(cost[mine])])
         vehicle_id = self.live_ids[int(table["vehicle"][k])]
         position = int(self.live.gaps()["position"][table["row"][k]])
         order = self.scenario.orders_by_id[order_id]
