@@ -309,8 +309,12 @@ class LiveRoutes:
             # Planning, not pricing: an empty vehicle's fixed cost and stem are shared by
             # the stops a route of its type is expected to carry, so greedy insertion
             # does not shun vans (Solomon 1987's insertion heuristics have the same bias).
+            # The time at the door is this stop's own: only the fixed cost and the
+            # drive out and back are shared.
             empty = per_vehicle["fixed_eur"][vehicle] > 0
-            cost = np.where(empty, cost / self.amortize_stops[vehicle], cost)
+            door = service_s * per_vehicle["per_s_eur"][vehicle]
+            shared = (cost - door) / self.amortize_stops[vehicle] + door
+            cost = np.where(empty, shared, cost)
         in_range = added_m <= per_vehicle["range_left_m"][vehicle]
         return {
             "row": idx[in_range],
