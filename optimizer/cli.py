@@ -45,7 +45,7 @@ def plan(
     time_limit: Annotated[
         float, typer.Option(help="routing time budget in seconds", min=0.1)
     ] = 30.0,
-    engine: Annotated[str, typer.Option(help="routing engine")] = "ortools",
+    engine: Annotated[str, typer.Option(help="routing engine: pyvrp or ortools")] = "pyvrp",
     workers: Annotated[int, typer.Option(help="processes solving nodes in parallel", min=1)] = 2,
 ) -> None:
     """Plan the day: choose a node per order, build routes, write the plan files."""

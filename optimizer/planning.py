@@ -55,7 +55,9 @@ class PlanParams:
     time_limit_s
         Wall-clock budget for routing (all nodes, all rounds).
     engine
-        Routing engine name (see ``optimizer.routing.ENGINES``).
+        Routing engine name (see ``optimizer.routing.ENGINES``). PyVRP by default: on the
+        Solomon instances at 10 s it reaches a 0.19 % mean gap against OR-Tools' 3.35 %, and
+        it routes the Paris day cheaper at the same time (``lastmile bench``).
     workers
         Processes solving nodes in parallel.
     sourcing
@@ -67,7 +69,7 @@ class PlanParams:
     """
 
     time_limit_s: float = 30.0
-    engine: str = "ortools"
+    engine: str = "pyvrp"
     workers: int = 2
     sourcing: SourcingParams = field(default_factory=SourcingParams)
     joint: bool = True
