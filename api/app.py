@@ -22,6 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.routing import Match
 
 from api import checkout, plans
 from api.auth import KeyStore, announce_generated_keys, configure_keys, server_secret
@@ -107,6 +108,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
 
+    @app.middleware("http")
+    async def allow_every_method(request: Request, call_next):
+        """A 405 lists every method the path supports (Starlette names only the first
+        route's when several routes share a path, e.g. GET and DELETE on a hold)."""
+        response = await call_next(request)
+        if response.status_code == 405:
+            methods = set()
+            for route in _leaf_routes(app.routes):
+                match, _ = route.matches({"type": "http", "path": request.url.path,
+                                          "method": "GET"})  # fmt: skip
+                if match is not Match.NONE and getattr(route, "methods", None):
+                    methods |= route.methods
+            if methods:
+                response.headers["Allow"] = ", ".join(sorted(methods))
+        return response
+
     @app.exception_handler(CheckoutError)
     async def refused(request: Request, exc: CheckoutError) -> JSONResponse:
         return checkout_error_response(exc)
@@ -114,6 +131,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(plans.router)
     app.include_router(checkout.router)
     return app
+
+
+def _leaf_routes(routes):
+    """Every endpoint route, looking inside included routers."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        inner = inner if inner is not None else getattr(route, "routes", None)
+        if inner is not None:
+            yield from _leaf_routes(inner)
+        else:
+            yield route
 
 
 class _CheckoutDay:

@@ -223,6 +223,7 @@ checkout_key = Depends(require_role("checkout"))
 planner_key = Depends(require_role("planner"))
 
 ERRORS = {
+    400: {"description": "the body is not JSON text"},
     401: {"description": "missing or unknown API key"},
     403: {"description": "a key of the other role"},
     422: {"description": "invalid request, with the field path in `loc`"},
@@ -275,7 +276,10 @@ def create_hold(body: HoldRequest, request: Request, idempotency_key: Idempotenc
 
 
 @router.get(
-    "/holds/{hold_id}", response_model=HoldStatus, dependencies=[checkout_key], responses=ERRORS
+    "/holds/{hold_id}",
+    response_model=HoldStatus,
+    dependencies=[checkout_key],
+    responses={**ERRORS, 404: {"description": "no such hold"}},
 )
 def get_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
     return _service(request).hold_status(hold_id)
