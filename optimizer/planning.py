@@ -43,7 +43,7 @@ Progress = Callable[[float, str], None]
 
 # Share of the time limit given to the first routing round; the rest goes to the
 # nodes that take over orders another node could not fit.
-FIRST_ROUND_SHARE = 0.8
+FIRST_ROUND_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class PlanParams:
         How nodes are chosen (:class:`optimizer.sourcing.SourcingParams`).
     joint
         Also solve one routing problem over every node in which each order may ship
-        from its chosen node or up to two alternatives with stock (the engine picks),
+        from its chosen node or up to three alternatives with stock (the engine picks),
         and keep the better plan (days up to ``JOINT_MAX_ORDERS`` orders).
     """
 
@@ -197,7 +197,7 @@ JOINT = "*joint*"
 # One problem over every node and order: its matrices grow with the square of the
 # orders, so bigger days use sourcing-then-routing only (and decomposition).
 JOINT_MAX_ORDERS = 1500
-JOINT_EXTRA_NODES = 2  # alternatives per order besides the sourcing choice
+JOINT_EXTRA_NODES = 3  # alternatives per order besides the sourcing choice
 # What placing one order in the retry round may cost at most, to compare plans that leave
 # out different numbers of orders (a van's fixed cost and an hour's work, roughly).
 RETRY_ALLOWANCE_EUR = 50.0
@@ -206,7 +206,7 @@ RETRY_ALLOWANCE_EUR = 50.0
 def _joint_candidates(
     scenario: Scenario, sourcing: GreedySourcing, decisions: dict
 ) -> dict[str, set[str]]:
-    """Per order: its sourcing choice plus up to two more nodes that could serve it,
+    """Per order: its sourcing choice plus up to three more nodes that could serve it,
     cheapest first. An alternative's stock and picking are set aside for that order, so
     any combination the engine picks is covered: no stock is promised twice."""
     spare = sourcing.stock.copy()

@@ -31,9 +31,10 @@ from optimizer.io.vrptw import (
 from optimizer.routing import ENGINES, RoutingProblem
 
 # Each unit x10 of distance is priced like a metre at 1 EUR/km: the objective is the
-# distance alone, and an unserved customer costs far more than any route could.
+# distance alone. An unserved customer costs ten times a route through every arc's
+# worst case, so no engine ever finds it cheaper to leave one out.
 COST_PER_UNIT_EUR = 0.001
-UNSERVED_PENALTY_EUR = 10_000.0
+UNSERVED_FACTOR = 10
 
 
 @dataclass
@@ -79,6 +80,7 @@ def vrptw_problem(instance: VrptwInstance) -> RoutingProblem:
     dist = instance.distance_x10()
     n, v = instance.num_customers, instance.num_vehicles
     ready, due = instance.ready * SCALE, instance.due * SCALE
+    longest_route = int(dist.max()) * (n + 2)
     return RoutingProblem(
         distance_m=[dist],
         duration_s=[dist],
@@ -88,7 +90,7 @@ def vrptw_problem(instance: VrptwInstance) -> RoutingProblem:
         vehicle_latest_start_s=np.full(v, due[0], np.int64),
         vehicle_latest_end_s=np.full(v, due[0], np.int64),
         vehicle_capacity=np.full((v, 1), instance.capacity, np.int64),
-        vehicle_max_distance_m=np.full(v, int(dist.max()) * (n + 1), np.int64),
+        vehicle_max_distance_m=np.full(v, longest_route, np.int64),
         vehicle_fixed_cost_eur=np.zeros(v),
         vehicle_cost_per_m_eur=np.full(v, COST_PER_UNIT_EUR),
         vehicle_cost_per_s_eur=np.zeros(v),
@@ -98,7 +100,7 @@ def vrptw_problem(instance: VrptwInstance) -> RoutingProblem:
         tw_start_s=ready[1:],
         tw_end_s=due[1:],
         allowed=np.ones((n, v), bool),
-        penalty_eur=np.full(n, UNSERVED_PENALTY_EUR),
+        penalty_eur=np.full(n, UNSERVED_FACTOR * COST_PER_UNIT_EUR * longest_route),
     )
 
 

@@ -20,6 +20,7 @@ the largest per-unit travel cost so they mean the same whatever the cost scale.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,9 @@ COST_SCALE = 1_000_000  # integer cost units per euro (a micro-euro resolution)
 # PyVRP's own penalty bounds (pyvrp.PenaltyParams), per unit of violation, for a unit
 # travel cost of 1; multiplied by the problem's largest per-unit travel cost.
 MIN_PENALTY, MAX_PENALTY = 0.1, 100_000.0
+
+# Most of the budget the first stage (every stop optional) may take before the second.
+FIRST_STAGE_SHARE = 0.5
 
 
 class PyVrpEngine:
@@ -62,29 +66,87 @@ class PyVrpEngine:
                 dropped=list(range(problem.num_stops)), solve_s=time.perf_counter() - started
             )
         ref = max(1, max(vt.unit_distance_cost + vt.unit_duration_cost for vt in model.types))
-        params = pyvrp.SolveParams(
-            penalty=pyvrp.PenaltyParams(
-                min_penalty=MIN_PENALTY * ref, max_penalty=MAX_PENALTY * ref
+        penalty = pyvrp.PenaltyParams(min_penalty=MIN_PENALTY * ref, max_penalty=MAX_PENALTY * ref)
+        deadline = started + time_limit_s
+
+        if not model.must_serve:
+            found = pyvrp.solve(
+                model.data,
+                _Deadline(deadline),
+                seed=self.seed,
+                collect_stats=False,
+                params=pyvrp.SolveParams(penalty=penalty),
             )
-        )
-        stop = _Deadline(started + time_limit_s)
-        found = pyvrp.solve(
-            model.data, stop, seed=self.seed, collect_stats=False, display=False, params=params
-        )
-        result = model.extract(found.best)
+            best = found.best
+        else:
+            best = self._two_stages(model, penalty, started, deadline)
+        result = model.extract(best)
         result.solve_s = time.perf_counter() - started
         return result
 
+    def _two_stages(
+        self, model: _Model, penalty: pyvrp.PenaltyParams, started: float, deadline: float
+    ) -> pyvrp.Solution:
+        """Search with every stop optional until the must-serve ones are all served (or
+        ``FIRST_STAGE_SHARE`` of the budget is gone), then, from that solution, with
+        them required: PyVRP searches much better without optional clients (measured
+        on the Gehring-Homberger R1 400s: 1.5 % gap instead of 2.3 % at 60 s)."""
+        watch = _MustServeWatch(model.must_serve)
+        found = pyvrp.solve(
+            model.data,
+            _Deadline(started + FIRST_STAGE_SHARE * (deadline - started), watch.done),
+            seed=self.seed,
+            collect_stats=False,
+            params=pyvrp.SolveParams(
+                ils=pyvrp.IteratedLocalSearchParams(callbacks=watch), penalty=penalty
+            ),
+        )
+        if time.perf_counter() >= deadline:
+            return found.best
+        data = model.with_required(model.must_serve) if watch.done() else model.data
+        start = pyvrp.Solution(
+            data,
+            [
+                pyvrp.Route(data, [a.idx for a in r if a.is_client()], r.vehicle_type())
+                for r in found.best.routes()
+            ],
+        )
+        found = pyvrp.solve(
+            data,
+            _Deadline(deadline),
+            seed=self.seed + 1,
+            collect_stats=False,
+            params=pyvrp.SolveParams(penalty=penalty),
+            initial_solution=start,
+        )
+        return found.best
+
 
 class _Deadline:
-    """Stopping criterion at a wall-clock instant, so building the model and PyVRP's
-    construction count against the time limit too."""
+    """Stopping criterion at a wall-clock instant (so building the model and PyVRP's
+    construction count against the time limit too), or earlier when ``done()``."""
 
-    def __init__(self, deadline: float):
+    def __init__(self, deadline: float, done: Callable[[], bool] = lambda: False):
         self.deadline = deadline
+        self.done = done
 
     def __call__(self, best_cost: int) -> bool:
-        return time.perf_counter() >= self.deadline
+        return self.done() or time.perf_counter() >= self.deadline
+
+
+class _MustServeWatch(pyvrp.IteratedLocalSearchCallbacks):
+    """Notes when PyVRP's best solution is feasible and serves every must-serve client."""
+
+    def __init__(self, must_serve: list[int]):
+        self.must_serve = set(must_serve)
+        self.all_served = False
+
+    def done(self) -> bool:
+        return self.all_served
+
+    def on_best(self, best: pyvrp.Solution) -> None:
+        unplanned = {a.idx for a in best.unplanned() if a.is_client()}
+        self.all_served = best.is_feasible() and not (unplanned & self.must_serve)
 
 
 @dataclass(frozen=True)
@@ -129,8 +191,13 @@ class _Model:
         profile_of: dict[tuple[int, bytes], int] = {}
         horizon = int(max(p.vehicle_latest_end_s.max(), p.tw_end_s.max()))
         type_vehicles: dict[_TypeKey, list[int]] = {}
+        longest: dict[int, int] = {}  # longest arc between the nodes, per travel profile
+        longest_arc: dict[int, int] = {}  # the same, per usable vehicle
         for v in np.flatnonzero(usable):
             prof = int(p.vehicle_profile[v])
+            if prof not in longest:
+                longest[prof] = int(p.distance_m[prof][grid].max())
+            longest_arc[int(v)] = longest[prof]
             pattern = p.allowed[self.clients, v]
             key = (prof, pattern.tobytes())
             if key not in profile_of:
@@ -183,8 +250,8 @@ class _Model:
             )
             for k, vehicles in type_vehicles.items()
         ]
-        clients = [
-            pyvrp.Client(
+        self._client_args = [
+            dict(
                 location=first_client + c,
                 delivery=[int(x) for x in p.stop_demand[i]],
                 service_duration=int(p.stop_service_s[i]),
@@ -195,6 +262,21 @@ class _Model:
             )
             for c, i in enumerate(self.clients)
         ]
+        # Clients whose penalty is above the cost of the dearest route any vehicle
+        # could drive (fixed cost, its range or every arc once, its whole shift):
+        # leaving one unserved never pays once it is served.
+        dearest = max(
+            float(p.vehicle_fixed_cost_eur[v])
+            + float(p.vehicle_cost_per_m_eur[v])
+            * min(int(p.vehicle_max_distance_m[v]), (len(node_location) + 1) * longest_arc[v])
+            + float(p.vehicle_cost_per_s_eur[v])
+            * (int(p.vehicle_latest_end_s[v]) - int(p.vehicle_earliest_start_s[v]))
+            for v in longest_arc
+        )
+        self.must_serve = [
+            c for c, i in enumerate(self.clients) if float(p.penalty_eur[i]) > dearest
+        ]
+        clients = [pyvrp.Client(**args) for args in self._client_args]
         self.data = pyvrp.ProblemData(
             locations=[pyvrp.Location(0.0, 0.0) for _ in node_location],
             clients=clients,
@@ -202,6 +284,16 @@ class _Model:
             vehicle_types=self.types,
             distance_matrices=distance,
             duration_matrices=duration,
+        )
+
+    def with_required(self, clients: list[int]) -> pyvrp.ProblemData:
+        """The same data with ``clients`` required (no longer optional)."""
+        required = set(clients)
+        return self.data.replace(
+            clients=[
+                pyvrp.Client(**(args | {"required": c in required}))
+                for c, args in enumerate(self._client_args)
+            ]
         )
 
     def extract(self, solution: pyvrp.Solution) -> RoutingResult:
