@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from optimizer.routing import ENGINES, PyVrpEngine
-from optimizer.routing.pyvrp_engine import _checked_route
+from optimizer.routing.pyvrp_engine import _checked_route, _Model
 from tests.test_routing import DAY, line_problem, total_distance
 
 LIMIT_S = 0.3
@@ -120,6 +120,12 @@ def test_a_stop_cheaper_to_drop_than_to_serve_is_dropped(engine):
     result = engine.solve(problem, LIMIT_S)
     assert result.dropped == [1]
     assert result.objective_eur == pytest.approx(2.0 + 1.0)
+
+
+def test_only_stops_dearer_to_drop_than_any_route_are_made_must_serve():
+    # The dearest route: 4 arcs of at most 100 km at 1 EUR/km, so 400 EUR.
+    problem = line_problem([1000, 100_000, 2000], penalty_eur=np.array([1000.0, 1.0, 399.0]))
+    assert _Model(problem).must_serve == [0]
 
 
 def test_a_forbidden_vehicle_is_never_used_for_a_stop_even_when_cheaper(engine):

@@ -15,6 +15,11 @@ Loads stay in the problem's grams and millilitres. PyVRP penalises a violation p
 unit (second of lateness, gram of overload, metre over range) with a weight it adapts
 between bounds meant for a cost of 1 per unit of travel; the bounds are scaled here by
 the largest per-unit travel cost so they mean the same whatever the cost scale.
+
+Every stop is optional, its penalty the prize for serving it. PyVRP searches better
+without optional clients, so once its best solution serves every stop whose penalty
+exceeds the dearest route any vehicle could drive (dropping one of those never pays),
+the search goes on from that solution with them required.
 """
 
 from __future__ import annotations
