@@ -275,7 +275,7 @@ def _audit(url: str, scenario) -> int:
     for row in rows:
         vehicle = live.vehicles[row.vehicle_id]
         vehicle.stops = [LiveStop(**x) for x in json.loads(row.stops_json)]
-        vehicle.refresh(live.travel, 0)
+        vehicle.refresh(live.travel)
         vt = vehicle.vehicle_type
         over = vehicle.load_kg > vt.capacity_kg + 1e-6 or vehicle.load_l > vt.capacity_l + 1e-6
         oversold += int(over or not vehicle.feasible)

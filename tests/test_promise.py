@@ -139,3 +139,15 @@ def test_the_planned_day_takes_its_stock_and_fills_its_routes():
     eng.take("HUB", [OrderLine("BOOK", 5)])
     result = eng.promise(BOOK, *NEAR_HUB, now_s=6 * H)
     assert result.options == [] and result.lines[0].in_stock is False
+
+
+def test_a_route_that_must_leave_before_the_order_is_picked_takes_no_more_stops():
+    sc = hub_only(FleetEntry("HUB", "bike", 1, 8 * H, 16 * H))
+    early = LiveStop("X", 48.868, 2.372, 9 * H, 9 * H + 1800, 300, 1, 1)
+    eng = engine(sc, {"HUB/bike/1": [early]})
+    # At 07:00 the book is picked by 08:00, the bike can still leave with it.
+    assert slots(eng.promise(BOOK, *NEAR_HUB, now_s=7 * H), Service.EXPRESS)
+    # At 08:45 it would be picked at 09:45: the bike must have left for its 09:00 stop.
+    assert slots(eng.promise(BOOK, *NEAR_HUB, now_s=8 * H + 2700), Service.EXPRESS) == []
+    # Asked again earlier, it is offered again: nothing was recomputed for the clock.
+    assert slots(eng.promise(BOOK, *NEAR_HUB, now_s=7 * H), Service.EXPRESS)

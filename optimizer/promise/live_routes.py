@@ -50,6 +50,7 @@ class LiveVehicle:
     latest_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # latest service start
     leg_m: np.ndarray = field(default_factory=lambda: np.zeros(0))  # point i -> i + 1
     leg_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    nowait_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # start -> departure
     feasible: bool = True
 
     @property
@@ -72,8 +73,13 @@ class LiveVehicle:
     def distance_m(self) -> int:
         return int(self.leg_m.sum())
 
-    def refresh(self, travel: TravelProvider, not_before_s: int) -> None:
-        """Recompute the schedules; the vehicle leaves no earlier than ``not_before_s``."""
+    def refresh(self, travel: TravelProvider) -> None:
+        """Recompute the schedules, leaving as early as the shift and the node allow.
+
+        With waiting allowed before a slot, the departure from point ``i`` when the
+        vehicle leaves at ``t`` is ``max(departure_s[i], t + nowait_s[i])``: the schedule
+        for any later start (e.g. "not before the order is picked") needs no recompute.
+        """
         lat = np.array([self.node.lat] + [s.lat for s in self.stops] + [self.node.lat])
         lon = np.array([self.node.lon] + [s.lon for s in self.stops] + [self.node.lon])
         dist, dur = travel.matrices(lat, lon, Profile.of(self.vehicle_type))
@@ -88,9 +94,8 @@ class LiveVehicle:
         )
         service = np.array([0] + [s.service_s for s in self.stops] + [0], dtype=np.int64)
         departure = np.zeros(n, dtype=np.int64)
-        t = max(self.earliest_start_s, not_before_s)
-        departure[0] = t
-        ok = t <= self.latest_start_s
+        departure[0] = self.earliest_start_s
+        ok = self.earliest_start_s <= self.latest_start_s
         for i in range(1, n):
             begin = max(int(start[i]), int(departure[i - 1] + self.leg_s[i - 1]))
             ok &= begin <= end[i]
@@ -100,7 +105,12 @@ class LiveVehicle:
         for i in range(n - 2, -1, -1):
             latest[i] = min(int(end[i]), int(latest[i + 1] - self.leg_s[i] - service[i]))
         self.departure_s, self.latest_s = departure, latest
+        self.nowait_s = np.concatenate([[0], np.cumsum(self.leg_s + service[1:])])
         self.feasible = bool(ok) and bool(np.all(latest >= departure - service))
+
+    def can_leave_at(self, t: int) -> bool:
+        """Whether the route still holds if the vehicle leaves no earlier than ``t``."""
+        return self.feasible and max(t, self.earliest_start_s) <= self.latest_s[0]
 
 
 @dataclass
@@ -177,10 +187,8 @@ class LiveRoutes:
     # -- changes -------------------------------------------------------------------------
 
     def set_now(self, now_s: int) -> None:
-        if now_s != self.now_s:
-            self.now_s = now_s
-            self._stale = set(self.vehicles)
-            self._gaps = None
+        """Vehicles leave no earlier than ``now_s`` (applied per query, nothing recomputed)."""
+        self.now_s = now_s
 
     def insert(self, vehicle_id: str, position: int, stop: LiveStop) -> None:
         self.vehicles[vehicle_id].stops.insert(position, stop)
@@ -214,17 +222,17 @@ class LiveRoutes:
         if self._gaps is not None:
             return self._gaps
         for vehicle_id in self._stale:
-            self.vehicles[vehicle_id].refresh(self.travel, self.now_s)
+            self.vehicles[vehicle_id].refresh(self.travel)
         self._stale = set()
         parts: dict[str, list] = {k: [] for k in (
             "vehicle", "position", "prev_lat", "prev_lon", "next_lat", "next_lon",
             "departure_s", "latest_next_s", "leg_m", "leg_s", "first", "last",
-            "route_start_s")}  # fmt: skip
+            "route_start_s", "nowait_s", "earliest_start_s")}  # fmt: skip
         ids = list(self.vehicles)
         for k, vehicle_id in enumerate(ids):
             v = self.vehicles[vehicle_id]
             if not v.feasible:
-                continue  # already left, or cannot leave late enough: closed to checkouts
+                continue  # its stops no longer fit its shift: closed to checkouts
             lat = [v.node.lat] + [s.lat for s in v.stops] + [v.node.lat]
             lon = [v.node.lon] + [s.lon for s in v.stops] + [v.node.lon]
             m = len(v.stops)
@@ -243,6 +251,8 @@ class LiveRoutes:
             parts["first"].append((np.arange(m + 1) == 0) & (m > 0))
             parts["last"].append((np.arange(m + 1) == m) & (m > 0))
             parts["route_start_s"].append(np.full(m + 1, v.latest_s[0]))
+            parts["nowait_s"].append(v.nowait_s[:-1])
+            parts["earliest_start_s"].append(np.full(m + 1, v.earliest_start_s))
         gaps = {k: (np.concatenate(p) if p else np.zeros(0)) for k, p in parts.items()}
         gaps["ids"] = ids
         gaps["vehicle"] = gaps["vehicle"].astype(np.int64)
@@ -280,7 +290,12 @@ class LiveRoutes:
             per_vehicle["load_l"] + volume_l <= per_vehicle["capacity_l"] + 1e-9
         )
         mask = (allowed_vehicles & room)[g["vehicle"]] if len(g["vehicle"]) else np.zeros(0, bool)
+        # Vehicles leave no earlier than now (e.g. once the order is picked): a route
+        # that must leave before that is closed, the others' departures shift.
+        leave = np.maximum(g["earliest_start_s"], self.now_s) if len(mask) else np.zeros(0)
+        mask &= leave <= g["route_start_s"]
         idx = np.flatnonzero(mask)
+        departure = np.maximum(g["departure_s"][idx], leave[idx] + g["nowait_s"][idx])
         vehicle = g["vehicle"][idx]
         to_x_m, to_x_s = np.zeros(len(idx), np.int64), np.zeros(len(idx), np.int64)
         from_x_m, from_x_s = np.zeros(len(idx), np.int64), np.zeros(len(idx), np.int64)
@@ -324,7 +339,7 @@ class LiveRoutes:
             "first": g["first"][idx][in_range].astype(bool),
             "last": g["last"][idx][in_range].astype(bool),
             "route_start_s": g["route_start_s"][idx][in_range],
-            "arrive": (g["departure_s"][idx] + to_x_s)[in_range],
+            "arrive": (departure + to_x_s)[in_range],
             "latest_x": (g["latest_next_s"][idx] - from_x_s - service_s)[in_range],
             "added_m": added_m[in_range],
             "added_s": added_s[in_range],
