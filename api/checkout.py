@@ -15,6 +15,7 @@ from api.auth import require_role
 from api.checkout_service import CheckoutError, CheckoutService
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.model import OrderLine, Scenario
+from optimizer.travel.great_circle import great_circle_km
 
 # An address farther than this from every node with vehicles is outside the service
 # area (the Paris sample's farthest customer is ~12 km from its nearest such node).
@@ -195,7 +196,7 @@ def _resolve(scenario: Scenario, address: Address) -> ResolvedAddress:
         point = ResolvedAddress(lat=place.lat, lon=place.lon, postcode=place.postcode)
     based = {v.node_id for v in scenario.vehicles}
     nearest = min(
-        (_km(point.lat, point.lon, n.lat, n.lon) for n in scenario.nodes.values()
+        (great_circle_km(point.lat, point.lon, n.lat, n.lon) for n in scenario.nodes.values()
          if n.node_id in based),
         default=math.inf,
     )  # fmt: skip
@@ -207,15 +208,6 @@ def _resolve(scenario: Scenario, address: Address) -> ResolvedAddress:
             ("body", "address"),
         )
     return point
-
-
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    h = (
-        math.sin((phi2 - phi1) / 2) ** 2
-        + math.cos(phi1) * math.cos(phi2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, h)))
 
 
 router = APIRouter(prefix="/v1", tags=["checkout"])

@@ -21,6 +21,7 @@ import numpy as np
 from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service, VehicleType
 from optimizer.promise.live_routes import LiveRoutes
 from optimizer.travel import TravelProvider
+from optimizer.travel.great_circle import great_circle_km
 
 DAY_S = 24 * 3600
 
@@ -252,7 +253,7 @@ class PromiseEngine:
             node = sc.nodes[node_id]
             if node.kind not in (NodeKind.STORE, NodeKind.DARK_STORE) or not has_stock[j]:
                 continue
-            km = _km(lat, lon, node.lat, node.lon)
+            km = great_circle_km(lat, lon, node.lat, node.lon)
             ready = max(now_s, node.opens_s) + p.pick_lead_s
             if km <= p.collect_radius_km and ready <= node.closes_s:
                 out.append(CollectOption(node_id, node.name, ready, price, round(km, 2)))
@@ -292,12 +293,3 @@ def _steer(options: list[SlotOption], params: PromiseParams) -> list[SlotOption]
             o = SlotOption(**{**o.__dict__, "price_eur": cheaper, "recommended": True})
         out.append(o)
     return out
-
-
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    phi1, phi2 = np.radians(lat1), np.radians(lat2)
-    h = (
-        np.sin((phi2 - phi1) / 2) ** 2
-        + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    return float(2 * 6371.0088 * np.arcsin(np.sqrt(h)))

@@ -69,3 +69,14 @@ def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 def duration_s(distance_m: np.ndarray, speed_kmh: float) -> np.ndarray:
     """Seconds to cover ``distance_m`` at ``speed_kmh``, rounded up to whole seconds."""
     return np.ceil(distance_m * 3.6 / speed_kmh).astype(np.int64)
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Straight-line (great-circle) distance between two points, in km: for radii such as
+    "stores within 5 km" or "the service area", not for travel."""
+    phi1, phi2 = np.radians(lat1), np.radians(lat2)
+    h = (
+        np.sin((phi2 - phi1) / 2) ** 2
+        + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    )
+    return float(2 * EARTH_RADIUS_M / 1000 * np.arcsin(np.sqrt(min(1.0, h))))
