@@ -94,10 +94,11 @@ def test_a_broken_scenario_lists_every_problem_and_exits_2(tmp_path):
     assert not (tmp_path / "plan").exists()  # nothing half-written
 
 
-def test_a_missing_scenario_folder_is_a_clear_error(tmp_path):
-    result = runner.invoke(app, ["plan", str(tmp_path / "nowhere")])
-    assert result.exit_code == 2
-    assert "Traceback" not in result.output
+@pytest.mark.parametrize("name", ["nowhere", "x" * 300])
+def test_a_missing_or_unreadable_scenario_folder_is_a_clear_error(tmp_path, name):
+    result = runner.invoke(app, ["plan", str(tmp_path / name)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "error" in result.output
 
 
 def test_an_interrupt_before_writing_leaves_the_previous_plan(

@@ -83,8 +83,13 @@ def load_scenario(path: str | Path) -> Scenario:
         Listing every problem found in every file; nothing else is raised for bad data.
     """
     folder = Path(path)
-    if not folder.is_dir():
-        message = "is not a folder" if folder.exists() else "scenario folder not found"
+    try:
+        is_dir, exists = folder.is_dir(), folder.exists()
+    except OSError as error:  # e.g. a name too long for the file system
+        message = f"cannot be read: {error.strerror or error}"
+        raise ScenarioError(path, [Problem(str(path), None, None, message)]) from None
+    if not is_dir:
+        message = "is not a folder" if exists else "scenario folder not found"
         raise ScenarioError(path, [Problem(str(path), None, None, message)])
     return _ScenarioReader(folder).read(path)
 
