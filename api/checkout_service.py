@@ -31,7 +31,7 @@ from sqlalchemy import delete, select, update
 
 from api.checkout_models import DayOrder, DayState, Hold, StockLevel, VehicleRoute
 from api.db import Database
-from optimizer.io.plan_files import plan_from_dict, plan_to_dict
+from optimizer.io.plan_files import plan_to_dict
 from optimizer.kpis import plan_kpis
 from optimizer.model import Order, OrderLine, Plan, Scenario, Service
 from optimizer.promise import (
@@ -41,7 +41,6 @@ from optimizer.promise import (
     PromiseEngine,
     PromiseParams,
     SlotOption,
-    may_carry,
 )
 from optimizer.travel import GreatCircle, TravelProvider
 
@@ -168,13 +167,6 @@ class CheckoutService:
         s.add(DayState(id=1, scenario_name=sc.settings.name, version=1, plan_json=plan_json))
         s.flush()
 
-    def base_plan(self) -> Plan:
-        with self.db.transaction(write=False) as s:
-            state = s.get(DayState, 1)
-            if state is None:
-                raise CheckoutError(503, "the day's plan is not ready yet")
-            return plan_from_dict(self.scenario, json.loads(state.plan_json))
-
     # -- the promise (a read) ------------------------------------------------------------
 
     def _refresh(self) -> PromiseEngine:
@@ -196,10 +188,9 @@ class CheckoutService:
                 if j is not None and k is not None:
                     engine.free[j, k] = row.on_hand - row.committed
             for row in s.scalars(select(VehicleRoute).where(VehicleRoute.changed_at > since)):
-                vehicle = engine.live.vehicles.get(row.vehicle_id)
-                if vehicle is not None:
-                    vehicle.stops = [LiveStop(**x) for x in json.loads(row.stops_json)]
-                    engine.live._touch(row.vehicle_id)
+                if row.vehicle_id in engine.live.vehicles:
+                    stops = [LiveStop(**x) for x in json.loads(row.stops_json)]
+                    engine.live.set_stops(row.vehicle_id, stops)
             self._version = state.version
             return engine
 
@@ -334,15 +325,13 @@ class CheckoutService:
             vehicle_ids={r.vehicle_id for r in rows},
         )  # fmt: skip
         for row in rows:
-            live.vehicles[row.vehicle_id].stops = [
-                LiveStop(**x) for x in json.loads(row.stops_json)
-            ]
+            live.set_stops(row.vehicle_id, [LiveStop(**x) for x in json.loads(row.stops_json)])
         weight = sum(sc.catalogue[x.sku].weight_kg * x.qty for x in lines)
         volume = sum(sc.catalogue[x.sku].volume_l * x.qty for x in lines)
         zones = sc.zones_at(option["la"], option["lo"])
         service = Service(option["s"])
         allowed = np.array(
-            [may_carry(vt, service, weight, volume, zones) for vt in live.vehicle_types]
+            [vt.may_carry(service, weight, volume, zones) for vt in live.vehicle_types]
         )
         (best,) = live.cheapest_insertions(
             option["la"], option["lo"], option["st"], weight, volume,

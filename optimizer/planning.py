@@ -326,16 +326,12 @@ def build_problem(
     matrices = [travel.matrices(lat, lon, p) for p in profiles]
     profile_index = {p: k for k, p in enumerate(profiles)}
 
+    baskets = [
+        (o.service, scenario.weight_kg(o), scenario.volume_l(o), scenario.zones_at(o.lat, o.lon))
+        for o in orders
+    ]
     allowed_by_type = {
-        vt.vehicle_type_id: np.array(
-            [
-                scenario.may_deliver(vt, o)
-                and scenario.weight_kg(o) <= vt.capacity_kg + 1e-9
-                and scenario.volume_l(o) <= vt.capacity_l + 1e-9
-                for o in orders
-            ],
-            dtype=bool,
-        )
+        vt.vehicle_type_id: np.array([vt.may_carry(*b) for b in baskets], dtype=bool)
         for vt in set(types)
     }
     allowed = np.zeros((len(orders), len(vehicles)), dtype=bool)

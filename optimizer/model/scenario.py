@@ -83,6 +83,25 @@ class VehicleType:
     co2_g_per_km: float
     zero_emission: bool = True
 
+    def may_serve(self, service: Service, zones: list[Zone]) -> bool:
+        """Service and zone rules: click & collect is never delivered, green goes by bike
+        or trike only, and every zone at the address must admit this vehicle type."""
+        if service is Service.CLICK_COLLECT:
+            return False
+        if service is Service.GREEN and not self.mode.is_bike:
+            return False
+        return all(z.admits(self) for z in zones)
+
+    def may_carry(
+        self, service: Service, weight_kg: float, volume_l: float, zones: list[Zone]
+    ) -> bool:
+        """:meth:`may_serve`, and the basket fits by weight and volume."""
+        return (
+            weight_kg <= self.capacity_kg + 1e-9
+            and volume_l <= self.capacity_l + 1e-9
+            and self.may_serve(service, zones)
+        )
+
 
 @dataclass(frozen=True)
 class FleetEntry:
@@ -287,8 +306,4 @@ class Scenario:
 
     def may_deliver(self, vehicle_type: VehicleType, order: Order) -> bool:
         """Zone rules and service rules: may this vehicle type deliver this order?"""
-        if order.service is Service.CLICK_COLLECT:
-            return False
-        if order.service is Service.GREEN and not vehicle_type.mode.is_bike:
-            return False
-        return all(z.admits(vehicle_type) for z in self.zones_at(order.lat, order.lon))
+        return vehicle_type.may_serve(order.service, self.zones_at(order.lat, order.lon))

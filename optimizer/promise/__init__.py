@@ -8,7 +8,6 @@ from optimizer.promise.engine import (
     PromiseParams,
     SlotOption,
     door_time_s,
-    may_carry,
     price_eur,
 )
 from optimizer.promise.live_routes import Insertion, LiveRoutes, LiveStop
@@ -24,6 +23,5 @@ __all__ = [
     "PromiseParams",
     "SlotOption",
     "door_time_s",
-    "may_carry",
     "price_eur",
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service, VehicleType
+from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service
 from optimizer.promise.live_routes import LiveRoutes
 from optimizer.travel import TravelProvider
 from optimizer.travel.great_circle import great_circle_km
@@ -98,18 +98,6 @@ class Promise:
     options: list[SlotOption | CollectOption] = field(default_factory=list)
     lines: list[LineAvailability] = field(default_factory=list)
     service_time_s: int = 0
-
-
-def may_carry(
-    vehicle_type: VehicleType, service: Service, weight_kg: float, volume_l: float, zones: list
-) -> bool:
-    """Size, service (green = bike only) and zone rules for one vehicle type."""
-    return (
-        vehicle_type.capacity_kg >= weight_kg - 1e-9
-        and vehicle_type.capacity_l >= volume_l - 1e-9
-        and (service is not Service.GREEN or vehicle_type.mode.is_bike)
-        and all(z.admits(vehicle_type) for z in zones)
-    )
 
 
 def door_time_s(weight_kg: float, volume_l: float, lines: int) -> int:
@@ -199,7 +187,7 @@ class PromiseEngine:
             slots = self._slots(settings.slot_length_min * 60, now_s)
             allowed = (
                 np.array(
-                    [may_carry(vt, service, weight, volume, zones) for vt in self.vehicle_types]
+                    [vt.may_carry(service, weight, volume, zones) for vt in self.vehicle_types]
                 )
                 & has_stock[self.vehicle_node]
             )

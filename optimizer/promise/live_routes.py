@@ -108,10 +108,6 @@ class LiveVehicle:
         self.nowait_s = np.concatenate([[0], np.cumsum(self.leg_s + service[1:])])
         self.feasible = bool(ok) and bool(np.all(latest >= departure - service))
 
-    def can_leave_at(self, t: int) -> bool:
-        """Whether the route still holds if the vehicle leaves no earlier than ``t``."""
-        return self.feasible and max(t, self.earliest_start_s) <= self.latest_s[0]
-
 
 @dataclass
 class Insertion:
@@ -203,13 +199,10 @@ class LiveRoutes:
                     return True
         return False
 
-    def rename(self, key: str, new_key: str) -> None:
-        for vehicle_id, v in self.vehicles.items():
-            for i, s in enumerate(v.stops):
-                if s.key == key:
-                    v.stops[i] = LiveStop(**{**s.__dict__, "key": new_key})
-                    self._touch(vehicle_id)
-                    return
+    def set_stops(self, vehicle_id: str, stops: list[LiveStop]) -> None:
+        """Replace a vehicle's stops (e.g. with its route as stored in the database)."""
+        self.vehicles[vehicle_id].stops = list(stops)
+        self._touch(vehicle_id)
 
     def _touch(self, vehicle_id: str) -> None:
         self._stale.add(vehicle_id)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.model import Scenario, Service, Unassigned, UnassignedCode
-from optimizer.promise.engine import may_carry
 from optimizer.promise.live_routes import LiveRoutes, LiveStop
 from optimizer.sourcing.reach import Reach, Stage, compute_reach
 from optimizer.travel import TravelProvider
@@ -285,7 +284,7 @@ class GreedySourcing:
         zones = sc.zones_at(order.lat, order.lon)
         weight, volume = sc.weight_kg(order), sc.volume_l(order)
         allowed = ok[self.vehicle_node] & np.array(
-            [may_carry(vt, order.service, weight, volume, zones) for vt in live.vehicle_types]
+            [vt.may_carry(order.service, weight, volume, zones) for vt in live.vehicle_types]
         )
         out = np.full(len(self.node_ids), np.inf)
         if not allowed.any():
