@@ -86,6 +86,13 @@ SPREAD_SIGMA_RADII = 0.5
 SPREAD_MAX_RADII = 1.2
 # The fleet below serves this many orders; it is multiplied for bigger days.
 BASE_ORDERS = 600
+# The Paris network of ``paris_city.NODES`` serves up to this many orders a day (its
+# fleet then has ~570 vehicles). Bigger days get a bigger network: per further
+# ``NETWORK_BASE_ORDERS`` orders, one more urban hub and ``EXTRA_DARK_STORES`` dark
+# stores, placed where the most people per node live (see :func:`network`), so no
+# node grows to a fleet of thousands.
+NETWORK_BASE_ORDERS = 5000
+EXTRA_DARK_STORES = 3
 
 KM_PER_DEG_LAT = 111.32  # mean length of a degree of latitude
 
@@ -273,6 +280,75 @@ def fleet_scale(orders: int) -> int:
     return max(1, int(orders / BASE_ORDERS + 0.5))
 
 
+def network_size(orders: int) -> int:
+    """How many ``NETWORK_BASE_ORDERS`` blocks of orders the day's network is built for."""
+    return max(1, -(-orders // NETWORK_BASE_ORDERS))
+
+
+def network(orders: int) -> tuple[paris_city.NodeFacts, ...]:
+    """The nodes of a day of ``orders``: the Paris network, plus for each further
+    ``NETWORK_BASE_ORDERS`` orders one urban hub and ``EXTRA_DARK_STORES`` dark stores.
+
+    Each new node goes to the area with the most residents per node already within
+    its radius + 1 km, at a point off its centre (golden-angle turns, half a radius
+    out) so two nodes in one area do not coincide. Deterministic: no random draw.
+    """
+    nodes = list(paris_city.NODES)
+    extra = network_size(orders) - 1
+    kinds = ("urban_hub",) + ("dark_store",) * EXTRA_DARK_STORES
+    areas = paris_city.AREAS
+    placed = {a.postcode: 0 for a in areas}
+    numbers = {"urban_hub": 0, "dark_store": 0}
+    for k in range(extra * len(kinds)):
+        kind = kinds[k % len(kinds)]
+        lat = np.array([n.lat for n in nodes])
+        lon = np.array([n.lon for n in nodes])
+        crowding = [
+            a.population
+            / (1 + int((_distance_km(a.lat, a.lon, lat, lon) <= a.radius_km + 1).sum()))
+            for a in areas
+        ]
+        area = areas[int(np.argmax(crowding))]
+        placed[area.postcode] += 1
+        numbers[kind] += 1
+        turn = np.radians(137.508 * placed[area.postcode])  # the golden angle
+        out_km = 0.5 * area.radius_km
+        profile = paris_city.PROFILES[kind]
+        prefix, label = ("HUB", "urban hub") if kind == "urban_hub" else ("DS", "dark store")
+        nodes.append(
+            paris_city.NodeFacts(
+                node_id=f"{prefix}-X{numbers[kind]:02d}",
+                name=f"{area.name} {label} (grown network)",
+                kind=kind,
+                lat=round(float(area.lat + out_km * np.sin(turn) / KM_PER_DEG_LAT), 4),
+                lon=round(
+                    float(
+                        area.lon
+                        + out_km * np.cos(turn) / (KM_PER_DEG_LAT * np.cos(np.radians(area.lat)))
+                    ),
+                    4,
+                ),
+                opens=profile.opens,
+                closes=profile.closes,
+                pick_capacity_per_hour=profile.pick_capacity_per_hour,
+                handling_cost_eur=profile.handling_cost_eur,
+            )
+        )
+    return tuple(nodes)
+
+
+def _network_fleet_scale(orders: int, nodes: tuple[paris_city.NodeFacts, ...]) -> int:
+    """Fleet multiplier per node: the base fleet's vehicles per 600 orders, spread over
+    every node of the (possibly grown) network instead of the Paris one alone."""
+
+    def units(kind: str) -> int:
+        return sum(s.count for s in FLEET_TEMPLATE.get(kind, ()) if s.scaled)
+
+    base = sum(units(n.kind) for n in paris_city.NODES)
+    grown = sum(units(n.kind) for n in nodes)
+    return max(1, int(orders / BASE_ORDERS * base / grown + 0.5))
+
+
 def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> GeneratedScenario:
     """Generate a Paris delivery day.
 
@@ -294,7 +370,8 @@ def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> Gene
         raise ValueError(f"date must be YYYY-MM-DD, got {date!r}.") from None
     rng = np.random.default_rng(seed)
     clock = Settings(name="", date=day, timezone=TIMEZONE)
-    scale = fleet_scale(orders)
+    nodes_facts = network(orders)
+    scale = _network_fleet_scale(orders, nodes_facts)
 
     settings = {
         "name": f"paris-{day.isoformat()}-{orders}o-s{seed}",
@@ -304,23 +381,23 @@ def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> Gene
         "unserved_penalty_eur": 1000,
         "services": {name: dict(values) for name, values in SERVICES.items()},
     }
-    nodes = [_node_row(node, scale) for node in paris_city.NODES]
+    nodes = [_node_row(node, scale) for node in nodes_facts]
     vehicle_types = [_vehicle_type_row(vt) for vt in paris_city.VEHICLE_TYPES]
     zones = _zones_geojson()
     limited = [Polygon(z.ring) for z in paris_city.ZONES if z.rule == "limited_traffic"]
-    fleet = _fleet(limited, scale, clock)
+    fleet = _fleet(nodes_facts, limited, scale, clock)
     catalogue = [
         {"sku": c.sku, "name": c.name, "weight_kg": c.weight_kg, "volume_l": c.volume_l}
         for c in CATALOGUE
     ]
-    stock_qty = _stock(rng, orders)
+    stock_qty = _stock(rng, orders, nodes_facts)
     stock = [
         {"node_id": node.node_id, "sku": item.sku, "qty": int(stock_qty[n, s])}
-        for n, node in enumerate(paris_city.NODES)
+        for n, node in enumerate(nodes_facts)
         for s, item in enumerate(CATALOGUE)
         if stock_qty[n, s] >= 0
     ]
-    order_rows, line_rows = _orders(rng, orders, stock_qty, fleet, limited, clock)
+    order_rows, line_rows = _orders(rng, orders, nodes_facts, stock_qty, fleet, limited, clock)
     return GeneratedScenario(
         settings=settings,
         nodes=nodes,
@@ -331,7 +408,7 @@ def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> Gene
         orders=order_rows,
         order_lines=line_rows,
         zones=zones,
-        inbound=_inbound(orders, clock),
+        inbound=_inbound(orders, nodes_facts, clock),
         postcodes=[
             {"postcode": a.postcode, "name": a.name, "lat": a.lat, "lon": a.lon}
             for a in paris_city.AREAS
@@ -366,8 +443,10 @@ def write(scenario: GeneratedScenario, out_dir: Path) -> None:
         f.write("\n")
 
 
-def _inbound(orders: int, clock: Settings) -> list[dict[str, Any]]:
-    warehouse = next(n for n in paris_city.NODES if n.kind == "warehouse")
+def _inbound(
+    orders: int, nodes: tuple[paris_city.NodeFacts, ...], clock: Settings
+) -> list[dict[str, Any]]:
+    warehouse = next(n for n in nodes if n.kind == "warehouse")
     rows = [
         {
             "node_id": warehouse.node_id,
@@ -377,7 +456,7 @@ def _inbound(orders: int, clock: Settings) -> list[dict[str, Any]]:
         }
     ]
     best = sorted(CATALOGUE, key=lambda c: (-c.popularity, c.sku))[:2]
-    for node in paris_city.NODES:
+    for node in nodes:
         if node.kind == "urban_hub":
             rows += [
                 {
@@ -429,9 +508,11 @@ def _zones_geojson() -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _fleet(limited: list[Polygon], scale: int, clock: Settings) -> list[dict[str, Any]]:
+def _fleet(
+    nodes: tuple[paris_city.NodeFacts, ...], limited: list[Polygon], scale: int, clock: Settings
+) -> list[dict[str, Any]]:
     rows = []
-    for node in paris_city.NODES:
+    for node in nodes:
         if node.kind == "store":
             inside = any(poly.covers(shapely.Point(node.lon, node.lat)) for poly in limited)
             if inside:
@@ -465,9 +546,15 @@ def _expected_units(orders: int) -> np.ndarray:
     return lines * units_per_line * popularity / popularity.sum()
 
 
-def _stock(rng: np.random.Generator, orders: int) -> np.ndarray:
-    """Units per (node, SKU); -1 where the node does not list the SKU at all."""
+def _stock(
+    rng: np.random.Generator, orders: int, nodes: tuple[paris_city.NodeFacts, ...]
+) -> np.ndarray:
+    """Units per (node, SKU); -1 where the node does not list the SKU at all. In a grown
+    network (see :func:`network`) the hubs, dark stores and stores each serve their
+    share of the day, so they hold stock for ``NETWORK_BASE_ORDERS`` orders' worth of
+    it; the warehouse still backs the whole day."""
     expected = _expected_units(orders)
+    local = expected / network_size(orders)
     popularity = np.array([c.popularity for c in CATALOGUE])
     kind = np.array([c.kind for c in CATALOGUE])
     fast = np.array([c.fast for c in CATALOGUE])
@@ -479,8 +566,8 @@ def _stock(rng: np.random.Generator, orders: int) -> np.ndarray:
         "dark_store": fast,
         "store": (kind != "bulky") & ~sold_out,
     }
-    qty = np.full((len(paris_city.NODES), len(CATALOGUE)), -1, dtype=np.int64)
-    for n, node in enumerate(paris_city.NODES):
+    qty = np.full((len(nodes), len(CATALOGUE)), -1, dtype=np.int64)
+    for n, node in enumerate(nodes):
         policy = STOCK_POLICY[node.kind]
         eligible = np.flatnonzero(carried_by[node.kind])
         # Which SKUs this node lists: a share of what it may carry, popular ones first
@@ -488,7 +575,8 @@ def _stock(rng: np.random.Generator, orders: int) -> np.ndarray:
         keep = round(policy.share_of_skus * len(eligible))
         weights = np.sqrt(popularity[eligible])
         listed = rng.choice(eligible, size=keep, replace=False, p=weights / weights.sum())
-        mean = policy.demand_cover * expected[listed] + policy.base_units
+        demand = expected if node.kind == "warehouse" else local
+        mean = policy.demand_cover * demand[listed] + policy.base_units
         if node.kind == "warehouse":
             units = np.ceil(mean)
         else:
@@ -520,13 +608,13 @@ def _distance_km(lat1, lon1, lat2, lon2) -> np.ndarray:
 def _orders(
     rng: np.random.Generator,
     n_orders: int,
+    nodes: tuple[paris_city.NodeFacts, ...],
     stock_qty: np.ndarray,
     fleet: list[dict[str, Any]],
     limited: list[Polygon],
     clock: Settings,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     areas = paris_city.AREAS
-    nodes = paris_city.NODES
     n_skus = len(CATALOGUE)
 
     # Where: an area by population, then a Gaussian around its centroid.
