@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
@@ -550,11 +551,12 @@ def _stock(
     rng: np.random.Generator, orders: int, nodes: tuple[paris_city.NodeFacts, ...]
 ) -> np.ndarray:
     """Units per (node, SKU); -1 where the node does not list the SKU at all. In a grown
-    network (see :func:`network`) the hubs, dark stores and stores each serve their
-    share of the day, so they hold stock for ``NETWORK_BASE_ORDERS`` orders' worth of
-    it; the warehouse still backs the whole day."""
+    network (see :func:`network`) each kind of node holds, all its nodes together, what
+    that kind holds in the Paris network: a node's share of the day's demand is the
+    kind's Paris node count over its count here."""
     expected = _expected_units(orders)
-    local = expected / network_size(orders)
+    paris = Counter(n.kind for n in paris_city.NODES)
+    here = Counter(n.kind for n in nodes)
     popularity = np.array([c.popularity for c in CATALOGUE])
     kind = np.array([c.kind for c in CATALOGUE])
     fast = np.array([c.fast for c in CATALOGUE])
@@ -575,8 +577,8 @@ def _stock(
         keep = round(policy.share_of_skus * len(eligible))
         weights = np.sqrt(popularity[eligible])
         listed = rng.choice(eligible, size=keep, replace=False, p=weights / weights.sum())
-        demand = expected if node.kind == "warehouse" else local
-        mean = policy.demand_cover * demand[listed] + policy.base_units
+        share = paris[node.kind] / here[node.kind]
+        mean = policy.demand_cover * share * expected[listed] + policy.base_units
         if node.kind == "warehouse":
             units = np.ceil(mean)
         else:

@@ -92,13 +92,14 @@ def plan(
         say = lambda f, msg: bar.update(task, completed=f, description=msg)  # noqa: E731
         if decompose is None:
             decompose = scheduler is not None or len(sc.orders) > DECOMPOSE_ABOVE_ORDERS
+        tree_mb = 0.0  # the dask workers' memory, when decomposed on a local cluster
         if decompose:
-            result = _plan_decomposed(sc, params, workers, scheduler, part_orders,
-                                      part_time_limit, say)  # fmt: skip
+            result, tree_mb = _plan_decomposed(sc, params, workers, scheduler, part_orders,
+                                               part_time_limit, say)  # fmt: skip
         else:
             result = plan_day(sc, params, progress=say)
     kpis = plan_kpis(sc, result)
-    kpis["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    kpis["peak_rss_mb"] = round(max(_peak_rss_mb(), tree_mb), 1)
     document = plan_to_dict(sc, result, kpis)
     report = check_plan(sc, json.loads(to_json(document)))
     try:
@@ -125,17 +126,22 @@ def plan(
 
 
 def _plan_decomposed(sc, params, workers, scheduler, part_orders, part_time_limit, progress):
-    """The day planned part by part on dask (a local cluster, or ``scheduler``'s)."""
+    """The day planned part by part on dask (a local cluster, or ``scheduler``'s), and
+    the peak memory of this process with its local dask workers, MB."""
     from optimizer.scale import ScaleParams
     from optimizer.scale.distributed import cluster_client, plan_decomposed
+    from optimizer.scale.memory import PeakRss
 
-    scale = ScaleParams(part_orders=part_orders, part_time_limit_s=part_time_limit)
     try:
-        with cluster_client(workers, scheduler) as client:
+        scale = ScaleParams(part_orders=part_orders, part_time_limit_s=part_time_limit)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        with PeakRss() as rss, cluster_client(workers, scheduler) as client:
             plan, _ = plan_decomposed(sc, client, params, scale, progress=progress)
-    except (OSError, ValueError) as exc:  # no scheduler answers at that address
+    except OSError as exc:  # no scheduler answers at that address
         _fail(f"cannot reach the dask scheduler {scheduler}: {exc}")
-    return plan
+    return plan, rss.mb
 
 
 @app.command()

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import psutil
 
 from optimizer.check import check_plan
 from optimizer.io import load_scenario
@@ -31,47 +28,7 @@ from optimizer.model import Plan, Scenario
 from optimizer.planning import PlanParams, plan_day
 from optimizer.scale import ScaleParams
 from optimizer.scale.distributed import cluster_client, plan_decomposed
-
-# How often the memory of the process tree is sampled.
-SAMPLE_EVERY_S = 0.2
-
-
-class PeakRss:
-    """Peak of the summed resident memory of this process and all its descendants
-    (dask worker processes included), sampled every ``SAMPLE_EVERY_S`` in a thread."""
-
-    def __init__(self):
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> None:
-        me = psutil.Process()
-        total = 0
-        for proc in [me, *me.children(recursive=True)]:
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                continue  # ended between the listing and the reading
-        self.peak_bytes = max(self.peak_bytes, total)
-
-    def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY_S):
-            self._sample()
-
-    def __enter__(self) -> PeakRss:
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-    @property
-    def mb(self) -> float:
-        return self.peak_bytes / 2**20
+from optimizer.scale.memory import PeakRss
 
 
 def figures(scenario: Scenario, plan: Plan) -> dict:

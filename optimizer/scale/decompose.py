@@ -2,12 +2,15 @@
 
 The rule, in three steps:
 
-1. **Every order gets a node from the whole network first.** One pass of the fast
-   ``estimate`` sourcing (handling + an out-and-back delivery estimate, with stock and
-   picking capacity reserved as it goes, see :mod:`optimizer.sourcing`) runs over the
-   whole day and every node. Orders it cannot place anywhere (sold out everywhere, no
-   vehicle may go there, ...) are unassigned here, with the reason that holds for the
-   whole network.
+1. **Every order gets a node from the whole network first.** The fast ``estimate``
+   sourcing (handling + an out-and-back delivery estimate, with stock and picking
+   capacity reserved as it goes, see :mod:`optimizer.sourcing`) runs over the whole day
+   and every node, in three passes, so a cheap node does not swallow the day: first
+   each node takes at most what its fleet can deliver in a day (:func:`fleet_orders`)
+   and at most ``part_orders``; then orders left over go to nodes up to what their
+   fleet can deliver; then to any node with the stock and picking capacity. Orders no
+   pass can place (sold out everywhere, no vehicle may go there, ...) are unassigned
+   here, with the reason that holds for the whole network.
 2. **Nodes are cut into regions by geography** (recursive coordinate bisection): the
    nodes are split along the axis of their widest spread, at the median of the orders
    sourced to them, until each region has at most ``part_orders`` orders to route, or
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from optimizer.model import Scenario, Unassigned
+from optimizer.model import Scenario, Service, Unassigned
 from optimizer.sourcing import GreedySourcing, SourcingParams
 from optimizer.travel import GreatCircle, TravelProvider
 
@@ -71,6 +74,10 @@ class ScaleParams:
         return max(MIN_PART_TIME_S, self.part_time_limit_s * orders / self.part_orders)
 
 
+# Deliveries per vehicle and hour of shift, to size what a node's fleet can take in
+# the first sourcing pass: ~20 minutes a stop in Paris traffic (a 3-7 minute hand-over,
+# 2-3 km to the next customer at 12-18 km/h, the run out from the node and back).
+STOPS_PER_HOUR = 3.0
 MIN_PART_TIME_S = 1.0  # below this the engine barely gets past its first solution
 # ``lastmile plan`` decomposes days above this many orders unless told: up to here
 # one machine plans the day whole in a few minutes (5,000 orders: ~3 min, ~540 MB on
@@ -106,15 +113,28 @@ def decompose(
     """Cut ``scenario`` into parts by the rule of this module's docstring."""
     params = params or ScaleParams()
     travel = travel or GreatCircle()
-    first = GreedySourcing(scenario, travel, SourcingParams(policy="estimate")).assign(
-        [o.order_id for o in scenario.orders]
-    )
-    node_of = {o: d.node_id for o, d in first.decisions.items()} | dict(first.collections)
+    sourcing = GreedySourcing(scenario, travel, SourcingParams(policy="estimate"))
+    node_ids = sourcing.node_ids
+    deliverable = fleet_orders(scenario)
+    picking = sourcing.pick_capacity.copy()
+    fleet = np.array([deliverable[n] for n in node_ids])
+    decisions, node_of = {}, {}
+    left = [o.order_id for o in scenario.orders]
+    for cap in (np.minimum(fleet, params.part_orders), fleet, None):  # None: picking only
+        # The pass sees each node's picking capacity lowered to ``cap``.
+        used = picking - sourcing.picks_left
+        limit = picking if cap is None else np.minimum(picking, np.floor(cap).astype(int))
+        sourcing.pick_capacity = limit
+        sourcing.picks_left = free = np.maximum(0, limit - used)
+        found = sourcing.assign(left)
+        sourcing.picks_left = picking - used - (free - sourcing.picks_left)
+        decisions |= found.decisions
+        node_of |= {o: d.node_id for o, d in found.decisions.items()} | found.collections
+        left = [u.order_id for u in found.unassigned]
 
-    node_ids = list(scenario.nodes)
     load = np.zeros(len(node_ids))
     index = {n: j for j, n in enumerate(node_ids)}
-    for decision in first.decisions.values():
+    for decision in decisions.values():
         load[index[decision.node_id]] += 1
     xy = node_xy(scenario, node_ids)
     regions = bisect(xy, load, params.part_orders)
@@ -134,7 +154,26 @@ def decompose(
                 routed_orders=int(load[members].sum()),
             )
         )
-    return Decomposition(parts=parts, region_of_node=region_of_node, unassigned=first.unassigned)
+    return Decomposition(parts=parts, region_of_node=region_of_node, unassigned=found.unassigned)
+
+
+def fleet_orders(scenario: Scenario) -> dict[str, float]:
+    """Per node, about how many orders its fleet delivers in a day: per vehicle, the
+    fewer of what its shift allows at ``STOPS_PER_HOUR`` and what one load of the
+    day's average basket fills (one tour per vehicle)."""
+    delivery = [o for o in scenario.orders if o.service is not Service.CLICK_COLLECT]
+    kg = float(np.mean([scenario.weight_kg(o) for o in delivery])) if delivery else 1.0
+    litres = float(np.mean([scenario.volume_l(o) for o in delivery])) if delivery else 1.0
+    out = dict.fromkeys(scenario.nodes, 0.0)
+    for entry in scenario.fleet:
+        vt = scenario.vehicle_types[entry.vehicle_type_id]
+        node = scenario.nodes[entry.node_id]
+        hours = max(0, min(entry.shift_end_s, node.closes_s + 3600 * 4)
+                    - max(entry.shift_start_s, node.opens_s)) / 3600  # fmt: skip
+        stops = min(STOPS_PER_HOUR * hours, vt.capacity_kg / max(kg, 1e-9),
+                    vt.capacity_l / max(litres, 1e-9))  # fmt: skip
+        out[entry.node_id] += entry.count * stops
+    return out
 
 
 def node_xy(scenario: Scenario, node_ids: list[str]) -> np.ndarray:

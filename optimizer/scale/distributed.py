@@ -17,8 +17,9 @@ from dataclasses import replace
 
 from optimizer.model import Plan, Scenario
 from optimizer.planning import PlanParams, plan_day
-from optimizer.scale.decompose import Decomposition, ScaleParams, decompose
+from optimizer.scale.decompose import Decomposition, Part, ScaleParams, decompose
 from optimizer.scale.merge import merge_plans
+from optimizer.sourcing import SourcingParams
 from optimizer.travel import GreatCircle, TravelProvider
 
 Progress = Callable[[float, str], None]
@@ -29,11 +30,16 @@ CONNECT_TIMEOUT_S = 10
 @contextmanager
 def cluster_client(workers: int = 2, scheduler: str | None = None) -> Iterator:
     """A ``distributed.Client``: on the scheduler at ``scheduler``, or on a new
-    ``LocalCluster`` of ``workers`` single-threaded processes (closed on exit)."""
+    ``LocalCluster`` of ``workers`` single-threaded processes (closed on exit).
+    Raises ``OSError`` when no scheduler answers at ``scheduler``."""
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler, timeout=CONNECT_TIMEOUT_S) as client:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except ValueError as exc:  # not an address dask understands
+            raise OSError(f"{exc} (expected e.g. tcp://host:8786)") from None
+        with client:
             yield client
         return
     if workers < 1:
@@ -43,12 +49,21 @@ def cluster_client(workers: int = 2, scheduler: str | None = None) -> Iterator:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
     ):
         yield client
+
+
+def _part_sourcing(sourcing: SourcingParams, part: Part) -> SourcingParams:
+    """A region of one node has no node to choose: route-aware sourcing, whose cheapest
+    insertions cost time quadratic in the orders, would pick that node every time, so
+    the quick estimate (same choice) is used there."""
+    if len(part.node_ids) == 1 and sourcing.policy == "route_aware":
+        return replace(sourcing, policy="estimate")
+    return sourcing
 
 
 def plan_part(scenario: Scenario, params: PlanParams, travel: TravelProvider) -> Plan:
@@ -80,7 +95,10 @@ def plan_decomposed(
     submitted = []
     for part in parts:
         part_params = replace(
-            params, time_limit_s=scale.time_limit_s(part.routed_orders), workers=1
+            params,
+            time_limit_s=scale.time_limit_s(part.routed_orders),
+            workers=1,
+            sourcing=_part_sourcing(params.sourcing, part),
         )
         future = client.submit(
             plan_part,
