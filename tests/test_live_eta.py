@@ -107,7 +107,7 @@ def test_with_the_plans_travel_model_and_no_event_the_etas_are_the_plans_schedul
     _, duration = travel.matrices(lat, lon, BIKE)
     slots = [(9 * H, 10 * H), (9 * H, 9 * H + 600), (11 * H, 13 * H)]
     clock, planned = 8 * H, []
-    for k, (start, end) in enumerate(slots, start=1):
+    for k, (start, _end) in enumerate(slots, start=1):
         arrival = clock + int(duration[k - 1, k])
         clock = max(arrival, start) + 180
         planned.append(arrival)
