@@ -37,9 +37,7 @@ def etas(result):
     return {s["order_id"]: (s["status"], s["eta"], s["late"]) for s in result["vehicle"]["stops"]}
 
 
-def test_events_move_the_etas_of_the_remaining_stops_and_flag_the_slot_that_breaks(
-    service, day
-):
+def test_events_move_the_etas_of_the_remaining_stops_and_flag_the_slot_that_breaks(service, day):
     at = day["at"]
     out = post(service, day, "dep", "departed", "09:00")
     # From the node at 09:00 the ETAs are the plan's.

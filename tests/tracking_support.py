@@ -91,8 +91,12 @@ def hand_plan(scenario_dir) -> tuple[dict, dict]:
         "routes": [route, second],
         "collections": [{"order_id": "K", "node_id": node.node_id, "ready_by": at("10:00")}],
         "unassigned": [
-            {"order_id": "U", "code": "too_big", "reason": "heavier than every vehicle",
-             "node_id": None}  # fmt: skip
+            {
+                "order_id": "U",
+                "code": "too_big",
+                "reason": "heavier than every vehicle",
+                "node_id": None,
+            }  # fmt: skip
         ],
         "assignments": [
             {"order_id": o, "status": "routed", "node_id": node.node_id, "vehicle_id": v}
