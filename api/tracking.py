@@ -16,11 +16,40 @@ from api.tracking_service import TrackingError, TrackingService
 
 router = APIRouter(tags=["tracking"])
 
+PROBLEMS_SCHEMA = {
+    "title": "Problems",
+    "type": "object",
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+                "required": ["loc", "msg", "type"],
+            },
+        }
+    },
+    "required": ["detail"],
+}
+
+
+def _problems(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": PROBLEMS_SCHEMA}},
+    }
+
+
 ERRORS = {
-    404: error_response("No such plan or order."),
-    409: error_response(
+    404: _problems("No such plan or order (`loc` says which)."),
+    409: _problems(
         "The event id was sent before with another body, or the event contradicts what "
-        "is known (a stop already delivered or failed, a vehicle still at another stop)."
+        "is known (a stop already delivered or failed, a vehicle still at another stop), "
+        "or the plan job has not produced a plan."
     ),
 }
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -41,7 +70,12 @@ def _refused(exc: TrackingError) -> HTTPException:
     response_model=EventOut,
     status_code=201,
     dependencies=[Depends(require_role("planner"))],
-    responses=AUTH_RESPONSES | ERRORS | {200: {"description": "A repeated event id: no change."}},
+    responses=AUTH_RESPONSES
+    | ERRORS
+    | {
+        200: {"description": "A repeated event id: no change.", "model": EventOut},
+        400: error_response("The body is not text (FastAPI cannot decode it)."),
+    },
 )
 def post_event(event: EventIn, request: Request, response: Response) -> EventOut:
     """A vehicle event: departed, position, arrived (at a stop, or back at the node without

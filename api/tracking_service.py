@@ -112,7 +112,7 @@ class TrackingService:
         return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
 
     def token_ok(self, order_id: str, token: str) -> bool:
-        return hmac.compare_digest(self.token(order_id), token)
+        return hmac.compare_digest(self.token(order_id).encode(), token.encode("utf-8", "replace"))
 
     def tracking_url(self, order_id: str) -> str:
         return f"/track/{quote(order_id, safe='')}?token={self.token(order_id)}"
@@ -425,8 +425,14 @@ class TrackingService:
         for vehicle_id, routes in sorted(by_vehicle.items()):
             routes.sort(key=lambda r: r["start"])
             first = routes[0]
-            node = scenario.nodes[first["node_id"]]
-            vehicle_type = scenario.vehicle_types[first["vehicle_type_id"]]
+            node = scenario.nodes.get(first["node_id"])
+            vehicle_type = scenario.vehicle_types.get(first["vehicle_type_id"])
+            if node is None or vehicle_type is None:
+                raise TrackingError(
+                    409,
+                    f"the plan's scenario no longer has node {first['node_id']!r} or vehicle "
+                    f"type {first['vehicle_type_id']!r} (of {vehicle_id}): cannot track it",
+                )
             trip_starts = [day.s(day.parse(r["start"])) for r in routes]
             vehicle = TrackedVehicle(
                 plan_id=job.id,
@@ -475,7 +481,11 @@ class TrackingService:
                     sequence += 1
         orders_by_id = scenario.orders_by_id
         for collection in doc["collections"]:
-            node = scenario.nodes[collection["node_id"]]
+            node = scenario.nodes.get(collection["node_id"])
+            if node is None:
+                raise TrackingError(
+                    409, f"the plan's scenario no longer has node {collection['node_id']!r}"
+                )
             ready = day.parse(collection["ready_by"])
             order = orders_by_id.get(collection["order_id"])
             slot = (
@@ -666,7 +676,7 @@ def _apply(
         order.status, order.done_at, order.updated_at = kind, t, now
         order.failure_reason = event.reason
         order.eta_at = None
-        order.late = (order.arrived_at or t) > order.slot_end_at
+        order.late = _arrival(order) > order.slot_end_at
         vehicle.trip = max(vehicle.trip, order.trip)
         if vehicle.status == "at_node":
             vehicle.status = "en_route"
@@ -728,9 +738,22 @@ def _vehicle_state(
     )
 
 
+def _arrival(order: TrackedOrder) -> datetime:
+    """When the vehicle got to the door of a delivered or failed stop: its arrived event,
+    or, without one, the end of the stop less the planned service time."""
+    if order.arrived_at is not None:
+        return order.arrived_at
+    return order.done_at - timedelta(seconds=order.service_s)
+
+
 def _late_by_s(order: TrackedOrder) -> int:
     """How far after the slot's end the vehicle got (or will get) to the door."""
-    at = order.arrived_at or order.eta_at or (order.done_at if order.status in DONE else None)
+    if order.arrived_at is not None:
+        at = order.arrived_at
+    elif order.status in DONE:
+        at = _arrival(order)
+    else:
+        at = order.eta_at
     if at is None:
         return 0
     return max(0, int((at - order.slot_end_at).total_seconds()))
