@@ -3,6 +3,8 @@
 flagged, bad events refused with field paths, the order's tracking for the checkout and
 the customer's token, the planner's live view."""
 
+from datetime import datetime
+
 import pytest
 
 from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, keyed
@@ -198,3 +200,43 @@ def test_the_live_view_lists_every_vehicle_as_planned_before_the_first_event(ser
     assert live["vehicles"][0]["back_at"] == day["at"]("10:17")
     assert service.get("/v1/plans/nope/live", headers=PLANNER).status_code == 404
     assert service.get(f"/v1/plans/{day['plan_id']}/live", headers=CHECKOUT).status_code == 403
+
+
+sqlite_only = _service_fixture(backends=("sqlite",), quick_start=True)
+
+
+def test_on_a_real_plan_a_departure_on_time_gives_back_the_plans_own_arrivals(
+    sqlite_only, tmp_path
+):
+    from data.generator import generate, write
+    from tests.test_api_plans import wait_for
+
+    client = sqlite_only
+    day_dir = tmp_path / "paris-40"
+    write(generate(40, 3), day_dir)
+    job = client.post(
+        "/v1/plans", json={"scenario": str(day_dir), "time_limit_s": 2}, headers=PLANNER
+    ).json()
+    plan = wait_for(client, job["id"], timeout_s=60)
+    assert plan["status"] == "done", plan["error"]
+    routes = plan["plan"]["routes"]
+    assert routes
+    checked = 0
+    for k, route in enumerate(routes):
+        first_trip = min(r["start"] for r in routes if r["vehicle_id"] == route["vehicle_id"])
+        if route["start"] != first_trip:
+            continue
+        body = {"event_id": f"real-{k}", "kind": "departed", "plan_id": job["id"],
+                "vehicle_id": route["vehicle_id"], "occurred_at": route["start"]}  # fmt: skip
+        response = client.post("/v1/events", json=body, headers=PLANNER)
+        assert response.status_code == 201, response.text
+        stops = {s["order_id"]: s for s in response.json()["vehicle"]["stops"]}
+        for planned in (s for r in routes if r["vehicle_id"] == route["vehicle_id"]
+                        for s in r["stops"]):  # fmt: skip
+            now = stops[planned["order_id"]]
+            assert datetime.fromisoformat(now["eta"]) == datetime.fromisoformat(
+                planned["arrival"]
+            ), (route["vehicle_id"], planned["order_id"])
+            assert now["late"] is False
+            checked += 1
+    assert checked == sum(len(r["stops"]) for r in routes)
