@@ -84,3 +84,43 @@ def test_an_address_belongs_to_the_nearest_postcode():
         "75018",
     ]
     assert nearest_postcodes(np.array([48.86]), np.array([2.37]), {}) == [None]
+
+
+def test_service_times_csv_scales_the_service_time_of_the_deliveries_of_its_zones(tmp_path):
+    from data.generator import generate, write
+    from optimizer.io import load_scenario
+
+    write(generate(80, 2), tmp_path / "day")
+    before = load_scenario(tmp_path / "day")
+    zones = nearest_postcodes(
+        np.array([o.lat for o in before.orders]), np.array([o.lon for o in before.orders]),
+        before.places,
+    )  # fmt: skip
+    zone = next(z for z, o in zip(zones, before.orders, strict=True) if o.service_time_s > 0)
+    (tmp_path / "day" / "service_times.csv").write_text(
+        f"postcode,factor,samples\n{zone},1.5,12\n", encoding="utf-8"
+    )
+    after = load_scenario(tmp_path / "day")
+    for old, new, z in zip(before.orders, after.orders, zones, strict=True):
+        scaled = z == zone and old.service.value != "click_collect"
+        assert new.service_time_s == (
+            round(old.service_time_s * 1.5) if scaled else old.service_time_s
+        )
+
+
+def test_a_bad_service_times_csv_is_refused_with_every_problem_located(tmp_path):
+    from data.generator import generate, write
+    from optimizer.io import ScenarioError, load_scenario
+
+    write(generate(5, 2), tmp_path / "day")
+    (tmp_path / "day" / "service_times.csv").write_text(
+        "postcode,factor\n99999,1.2\n75011,0\n75011,2\n", encoding="utf-8"
+    )
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario(tmp_path / "day")
+    where = {(p.file, p.line, p.column) for p in refused.value.problems}
+    assert where == {
+        ("service_times.csv", 2, "postcode"),
+        ("service_times.csv", 3, "factor"),
+        ("service_times.csv", 4, "postcode"),
+    }
