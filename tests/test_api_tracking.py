@@ -240,3 +240,52 @@ def test_on_a_real_plan_a_departure_on_time_gives_back_the_plans_own_arrivals(
             assert now["late"] is False
             checked += 1
     assert checked == sum(len(r["stops"]) for r in routes)
+
+
+def test_report_otif_from_the_database_and_service_times_the_next_plan_loads(
+    service, day, tmp_path
+):
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from optimizer.io import load_scenario
+
+    post(service, day, "dep", "departed", "09:00")
+    post(service, day, "arr-a", "arrived", "09:06", order_id="A")
+    post(service, day, "del-a", "delivered", "09:10", order_id="A")  # 240 s at the door
+    post(service, day, "arr-b", "arrived", "09:15", order_id="B")
+    post(service, day, "del-b", "delivered", "09:17", order_id="B")  # 120 s
+    post(service, day, "fail-c", "failed", "10:40", order_id="C", reason="access")
+    url = service.app.state.settings.database_url
+    out = tmp_path / "service_times.csv"
+    args = ["report", "otif", "--plan-id", day["plan_id"], "--database-url", url, "--json",
+            "--min-samples", "1", "--service-times", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    overall = report["overall"]
+    # A, B on time; C failed; D (the other bike, no event) open.
+    assert (overall["orders"], overall["delivered"], overall["failed"], overall["open"]) == (
+        4, 2, 1, 1,
+    )  # fmt: skip
+    assert overall["otif_pct"] == 66.7 and overall["first_attempt_pct"] == 66.7
+    # ETA at departure vs at the door: A +1, B +3, C (10:40 less 2 min of service) +79 min.
+    assert (overall["eta_error_p50_min"], overall["eta_error_p90_min"]) == (3.0, 63.8)
+    assert overall["eta_bias_min"] == 27.7
+    assert list(report["by_mode"]) == ["cargo_bike"]
+    assert list(report["by_hour"]) == ["09"]
+    factors = {r["zone"]: r["factor"] for r in report["service_times"]}
+    assert sorted(factors.values()) in ([1.5], [1.0, 2.0])
+    # The written file is a valid service_times.csv for the next day's scenario.
+    next_day = tmp_path / "next-day"
+    shutil.copytree(service.app.state.settings.scenario, next_day)
+    shutil.copy(out, next_day / "service_times.csv")
+    load_scenario(next_day)
+
+    unknown = CliRunner().invoke(
+        app, ["report", "otif", "--plan-id", "nope", "--database-url", url]
+    )
+    assert unknown.exit_code == 2 and "no plan job 'nope'" in unknown.output
