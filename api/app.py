@@ -43,7 +43,9 @@ START_PLAN_S = 10.0
 
 DESCRIPTION = """\
 Every endpoint but `/healthz` and these docs needs an API key in the `X-API-Key` header:
-a `checkout` key (delivery promises, holds) or a `planner` key (plans, stock, scenario).
+a `checkout` key (delivery promises, holds, order tracking) or a `planner` key (plans,
+stock, scenario, vehicle events, live state). A customer reads their order's tracking
+with its signed token (`?token=`) instead of a key.
 No key or an unknown key gets 401, a key of the other role 403. Malformed requests get
 422 with the path of each faulty field in `detail[].loc`.
 """
