@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from optimizer.cli import _fail, console
@@ -74,22 +76,28 @@ def otif(
         console.print(f"service times of {len(factors)} zones written to {service_times}")
 
 
-def _cell(value: float | None, unit: str = "") -> str:
-    return "-" if value is None else f"{value:g}{unit}"
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def _print(report: dict) -> None:
-    table = Table(title="Promise accuracy", title_justify="left")
-    for name in ("group", "orders", "delivered", "failed", "open", "OTIF", "1st attempt",
-                 "ETA err p50", "p90", "bias"):  # fmt: skip
-        table.add_column(name, justify="left" if name == "group" else "right")
+    table = Table(
+        title="Promise accuracy",
+        title_justify="left",
+        caption="OTIF and first attempt in % of the orders with an outcome; ETA error "
+        "(|arrival - ETA|, p50 and p90) and bias in minutes",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("group", no_wrap=True, min_width=16)
+    for name in ("orders", "dlvd", "fail", "open", "OTIF", "1st", "ETA p50", "p90", "bias"):
+        table.add_column(name, justify="right", no_wrap=True)
 
     def row(name: str, f: dict) -> None:
         table.add_row(
             name, str(f["orders"]), str(f["delivered"]), str(f["failed"]), str(f["open"]),
-            _cell(f["otif_pct"], " %"), _cell(f["first_attempt_pct"], " %"),
-            _cell(f["eta_error_p50_min"], " min"), _cell(f["eta_error_p90_min"], " min"),
-            _cell(f["eta_bias_min"], " min"),
+            _cell(f["otif_pct"]), _cell(f["first_attempt_pct"]), _cell(f["eta_error_p50_min"]),
+            _cell(f["eta_error_p90_min"]), _cell(f["eta_bias_min"]),
         )  # fmt: skip
 
     row("all", report["overall"])
@@ -97,7 +105,8 @@ def _print(report: dict) -> None:
         table.add_section()
         for name, figures in report[key].items():
             row(f"{label} {name}", figures)
-    console.print(table)
+    # Ten columns: wider than the 80 characters rich assumes when the output is a file.
+    (console if console.is_terminal else Console(width=110)).print(table)
     if report["service_times"]:
         times = Table(title="Service time per zone (arrived -> delivered)", title_justify="left")
         for name in ("zone", "samples", "planned median", "actual median", "factor"):
