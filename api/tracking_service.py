@@ -172,7 +172,8 @@ class TrackingService:
             if event.order_id is not None:
                 order = s.get(TrackedOrder, (event.plan_id, event.order_id))
                 _check_order(event, order, doc)
-            _apply(s, event, vehicle, order)
+            orders = [] if vehicle is None else _orders_of(s, vehicle)
+            _apply(event, vehicle, order, orders)
             s.add(
                 TrackingEvent(
                     event_id=event.event_id,
@@ -192,7 +193,6 @@ class TrackingService:
             )
             state = None
             if vehicle is not None:
-                orders = _orders_of(s, vehicle)
                 self._recompute(vehicle, orders, day, departed=event.kind == "departed")
                 state = _vehicle_state(vehicle, orders, day.settings.tz)
             return EventOut(event_id=event.event_id, duplicate=False, vehicle=state), True
@@ -559,13 +559,13 @@ class TrackingService:
         ahead = 1 if current is not None else 0
         for o in remaining:
             eta = by_order[o.order_id]
-            o.eta_at = day.at(eta.arrival_s)
-            o.late = eta.late
-            o.stops_ahead = ahead
+            new = (day.at(eta.arrival_s), eta.late, ahead)
+            if (o.eta_at, o.late, o.stops_ahead) != new:  # write only the rows that change
+                o.eta_at, o.late, o.stops_ahead = new
+                o.updated_at = now
             ahead += 1
             if departed and o.trip == vehicle.trip and o.eta_at_departure is None:
                 o.eta_at_departure = o.eta_at
-            o.updated_at = now
         vehicle.back_at = day.at(etas[-1].arrival_s) if not home else vehicle.last_seen_at
         vehicle.updated_at = now
 
@@ -625,7 +625,10 @@ def _check_order(event: EventIn, order: TrackedOrder | None, doc: dict) -> None:
 
 
 def _apply(
-    s: Session, event: EventIn, vehicle: TrackedVehicle | None, order: TrackedOrder | None
+    event: EventIn,
+    vehicle: TrackedVehicle | None,
+    order: TrackedOrder | None,
+    orders: list[TrackedOrder],
 ) -> None:
     """The event's effect on the vehicle's and the order's state. A fix older than the
     vehicle's last one (a late event) changes statuses, never the position."""
@@ -635,7 +638,6 @@ def _apply(
     if kind == "collected":
         order.status, order.done_at, order.updated_at = "collected", t, now
         return
-    orders = _orders_of(s, vehicle)
     fresh = vehicle.last_seen_at is None or t >= vehicle.last_seen_at
     lat, lon = event.lat, event.lon
     if kind in ("arrived", "delivered", "failed") and order is not None and lat is None:
