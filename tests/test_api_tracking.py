@@ -289,3 +289,26 @@ def test_report_otif_from_the_database_and_service_times_the_next_plan_loads(
         app, ["report", "otif", "--plan-id", "nope", "--database-url", url]
     )
     assert unknown.exit_code == 2 and "no plan job 'nope'" in unknown.output
+
+
+def test_the_same_event_sent_by_several_clients_at_once_is_applied_once(service, day):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {
+        "event_id": f"race-{day['plan_id']}",
+        "kind": "delivered",
+        "plan_id": day["plan_id"],
+        "vehicle_id": day["bike"],
+        "order_id": "A",
+        "occurred_at": day["at"]("09:07"),
+    }
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(
+            pool.map(
+                lambda _: service.post("/v1/events", json=body, headers=PLANNER).status_code,
+                range(8),
+            )
+        )
+    assert codes == [200] * 7 + [201]
+    tracking = service.get("/v1/orders/A/tracking", headers=CHECKOUT).json()
+    assert [h["kind"] for h in tracking["history"]] == ["delivered"]
