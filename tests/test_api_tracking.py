@@ -312,3 +312,37 @@ def test_the_same_event_sent_by_several_clients_at_once_is_applied_once(service,
     assert codes == [200] * 7 + [201]
     tracking = service.get("/v1/orders/A/tracking", headers=CHECKOUT).json()
     assert [h["kind"] for h in tracking["history"]] == ["delivered"]
+
+
+def test_a_vehicle_with_two_trips_goes_back_to_its_node_and_leaves_at_the_next_trips_start(
+    service,
+):
+    scenario_dir = service.app.state.settings.scenario
+    doc, facts = hand_plan(scenario_dir)
+    at, bike = facts["at"], facts["bike"]
+    first = doc["routes"][0]
+    a = first["stops"][0]  # 1 km north: 5 min from the node
+    second_trip = dict(first, start=at("11:00"), end=at("11:12"),
+                       stops=[dict(a, order_id="E", arrival=at("11:05"), service_start=at("11:05"),
+                                   departure=at("11:07"), slot_start=at("11:00"),
+                                   slot_end=at("12:00"))])  # fmt: skip
+    doc["routes"] = [dict(first, end=at("09:12"), stops=[a]), second_trip]
+    doc["assignments"] = [
+        {"order_id": "A", "status": "routed", "node_id": first["node_id"], "vehicle_id": bike},
+        {"order_id": "E", "status": "routed", "node_id": first["node_id"], "vehicle_id": bike},
+    ]
+    day = facts | {"plan_id": store_done_plan(service.app, scenario_dir, doc)}
+
+    out = post(service, day, "dep", "departed", "09:00")
+    assert etas(out) == {
+        "A": ("out_for_delivery", at("09:05"), False),
+        "E": ("planned", at("11:05"), False),  # not on the trip that left
+    }
+    out = post(service, day, "del-a", "delivered", "09:40", order_id="A")
+    # Back at the node at 09:45, out again at 11:00 as planned: E still at 11:05.
+    assert etas(out)["E"] == ("planned", at("11:05"), False)
+    out = post(service, day, "home", "arrived", "09:46")
+    assert out["vehicle"]["status"] == "at_node"
+    out = post(service, day, "dep2", "departed", "11:20")
+    assert etas(out)["E"] == ("out_for_delivery", at("11:25"), False)
+    assert out["vehicle"]["back_at"] == at("11:32")
