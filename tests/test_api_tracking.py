@@ -285,6 +285,11 @@ def test_report_otif_from_the_database_and_service_times_the_next_plan_loads(
     shutil.copy(out, next_day / "service_times.csv")
     load_scenario(next_day)
 
+    # Every tracked plan of the database, as a table.
+    table = CliRunner().invoke(app, ["report", "otif", "--database-url", url])
+    assert table.exit_code == 0, table.output
+    assert "Promise accuracy" in table.output and "mode cargo_bike" in table.output
+
     unknown = CliRunner().invoke(
         app, ["report", "otif", "--plan-id", "nope", "--database-url", url]
     )
