@@ -48,6 +48,8 @@ from optimizer.travel import GreatCircle, Profile
 REMAINING = ("planned", "out_for_delivery")
 DONE = ("delivered", "failed")
 PLAN_CACHE_SIZE = 16
+# An order no event has touched is looked up in this many of the latest done plans.
+RECENT_PLANS = 10
 
 
 class TrackingError(Exception):
@@ -262,9 +264,12 @@ class TrackingService:
                 select(PlanJob)
                 .where(PlanJob.status == "done")
                 .order_by(PlanJob.finished_at.desc())
-                .limit(50)
+                .limit(RECENT_PLANS)
             ).all()
+            quoted = json.dumps(order_id)
             for job in jobs:
+                if quoted not in job.plan_json:  # cheap: most plans do not hold it
+                    continue
                 doc = self._plan_doc(job)
                 if any(a["order_id"] == order_id for a in doc["assignments"]):
                     return self._planned(doc, job, order_id)
