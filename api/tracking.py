@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import AUTH_RESPONSES, api_key_header, error_response, require_role
 from api.tracking_schemas import EventIn, EventOut, LivePlan, Tracking
-from api.tracking_service import TrackingError, TrackingService
+from api.tracking_service import TrackingService
+from api.tracking_state import TrackingError
 
 router = APIRouter(tags=["tracking"])
 
