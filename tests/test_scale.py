@@ -117,3 +117,31 @@ def test_a_day_planned_in_parts_on_a_dask_cluster_is_whole_and_checker_clean(day
     report = check_plan(day, json.loads(to_json(plan_to_dict(day, plan, kpis))))
     assert report.ok, report.violations[:5]
     assert kpis["served_deliverable_pct"] > 95
+
+
+def test_plan_with_a_scheduler_address_dask_cannot_read_is_a_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    runner = CliRunner()
+    day = tmp_path / "day"
+    assert runner.invoke(app, ["generate", "--orders", "20", "--out", str(day)]).exit_code == 0
+    result = runner.invoke(
+        app, ["plan", str(day), "--out", str(tmp_path / "plan"), "--scheduler", "nowhere"]
+    )
+    assert result.exit_code == 2
+    assert "cannot reach the dask scheduler nowhere" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "plan").exists()
+
+
+@pytest.mark.parametrize("option", [["--orders", "5000,lots"], ["--workers", "0"]])
+def test_bench_scale_refuses_sizes_that_are_not_positive_integers(option):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "scale", *option])
+    assert result.exit_code == 2
+    assert "comma-separated positive integers" in result.output
