@@ -21,6 +21,7 @@ import numpy as np
 
 from optimizer.model import (
     Collection,
+    Order,
     Plan,
     Route,
     Scenario,
@@ -173,11 +174,10 @@ def plan_day(
             sourcing.release(order_id)
             unassigned.append(_fleet_full(scenario, order_id, node_id))
 
-    collections = [
-        Collection(order_id=o, node_id=n, ready_by_s=scenario.orders_by_id[o].slot_start_s)
-        for o, n in chosen.collections.items()
-    ]
-    sources = {o: d.node_id for o, d in decisions.items()} | dict(chosen.collections)
+    collections = [_collection(scenario.orders_by_id[o], n) for o, n in chosen.collections.items()]
+    sources = {o: d.node_id for o, d in decisions.items()} | {
+        c.order_id: c.transfer_from_node_id or c.node_id for c in collections
+    }
     report(1.0, "done")
     return Plan(
         scenario_name=scenario.settings.name,
@@ -188,6 +188,20 @@ def plan_day(
         engine=engine.name,
         solve_s=time.perf_counter() - started,
         decisions=decisions,
+    )
+
+
+def _collection(order: Order, node_id: str) -> Collection:
+    """A click & collect ready when promised; a basket from another node comes by the
+    store shuttle (``transfer_from_node_id``, leaving at ``transfer_departs_s``)."""
+    source = order.ship_from_node_id
+    transfer = source is not None and source != node_id
+    return Collection(
+        order_id=order.order_id,
+        node_id=node_id,
+        ready_by_s=order.slot_start_s,
+        transfer_from_node_id=source if transfer else None,
+        transfer_departs_s=order.transfer_departs_s if transfer else None,
     )
 
 

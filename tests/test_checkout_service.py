@@ -33,9 +33,11 @@ def service(db, stock, fleet=None, ttl_s=600):
     return svc
 
 
-def delivery_options(svc, lines, point=NEAR_HUB):
+def delivery_options(svc, lines, point=NEAR_HUB, day="2026-11-24"):
+    """The delivery options of ``day`` (the day planned, by default)."""
     quote = svc.promise(lines, *point, NOW)
-    return [o for o in quote.options if o["service"] != "click_collect"]
+    return [o for o in quote.options
+            if o["service"] != "click_collect" and o["service_date"] == day]  # fmt: skip
 
 
 def race(n, attempt):

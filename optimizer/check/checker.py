@@ -54,6 +54,8 @@ CODES: dict[str, str] = {
     "wrong_collect_node": "a click & collect order is collected at another node than its own",
     "collect_not_ready": "a click & collect order is ready after the customer may collect it",
     "stock_exceeded": "a node ships more of a SKU than it holds",
+    "bad_transfer": "a click & collect by the store shuttle from the wrong node, on no "
+    "scheduled departure, or ready before the shuttle is in and the basket prepared",
     "pick_capacity_exceeded": "a node ships more orders than it can pick in a day",
     "unknown_vehicle": "a route's vehicle is not in the fleet",
     "vehicle_mismatch": "a route's node, vehicle type or mode is not its vehicle's",
@@ -159,6 +161,12 @@ class _Collection:
     order_id: str | None
     node_id: str | None
     ready_by_s: int | None
+    transfer_from_node_id: str | None = None  # the node whose stock it takes
+    transfer_departs_s: int | None = None
+
+    @property
+    def stock_node_id(self) -> str | None:
+        return self.transfer_from_node_id or self.node_id
 
 
 @dataclass
@@ -205,8 +213,13 @@ class _Plan:
                     out[stop.order_id].append(place)
         for c in self.collections:
             if c.order_id is not None:
+                by = (
+                    f" (by shuttle from {c.transfer_from_node_id})"
+                    if c.transfer_from_node_id
+                    else ""
+                )
                 out[c.order_id].append(
-                    _Place("collected", c.node_id, None, f"collected at {c.node_id}")
+                    _Place("collected", c.stock_node_id, None, f"collected at {c.node_id}{by}")
                 )
         for u in self.unassigned:
             if u.order_id is not None:
@@ -434,7 +447,9 @@ def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | N
 def _read_collection(ctx: _Context, i: int, obj: dict) -> _Collection:
     c = _Fields(ctx, obj, f"collection {i + 1}")
     c.order_id = c.text("order_id")
-    return _Collection(c.order_id, c.text("node_id"), c.time("ready_by"))
+    source = c.text("transfer_from_node_id", required=False)
+    departs = c.time("transfer_departs", required=source is not None)
+    return _Collection(c.order_id, c.text("node_id"), c.time("ready_by"), source, departs)
 
 
 def _read_unassigned(ctx: _Context, i: int, obj: dict) -> _Unassigned:
@@ -577,6 +592,7 @@ def _check_collections(ctx: _Context, plan: _Plan) -> None:
                 f"after the customer may collect it from {_clock(order.slot_start_s)}",
                 order.order_id,
             )
+        _check_transfer(ctx, c, order)
     for route in plan.routes:
         for stop in route.stops:
             order = ctx.order(stop.order_id)
@@ -588,6 +604,45 @@ def _check_collections(ctx: _Context, plan: _Plan) -> None:
                     order.order_id,
                     route.vehicle_id,
                 )
+
+
+def _check_transfer(ctx: _Context, c: _Collection, order: Order) -> None:
+    """A basket by the store shuttle: from the node the order was promised from (when it
+    was), another known node, on a scheduled departure, and ready only once the shuttle
+    is in (``lead``) and the basket is on the shelf (``prepare``), within the store's
+    opening hours (scenario.yaml ``transfers``)."""
+    source, shuttle = c.transfer_from_node_id, ctx.scenario.settings.transfer
+    promised = order.ship_from_node_id
+    if source is None:
+        if promised not in (None, c.node_id):
+            ctx.flag("bad_transfer", f"{order.order_id} was promised by shuttle from "
+                     f"{promised}, but the plan takes it from {c.node_id}'s stock",
+                     order.order_id)  # fmt: skip
+        return
+    problems = []
+    if source not in ctx.scenario.nodes or source == c.node_id:
+        problems.append(f"{source} is not another node of the scenario")
+    elif promised is not None and source != promised:
+        problems.append(f"it was promised from {promised}")
+    departs = c.transfer_departs_s
+    if departs is not None and departs % 86_400 not in shuttle.departures_s:
+        problems.append(f"no shuttle leaves at {_clock(departs % 86_400)}")
+    if departs is not None and c.ready_by_s is not None:
+        earliest = departs + shuttle.lead_s + shuttle.prepare_s
+        if c.ready_by_s < earliest:
+            problems.append(f"ready by {_clock(c.ready_by_s)}, before {_clock(earliest)} "
+                            f"(shuttle in {shuttle.lead_s // 60} min, "
+                            f"{shuttle.prepare_s // 60} min to prepare)")  # fmt: skip
+    node = ctx.scenario.nodes.get(c.node_id or "")
+    if (
+        node is not None
+        and c.ready_by_s is not None
+        and not (node.opens_s <= c.ready_by_s <= node.closes_s)
+    ):
+        problems.append(f"ready by {_clock(c.ready_by_s)}, outside {node.node_id}'s hours")
+    if problems:
+        ctx.flag("bad_transfer", f"{order.order_id} by shuttle from {source} to {c.node_id}: "
+                 + "; ".join(problems), order.order_id)  # fmt: skip
 
 
 # --- nodes: stock and picking ------------------------------------------------------------
@@ -613,9 +668,40 @@ def _check_stock(ctx: _Context, plan: _Plan) -> None:
     for (node_id, sku), parts in sorted(shipped.items()):
         qty = sum(q for _, q in parts)
         held = ctx.scenario.stock.get((node_id, sku), 0)
-        if qty > held:
+        if qty > held and not _inbound_in_time(ctx, plan, node_id, sku):
             detail = ", ".join(f"{oid} x{q}" for oid, q in parts)
             ctx.flag("stock_exceeded", f"{node_id} ships {qty} x {sku} ({detail}) but holds {held}")
+
+
+def _inbound_in_time(ctx: _Context, plan: _Plan, node_id: str, sku: str) -> bool:
+    """Whether stock on hand plus the inbound deliveries to the node (``inbound.csv``)
+    cover its shipments of the SKU in time: by every shipment's time (a route's start, a
+    collection's ready time), what has left is no more than what has arrived."""
+    arrivals = sorted((i.arrives_at_s, i.qty) for i in ctx.scenario.inbound
+                      if i.node_id == node_id and i.sku == sku)  # fmt: skip
+    if not arrivals:
+        return False
+    needs: list[tuple[int, int]] = []
+    for route in plan.routes:
+        if route.node_id == node_id and route.start_s is not None:
+            for stop in route.stops:
+                order = ctx.order(stop.order_id)
+                q = sum(x.qty for x in order.lines if x.sku == sku) if order else 0
+                needs.append((route.start_s, q))
+    for c in plan.collections:
+        order = ctx.order(c.order_id)
+        if order is not None and c.stock_node_id == node_id:
+            when = c.ready_by_s if c.ready_by_s is not None else order.slot_start_s
+            needs.append((when, sum(x.qty for x in order.lines if x.sku == sku)))
+    supply, shipped, k = ctx.scenario.stock.get((node_id, sku), 0), 0, 0
+    for when, q in sorted(needs):
+        while k < len(arrivals) and arrivals[k][0] <= when:
+            supply += arrivals[k][1]
+            k += 1
+        shipped += q
+        if shipped > supply:
+            return False
+    return True
 
 
 def _check_picking(ctx: _Context, plan: _Plan) -> None:

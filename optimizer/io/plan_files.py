@@ -63,7 +63,9 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
             }
         )
     for c in plan.collections:
-        assignments[c.order_id] = {"status": "collected", "node_id": c.node_id, "vehicle_id": None}
+        # The node whose stock it takes: the store, or where the shuttle brings it from.
+        node_id = c.transfer_from_node_id or c.node_id
+        assignments[c.order_id] = {"status": "collected", "node_id": node_id, "vehicle_id": None}
     for u in plan.unassigned:
         assignments[u.order_id] = {"status": "unassigned", "node_id": None, "vehicle_id": None}
     return {
@@ -78,6 +80,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         "routes": routes,
         "collections": [
             {"order_id": c.order_id, "node_id": c.node_id, "ready_by": iso(c.ready_by_s)}
+            | _transfer(c, iso)
             for c in plan.collections
         ],
         "unassigned": [
@@ -244,7 +247,13 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         sources=sources,
         routes=routes,
         collections=[
-            Collection(c["order_id"], c["node_id"], seconds(c["ready_by"]))
+            Collection(
+                c["order_id"],
+                c["node_id"],
+                seconds(c["ready_by"]),
+                c.get("transfer_from_node_id"),
+                seconds(c["transfer_departs"]) if c.get("transfer_departs") else None,
+            )  # fmt: skip
             for c in document["collections"]
         ],
         unassigned=[
@@ -254,3 +263,13 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         engine=document.get("engine", ""),
         solve_s=document.get("solve_s", 0.0),
     )
+
+
+def _transfer(c: Collection, iso) -> dict:
+    """A collection's shuttle transfer, written only when there is one."""
+    if c.transfer_from_node_id is None:
+        return {}
+    return {
+        "transfer_from_node_id": c.transfer_from_node_id,
+        "transfer_departs": iso(c.transfer_departs_s),
+    }

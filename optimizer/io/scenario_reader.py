@@ -48,6 +48,7 @@ from optimizer.model.scenario import (
     ServiceSettings,
     Settings,
     Sku,
+    TransferSettings,
     VehicleType,
     Zone,
     ZoneRule,
@@ -436,6 +437,19 @@ def _number_value(
     return parse
 
 
+def _clocks_value(value: object) -> tuple[int, ...]:
+    """A list of ``HH:MM`` times of day -> sorted seconds since midnight."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(f"expected a list of times of day HH:MM, got {_show(value)}")
+    out = []
+    for raw in value:
+        seconds = _clock(raw.strip())
+        if seconds is None or seconds >= _DAY_S:
+            raise _Invalid(f"not a time of day HH:MM: {_show(raw)}")
+        out.append(seconds)
+    return tuple(sorted(set(out)))
+
+
 def _mapping_value(value: object) -> dict:
     if not isinstance(value, dict):
         raise _Invalid(f"expected a mapping of keys, got {_show(value)}")
@@ -646,6 +660,7 @@ class _ScenarioReader:
             services=self._services(doc),
             # 1000 when absent, as the contract says.
             unserved_penalty_eur=doc.get(("unserved_penalty_eur",), positive, default=1000.0),
+            transfer=self._transfers(doc),
         )
         return settings if len(self.problems) == start else None
 
@@ -696,6 +711,35 @@ class _ScenarioReader:
             if service.value not in raw:
                 doc.problem(("services", service.value), "missing key")
         return services
+
+    def _transfers(self, doc: _Yaml) -> TransferSettings:
+        """The optional ``transfers`` block (the store shuttle); defaults where absent."""
+        default = TransferSettings()
+        raw = doc.get(("transfers",), _mapping_value, default={})
+        if not raw:
+            return default
+        path = ("transfers",)
+        departures = doc.get(path + ("departures",), _clocks_value, default=default.departures_s)
+        minutes = _number_value(0)
+
+        def duration_s(key: str, fallback_s: int) -> int | None:
+            value = doc.get(path + (key,), minutes, default=fallback_s / 60)
+            return None if value is None else int(round(value * 60))
+
+        for key in raw:
+            if key not in ("departures", "lead_min", "prepare_min", "pick_before_min", "cost_eur"):
+                doc.problem(path + (str(key),), "unknown key (departures, lead_min, "
+                            "prepare_min, pick_before_min, cost_eur)")  # fmt: skip
+        values = {
+            "departures_s": departures,
+            "lead_s": duration_s("lead_min", default.lead_s),
+            "prepare_s": duration_s("prepare_min", default.prepare_s),
+            "pick_before_s": duration_s("pick_before_min", default.pick_before_s),
+            "cost_eur": doc.get(path + ("cost_eur",), minutes, default=default.cost_eur),
+        }
+        if any(v is None for v in values.values()):
+            return default  # the problems are recorded
+        return TransferSettings(**values)
 
     # CSV files
 

@@ -76,6 +76,10 @@ class Collection:
     order_id: str
     node_id: str
     ready_by_s: int
+    # The basket comes from this node by the store shuttle, leaving at
+    # ``transfer_departs_s`` (< 0: a shuttle of an earlier day); the stock is taken there.
+    transfer_from_node_id: str | None = None
+    transfer_departs_s: int | None = None
 
 
 @dataclass

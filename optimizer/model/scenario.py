@@ -154,8 +154,12 @@ class Order:
     lines: tuple[OrderLine, ...]
     collect_node_id: str | None = None
     # Set when the order was promised from a node (a checkout hold reserved its stock
-    # there): the plan ships it from that node.
+    # there): the plan ships it from that node. For click & collect, a node other than
+    # ``collect_node_id`` means the basket comes by the store shuttle (a transfer).
     ship_from_node_id: str | None = None
+    # A transfer's shuttle departure from ``ship_from_node_id`` (seconds since the day's
+    # midnight; < 0 for a shuttle of an earlier day).
+    transfer_departs_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,27 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class TransferSettings:
+    """The retailer's store replenishment shuttle, which also carries click & collect
+    baskets from a node that has the stock to the store where the customer collects.
+
+    The defaults are assumptions for a city store network, to be set per retailer in
+    ``scenario.yaml`` (``transfers``): two runs a day leaving every node at 07:00 and
+    13:00 (a morning run before stores open and a midday run, the pattern of urban
+    store replenishment with small vans), 2 h from departure to the goods being checked
+    in at the store (a multi-drop run across the city), 30 min to put the basket on the
+    collection shelf, the basket picked 1 h before departure (as a delivery pick), and
+    2.00 EUR per basket (its share of the shuttle run and the extra handling).
+    """
+
+    departures_s: tuple[int, ...] = (7 * 3600, 13 * 3600)
+    lead_s: int = 2 * 3600
+    prepare_s: int = 30 * 60
+    pick_before_s: int = 3600
+    cost_eur: float = 2.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """The day's settings (``scenario.yaml``)."""
 
@@ -225,6 +250,7 @@ class Settings:
     # What leaving one order unserved costs the plan; well above any one order's
     # marginal route cost, so the solver drops an order only when it cannot serve it.
     unserved_penalty_eur: float = 1000.0
+    transfer: TransferSettings = field(default_factory=TransferSettings)
 
     @cached_property
     def tz(self) -> ZoneInfo:
