@@ -23,7 +23,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -134,26 +134,36 @@ class CheckoutService:
             state = s.get(DayState, 1)
             return state is not None and state.scenario_name == self.scenario.settings.name
 
-    def start(self, plan_day: Callable[[], Plan]) -> None:
+    def day_scenario(self) -> Scenario:
+        """The service's scenario with the orders confirmed at checkout for its day (e.g.
+        an eco slot bought on an earlier day): what the day's first plan plans."""
+        confirmed = self.confirmed_orders()
+        sc = self.scenario
+        return replace(sc, orders=sc.orders + confirmed) if confirmed else sc
+
+    def start(self, plan_day: Callable[[], Plan], planned: Scenario | None = None) -> None:
         """Make sure the database holds this scenario's day: if not, plan it (outside any
-        transaction) and store its routes and committed stock."""
+        transaction) and store its routes and committed stock. ``planned`` is the scenario
+        ``plan_day`` plans (default: the service's; :meth:`day_scenario` to include the
+        orders confirmed for the day on earlier days)."""
         if self.ready:
             return
+        planned = planned or self.scenario
         plan = plan_day()
-        document = plan_to_dict(self.scenario, plan, plan_kpis(self.scenario, plan))
+        document = plan_to_dict(planned, plan, plan_kpis(planned, plan))
         with self.db.transaction() as s:
             state = s.get(DayState, 1)
             if state is not None and state.scenario_name == self.scenario.settings.name:
                 return  # another process initialised it meanwhile
-            self._store_day(s, plan, json.dumps(document))
+            self._store_day(s, planned, plan, json.dumps(document))
 
-    def _store_day(self, s, plan: Plan, plan_json: str) -> None:
-        """The day's routes and stock; orders confirmed for later days (and their places
-        in later days' slots) are kept, their stock committed again."""
-        sc = self.scenario
+    def _store_day(self, s, sc: Scenario, plan: Plan, plan_json: str) -> None:
+        """The day's routes and stock. Orders confirmed for this day or later days are
+        kept (this day's are in ``sc``, planned); later days' keep their stock committed
+        and their places in those days' slots."""
         today = sc.settings.date.isoformat()
         s.execute(delete(DayOrder).where(
-            (DayOrder.service_date.is_(None)) | (DayOrder.service_date <= today)
+            DayOrder.service_date.is_(None) | (DayOrder.service_date < today)
         ))  # fmt: skip
         s.execute(delete(SlotCapacity).where(SlotCapacity.service_date <= today))
         for table in (Hold, VehicleRoute, StockLevel, InboundStock, DayState):
@@ -163,7 +173,7 @@ class CheckoutService:
             for line in sc.orders_by_id[order_id].lines:
                 key = (node_id, line.sku)
                 committed[key] = committed.get(key, 0) + line.qty
-        for row in s.scalars(select(DayOrder)):
+        for row in s.scalars(select(DayOrder).where(DayOrder.service_date > today)):
             data = json.loads(row.order_json)
             node_id = data["ship_from_node_id"] or data["collect_node_id"]
             for sku, qty in data["lines"]:
@@ -652,11 +662,16 @@ class CheckoutService:
         """Orders confirmed at checkout for ``day`` (default: the service's day), for that
         day's plan."""
         day = day or self.scenario.settings.date
-        wanted = DayOrder.service_date == day.isoformat()
-        if day == self.scenario.settings.date:
-            wanted = wanted | DayOrder.service_date.is_(None)
-        query = select(DayOrder).where(wanted).order_by(DayOrder.created_at, DayOrder.order_id)
         with self.db.transaction(write=False) as s:
+            wanted = DayOrder.service_date == day.isoformat()
+            state = s.get(DayState, 1)
+            if (
+                day == self.scenario.settings.date
+                and state is not None
+                and (state.scenario_name == self.scenario.settings.name)
+            ):
+                wanted = wanted | DayOrder.service_date.is_(None)  # rows from before 0003
+            query = select(DayOrder).where(wanted).order_by(DayOrder.created_at, DayOrder.order_id)
             out = []
             for row in s.scalars(query):
                 data = json.loads(row.order_json)

@@ -634,6 +634,10 @@ def _check_transfer(ctx: _Context, c: _Collection, order: Order) -> None:
                             f"(shuttle in {shuttle.lead_s // 60} min, "
                             f"{shuttle.prepare_s // 60} min to prepare)")  # fmt: skip
     node = ctx.scenario.nodes.get(c.node_id or "")
+    arrives = None if departs is None else departs + shuttle.lead_s
+    if node is not None and arrives is not None and arrives % 86_400 > node.closes_s:
+        problems.append(f"the shuttle is in at {_clock(arrives % 86_400)}, after "
+                        f"{node.node_id} closes")  # fmt: skip
     if (
         node is not None
         and c.ready_by_s is not None

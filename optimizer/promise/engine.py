@@ -432,16 +432,23 @@ class PromiseEngine:
             picked = self._ready_at(source, now_s, shuttle.pick_before_s)
             if picked is None:
                 continue
-            departs = next(
-                (d * DAY_S + t for d in range(picked // DAY_S, p.collect_horizon_days + 1)
-                 for t in shuttle.departures_s if d * DAY_S + t >= picked),
-                None,
-            )  # fmt: skip
-            if departs is None:
+            # The first run after the pick that reaches the store while it is open (a
+            # closed store receives nothing) and whose basket is ready within the horizon.
+            found = None
+            for d in range(picked // DAY_S, p.collect_horizon_days + 1):
+                for t in shuttle.departures_s:
+                    departs, arrives = d * DAY_S + t, d * DAY_S + t + shuttle.lead_s
+                    if departs < picked or arrives % DAY_S > store.closes_s:
+                        continue
+                    ready = self._ready_at(store.node_id, arrives, shuttle.prepare_s)
+                    if ready is not None:
+                        found = (departs, ready)
+                        break
+                if found is not None:
+                    break
+            if found is None or (best is not None and found[1] >= best.ready_by_s):
                 continue
-            ready = self._ready_at(store.node_id, departs + shuttle.lead_s, shuttle.prepare_s)
-            if ready is None or (best is not None and ready >= best.ready_by_s):
-                continue
+            departs, ready = found
             best = CollectOption(
                 store.node_id, store.name, ready,
                 round((price + p.pass_through * shuttle.cost_eur) * 10) / 10, km,
