@@ -780,3 +780,25 @@ def test_paris_sample_loads():
     scenario = load_scenario(PARIS)
 
     assert scenario.orders and scenario.nodes and scenario.vehicles
+
+
+def test_the_store_shuttle_is_read_from_transfers_with_defaults_where_absent(tmp_path):
+    files = minimal_files()
+    files["scenario.yaml"]["transfers"] = {"departures": ["14:00", "06:30"], "lead_min": 90}
+    shuttle = load_scenario(write_scenario(tmp_path / "a", files)).settings.transfer
+    assert shuttle.departures_s == (6 * 3600 + 1800, 14 * 3600) and shuttle.lead_s == 5400
+    assert (shuttle.prepare_s, shuttle.pick_before_s, shuttle.cost_eur) == (1800, 3600, 2.0)
+    del files["scenario.yaml"]["transfers"]
+    default = load_scenario(write_scenario(tmp_path / "b", files)).settings.transfer
+    assert default.departures_s == (7 * 3600, 13 * 3600)
+
+
+def test_a_broken_transfers_block_lists_every_problem(tmp_path):
+    files = minimal_files()
+    files["scenario.yaml"]["transfers"] = {
+        "departures": ["25:00"], "lead_min": -5, "cost": 3,
+    }  # fmt: skip
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(write_scenario(tmp_path, files))
+    columns = {p.column for p in error.value.problems}
+    assert {"transfers.departures", "transfers.lead_min", "transfers.cost"} <= columns
