@@ -802,3 +802,19 @@ def test_a_broken_transfers_block_lists_every_problem(tmp_path):
         load_scenario(write_scenario(tmp_path, files))
     columns = {p.column for p in error.value.problems}
     assert {"transfers.departures", "transfers.lead_min", "transfers.cost"} <= columns
+
+
+def test_a_click_and_collect_by_shuttle_needs_its_departure_and_only_it_has_one(tmp_path):
+    files = minimal_files()
+    files["orders.csv"][3]["ship_from_node_id"] = "HUB1"  # O4, collected at STORE1
+    files["orders.csv"][3]["transfer_departs"] = at("13:00")
+    (o4,) = [o for o in load_scenario(write_scenario(tmp_path / "a", files)).orders
+             if o.order_id == "O4"]  # fmt: skip
+    assert (o4.ship_from_node_id, o4.transfer_departs_s) == ("HUB1", 13 * 3600)
+    files["orders.csv"][3]["transfer_departs"] = ""
+    files["orders.csv"][0]["transfer_departs"] = at("13:00")  # O1 is delivered
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(write_scenario(tmp_path / "b", files))
+    assert {(p.line, p.column) for p in error.value.problems} == {
+        (2, "transfer_departs"), (5, "transfer_departs")
+    }  # fmt: skip

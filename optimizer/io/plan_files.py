@@ -269,7 +269,7 @@ def _transfer(c: Collection, iso) -> dict:
     """A collection's shuttle transfer, written only when there is one."""
     if c.transfer_from_node_id is None:
         return {}
-    return {
-        "transfer_from_node_id": c.transfer_from_node_id,
-        "transfer_departs": iso(c.transfer_departs_s),
-    }
+    out = {"transfer_from_node_id": c.transfer_from_node_id}
+    if c.transfer_departs_s is not None:
+        out["transfer_departs"] = iso(c.transfer_departs_s)
+    return out

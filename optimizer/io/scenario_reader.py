@@ -905,12 +905,14 @@ class _ScenarioReader:
             "slot_end",
             "service_time_s",
         )
-        optional = ("collect_node_id", "ship_from_node_id")
+        optional = ("collect_node_id", "ship_from_node_id", "transfer_departs")
         table = self.table("orders.csv", columns, optional, self.order_ids)
         pending: list[dict[str, Any]] = []  # an order's fields, waiting for its lines
         for row in table:
             service = row.enum("service", Service)
             slot = row.span("slot_start", "slot_end", row.datetime, "slot")
+            collect_node_id = self._collect_node(row, service)
+            ship_from_node_id = self._ship_from_node(row)
             order = row.build(
                 dict,
                 order_id=row.unique("order_id", self.order_ids),
@@ -919,9 +921,10 @@ class _ScenarioReader:
                 service=service,
                 slot_start_s=slot[0],
                 slot_end_s=slot[1],
-                collect_node_id=self._collect_node(row, service),
+                collect_node_id=collect_node_id,
                 service_time_s=row.integer("service_time_s", min=0),
-                ship_from_node_id=self._ship_from_node(row),
+                ship_from_node_id=ship_from_node_id,
+                transfer_departs_s=self._transfer_departs(row, collect_node_id, ship_from_node_id),
             )
             if order is not None:
                 pending.append(order)
@@ -942,6 +945,22 @@ class _ScenarioReader:
             return None
         expected = "the node a promised order ships from"
         return row.ref("ship_from_node_id", self.node_ids, expected)
+
+    def _transfer_departs(
+        self, row: _Row, collect_node_id: str | None, ship_from_node_id: str | None
+    ) -> int | None:
+        """The store shuttle's departure for a click & collect from another node's stock."""
+        transfer = ship_from_node_id not in (None, collect_node_id) and collect_node_id
+        if not row.optional_text("transfer_departs"):
+            if transfer:
+                why = "required when a click_collect order ships from another node than its "
+                row.problem("transfer_departs", why + "collect_node_id (the store shuttle)")
+            return None
+        if not transfer:
+            row.problem("transfer_departs", "must be empty unless a click_collect order "
+                        "ships from another node than its collect_node_id")  # fmt: skip
+            return None
+        return row.datetime("transfer_departs")
 
     def _order_lines(self) -> dict[str, list[OrderLine]]:
         lines: dict[str, list[OrderLine]] = defaultdict(list)
