@@ -207,6 +207,9 @@ def test_eco_of_tomorrow_goes_into_tomorrows_plan_not_todays(ready, tmp_path):
             break
         time.sleep(0.3)
     assert result["status"] == "done" and result["checker_ok"], result.get("error")
-    (stop,) = [s for r in result["plan"]["routes"] for s in r["stops"]]
-    assert stop["order_id"] == order_id
+    # tomorrow's plan is the orders confirmed for tomorrow (this one, and the replay's)
+    stops = {s["order_id"]: s for r in result["plan"]["routes"] for s in r["stops"]}
+    planned = {a["order_id"] for a in result["plan"]["assignments"]}
+    assert planned == set(scenario_for_plan(state, tomorrow).orders_by_id)
+    stop = stops[order_id]
     assert option["slot_start"] <= stop["service_start"] <= option["slot_end"]
