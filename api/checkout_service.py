@@ -204,14 +204,13 @@ class CheckoutService:
             for (n, k, at), qty in sorted(inbound.items())
         )
         s.flush()
-        self._add_slot_capacity(s, version=1)
+        self._add_slot_capacity(s, sc, version=1)
         s.add(DayState(id=1, scenario_name=sc.settings.name, version=1, plan_json=plan_json))
         s.flush()
 
-    def _add_slot_capacity(self, s, version: int) -> None:
+    def _add_slot_capacity(self, s, sc: Scenario, version: int) -> None:
         """Rows of places for every eco slot of the next ``eco_horizon_days`` at every node
-        with vehicles, where missing (:meth:`PromiseEngine.future_capacity`)."""
-        sc = self.scenario
+        with vehicles in ``sc``, where missing (:meth:`PromiseEngine.future_capacity`)."""
         engine = PromiseEngine(sc, LiveRoutes(sc, self.travel, vehicle_ids=set()), self.params)
         have = {
             (r.service_date, r.node_id, r.slot_start_s) for r in s.scalars(select(SlotCapacity))
@@ -271,9 +270,8 @@ class CheckoutService:
             for row in s.scalars(select(SlotCapacity).where(SlotCapacity.changed_at > since)):
                 day = self.day_of(row.service_date)
                 if day > 0:
-                    engine.future_left[day, row.node_id, row.slot_start_s] = (
-                        row.capacity - row.taken
-                    )
+                    places = row.capacity - row.taken
+                    engine.set_places_left(day, row.node_id, row.slot_start_s, places)
             self._version = state.version
             return engine
 
@@ -651,6 +649,8 @@ class CheckoutService:
                 else:
                     s.add(StockLevel(node_id=key[0], sku=key[1], on_hand=qty, committed=0,
                                      changed_at=version))  # fmt: skip
+            s.flush()
+            self._add_slot_capacity(s, scenario, version)  # nodes that got vehicles
             added = len(set(wanted) - set(rows))
             removed = len(set(rows) - set(wanted))
         with self._cache_lock:

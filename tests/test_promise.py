@@ -231,7 +231,8 @@ def test_eco_is_offered_on_the_next_days_with_places_from_the_fleet():
 def test_a_full_later_slot_is_not_offered():
     sc = hub_only(FleetEntry("HUB", "bike", 1, 8 * H, 16 * H))
     eng = engine(sc)
-    eng.future_left[1, "HUB", 8 * H] = 0
+    eng.set_places_left(1, "HUB", 8 * H, 0)
+    assert eng.places_left(1, "HUB", 8 * H) == 0 and eng.places_left(1, "HUB", 12 * H) == 8
     options = eng.promise(BOOK, *NEAR_HUB, now_s=8 * H).options
     later = [(o.day, o.slot_start_s % DAY) for o in options if getattr(o, "day", 0) > 0]
     assert (1, 8 * H) not in later and (1, 12 * H) in later and (2, 8 * H) in later

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service
+from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service, VehicleType
 from optimizer.promise.live_routes import LiveRoutes
 from optimizer.travel import TravelProvider
 from optimizer.travel.great_circle import great_circle_km
@@ -103,7 +103,7 @@ class SlotOption:
     recommended: bool = False
     # Days after today (times above are seconds since today's midnight, so a slot of
     # tomorrow starts at >= 86400). A later day's slot has no route yet: its price is an
-    # estimate and it takes one of the node's places in that slot (``future_left``).
+    # estimate and it takes one of the node's places in that slot (``set_places_left``).
     day: int = 0
 
 
@@ -185,9 +185,9 @@ class PromiseEngine:
         for i in scenario.inbound:
             key = (i.node_id, i.sku, i.arrives_at_s)
             self.inbound_left[key] = self.inbound_left.get(key, 0) + i.qty
-        # Places left per (day, node, slot start) on later days; absent: the full
-        # :meth:`future_capacity`. The caller keeps it (the checkout's database).
-        self.future_left: dict[tuple[int, str, int], int] = {}
+        # Places left per (day, slot start), one per node, on later days: the full
+        # :meth:`future_capacity` until the caller (the checkout's database) says less.
+        self._places: dict[tuple[int, int], np.ndarray] = {}
         self._future: LiveRoutes | None = None
 
     @classmethod
@@ -240,9 +240,7 @@ class PromiseEngine:
                 continue
             slots = self._slots(settings.slot_length_min * 60, now_s)
             allowed = (
-                np.array(
-                    [vt.may_carry(service, weight, volume, zones) for vt in self.vehicle_types]
-                )
+                _carry_mask(self.vehicle_types, service, weight, volume, zones)
                 & has_stock[self.vehicle_node]
             )
             if slots and allowed.any():
@@ -314,7 +312,12 @@ class PromiseEngine:
         shared by the stops a full shift carries at ``future_drops_per_vehicle_hour``
         (the amortisation route-aware sourcing uses for empty vehicles)."""
         if self._future is None:
-            live = LiveRoutes(self.scenario, self.live.travel, now_s=0)
+            # Empty routes of identical vehicles (node, type, shift) price the same: one each.
+            alike: dict[tuple, str] = {}
+            for v in self.scenario.vehicles:
+                key = (v.node_id, v.vehicle_type_id, v.shift_start_s, v.shift_end_s)
+                alike.setdefault(key, v.vehicle_id)
+            live = LiveRoutes(self.scenario, self.live.travel, 0, set(alike.values()))
             rate = self.params.future_drops_per_vehicle_hour
             live.amortize_stops = np.array([
                 max(1.0, rate * max(0, v.latest_start_s - v.earliest_start_s) / 3600)
@@ -333,9 +336,7 @@ class PromiseEngine:
             return []
         live = self._future_routes()
         allowed = (
-            np.array(
-                [vt.may_carry(Service.ECO, weight, volume, zones) for vt in live.vehicle_types]
-            )
+            _carry_mask(live.vehicle_types, Service.ECO, weight, volume, zones)
             & has_stock[self._future_node]
         )
         if not allowed.any():
@@ -343,12 +344,16 @@ class PromiseEngine:
         table = live.insertion_table(lat, lon, service_s, weight, volume, allowed)
         out = []
         for day in range(1, self.params.eco_horizon_days + 1):
-            options = []
+            # slots whose nodes with places left are the same share one search
+            groups: dict[bytes, tuple[np.ndarray, list[tuple[int, int]]]] = {}
             for start, end in slots:
-                left = np.array([self._places_left(day, n, start, end) > 0 for n in self.node_ids])
-                (ins,) = live.best_in_slots(
-                    table, [(start, end)], allowed & left[self._future_node]
-                )
+                usable = allowed & (self._places_row(day, start) > 0)[self._future_node]
+                groups.setdefault(usable.tobytes(), (usable, []))[1].append((start, end))
+            found = []
+            for usable, group in groups.values():
+                found += zip(group, live.best_in_slots(table, group, usable), strict=True)
+            options = []
+            for (start, end), ins in sorted(found, key=lambda item: item[0]):
                 if ins is None:
                     continue
                 v = live.vehicles[ins.vehicle_id]
@@ -372,9 +377,27 @@ class PromiseEngine:
             out += _steer(options, self.params)
         return out
 
-    def _places_left(self, day: int, node_id: str, start_s: int, end_s: int) -> int:
-        left = self.future_left.get((day, node_id, start_s))
-        return self.future_capacity(node_id, start_s, end_s) if left is None else left
+    def set_places_left(self, day: int, node_id: str, start_s: int, places: int) -> None:
+        """Places the checkout may still sell at ``node_id`` in the eco slot starting at
+        ``start_s`` on ``day`` days from today (ignored for unknown nodes or slots)."""
+        j = self.node_index.get(node_id)
+        row = self._places_row(day, start_s)
+        if j is not None and row is not None:
+            row[j] = places
+
+    def places_left(self, day: int, node_id: str, start_s: int) -> int:
+        row = self._places_row(day, start_s)
+        return 0 if row is None else int(row[self.node_index[node_id]])
+
+    def _places_row(self, day: int, start_s: int) -> np.ndarray | None:
+        row = self._places.get((day, start_s))
+        if row is None:
+            end_s = dict(self.future_slots()).get(start_s)
+            if end_s is None:
+                return None
+            row = np.array([self.future_capacity(n, start_s, end_s) for n in self.node_ids])
+            self._places[day, start_s] = row
+        return row
 
     # -- click & collect -------------------------------------------------------------------
 
@@ -509,6 +532,18 @@ class PromiseEngine:
                         break
             out.append(LineAvailability(line.sku, line.qty, in_stock, earliest))
         return out
+
+
+def _carry_mask(
+    types: list[VehicleType], service: Service, weight_kg: float, volume_l: float, zones: list
+) -> np.ndarray:
+    """Which of ``types`` (one per vehicle) may carry the basket there: decided once per
+    vehicle type."""
+    verdict: dict[str, bool] = {}
+    for vt in types:
+        if vt.vehicle_type_id not in verdict:
+            verdict[vt.vehicle_type_id] = vt.may_carry(service, weight_kg, volume_l, zones)
+    return np.array([verdict[vt.vehicle_type_id] for vt in types], dtype=bool)
 
 
 def _earliest(*options: CollectOption | None) -> CollectOption | None:
