@@ -271,3 +271,50 @@ def test_a_confirmed_order_of_tomorrow_is_kept_for_tomorrows_plan_only(db):
     # its unit stays taken: 2 of 3 left
     assert delivery_options(svc, [OrderLine("BOOK", 2)])
     assert delivery_options(svc, [OrderLine("BOOK", 3)]) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0003_keeps_the_orders_of_0002_and_downgrades(backend, tmp_path):
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from api.db import alembic_config, migrate
+
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        migrate(database.engine, "0002")
+        with database.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO day_orders (order_id, hold_id, order_json, created_at) "
+                "VALUES ('W1', 'h1', '{}', CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+        migrate(database.engine, "head")
+        tables = set(inspect(database.engine).get_table_names())
+        assert {"slot_capacity", "inbound_stock"} <= tables
+        with database.engine.connect() as connection:
+            rows = connection.execute(text("SELECT order_id, service_date FROM day_orders"))
+            assert rows.all() == [("W1", None)]  # the service's day, as before
+        with database.engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0002")
+        assert "slot_capacity" not in set(inspect(database.engine).get_table_names())
+        migrate(database.engine, "head")
+        database.dispose()
+
+
+def test_the_next_day_starts_with_the_orders_confirmed_for_it(db):
+    from dataclasses import replace
+
+    svc = service(db, {("HUB", "BOOK"): 3})
+    option = delivery_options(svc, [OrderLine("BOOK", 1)], day=TOMORROW)[0]
+    order_id = svc.confirm(svc.hold(option["option_id"], NOW)["hold_id"], NOW)["order_id"]
+    settings = replace(svc.scenario.settings, name="test-day-2", date=date(2026, 11, 25))
+    nxt = CheckoutService(db, replace(svc.scenario, settings=settings), os.urandom(32))
+    day = nxt.day_scenario()
+    assert [o.order_id for o in day.orders] == [order_id]
+    plan = plan_day(day, PlanParams(time_limit_s=1))
+    assert plan.sources == {order_id: "HUB"}
+    nxt.start(lambda: plan, day)
+    assert [o.order_id for o in nxt.confirmed_orders()] == [order_id]  # for the day's plans
+    quote = nxt.promise([OrderLine("BOOK", 3)], *NEAR_HUB, NOW + timedelta(days=1))
+    assert quote.options == []  # its unit is taken from the day's stock: 2 of 3 left
+    assert nxt.promise([OrderLine("BOOK", 2)], *NEAR_HUB, NOW + timedelta(days=1)).options
