@@ -9,7 +9,16 @@ A delivery slot is offered only when
 - the goods can be picked before the vehicle leaves (``pick_lead_s`` from now).
 
 Price and CO2 come from the marginal cost of that cheapest insertion (see
-:func:`price_eur` for the formula). Everything is pure: the caller passes the clock.
+:func:`price_eur` for the formula).
+
+Eco is also offered on the next ``eco_horizon_days``: no route exists for those days, so
+a slot is priced from an insertion into an empty route (its fixed cost and stem shared
+by a full shift's drops) and bounded by the places a node's fleet has in it.
+
+Click & collect at a nearby store is ready when the store has picked the basket, or
+when the store shuttle has brought it from a node that holds it (``scenario.yaml``
+``transfers``), or when inbound deliveries to the store have covered it; possibly on a
+later day. Everything is pure: the caller passes the clock and the places left.
 """
 
 from __future__ import annotations
