@@ -76,9 +76,7 @@ def load_candidates(path: str | Path) -> list[Site]:
             numbers[column] = _number(cells.get(column, ""), low, high, column, bad)
         for column in OPTIONAL:
             raw_value = cells.get(column, "")
-            numbers[column] = (
-                _number(raw_value, 0, None, column, bad) if raw_value else None
-            )
+            numbers[column] = _number(raw_value, 0, None, column, bad) if raw_value else None
         if len(problems) > found:
             continue
         capacity = numbers["capacity_orders_per_day"]
@@ -106,8 +104,10 @@ def _number(raw: str, low: float | None, high: float | None, column: str, bad) -
     except ValueError:
         bad(column, f"{raw!r} is not a number")
         return None
-    if not math.isfinite(value) or (low is not None and value < low) or (
-        high is not None and value > high
+    if (
+        not math.isfinite(value)
+        or (low is not None and value < low)
+        or (high is not None and value > high)
     ):
         bad(column, f"{raw} is outside {low}..{'' if high is None else high}")
         return None
