@@ -234,6 +234,7 @@ def design(
     console.print(
         f"{len(proposal.networks)} networks to replay on {days} days "
         f"({', '.join(n.name for n in proposal.networks)})"
+        + "".join(f"; {a} proposes {b}'s network" for a, b in proposal.same_as.items())
     )
     started = time.perf_counter()
     with Progress(
@@ -265,6 +266,7 @@ def design(
             }
             for name, r in proposal.results.items()
         },
+        "same_as": proposal.same_as,
         "networks": rows,
     }
     markdown = (

@@ -153,6 +153,9 @@ def test_design_proposes_today_first_and_distinct_networks(base, small_days):
     design = design_networks(base, load_candidates(CANDIDATES), demand)
     assert design.networks[0].name == "today"
     assert len({n.key() for n in design.networks}) == len(design.networks)
+    names = {n.name for n in design.networks}
+    assert names | set(design.same_as) == {"today", *design.results}
+    assert set(design.same_as.values()) <= names
     assert set(design.results) == {"cflp-keep", "cflp-close", "p-median", "max-cover"}
     assert all(r.optimal for r in design.results.values())
     kept = design.results["cflp-keep"].open[: len(design.existing)]

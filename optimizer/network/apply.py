@@ -179,11 +179,12 @@ def _recollect(order: Order, nodes: dict[str, Node], day: Scenario) -> Order:
     if counters:
         km = np.array([great_circle_km(old.lat, old.lon, n.lat, n.lon) for n in counters])
         new = counters[int(np.argmin(km))]
+        # Ready when it was promised, but at least an hour after the counter opens and
+        # half an hour before it closes (the generator's click & collect rules).
         ready = min(max(order.slot_start_s, new.opens_s + 3600), new.closes_s - 1800)
-        if ready < new.closes_s:
-            return replace(
-                order, collect_node_id=new.node_id, slot_start_s=ready, slot_end_s=new.closes_s
-            )
+        return replace(
+            order, collect_node_id=new.node_id, slot_start_s=ready, slot_end_s=new.closes_s
+        )
     # No counter left: the customer has it delivered in an eco slot instead.
     eco = day.settings.services.get(Service.ECO)
     length = eco.slot_length_min * 60 if eco else 4 * 3600

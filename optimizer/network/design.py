@@ -98,6 +98,8 @@ class Design:
     distance_km: np.ndarray  # demand points x sites, cargo-bike km
     results: dict[str, LocationResult] = field(default_factory=dict)
     networks: list[Network] = field(default_factory=list)
+    # A model whose network another already proposed -> that network's name.
+    same_as: dict[str, str] = field(default_factory=dict)
 
     @property
     def existing(self) -> list[Site]:
@@ -181,7 +183,7 @@ def design_networks(
         "p-median": "p-median, as many sites as today",
         "max-cover": "maximal covering within a bike radius",
     }
-    seen = {networks[0].key()}
+    seen = {networks[0].key(): networks[0].name}
     for name, result in design.results.items():
         chosen = list(zip(sites, result.open, strict=True))
         network = Network(
@@ -190,8 +192,10 @@ def design_networks(
             closed=tuple(s.site_id for s, o in chosen if s.existing and not o),
             model=labels[name],
         )
-        if network.key() not in seen:
-            seen.add(network.key())
+        if network.key() in seen:
+            design.same_as[name] = seen[network.key()]
+        else:
+            seen[network.key()] = name
             networks.append(network)
     design.networks = networks
     return design
