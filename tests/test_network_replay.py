@@ -18,12 +18,14 @@ from optimizer.io.design_days import generated_days
 from optimizer.io.plan_files import plan_to_dict, to_json
 from optimizer.model import NodeKind, Service
 from optimizer.network import (
+    DesignParams,
     Network,
     ReplayParams,
     aggregate_demand,
     apply_network,
     candidate,
     day_volumes,
+    demand_centroid_sites,
     design_networks,
     existing_sites,
     grid_sites,
@@ -217,3 +219,27 @@ def test_cli_design_refuses_a_bad_candidate_file(tmp_path):
     assert result.exit_code == 2
     assert "missing columns kind, lat, lon" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_demand_centroid_sites_fall_where_the_demand_is():
+    import shapely
+
+    lat = np.r_[np.full(20, 48.85), np.full(20, 48.88)]
+    lon = np.r_[np.full(20, 2.30), np.full(20, 2.38)]
+    sites = demand_centroid_sites(lat, lon, np.ones(40), k=2, kind="dark_store", seed=3)
+    got = sorted((round(s.lat, 3), round(s.lon, 3)) for s in sites)
+    assert got == [(48.85, 2.30), (48.88, 2.38)]
+    west = shapely.box(2.25, 48.80, 2.34, 48.90)
+    inside = demand_centroid_sites(lat, lon, np.ones(40), 2, "dark_store", seed=3, area=west)
+    assert [(round(s.lat, 3), round(s.lon, 3)) for s in inside] == [(48.85, 2.30)]
+    with pytest.raises(ValueError, match="k must be"):
+        demand_centroid_sites(lat, lon, np.ones(40), 0, "dark_store")
+
+
+def test_covering_can_use_a_bike_time_budget(base):
+    demand = aggregate_demand(np.array([48.86, 48.87]), np.array([2.36, 2.30]), days=1)
+    sites = [candidate("MH-A", "micro_hub", 48.861, 2.361)]
+    design = design_networks(base, sites, demand, DesignParams(cover_time_s=600, new_sites=1))
+    assert "max-cover" in design.results
+    with pytest.raises(ValueError, match="cover_time_s"):
+        DesignParams(cover_time_s=0)
