@@ -211,6 +211,11 @@ def design(
     from optimizer.network.replay import COMPARISON_COLUMNS
     from optimizer.planning import PlanParams
 
+    files = ("comparison.csv", "comparison.md", "design.json", "map.html")
+    if out.exists() and (
+        not out.is_dir() or any(p.name not in files for p in out.iterdir())
+    ):  # refused now, not after the replay
+        _fail(f"{out} holds other files; write the comparison into an empty or previous one")
     base = _load(scenario)
     try:
         sites = load_candidates(candidates)

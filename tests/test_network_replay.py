@@ -243,3 +243,19 @@ def test_covering_can_use_a_bike_time_budget(base):
     assert "max-cover" in design.results
     with pytest.raises(ValueError, match="cover_time_s"):
         DesignParams(cover_time_s=0)
+
+
+def test_cli_design_refuses_a_folder_with_other_files_before_replaying(tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["design", str(PARIS), "--candidates", str(CANDIDATES), "--out", str(out)]
+    )
+    assert result.exit_code == 2 and "holds other files" in result.output
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+    bad_start = CliRunner().invoke(
+        app, ["design", str(PARIS), "--candidates", str(CANDIDATES), "--start", "23/11/2026",
+              "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert bad_start.exit_code == 2 and "--start must be YYYY-MM-DD" in bad_start.output
