@@ -213,17 +213,19 @@ def _timed(p: RoutingProblem, v: int, trips: list[list[int]]) -> _Timing | None:
     end = _walk(p, veh, trips, start)[0]
     if p.break_s <= 0 or end - start <= p.break_over_s:
         return _Timing(start, end, None)
-    best: tuple[int, int, _Timing] | None = None
+    best: tuple[tuple[int, int, int], _Timing] | None = None
     positions = [(k, j) for k, trip in enumerate(trips) for j in range(len(trip) + 1)]
     for rest_at in positions:
         for shift in ("early", "late"):
             timing = _timed_with_rest(p, veh, trips, rest_at, shift)
             if timing is None:
                 continue
-            key = (timing.end_s - timing.start_s, -positions.index(rest_at))
-            if best is None or key < best[:2]:
-                best = (*key, timing)
-    return None if best is None else best[2]
+            # The shortest day (its cost), then back as early as possible (stops served
+            # early in their slots), then the latest break.
+            key = (timing.end_s - timing.start_s, timing.end_s, -positions.index(rest_at))
+            if best is None or key < best[0]:
+                best = (key, timing)
+    return None if best is None else best[1]
 
 
 def _timed_with_rest(
