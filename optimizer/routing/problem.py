@@ -132,7 +132,8 @@ class BreakResult:
 class RouteResult:
     """A vehicle's day: ``stops`` in visiting order across its tours; ``trip_sizes``
     cuts them into tours (empty: one tour). The first tour leaves at ``start_s``; each
-    later one starts when the previous is back, reloads, then leaves."""
+    later one starts when the previous is back, reloads, then leaves. ``rest`` is the
+    driver's break, if the day needs one (``break`` is a Python keyword)."""
 
     vehicle: int
     stops: list[int]  # stop indices in visiting order

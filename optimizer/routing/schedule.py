@@ -85,7 +85,7 @@ def schedule_route(
         trip_sizes=[len(t) for t in kept] if len(kept) > 1 else [],
         rest=timing.rest,
     )
-    metres = route_distance_m(p, v, kept)
+    metres = _distance_m(p, v, kept)
     cost = (
         float(p.vehicle_fixed_cost_eur[v])
         + float(p.vehicle_cost_per_m_eur[v]) * metres
@@ -94,7 +94,8 @@ def schedule_route(
     return route, dropped, cost
 
 
-def route_distance_m(p: RoutingProblem, v: int, trips: list[list[int]]) -> int:
+def _distance_m(p: RoutingProblem, v: int, trips: list[list[int]]) -> int:
+    """Metres driven over the tours, depot to depot."""
     veh = _Vehicle.of(p, v)
     metres = 0
     for trip in trips:
@@ -216,8 +217,8 @@ def _timed(p: RoutingProblem, v: int, trips: list[list[int]]) -> _Timing | None:
     best: tuple[tuple[int, int, int], _Timing] | None = None
     positions = [(k, j) for k, trip in enumerate(trips) for j in range(len(trip) + 1)]
     for rest_at in positions:
-        for shift in ("early", "late"):
-            timing = _timed_with_rest(p, veh, trips, rest_at, shift)
+        for late in (False, True):
+            timing = _timed_with_rest(p, veh, trips, rest_at, late)
             if timing is None:
                 continue
             # The shortest day (its cost), then back as early as possible (stops served
@@ -229,21 +230,21 @@ def _timed(p: RoutingProblem, v: int, trips: list[list[int]]) -> _Timing | None:
 
 
 def _timed_with_rest(
-    p: RoutingProblem, veh: _Vehicle, trips: list[list[int]], rest_at: tuple[int, int], shift: str
+    p: RoutingProblem, veh: _Vehicle, trips: list[list[int]], rest_at: tuple[int, int], late: bool
 ) -> _Timing | None:
-    """The break at ``rest_at``, as soon as the vehicle is free (``early``) or as late as
-    the wait at the next door allows (``late``); the departure as late as it can be."""
+    """The break at ``rest_at``, as soon as the vehicle is free or, if ``late``, as late as
+    the wait at the next door allows; the departure as late as it can be."""
     walked = _walk(p, veh, trips, veh.earliest, rest_at)
     if walked is None:
         return None
     delay = 0
-    if shift == "late":
+    if late:
         k, j = rest_at
         position = sum(len(t) + 1 for t in trips[:k]) + j  # events index of the next one
         if j < len(trips[k]):
             delay = walked[2][position + 1][0]
         if delay == 0:
-            return None  # the same as "early"
+            return None  # the same as taking it at once
     walked = _walk(p, veh, trips, veh.earliest, rest_at, delay)
     if walked is None:
         return None
@@ -274,7 +275,7 @@ def _cheapest_drop(
             timing = _timed(p, v, rest) if rest else _Timing(veh.earliest, veh.earliest, None)
             if timing is None:
                 continue
-            cost = float(p.vehicle_cost_per_m_eur[v]) * route_distance_m(p, v, rest) + float(
+            cost = float(p.vehicle_cost_per_m_eur[v]) * _distance_m(p, v, rest) + float(
                 p.vehicle_cost_per_s_eur[v]
             ) * (timing.end_s - timing.start_s)
             if best is None or cost < best[0]:
