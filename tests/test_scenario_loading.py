@@ -255,7 +255,7 @@ def test_tours_reloads_and_breaks_load_with_their_defaults(tmp_path):
     scenario = load_scenario(write_scenario(tmp_path / "day", files))
     van, bike = scenario.vehicle_types["VAN"], scenario.vehicle_types["BIKE"]
     assert (van.max_trips, van.reload_s) == (2, 900)
-    assert (bike.max_trips, bike.reload_s) == (3, 600)  # empty: the cargo bike's defaults
+    assert (bike.max_trips, bike.reload_s) == (1, 600)  # empty: the defaults
     rules = scenario.settings
     assert (rules.break_duration_s, rules.max_work_before_break_s) == (1800, 5 * 3600)
     assert rules.break_over_s == 6 * 3600  # absent: French labour law's 6 h
