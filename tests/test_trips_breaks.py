@@ -13,7 +13,7 @@ from optimizer.kpis import plan_kpis
 from optimizer.model import FleetEntry, Service
 from optimizer.planning import PlanParams, plan_day
 from optimizer.routing import ENGINES
-from optimizer.routing.schedule import schedule_route
+from optimizer.routing.schedule import reinsert, schedule_route
 from tests import factory
 from tests.test_routing import line_problem
 
@@ -133,7 +133,7 @@ def test_ortools_drives_one_tour_whatever_max_trips_says():
 # --- breaks -------------------------------------------------------------------------------
 
 
-def break_problem(**over):
+def break_problem(vehicles: int = 1, **over):
     """Ten stops 1 km out in a row (1 m is 1 s), 30 min of service each, windows over the
     day: about 5 h 30 of work for one vehicle; the rule: 20 min once the day passes 4 h, at most 4 h
     of work before or after it."""
@@ -143,11 +143,11 @@ def break_problem(**over):
         break_s=1200,
         max_work_before_break_s=4 * H,
         break_over_s=4 * H,
-        vehicle_latest_end_s=np.array([10 * H], np.int64),
-        vehicle_latest_start_s=np.array([10 * H], np.int64),
+        vehicle_latest_end_s=np.full(vehicles, 10 * H, np.int64),
+        vehicle_latest_start_s=np.full(vehicles, 10 * H, np.int64),
     )
     fields.update(over)
-    return line_problem([1000 + 100 * k for k in range(n)], **fields)
+    return line_problem([1000 + 100 * k for k in range(n)], vehicles=vehicles, **fields)
 
 
 @pytest.mark.parametrize("engine", ["pyvrp", "ortools"])
@@ -194,6 +194,23 @@ def test_a_day_with_no_room_for_the_break_drops_a_stop_rather_than_break_the_rul
     assert dropped, "a stop must make room for the break"
     result = type("R", (), {"routes": [route]})()
     assert_breaks_hold(tight, result)
+
+
+def test_a_stop_left_out_for_the_break_goes_to_another_vehicle():
+    problem = break_problem(vehicles=2)
+    t, at, begins = 0, 0, []
+    for i in range(problem.num_stops):
+        loc = int(problem.stop_location[i])
+        t += int(problem.duration_s[0][at, loc])
+        begins.append(t)
+        t += int(problem.stop_service_s[i])
+        at = loc
+    tight = replace(problem, tw_start_s=np.array(begins), tw_end_s=np.array(begins))
+    route, dropped, _ = schedule_route(tight, 0, [list(range(problem.num_stops))])
+    routes, left = reinsert(tight, [route], dropped)
+    assert left == [] and {r.vehicle for r in routes} == {0, 1}
+    assert sorted(i for r in routes for i in r.stops) == list(range(problem.num_stops))
+    assert_breaks_hold(tight, type("R", (), {"routes": routes})())
 
 
 def test_short_days_have_no_break_and_pure_vrptw_is_unchanged():

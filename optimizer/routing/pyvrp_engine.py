@@ -14,9 +14,9 @@ Several tours a shift are PyVRP's reloads: a vehicle type with ``max_trips > 1``
 come back to a copy of its depot whose service duration is the reload time (and
 whose window closes when the last tour must leave), up to ``max_trips - 1`` times; the
 range (``max_distance``) is PyVRP's per route, so it holds for the whole shift.
-PyVRP has no breaks: a vehicle whose shift is long enough to need one gets a shift
-shorter by the break (and at most twice the work allowed between breaks), and the
-schedule places the break in the route afterwards, dropping a stop if it cannot.
+PyVRP has no breaks: a vehicle whose shift is long enough to need one gets a route
+duration at most its shift less the break (and twice the work allowed between breaks),
+and the schedule places the break in the route afterwards, dropping a stop if it cannot.
 
 Costs are integers in PyVRP: ``COST_SCALE`` units per euro, as in the OR-Tools engine.
 Loads stay in the problem's grams and millilitres. PyVRP penalises a violation per
@@ -40,7 +40,7 @@ import numpy as np
 import pyvrp
 
 from optimizer.routing.problem import RoutingProblem, RoutingResult
-from optimizer.routing.schedule import schedule_route
+from optimizer.routing.schedule import reinsert, schedule_route
 
 COST_SCALE = 1_000_000  # integer cost units per euro (a micro-euro resolution)
 
@@ -177,7 +177,7 @@ class _TypeKey:
     earliest: int
     leave_by: int
     latest_end: int
-    max_work: int | None
+    max_duration: int | None
     max_distance: int
     fixed: int
     per_m: int
@@ -246,13 +246,14 @@ class _Model:
                 duration.append(dur)
             earliest = int(p.vehicle_earliest_start_s[v])
             latest_end = int(p.vehicle_latest_end_s[v])
-            max_work = None
+            max_duration = None
             if p.may_need_break(v):
-                # Room for the break, placed afterwards (PyVRP has none), and no more
-                # work than one break allows.
-                latest_end = max(earliest, latest_end - p.break_s)
-                if latest_end - earliest > 2 * p.max_work_before_break_s:
-                    max_work = 2 * p.max_work_before_break_s
+                # PyVRP has no breaks: the day's span leaves room for one in the shift
+                # (the schedule places it, leaving earlier or coming back later), and
+                # no more work than one break allows.
+                max_duration = max(
+                    0, min(latest_end - earliest - p.break_s, 2 * p.max_work_before_break_s)
+                )
             trips = p.max_trips(v)
             loc = int(p.vehicle_start_location[v])
             type_key = _TypeKey(
@@ -264,7 +265,7 @@ class _Model:
                 earliest=earliest,
                 leave_by=max(earliest, min(_leave_by(p, v), latest_end)),
                 latest_end=latest_end,
-                max_work=max_work,
+                max_duration=max_duration,
                 max_distance=int(p.vehicle_max_distance_m[v]),
                 fixed=_scaled(p.vehicle_fixed_cost_eur[v]),
                 per_m=_scaled(p.vehicle_cost_per_m_eur[v]),
@@ -282,7 +283,7 @@ class _Model:
                 tw_early=k.earliest,
                 tw_late=k.latest_end,
                 start_late=k.leave_by,
-                **({} if k.max_work is None else {"shift_duration": k.max_work}),
+                **({} if k.max_duration is None else {"shift_duration": k.max_duration}),
                 **(
                     {}
                     if k.reload_depot is None
@@ -350,9 +351,8 @@ class _Model:
 
     def extract(self, solution: pyvrp.Solution) -> RoutingResult:
         result = RoutingResult()
-        served: set[int] = set()
         free = [list(vehicles) for vehicles in self.type_vehicles]
-        cost_eur = 0.0
+        left_out: list[int] = []  # stops the schedule could not keep on their route
         for route in solution.routes():
             vehicle = free[route.vehicle_type()].pop(0)
             trips: list[list[int]] = [[]]
@@ -361,14 +361,16 @@ class _Model:
                     trips.append([])
                 elif a.is_client():
                     trips[-1].append(self.clients[a.idx])
-            kept, _, cost = schedule_route(self.problem, vehicle, trips)
+            kept, dropped, _ = schedule_route(self.problem, vehicle, trips)
             if kept is not None:
                 result.routes.append(kept)
-                served.update(kept.stops)
-                cost_eur += cost
+            left_out += dropped
+        result.routes, _ = reinsert(self.problem, result.routes, left_out)
+        served = {i for r in result.routes for i in r.stops}
         result.dropped = [i for i in range(self.problem.num_stops) if i not in served]
-        cost_eur += float(self.problem.penalty_eur[result.dropped].sum())
-        result.objective_eur = cost_eur
+        result.objective_eur = sum(
+            schedule_route(self.problem, r.vehicle, r.trips())[2] for r in result.routes
+        ) + float(self.problem.penalty_eur[result.dropped].sum())
         return result
 
 

@@ -286,3 +286,42 @@ def _cheapest_drop(
     rest = [t[:] for t in trips]
     rest[-1].pop()
     return [t for t in rest if t], last
+
+
+def reinsert(
+    p: RoutingProblem, routes: list[RouteResult], stops: list[int]
+) -> tuple[list[RouteResult], list[int]]:
+    """Put back stops the schedule left out (no room for a break on their route) where
+    they cost least: into another tour of any vehicle allowed to serve them, or on an
+    unused vehicle, if the day then still holds whole. Returns the routes and the stops
+    that still fit nowhere."""
+    routes = list(routes)
+    left: list[int] = []
+    for i in stops:
+        used = {r.vehicle for r in routes}
+        best: tuple[float, int | None, RouteResult] | None = None
+        for k, route in enumerate(routes):
+            if not p.allowed[i, route.vehicle]:
+                continue
+            trips = route.trips()
+            _, _, before = schedule_route(p, route.vehicle, trips)
+            for t, trip in enumerate(trips):
+                for j in range(len(trip) + 1):
+                    tried = [list(x) for x in trips]
+                    tried[t].insert(j, i)
+                    new, dropped, cost = schedule_route(p, route.vehicle, tried)
+                    if not dropped and (best is None or cost - before < best[0]):
+                        best = (cost - before, k, new)
+        for v in np.flatnonzero(p.allowed[i]):
+            if int(v) in used:
+                continue
+            new, dropped, cost = schedule_route(p, int(v), [[i]])
+            if not dropped and (best is None or cost < best[0]):
+                best = (cost, None, new)
+        if best is None:
+            left.append(i)
+        elif best[1] is None:
+            routes.append(best[2])
+        else:
+            routes[best[1]] = best[2]
+    return routes, left
