@@ -40,7 +40,7 @@ import numpy as np
 import pyvrp
 
 from optimizer.routing.problem import RoutingProblem, RoutingResult
-from optimizer.routing.schedule import reinsert, schedule_route
+from optimizer.routing.schedule import reinsert, route_cost_eur, schedule_route
 
 COST_SCALE = 1_000_000  # integer cost units per euro (a micro-euro resolution)
 
@@ -368,9 +368,9 @@ class _Model:
         result.routes, _ = reinsert(self.problem, result.routes, left_out)
         served = {i for r in result.routes for i in r.stops}
         result.dropped = [i for i in range(self.problem.num_stops) if i not in served]
-        result.objective_eur = sum(
-            schedule_route(self.problem, r.vehicle, r.trips())[2] for r in result.routes
-        ) + float(self.problem.penalty_eur[result.dropped].sum())
+        result.objective_eur = sum(route_cost_eur(self.problem, r) for r in result.routes) + float(
+            self.problem.penalty_eur[result.dropped].sum()
+        )
         return result
 
 

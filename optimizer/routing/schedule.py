@@ -78,20 +78,41 @@ def schedule_route(
         dropped.append(left_out)
     if not kept:
         return None, dropped, 0.0
+    route, cost = _route(p, v, kept, timing)
+    return route, dropped, cost
+
+
+def _route(
+    p: RoutingProblem, v: int, trips: list[list[int]], timing: _Timing
+) -> tuple[RouteResult, float]:
     route = RouteResult(
         vehicle=v,
-        stops=[i for t in kept for i in t],
+        stops=[i for t in trips for i in t],
         start_s=timing.start_s,
-        trip_sizes=[len(t) for t in kept] if len(kept) > 1 else [],
+        trip_sizes=[len(t) for t in trips] if len(trips) > 1 else [],
         rest=timing.rest,
     )
-    metres = _distance_m(p, v, kept)
     cost = (
         float(p.vehicle_fixed_cost_eur[v])
-        + float(p.vehicle_cost_per_m_eur[v]) * metres
+        + float(p.vehicle_cost_per_m_eur[v]) * _distance_m(p, v, trips)
         + float(p.vehicle_cost_per_s_eur[v]) * (timing.end_s - timing.start_s)
     )
-    return route, dropped, cost
+    return route, cost
+
+
+def route_cost_eur(p: RoutingProblem, route: RouteResult) -> float:
+    """The cost of a route as :func:`schedule_route` returned it (it holds whole)."""
+    trips = route.trips()
+    timing = _timed(p, route.vehicle, trips)
+    return 0.0 if timing is None else _route(p, route.vehicle, trips, timing)[1]
+
+
+def _whole(p: RoutingProblem, v: int, trips: list[list[int]]) -> tuple[RouteResult, float] | None:
+    """The tours timed if every stop holds as they are (no repair), else None."""
+    if sum(map(len, _feasible_part(p, v, trips))) != sum(map(len, trips)):
+        return None
+    timing = _timed(p, v, trips)
+    return None if timing is None else _route(p, v, trips, timing)
 
 
 def _distance_m(p: RoutingProblem, v: int, trips: list[list[int]]) -> int:
@@ -304,20 +325,20 @@ def reinsert(
             if not p.allowed[i, route.vehicle]:
                 continue
             trips = route.trips()
-            _, _, before = schedule_route(p, route.vehicle, trips)
+            before = route_cost_eur(p, route)
             for t, trip in enumerate(trips):
                 for j in range(len(trip) + 1):
                     tried = [list(x) for x in trips]
                     tried[t].insert(j, i)
-                    new, dropped, cost = schedule_route(p, route.vehicle, tried)
-                    if not dropped and (best is None or cost - before < best[0]):
-                        best = (cost - before, k, new)
+                    found = _whole(p, route.vehicle, tried)
+                    if found is not None and (best is None or found[1] - before < best[0]):
+                        best = (found[1] - before, k, found[0])
         for v in np.flatnonzero(p.allowed[i]):
             if int(v) in used:
                 continue
-            new, dropped, cost = schedule_route(p, int(v), [[i]])
-            if not dropped and (best is None or cost < best[0]):
-                best = (cost, None, new)
+            found = _whole(p, int(v), [[i]])
+            if found is not None and (best is None or found[1] < best[0]):
+                best = (found[1], None, found[0])
         if best is None:
             left.append(i)
         elif best[1] is None:
