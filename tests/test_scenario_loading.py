@@ -247,6 +247,20 @@ def test_minimal_scenario_loads_into_the_model(tmp_path):
     assert not scenario.may_deliver(van, o1) and scenario.may_deliver(bike, o1)
 
 
+def test_tours_reloads_and_breaks_load_with_their_defaults(tmp_path):
+    files = minimal_files()
+    files["vehicle_types.csv"][0] |= {"max_trips": "2", "reload_s": "900"}
+    files["vehicle_types.csv"][1] |= {"max_trips": "", "reload_s": ""}
+    files["scenario.yaml"] |= {"break_duration_min": 30, "max_work_before_break_min": 300}
+    scenario = load_scenario(write_scenario(tmp_path / "day", files))
+    van, bike = scenario.vehicle_types["VAN"], scenario.vehicle_types["BIKE"]
+    assert (van.max_trips, van.reload_s) == (2, 900)
+    assert (bike.max_trips, bike.reload_s) == (1, 600)  # empty: the defaults
+    rules = scenario.settings
+    assert (rules.break_duration_s, rules.max_work_before_break_s) == (1800, 5 * 3600)
+    assert rules.break_over_s == 6 * 3600  # absent: French labour law's 6 h
+
+
 def test_cells_are_stripped_and_blank_lines_ignored(tmp_path):
     files = minimal_files()
     for name, rows in files.items():
@@ -660,6 +674,18 @@ BAD_INPUT = {
     "van based in a limited-traffic zone": (
         cell("fleet.csv", 2, "node_id", "STORE1"),
         ("fleet.csv", 2, "node_id", "inside limited_traffic zone 'ZTL'"),
+    ),
+    "no tour a shift": (
+        cell("vehicle_types.csv", 3, "max_trips", "0"),
+        ("vehicle_types.csv", 3, "max_trips", "must be >= 1, got 0"),
+    ),
+    "negative reload time": (
+        cell("vehicle_types.csv", 2, "reload_s", "-60"),
+        ("vehicle_types.csv", 2, "reload_s", "must be >= 0, got -60"),
+    ),
+    "break length in hours": (
+        setting("break_duration_min", value="0.5h"),
+        ("scenario.yaml", 19, "break_duration_min", "expected an integer >= 0"),
     ),
     "combustion vehicle based in a low-emission zone": (
         add_zone(feature("ZFE", "low_emission", box(2.37, 48.82, 2.40, 48.84))),

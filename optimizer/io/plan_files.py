@@ -9,7 +9,16 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from optimizer.model import Collection, Plan, Route, Scenario, Stop, Unassigned, UnassignedCode
+from optimizer.model import (
+    Break,
+    Collection,
+    Plan,
+    Route,
+    Scenario,
+    Stop,
+    Unassigned,
+    UnassignedCode,
+)
 
 PLAN_FORMAT = "lastmile-plan/1"
 
@@ -51,8 +60,14 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                 "vehicle_type_id": r.vehicle_type_id,
                 "node_id": r.node_id,
                 "mode": r.mode,
+                "trip": r.trip,
                 "start": iso(r.start_s),
+                "reload_s": r.reload_s,
                 "end": iso(r.end_s),
+                "breaks": [
+                    {"start": iso(b.start_s), "end": iso(b.end_s), "after_stop": b.after_stop}
+                    for b in r.breaks
+                ],
                 "distance_m": r.distance_m,
                 "duration_s": r.duration_s,
                 "load_kg": r.load_kg,
@@ -136,6 +151,7 @@ def routes_geojson(scenario: Scenario, plan: Plan) -> dict:
                     "vehicle_id": r.vehicle_id,
                     "mode": r.mode,
                     "node_id": r.node_id,
+                    "trip": r.trip,
                     "start": iso(r.start_s),
                     "end": iso(r.end_s),
                     "distance_m": r.distance_m,
@@ -236,6 +252,12 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
             load_l=r["load_l"],
             cost_eur=r["cost_eur"],
             co2_g=r["co2_g"],
+            trip=r.get("trip", 1),
+            reload_s=r.get("reload_s", 0),
+            breaks=[
+                Break(seconds(b["start"]), seconds(b["end"]), b["after_stop"])
+                for b in r.get("breaks", [])
+            ],
         )
         for r in document["routes"]
     ]

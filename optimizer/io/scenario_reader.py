@@ -667,8 +667,25 @@ class _ScenarioReader:
             # 1000 when absent, as the contract says.
             unserved_penalty_eur=doc.get(("unserved_penalty_eur",), positive, default=1000.0),
             transfer=self._transfers(doc),
+            **self._breaks(doc),
         )
         return settings if len(self.problems) == start else None
+
+    def _breaks(self, doc: _Yaml) -> dict[str, int]:
+        """The break rule, in minutes in the file; absent keys keep the model's defaults
+        (French labour law: 20 min once the working day reaches 6 h)."""
+        minutes = _number_value(0, integer=True)
+        defaults = Settings(name="", date=_FALLBACK_DATE, timezone=_FALLBACK_TIMEZONE)
+        out = {}
+        for key, field_s in (
+            ("break_duration_min", "break_duration_s"),
+            ("max_work_before_break_min", "max_work_before_break_s"),
+            ("break_over_min", "break_over_s"),
+        ):
+            value = doc.get((key,), minutes, default=getattr(defaults, field_s) // 60)
+            if value is not None:
+                out[field_s] = 60 * value
+        return out
 
     def _yaml(self) -> _Yaml | None:
         text = self.read_text(SETTINGS_FILE)
@@ -774,7 +791,8 @@ class _ScenarioReader:
         positive = ("capacity_kg", "capacity_l", "range_km", "speed_kmh")
         non_negative = ("fixed_cost_eur", "cost_per_km_eur", "cost_per_hour_eur", "co2_g_per_km")
         columns = ("vehicle_type_id", "mode", *positive, *non_negative)
-        table = self.table("vehicle_types.csv", columns, ("zero_emission",), self.vehicle_type_ids)
+        optional = ("zero_emission", "max_trips", "reload_s")
+        table = self.table("vehicle_types.csv", columns, optional, self.vehicle_type_ids)
         types: dict[str, VehicleType] = {}
         for row in table:
             vehicle_type = row.build(
@@ -785,6 +803,9 @@ class _ScenarioReader:
                 **{c: row.number(c, min=0) for c in non_negative},
                 # An empty (or absent) cell means true, as the contract says.
                 zero_emission=row.boolean("zero_emission", default=True),
+                # Empty (or absent): the mode's default (see VehicleType).
+                max_trips=row.integer("max_trips", min=1) if row.cells.get("max_trips") else None,
+                reload_s=row.integer("reload_s", min=0) if row.cells.get("reload_s") else None,
             )
             if vehicle_type is not None:
                 types[vehicle_type.vehicle_type_id] = vehicle_type
