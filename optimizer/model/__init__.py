@@ -1,6 +1,14 @@
 """The domain model shared by the solvers, the checker and the edges."""
 
-from optimizer.model.plan import Collection, Plan, Route, Stop, Unassigned, UnassignedCode
+from optimizer.model.plan import (
+    Break,
+    Collection,
+    Plan,
+    Route,
+    Stop,
+    Unassigned,
+    UnassignedCode,
+)
 from optimizer.model.scenario import (
     FleetEntry,
     Inbound,
@@ -15,6 +23,7 @@ from optimizer.model.scenario import (
     ServiceSettings,
     Settings,
     Sku,
+    TransferSettings,
     Vehicle,
     VehicleType,
     Zone,
@@ -22,6 +31,7 @@ from optimizer.model.scenario import (
 )
 
 __all__ = [
+    "Break",
     "Collection",
     "FleetEntry",
     "Inbound",
@@ -37,6 +47,7 @@ __all__ = [
     "Service",
     "ServiceSettings",
     "Settings",
+    "TransferSettings",
     "Sku",
     "Stop",
     "Unassigned",
