@@ -1,6 +1,14 @@
 """The domain model shared by the solvers, the checker and the edges."""
 
-from optimizer.model.plan import Collection, Plan, Route, Stop, Unassigned, UnassignedCode
+from optimizer.model.plan import (
+    Collection,
+    Parcel,
+    Plan,
+    Route,
+    Stop,
+    Unassigned,
+    UnassignedCode,
+)
 from optimizer.model.scenario import (
     FleetEntry,
     Inbound,
@@ -30,6 +38,7 @@ __all__ = [
     "NodeKind",
     "Order",
     "OrderLine",
+    "Parcel",
     "Place",
     "Plan",
     "Route",
