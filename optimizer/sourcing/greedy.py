@@ -205,7 +205,14 @@ class GreedySourcing:
         self.reach: Reach = compute_reach(sc, travel, delivery_ids)
         self.reach_row = {o: i for i, o in enumerate(delivery_ids)}
         self.node_stage = self.reach.node_stage(self.node_ids)
-        self.delivery_cost = self._delivery_cost_estimates()
+        self.delivery_cost = self._delivery_cost_estimates(self.reach.stage)
+        # Parcels of split orders: reach and estimates whatever their size, which is
+        # checked per parcel against the vehicle types of each node (``_carries``).
+        self.parcel_node_stage = self.reach.node_stage(self.node_ids, parcel=True)
+        self.parcel_delivery_cost = self._delivery_cost_estimates(self.reach.parcel_stage)
+        self.node_types = [set() for _ in self.node_ids]
+        for group in self.reach.groups:
+            self.node_types[self.node_index[group.node_id]].add(group.vehicle_type_id)
         self.distance_m = self._nearest_distances()
         self.held: dict[str, int] = {}  # order or parcel -> node index holding its stock
         # Parts of split orders: by parcel id, the parcel, its order-like view for routing
@@ -225,7 +232,7 @@ class GreedySourcing:
             )
             self.live.amortize_stops = self._expected_stops()
 
-    def _delivery_cost_estimates(self) -> np.ndarray:
+    def _delivery_cost_estimates(self, stage: np.ndarray) -> np.ndarray:
         """(O_delivery, N) cost of reaching each customer from each node with its
         cheapest feasible vehicle type; inf where no group of the node is feasible."""
         cost = np.full((len(self.reach.order_ids), len(self.node_ids)), np.inf)
@@ -233,7 +240,7 @@ class GreedySourcing:
             vt = self.scenario.vehicle_types[group.vehicle_type_id]
             per_km = vt.cost_per_km_eur + vt.cost_per_hour_eur / vt.speed_kmh
             c = np.where(
-                self.reach.stage[:, g] == Stage.FEASIBLE,
+                stage[:, g] == Stage.FEASIBLE,
                 self.reach.distance_m[:, g] / 1000 * per_km,
                 np.inf,
             )
@@ -327,7 +334,9 @@ class GreedySourcing:
 
         def reachable(unit_id: str) -> np.ndarray:
             order = self._order(unit_id)
-            ok = self.node_stage[self.reach_row[self._parent(unit_id)]] == Stage.FEASIBLE
+            ok = self.node_stage[self.reach_row[unit_id]] == Stage.FEASIBLE
+            if unit_id in self.parcels:
+                ok = self._parcel_reach(unit_id)
             if order.ship_from_node_id is not None:
                 ok &= np.arange(len(self.node_ids)) == self.node_index[order.ship_from_node_id]
             for node_id in barred(unit_id):
@@ -346,13 +355,25 @@ class GreedySourcing:
             return has_stock & reachable(unit_id)
 
         counts = {o: int(candidates(o).sum()) for o in order_ids}
+        # Most constrained first, but baskets no node holds whole (any more) last: a split
+        # never takes the stock an order one node could serve whole needs.
         ordered = sorted(
             order_ids,
-            key=lambda o: (counts[o], self._order(o).slot_start_s, self.row[self._parent(o)]),
+            key=lambda o: (
+                counts[o] == 0,
+                counts[o],
+                self._order(o).slot_start_s,
+                self.row[self._parent(o)],
+            ),
         )
+        deferred: set[str] = {o for o in ordered if counts[o] == 0}
         for order_id in ordered:
             ok = candidates(order_id) & (self.picks_left > 0)
             order = self._order(order_id)
+            if not ok.any() and order_id not in deferred and self._splittable(order_id):
+                deferred.add(order_id)
+                ordered.append(order_id)  # after the orders still served whole
+                continue
             if order.service is Service.CLICK_COLLECT:
                 if not ok.any():
                     result.unassigned.append(self._why_not(order_id, exclude.get(order_id, set())))
@@ -406,18 +427,13 @@ class GreedySourcing:
     def _splits(self, order_id: str, rank: np.ndarray, excluded: set[str]) -> list[tuple]:
         """Priced splits of an order's basket, cheapest first: (cost, [(node id, units,
         terms)]). Empty when splitting is off or not worth searching."""
-        order = self._order(order_id)
-        if (
-            self.max_split < 2
-            or order_id in self.parcels
-            or order.ship_from_node_id is not None
-            or order.service is Service.CLICK_COLLECT
-        ):
+        if not self._splittable(order_id):
             return []
+        order = self._order(order_id)
         best = float(rank.min()) if len(rank) else np.inf
         if np.isfinite(best) and self.policy in ("nearest", "cheapest_handling"):
             return []  # the OMS rules split only baskets no node holds whole
-        usable = (self.node_stage[self.reach_row[order_id]] == Stage.FEASIBLE) & (
+        usable = (self.parcel_node_stage[self.reach_row[order_id]] == Stage.FEASIBLE) & (
             self.picks_left > 0
         )
         for node_id in excluded:
@@ -439,13 +455,17 @@ class GreedySourcing:
         found = split_candidates(
             need, self.stock, usable, bound, self.max_split, self.split_penalty_eur
         )
+        sizes = {id(part): self._part_size(part) for c in found for _, part in c.parts}
+        found = [  # every parcel fits a vehicle of its node allowed at the address
+            c for c in found if all(self._carries(j, order, *sizes[id(p)]) for j, p in c.parts)
+        ]
         priced = []
         for c, candidate in enumerate(found[:SPLITS_PRICED]):
             parts = []
             for p, (j, part) in enumerate(candidate.parts):
                 mask = np.zeros(len(self.node_ids), dtype=bool)
                 mask[j] = True
-                kg, litres = self._part_size(part)
+                kg, litres = sizes[id(part)]
                 route = self._part_route(order, kg, litres, mask, key=("split", c, p))
                 part_terms = {
                     "handling_eur": float(fixed["handling_eur"][j]),
@@ -458,6 +478,29 @@ class GreedySourcing:
             priced.append((cost + self.split_penalty_eur * (len(parts) - 1), parts, c))
         priced.sort(key=lambda x: x[0])
         return [x for x in priced if np.isfinite(x[0])]
+
+    def _splittable(self, order_id: str) -> bool:
+        """Whether an order may split: delivered, not promised from a node, not a parcel."""
+        order = self._order(order_id)
+        return not (
+            self.max_split < 2
+            or order_id in self.parcels
+            or order.ship_from_node_id is not None
+            or order.service is Service.CLICK_COLLECT
+        )
+
+    def _carries(self, j: int, order: Order, kg: float, litres: float) -> bool:
+        """Whether a vehicle type of node ``j`` may deliver a parcel of this size here."""
+        zones = self.scenario.zones_at(order.lat, order.lon)
+        types = self.scenario.vehicle_types
+        return any(types[t].may_carry(order.service, kg, litres, zones) for t in self.node_types[j])
+
+    def _parcel_reach(self, parcel_id: str) -> np.ndarray:
+        """Nodes that could deliver a parcel alone: the rules, and its size."""
+        order = self._order(parcel_id)
+        kg, litres = self._part_size(self._need(parcel_id))
+        ok = self.parcel_node_stage[self.reach_row[self._parent(parcel_id)]] == Stage.FEASIBLE
+        return ok & np.array([self._carries(j, order, kg, litres) for j in range(len(ok))])
 
     def _fixed_terms(self) -> dict[str, np.ndarray]:
         """The terms of a parcel from each node that do not depend on where it goes."""
@@ -480,7 +523,7 @@ class GreedySourcing:
         """Per node, what delivering a parcel of this size to the order adds to the routes:
         the cheapest insertion (route-aware) where one fits, else the out-and-back
         estimate (the routing engine makes room, as for whole orders)."""
-        estimate = self.delivery_cost[self.reach_row[self._parent(order.order_id)]]
+        estimate = self.parcel_delivery_cost[self.reach_row[self._parent(order.order_id)]]
         if self.live is None:
             return np.where(ok, estimate, np.inf)
         inserted = self._insertion_costs(order, kg, litres, ok, key)
@@ -533,9 +576,10 @@ class GreedySourcing:
         """Cost terms (EUR) of shipping the order from each node; inf where not ok."""
         r = self.reach_row[self._parent(order_id)]
         used = 1.0 - self.picks_left / np.maximum(1, self.pick_capacity)
+        estimates = self.parcel_delivery_cost if order_id in self.parcels else self.delivery_cost
         terms = {
             "handling_eur": self.handling.astype(float),
-            "route_eur": self.delivery_cost[r].copy(),
+            "route_eur": estimates[r].copy(),
             "workload_eur": self.params.workload_eur * used,
             "priority_eur": self.priority,
         }
@@ -555,8 +599,12 @@ class GreedySourcing:
         if self.policy == "route_aware" and not np.isfinite(total).any():
             # No node's routes, as built so far, take it: fall back to the estimate and
             # let the routing engine find room by re-optimising.
-            estimate = self.delivery_cost[self.reach_row[self._parent(order_id)]]
-            terms["route_eur"] = np.where(ok, estimate, np.inf)
+            estimates = (
+                self.parcel_delivery_cost if order_id in self.parcels else self.delivery_cost
+            )
+            terms["route_eur"] = np.where(
+                ok, estimates[self.reach_row[self._parent(order_id)]], np.inf
+            )
             total = sum(terms.values())
         return total
 
@@ -697,7 +745,7 @@ class GreedySourcing:
                 self.node_ids[nodes[0]],
             )
         if not has_stock.any():
-            return self._no_node_holds_it(order_id, need, able)
+            return self._no_node_holds_it(order_id, need, excluded)
         stocked = [j for j in np.flatnonzero(has_stock) if self.node_ids[j] not in excluded]
         if not stocked:
             nodes = ", ".join(sorted(excluded))
@@ -721,7 +769,7 @@ class GreedySourcing:
             order_id, _STAGE_CODE[best], self._stage_story(order, best, best_nodes), best_nodes[0]
         )
 
-    def _no_node_holds_it(self, order_id: str, need: np.ndarray, able: np.ndarray) -> Unassigned:
+    def _no_node_holds_it(self, order_id: str, need: np.ndarray, excluded: set[str]) -> Unassigned:
         """No single node holds the basket: out of stock, or why no split serves it."""
         total = self.stock.clip(min=0).sum(axis=0)
         short = [k for k in np.flatnonzero(need) if total[k] < need[k]]
@@ -752,6 +800,9 @@ class GreedySourcing:
                 + self._missing_lines(need, self.node_index[order.ship_from_node_id]),
                 order.ship_from_node_id,
             )
+        able = (self.parcel_node_stage[self.reach_row[order_id]] == Stage.FEASIBLE) & np.array(
+            [node_id not in excluded for node_id in self.node_ids]
+        )
         zero = np.zeros(len(self.node_ids))
         n = self.max_split
         if split_candidates(need, self.stock, able, zero, n, 0.0):
