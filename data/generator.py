@@ -291,7 +291,9 @@ def generate(
         Multiplies every node's stock depth (:data:`STOCK_POLICY`): 1 as documented; below
         1 a scarce day (e.g. 0.3, before a delivery of stock), where the warehouse no
         longer holds every basket and some baskets need two nodes. The random draws are
-        the same whatever the scale: the same seed gives the same orders.
+        the same whatever the scale: the same seed gives the same baskets at the same
+        addresses (the services offered follow the stock: click & collect and green
+        only where a nearby node shows the basket).
     """
     if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
         raise ValueError(f"orders must be a positive integer, got {orders!r}.")
@@ -498,12 +500,13 @@ def _stock(rng: np.random.Generator, orders: int, scale: float = 1.0) -> np.ndar
         keep = round(policy.share_of_skus * len(eligible))
         weights = np.sqrt(popularity[eligible])
         listed = rng.choice(eligible, size=keep, replace=False, p=weights / weights.sum())
-        mean = scale * (policy.demand_cover * expected[listed] + policy.base_units)
+        mean = policy.demand_cover * expected[listed] + policy.base_units
         if node.kind == "warehouse":
             units = np.ceil(mean)
         else:
             units = 1 + rng.poisson(mean)
-        qty[n, listed] = units
+        # Scaled after the draws, so every scale draws the same numbers.
+        qty[n, listed] = np.floor(units * scale + 0.5)
     qty[:, sold_out] = np.where(qty[:, sold_out] >= 0, 0, -1)
     return qty
 

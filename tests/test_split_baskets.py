@@ -31,6 +31,12 @@ def planned(sc, **sourcing):
     return plan, document
 
 
+def plan_parcels(sc):
+    """Parcel id -> node, as sourcing splits the day's orders."""
+    sourcing, _ = source(sc)
+    return {p: x.node_id for p, x in sourcing.parcels.items()}
+
+
 def three_nodes():
     """FAR holds everything 9 km out; STORE and KIOSK, next to the customer, half each."""
     nodes = {
@@ -256,3 +262,43 @@ def test_an_order_with_a_parcel_left_out_is_unassigned_whole_and_its_other_parce
     assert hub in u.reason and store in u.reason and "half delivered" in u.reason
     assert held_back == {store} and "A" not in decisions and not sourcing.parcels
     assert (sourcing.stock == sourcing.initial_stock).all()  # nothing held any more
+
+
+def test_when_routing_leaves_a_parcel_out_the_order_is_unassigned_whole(monkeypatch):
+    """The STORE parcel of A is left out by every routing round (as if the store's bike
+    were full): A is unassigned with that reason, its HUB parcel comes off its route and
+    its stock goes back; B, on the same HUB routes, is still delivered."""
+    import optimizer.planning as planning
+
+    solve = planning._solve_batches
+
+    def without_store_parcel(batches, *args):
+        results = solve(batches, *args)
+        for key, result in results.items():
+            ids = batches[key].order_ids
+            lost = {i for i, unit in enumerate(ids) if unit.startswith("A/")}
+            lost = {i for i in lost if "STORE" in {batches[key].vehicles[r.vehicle].node_id
+                                                   for r in result.routes if i in r.stops}
+                    or key == "STORE"}  # fmt: skip
+            for r in result.routes:
+                r.stops = [i for i in r.stops if i not in lost]
+            result.routes = [r for r in result.routes if r.stops]
+            result.dropped = sorted(set(result.dropped) | lost)
+        return results
+
+    monkeypatch.setattr(planning, "_solve_batches", without_store_parcel)
+    sc = scenario(
+        [order("A", *NEAR_STORE, [("BOOK", 2), ("TV", 1)]), order("B", 48.851, 2.371, [("TV", 1)])],
+        stock=HALF_AND_HALF,
+    )
+    plan, document = planned(sc)
+    report = check_plan(sc, document)
+    assert report.ok, [str(v) for v in report.violations]
+    (u,) = plan.unassigned
+    assert u.order_id == "A" and u.code is UnassignedCode.FLEET_FULL
+    store = next(p for p, x in plan_parcels(sc).items() if x == "STORE")
+    assert f"parcel {store} (BOOK x2) cannot be served" in u.reason
+    assert "are not shipped, so nothing is half delivered" in u.reason
+    assert {s.order_id for r in plan.routes for s in r.stops} == {"B"}
+    assert not plan.parcels and "A" not in plan.decisions
+    assert document["kpis"]["orders_unassigned"] == 1 and document["kpis"]["orders_split"] == 0

@@ -16,7 +16,7 @@ from optimizer.model.scenario import OrderLine, Scenario
 class UnassignedCode(StrEnum):
     """Why an order is neither routed nor collected, in words a planner acts on."""
 
-    OUT_OF_STOCK = "out_of_stock"  # no node holds the whole basket
+    OUT_OF_STOCK = "out_of_stock"  # no node (nor max_split nodes between them) holds it
     COLLECT_NODE_NO_STOCK = "collect_node_no_stock"  # click & collect store lacks stock
     NO_ALLOWED_VEHICLE = "no_allowed_vehicle"  # zone / service rules exclude every vehicle
     TOO_BIG = "too_big"  # basket heavier or larger than every allowed vehicle

@@ -334,9 +334,10 @@ class GreedySourcing:
 
         def reachable(unit_id: str) -> np.ndarray:
             order = self._order(unit_id)
-            ok = self.node_stage[self.reach_row[unit_id]] == Stage.FEASIBLE
             if unit_id in self.parcels:
                 ok = self._parcel_reach(unit_id)
+            else:
+                ok = self.node_stage[self.reach_row[unit_id]] == Stage.FEASIBLE
             if order.ship_from_node_id is not None:
                 ok &= np.arange(len(self.node_ids)) == self.node_index[order.ship_from_node_id]
             for node_id in barred(unit_id):
