@@ -415,13 +415,8 @@ class GreedySourcing:
                 ),
                 policy=self.policy,
             )
-            if runner is None and splits:
-                decision.runner_up_node_id = splits[0][1][0][0]
-                decision.runner_up_parts = [
-                    DecisionPart("", node_id, self._lines(need), t)
-                    for node_id, need, t in splits[0][1]
-                ]
-                decision.runner_up_terms = _total(splits[0][1], self.split_penalty_eur)
+            if runner is None and splits:  # the split it passed over
+                self._runner_up_split(decision, splits[0][1])
             result.decisions[order_id] = decision
         return result
 
@@ -533,7 +528,7 @@ class GreedySourcing:
     def _take_split(
         self, order_id: str, splits: list, rank: np.ndarray, terms: dict
     ) -> SourcingDecision:
-        cost, parts, c = splits[0]
+        _, parts, c = splits[0]
         decision_parts = []
         for k, (node_id, need, part_terms) in enumerate(parts, start=1):
             j = self.node_index[node_id]
@@ -561,15 +556,17 @@ class GreedySourcing:
             decision.runner_up_node_id = self.node_ids[j]
             decision.runner_up_terms = {k: round(float(v[j]), 4) for k, v in terms.items()}
         elif len(splits) > 1:
-            decision.runner_up_node_id = splits[1][1][0][0]
-            decision.runner_up_terms = _total(splits[1][1], self.split_penalty_eur)
-            decision.runner_up_parts = [
-                DecisionPart(
-                    "", node_id, self._lines(need), {t: round(v, 4) for t, v in pt.items()}
-                )
-                for node_id, need, pt in splits[1][1]
-            ]
+            self._runner_up_split(decision, splits[1][1])
         return decision
+
+    def _runner_up_split(self, decision: SourcingDecision, parts: list) -> None:
+        """Record a split passed over as the runner-up (its parts have no parcel ids)."""
+        decision.runner_up_node_id = parts[0][0]
+        decision.runner_up_terms = _total(parts, self.split_penalty_eur)
+        decision.runner_up_parts = [
+            DecisionPart("", node_id, self._lines(need), {t: round(v, 4) for t, v in pt.items()})
+            for node_id, need, pt in parts
+        ]
 
     # -- scoring -----------------------------------------------------------------------
 
