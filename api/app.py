@@ -6,7 +6,8 @@ What a router may rely on once the service has started (``request.app.state``):
 ``db.transaction()``), ``keys`` (:class:`api.auth.KeyStore`), ``scenario`` (the
 :class:`optimizer.model.Scenario` the service serves, loaded once), ``server_secret``
 (bytes, created at first start), ``plans`` (:class:`api.plans.PlanRunner`), ``checkout``
-(:class:`api.checkout_service.CheckoutService`).
+(:class:`api.checkout_service.CheckoutService`), ``tracking``
+(:class:`api.tracking_service.TrackingService`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.routing import Match
 
-from api import checkout, plans
+from api import checkout, plans, tracking
 from api.auth import KeyStore, announce_generated_keys, configure_keys, server_secret
 from api.checkout import checkout_error_response
 from api.checkout_service import CheckoutError, CheckoutService
 from api.db import Database
 from api.settings import Settings
+from api.tracking_service import TrackingService
 from optimizer.io import load_scenario
 from optimizer.planning import PlanParams, plan_day
 
@@ -41,7 +43,9 @@ START_PLAN_S = 10.0
 
 DESCRIPTION = """\
 Every endpoint but `/healthz` and these docs needs an API key in the `X-API-Key` header:
-a `checkout` key (delivery promises, holds) or a `planner` key (plans, stock, scenario).
+a `checkout` key (delivery promises, holds, order tracking) or a `planner` key (plans,
+stock, scenario, vehicle events, live state). A customer reads their order's tracking
+with its signed token (`?token=`) instead of a key.
 No key or an unknown key gets 401, a key of the other role 403. Malformed requests get
 422 with the path of each faulty field in `detail[].loc`.
 """
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.checkout = CheckoutService(
                 db, state.scenario, state.server_secret, hold_ttl_s=settings.hold_ttl_s
             )
+            state.tracking = TrackingService(db, state, state.server_secret)
             day = _CheckoutDay(state.checkout, min(settings.plan_time_limit_s, START_PLAN_S))
             try:
                 yield
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(plans.router)
     app.include_router(checkout.router)
+    app.include_router(tracking.router)
     return app
 
 

@@ -1,6 +1,6 @@
 """The ``lastmile`` command: the core's commands (``optimizer.cli``) plus the service's
-(``serve``, ``bench promise``). It lives at the edge because it starts the service; the
-core never imports ``api``."""
+(``serve``, ``bench promise``, ``report otif``). It lives at the edge because it starts
+the service and reads its database; the core never imports ``api``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from api.report_cli import report_app
 from optimizer.bench.cli import bench_app
 from optimizer.cli import _fail, _load, app, errors
 
@@ -69,6 +70,8 @@ def promise(
         for key, value in figures.items():
             typer.echo(f"{key:>24}: {value}")
 
+
+app.add_typer(report_app, name="report")
 
 if __name__ == "__main__":
     app()

@@ -21,19 +21,21 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import yaml
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from optimizer.io.problems import Problem, ScenarioError
+from optimizer.live.zones import nearest_postcodes
 from optimizer.model.scenario import (
     FleetEntry,
     Inbound,
@@ -60,6 +62,9 @@ SETTINGS_FILE = "scenario.yaml"
 ZONES_FILE = "zones.geojson"
 INBOUND_FILE = "inbound.csv"
 POSTCODES_FILE = "postcodes.csv"
+SERVICE_TIMES_FILE = "service_times.csv"
+# A zone's service-time factor outside (0, 10] is a typo, not a measurement.
+MAX_SERVICE_TIME_FACTOR = 10.0
 
 # When scenario.yaml is broken the other files are still checked, their times read on
 # this day; the scenario is refused anyway.
@@ -594,6 +599,7 @@ class _ScenarioReader:
         orders = self.orders()
         inbound = self.inbound()
         places = self.places()
+        orders = self.service_times(orders, places)
         if self.problems:
             raise ScenarioError(path, self.problems)
         return Scenario(
@@ -856,6 +862,36 @@ class _ScenarioReader:
             if place is not None:
                 places[place.postcode] = place
         return places
+
+    def service_times(self, orders: list[Order], places: dict[str, Place]) -> list[Order]:
+        """Optional ``service_times.csv`` (``postcode``, ``factor``; written by ``lastmile
+        report otif --service-times``): the service time of every delivery whose address
+        is nearest to that postcode is multiplied by ``factor``."""
+        if not (self.folder / SERVICE_TIMES_FILE).exists():
+            return orders
+        factors: dict[str, float] = {}
+        seen = _Index("postcode", SERVICE_TIMES_FILE)
+        for row in self.table(SERVICE_TIMES_FILE, ("postcode", "factor")):
+            postcode = row.unique("postcode", seen)
+            factor = row.number("factor", min=0, max=MAX_SERVICE_TIME_FACTOR, strict=True)
+            if postcode is not None and postcode not in places:
+                known = f"{POSTCODES_FILE} has no such postcode" if places else (
+                    f"needs {POSTCODES_FILE}, which is missing"
+                )  # fmt: skip
+                row.problem("postcode", f"{postcode!r}: {known}")
+            if row.ok:
+                factors[postcode] = factor
+        if not factors:
+            return orders
+        zones = nearest_postcodes(
+            np.array([o.lat for o in orders]), np.array([o.lon for o in orders]), places
+        )
+        return [
+            replace(o, service_time_s=round(o.service_time_s * factors[zone]))
+            if zone in factors and o.service is not Service.CLICK_COLLECT
+            else o
+            for o, zone in zip(orders, zones, strict=True)
+        ]
 
     def orders(self) -> list[Order]:
         columns = (

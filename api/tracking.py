@@ -1,0 +1,156 @@
+"""Tracking endpoints: vehicle events (planner keys), an order's tracking (checkout keys
+or the customer's signed token), a plan's live state (planner keys), and two pages: the
+customer's tracking page and the planner's live map."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, Security
+from fastapi.responses import HTMLResponse
+
+from api.auth import AUTH_RESPONSES, api_key_header, error_response, require_role
+from api.tracking_schemas import EventIn, EventOut, LivePlan, Tracking
+from api.tracking_service import TrackingService
+from api.tracking_state import TrackingError
+
+router = APIRouter(tags=["tracking"])
+
+PROBLEMS_SCHEMA = {
+    "title": "Problems",
+    "type": "object",
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+                "required": ["loc", "msg", "type"],
+            },
+        }
+    },
+    "required": ["detail"],
+}
+
+
+def _problems(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": PROBLEMS_SCHEMA}},
+    }
+
+
+ERRORS = {
+    404: _problems("No such plan or order (`loc` says which)."),
+    409: _problems(
+        "The event id was sent before with another body, or the event contradicts what "
+        "is known (a stop already delivered or failed, a vehicle still at another stop), "
+        "or the plan job has not produced a plan."
+    ),
+}
+OrderId = Annotated[str, Path(min_length=1, max_length=64)]
+PlanId = Annotated[str, Path(min_length=1, max_length=36)]
+
+
+def _service(request: Request) -> TrackingService:
+    return request.app.state.tracking
+
+
+def _refused(exc: TrackingError) -> HTTPException:
+    kind = {404: "not_found", 409: "conflict"}.get(exc.status, "value_error")
+    return HTTPException(exc.status, [{"loc": list(exc.loc), "msg": exc.message, "type": kind}])
+
+
+@router.post(
+    "/v1/events",
+    response_model=EventOut,
+    status_code=201,
+    dependencies=[Depends(require_role("planner"))],
+    responses=AUTH_RESPONSES
+    | ERRORS
+    | {
+        200: {"description": "A repeated event id: no change.", "model": EventOut},
+        400: error_response("The body is not text (FastAPI cannot decode it)."),
+    },
+)
+def post_event(event: EventIn, request: Request, response: Response) -> EventOut:
+    """A vehicle event: departed, position, arrived (at a stop, or back at the node without
+    ``order_id``), delivered, failed (with a reason), delayed (``delay_s``), or collected
+    (a click & collect order, no vehicle). The vehicle's remaining stops get new ETAs
+    and late flags, returned with the vehicle's state. 201 when new; the same
+    ``event_id`` again with the same body answers 200 and changes nothing."""
+    try:
+        out, created = _service(request).record(event)
+    except TrackingError as exc:
+        raise _refused(exc) from exc
+    if not created:
+        response.status_code = 200
+    return out
+
+
+@router.get(
+    "/v1/orders/{order_id}/tracking",
+    response_model=Tracking,
+    responses=AUTH_RESPONSES | ERRORS,
+)
+def get_tracking(
+    order_id: OrderId,
+    request: Request,
+    token: Annotated[
+        str | None,
+        Query(max_length=64, description="The customer's signed token (instead of a key)."),
+    ] = None,
+    api_key: Annotated[str | None, Security(api_key_header)] = None,
+) -> Tracking:
+    """An order's status, promised slot, current ETA window, vehicle mode and history.
+    Called with a checkout key, or, from the customer's page, with the order's
+    ``token`` (in ``tracking_url``)."""
+    service = _service(request)
+    if token is not None:
+        if not service.token_ok(order_id, token):
+            raise HTTPException(401, "this tracking link is not valid for this order")
+    else:
+        require_role("checkout")(request, api_key)
+    try:
+        return service.tracking(order_id)
+    except TrackingError as exc:
+        raise _refused(exc) from exc
+
+
+@router.get(
+    "/v1/plans/{plan_id}/live",
+    response_model=LivePlan,
+    dependencies=[Depends(require_role("planner"))],
+    responses=AUTH_RESPONSES | ERRORS,
+)
+def get_live(plan_id: PlanId, request: Request) -> LivePlan:
+    """Every vehicle of a plan: status, last position, done and remaining stops with
+    their ETAs, late stops flagged (as planned until the plan's first event)."""
+    try:
+        return _service(request).live(plan_id)
+    except TrackingError as exc:
+        raise _refused(exc) from exc
+
+
+def _page(name: str) -> str:
+    return files("api.pages").joinpath(name).read_text(encoding="utf-8")
+
+
+@router.get("/track/{order_id}", response_class=HTMLResponse, include_in_schema=False)
+def tracking_page(order_id: OrderId) -> HTMLResponse:
+    """The customer's tracking page: it reads its token from the address and fetches
+    ``/v1/orders/{id}/tracking`` every 30 s."""
+    return HTMLResponse(_page("track.html"))
+
+
+@router.get("/live/{plan_id}", response_class=HTMLResponse, include_in_schema=False)
+def live_page(plan_id: PlanId) -> HTMLResponse:
+    """The planner's live map. The page holds no data: it asks for a planner key (or
+    reads it from the address's fragment, ``#key=...``, which browsers never send to a
+    server) and fetches ``/v1/plans/{id}/live`` with it."""
+    return HTMLResponse(_page("live.html"))

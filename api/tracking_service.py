@@ -1,0 +1,399 @@
+"""Tracking: vehicle events in, live state out (ETAs, late stops, order status).
+
+Every event runs in one transaction: the plan job's row is locked (events of one plan
+are applied one at a time, on SQLite and PostgreSQL alike), the event id is looked up
+(idempotency), the plan's tracking state is opened from its plan.json at the first event,
+the event is checked against that state, stored, applied, and the vehicle's remaining
+stops get new ETAs from :func:`optimizer.live.estimate`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.db import Database
+from api.models import PlanJob, utcnow
+from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
+from api.tracking_schemas import (
+    EtaWindow,
+    EventIn,
+    EventOut,
+    HistoryEntry,
+    LivePlan,
+    Tracking,
+    VehicleState,
+)
+from api.tracking_state import (
+    Day,
+    TrackingError,
+    apply_event,
+    check_order,
+    local,
+    open_plan,
+    orders_of,
+    plus,
+    recompute,
+    vehicle_state,
+)
+from optimizer.io import ScenarioError, load_scenario
+from optimizer.live import eta_window
+from optimizer.model import Scenario
+from optimizer.travel import GreatCircle
+
+PLAN_CACHE_SIZE = 16
+# An order no event has touched is looked up in this many of the latest done plans.
+RECENT_PLANS = 10
+
+
+class TrackingService:
+    """The tracking state of the service's plans; ``app.state.tracking`` holds one.
+
+    Parameters
+    ----------
+    db
+        The service's database.
+    app_state
+        For the served scenario (``settings``, ``scenario``) and the checkout's confirmed
+        orders (``checkout``), read when a plan is opened or an order looked up.
+    secret
+        Signs the customers' tracking tokens.
+    """
+
+    def __init__(self, db: Database, app_state: Any, secret: bytes):
+        self.db = db
+        self.app_state = app_state
+        self._secret = secret
+        self._travel = GreatCircle()
+        self._plans: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- customers' tokens --
+
+    def token(self, order_id: str) -> str:
+        """The customer's tracking token of an order: an HMAC of its id (no expiry: it
+        shows one order's delivery status, nothing else)."""
+        mac = hmac.new(self._secret, b"track:" + order_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
+
+    def token_ok(self, order_id: str, token: str) -> bool:
+        return hmac.compare_digest(self.token(order_id).encode(), token.encode("utf-8", "replace"))
+
+    def tracking_url(self, order_id: str) -> str:
+        return f"/track/{quote(order_id, safe='')}?token={self.token(order_id)}"
+
+    # -- events --
+
+    def record(self, event: EventIn) -> tuple[EventOut, bool]:
+        """Apply ``event``; ``(result, created)``, created False for a repeated id."""
+        try:
+            return self._record(event)
+        except IntegrityError:
+            # The same event id committed meanwhile by a request for another plan (events
+            # of one plan are serialised by the plan's row lock): answer as a repeat.
+            return self._record(event)
+
+    def _record(self, event: EventIn) -> tuple[EventOut, bool]:
+        digest = _body_sha256(event)
+        with self.db.transaction() as s:
+            job = s.scalars(
+                select(PlanJob).where(PlanJob.id == event.plan_id).with_for_update()
+            ).one_or_none()
+            seen = s.get(TrackingEvent, event.event_id)
+            if seen is not None:
+                if seen.body_sha256 != digest:
+                    raise TrackingError(
+                        409,
+                        f"event {event.event_id!r} was received before with another body",
+                        ("body", "event_id"),
+                    )
+                return EventOut(
+                    event_id=event.event_id,
+                    duplicate=True,
+                    vehicle=self._vehicle_now(s, seen.plan_id, seen.vehicle_id),
+                ), False
+            doc = self._done_plan(job, ("body", "plan_id"), status=422)
+            day = Day.of(doc)
+            self._check_day(event, day)
+            opened = s.scalar(
+                select(TrackedOrder.order_id).where(TrackedOrder.plan_id == job.id).limit(1)
+            )
+            if opened is None:
+                vehicles, orders = open_plan(doc, job.id, self._scenario_of(job))
+                s.add_all(vehicles + orders)
+                s.flush()
+            vehicle = None
+            if event.vehicle_id is not None:
+                vehicle = s.get(
+                    TrackedVehicle, (event.plan_id, event.vehicle_id), with_for_update=True
+                )
+                if vehicle is None:
+                    raise TrackingError(
+                        422,
+                        f"vehicle {event.vehicle_id!r} has no route in plan {event.plan_id}",
+                        ("body", "vehicle_id"),
+                    )
+            order = None
+            if event.order_id is not None:
+                order = s.get(TrackedOrder, (event.plan_id, event.order_id))
+                check_order(event, order, doc)
+            orders = [] if vehicle is None else orders_of(s, vehicle)
+            apply_event(event, vehicle, order, orders)
+            s.add(
+                TrackingEvent(
+                    event_id=event.event_id,
+                    plan_id=event.plan_id,
+                    vehicle_id=event.vehicle_id,
+                    order_id=event.order_id,
+                    kind=event.kind,
+                    occurred_at=event.occurred_at,
+                    received_at=utcnow(),
+                    lat=event.lat,
+                    lon=event.lon,
+                    reason=event.reason,
+                    delay_s=event.delay_s,
+                    note=event.note,
+                    body_sha256=digest,
+                )
+            )
+            state = None
+            if vehicle is not None:
+                recompute(vehicle, orders, day, event.kind == "departed", self._travel)
+                state = vehicle_state(vehicle, orders, day.settings.tz)
+            return EventOut(event_id=event.event_id, duplicate=False, vehicle=state), True
+
+    def _check_day(self, event: EventIn, day: Day) -> None:
+        offset_s = day.s(event.occurred_at)
+        if not -86_400 <= offset_s <= 2 * 86_400:
+            raise TrackingError(
+                422,
+                f"occurred_at {event.occurred_at.isoformat()} is not on the plan's day "
+                f"({day.settings.date.isoformat()}) or the day either side",
+                ("body", "occurred_at"),
+            )
+
+    # -- reading --
+
+    def live(self, plan_id: str) -> LivePlan:
+        """Every vehicle of a plan: status, last fix, stops with ETAs, late flags."""
+        with self.db.transaction(write=False) as s:
+            job = s.get(PlanJob, plan_id)
+            doc = self._done_plan(job, ("path", "plan_id"), status=404)
+            tz = Day.of(doc).settings.tz
+            vehicles = list(
+                s.scalars(
+                    select(TrackedVehicle)
+                    .where(TrackedVehicle.plan_id == plan_id)
+                    .order_by(TrackedVehicle.vehicle_id)
+                )
+            )
+            tracked = bool(vehicles)
+            if tracked:
+                states = [vehicle_state(v, orders_of(s, v), tz) for v in vehicles]
+            else:
+                opened, orders = open_plan(doc, job.id, self._scenario_of(job))
+                states = [
+                    vehicle_state(v, [o for o in orders if o.vehicle_id == v.vehicle_id], tz)
+                    for v in opened
+                ]
+        scenario = self._scenario_of(job)
+        used = {v.node_id for v in states}
+        nodes = [
+            {"node_id": n.node_id, "name": n.name, "lat": n.lat, "lon": n.lon}
+            for n in scenario.nodes.values()
+            if n.node_id in used
+        ]
+        return LivePlan(
+            plan_id=plan_id,
+            tracked=tracked,
+            timezone=doc["scenario"]["timezone"],
+            nodes=nodes,
+            vehicles=states,
+        )
+
+    def tracking(self, order_id: str) -> Tracking:
+        """An order's status, promised slot, ETA window and history (404 if unknown)."""
+        with self.db.transaction(write=False) as s:
+            row = s.execute(
+                select(TrackedOrder, PlanJob.finished_at)
+                .join(PlanJob, PlanJob.id == TrackedOrder.plan_id)
+                .where(TrackedOrder.order_id == order_id)
+                .order_by(PlanJob.finished_at.desc())
+                .limit(1)
+            ).first()
+            if row is not None:
+                return self._tracked(s, row[0])
+            jobs = s.scalars(
+                select(PlanJob)
+                .where(PlanJob.status == "done")
+                .order_by(PlanJob.finished_at.desc())
+                .limit(RECENT_PLANS)
+            ).all()
+            quoted = json.dumps(order_id)
+            for job in jobs:
+                if quoted not in job.plan_json:  # cheap: most plans do not hold it
+                    continue
+                doc = self._plan_doc(job)
+                if any(a["order_id"] == order_id for a in doc["assignments"]):
+                    return self._planned(doc, job, order_id)
+        checkout = getattr(self.app_state, "checkout", None)
+        for order in checkout.confirmed_orders() if checkout is not None else []:
+            if order.order_id == order_id:
+                day = self.app_state.scenario.settings
+                slot = EtaWindow(
+                    start=day.to_datetime(order.slot_start_s), end=day.to_datetime(order.slot_end_s)
+                )
+                return self._tracking(
+                    order_id,
+                    None,
+                    "confirmed",
+                    promised_slot=slot,
+                    service=str(order.service),
+                    timezone=day.timezone,
+                )
+        raise TrackingError(
+            404, f"no order {order_id!r} in any plan or checkout", ("path", "order_id")
+        )
+
+    def _tracked(self, s: Session, order: TrackedOrder) -> Tracking:
+        events = s.scalars(
+            select(TrackingEvent)
+            .where(TrackingEvent.plan_id == order.plan_id)
+            .where(
+                (TrackingEvent.order_id == order.order_id)
+                | (
+                    (TrackingEvent.vehicle_id == order.vehicle_id)
+                    & TrackingEvent.kind.in_(("departed", "delayed"))
+                )
+            )
+            .order_by(TrackingEvent.occurred_at, TrackingEvent.received_at)
+        ).all()
+        return self._from_row(order, self._tz(s, order.plan_id), events)
+
+    def _planned(self, doc: dict, job: PlanJob, order_id: str) -> Tracking:
+        """An order of a plan no event has touched yet: as planned."""
+        _, orders = open_plan(doc, job.id, self._scenario_of(job))
+        for order in orders:
+            if order.order_id == order_id:
+                return self._from_row(order, Day.of(doc).settings.tz, [])
+        reason = next((u["reason"] for u in doc["unassigned"] if u["order_id"] == order_id), None)
+        return self._tracking(order_id, job.id, "unassigned", reason=reason)
+
+    def _from_row(self, order: TrackedOrder, tz: ZoneInfo, events: list) -> Tracking:
+        window = None
+        if order.eta_at is not None:
+            half_before, half_after = eta_window(0, order.stops_ahead)
+            window = EtaWindow(
+                start=local(plus(order.eta_at, half_before), tz),
+                end=local(plus(order.eta_at, half_after), tz),
+            )
+        return self._tracking(
+            order.order_id,
+            order.plan_id,
+            order.status,
+            service=order.service,
+            mode=order.mode,
+            node_id=order.node_id,
+            timezone=str(tz),
+            promised_slot=EtaWindow(
+                start=local(order.slot_start_at, tz), end=local(order.slot_end_at, tz)
+            ),
+            eta=local(order.eta_at, tz),
+            eta_window=window,
+            late=order.late,
+            stops_before=order.stops_ahead if order.vehicle_id else None,
+            arrived_at=local(order.arrived_at, tz),
+            done_at=local(order.done_at, tz),
+            failure_reason=order.failure_reason,
+            history=[
+                HistoryEntry(
+                    kind=e.kind,
+                    occurred_at=local(e.occurred_at, tz),
+                    reason=e.reason,
+                    delay_s=e.delay_s,
+                )  # fmt: skip
+                for e in events
+            ],
+        )
+
+    def _tracking(self, order_id: str, plan_id: str | None, status: str, **fields) -> Tracking:
+        values = dict(
+            service=None, mode=None, node_id=None, timezone=None, promised_slot=None, eta=None,
+            eta_window=None, late=False, stops_before=None, arrived_at=None, done_at=None,
+            failure_reason=None, history=[],
+        )  # fmt: skip
+        values.update(fields)
+        return Tracking(
+            order_id=order_id,
+            plan_id=plan_id,
+            status=status,
+            tracking_url=self.tracking_url(order_id),
+            **values,
+        )
+
+    def _tz(self, s: Session, plan_id: str) -> ZoneInfo:
+        return Day.of(self._plan_doc(s.get(PlanJob, plan_id))).settings.tz
+
+    def _vehicle_now(self, s: Session, plan_id: str, vehicle_id: str | None) -> VehicleState | None:
+        if vehicle_id is None:
+            return None
+        vehicle = s.get(TrackedVehicle, (plan_id, vehicle_id))
+        return (
+            None
+            if vehicle is None
+            else vehicle_state(vehicle, orders_of(s, vehicle), self._tz(s, plan_id))
+        )
+
+    # -- plans --
+
+    def _done_plan(self, job: PlanJob | None, loc: tuple, status: int) -> dict:
+        if job is None:
+            raise TrackingError(status, "no plan job with this id", loc)
+        if job.status != "done":
+            raise TrackingError(
+                409 if status == 404 else 422,
+                f"plan job {job.id} is {job.status}: no plan to track",
+                loc,
+            )
+        return self._plan_doc(job)
+
+    def _plan_doc(self, job: PlanJob) -> dict:
+        """The plan.json of a done job, parsed once (a done plan never changes)."""
+        with self._lock:
+            doc = self._plans.get(job.id)
+            if doc is not None:
+                self._plans.move_to_end(job.id)
+                return doc
+        doc = json.loads(job.plan_json)
+        with self._lock:
+            self._plans[job.id] = doc
+            while len(self._plans) > PLAN_CACHE_SIZE:
+                self._plans.popitem(last=False)
+        return doc
+
+    def _scenario_of(self, job: PlanJob) -> Scenario:
+        served = self.app_state.settings.scenario
+        if Path(job.scenario_dir) == served:
+            return self.app_state.scenario
+        try:
+            return load_scenario(job.scenario_dir)
+        except (ScenarioError, OSError) as exc:
+            raise TrackingError(409, f"cannot read the plan's scenario: {exc}") from exc
+
+
+def _body_sha256(event: EventIn) -> str:
+    body = event.model_dump(mode="json")
+    body["occurred_at"] = event.occurred_at.timestamp()  # one instant, whatever the offset
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()

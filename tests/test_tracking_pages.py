@@ -1,0 +1,160 @@
+"""The customer's tracking page and the planner's live map, rendered by headless
+Chromium (Debian's /usr/bin/chromium, driven by Playwright) against the service running
+in uvicorn on a free port: the DOM shows the status, the ETA window and the late stops.
+Skipped when Chromium or Playwright is missing, except in CI (``CI`` set), where it fails.
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, database_url, keyed, service_settings
+from tests.api_support import quick_start as quick_start_settings
+from tests.tracking_support import KM_NORTH_DEG, hand_plan, store_done_plan
+
+CHROMIUM = os.environ.get("LASTMILE_CHROMIUM", "/usr/bin/chromium")
+# No sandbox (CI runs as root), no GPU, nothing fetched in the background.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _need(condition: bool, why: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}; CI must run the browser tests (see .ci/run)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need(shutil.which(CHROMIUM) is not None, f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "playwright is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The service in uvicorn on a free port, with the hand-checked plan stored and a
+    few events applied: bike 1 is late for C, bike 2 has not left."""
+    tmp = tmp_path_factory.mktemp("pages")
+    with database_url("sqlite", tmp) as url:
+        app = create_app(service_settings(url, tmp, **quick_start_settings(tmp)))
+        port = _free_port()
+        uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=uv.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not uv.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.05)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            scenario_dir = app.state.settings.scenario
+            doc, facts = hand_plan(scenario_dir)
+            plan_id = store_done_plan(app, scenario_dir, doc)
+            at = facts["at"]
+            mid = {"lat": facts["node"].lat + 2.5 * KM_NORTH_DEG, "lon": facts["node"].lon}
+            events = [
+                ("departed", "09:00", {}),
+                ("delivered", "09:07", {"order_id": "A"}),
+                ("delivered", "09:14", {"order_id": "B"}),
+                ("delayed", "09:25", {"delay_s": 2400, **mid}),
+                ("position", "10:35", mid),
+            ]
+            with httpx.Client(base_url=base, headers=keyed(PLANNER_KEY)) as client:
+                for k, (kind, clock, fields) in enumerate(events):
+                    body = {
+                        "event_id": f"e{k}",
+                        "kind": kind,
+                        "plan_id": plan_id,
+                        "vehicle_id": facts["bike"],
+                        "occurred_at": at(clock),
+                        **fields,
+                    }
+                    assert client.post("/v1/events", json=body).status_code == 201
+                tracking = client.get("/v1/orders/C/tracking", headers=keyed(CHECKOUT_KEY))
+            yield {"base": base, "plan_id": plan_id, "tracking": tracking.json(), **facts}
+        finally:
+            uv.should_exit = True
+            thread.join(timeout=30)
+
+
+def test_the_tracking_page_shows_the_status_the_eta_window_and_the_history(browser, server):
+    page = browser.new_page()
+    page.goto(server["base"] + server["tracking"]["tracking_url"])
+    page.wait_for_selector("body[data-status]")
+    assert page.inner_text("#status") == "Out for delivery"
+    # ETA 10:37:30, next stop: 10:27-10:47 (Paris time, the day's time zone).
+    assert page.inner_text("#eta") == "10:27–10:47"
+    assert page.inner_text("#slot") == "10:00–10:30"
+    assert page.inner_text("#mode") == "cargo bike"
+    assert page.is_visible("#late")
+    assert page.locator("#history li").all_inner_texts() == ["09:00 Left the depot",
+                                                             "09:25 Delayed (40 min)"]  # fmt: skip
+    page.close()
+
+
+def test_the_tracking_page_with_a_forged_token_says_the_link_is_not_valid(browser, server):
+    page = browser.new_page()
+    page.goto(server["base"] + "/track/C?token=forged")
+    page.wait_for_selector("body[data-status=error]")
+    assert page.inner_text("#error") == "This tracking link is not valid."
+    assert page.is_hidden("#card")
+    page.close()
+
+
+def test_the_live_map_draws_every_vehicle_its_progress_and_the_late_stop(browser, server):
+    page = browser.new_page()
+    page.goto(f"{server['base']}/live/{server['plan_id']}#key={PLANNER_KEY}")
+    page.wait_for_selector("body[data-state=ready]")
+    rows = page.locator("#vehicles tbody tr")
+    assert rows.count() == 2
+    bike = page.locator(f"#vehicles tr[data-vehicle='{server['bike']}'] td").all_inner_texts()
+    assert bike[2:5] == ["en_route", "2/3", "1"]
+    assert page.locator("#late-stops li").all_inner_texts() == [
+        f"C ({server['bike']}): 10:37 for a slot ending 10:30, 8 min late"
+    ]
+    assert page.locator("circle.stop.late").count() == 1
+    assert page.get_attribute("circle.stop.late", "data-order") == "C"
+    assert page.locator("circle.stop.done").count() == 2
+    assert page.locator(f"g.vehicle[data-vehicle='{server['bike']}']").count() == 1
+    assert page.inner_text("#summary") == "2 vehicles, 2/4 stops done, 1 late"
+    page.close()
+
+
+def test_the_live_map_asks_for_a_key_and_refuses_a_checkout_key(browser, server):
+    page = browser.new_page()
+    page.goto(f"{server['base']}/live/{server['plan_id']}")
+    page.wait_for_selector("#key-form:not([hidden])")
+    page.fill("#key", CHECKOUT_KEY)
+    page.click("#key-form button")
+    page.wait_for_selector("body[data-state=error]")
+    assert page.inner_text("#error") == "This key is not a planner key."
+    page.close()
