@@ -332,3 +332,32 @@ def test_random_days_with_stock_spread_over_nodes_pass_the_checker_and_lose_noth
         assert {p.order_id for p in plan.parcels.values()} <= served
         splits += document["kpis"]["orders_split"]
     assert splits > 0
+
+
+def test_taking_a_held_back_parcel_off_a_route_keeps_its_tours_and_break_in_place():
+    from types import SimpleNamespace
+
+    from optimizer.planning import _without
+    from optimizer.routing import RouteResult, RoutingResult
+    from optimizer.routing.problem import BreakResult
+
+    batch = SimpleNamespace(order_ids=["A", "S/1", "B", "C", "S/2", "D"])
+    rest = BreakResult(trip=1, after_stop=2, start_s=12 * H, duration_s=1200)
+    day = RouteResult(0, [0, 1, 2, 3, 4, 5], 8 * H, trip_sizes=[3, 3], rest=rest)
+    (r,) = _without(batch, RoutingResult(routes=[day]), {"S/1", "S/2"}).routes
+    assert r.stops == [0, 2, 3, 5] and r.trip_sizes == [2, 2]
+    assert (r.rest.trip, r.rest.after_stop) == (1, 1)  # still after C
+    # A tour left empty goes; its break moves to before the next tour leaves.
+    alone = RouteResult(0, [1, 0, 2], 8 * H, trip_sizes=[1, 2], rest=replace_rest(rest, 0, 1))
+    (r,) = _without(batch, RoutingResult(routes=[alone]), {"S/1"}).routes
+    assert r.stops == [0, 2] and r.trip_sizes == [2]
+    assert (r.rest.trip, r.rest.after_stop) == (0, 0)
+    # A route with nothing left goes.
+    only = RouteResult(0, [1, 4], 8 * H)
+    assert _without(batch, RoutingResult(routes=[only]), {"S/1", "S/2"}).routes == []
+
+
+def replace_rest(rest, trip, after_stop):
+    from dataclasses import replace
+
+    return replace(rest, trip=trip, after_stop=after_stop)

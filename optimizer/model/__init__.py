@@ -1,6 +1,7 @@
 """The domain model shared by the solvers, the checker and the edges."""
 
 from optimizer.model.plan import (
+    Break,
     Collection,
     Parcel,
     Plan,
@@ -23,6 +24,7 @@ from optimizer.model.scenario import (
     ServiceSettings,
     Settings,
     Sku,
+    TransferSettings,
     Vehicle,
     VehicleType,
     Zone,
@@ -30,6 +32,7 @@ from optimizer.model.scenario import (
 )
 
 __all__ = [
+    "Break",
     "Collection",
     "FleetEntry",
     "Inbound",
@@ -46,6 +49,7 @@ __all__ = [
     "Service",
     "ServiceSettings",
     "Settings",
+    "TransferSettings",
     "Sku",
     "Stop",
     "Unassigned",

@@ -189,6 +189,9 @@ class GreedySourcing:
         for (node_id, sku), qty in sc.stock.items():
             self.stock[self.node_index[node_id], sku_index[sku]] += qty
         self.initial_stock = self.stock.copy()
+        # Inbound deliveries: a click & collect at their node may wait for them.
+        self.inbound = [(self.node_index[i.node_id], sku_index[i.sku], i.qty, i.arrives_at_s)
+                        for i in sc.inbound]  # fmt: skip
         self.pick_capacity = np.array([sc.nodes[n].pick_capacity_per_day for n in self.node_ids])
         self.picks_left = self.pick_capacity.copy()
         self.priority = np.array([params.node_priority_eur.get(n, 0.0) for n in self.node_ids])
@@ -347,12 +350,13 @@ class GreedySourcing:
         def candidates(unit_id: str) -> np.ndarray:
             has_stock = np.all(self.stock >= self._need(unit_id), axis=1)
             order = self._order(unit_id)
-            if order.service is Service.CLICK_COLLECT:
+            if order.service is Service.CLICK_COLLECT:  # never a parcel: not split
+                j = self._collect_stock_node(order)
                 ok = np.zeros(len(self.node_ids), dtype=bool)
-                ok[self.node_index[order.collect_node_id]] = True
+                ok[j] = has_stock[j] or self._inbound_covers(order, self.row[unit_id], j)
                 for node_id in exclude.get(unit_id, ()):
                     ok[self.node_index[node_id]] = False
-                return ok & has_stock
+                return ok
             return has_stock & reachable(unit_id)
 
         counts = {o: int(candidates(o).sum()) for o in order_ids}
@@ -379,7 +383,7 @@ class GreedySourcing:
                 if not ok.any():
                     result.unassigned.append(self._why_not(order_id, exclude.get(order_id, set())))
                     continue
-                j = self.node_index[order.collect_node_id]
+                j = self._collect_stock_node(order)
                 self._hold(order_id, j)
                 result.collections[order_id] = order.collect_node_id
                 continue
@@ -694,6 +698,22 @@ class GreedySourcing:
             policy=policy,
         )
 
+    def _collect_stock_node(self, order) -> int:
+        """Where a click & collect order's stock is: its store, or the node the store
+        shuttle brings it from (``ship_from_node_id``, a transfer)."""
+        return self.node_index[order.ship_from_node_id or order.collect_node_id]
+
+    def _inbound_covers(self, order, i: int, j: int) -> bool:
+        """At its own store, stock plus the inbound deliveries there by the time the order
+        must be ready cover the basket (what is left of them after earlier holds)."""
+        if order.ship_from_node_id not in (None, order.collect_node_id):
+            return False
+        arrived = self.stock[j].copy()
+        for node, k, qty, at in self.inbound:
+            if node == j and at <= order.slot_start_s:
+                arrived[k] += qty
+        return bool(np.all(arrived >= self.basket[i]))
+
     def _hold(self, order_id: str, j: int) -> None:
         self.stock[j] -= self._need(order_id)
         self.picks_left[j] -= 1
@@ -710,14 +730,16 @@ class GreedySourcing:
         need = self._need(order_id)
         has_stock = np.all(self.stock >= need, axis=1)
         if order.service is Service.CLICK_COLLECT:
-            j = self.node_index[order.collect_node_id]
+            j = self._collect_stock_node(order)
             if not has_stock[j]:
                 missing = self._missing_lines(need, j)
+                where = f"collection node {order.collect_node_id}"
+                if self.node_ids[j] != order.collect_node_id:
+                    where = f"shuttle source {self.node_ids[j]} for {where}"
                 return Unassigned(
                     order_id,
                     UnassignedCode.COLLECT_NODE_NO_STOCK,
-                    f"collection node {order.collect_node_id} lacks {missing} (click & "
-                    "collect orders are not split: bringing stock to the store is a transfer)",
+                    f"{where} lacks {missing} (click & collect orders are not split across nodes)",
                     order.collect_node_id,
                 )
             return Unassigned(
