@@ -94,19 +94,30 @@ def test_a_day_planned_in_parts_on_a_dask_cluster_is_whole_and_checker_clean(day
     for route in plan.routes:
         assert all(part_of_order[s.order_id] == part_of_node[route.node_id] for s in route.stops)
 
-    # Every order exactly once: routed, collected or unassigned with a reason.
-    placed = Counter(
-        [s.order_id for r in plan.routes for s in r.stops]
+    # Every order exactly once: routed (whole, or as its parcels, each once), collected
+    # or unassigned with a reason.
+    units = Counter(
+        [s.parcel_id or s.order_id for r in plan.routes for s in r.stops]
         + [c.order_id for c in plan.collections]
         + [u.order_id for u in plan.unassigned]
     )
-    assert placed == Counter(o.order_id for o in day.orders)
+    assert max(units.values()) == 1
+    how: dict[str, set[str]] = {}
+    for r in plan.routes:
+        for s in r.stops:
+            how.setdefault(s.order_id, set()).add("routed")
+    for c in plan.collections:
+        how.setdefault(c.order_id, set()).add("collected")
+    for u in plan.unassigned:
+        how.setdefault(u.order_id, set()).add("unassigned")
+    assert set(how) == {o.order_id for o in day.orders}
+    assert all(len(kinds) == 1 for kinds in how.values())
     assert all(u.reason.strip() for u in plan.unassigned)
 
     # No unit of stock promised twice: what ships from a node is at most what it had.
     used = Counter()
-    for order_id, node_id in plan.sources.items():
-        for line in day.orders_by_id[order_id].lines:
+    for node_id, lines in plan.shipments(day):
+        for line in lines:
             used[node_id, line.sku] += line.qty
     arriving = Counter()
     for inbound in day.inbound:

@@ -3,6 +3,7 @@
 from optimizer.model.plan import (
     Break,
     Collection,
+    Parcel,
     Plan,
     Route,
     Stop,
@@ -40,6 +41,7 @@ __all__ = [
     "NodeKind",
     "Order",
     "OrderLine",
+    "Parcel",
     "Place",
     "Plan",
     "Route",

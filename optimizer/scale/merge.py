@@ -13,7 +13,8 @@ def merge_plans(
 ) -> Plan:
     """The day's plan from one plan per part (in ``decomposition.parts`` order).
 
-    Parts share no node, so routes, collections and sources are simply put together.
+    Parts share no node, so routes, collections, sources and the parcels of split
+    orders are simply put together.
     An order a part could not serve keeps that part's reason, said to hold within its
     region; "out of stock" inside a region becomes ``stock_allocated``, since the
     network-wide pass found the stock for it (in the region) before other orders of the
@@ -21,7 +22,7 @@ def merge_plans(
     """
     if len(plans) != len(decomposition.parts):
         raise ValueError(f"{len(plans)} plans for {len(decomposition.parts)} parts.")
-    routes, collections, sources, decisions = [], [], {}, {}
+    routes, collections, sources, decisions, parcels = [], [], {}, {}, {}
     unassigned = list(decomposition.unassigned)
     engines = set()
     for part, plan in zip(decomposition.parts, plans, strict=True):
@@ -29,6 +30,7 @@ def merge_plans(
         collections += plan.collections
         sources.update(plan.sources)
         decisions.update(plan.decisions)
+        parcels.update(plan.parcels)
         if plan.engine:
             engines.add(plan.engine)
         region = _region(part.node_ids)
@@ -42,6 +44,8 @@ def merge_plans(
         engine="+".join(sorted(engines)),
         solve_s=solve_s,
         decisions=decisions,
+        parcels=dict(sorted(parcels.items())),
+        max_split=max((plan.max_split for plan in plans), default=1),
     )
 
 
