@@ -10,7 +10,8 @@ from optimizer.model import Plan, Scenario
 def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
     """KPIs of a plan (see docs/plan-format.md)."""
     total = len(scenario.orders)
-    routed = sum(len(r.stops) for r in plan.routes)
+    # A failed attempt kept on a re-planned route is not where its order ends.
+    routed = sum(1 for r in plan.routes for s in r.stops if not s.failed_attempt)
     collected = len(plan.collections)
     unassigned = len(plan.unassigned)
     undeliverable = sum(1 for u in plan.unassigned if not u.code.deliverable)
@@ -19,7 +20,8 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         1
         for r in plan.routes
         for s in r.stops
-        if s.service_start_s <= scenario.orders_by_id[s.order_id].slot_end_s
+        if not s.failed_attempt
+        and s.service_start_s <= scenario.orders_by_id[s.order_id].slot_end_s
     )
     km_by_mode: dict[str, float] = defaultdict(float)
     cost_by_mode: dict[str, float] = defaultdict(float)

@@ -9,7 +9,16 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from optimizer.model import Collection, Plan, Route, Scenario, Stop, Unassigned, UnassignedCode
+from optimizer.model import (
+    Collection,
+    OrderChange,
+    Plan,
+    Route,
+    Scenario,
+    Stop,
+    Unassigned,
+    UnassignedCode,
+)
 
 PLAN_FORMAT = "lastmile-plan/1"
 
@@ -40,6 +49,10 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                     "load_l": s.load_l,
                 }
             )
+            if s.locked:
+                stops[-1] |= {"locked": True, "outcome": s.outcome}
+            if s.failed_attempt:
+                continue  # the order is placed again elsewhere in the plan
             assignments[s.order_id] = {
                 "status": "routed",
                 "node_id": r.node_id,
@@ -66,6 +79,22 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         assignments[c.order_id] = {"status": "collected", "node_id": c.node_id, "vehicle_id": None}
     for u in plan.unassigned:
         assignments[u.order_id] = {"status": "unassigned", "node_id": None, "vehicle_id": None}
+    replanned = {}
+    if plan.replan is not None:
+        replanned = {
+            "replan": plan.replan,
+            "order_changes": [
+                {
+                    "order_id": c.order_id,
+                    "kind": c.kind,
+                    "slot_start": iso(c.slot_start_s),
+                    "slot_end": iso(c.slot_end_s),
+                    "node_id": c.node_id,
+                    "reason": c.reason,
+                }
+                for c in plan.order_changes
+            ],
+        }
     return {
         "format": PLAN_FORMAT,
         "scenario": {
@@ -103,6 +132,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
             for d in sorted(plan.decisions.values(), key=lambda d: d.order_id)
         ],
         "kpis": kpis,
+        **replanned,
     }
 
 
@@ -225,6 +255,8 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
                     distance_from_prev_m=s["distance_from_prev_m"],
                     load_kg=s["load_kg"],
                     load_l=s["load_l"],
+                    locked=bool(s.get("locked", False)),
+                    outcome=s.get("outcome"),
                 )
                 for s in r["stops"]
             ],
@@ -253,4 +285,16 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         ],
         engine=document.get("engine", ""),
         solve_s=document.get("solve_s", 0.0),
+        order_changes=[
+            OrderChange(
+                c["order_id"],
+                c["kind"],
+                seconds(c["slot_start"]),
+                seconds(c["slot_end"]),
+                c["reason"],
+                c.get("node_id"),
+            )
+            for c in document.get("order_changes", [])
+        ],
+        replan=document.get("replan"),
     )

@@ -1,6 +1,15 @@
 """The domain model shared by the solvers, the checker and the edges."""
 
-from optimizer.model.plan import Collection, Plan, Route, Stop, Unassigned, UnassignedCode
+from optimizer.model.plan import (
+    Collection,
+    OrderChange,
+    Plan,
+    Route,
+    Stop,
+    Unassigned,
+    UnassignedCode,
+    with_order_changes,
+)
 from optimizer.model.scenario import (
     FleetEntry,
     Inbound,
@@ -29,6 +38,7 @@ __all__ = [
     "Node",
     "NodeKind",
     "Order",
+    "OrderChange",
     "OrderLine",
     "Place",
     "Plan",
@@ -45,4 +55,5 @@ __all__ = [
     "VehicleType",
     "Zone",
     "ZoneRule",
+    "with_order_changes",
 ]
