@@ -745,7 +745,9 @@ def _check_shifts(ctx: _Context, plan: _Plan) -> None:
                     f"{_clock(node.closes_s)}",
                     vehicle_id=vid,
                 )
-        if route.end_s is not None and route.end_s > vehicle.shift_end_s:
+        done = bool(route.stops) and all(stop.locked for stop in route.stops)
+        if route.end_s is not None and route.end_s > vehicle.shift_end_s and not done:
+            # (A trip a re-plan found driven to the end is what happened, not a plan.)
             ctx.flag(
                 "after_shift_end",
                 f"{route.label} is back at {_clock(route.end_s)}, after the shift ends "
@@ -902,7 +904,8 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
         service_s, t = _serve(ctx, route, stop, order, t + int(dur_s[k, k + 1]))
         walk.service_start_s.append(service_s)
     back_s = t + int(dur_s[n, 0])
-    if route.end_s is not None and back_s > route.end_s + TOLERANCE_S:
+    done = bool(route.stops) and all(stop.locked for stop in route.stops)
+    if route.end_s is not None and back_s > route.end_s + TOLERANCE_S and not done:
         ctx.flag(
             "back_after_route_end",
             f"{route.label} cannot be back at {route.base.node_id} before "

@@ -48,7 +48,6 @@ from optimizer.planning import (
     NodeProblem,
     _fleet_full,
     _routes,
-    _solve_batches,
     build_node_problem,
 )
 from optimizer.routing import ENGINES
@@ -320,8 +319,13 @@ def replan(
         nid: _node_batch(day, travel, nid, ids, fleet, retry, now) for nid, ids in by_node.items()
     }
     engine = ENGINES[params.engine]()
-    remaining = max(0.2, params.time_limit_s - (time.perf_counter() - started))
-    results = _solve_batches(batches, remaining, engine, 1, lambda f, m: None)
+    remaining = max(0.1, params.time_limit_s - (time.perf_counter() - started))
+    total = sum(b.problem.num_stops for b in batches.values()) or 1
+    results = {
+        nid: engine.solve(b.problem, max(0.05, remaining * b.problem.num_stops / total))
+        for nid, b in batches.items()
+        if b.problem.num_stops
+    }
     fresh: list[Route] = []
     for nid, batch in sorted(batches.items()):
         result = results.get(nid)
@@ -465,8 +469,8 @@ def _locked_route(
         t, at = leave, k
     metres += int(dist[at, 0])
     end = t + int(dur[at, 0])
-    if facts.back_s is not None:
-        end = max(end, facts.back_s)
+    if facts.back_s is not None and not plan[len(facts.stops):]:
+        end = facts.back_s  # the trip is over: when it was back is a fact too
 
     on_board = [orders[k - 1] for k, *_ in plan] + [day.orders_by_id[o] for o in carried]
     kg = sum(day.weight_kg(o) for o in on_board)
