@@ -232,10 +232,13 @@ def replan(
         live = fleet[vid]
         trips = state.trips.get(vid, ())
         for k, route in enumerate(routes):
-            if k >= len(trips):
+            prior = _prior_facts(route)
+            if k >= len(trips) and not prior:
                 pool += [s.order_id for s in route.stops]
                 continue
-            facts = trips[k]
+            facts = trips[k] if k < len(trips) else TripFacts(route.start_s)
+            new_facts = [f for f in facts.stops if f.order_id not in {p.order_id for p in prior}]
+            facts = replace(facts, stops=tuple(prior + new_facts))
             done = {f.order_id for f in facts.stops}
             rest = [s.order_id for s in route.stops if s.order_id not in done]
             locked += len(facts.stops)
@@ -253,7 +256,7 @@ def replan(
             # A failed parcel is back at the node with its vehicle (or recovered from a
             # broken-down one from now).
             ready = now if live.broken else max(now, new.end_s)
-            for f in facts.stops:
+            for f in new_facts:  # (an earlier re-plan placed the earlier ones again)
                 if f.outcome == "failed":
                     failed.append(
                         _Failed(
@@ -421,6 +424,15 @@ def _validate(scenario: Scenario, plan: Plan, state: LiveState) -> None:
                 problems.append((f"{where}[{k}]", "a later trip started before this one ended"))
     if problems:
         raise ReplanError(problems)
+
+
+def _prior_facts(route: Route) -> list[StopFact]:
+    """The stops an earlier re-plan locked as done (delivered or failed): facts still."""
+    return [
+        StopFact(s.order_id, s.outcome, s.arrival_s, s.departure_s)
+        for s in route.stops
+        if s.locked and s.outcome in ("delivered", "failed")
+    ]
 
 
 def _locked_route(
