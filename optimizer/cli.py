@@ -1,4 +1,5 @@
-"""The ``lastmile`` command line: plan a day, check a plan, generate a city day."""
+"""The ``lastmile`` command line: plan a day, check a plan, generate a city day, design
+the network."""
 
 from __future__ import annotations
 
@@ -161,6 +162,151 @@ def generate(
         _fail(str(exc))
     write(scenario, out)
     console.print(f"wrote a {orders}-order Paris day (seed {seed}) to [bold]{out}[/]")
+
+
+@app.command()
+def design(
+    scenario: Annotated[Path, typer.Argument(help="today's network: a scenario folder")],
+    candidates: Annotated[
+        Path, typer.Option(help="candidate sites CSV (see README, Network design)")
+    ],
+    out: Annotated[Path, typer.Option(help="folder for comparison.csv/.md, map.html")] = Path(
+        "design"
+    ),
+    days: Annotated[int, typer.Option(help="generated days replayed per network", min=1)] = 5,
+    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2026-11-23",
+    orders: Annotated[
+        int | None, typer.Option(help="orders on an average day [default: the scenario's]", min=1)
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of the generated days")] = 1,
+    time_limit: Annotated[
+        float, typer.Option(help="routing budget per replayed day, seconds", min=0.1)
+    ] = 10.0,
+    new_sites: Annotated[int, typer.Option(help="sites maximal covering may add", min=0)] = 2,
+    radius_km: Annotated[
+        float, typer.Option(help="cargo-bike radius of maximal covering, km", min=0.1)
+    ] = 3.0,
+    workers: Annotated[int, typer.Option(help="processes per day's plan", min=1)] = 2,
+) -> None:
+    """Network design: models propose networks, replayed days through the planner judge them."""
+    import time
+    from datetime import date as Date
+
+    import numpy as np
+
+    from optimizer.io.candidates import CandidatesError, load_candidates
+    from optimizer.io.design_days import generated_days
+    from optimizer.io.network_map import network_map
+    from optimizer.io.plan_files import to_json, write_plan_files
+    from optimizer.network import (
+        DesignParams,
+        ReplayParams,
+        aggregate_demand,
+        day_volumes,
+        design_networks,
+        replay,
+    )
+    from optimizer.network.demand import delivery_points
+    from optimizer.network.design import comparison_csv, comparison_markdown
+    from optimizer.network.replay import COMPARISON_COLUMNS
+    from optimizer.planning import PlanParams
+
+    files = ("comparison.csv", "comparison.md", "design.json", "map.html")
+    if out.exists() and (
+        not out.is_dir() or any(p.name not in files for p in out.iterdir())
+    ):  # refused now, not after the replay
+        _fail(f"{out} holds other files; write the comparison into an empty or previous one")
+    base = _load(scenario)
+    try:
+        sites = load_candidates(candidates)
+        first = Date.fromisoformat(start)
+    except CandidatesError as exc:
+        _fail(str(exc))
+    except ValueError:
+        _fail(f"--start must be YYYY-MM-DD, got {start!r}")
+    try:
+        calendar = day_volumes(first, days, orders or max(1, len(base.orders)), seed=seed)
+        params = DesignParams(new_sites=new_sites, cover_radius_km=radius_km)
+        replay_params = ReplayParams(plan=PlanParams(time_limit_s=time_limit, workers=workers))
+        replayed = generated_days(base, calendar)
+        points = [delivery_points(d) for d in replayed]
+        demand = aggregate_demand(
+            np.concatenate([p[0] for p in points]), np.concatenate([p[1] for p in points]), days
+        )
+        proposal = design_networks(base, sites, demand, params)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(
+        f"{len(proposal.networks)} networks to replay on {days} days "
+        f"({', '.join(n.name for n in proposal.networks)})"
+        + "".join(f"; {a} proposes {b}'s network" for a, b in proposal.same_as.items())
+    )
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]replaying[/] {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=1.0)
+        reports = replay(
+            replayed,
+            proposal.networks,
+            proposal.existing,
+            replay_params,
+            progress=lambda f, msg: bar.update(task, completed=f, description=msg),
+        )
+    replay_s = time.perf_counter() - started
+    rows = [r.row() for r in reports]
+    summary = {
+        "days": [{"date": c.day.isoformat(), "orders": c.orders, "seed": c.seed} for c in calendar],
+        "routing_time_limit_s": time_limit,
+        "replay_s": round(replay_s, 1),
+        "models": {
+            name: {
+                "objective": round(r.objective, 3),
+                "optimal": r.optimal,
+                "open": [proposal.sites[j].site_id for j in r.open_sites],
+            }
+            for name, r in proposal.results.items()
+        },
+        "same_as": proposal.same_as,
+        "networks": rows,
+    }
+    markdown = (
+        f"# Network comparison\n\n{days} generated days from {start} "
+        f"({', '.join(str(c.orders) for c in calendar)} orders), routing {time_limit:g} s "
+        f"per day; replay took {replay_s:.0f} s.\n\n"
+        + comparison_markdown(rows, COMPARISON_COLUMNS)
+    )
+    try:
+        written = write_plan_files(
+            out,
+            {
+                "comparison.csv": comparison_csv(rows, COMPARISON_COLUMNS),
+                "comparison.md": markdown,
+                "design.json": to_json(summary),
+                "map.html": network_map(proposal).get_root().render(),
+            },
+        )
+    except OSError as exc:
+        _fail(f"cannot write the comparison: {exc}")
+    table = Table(title="networks", title_justify="left")
+    shown = ("network", "sites", "cost_per_drop_eur", "co2_g_per_order", "bike_share_pct",
+             "otif_pct", "express_slot_pct", "vans_needed", "bikes_needed")  # fmt: skip
+    for column in shown:
+        table.add_column(column, justify="left" if column == "network" else "right")
+    for row in rows:
+        table.add_row(*(f"{row[c]:,.2f}" if isinstance(row[c], float) else str(row[c])
+                        for c in shown))  # fmt: skip
+    console.print(table)
+    console.print(
+        f"replay: {replay_s:.0f} s; written to [bold]{written}[/] "
+        "(comparison.csv, comparison.md, design.json, map.html)"
+    )
+    if any(r.checker_violations for r in reports):
+        _fail("the checker found violations in replayed plans (see comparison.csv)", code=1)
 
 
 def _peak_rss_mb() -> float:

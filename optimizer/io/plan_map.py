@@ -12,7 +12,7 @@ PALETTE = [
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#666666",
 ]  # fmt: skip
 NODE_ICON = {"warehouse": "industry", "urban_hub": "cubes", "dark_store": "archive",
-             "store": "shopping-cart"}  # fmt: skip
+             "store": "shopping-cart", "micro_hub": "bicycle"}  # fmt: skip
 ZONE_COLOUR = {ZoneRule.LIMITED_TRAFFIC: "#d7301f", ZoneRule.LOW_EMISSION: "#41ab5d"}
 
 

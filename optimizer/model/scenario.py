@@ -23,6 +23,9 @@ class NodeKind(StrEnum):
     URBAN_HUB = "urban_hub"
     DARK_STORE = "dark_store"
     WAREHOUSE = "warehouse"
+    # A cargo-bike base (a container or a parking-level room) restocked each morning from
+    # a hub with the fast movers: bikes and trikes only, see optimizer/network/sites.py.
+    MICRO_HUB = "micro_hub"
 
 
 class Mode(StrEnum):
