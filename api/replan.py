@@ -20,9 +20,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import AUTH_RESPONSES, require_role
+from api.auth import AUTH_RESPONSES, error_response, require_role
 from api.models import PlanJob, utcnow
 from api.plans import scenario_for_plan
+from api.tracking import problems_response
 from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
 from api.tracking_state import Day, open_plan, orders_of, recompute
 from optimizer.check import check_plan
@@ -91,6 +92,14 @@ def _refuse(code: int, loc: tuple, message: str) -> HTTPException:
     "/{job_id}/replan",
     status_code=status.HTTP_201_CREATED,
     response_model=ReplanOut,
+    responses={
+        400: error_response("The body is not text (FastAPI cannot decode it)."),
+        404: problems_response("No plan job with this id (`loc`: path, job_id)."),
+        409: problems_response(
+            "The job has not produced a plan, its scenario cannot be read, or the tracking "
+            "state does not fit the plan."
+        ),
+    },
 )
 def replan_plan(
     job_id: uuid.UUID,
