@@ -15,6 +15,7 @@ from optimizer.live.replan import (
     ReplanParams,
     StopFact,
     TripFacts,
+    _retimed,
     replan,
 )
 from optimizer.model import (
@@ -24,6 +25,7 @@ from optimizer.model import (
     with_order_changes,
 )
 from optimizer.planning import PlanParams, plan_day
+from optimizer.travel import GreatCircle
 from tests import factory as f
 
 H = 3600
@@ -106,7 +108,8 @@ def test_on_board_stops_stay_on_their_vehicle_retimed_from_the_locked_stop():
     state = LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)})
     new, _ = replan(scenario, plan, state, ReplanParams(time_limit_s=0.5))
     kept = _route_of(new, route.vehicle_id)
-    assert [s.order_id for s in kept.stops] == [s.order_id for s in route.stops]
+    assert [s.order_id for s in kept.stops[:2]] == [s.order_id for s in route.stops[:2]]
+    assert {s.order_id for s in kept.stops} == {s.order_id for s in route.stops}
     tail = kept.stops[2]
     assert tail.arrival_s >= kept.stops[1].departure_s  # from the locked stop, not the plan
     assert _checked(scenario, new)[1].ok
@@ -281,3 +284,23 @@ def test_a_second_replan_keeps_what_the_first_locked_and_does_not_handle_a_failu
     assert [c.order_id for c in second.collections if c.order_id == failed] == [failed]
     assert len(second.order_changes) == 1
     assert _checked(scenario, second)[1].ok
+
+
+def test_on_board_stops_are_resequenced_from_the_last_locked_stop():
+    """The plan's trip is given in a poor order after its first stop (reversed): the
+    re-plan delivers what is on board in a shorter order, from where the vehicle is."""
+    scenario, plan = _day(n=9)
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    assert len(route.stops) >= 4
+    poor = replace(route, stops=route.stops[:1] + route.stops[1:][::-1])
+    plan = replace(plan, routes=[poor if r is route else r for r in plan.routes])
+    facts = _facts(poor, done=0)
+    facts = replace(facts, stops=(replace(facts.stops[0], outcome="delivered"),))
+    state = LiveState(now_s=facts.stops[0].departure_s, trips={route.vehicle_id: (facts,)})
+    kept_order = replan(scenario, plan, state, ReplanParams(time_limit_s=0.5))[0]
+    new = _route_of(kept_order, route.vehicle_id)
+    assert new.stops[0].order_id == poor.stops[0].order_id and new.stops[0].locked
+    reversed_tail = _retimed(scenario, GreatCircle(), poor, poor.stops).stops[1:]
+    new_m = sum(s.distance_from_prev_m for s in new.stops[1:])
+    assert new_m < sum(s.distance_from_prev_m for s in reversed_tail)
+    assert _checked(scenario, kept_order)[1].ok

@@ -50,7 +50,7 @@ from optimizer.planning import (
     _routes,
     build_node_problem,
 )
-from optimizer.routing import ENGINES
+from optimizer.routing import ENGINES, RoutingProblem
 from optimizer.sourcing import GreedySourcing
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
@@ -223,6 +223,9 @@ def replan(
         )
         for v in scenario.vehicles
     }
+    engine = ENGINES[params.engine]()
+    # Re-sequencing what is on board: a small share of the budget per vehicle out.
+    tail_s = min(0.2, 0.25 * params.time_limit_s / max(1, len(state.trips)))
     kept: list[Route] = []
     pool: list[str] = []  # orders to route again from their node
     failed: list[_Failed] = []
@@ -248,6 +251,8 @@ def replan(
                 if live.broken:
                     recovered.update(rest)
                 rest = []
+            if len(rest) > 1:
+                rest = _resequence(day, travel, engine, live, facts, rest, tail_s)
             new, carried = _locked_route(day, travel, route, facts, rest, live)
             kept.append(new)
             live.used_today = True
@@ -321,7 +326,6 @@ def replan(
     batches = {
         nid: _node_batch(day, travel, nid, ids, fleet, retry, now) for nid, ids in by_node.items()
     }
-    engine = ENGINES[params.engine]()
     remaining = max(0.1, params.time_limit_s - (time.perf_counter() - started))
     total = sum(b.problem.num_stops for b in batches.values()) or 1
     results = {
@@ -435,6 +439,63 @@ def _prior_facts(route: Route) -> list[StopFact]:
     ]
 
 
+def _resequence(
+    day: Scenario,
+    travel: TravelProvider,
+    engine,
+    live: _Vehicle,
+    facts: TripFacts,
+    rest: list[str],
+    budget_s: float,
+) -> list[str]:
+    """The order to deliver what is on board in: a routing problem whose one vehicle
+    starts at its last locked stop when it leaves it (or at its node when it left) and
+    ends at its node, with the range it has left. Stops it cannot fit keep their place
+    at the end (the re-timing then decides whether they ride back)."""
+    vehicle = live.vehicle
+    vt = day.vehicle_types[vehicle.vehicle_type_id]
+    node = day.nodes[vehicle.node_id]
+    done = [day.orders_by_id[f.order_id] for f in facts.stops]
+    orders = [day.orders_by_id[o] for o in rest]
+    lat = np.array([node.lat] + [o.lat for o in done + orders])
+    lon = np.array([node.lon] + [o.lon for o in done + orders])
+    dist, dur = travel.matrices(lat, lon, Profile.of(vt))
+    path = [0, *range(1, len(done) + 1)]
+    driven = sum(int(dist[a, b]) for a, b in zip(path, path[1:], strict=False))
+    start = len(done)  # the last locked stop, or the node
+    t = facts.stops[-1].departure_s if facts.stops else facts.start_s
+    locations = np.array([start, 0, *range(len(done) + 1, len(done) + 1 + len(orders))])
+    grid = np.ix_(locations, locations)
+    n = len(orders)
+    problem = RoutingProblem(
+        distance_m=[dist[grid]],
+        duration_s=[dur[grid]],
+        vehicle_profile=np.zeros(1, dtype=np.int64),
+        vehicle_start_location=np.zeros(1, dtype=np.int64),
+        vehicle_earliest_start_s=np.array([t], dtype=np.int64),
+        vehicle_latest_start_s=np.array([t], dtype=np.int64),
+        vehicle_latest_end_s=np.array([max(t, vehicle.shift_end_s)], dtype=np.int64),
+        vehicle_capacity=np.ones((1, 1), dtype=np.int64),  # loaded already
+        vehicle_max_distance_m=np.array(
+            [max(0, int(vt.range_km * 1000) - live.used_m - driven)], dtype=np.int64
+        ),
+        vehicle_fixed_cost_eur=np.zeros(1),
+        vehicle_cost_per_m_eur=np.array([vt.cost_per_km_eur / 1000]),
+        vehicle_cost_per_s_eur=np.array([vt.cost_per_hour_eur / 3600]),
+        stop_location=np.arange(2, 2 + n, dtype=np.int64),
+        stop_demand=np.zeros((n, 1), dtype=np.int64),
+        stop_service_s=np.array([o.service_time_s for o in orders], dtype=np.int64),
+        tw_start_s=np.array([o.slot_start_s for o in orders], dtype=np.int64),
+        tw_end_s=np.array([o.slot_end_s for o in orders], dtype=np.int64),
+        allowed=np.ones((n, 1), dtype=bool),
+        penalty_eur=np.full(n, day.settings.unserved_penalty_eur),
+        vehicle_end_location=np.ones(1, dtype=np.int64),
+    )
+    result = engine.solve(problem, max(0.02, budget_s))
+    order = [rest[i] for r in result.routes for i in r.stops]
+    return order + [o for o in rest if o not in order]
+
+
 def _locked_route(
     day: Scenario,
     travel: TravelProvider,
@@ -481,7 +542,7 @@ def _locked_route(
         t, at = leave, k
     metres += int(dist[at, 0])
     end = t + int(dur[at, 0])
-    if facts.back_s is not None and not plan[len(facts.stops):]:
+    if facts.back_s is not None and not plan[len(facts.stops) :]:
         end = facts.back_s  # the trip is over: when it was back is a fact too
 
     on_board = [orders[k - 1] for k, *_ in plan] + [day.orders_by_id[o] for o in carried]

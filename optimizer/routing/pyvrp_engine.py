@@ -159,6 +159,7 @@ class _TypeKey:
     """What makes two vehicles interchangeable for PyVRP."""
 
     depot: int
+    end_depot: int
     profile: int
     capacity: tuple[int, ...]
     earliest: int
@@ -185,7 +186,9 @@ class _Model:
         self.clients = [int(i) for i in np.flatnonzero(servable)]  # client c is stop clients[c]
         if not self.clients:
             return
-        depots = np.unique(p.vehicle_start_location[usable])
+        depots = np.unique(
+            np.concatenate([p.vehicle_start_location[usable], p.end_location[usable]])
+        )
         depot_of = {int(loc): d for d, loc in enumerate(depots)}
         node_location = np.concatenate([depots, p.stop_location[self.clients]]).astype(np.int64)
         grid = np.ix_(node_location, node_location)
@@ -226,6 +229,7 @@ class _Model:
             latest_end = int(p.vehicle_latest_end_s[v])
             type_key = _TypeKey(
                 depot=depot_of[int(p.vehicle_start_location[v])],
+                end_depot=depot_of[int(p.end_location[v])],
                 profile=profile_of[key],
                 capacity=tuple(int(c) for c in p.vehicle_capacity[v]),
                 earliest=earliest,
@@ -243,7 +247,7 @@ class _Model:
                 num_available=len(vehicles),
                 capacity=list(k.capacity),
                 start_depot=k.depot,
-                end_depot=k.depot,
+                end_depot=k.end_depot,
                 fixed_cost=k.fixed,
                 tw_early=k.earliest,
                 tw_late=k.latest_end,
@@ -338,6 +342,7 @@ def _checked_route(p: RoutingProblem, v: int, stops: list[int]) -> tuple[list[in
     prof = int(p.vehicle_profile[v])
     dist, dur = p.distance_m[prof], p.duration_s[prof]
     depot = int(p.vehicle_start_location[v])
+    home = int(p.end_location[v])
     earliest = int(p.vehicle_earliest_start_s[v])
     latest_end = int(p.vehicle_latest_end_s[v])
     leave_by = max(earliest, min(int(p.vehicle_latest_start_s[v]), latest_end))
@@ -355,9 +360,9 @@ def _checked_route(p: RoutingProblem, v: int, stops: list[int]) -> tuple[list[in
         if (
             not p.allowed[i, v]
             or np.any(load + p.stop_demand[i] > capacity)
-            or metres + int(dist[at, loc]) + int(dist[loc, depot]) > max_m
+            or metres + int(dist[at, loc]) + int(dist[loc, home]) > max_m
             or begin > p.tw_end_s[i]
-            or leave + int(dur[loc, depot]) > latest_end
+            or leave + int(dur[loc, home]) > latest_end
         ):
             continue
         kept.append(i)
@@ -367,8 +372,8 @@ def _checked_route(p: RoutingProblem, v: int, stops: list[int]) -> tuple[list[in
         t, at = leave, loc
     if not kept:
         return [], earliest, 0.0
-    metres += int(dist[at, depot])
-    end = t + int(dur[at, depot])
+    metres += int(dist[at, home])
+    end = t + int(dur[at, home])
 
     # Delaying the departure by d shifts stop k by max(0, d - waits up to k): the
     # return is unchanged while d <= all waits, and stop k stays in its window while
