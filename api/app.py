@@ -166,10 +166,12 @@ class _CheckoutDay:
         self._thread.start()
 
     def _run(self) -> None:
-        scenario = self.service.scenario
         params = PlanParams(time_limit_s=self.time_limit_s, workers=1)
         try:
             if not self.service.ready:
+                # The day's orders and those confirmed for it on earlier days (eco slots,
+                # click & collect of a later day).
+                scenario = self.service.day_scenario()
                 # In a child process: OR-Tools holds the interpreter lock while it solves,
                 # and the service must keep answering meanwhile.
                 with ProcessPoolExecutor(max_workers=1, mp_context=plans.CONTEXT) as pool:
@@ -178,7 +180,7 @@ class _CheckoutDay:
                 self._pool = None
                 if self._stop.is_set():
                     return
-                self.service.start(lambda: plan)
+                self.service.start(lambda: plan, scenario)
         except Exception:  # the service stays up; promises keep answering 503
             if not self._stop.is_set():
                 log.exception("could not plan the day for the checkout")

@@ -97,6 +97,7 @@ def run(
             out |= {
                 "promise_kept_pct": kept.promise_kept_pct,
                 "replay_confirmed": kept.confirmed,
+                "replay_later_days": kept.later_days,
                 "replay_conflicts": kept.conflicts,
                 "replay_checker_ok": kept.checker_ok,
                 "replay_broken": kept.broken[:10],

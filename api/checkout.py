@@ -4,7 +4,7 @@ live stock updates (role ``planner``). Thin: validate, call the service, shape t
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
@@ -88,6 +88,9 @@ class DeliveryOption(BaseModel):
     node_id: str
     mode: str
     recommended: bool
+    service_date: date = Field(
+        description="The day delivered (eco may be a later day: its price is an estimate)."
+    )
 
 
 class CollectOption(BaseModel):
@@ -98,6 +101,13 @@ class CollectOption(BaseModel):
     ready_by: datetime
     price_eur: float
     distance_km: float
+    service_date: date = Field(description="The day the basket is ready to collect.")
+    transfer_from_node_id: str | None = Field(
+        None, description="Set when the basket comes from this node by the store shuttle."
+    )
+    stock_arrives_at: datetime | None = Field(
+        None, description="When the shuttle or the last inbound unit reaches the store."
+    )
 
 
 class LineStatus(BaseModel):
@@ -135,6 +145,7 @@ class ConfirmResponse(BaseModel):
     status: str
     order_id: str
     node_id: str
+    service_date: date = Field(description="The day of the plan the order joins.")
 
 
 class HoldStatus(BaseModel):

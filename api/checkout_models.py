@@ -78,3 +78,36 @@ class DayOrder(Base):
     hold_id: Mapped[str] = mapped_column(String(36), unique=True)
     order_json: Mapped[str] = mapped_column(Text)  # Order fields, seconds since midnight
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The day it is delivered or collected (YYYY-MM-DD; its times count from that day's
+    # midnight); None in rows written before 0003: the service's day.
+    service_date: Mapped[str | None] = mapped_column(String(10), index=True)
+
+
+class SlotCapacity(Base):
+    """Places left at checkout in one slot of a later day at one node: no routes exist
+    for that day yet, so a hold takes a place with ``UPDATE ... WHERE taken < capacity``."""
+
+    __tablename__ = "slot_capacity"
+
+    service_date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot_start_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot_end_s: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
+class InboundStock(Base):
+    """Stock on its way to a node (``inbound.csv``), arriving at ``arrives_at_s`` (seconds
+    since the service day's midnight): ``committed`` of it is promised to click & collect
+    orders ready after it arrives."""
+
+    __tablename__ = "inbound_stock"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    arrives_at_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    qty: Mapped[int] = mapped_column(Integer)
+    committed: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[int] = mapped_column(Integer, default=0, index=True)

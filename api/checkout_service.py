@@ -23,13 +23,21 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import delete, select, update
 
-from api.checkout_models import DayOrder, DayState, Hold, StockLevel, VehicleRoute
+from api.checkout_models import (
+    DayOrder,
+    DayState,
+    Hold,
+    InboundStock,
+    SlotCapacity,
+    StockLevel,
+    VehicleRoute,
+)
 from api.db import Database
 from optimizer.io.plan_files import plan_to_dict
 from optimizer.kpis import plan_kpis
@@ -45,6 +53,7 @@ from optimizer.promise import (
 from optimizer.travel import GreatCircle, TravelProvider
 
 OPTION_TTL_S = 900  # an offered option can be held for 15 minutes after the promise
+DAY_S = 24 * 3600
 
 
 class CheckoutError(Exception):
@@ -125,28 +134,50 @@ class CheckoutService:
             state = s.get(DayState, 1)
             return state is not None and state.scenario_name == self.scenario.settings.name
 
-    def start(self, plan_day: Callable[[], Plan]) -> None:
+    def day_scenario(self) -> Scenario:
+        """The service's scenario with the orders confirmed at checkout for its day (e.g.
+        an eco slot bought on an earlier day): what the day's first plan plans."""
+        confirmed = self.confirmed_orders()
+        sc = self.scenario
+        return replace(sc, orders=sc.orders + confirmed) if confirmed else sc
+
+    def start(self, plan_day: Callable[[], Plan], planned: Scenario | None = None) -> None:
         """Make sure the database holds this scenario's day: if not, plan it (outside any
-        transaction) and store its routes and committed stock."""
+        transaction) and store its routes and committed stock. ``planned`` is the scenario
+        ``plan_day`` plans (default: the service's; :meth:`day_scenario` to include the
+        orders confirmed for the day on earlier days)."""
         if self.ready:
             return
+        planned = planned or self.scenario
         plan = plan_day()
-        document = plan_to_dict(self.scenario, plan, plan_kpis(self.scenario, plan))
+        document = plan_to_dict(planned, plan, plan_kpis(planned, plan))
         with self.db.transaction() as s:
             state = s.get(DayState, 1)
             if state is not None and state.scenario_name == self.scenario.settings.name:
                 return  # another process initialised it meanwhile
-            self._store_day(s, plan, json.dumps(document))
+            self._store_day(s, planned, plan, json.dumps(document))
 
-    def _store_day(self, s, plan: Plan, plan_json: str) -> None:
-        sc = self.scenario
-        for table in (DayOrder, Hold, VehicleRoute, StockLevel, DayState):
+    def _store_day(self, s, sc: Scenario, plan: Plan, plan_json: str) -> None:
+        """The day's routes and stock. Orders confirmed for this day or later days are
+        kept (this day's are in ``sc``, planned); later days' keep their stock committed
+        and their places in those days' slots."""
+        today = sc.settings.date.isoformat()
+        s.execute(delete(DayOrder).where(
+            DayOrder.service_date.is_(None) | (DayOrder.service_date < today)
+        ))  # fmt: skip
+        s.execute(delete(SlotCapacity).where(SlotCapacity.service_date <= today))
+        for table in (Hold, VehicleRoute, StockLevel, InboundStock, DayState):
             s.execute(delete(table))
         committed: dict[tuple[str, str], int] = {}
         for order_id, node_id in plan.sources.items():
             for line in sc.orders_by_id[order_id].lines:
                 key = (node_id, line.sku)
                 committed[key] = committed.get(key, 0) + line.qty
+        for row in s.scalars(select(DayOrder).where(DayOrder.service_date > today)):
+            data = json.loads(row.order_json)
+            node_id = data["ship_from_node_id"] or data["collect_node_id"]
+            for sku, qty in data["lines"]:
+                committed[node_id, sku] = committed.get((node_id, sku), 0) + int(qty)
         keys = set(sc.stock) | set(committed)
         s.add_all(
             StockLevel(node_id=n, sku=k, on_hand=sc.stock.get((n, k), 0),
@@ -164,8 +195,47 @@ class CheckoutService:
             )
             for v in live.vehicles.values()
         )
+        inbound: dict[tuple[str, str, int], int] = {}
+        for i in sc.inbound:
+            key = (i.node_id, i.sku, i.arrives_at_s)
+            inbound[key] = inbound.get(key, 0) + i.qty
+        s.add_all(
+            InboundStock(node_id=n, sku=k, arrives_at_s=at, qty=qty, committed=0, changed_at=1)
+            for (n, k, at), qty in sorted(inbound.items())
+        )
+        s.flush()
+        self._add_slot_capacity(s, sc, version=1)
         s.add(DayState(id=1, scenario_name=sc.settings.name, version=1, plan_json=plan_json))
         s.flush()
+
+    def _add_slot_capacity(self, s, sc: Scenario, version: int) -> None:
+        """Rows of places for every eco slot of the next ``eco_horizon_days`` at every node
+        with vehicles in ``sc``, where missing (:meth:`PromiseEngine.future_capacity`)."""
+        engine = PromiseEngine(sc, LiveRoutes(sc, self.travel, vehicle_ids=set()), self.params)
+        have = {
+            (r.service_date, r.node_id, r.slot_start_s) for r in s.scalars(select(SlotCapacity))
+        }
+        based = sorted({v.node_id for v in sc.vehicles})
+        for day in range(1, self.params.eco_horizon_days + 1):
+            when = self.date_of(day)
+            for node_id in based:
+                for start, end in engine.future_slots():
+                    if (when, node_id, start) not in have:
+                        s.add(SlotCapacity(
+                            service_date=when, node_id=node_id, slot_start_s=start,
+                            slot_end_s=end, capacity=engine.future_capacity(node_id, start, end),
+                            taken=0, changed_at=version,
+                        ))  # fmt: skip
+
+    def date_of(self, day: int) -> str:
+        """The ISO date ``day`` days after the service's day."""
+        return (self.scenario.settings.date + timedelta(days=day)).isoformat()
+
+    def day_of(self, iso_date: str | None) -> int:
+        """Days from the service's day to ``iso_date`` (None: the service's day)."""
+        if iso_date is None:
+            return 0
+        return (date.fromisoformat(iso_date) - self.scenario.settings.date).days
 
     # -- the promise (a read) ------------------------------------------------------------
 
@@ -191,6 +261,17 @@ class CheckoutService:
                 if row.vehicle_id in engine.live.vehicles:
                     stops = [LiveStop(**x) for x in json.loads(row.stops_json)]
                     engine.live.set_stops(row.vehicle_id, stops)
+            if since < 0:
+                engine.inbound_left.clear()
+            for row in s.scalars(select(InboundStock).where(InboundStock.changed_at > since)):
+                engine.inbound_left[row.node_id, row.sku, row.arrives_at_s] = (
+                    row.qty - row.committed
+                )
+            for row in s.scalars(select(SlotCapacity).where(SlotCapacity.changed_at > since)):
+                day = self.day_of(row.service_date)
+                if day > 0:
+                    places = row.capacity - row.taken
+                    engine.set_places_left(day, row.node_id, row.slot_start_s, places)
             self._version = state.version
             return engine
 
@@ -209,7 +290,7 @@ class CheckoutService:
                        "x": int(expires.timestamp()), "n": o.node_id, "p": o.price_eur}  # fmt: skip
             if isinstance(o, SlotOption):
                 payload |= {"s": str(o.service), "a": o.slot_start_s, "b": o.slot_end_s,
-                            "m": o.mode, "c": o.co2_g}  # fmt: skip
+                            "m": o.mode, "c": o.co2_g, "d": o.day}  # fmt: skip
                 options.append(
                     {
                         "option_id": self.codec.encode(payload),
@@ -223,10 +304,13 @@ class CheckoutService:
                         "node_id": o.node_id,
                         "mode": o.mode,
                         "recommended": o.recommended,
+                        "service_date": self.date_of(o.day),
                     }
                 )
             elif isinstance(o, CollectOption):
-                payload |= {"s": "click_collect", "r": o.ready_by_s}
+                payload |= {"s": "click_collect", "r": o.ready_by_s,
+                            "al": [list(x) for x in o.allocation],
+                            "t": o.transfer_from_node_id, "td": o.transfer_departs_s}  # fmt: skip
                 options.append(
                     {
                         "option_id": self.codec.encode(payload),
@@ -236,6 +320,11 @@ class CheckoutService:
                         "ready_by": to(o.ready_by_s),
                         "price_eur": o.price_eur,
                         "distance_km": o.distance_km,
+                        "service_date": self.date_of(o.day),
+                        "transfer_from_node_id": o.transfer_from_node_id,
+                        "stock_arrives_at": None
+                        if o.stock_arrives_s is None
+                        else to(o.stock_arrives_s),
                     }
                 )
         line_status = [
@@ -279,19 +368,30 @@ class CheckoutService:
             self._expire(s, now, version)
             lines = [OrderLine(sku, int(qty)) for sku, qty in option["l"]]
             node_id = option["n"]
-            for line in lines:
+            allocation = _allocation(option)
+            for sku, qty, source, arrives in allocation:
+                if arrives is None:
+                    row = StockLevel
+                    where = (StockLevel.node_id == source, StockLevel.sku == sku,
+                             StockLevel.on_hand - StockLevel.committed >= qty)  # fmt: skip
+                else:
+                    row = InboundStock
+                    where = (InboundStock.node_id == source, InboundStock.sku == sku,
+                             InboundStock.arrives_at_s == arrives,
+                             InboundStock.qty - InboundStock.committed >= qty)  # fmt: skip
                 taken = s.execute(
-                    update(StockLevel)
-                    .where(StockLevel.node_id == node_id, StockLevel.sku == line.sku,
-                           StockLevel.on_hand - StockLevel.committed >= line.qty)
-                    .values(committed=StockLevel.committed + line.qty, changed_at=version)
+                    update(row).where(*where)
+                    .values(committed=row.committed + qty, changed_at=version)
                 ).rowcount  # fmt: skip
                 if taken != 1:
-                    raise CheckoutError(409, f"{line.sku} is no longer in stock at {node_id}")
+                    raise CheckoutError(409, f"{sku} is no longer in stock at {source}")
             hold_id = str(uuid.uuid4())
             vehicle_id = None
             if option["s"] != Service.CLICK_COLLECT:
-                vehicle_id = self._reserve_place(s, option, lines, hold_id, now, version)
+                if option.get("d", 0) > 0:
+                    self._reserve_later_place(s, option, version)
+                else:
+                    vehicle_id = self._reserve_place(s, option, lines, hold_id, now, version)
             expires = now + timedelta(seconds=self.hold_ttl_s)
             response = {"hold_id": hold_id, "status": "held",
                         "expires_at": expires.astimezone(UTC).isoformat(),
@@ -306,7 +406,7 @@ class CheckoutService:
                     option_json=json.dumps(option, sort_keys=True),
                     node_id=node_id,
                     vehicle_id=vehicle_id,
-                    lines_json=json.dumps([[x.sku, x.qty] for x in lines]),
+                    lines_json=json.dumps([list(x) for x in allocation]),
                     response_json=json.dumps(response),
                 )
             )
@@ -351,6 +451,20 @@ class CheckoutService:
         row.changed_at = version
         return best.vehicle_id
 
+    def _reserve_later_place(self, s, option: dict, version: int) -> None:
+        """Take a place in a later day's slot: ``UPDATE ... WHERE taken < capacity``."""
+        day = option["d"]
+        taken = s.execute(
+            update(SlotCapacity)
+            .where(SlotCapacity.service_date == self.date_of(day),
+                   SlotCapacity.node_id == option["n"],
+                   SlotCapacity.slot_start_s == option["a"] - day * DAY_S,
+                   SlotCapacity.taken < SlotCapacity.capacity)
+            .values(taken=SlotCapacity.taken + 1, changed_at=version)
+        ).rowcount  # fmt: skip
+        if taken != 1:
+            raise CheckoutError(409, "this slot is no longer available: ask for a new promise")
+
     def confirm(self, hold_id: str, now: datetime, idempotency_key: str | None = None) -> dict:
         with self.db.transaction() as s:
             if idempotency_key:
@@ -375,27 +489,36 @@ class CheckoutService:
             if hold.vehicle_id is not None:
                 self._rename_stop(s, hold.vehicle_id, hold.id, order_id, version)
             order = self._order(order_id, option)
-            s.add(DayOrder(order_id=order_id, hold_id=hold.id, order_json=json.dumps(order)))
+            day = (option["r"] if option["s"] == Service.CLICK_COLLECT else option["a"]) // DAY_S
+            s.add(DayOrder(order_id=order_id, hold_id=hold.id, order_json=json.dumps(order),
+                           service_date=self.date_of(day)))  # fmt: skip
             return self._confirmation(hold)
 
     def _confirmation(self, hold: Hold) -> dict:
+        option = json.loads(hold.option_json)
+        start = option["r"] if option["s"] == Service.CLICK_COLLECT else option["a"]
         return {"hold_id": hold.id, "status": "confirmed", "order_id": hold.order_id,
-                "node_id": hold.node_id}  # fmt: skip
+                "node_id": hold.node_id, "service_date": self.date_of(start // DAY_S)}  # fmt: skip
 
     def _order(self, order_id: str, option: dict) -> dict:
+        """The order as the plan of its day reads it: times from that day's midnight."""
         collect = option["s"] == Service.CLICK_COLLECT
         node = self.scenario.nodes[option["n"]]
+        start = option["r"] if collect else option["a"]
+        shift = start // DAY_S * DAY_S
+        departs = option.get("td") if collect else None
         return {
             "order_id": order_id,
             "lat": option["la"],
             "lon": option["lo"],
             "service": option["s"],
-            "slot_start_s": option["r"] if collect else option["a"],
-            "slot_end_s": node.closes_s if collect else option["b"],
+            "slot_start_s": start - shift,
+            "slot_end_s": node.closes_s if collect else option["b"] - shift,
             "service_time_s": 0 if collect else option["st"],
             "lines": option["l"],
             "collect_node_id": option["n"] if collect else None,
-            "ship_from_node_id": None if collect else option["n"],
+            "ship_from_node_id": option.get("t") if collect else option["n"],
+            "transfer_departs_s": None if departs is None else departs - shift,
         }
 
     def release(self, hold_id: str, now: datetime) -> None:
@@ -427,14 +550,32 @@ class CheckoutService:
         return len(due)
 
     def _give_back(self, s, hold: Hold, status: str, version: int) -> None:
-        for sku, qty in json.loads(hold.lines_json):
-            s.execute(
-                update(StockLevel)
-                .where(StockLevel.node_id == hold.node_id, StockLevel.sku == sku)
-                .values(committed=StockLevel.committed - qty, changed_at=version)
-            )
+        for sku, qty, source, arrives in _allocation_rows(hold):
+            if arrives is None:
+                s.execute(
+                    update(StockLevel)
+                    .where(StockLevel.node_id == source, StockLevel.sku == sku)
+                    .values(committed=StockLevel.committed - qty, changed_at=version)
+                )
+            else:
+                s.execute(
+                    update(InboundStock)
+                    .where(InboundStock.node_id == source, InboundStock.sku == sku,
+                           InboundStock.arrives_at_s == arrives)
+                    .values(committed=InboundStock.committed - qty, changed_at=version)
+                )  # fmt: skip
         if hold.vehicle_id is not None:
             self._rename_stop(s, hold.vehicle_id, hold.id, None, version)
+        option = json.loads(hold.option_json)
+        day = option.get("d", 0)
+        if option["s"] != Service.CLICK_COLLECT and day > 0:
+            s.execute(
+                update(SlotCapacity)
+                .where(SlotCapacity.service_date == self.date_of(day),
+                       SlotCapacity.node_id == option["n"],
+                       SlotCapacity.slot_start_s == option["a"] - day * DAY_S)
+                .values(taken=SlotCapacity.taken - 1, changed_at=version)
+            )  # fmt: skip
         hold.status = status
 
     def _rename_stop(self, s, vehicle_id: str, key: str, new_key: str | None, version: int):
@@ -508,6 +649,8 @@ class CheckoutService:
                 else:
                     s.add(StockLevel(node_id=key[0], sku=key[1], on_hand=qty, committed=0,
                                      changed_at=version))  # fmt: skip
+            s.flush()
+            self._add_slot_capacity(s, scenario, version)  # nodes that got vehicles
             added = len(set(wanted) - set(rows))
             removed = len(set(rows) - set(wanted))
         with self._cache_lock:
@@ -515,13 +658,41 @@ class CheckoutService:
             self._engine, self._version = None, -1  # rebuilt from the database on next use
         return {"version": version, "vehicles_added": added, "vehicles_removed": removed}
 
-    def confirmed_orders(self) -> list[Order]:
-        """Orders confirmed at checkout, for the next daily plan."""
+    def confirmed_orders(self, day: date | None = None) -> list[Order]:
+        """Orders confirmed at checkout for ``day`` (default: the service's day), for that
+        day's plan."""
+        day = day or self.scenario.settings.date
         with self.db.transaction(write=False) as s:
+            wanted = DayOrder.service_date == day.isoformat()
+            state = s.get(DayState, 1)
+            if (
+                day == self.scenario.settings.date
+                and state is not None
+                and (state.scenario_name == self.scenario.settings.name)
+            ):
+                wanted = wanted | DayOrder.service_date.is_(None)  # rows from before 0003
+            query = select(DayOrder).where(wanted).order_by(DayOrder.created_at, DayOrder.order_id)
             out = []
-            for row in s.scalars(select(DayOrder).order_by(DayOrder.created_at, DayOrder.order_id)):
+            for row in s.scalars(query):
                 data = json.loads(row.order_json)
                 data["lines"] = tuple(OrderLine(sku, int(qty)) for sku, qty in data["lines"])
                 data["service"] = Service(data["service"])
                 out.append(Order(**data))
             return out
+
+
+def _allocation(option: dict) -> list[tuple[str, int, str, int | None]]:
+    """Where an option's units are taken (see ``optimizer.promise.engine.Allocation``);
+    a delivery takes the whole basket at its node."""
+    if "al" in option:
+        return [(sku, int(qty), node, at) for sku, qty, node, at in option["al"]]
+    return [(sku, int(qty), option["n"], None) for sku, qty in option["l"]]
+
+
+def _allocation_rows(hold: Hold) -> list[tuple[str, int, str, int | None]]:
+    """A hold's reserved units; rows written before 0003 are ``[sku, qty]`` at its node."""
+    rows = json.loads(hold.lines_json)
+    return [
+        (r[0], int(r[1]), r[2], r[3]) if len(r) == 4 else (r[0], int(r[1]), hold.node_id, None)
+        for r in rows
+    ]

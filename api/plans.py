@@ -56,16 +56,34 @@ PRELOAD = ["api.plans", "optimizer.planning", "optimizer.check", "optimizer.io.p
 
 
 def scenario_for_plan(app_state: Any, scenario_dir: Path) -> Scenario:
-    """The scenario a plan job plans: ``scenario_dir``'s orders, plus, for the service's
-    own scenario, the orders confirmed through the checkout (each shipping from the node
-    it was promised from). Called from the job's supervisor thread, not a request.
+    """The scenario a plan job plans: ``scenario_dir``'s orders, plus the orders confirmed
+    through the checkout **for that scenario's date** (each shipping from the node it was
+    promised from) when ``scenario_dir`` is the service's own scenario or a later day's
+    folder of the same network (an eco slot or a click & collect of a later day joins
+    that day's plan, never today's). Called from the job's supervisor thread.
     Raises :class:`optimizer.io.ScenarioError`.
     """
-    if Path(scenario_dir) != app_state.settings.scenario:
-        return load_scenario(scenario_dir)
-    scenario = app_state.scenario
+    served = Path(scenario_dir) == app_state.settings.scenario
+    scenario = app_state.scenario if served else load_scenario(scenario_dir)
     checkout = getattr(app_state, "checkout", None)
-    confirmed = checkout.confirmed_orders() if checkout is not None else []
+    if checkout is None:
+        return scenario
+    if not served and scenario.settings.date <= checkout.scenario.settings.date:
+        return scenario  # another network, or an earlier day: its own orders only
+    confirmed = checkout.confirmed_orders(scenario.settings.date)
+    problems = [
+        Problem(str(scenario_dir), None, None,
+                f"order {o.order_id} confirmed at checkout for {scenario.settings.date} "
+                f"needs {what} {value}, which this scenario lacks")
+        for o in confirmed
+        for what, value, known in (
+            [("node", n, scenario.nodes) for n in (o.collect_node_id, o.ship_from_node_id) if n]
+            + [("SKU", x.sku, scenario.catalogue) for x in o.lines]
+        )
+        if value not in known
+    ]  # fmt: skip
+    if problems:
+        raise ScenarioError(problems)
     return replace(scenario, orders=scenario.orders + confirmed) if confirmed else scenario
 
 

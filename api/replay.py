@@ -29,11 +29,12 @@ class ReplayResult:
     offered: int  # baskets that got at least one option
     confirmed: int
     conflicts: int  # holds refused because the stock or the place went meanwhile
-    kept: int
+    kept: int  # of the orders for the day planned
     promise_kept_pct: float
     checker_ok: bool
     plan_status: str
     broken: list[str] = field(default_factory=list)  # promises not kept, and why
+    later_days: int = 0  # confirmed for a later day (eco, click & collect): not in this plan
 
 
 def checkout_stream(
@@ -108,27 +109,39 @@ def replay_day(
             break
         time.sleep(0.5)
     plan = state.get("plan") or {"routes": [], "collections": []}
-    kept, broken = _kept(plan, promised)
+    today = scenario.settings.date.isoformat()
+    later = {k: o for k, o in promised.items() if o.get("service_date", today) != today}
+    kept, broken = _kept(plan, {k: o for k, o in promised.items() if k not in later})
+    absent = [k for k in later if k in _served(plan)]
+    broken += [f"{k}: promised for {later[k]['service_date']}, but in today's plan" for k in absent]
     return ReplayResult(
         baskets=n,
         offered=offered,
         confirmed=confirmed,
         conflicts=conflicts,
         kept=kept,
-        promise_kept_pct=round(100.0 * kept / confirmed, 2) if confirmed else 100.0,
+        promise_kept_pct=(
+            round(100.0 * kept / (confirmed - len(later)), 2) if confirmed > len(later) else 100.0
+        ),
         checker_ok=bool(state.get("checker_ok")),
         plan_status=state["status"],
         broken=broken,
+        later_days=len(later),
     )
 
 
-def _kept(plan: dict, promised: dict[str, dict]) -> tuple[int, list[str]]:
+def _served(plan: dict) -> dict[str, tuple]:
     served = {}
     for route in plan["routes"]:
         for stop in route["stops"]:
             served[stop["order_id"]] = ("routed", route["node_id"], _at(stop["service_start"]))
     for c in plan["collections"]:
         served[c["order_id"]] = ("collected", c["node_id"], _at(c["ready_by"]))
+    return served
+
+
+def _kept(plan: dict, promised: dict[str, dict]) -> tuple[int, list[str]]:
+    served = _served(plan)
     kept, broken = 0, []
     for order_id, option in promised.items():
         how, node_id, when = served.get(order_id, ("unassigned", None, None))

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.model import (
+    Break,
     Collection,
+    Order,
     Plan,
     Route,
     Scenario,
@@ -173,11 +175,10 @@ def plan_day(
             sourcing.release(order_id)
             unassigned.append(_fleet_full(scenario, order_id, node_id))
 
-    collections = [
-        Collection(order_id=o, node_id=n, ready_by_s=scenario.orders_by_id[o].slot_start_s)
-        for o, n in chosen.collections.items()
-    ]
-    sources = {o: d.node_id for o, d in decisions.items()} | dict(chosen.collections)
+    collections = [_collection(scenario.orders_by_id[o], n) for o, n in chosen.collections.items()]
+    sources = {o: d.node_id for o, d in decisions.items()} | {
+        c.order_id: c.transfer_from_node_id or c.node_id for c in collections
+    }
     report(1.0, "done")
     return Plan(
         scenario_name=scenario.settings.name,
@@ -188,6 +189,20 @@ def plan_day(
         engine=engine.name,
         solve_s=time.perf_counter() - started,
         decisions=decisions,
+    )
+
+
+def _collection(order: Order, node_id: str) -> Collection:
+    """A click & collect ready when promised; a basket from another node comes by the
+    store shuttle (``transfer_from_node_id``, leaving at ``transfer_departs_s``)."""
+    source = order.ship_from_node_id
+    transfer = source is not None and source != node_id
+    return Collection(
+        order_id=order.order_id,
+        node_id=node_id,
+        ready_by_s=order.slot_start_s,
+        transfer_from_node_id=source if transfer else None,
+        transfer_departs_s=order.transfer_departs_s if transfer else None,
     )
 
 
@@ -262,12 +277,12 @@ def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidate
     """Take the joint routes: move the stock of orders the engine shipped from another
     candidate node, and split the routes into per-node problems for the rest of the plan."""
     per_node_orders: dict[str, list[str]] = {}
-    per_node_routes: dict[str, list[tuple[Vehicle, list[str], int]]] = {}
+    per_node_routes: dict[str, list[tuple[Vehicle, list[str], RouteResult]]] = {}
     for r in result.routes:
         vehicle = batch.vehicles[r.vehicle]
         ids = [batch.order_ids[i] for i in r.stops]
         per_node_orders.setdefault(vehicle.node_id, []).extend(ids)
-        per_node_routes.setdefault(vehicle.node_id, []).append((vehicle, ids, r.start_s))
+        per_node_routes.setdefault(vehicle.node_id, []).append((vehicle, ids, r))
         for order_id in ids:
             first = decisions[order_id]
             if vehicle.node_id != first.node_id:
@@ -281,8 +296,14 @@ def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidate
         node_batch = build_node_problem(scenario, travel, node_id, ids)
         index = {o: k for k, o in enumerate(ids)}
         routes = [
-            RouteResult(node_batch.vehicles.index(v), [index[o] for o in stops], start_s)
-            for v, stops, start_s in per_node_routes[node_id]
+            RouteResult(
+                node_batch.vehicles.index(v),
+                [index[o] for o in stops],
+                r.start_s,
+                r.trip_sizes,
+                r.rest,
+            )
+            for v, stops, r in per_node_routes[node_id]
         ]
         solved[node_id] = (node_batch, RoutingResult(routes=routes))
     retry = {batch.order_ids[i]: set(candidates[batch.order_ids[i]]) for i in result.dropped}
@@ -370,6 +391,11 @@ def build_problem(
         tw_end_s=np.array([o.slot_end_s for o in orders], dtype=np.int64),
         allowed=allowed,
         penalty_eur=np.full(len(orders), scenario.settings.unserved_penalty_eur),
+        vehicle_max_trips=np.array([vt.max_trips for vt in types], dtype=np.int64),
+        vehicle_reload_s=np.array([vt.reload_s for vt in types], dtype=np.int64),
+        break_s=scenario.settings.break_duration_s,
+        max_work_before_break_s=scenario.settings.max_work_before_break_s,
+        break_over_s=scenario.settings.break_over_s,
     )
     return NodeProblem(node_id=key, order_ids=list(order_ids), vehicles=vehicles, problem=problem)
 
@@ -428,7 +454,9 @@ def _solve_batches(
 
 
 def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult) -> list[Route]:
-    """Turn engine routes into timed, loaded, costed :class:`Route` objects."""
+    """Turn engine routes into timed, loaded, costed :class:`Route` objects, one per tour:
+    a later tour starts when the previous one is back and reloads before leaving; the
+    vehicle's fixed cost is on its first tour only."""
     p = node_problem.problem
     out = []
     for r in result.routes:
@@ -436,57 +464,72 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
         vt = scenario.vehicle_types[vehicle.vehicle_type_id]
         dist = p.distance_m[p.vehicle_profile[r.vehicle]]
         dur = p.duration_s[p.vehicle_profile[r.vehicle]]
-        orders = [scenario.orders_by_id[node_problem.order_ids[i]] for i in r.stops]
-        load_kg = sum(scenario.weight_kg(o) for o in orders)
-        load_l = sum(scenario.volume_l(o) for o in orders)
         depot = int(p.vehicle_start_location[r.vehicle])
-        t, prev, total_m = int(r.start_s), depot, 0
-        stops = []
-        kg, litres = load_kg, load_l
-        for i, order in zip(r.stops, orders, strict=True):
-            loc = int(p.stop_location[i])
-            arrival = t + int(dur[prev, loc])
-            begin = max(arrival, order.slot_start_s)
-            leg = int(dist[prev, loc])
-            total_m += leg
-            stops.append(
-                Stop(
-                    order_id=order.order_id,
-                    lat=order.lat,
-                    lon=order.lon,
-                    arrival_s=arrival,
-                    service_start_s=begin,
-                    departure_s=begin + order.service_time_s,
-                    distance_from_prev_m=leg,
-                    load_kg=round(kg, 3),
-                    load_l=round(litres, 3),
+        start = int(r.start_s)
+        for k, trip in enumerate(r.trips()):
+            reload_s = p.reload_s(r.vehicle) if k else 0
+            rest = r.rest if r.rest is not None and r.rest.trip == k else None
+            breaks: list[Break] = []
+
+            def take_break(after_stop: int, t: int, rest=rest, breaks=breaks) -> int:
+                if rest is None or rest.after_stop != after_stop:
+                    return t
+                breaks.append(Break(rest.start_s, rest.start_s + rest.duration_s, after_stop))
+                return max(t, rest.start_s + rest.duration_s)
+
+            orders = [scenario.orders_by_id[node_problem.order_ids[i]] for i in trip]
+            load_kg = sum(scenario.weight_kg(o) for o in orders)
+            load_l = sum(scenario.volume_l(o) for o in orders)
+            t, prev, total_m = take_break(0, start + reload_s), depot, 0
+            stops = []
+            kg, litres = load_kg, load_l
+            for j, (i, order) in enumerate(zip(trip, orders, strict=True), 1):
+                loc = int(p.stop_location[i])
+                arrival = t + int(dur[prev, loc])
+                begin = max(arrival, order.slot_start_s)
+                leg = int(dist[prev, loc])
+                total_m += leg
+                stops.append(
+                    Stop(
+                        order_id=order.order_id,
+                        lat=order.lat,
+                        lon=order.lon,
+                        arrival_s=arrival,
+                        service_start_s=begin,
+                        departure_s=begin + order.service_time_s,
+                        distance_from_prev_m=leg,
+                        load_kg=round(kg, 3),
+                        load_l=round(litres, 3),
+                    )
+                )
+                kg -= scenario.weight_kg(order)
+                litres -= scenario.volume_l(order)
+                t, prev = take_break(j, begin + order.service_time_s), loc
+            end = t + int(dur[prev, depot])
+            total_m += int(dist[prev, depot])
+            hours = (end - start) / 3600
+            fixed = vt.fixed_cost_eur if k == 0 else 0.0
+            cost = fixed + vt.cost_per_km_eur * total_m / 1000 + vt.cost_per_hour_eur * hours
+            out.append(
+                Route(
+                    vehicle_id=vehicle.vehicle_id,
+                    vehicle_type_id=vt.vehicle_type_id,
+                    node_id=vehicle.node_id,
+                    mode=str(vt.mode),
+                    start_s=start,
+                    end_s=end,
+                    stops=stops,
+                    distance_m=total_m,
+                    load_kg=round(load_kg, 3),
+                    load_l=round(load_l, 3),
+                    cost_eur=round(cost, 6),
+                    co2_g=round(vt.co2_g_per_km * total_m / 1000, 6),
+                    trip=k + 1,
+                    reload_s=reload_s,
+                    breaks=breaks,
                 )
             )
-            kg -= scenario.weight_kg(order)
-            litres -= scenario.volume_l(order)
-            t, prev = begin + order.service_time_s, loc
-        end = t + int(dur[prev, depot])
-        total_m += int(dist[prev, depot])
-        hours = (end - r.start_s) / 3600
-        cost = (
-            vt.fixed_cost_eur + vt.cost_per_km_eur * total_m / 1000 + vt.cost_per_hour_eur * hours
-        )
-        out.append(
-            Route(
-                vehicle_id=vehicle.vehicle_id,
-                vehicle_type_id=vt.vehicle_type_id,
-                node_id=vehicle.node_id,
-                mode=str(vt.mode),
-                start_s=int(r.start_s),
-                end_s=end,
-                stops=stops,
-                distance_m=total_m,
-                load_kg=round(load_kg, 3),
-                load_l=round(load_l, 3),
-                cost_eur=round(cost, 6),
-                co2_g=round(vt.co2_g_per_km * total_m / 1000, 6),
-            )
-        )
+            start = end
     return out
 
 

@@ -156,3 +156,60 @@ def test_the_planner_reloads_the_scenario_while_the_service_runs(ready):
     assert r.status_code == 200, r.text
     assert r.json()["vehicles_added"] == 0 and r.json()["vehicles_removed"] == 0
     assert promise(ready).status_code == 200
+
+
+def later_day(tmp_path, day: str):
+    """The shipped network on ``day`` with no orders of its own (a later day's export)."""
+    import shutil
+
+    from api.settings import SHIPPED_SCENARIO
+
+    folder = tmp_path / day
+    shutil.copytree(SHIPPED_SCENARIO, folder)
+    for path in folder.iterdir():  # the same shifts, opening hours and inbound, on ``day``
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("2026-11-24", day), encoding="utf-8")
+    for name in ("orders.csv", "order_lines.csv"):
+        header = (folder / name).read_text(encoding="utf-8").splitlines()[0]
+        (folder / name).write_text(header + "\n", encoding="utf-8")
+    return folder
+
+
+def test_eco_of_tomorrow_goes_into_tomorrows_plan_not_todays(ready, tmp_path):
+    from datetime import date
+
+    from api.plans import scenario_for_plan
+
+    body = promise(ready).json()
+    later = [o for o in body["options"] if o["service_date"] == "2026-11-25"]
+    assert later and {o["service"] for o in later} == {"eco"}
+    option = later[0]
+    start = datetime.fromisoformat(option["slot_start"])
+    assert start.date() == date(2026, 11, 25) and start.utcoffset() == timedelta(hours=1)
+    hold = ready.post("/v1/holds", json={"option_id": option["option_id"]},
+                      headers=keyed(CHECKOUT_KEY))  # fmt: skip
+    assert hold.status_code == 201, hold.text
+    done = ready.post(f"/v1/holds/{hold.json()['hold_id']}/confirm", headers=keyed(CHECKOUT_KEY))
+    assert done.status_code == 200 and done.json()["service_date"] == "2026-11-25"
+    order_id = done.json()["order_id"]
+    state = ready.app.state
+    assert order_id not in scenario_for_plan(state, state.settings.scenario).orders_by_id
+    tomorrow = later_day(tmp_path, "2026-11-25")
+    order = scenario_for_plan(state, tomorrow).orders_by_id[order_id]
+    assert order.slot_start_s == start.hour * 3600 and order.ship_from_node_id == option["node_id"]
+    job = ready.post("/v1/plans", json={"scenario": str(tomorrow), "time_limit_s": 2},
+                     headers=keyed(PLANNER_KEY))  # fmt: skip
+    assert job.status_code == 202, job.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        result = ready.get(f"/v1/plans/{job.json()['id']}", headers=keyed(PLANNER_KEY)).json()
+        if result["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.3)
+    assert result["status"] == "done" and result["checker_ok"], result.get("error")
+    # tomorrow's plan is the orders confirmed for tomorrow (this one, and the replay's)
+    stops = {s["order_id"]: s for r in result["plan"]["routes"] for s in r["stops"]}
+    planned = {a["order_id"] for a in result["plan"]["assignments"]}
+    assert planned == set(scenario_for_plan(state, tomorrow).orders_by_id)
+    stop = stops[order_id]
+    assert option["slot_start"] <= stop["service_start"] <= option["slot_end"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -67,6 +67,7 @@ def make_scenario() -> Scenario:
                 cost_per_hour_eur=28,
                 co2_g_per_km=180,
                 zero_emission=False,
+                max_trips=2,
             ),
             "bike": VehicleType(
                 "bike",
@@ -121,14 +122,20 @@ GOOD_ROUTES = [(VAN, "09:00", ["O1", "O2"]), (BIKE, "09:00", ["O3", "O4"])]
 def build_plan(
     sc: Scenario, routes=GOOD_ROUTES, collections=("O5",), unassigned=(("O6", "out_of_stock"),)
 ) -> dict:
-    """Write plan.json by hand as a planner would: times and figures from the travel model."""
+    """Write plan.json by hand as a planner would: times and figures from the travel model.
+
+    A route is (vehicle, start, orders) or (vehicle, start, orders, (after_stop, break_s)):
+    a break taken as soon as the vehicle is free after that many stops. A vehicle's later
+    tours reload at the hub first."""
     iso = sc.settings.to_iso
     first_start = {}
-    for vid, start, _ in routes:
+    for vid, start, *_ in routes:
         first_start[vid] = min(first_start.get(vid, hm(start)), hm(start))
     plan_routes, assignments = [], []
     km_by_mode, cost_by_mode, co2_g, on_time = {}, {}, 0.0, 0
-    for vid, start, order_ids in routes:
+    for vid, start, order_ids, *rest in routes:
+        after_stop, break_s = rest[0] if rest else (None, 0)
+        breaks = []
         vehicle = sc.vehicles_by_id[vid]
         vt, node = sc.vehicle_types[vehicle.vehicle_type_id], sc.nodes[vehicle.node_id]
         orders = [sc.orders_by_id[o] for o in order_ids]
@@ -139,8 +146,18 @@ def build_plan(
         )
         load_kg = sum(sc.weight_kg(o) for o in orders)
         load_l = sum(sc.volume_l(o) for o in orders)
-        t = start_s = hm(start)
+        start_s = hm(start)
+        reload_s = vt.reload_s if start_s != first_start[vid] else 0
+        t = start_s + reload_s
         stops = []
+
+        def rest_after(k: int, t: int, after_stop=after_stop, break_s=break_s, breaks=breaks):
+            if k != after_stop:
+                return t
+            breaks.append({"start": iso(t), "end": iso(t + break_s), "after_stop": k})
+            return t + break_s
+
+        t = rest_after(0, t)
         for k, o in enumerate(orders):
             arrival = t + int(dur[k, k + 1])
             service = max(arrival, o.slot_start_s)
@@ -163,6 +180,7 @@ def build_plan(
             )
             load_kg -= sc.weight_kg(o)
             load_l -= sc.volume_l(o)
+            t = rest_after(k + 1, t)
             assignments.append(
                 {
                     "order_id": o.order_id,
@@ -188,7 +206,9 @@ def build_plan(
                 "node_id": node.node_id,
                 "mode": mode,
                 "start": iso(start_s),
+                "reload_s": reload_s,
                 "end": iso(end_s),
+                "breaks": breaks,
                 "distance_m": distance_m,
                 "duration_s": end_s - start_s,
                 "load_kg": sum(sc.weight_kg(o) for o in orders),
@@ -214,7 +234,7 @@ def build_plan(
     handling = served * sc.nodes["HUB"].handling_cost_eur
     used = {
         vid: sc.vehicle_types[sc.vehicles_by_id[vid].vehicle_type_id].mode.value
-        for vid, _, _ in routes
+        for vid, *_ in routes
     }
     return {
         "format": "lastmile-plan/1",
@@ -582,3 +602,102 @@ def test_garbage_in_a_correct_plan_never_crashes_the_checker(sc, plan):
     route["stops"].append("not a stop")
     plan["kpis"]["vehicles_used_by_mode"] = {"van": "one"}
     assert codes(check_plan(sc, plan)) >= {"malformed"}
+
+
+# --- tours and reloads ---------------------------------------------------------------------
+
+
+def test_a_later_tour_leaving_before_its_reload_is_caught(sc):
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1"]), (VAN, "10:00", ["O2"]), (BIKE, "09:00", ["O3", "O4"])]
+    )
+    assert check_plan(sc, plan).ok
+    second = plan["routes"][1]
+    first_stop = second["stops"][0]
+    # At the door as if it had left without reloading.
+    arrival = datetime.fromisoformat(first_stop["arrival"]) - timedelta(seconds=600)
+    first_stop["arrival"] = arrival.isoformat()
+    (violation,) = only(check_plan(sc, plan), "reload_too_short")
+    assert "reloading 10 min at HUB from 10:00" in violation.message
+
+
+def test_more_tours_than_the_vehicle_type_allows_are_caught(sc):
+    van = replace(sc.vehicle_types["van"], max_trips=1)
+    sc = replace(sc, vehicle_types={**sc.vehicle_types, "van": van})
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1"]), (VAN, "10:00", ["O2"]), (BIKE, "09:00", ["O3", "O4"])]
+    )
+    (violation,) = only(check_plan(sc, plan), "too_many_trips")
+    assert "2 tours, over the van's 1 a shift" in violation.message
+
+
+def test_a_later_tour_leaving_after_the_node_closes_is_caught(sc):
+    hub = replace(sc.nodes["HUB"], closes_s=hm("10:05"))
+    sc = replace(sc, nodes={"HUB": hub})
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1"]), (VAN, "10:00", ["O2"]), (BIKE, "09:00", ["O3", "O4"])]
+    )
+    (violation,) = only(check_plan(sc, plan), "node_closed")
+    assert "after its 10 min reload" in violation.message
+
+
+# --- breaks ------------------------------------------------------------------------------
+
+# A short rule so that the hand-built routes (15 to 25 min) need a break.
+SHORT_BREAKS = dict(break_duration_s=300, max_work_before_break_s=20 * 60, break_over_s=10 * 60)
+
+
+@pytest.fixture
+def sc_breaks(sc) -> Scenario:
+    return replace(sc, settings=replace(sc.settings, **SHORT_BREAKS))
+
+
+def test_a_break_in_the_window_passes(sc_breaks):
+    plan = build_plan(
+        sc_breaks, [(VAN, "09:00", ["O1", "O2"], (1, 300)), (BIKE, "09:00", ["O3", "O4"], (1, 300))]
+    )
+    report = check_plan(sc_breaks, plan)
+    assert report.ok, [str(v) for v in report.violations]
+
+
+def test_a_long_day_without_a_break_is_caught(sc_breaks):
+    plan = build_plan(
+        sc_breaks, [(VAN, "09:00", ["O1", "O2"]), (BIKE, "09:00", ["O3", "O4"], (1, 300))]
+    )
+    (violation,) = only(check_plan(sc_breaks, plan), "break_missing")
+    assert violation.vehicle_id == VAN and "without a 5 min break" in violation.message
+
+
+def test_a_short_break_is_caught(sc_breaks):
+    plan = build_plan(
+        sc_breaks, [(VAN, "09:00", ["O1", "O2"], (1, 120)), (BIKE, "09:00", ["O3", "O4"], (1, 300))]
+    )
+    assert codes(check_plan(sc_breaks, plan)) == {"break_too_short", "break_missing"}
+
+
+def test_a_break_after_too_much_work_is_caught(sc_breaks):
+    sc = replace(sc_breaks, settings=replace(sc_breaks.settings, max_work_before_break_s=60))
+    plan = build_plan(
+        sc, [(VAN, "09:00", ["O1", "O2"], (1, 300)), (BIKE, "09:00", ["O3", "O4"], (1, 300))]
+    )
+    violations = only(check_plan(sc, plan), "work_without_break")
+    assert "over the 1 min allowed" in violations[0].message
+
+
+def test_a_break_over_the_service_is_caught(sc_breaks):
+    plan = build_plan(
+        sc_breaks, [(VAN, "09:00", ["O1", "O2"], (1, 300)), (BIKE, "09:00", ["O3", "O4"], (1, 300))]
+    )
+    rest = plan["routes"][0]["breaks"][0]
+    for key in ("start", "end"):  # one minute earlier: during the service at O1
+        rest[key] = (datetime.fromisoformat(rest[key]) - timedelta(seconds=60)).isoformat()
+    (violation,) = only(check_plan(sc_breaks, plan), "break_overlap")
+    assert "starts before the vehicle is free" in violation.message
+
+
+def test_a_break_at_a_stop_the_tour_does_not_have_is_malformed(sc_breaks):
+    plan = build_plan(
+        sc_breaks, [(VAN, "09:00", ["O1", "O2"], (1, 300)), (BIKE, "09:00", ["O3", "O4"], (1, 300))]
+    )
+    plan["routes"][0]["breaks"][0]["after_stop"] = 7
+    assert "malformed" in codes(check_plan(sc_breaks, plan))

@@ -107,7 +107,7 @@ def test_every_offered_insertion_keeps_the_route_feasible():
     for k in range(40):
         lat, lon = 48.85 + rng.normal(0, 0.01), 2.37 + rng.normal(0, 0.015)
         result = eng.promise(BOOK, lat, lon, now_s=6 * H)
-        delivery = [o for o in result.options if hasattr(o, "vehicle_id")]
+        delivery = [o for o in result.options if hasattr(o, "vehicle_id") and o.day == 0]
         if not delivery:
             continue
         pick = delivery[rng.integers(len(delivery))]
@@ -151,3 +151,88 @@ def test_a_route_that_must_leave_before_the_order_is_picked_takes_no_more_stops(
     assert slots(eng.promise(BOOK, *NEAR_HUB, now_s=8 * H + 2700), Service.EXPRESS) == []
     # Asked again earlier, it is offered again: nothing was recomputed for the clock.
     assert slots(eng.promise(BOOK, *NEAR_HUB, now_s=7 * H), Service.EXPRESS)
+
+
+# -- click & collect by the store shuttle or inbound stock; eco on later days -------------
+
+DAY = 24 * H
+AT_STORE = (48.869, 2.331)
+
+
+def collects(result):
+    return [o for o in result.options if not hasattr(o, "vehicle_id")]
+
+
+def test_a_store_without_the_stock_offers_collect_by_shuttle_ready_after_the_next_run():
+    # HUB holds the book, STORE does not. At 08:00 the hub picks by 09:00 (opens 07:00,
+    # 1 h before departure); the 07:00 shuttle has gone, the 13:00 one is in at 15:00,
+    # the basket is on the shelf 30 min later. Price: 0 + 0.5 x 2.00 EUR of shuttle.
+    sc = scenario([], stock={("HUB", "BOOK"): 1})
+    (collect,) = collects(engine(sc).promise(BOOK, *AT_STORE, now_s=8 * H))
+    assert collect.node_id == "STORE" and collect.transfer_from_node_id == "HUB"
+    assert collect.transfer_departs_s == 13 * H and collect.stock_arrives_s == 15 * H
+    assert collect.ready_by_s == 15 * H + 1800 and collect.day == 0
+    assert collect.price_eur == 1.0
+    assert collect.allocation == (("BOOK", 1, "HUB", None),)  # the stock is taken at HUB
+
+
+def test_a_shuttle_that_cannot_be_in_before_the_store_closes_is_offered_on_the_next_day_only():
+    from dataclasses import replace
+
+    from optimizer.promise import PromiseParams
+
+    sc = scenario([], stock={("HUB", "BOOK"): 1})
+    # The store closes at 14:30: the 13:00 run would be in at 15:00, after it closes.
+    sc.nodes["STORE"] = replace(sc.nodes["STORE"], closes_s=14 * H + 1800)
+    (collect,) = collects(engine(sc).promise(BOOK, *AT_STORE, now_s=8 * H))
+    # Tomorrow's 07:00 run is in at 09:00, when the store opens: ready 09:30 tomorrow.
+    assert collect.transfer_departs_s == DAY + 7 * H
+    assert collect.ready_by_s == DAY + 9 * H + 1800 and collect.day == 1
+    today_only = PromiseEngine(
+        sc, LiveRoutes(sc, GreatCircle()), PromiseParams(collect_horizon_days=0)
+    )
+    assert collects(today_only.promise(BOOK, *AT_STORE, now_s=8 * H)) == []
+
+
+def test_inbound_stock_arriving_at_the_store_makes_a_later_collect():
+    sc = scenario([], stock={("HUB", "BOOK"): 1})
+    sc.inbound.append(Inbound("STORE", "TV", 2, 15 * H))
+    result = engine(sc).promise([OrderLine("TV", 1)], *AT_STORE, now_s=8 * H)
+    (collect,) = collects(result)
+    # in at 15:00, picked in 1 h: ready 16:00 at the store, nothing by shuttle
+    assert collect.node_id == "STORE" and collect.transfer_from_node_id is None
+    assert collect.ready_by_s == 16 * H and collect.stock_arrives_s == 15 * H
+    assert collect.allocation == (("TV", 1, "STORE", 15 * H),)
+    # a TV arriving after the store closes (20:00) is for tomorrow: ready at 10:00
+    sc.inbound[:] = [Inbound("STORE", "TV", 2, 21 * H)]
+    (collect,) = collects(engine(sc).promise([OrderLine("TV", 1)], *AT_STORE, now_s=8 * H))
+    assert collect.ready_by_s == DAY + 10 * H
+
+
+def test_eco_is_offered_on_the_next_days_with_places_from_the_fleet():
+    sc = hub_only(
+        FleetEntry("HUB", "van", 2, 7 * H, 15 * H), FleetEntry("HUB", "bike", 1, 8 * H, 16 * H)
+    )
+    eng = engine(sc)
+    # 08-12: 2 vans x 4 h + the bike 4 h = 12 vehicle-hours x 4 drops x 0.5 = 24 places;
+    # 12-16: 2 x 3 h + 4 h = 10 -> 20; 16-20: nobody works.
+    assert eng.future_capacity("HUB", 8 * H, 12 * H) == 24
+    assert eng.future_capacity("HUB", 12 * H, 16 * H) == 20
+    assert eng.future_capacity("HUB", 16 * H, 20 * H) == 0
+    later = [o for o in eng.promise(BOOK, *NEAR_HUB, now_s=8 * H).options
+             if getattr(o, "day", 0) > 0]  # fmt: skip
+    assert [(o.day, o.slot_start_s - o.day * DAY, o.slot_end_s - o.day * DAY) for o in later] == [
+        (1, 8 * H, 12 * H), (1, 12 * H, 16 * H), (2, 8 * H, 12 * H), (2, 12 * H, 16 * H)
+    ]  # fmt: skip
+    assert all(o.service is Service.ECO and o.node_id == "HUB" for o in later)
+    assert all(1.9 <= o.price_eur + (1.0 if o.recommended else 0) <= 7.8 for o in later)
+
+
+def test_a_full_later_slot_is_not_offered():
+    sc = hub_only(FleetEntry("HUB", "bike", 1, 8 * H, 16 * H))
+    eng = engine(sc)
+    eng.set_places_left(1, "HUB", 8 * H, 0)
+    assert eng.places_left(1, "HUB", 8 * H) == 0 and eng.places_left(1, "HUB", 12 * H) == 8
+    options = eng.promise(BOOK, *NEAR_HUB, now_s=8 * H).options
+    later = [(o.day, o.slot_start_s % DAY) for o in options if getattr(o, "day", 0) > 0]
+    assert (1, 8 * H) not in later and (1, 12 * H) in later and (2, 8 * H) in later

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from optimizer.routing import ENGINES, PyVrpEngine
-from optimizer.routing.pyvrp_engine import _checked_route, _Model
+from optimizer.routing.pyvrp_engine import _Model
+from optimizer.routing.schedule import schedule_route
 from tests.test_routing import DAY, line_problem, total_distance
 
 LIMIT_S = 0.3
@@ -186,9 +187,9 @@ def test_the_route_check_drops_forbidden_and_late_stops_it_is_handed():
     problem = line_problem(
         [1000, 1500, 2000, 3000], allowed=allowed, tw_end_s=np.array([DAY, DAY, 500, DAY])
     )
-    kept, start_s, cost = _checked_route(problem, 0, [0, 1, 2, 3])
-    assert kept == [0, 3]
-    assert start_s == 0
+    route, dropped, cost = schedule_route(problem, 0, [[0, 1, 2, 3]])
+    assert route.stops == [0, 3] and dropped == [1, 2]
+    assert route.start_s == 0
     assert cost == pytest.approx(6.0)
 
 

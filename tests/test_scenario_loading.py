@@ -247,6 +247,20 @@ def test_minimal_scenario_loads_into_the_model(tmp_path):
     assert not scenario.may_deliver(van, o1) and scenario.may_deliver(bike, o1)
 
 
+def test_tours_reloads_and_breaks_load_with_their_defaults(tmp_path):
+    files = minimal_files()
+    files["vehicle_types.csv"][0] |= {"max_trips": "2", "reload_s": "900"}
+    files["vehicle_types.csv"][1] |= {"max_trips": "", "reload_s": ""}
+    files["scenario.yaml"] |= {"break_duration_min": 30, "max_work_before_break_min": 300}
+    scenario = load_scenario(write_scenario(tmp_path / "day", files))
+    van, bike = scenario.vehicle_types["VAN"], scenario.vehicle_types["BIKE"]
+    assert (van.max_trips, van.reload_s) == (2, 900)
+    assert (bike.max_trips, bike.reload_s) == (1, 600)  # empty: the defaults
+    rules = scenario.settings
+    assert (rules.break_duration_s, rules.max_work_before_break_s) == (1800, 5 * 3600)
+    assert rules.break_over_s == 6 * 3600  # absent: French labour law's 6 h
+
+
 def test_cells_are_stripped_and_blank_lines_ignored(tmp_path):
     files = minimal_files()
     for name, rows in files.items():
@@ -661,6 +675,18 @@ BAD_INPUT = {
         cell("fleet.csv", 2, "node_id", "STORE1"),
         ("fleet.csv", 2, "node_id", "inside limited_traffic zone 'ZTL'"),
     ),
+    "no tour a shift": (
+        cell("vehicle_types.csv", 3, "max_trips", "0"),
+        ("vehicle_types.csv", 3, "max_trips", "must be >= 1, got 0"),
+    ),
+    "negative reload time": (
+        cell("vehicle_types.csv", 2, "reload_s", "-60"),
+        ("vehicle_types.csv", 2, "reload_s", "must be >= 0, got -60"),
+    ),
+    "break length in hours": (
+        setting("break_duration_min", value="0.5h"),
+        ("scenario.yaml", 19, "break_duration_min", "expected an integer >= 0"),
+    ),
     "combustion vehicle based in a low-emission zone": (
         add_zone(feature("ZFE", "low_emission", box(2.37, 48.82, 2.40, 48.84))),
         ("fleet.csv", 2, "node_id", "inside low_emission zone 'ZFE' which admits only zero"),
@@ -780,3 +806,41 @@ def test_paris_sample_loads():
     scenario = load_scenario(PARIS)
 
     assert scenario.orders and scenario.nodes and scenario.vehicles
+
+
+def test_the_store_shuttle_is_read_from_transfers_with_defaults_where_absent(tmp_path):
+    files = minimal_files()
+    files["scenario.yaml"]["transfers"] = {"departures": ["14:00", "06:30"], "lead_min": 90}
+    shuttle = load_scenario(write_scenario(tmp_path / "a", files)).settings.transfer
+    assert shuttle.departures_s == (6 * 3600 + 1800, 14 * 3600) and shuttle.lead_s == 5400
+    assert (shuttle.prepare_s, shuttle.pick_before_s, shuttle.cost_eur) == (1800, 3600, 2.0)
+    del files["scenario.yaml"]["transfers"]
+    default = load_scenario(write_scenario(tmp_path / "b", files)).settings.transfer
+    assert default.departures_s == (7 * 3600, 13 * 3600)
+
+
+def test_a_broken_transfers_block_lists_every_problem(tmp_path):
+    files = minimal_files()
+    files["scenario.yaml"]["transfers"] = {
+        "departures": ["25:00"], "lead_min": -5, "cost": 3,
+    }  # fmt: skip
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(write_scenario(tmp_path, files))
+    columns = {p.column for p in error.value.problems}
+    assert {"transfers.departures", "transfers.lead_min", "transfers.cost"} <= columns
+
+
+def test_a_click_and_collect_by_shuttle_needs_its_departure_and_only_it_has_one(tmp_path):
+    files = minimal_files()
+    files["orders.csv"][3]["ship_from_node_id"] = "HUB1"  # O4, collected at STORE1
+    files["orders.csv"][3]["transfer_departs"] = at("13:00")
+    (o4,) = [o for o in load_scenario(write_scenario(tmp_path / "a", files)).orders
+             if o.order_id == "O4"]  # fmt: skip
+    assert (o4.ship_from_node_id, o4.transfer_departs_s) == ("HUB1", 13 * 3600)
+    files["orders.csv"][3]["transfer_departs"] = ""
+    files["orders.csv"][0]["transfer_departs"] = at("13:00")  # O1 is delivered
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(write_scenario(tmp_path / "b", files))
+    assert {(p.line, p.column) for p in error.value.problems} == {
+        (2, "transfer_departs"), (5, "transfer_departs")
+    }  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -57,10 +57,18 @@ CODES: dict[str, str] = {
     "wrong_collect_node": "a click & collect order is collected at another node than its own",
     "collect_not_ready": "a click & collect order is ready after the customer may collect it",
     "stock_exceeded": "a node ships more of a SKU than it holds",
+    "bad_transfer": "a click & collect by the store shuttle from the wrong node, on no "
+    "scheduled departure, or ready before the shuttle is in and the basket prepared",
     "pick_capacity_exceeded": "a node ships more orders than it can pick in a day",
     "unknown_vehicle": "a route's vehicle is not in the fleet",
     "vehicle_mismatch": "a route's node, vehicle type or mode is not its vehicle's",
     "vehicle_overlap": "a vehicle starts a tour before its previous tour is back",
+    "too_many_trips": "a vehicle drives more tours than its type's max_trips",
+    "reload_too_short": "a later tour leaves its node before the reload time has passed",
+    "break_missing": "a working day longer than the break threshold has no break",
+    "break_too_short": "a break is shorter than the break duration",
+    "work_without_break": "more work before or after a break than the rule allows",
+    "break_overlap": "a break starts before the vehicle is free (service, travel, reload)",
     "before_shift": "a route leaves before its vehicle's shift starts",
     "node_closed": "a route leaves its node outside the node's opening hours",
     "after_shift_end": "a route is back after its vehicle's shift ends",
@@ -133,6 +141,13 @@ class _Stop:
 
 
 @dataclass
+class _Break:
+    start_s: int | None
+    end_s: int | None
+    after_stop: int | None
+
+
+@dataclass
 class _Walk:
     """A route driven with the travel model."""
 
@@ -157,6 +172,8 @@ class _Route:
     load_kg: float | None
     load_l: float | None
     stops: list[_Stop]
+    breaks: list[_Break] = field(default_factory=list)
+    tour: int = 1  # its rank among its vehicle's tours, by start time
     vehicle: Vehicle | None = None  # resolved from the scenario
     vehicle_type: VehicleType | None = None
     base: Node | None = None  # where the vehicle leaves from and comes back to
@@ -168,6 +185,12 @@ class _Collection:
     order_id: str | None
     node_id: str | None
     ready_by_s: int | None
+    transfer_from_node_id: str | None = None  # the node whose stock it takes
+    transfer_departs_s: int | None = None
+
+    @property
+    def stock_node_id(self) -> str | None:
+        return self.transfer_from_node_id or self.node_id
 
 
 @dataclass
@@ -214,8 +237,13 @@ class _Plan:
                     out[stop.order_id].append(place)
         for c in self.collections:
             if c.order_id is not None:
+                by = (
+                    f" (by shuttle from {c.transfer_from_node_id})"
+                    if c.transfer_from_node_id
+                    else ""
+                )
                 out[c.order_id].append(
-                    _Place("collected", c.node_id, None, f"collected at {c.node_id}")
+                    _Place("collected", c.stock_node_id, None, f"collected at {c.node_id}{by}")
                 )
         for u in self.unassigned:
             if u.order_id is not None:
@@ -270,8 +298,10 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
         _check_access,
         _check_capacity,
         _check_reported_loads,
+        _check_trips,
         _walk_routes,
         _check_range,
+        _check_breaks,
     ):
         check(ctx, parsed)
     costs = _route_costs(parsed)
@@ -453,6 +483,10 @@ def _read_route(ctx: _Context, i: int, obj: dict) -> _Route:
         load_kg=r.number("load_kg", required=False),
         load_l=r.number("load_l", required=False),
         stops=[_read_stop(ctx, r.where, k, o, vehicle_id) for k, o in r.objects("stops") or []],
+        breaks=[
+            _read_break(ctx, r.where, k, o, vehicle_id)
+            for k, o in r.objects("breaks", required=False) or []
+        ],
     )
     sc = ctx.scenario
     route.vehicle = sc.vehicles_by_id.get(route.vehicle_id or "")
@@ -473,6 +507,16 @@ def _label_tours(routes: list[_Route]) -> None:
             vehicle_routes.sort(key=lambda r: (_or_inf(r.start_s), r.index))
             for k, route in enumerate(vehicle_routes, 1):
                 route.label = f"{route.vehicle_id} tour {k}"
+                route.tour = k
+
+
+def _read_break(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | None) -> _Break:
+    b = _Fields(ctx, obj, f"{where} break {k + 1}", vehicle_id)
+    after = b.number("after_stop")
+    if after is not None and (after != int(after) or after < 0):
+        b.bad("after_stop", f"{after!r} is not a stop count")
+        after = None
+    return _Break(b.time("start"), b.time("end"), None if after is None else int(after))
 
 
 def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | None) -> _Stop:
@@ -494,7 +538,9 @@ def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | N
 def _read_collection(ctx: _Context, i: int, obj: dict) -> _Collection:
     c = _Fields(ctx, obj, f"collection {i + 1}")
     c.order_id = c.text("order_id")
-    return _Collection(c.order_id, c.text("node_id"), c.time("ready_by"))
+    source = c.text("transfer_from_node_id", required=False)
+    departs = c.time("transfer_departs", required=source is not None)
+    return _Collection(c.order_id, c.text("node_id"), c.time("ready_by"), source, departs)
 
 
 def _read_unassigned(ctx: _Context, i: int, obj: dict) -> _Unassigned:
@@ -637,6 +683,7 @@ def _check_collections(ctx: _Context, plan: _Plan) -> None:
                 f"after the customer may collect it from {_clock(order.slot_start_s)}",
                 order.order_id,
             )
+        _check_transfer(ctx, c, order)
     for route in plan.routes:
         for stop in route.stops:
             order = ctx.order(stop.order_id)
@@ -650,6 +697,49 @@ def _check_collections(ctx: _Context, plan: _Plan) -> None:
                     order.order_id,
                     route.vehicle_id,
                 )
+
+
+def _check_transfer(ctx: _Context, c: _Collection, order: Order) -> None:
+    """A basket by the store shuttle: from the node the order was promised from (when it
+    was), another known node, on a scheduled departure, and ready only once the shuttle
+    is in (``lead``) and the basket is on the shelf (``prepare``), within the store's
+    opening hours (scenario.yaml ``transfers``)."""
+    source, shuttle = c.transfer_from_node_id, ctx.scenario.settings.transfer
+    promised = order.ship_from_node_id
+    if source is None:
+        if promised not in (None, c.node_id):
+            ctx.flag("bad_transfer", f"{order.order_id} was promised by shuttle from "
+                     f"{promised}, but the plan takes it from {c.node_id}'s stock",
+                     order.order_id)  # fmt: skip
+        return
+    problems = []
+    if source not in ctx.scenario.nodes or source == c.node_id:
+        problems.append(f"{source} is not another node of the scenario")
+    elif promised is not None and source != promised:
+        problems.append(f"it was promised from {promised}")
+    departs = c.transfer_departs_s
+    if departs is not None and departs % 86_400 not in shuttle.departures_s:
+        problems.append(f"no shuttle leaves at {_clock(departs % 86_400)}")
+    if departs is not None and c.ready_by_s is not None:
+        earliest = departs + shuttle.lead_s + shuttle.prepare_s
+        if c.ready_by_s < earliest:
+            problems.append(f"ready by {_clock(c.ready_by_s)}, before {_clock(earliest)} "
+                            f"(shuttle in {shuttle.lead_s // 60} min, "
+                            f"{shuttle.prepare_s // 60} min to prepare)")  # fmt: skip
+    node = ctx.scenario.nodes.get(c.node_id or "")
+    arrives = None if departs is None else departs + shuttle.lead_s
+    if node is not None and arrives is not None and arrives % 86_400 > node.closes_s:
+        problems.append(f"the shuttle is in at {_clock(arrives % 86_400)}, after "
+                        f"{node.node_id} closes")  # fmt: skip
+    if (
+        node is not None
+        and c.ready_by_s is not None
+        and not (node.opens_s <= c.ready_by_s <= node.closes_s)
+    ):
+        problems.append(f"ready by {_clock(c.ready_by_s)}, outside {node.node_id}'s hours")
+    if problems:
+        ctx.flag("bad_transfer", f"{order.order_id} by shuttle from {source} to {c.node_id}: "
+                 + "; ".join(problems), order.order_id)  # fmt: skip
 
 
 # --- nodes: stock and picking ------------------------------------------------------------
@@ -675,9 +765,40 @@ def _check_stock(ctx: _Context, plan: _Plan) -> None:
     for (node_id, sku), parts in sorted(shipped.items()):
         qty = sum(q for _, q in parts)
         held = ctx.scenario.stock.get((node_id, sku), 0)
-        if qty > held:
+        if qty > held and not _inbound_in_time(ctx, plan, node_id, sku):
             detail = ", ".join(f"{oid} x{q}" for oid, q in parts)
             ctx.flag("stock_exceeded", f"{node_id} ships {qty} x {sku} ({detail}) but holds {held}")
+
+
+def _inbound_in_time(ctx: _Context, plan: _Plan, node_id: str, sku: str) -> bool:
+    """Whether stock on hand plus the inbound deliveries to the node (``inbound.csv``)
+    cover its shipments of the SKU in time: by every shipment's time (a route's start, a
+    collection's ready time), what has left is no more than what has arrived."""
+    arrivals = sorted((i.arrives_at_s, i.qty) for i in ctx.scenario.inbound
+                      if i.node_id == node_id and i.sku == sku)  # fmt: skip
+    if not arrivals:
+        return False
+    needs: list[tuple[int, int]] = []
+    for route in plan.routes:
+        if route.node_id == node_id and route.start_s is not None:
+            for stop in route.stops:
+                order = ctx.order(stop.order_id)
+                q = sum(x.qty for x in order.lines if x.sku == sku) if order else 0
+                needs.append((route.start_s, q))
+    for c in plan.collections:
+        order = ctx.order(c.order_id)
+        if order is not None and c.stock_node_id == node_id:
+            when = c.ready_by_s if c.ready_by_s is not None else order.slot_start_s
+            needs.append((when, sum(x.qty for x in order.lines if x.sku == sku)))
+    supply, shipped, k = ctx.scenario.stock.get((node_id, sku), 0), 0, 0
+    for when, q in sorted(needs):
+        while k < len(arrivals) and arrivals[k][0] <= when:
+            supply += arrivals[k][1]
+            k += 1
+        shipped += q
+        if shipped > supply:
+            return False
+    return True
 
 
 def _check_picking(ctx: _Context, plan: _Plan) -> None:
@@ -899,10 +1020,24 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
     _check_distances(ctx, route, orders, [int(dist_m[a, b]) for a, b in legs], walk.distance_m)
     if route.start_s is None:
         return walk
-    t = route.start_s
+    reload_s = route.vehicle_type.reload_s if route.tour > 1 else 0
+    t = _rest(ctx, route, 0, route.start_s + reload_s)
     for k, (stop, order) in enumerate(zip(route.stops, orders, strict=True)):
-        service_s, t = _serve(ctx, route, stop, order, t + int(dur_s[k, k + 1]))
+        arrival_s = t + int(dur_s[k, k + 1])
+        if k == 0 and reload_s and stop.arrival_s is not None and not stop.locked:
+            if stop.arrival_s < arrival_s - TOLERANCE_S:
+                ctx.flag(
+                    "reload_too_short",
+                    f"{route.label} is at {order.order_id} at {_clock(stop.arrival_s)}: "
+                    f"reloading {_span(reload_s)} at {route.base.node_id} from "
+                    f"{_clock(route.start_s)}, it cannot get there before {_clock(arrival_s)}",
+                    order.order_id,
+                    route.vehicle_id,
+                )
+                stop = replace(stop, arrival_s=None)
+        service_s, t = _serve(ctx, route, stop, order, arrival_s)
         walk.service_start_s.append(service_s)
+        t = _rest(ctx, route, k + 1, t)
     back_s = t + int(dur_s[n, 0])
     done = bool(route.stops) and all(stop.locked for stop in route.stops)
     if route.end_s is not None and back_s > route.end_s + TOLERANCE_S and not done:
@@ -920,6 +1055,24 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
             vehicle_id=route.vehicle_id,
         )
     return walk
+
+
+def _rest(ctx: _Context, route: _Route, after_stop: int, free_s: int) -> int:
+    """Take the breaks the plan puts after ``after_stop`` stops: when the vehicle is free
+    at ``free_s`` (a break over service, travel or reload is flagged), until its end."""
+    t = free_s
+    for b in route.breaks:
+        if b.after_stop != after_stop or b.start_s is None or b.end_s is None:
+            continue
+        if b.start_s < t - TOLERANCE_S:
+            ctx.flag(
+                "break_overlap",
+                f"{route.label}: the break from {_clock(b.start_s)} after stop {after_stop} "
+                f"starts before the vehicle is free at {_clock(t)}",
+                vehicle_id=route.vehicle_id,
+            )
+        t = max(t, b.end_s)
+    return t
 
 
 def _check_distances(
@@ -1025,6 +1178,103 @@ def _kept(
         )
         return earliest_s
     return said_s
+
+
+def _check_trips(ctx: _Context, plan: _Plan) -> None:
+    """Tours per vehicle within its type's max_trips; a later tour leaves (after its
+    reload) before the node closes; breaks name a position on their tour."""
+    tours: dict[str, list[_Route]] = defaultdict(list)
+    for route in plan.routes:
+        if route.vehicle is not None:
+            tours[route.vehicle.vehicle_id].append(route)
+        for b in route.breaks:
+            if b.after_stop is not None and b.after_stop > len(route.stops):
+                ctx.flag(
+                    "malformed",
+                    f"{route.label}: a break after stop {b.after_stop} of {len(route.stops)}",
+                    vehicle_id=route.vehicle_id,
+                )
+                b.after_stop = None
+    for vid, routes in tours.items():
+        vt = routes[0].vehicle_type
+        if len(routes) > vt.max_trips:
+            ctx.flag(
+                "too_many_trips",
+                f"{vid} drives {len(routes)} tours, over the {vt.vehicle_type_id}'s "
+                f"{vt.max_trips} a shift",
+                vehicle_id=vid,
+            )
+        node = routes[0].base
+        for route in routes:
+            if route.tour == 1 or route.start_s is None or node is None:
+                continue
+            leaves_s = route.start_s + vt.reload_s
+            if leaves_s > node.closes_s:
+                ctx.flag(
+                    "node_closed",
+                    f"{route.label} leaves {node.node_id} at {_clock(leaves_s)} after its "
+                    f"{_span(vt.reload_s)} reload, after it closes {_clock(node.closes_s)}",
+                    vehicle_id=vid,
+                )
+
+
+def _check_breaks(ctx: _Context, plan: _Plan) -> None:
+    """A working day (first departure to last return, the vehicle's tours together)
+    longer than the settings' threshold has a break of the full length, with no more
+    work than allowed before the first, between two, or after the last."""
+    rules = ctx.scenario.settings
+    duration_s, work_s = rules.break_duration_s, rules.max_work_before_break_s
+    days: dict[str, list[_Route]] = defaultdict(list)
+    for route in plan.routes:
+        for b in route.breaks:
+            if b.start_s is not None and b.end_s is not None and b.end_s - b.start_s < duration_s:
+                ctx.flag(
+                    "break_too_short",
+                    f"{route.label}: the break {_clock(b.start_s)}-{_clock(b.end_s)} lasts "
+                    f"{_span(b.end_s - b.start_s)}, under the {_span(duration_s)} required",
+                    vehicle_id=route.vehicle_id,
+                )
+        if route.vehicle is not None and route.start_s is not None and route.end_s is not None:
+            days[route.vehicle.vehicle_id].append(route)
+    if duration_s <= 0:
+        return
+    for vid, routes in days.items():
+        first_s = min(r.start_s for r in routes)
+        # A re-plan's locked stops happened: breaks are not reported by tracking, so the
+        # day the plan answers for starts when its last reported stop ends.
+        done = [s.departure_s for r in routes for s in r.stops if s.locked and s.departure_s]
+        first_s = max([first_s, *done])
+        last_s = max(r.end_s for r in routes)
+        if last_s - first_s <= rules.break_over_s:
+            continue
+        rests = sorted(
+            (b.start_s, b.end_s)
+            for r in routes
+            for b in r.breaks
+            if b.start_s is not None
+            and b.end_s is not None
+            and b.end_s - b.start_s >= duration_s
+            and first_s <= b.start_s
+            and b.end_s <= last_s
+        )
+        if not rests:
+            ctx.flag(
+                "break_missing",
+                f"{vid} works {_clock(first_s)}-{_clock(last_s)} "
+                f"({_span(last_s - first_s)}, over {_span(rules.break_over_s)}) without a "
+                f"{_span(duration_s)} break",
+                vehicle_id=vid,
+            )
+            continue
+        bounds = [first_s] + [x for rest in rests for x in rest] + [last_s]
+        for from_s, to_s in zip(bounds[::2], bounds[1::2], strict=True):
+            if to_s - from_s > work_s:
+                ctx.flag(
+                    "work_without_break",
+                    f"{vid} works {_clock(from_s)}-{_clock(to_s)} ({_span(to_s - from_s)}) "
+                    f"without a break, over the {_span(work_s)} allowed",
+                    vehicle_id=vid,
+                )
 
 
 def _check_range(ctx: _Context, plan: _Plan) -> None:

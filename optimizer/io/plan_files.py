@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from optimizer.model import (
+    Break,
     Collection,
     OrderChange,
     Plan,
@@ -64,8 +65,14 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                 "vehicle_type_id": r.vehicle_type_id,
                 "node_id": r.node_id,
                 "mode": r.mode,
+                "trip": r.trip,
                 "start": iso(r.start_s),
+                "reload_s": r.reload_s,
                 "end": iso(r.end_s),
+                "breaks": [
+                    {"start": iso(b.start_s), "end": iso(b.end_s), "after_stop": b.after_stop}
+                    for b in r.breaks
+                ],
                 "distance_m": r.distance_m,
                 "duration_s": r.duration_s,
                 "load_kg": r.load_kg,
@@ -76,7 +83,9 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
             }
         )
     for c in plan.collections:
-        assignments[c.order_id] = {"status": "collected", "node_id": c.node_id, "vehicle_id": None}
+        # The node whose stock it takes: the store, or where the shuttle brings it from.
+        node_id = c.transfer_from_node_id or c.node_id
+        assignments[c.order_id] = {"status": "collected", "node_id": node_id, "vehicle_id": None}
     for u in plan.unassigned:
         assignments[u.order_id] = {"status": "unassigned", "node_id": None, "vehicle_id": None}
     replanned = {}
@@ -107,6 +116,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         "routes": routes,
         "collections": [
             {"order_id": c.order_id, "node_id": c.node_id, "ready_by": iso(c.ready_by_s)}
+            | _transfer(c, iso)
             for c in plan.collections
         ],
         "unassigned": [
@@ -163,6 +173,7 @@ def routes_geojson(scenario: Scenario, plan: Plan) -> dict:
                     "vehicle_id": r.vehicle_id,
                     "mode": r.mode,
                     "node_id": r.node_id,
+                    "trip": r.trip,
                     "start": iso(r.start_s),
                     "end": iso(r.end_s),
                     "distance_m": r.distance_m,
@@ -265,6 +276,12 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
             load_l=r["load_l"],
             cost_eur=r["cost_eur"],
             co2_g=r["co2_g"],
+            trip=r.get("trip", 1),
+            reload_s=r.get("reload_s", 0),
+            breaks=[
+                Break(seconds(b["start"]), seconds(b["end"]), b["after_stop"])
+                for b in r.get("breaks", [])
+            ],
         )
         for r in document["routes"]
     ]
@@ -276,7 +293,13 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         sources=sources,
         routes=routes,
         collections=[
-            Collection(c["order_id"], c["node_id"], seconds(c["ready_by"]))
+            Collection(
+                c["order_id"],
+                c["node_id"],
+                seconds(c["ready_by"]),
+                c.get("transfer_from_node_id"),
+                seconds(c["transfer_departs"]) if c.get("transfer_departs") else None,
+            )  # fmt: skip
             for c in document["collections"]
         ],
         unassigned=[
@@ -298,3 +321,13 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         ],
         replan=document.get("replan"),
     )
+
+
+def _transfer(c: Collection, iso) -> dict:
+    """A collection's shuttle transfer, written only when there is one."""
+    if c.transfer_from_node_id is None:
+        return {}
+    out = {"transfer_from_node_id": c.transfer_from_node_id}
+    if c.transfer_departs_s is not None:
+        out["transfer_departs"] = iso(c.transfer_departs_s)
+    return out

@@ -50,6 +50,7 @@ from optimizer.model.scenario import (
     ServiceSettings,
     Settings,
     Sku,
+    TransferSettings,
     VehicleType,
     Zone,
     ZoneRule,
@@ -441,6 +442,19 @@ def _number_value(
     return parse
 
 
+def _clocks_value(value: object) -> tuple[int, ...]:
+    """A list of ``HH:MM`` times of day -> sorted seconds since midnight."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(f"expected a list of times of day HH:MM, got {_show(value)}")
+    out = []
+    for raw in value:
+        seconds = _clock(raw.strip())
+        if seconds is None or seconds >= _DAY_S:
+            raise _Invalid(f"not a time of day HH:MM: {_show(raw)}")
+        out.append(seconds)
+    return tuple(sorted(set(out)))
+
+
 def _mapping_value(value: object) -> dict:
     if not isinstance(value, dict):
         raise _Invalid(f"expected a mapping of keys, got {_show(value)}")
@@ -652,8 +666,26 @@ class _ScenarioReader:
             services=self._services(doc),
             # 1000 when absent, as the contract says.
             unserved_penalty_eur=doc.get(("unserved_penalty_eur",), positive, default=1000.0),
+            transfer=self._transfers(doc),
+            **self._breaks(doc),
         )
         return settings if len(self.problems) == start else None
+
+    def _breaks(self, doc: _Yaml) -> dict[str, int]:
+        """The break rule, in minutes in the file; absent keys keep the model's defaults
+        (French labour law: 20 min once the working day reaches 6 h)."""
+        minutes = _number_value(0, integer=True)
+        defaults = Settings(name="", date=_FALLBACK_DATE, timezone=_FALLBACK_TIMEZONE)
+        out = {}
+        for key, field_s in (
+            ("break_duration_min", "break_duration_s"),
+            ("max_work_before_break_min", "max_work_before_break_s"),
+            ("break_over_min", "break_over_s"),
+        ):
+            value = doc.get((key,), minutes, default=getattr(defaults, field_s) // 60)
+            if value is not None:
+                out[field_s] = 60 * value
+        return out
 
     def _yaml(self) -> _Yaml | None:
         text = self.read_text(SETTINGS_FILE)
@@ -703,6 +735,35 @@ class _ScenarioReader:
                 doc.problem(("services", service.value), "missing key")
         return services
 
+    def _transfers(self, doc: _Yaml) -> TransferSettings:
+        """The optional ``transfers`` block (the store shuttle); defaults where absent."""
+        default = TransferSettings()
+        raw = doc.get(("transfers",), _mapping_value, default={})
+        if not raw:
+            return default
+        path = ("transfers",)
+        departures = doc.get(path + ("departures",), _clocks_value, default=default.departures_s)
+        minutes = _number_value(0)
+
+        def duration_s(key: str, fallback_s: int) -> int | None:
+            value = doc.get(path + (key,), minutes, default=fallback_s / 60)
+            return None if value is None else int(round(value * 60))
+
+        for key in raw:
+            if key not in ("departures", "lead_min", "prepare_min", "pick_before_min", "cost_eur"):
+                doc.problem(path + (str(key),), "unknown key (departures, lead_min, "
+                            "prepare_min, pick_before_min, cost_eur)")  # fmt: skip
+        values = {
+            "departures_s": departures,
+            "lead_s": duration_s("lead_min", default.lead_s),
+            "prepare_s": duration_s("prepare_min", default.prepare_s),
+            "pick_before_s": duration_s("pick_before_min", default.pick_before_s),
+            "cost_eur": doc.get(path + ("cost_eur",), minutes, default=default.cost_eur),
+        }
+        if any(v is None for v in values.values()):
+            return default  # the problems are recorded
+        return TransferSettings(**values)
+
     # CSV files
 
     def nodes(self) -> dict[str, Node]:
@@ -730,7 +791,8 @@ class _ScenarioReader:
         positive = ("capacity_kg", "capacity_l", "range_km", "speed_kmh")
         non_negative = ("fixed_cost_eur", "cost_per_km_eur", "cost_per_hour_eur", "co2_g_per_km")
         columns = ("vehicle_type_id", "mode", *positive, *non_negative)
-        table = self.table("vehicle_types.csv", columns, ("zero_emission",), self.vehicle_type_ids)
+        optional = ("zero_emission", "max_trips", "reload_s")
+        table = self.table("vehicle_types.csv", columns, optional, self.vehicle_type_ids)
         types: dict[str, VehicleType] = {}
         for row in table:
             vehicle_type = row.build(
@@ -741,6 +803,9 @@ class _ScenarioReader:
                 **{c: row.number(c, min=0) for c in non_negative},
                 # An empty (or absent) cell means true, as the contract says.
                 zero_emission=row.boolean("zero_emission", default=True),
+                # Empty (or absent): the mode's default (see VehicleType).
+                max_trips=row.integer("max_trips", min=1) if row.cells.get("max_trips") else None,
+                reload_s=row.integer("reload_s", min=0) if row.cells.get("reload_s") else None,
             )
             if vehicle_type is not None:
                 types[vehicle_type.vehicle_type_id] = vehicle_type
@@ -897,12 +962,14 @@ class _ScenarioReader:
             "slot_end",
             "service_time_s",
         )
-        optional = ("collect_node_id", "ship_from_node_id")
+        optional = ("collect_node_id", "ship_from_node_id", "transfer_departs")
         table = self.table("orders.csv", columns, optional, self.order_ids)
         pending: list[dict[str, Any]] = []  # an order's fields, waiting for its lines
         for row in table:
             service = row.enum("service", Service)
             slot = row.span("slot_start", "slot_end", row.datetime, "slot")
+            collect_node_id = self._collect_node(row, service)
+            ship_from_node_id = self._ship_from_node(row)
             order = row.build(
                 dict,
                 order_id=row.unique("order_id", self.order_ids),
@@ -911,9 +978,10 @@ class _ScenarioReader:
                 service=service,
                 slot_start_s=slot[0],
                 slot_end_s=slot[1],
-                collect_node_id=self._collect_node(row, service),
+                collect_node_id=collect_node_id,
                 service_time_s=row.integer("service_time_s", min=0),
-                ship_from_node_id=self._ship_from_node(row),
+                ship_from_node_id=ship_from_node_id,
+                transfer_departs_s=self._transfer_departs(row, collect_node_id, ship_from_node_id),
             )
             if order is not None:
                 pending.append(order)
@@ -934,6 +1002,22 @@ class _ScenarioReader:
             return None
         expected = "the node a promised order ships from"
         return row.ref("ship_from_node_id", self.node_ids, expected)
+
+    def _transfer_departs(
+        self, row: _Row, collect_node_id: str | None, ship_from_node_id: str | None
+    ) -> int | None:
+        """The store shuttle's departure for a click & collect from another node's stock."""
+        transfer = ship_from_node_id not in (None, collect_node_id) and collect_node_id
+        if not row.optional_text("transfer_departs"):
+            if transfer:
+                why = "required when a click_collect order ships from another node than its "
+                row.problem("transfer_departs", why + "collect_node_id (the store shuttle)")
+            return None
+        if not transfer:
+            row.problem("transfer_departs", "must be empty unless a click_collect order "
+                        "ships from another node than its collect_node_id")  # fmt: skip
+            return None
+        return row.datetime("transfer_departs")
 
     def _order_lines(self) -> dict[str, list[OrderLine]]:
         lines: dict[str, list[OrderLine]] = defaultdict(list)

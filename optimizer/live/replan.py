@@ -31,6 +31,7 @@ from enum import StrEnum
 import numpy as np
 
 from optimizer.model import (
+    Break,
     Collection,
     NodeKind,
     OrderChange,
@@ -188,6 +189,7 @@ class _Vehicle:
     available_s: int  # at its node, free to leave
     used_m: int = 0  # driven so far today (battery)
     used_today: bool = False  # has a route already (its fixed cost is paid)
+    trips: int = 0  # tours it left on today
     broken: bool = False
 
 
@@ -256,6 +258,7 @@ def replan(
             new, carried = _locked_route(day, travel, route, facts, rest, live)
             kept.append(new)
             live.used_today = True
+            live.trips += 1
             live.used_m += new.distance_m
             live.available_s = max(live.available_s, new.end_s)
             # A failed parcel is back at the node with its vehicle (or recovered from a
@@ -338,7 +341,10 @@ def replan(
         result = results.get(nid)
         dropped = [batch.order_ids[i] for i in result.dropped] if result else list(batch.order_ids)
         if result is not None:
-            fresh += _routes(day, batch, result)
+            fresh += [
+                _after_earlier_tours(day, fleet[r.vehicle_id], r)
+                for r in _routes(day, batch, result)
+            ]
         for order_id in dropped:
             if order_id in retry:
                 changes[:] = [c for c in changes if c.order_id != order_id]
@@ -361,6 +367,9 @@ def replan(
                 unassigned.append(u)
                 sources.pop(order_id, None)
 
+    fresh = _wait_for_parcels(
+        scenario, travel, fresh, retry, sources, now, params, changes, collections, unassigned
+    )
     if params.policy is FailedPolicy.AUTO and retry:
         fresh = _cheaper_collect(
             scenario, travel, fresh, retry, sources, now, params, changes, collections, unassigned
@@ -525,6 +534,23 @@ def _locked_route(
         metres += int(dist[at, k])
         t, at = f.departure_s, k
     carried = []
+    # The tour's planned breaks still ahead, by how many stops come before them.
+    pauses = sorted(
+        (b.after_stop - len(facts.stops), b.end_s - b.start_s)
+        for b in route.breaks
+        if b.after_stop >= len(facts.stops) and facts.back_s is None
+    )
+    breaks: list[Break] = []
+
+    def pause(t: int, served: int) -> int:
+        while pauses and pauses[0][0] <= served:
+            _, length = pauses.pop(0)
+            breaks.append(Break(t, t + length, len(plan)))
+            t += length
+        return t
+
+    if rest:
+        t = pause(t, 0)
     for k in range(len(facts.stops) + 1, len(ids) + 1):
         order = orders[k - 1]
         arrival = t + int(dur[at, k])
@@ -540,6 +566,9 @@ def _locked_route(
         plan.append((k, arrival, begin, leave, None))
         metres += int(dist[at, k])
         t, at = leave, k
+        t = pause(t, len(plan) - len(facts.stops))
+    while pauses:  # the tour ended sooner than planned: the break before going back
+        t = pause(t, pauses[0][0])
     metres += int(dist[at, 0])
     end = t + int(dur[at, 0])
     if facts.back_s is not None and not plan[len(facts.stops) :]:
@@ -585,6 +614,9 @@ def _locked_route(
             load_l=round(load_l, 3),
             cost_eur=0.0,  # set by _costed, once the vehicle's first route is known
             co2_g=0.0,
+            trip=live.trips + 1,
+            reload_s=route.reload_s,
+            breaks=breaks,
         ),
         carried,
     )
@@ -753,11 +785,18 @@ def _node_batch(
     batch = build_node_problem(day, travel, node_id, order_ids)
     p = batch.problem
     live = [fleet[v.vehicle_id] for v in batch.vehicles]
-    earliest = np.maximum(p.vehicle_earliest_start_s, [v.available_s for v in live])
+    types = [day.vehicle_types[v.vehicle.vehicle_type_id] for v in live]
+    # A vehicle back from a tour reloads before the next (the checker's rule too).
+    available = [
+        v.available_s + (vt.reload_s if v.trips else 0) for v, vt in zip(live, types, strict=True)
+    ]
+    earliest = np.maximum(p.vehicle_earliest_start_s, available)
+    trips_left = np.array([vt.max_trips - v.trips for v, vt in zip(live, types, strict=True)])
     node = day.nodes[node_id]
     usable = np.array(
         [
             not v.broken
+            and trips_left[k] > 0
             and e < v.vehicle.shift_end_s
             and e <= node.closes_s
             and v.used_m < p.vehicle_max_distance_m[k]
@@ -766,9 +805,12 @@ def _node_batch(
         dtype=bool,
     )
     allowed = p.allowed & usable[None, :]
+    # A retried parcel is back at the node at ready_s: a vehicle that may still leave
+    # then may take it (a tour leaving earlier is delayed or loses it, _wait_for_parcels).
+    leave_by = np.minimum(p.vehicle_latest_start_s, p.vehicle_latest_end_s)
     for i, order_id in enumerate(order_ids):
         if order_id in retry:
-            allowed[i] &= earliest >= retry[order_id].ready_s
+            allowed[i] &= leave_by >= retry[order_id].ready_s
     problem = replace(
         p,
         vehicle_earliest_start_s=np.minimum(earliest, p.vehicle_latest_end_s).astype(np.int64),
@@ -779,8 +821,69 @@ def _node_batch(
             [v.used_today for v in live], 0.0, p.vehicle_fixed_cost_eur
         ),
         allowed=allowed,
+        vehicle_max_trips=np.maximum(1, trips_left).astype(np.int64),
     )
     return replace(batch, problem=problem)
+
+
+def _after_earlier_tours(day: Scenario, live: _Vehicle, route: Route) -> Route:
+    """A new tour of a vehicle that already drove today: numbered after its tours, and
+    its first new one starts when the vehicle is back, reloading before it leaves."""
+    if not live.trips:
+        return route
+    if route.trip > 1:
+        return replace(route, trip=route.trip + live.trips)
+    reload_s = day.vehicle_types[route.vehicle_type_id].reload_s
+    return replace(route, trip=live.trips + 1, start_s=route.start_s - reload_s, reload_s=reload_s)
+
+
+def _wait_for_parcels(
+    scenario, travel, routes, retry, sources, now, params, changes, collections, unassigned
+) -> list[Route]:
+    """A tour carrying a retried parcel leaves once the parcel is back at the node: the
+    tour starts later if all its stops still keep their slots and the shift, else the
+    parcel goes to click & collect (or is unassigned)."""
+    out = []
+    for route in routes:
+        ready = max((retry[s.order_id].ready_s for s in route.stops if s.order_id in retry),
+                    default=None)  # fmt: skip
+        if ready is None or route.start_s + route.reload_s >= ready:
+            out.append(route)
+            continue
+        day = with_order_changes(scenario, changes)
+        later = _retimed(day, travel, replace(route, start_s=ready - route.reload_s), route.stops)
+        vehicle = scenario.vehicles_by_id[route.vehicle_id]
+        node = scenario.nodes[route.node_id]
+        if (
+            not route.breaks
+            and later.end_s <= vehicle.shift_end_s
+            and ready <= node.closes_s
+            and all(
+                s.service_start_s <= day.orders_by_id[s.order_id].slot_end_s for s in later.stops
+            )
+        ):
+            out.append(later)
+            continue
+        removed = set()
+        for stop in route.stops:
+            if stop.order_id in retry and retry[stop.order_id].ready_s > route.start_s:
+                removed.add(stop.order_id)
+                changes[:] = [c for c in changes if c.order_id != stop.order_id]
+                _collect_or_give_up(
+                    with_order_changes(scenario, changes),
+                    sources,
+                    retry.pop(stop.order_id),
+                    now,
+                    params,
+                    changes,
+                    collections,
+                    unassigned,
+                    note="no tour leaves after the parcel is back in time for a later slot",
+                )
+        kept = [s for s in route.stops if s.order_id not in removed]
+        if kept:
+            out.append(_retimed(with_order_changes(scenario, changes), travel, route, kept))
+    return out
 
 
 def _cheaper_collect(
@@ -795,9 +898,9 @@ def _cheaper_collect(
         for stop in list(route.stops):
             if stop.order_id not in retry:
                 continue
-            without = _retimed(scenario, travel, route, [s for s in route.stops if s is not stop])
-            saved = _variable_cost(vt, route) - _variable_cost(vt, without)
             day = with_order_changes(scenario, changes)
+            without = _retimed(day, travel, route, [s for s in route.stops if s is not stop])
+            saved = _variable_cost(vt, route) - _variable_cost(vt, without)
             store = _nearest_store(day, sources, stop.order_id, now + params.collect_ready_after_s)
             if store is None:
                 continue
@@ -830,8 +933,9 @@ def _variable_cost(vt, route: Route) -> float:
 
 
 def _retimed(scenario: Scenario, travel: TravelProvider, route: Route, stops: list[Stop]) -> Route:
-    """The route with only ``stops``, leaving at the same time (every stop is then
-    served no later than before: still in its slot)."""
+    """The route with only ``stops`` (a subset, in order), leaving at its start (after
+    its reload), its breaks after the same stops: with stops removed, every other is
+    served no later than before, still in its slot."""
     vt = scenario.vehicle_types[route.vehicle_type_id]
     node = scenario.nodes[route.node_id]
     orders = [scenario.orders_by_id[s.order_id] for s in stops]
@@ -840,7 +944,20 @@ def _retimed(scenario: Scenario, travel: TravelProvider, route: Route, stops: li
     dist, dur = travel.matrices(lat, lon, Profile.of(vt))
     kg = sum(scenario.weight_kg(o) for o in orders)
     litres = sum(scenario.volume_l(o) for o in orders)
-    t, at, metres, new = route.start_s, 0, 0, []
+    keep = {s.order_id for s in stops}
+    pauses = sorted(
+        (sum(1 for s in route.stops[: b.after_stop] if s.order_id in keep), b.end_s - b.start_s)
+        for b in route.breaks
+    )
+    breaks: list[Break] = []
+
+    def pause(t: int, served: int) -> int:
+        while pauses and pauses[0][0] <= served:
+            breaks.append(Break(t, t + pauses.pop(0)[1], served))
+            t = breaks[-1].end_s
+        return t
+
+    t, at, metres, new = pause(route.start_s + route.reload_s, 0), 0, 0, []
     for k, order in enumerate(orders, 1):
         arrival = t + int(dur[at, k])
         begin = max(arrival, order.slot_start_s)
@@ -860,10 +977,11 @@ def _retimed(scenario: Scenario, travel: TravelProvider, route: Route, stops: li
         kg -= scenario.weight_kg(order)
         litres -= scenario.volume_l(order)
         metres += int(dist[at, k])
-        t, at = begin + order.service_time_s, k
+        t, at = pause(begin + order.service_time_s, k), k
     return replace(
         route,
         stops=new,
+        breaks=breaks,
         end_s=t + int(dur[at, 0]),
         distance_m=metres + int(dist[at, 0]),
         load_kg=round(sum(scenario.weight_kg(o) for o in orders), 3),

@@ -1,6 +1,7 @@
 """The domain model shared by the solvers, the checker and the edges."""
 
 from optimizer.model.plan import (
+    Break,
     Collection,
     OrderChange,
     Plan,
@@ -24,6 +25,7 @@ from optimizer.model.scenario import (
     ServiceSettings,
     Settings,
     Sku,
+    TransferSettings,
     Vehicle,
     VehicleType,
     Zone,
@@ -31,6 +33,7 @@ from optimizer.model.scenario import (
 )
 
 __all__ = [
+    "Break",
     "Collection",
     "FleetEntry",
     "Inbound",
@@ -47,6 +50,7 @@ __all__ = [
     "Service",
     "ServiceSettings",
     "Settings",
+    "TransferSettings",
     "Sku",
     "Stop",
     "Unassigned",

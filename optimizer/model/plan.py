@@ -62,8 +62,23 @@ class Stop:
 
 
 @dataclass
+class Break:
+    """A driver's or rider's break on a tour, taken after ``after_stop`` stops (0: at the
+    node, after the tour's start and any reload, before it leaves)."""
+
+    start_s: int
+    end_s: int
+    after_stop: int
+
+
+@dataclass
 class Route:
-    """One tour of one vehicle: leave the node, deliver the stops in order, come back."""
+    """One tour of one vehicle: leave the node, deliver the stops in order, come back.
+
+    A vehicle may drive several tours a shift (``trip`` 1, 2, ...): a later tour starts
+    when the previous one is back, reloads for ``reload_s`` at the node, then leaves; its
+    cost has no fixed cost (charged once, on the first tour).
+    """
 
     vehicle_id: str
     vehicle_type_id: str
@@ -77,6 +92,9 @@ class Route:
     load_l: float
     cost_eur: float
     co2_g: float
+    trip: int = 1
+    reload_s: int = 0  # handling at the node before leaving, from start_s
+    breaks: list[Break] = field(default_factory=list)
 
     @property
     def duration_s(self) -> int:
@@ -90,6 +108,10 @@ class Collection:
     order_id: str
     node_id: str
     ready_by_s: int
+    # The basket comes from this node by the store shuttle, leaving at
+    # ``transfer_departs_s`` (< 0: a shuttle of an earlier day); the stock is taken there.
+    transfer_from_node_id: str | None = None
+    transfer_departs_s: int | None = None
 
 
 @dataclass

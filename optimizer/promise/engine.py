@@ -9,7 +9,16 @@ A delivery slot is offered only when
 - the goods can be picked before the vehicle leaves (``pick_lead_s`` from now).
 
 Price and CO2 come from the marginal cost of that cheapest insertion (see
-:func:`price_eur` for the formula). Everything is pure: the caller passes the clock.
+:func:`price_eur` for the formula).
+
+Eco is also offered on the next ``eco_horizon_days``: no route exists for those days, so
+a slot is priced from an insertion into an empty route (its fixed cost and stem shared
+by a full shift's drops) and bounded by the places a node's fleet has in it.
+
+Click & collect at a nearby store is ready when the store has picked the basket, or
+when the store shuttle has brought it from a node that holds it (``scenario.yaml``
+``transfers``), or when inbound deliveries to the store have covered it; possibly on a
+later day. Everything is pure: the caller passes the clock and the places left.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service
+from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service, VehicleType
 from optimizer.promise.live_routes import LiveRoutes
 from optimizer.travel import TravelProvider
 from optimizer.travel.great_circle import great_circle_km
@@ -47,6 +56,20 @@ class PromiseParams:
     steer_discount_eur
         Discount on the cheapest-to-serve slots (within 10 % of the best), to steer
         customers to slots that densify routes.
+    collect_horizon_days
+        Click & collect may be ready up to this many days after today (a transfer by the
+        store shuttle or an inbound delivery that arrives later).
+    eco_horizon_days
+        Eco slots are also offered on this many following days (0: today only).
+    future_drops_per_vehicle_hour
+        Drops a vehicle makes per hour of shift in a slot of a later day, for which no
+        route exists yet: 4 (15 min a drop: 3 to 7 min at the door, as in the sample's
+        service times, plus ~8 min between drops in dense city streets). It bounds the
+        slot's capacity and shares an empty vehicle's fixed cost and stem in the price
+        estimate (see :meth:`PromiseEngine.future_capacity`).
+    future_capacity_share
+        Share of that capacity sold at checkout days ahead: the rest is kept for the
+        orders the day's own plan will bring (store orders, other channels).
     """
 
     delivery_start_s: int = 8 * 3600
@@ -57,6 +80,19 @@ class PromiseParams:
     reference_cost_eur: float = 6.0
     steer_discount_eur: float = 1.0
     max_slots_per_service: int = 12
+    collect_horizon_days: int = 2
+    eco_horizon_days: int = 2
+    future_drops_per_vehicle_hour: float = 4.0
+    future_capacity_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("collect_horizon_days", "eco_horizon_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} < 0 not understood.")
+        if self.future_drops_per_vehicle_hour <= 0:
+            raise ValueError("future_drops_per_vehicle_hour must be > 0.")
+        if not 0 <= self.future_capacity_share <= 1:
+            raise ValueError("future_capacity_share must be within [0, 1].")
 
 
 @dataclass(frozen=True)
@@ -74,15 +110,32 @@ class SlotOption:
     marginal_cost_eur: float
     co2_g: float
     recommended: bool = False
+    # Days after today (times above are seconds since today's midnight, so a slot of
+    # tomorrow starts at >= 86400). A later day's slot has no route yet: its price is an
+    # estimate and it takes one of the node's places in that slot (``set_places_left``).
+    day: int = 0
+
+
+# Where a basket's units are taken: (sku, qty, node_id, inbound arrival or None for stock
+# on hand); a hold reserves exactly these.
+Allocation = tuple[tuple[str, int, str, int | None], ...]
 
 
 @dataclass(frozen=True)
 class CollectOption:
     node_id: str
     name: str
-    ready_by_s: int
+    ready_by_s: int  # seconds since today's midnight (>= 86400 on a later day)
     price_eur: float
     distance_km: float
+    allocation: Allocation = ()
+    transfer_from_node_id: str | None = None  # the basket comes by the store shuttle
+    transfer_departs_s: int | None = None
+    stock_arrives_s: int | None = None  # when the shuttle or the last inbound unit is in
+
+    @property
+    def day(self) -> int:
+        return self.ready_by_s // DAY_S
 
 
 @dataclass(frozen=True)
@@ -135,6 +188,16 @@ class PromiseEngine:
             [self.node_index[live.vehicles[v].node.node_id] for v in live.vehicles]
         )
         self.vehicle_types = live.vehicle_types
+        # Inbound stock not yet promised, per (node, sku, arrival): the caller may set it
+        # from its own bookkeeping (the checkout's database).
+        self.inbound_left: dict[tuple[str, str, int], int] = {}
+        for i in scenario.inbound:
+            key = (i.node_id, i.sku, i.arrives_at_s)
+            self.inbound_left[key] = self.inbound_left.get(key, 0) + i.qty
+        # Places left per (day, slot start), one per node, on later days: the full
+        # :meth:`future_capacity` until the caller (the checkout's database) says less.
+        self._places: dict[tuple[int, int], np.ndarray] = {}
+        self._future: LiveRoutes | None = None
 
     @classmethod
     def from_plan(
@@ -174,9 +237,9 @@ class PromiseEngine:
         volume = sum(sc.catalogue[x.sku].volume_l * x.qty for x in lines)
         service_s = door_time_s(weight, volume, len(lines))
         result = Promise(lines=self._availability(lines, need, now_s), service_time_s=service_s)
+        result.options += self._collect(lat, lon, lines, need, has_stock, now_s)
         if not has_stock.any():
             return result
-        result.options += self._collect(lat, lon, has_stock, now_s)
         self.live.set_now(now_s + params.pick_lead_s)
         zones = sc.zones_at(lat, lon)
         offers = []
@@ -186,17 +249,14 @@ class PromiseEngine:
                 continue
             slots = self._slots(settings.slot_length_min * 60, now_s)
             allowed = (
-                np.array(
-                    [vt.may_carry(service, weight, volume, zones) for vt in self.vehicle_types]
-                )
+                _carry_mask(self.vehicle_types, service, weight, volume, zones)
                 & has_stock[self.vehicle_node]
             )
             if slots and allowed.any():
                 offers.append((service, settings, slots, allowed))
-        if not offers:
-            return result
-        union = np.logical_or.reduce([allowed for *_, allowed in offers])
-        table = self.live.insertion_table(lat, lon, service_s, weight, volume, union)
+        if offers:
+            union = np.logical_or.reduce([allowed for *_, allowed in offers])
+            table = self.live.insertion_table(lat, lon, service_s, weight, volume, union)
         for service, settings, slots, allowed in offers:
             best = self.live.best_in_slots(table, slots, allowed)
             options = []
@@ -221,6 +281,7 @@ class PromiseEngine:
                     )
                 )
             result.options += _steer(options, params)
+        result.options += self._later_eco(lat, lon, service_s, weight, volume, zones, has_stock)
         return result
 
     def _slots(self, length_s: int, now_s: int) -> list[tuple[int, int]]:
@@ -232,20 +293,233 @@ class PromiseEngine:
             t += length_s
         return slots
 
-    def _collect(self, lat, lon, has_stock, now_s) -> list[CollectOption]:
+    # -- eco on later days ----------------------------------------------------------------
+
+    def future_capacity(self, node_id: str, start_s: int, end_s: int) -> int:
+        """Orders a node's fleet may take at checkout in a slot of a later day:
+        ``floor(share x drops per hour x hours of its vehicles' shifts inside the slot
+        and the node's opening hours)`` (:class:`PromiseParams`)."""
+        p, node = self.params, self.scenario.nodes[node_id]
+        hours = 0.0
+        for v in self.scenario.vehicles:
+            if v.node_id == node_id:
+                begin = max(start_s, v.shift_start_s, node.opens_s)
+                end = min(end_s, v.shift_end_s, node.closes_s)
+                hours += max(0, end - begin) / 3600
+        return int(p.future_capacity_share * p.future_drops_per_vehicle_hour * hours + 1e-9)
+
+    def future_slots(self) -> list[tuple[int, int]]:
+        """The eco slots of a later day (seconds since that day's midnight)."""
+        eco = self.scenario.settings.services.get(Service.ECO)
+        if eco is None or eco.slot_length_min <= 0 or self.params.eco_horizon_days == 0:
+            return []
+        return self._slots(eco.slot_length_min * 60, -DAY_S)
+
+    def _future_routes(self) -> LiveRoutes:
+        """Every vehicle with an empty route: where and at what estimated cost a stop of
+        a later day can go. An empty vehicle's fixed cost and its drive out and back are
+        shared by the stops a full shift carries at ``future_drops_per_vehicle_hour``
+        (the amortisation route-aware sourcing uses for empty vehicles)."""
+        if self._future is None:
+            # Empty routes of identical vehicles (node, type, shift) price the same: one each.
+            alike: dict[tuple, str] = {}
+            for v in self.scenario.vehicles:
+                key = (v.node_id, v.vehicle_type_id, v.shift_start_s, v.shift_end_s)
+                alike.setdefault(key, v.vehicle_id)
+            live = LiveRoutes(self.scenario, self.live.travel, 0, set(alike.values()))
+            rate = self.params.future_drops_per_vehicle_hour
+            live.amortize_stops = np.array([
+                max(1.0, rate * max(0, v.latest_start_s - v.earliest_start_s) / 3600)
+                for v in live.vehicles.values()
+            ])  # fmt: skip
+            self._future = live
+            self._future_node = np.array(
+                [self.node_index[v.node.node_id] for v in live.vehicles.values()]
+            )
+        return self._future
+
+    def _later_eco(self, lat, lon, service_s, weight, volume, zones, has_stock) -> list:
+        settings = self.scenario.settings.services.get(Service.ECO)
+        slots = self.future_slots()
+        if settings is None or not slots:
+            return []
+        live = self._future_routes()
+        allowed = (
+            _carry_mask(live.vehicle_types, Service.ECO, weight, volume, zones)
+            & has_stock[self._future_node]
+        )
+        if not allowed.any():
+            return []
+        table = live.insertion_table(lat, lon, service_s, weight, volume, allowed)
+        out = []
+        for day in range(1, self.params.eco_horizon_days + 1):
+            # slots whose nodes with places left are the same share one search
+            groups: dict[bytes, tuple[np.ndarray, list[tuple[int, int]]]] = {}
+            for start, end in slots:
+                usable = allowed & (self._places_row(day, start) > 0)[self._future_node]
+                groups.setdefault(usable.tobytes(), (usable, []))[1].append((start, end))
+            found = []
+            for usable, group in groups.values():
+                found += zip(group, live.best_in_slots(table, group, usable), strict=True)
+            options = []
+            for (start, end), ins in sorted(found, key=lambda item: item[0]):
+                if ins is None:
+                    continue
+                v = live.vehicles[ins.vehicle_id]
+                options.append(
+                    SlotOption(
+                        service=Service.ECO,
+                        slot_start_s=day * DAY_S + start,
+                        slot_end_s=day * DAY_S + end,
+                        eta_start_s=day * DAY_S + start,
+                        eta_end_s=day * DAY_S + end,
+                        node_id=v.node.node_id,
+                        vehicle_id=ins.vehicle_id,
+                        mode=str(v.vehicle_type.mode),
+                        position=0,
+                        price_eur=price_eur(settings.price_eur, ins.cost_eur, self.params),
+                        marginal_cost_eur=round(ins.cost_eur, 4),
+                        co2_g=round(ins.co2_g, 2),
+                        day=day,
+                    )
+                )
+            out += _steer(options, self.params)
+        return out
+
+    def set_places_left(self, day: int, node_id: str, start_s: int, places: int) -> None:
+        """Places the checkout may still sell at ``node_id`` in the eco slot starting at
+        ``start_s`` on ``day`` days from today (ignored for unknown nodes or slots)."""
+        j = self.node_index.get(node_id)
+        row = self._places_row(day, start_s)
+        if j is not None and row is not None:
+            row[j] = places
+
+    def places_left(self, day: int, node_id: str, start_s: int) -> int:
+        row = self._places_row(day, start_s)
+        return 0 if row is None else int(row[self.node_index[node_id]])
+
+    def _places_row(self, day: int, start_s: int) -> np.ndarray | None:
+        row = self._places.get((day, start_s))
+        if row is None:
+            end_s = dict(self.future_slots()).get(start_s)
+            if end_s is None:
+                return None
+            row = np.array([self.future_capacity(n, start_s, end_s) for n in self.node_ids])
+            self._places[day, start_s] = row
+        return row
+
+    # -- click & collect -------------------------------------------------------------------
+
+    def _ready_at(self, node_id: str, earliest_s: int, work_s: int) -> int | None:
+        """When ``work_s`` of work at the node, begun no earlier than ``earliest_s`` and
+        inside its opening hours of one day, is done; None if not within the horizon."""
+        node = self.scenario.nodes[node_id]
+        for day in range(max(0, earliest_s // DAY_S), self.params.collect_horizon_days + 1):
+            begin = max(earliest_s, day * DAY_S + node.opens_s)
+            if begin + work_s <= day * DAY_S + node.closes_s:
+                return begin + work_s
+        return None
+
+    def _collect(self, lat, lon, lines, need, has_stock, now_s) -> list[CollectOption]:
+        """At each store or dark store within the radius, the earliest of: picking the
+        basket there, the basket coming by the shuttle from a node that holds it, or
+        the missing units arriving there as inbound stock."""
         sc, p = self.scenario, self.params
         base = sc.settings.services.get(Service.CLICK_COLLECT)
         price = base.price_eur if base else 0.0
         out = []
         for j, node_id in enumerate(self.node_ids):
             node = sc.nodes[node_id]
-            if node.kind not in (NodeKind.STORE, NodeKind.DARK_STORE) or not has_stock[j]:
+            if node.kind not in (NodeKind.STORE, NodeKind.DARK_STORE):
                 continue
             km = great_circle_km(lat, lon, node.lat, node.lon)
-            ready = max(now_s, node.opens_s) + p.pick_lead_s
-            if km <= p.collect_radius_km and ready <= node.closes_s:
-                out.append(CollectOption(node_id, node.name, ready, price, round(km, 2)))
+            if km > p.collect_radius_km:
+                continue
+            basket = tuple((x.sku, x.qty, node_id, None) for x in lines)
+            option = None
+            if has_stock[j]:
+                ready = self._ready_at(node_id, now_s, p.pick_lead_s)
+                if ready is not None:
+                    option = CollectOption(node_id, node.name, ready, price, round(km, 2), basket)
+            else:
+                option = _earliest(
+                    self._by_transfer(j, lines, has_stock, now_s, price, round(km, 2)),
+                    self._by_inbound(j, lines, need, now_s, price, round(km, 2)),
+                )
+            if option is not None:
+                out.append(option)
         return sorted(out, key=lambda o: o.distance_km)[:3]
+
+    def _by_transfer(self, j, lines, has_stock, now_s, price, km) -> CollectOption | None:
+        """The whole basket picked at another node that holds it and brought by the
+        shuttle (one parcel, one pick): the earliest ready time over the sources."""
+        sc, p = self.scenario, self.params
+        shuttle = sc.settings.transfer
+        store = sc.nodes[self.node_ids[j]]
+        best: CollectOption | None = None
+        for k in np.flatnonzero(has_stock):
+            if k == j:
+                continue
+            source = self.node_ids[int(k)]
+            picked = self._ready_at(source, now_s, shuttle.pick_before_s)
+            if picked is None:
+                continue
+            # The first run after the pick that reaches the store while it is open (a
+            # closed store receives nothing) and whose basket is ready within the horizon.
+            found = None
+            for d in range(picked // DAY_S, p.collect_horizon_days + 1):
+                for t in shuttle.departures_s:
+                    departs, arrives = d * DAY_S + t, d * DAY_S + t + shuttle.lead_s
+                    if departs < picked or arrives % DAY_S > store.closes_s:
+                        continue
+                    ready = self._ready_at(store.node_id, arrives, shuttle.prepare_s)
+                    if ready is not None:
+                        found = (departs, ready)
+                        break
+                if found is not None:
+                    break
+            if found is None or (best is not None and found[1] >= best.ready_by_s):
+                continue
+            departs, ready = found
+            best = CollectOption(
+                store.node_id, store.name, ready,
+                round((price + p.pass_through * shuttle.cost_eur) * 10) / 10, km,
+                tuple((x.sku, x.qty, source, None) for x in lines), source, departs,
+                departs + shuttle.lead_s,
+            )  # fmt: skip
+        return best
+
+    def _by_inbound(self, j, lines, need, now_s, price, km) -> CollectOption | None:
+        """What the store holds, and the rest from inbound deliveries to the store (the
+        earliest arrivals first): ready once the last needed delivery is in and picked."""
+        store_id = self.node_ids[j]
+        allocation, arrived, last = [], now_s, None
+        for k in np.flatnonzero(need):
+            sku, qty = self.skus[int(k)], int(need[k])
+            here = int(min(qty, max(0, self.free[j, k])))
+            if here:
+                allocation.append((sku, here, store_id, None))
+            missing = qty - here
+            for (node_id, s, at), left in sorted(
+                self.inbound_left.items(), key=lambda item: item[0][2]
+            ):
+                if missing == 0:
+                    break
+                if node_id != store_id or s != sku or left <= 0:
+                    continue
+                take = min(missing, left)
+                allocation.append((sku, take, store_id, at))
+                missing -= take
+                arrived, last = max(arrived, at), max(last or at, at)
+            if missing:
+                return None
+        ready = self._ready_at(store_id, arrived, self.params.pick_lead_s)
+        if ready is None:
+            return None
+        name = self.scenario.nodes[store_id].name
+        return CollectOption(
+            store_id, name, ready, price, km, tuple(allocation), stock_arrives_s=last
+        )
 
     def _availability(self, lines, need, now_s) -> list[LineAvailability]:
         out = []
@@ -267,6 +541,23 @@ class PromiseEngine:
                         break
             out.append(LineAvailability(line.sku, line.qty, in_stock, earliest))
         return out
+
+
+def _carry_mask(
+    types: list[VehicleType], service: Service, weight_kg: float, volume_l: float, zones: list
+) -> np.ndarray:
+    """Which of ``types`` (one per vehicle) may carry the basket there: decided once per
+    vehicle type."""
+    verdict: dict[str, bool] = {}
+    for vt in types:
+        if vt.vehicle_type_id not in verdict:
+            verdict[vt.vehicle_type_id] = vt.may_carry(service, weight_kg, volume_l, zones)
+    return np.array([verdict[vt.vehicle_type_id] for vt in types], dtype=bool)
+
+
+def _earliest(*options: CollectOption | None) -> CollectOption | None:
+    found = [o for o in options if o is not None]
+    return min(found, key=lambda o: o.ready_by_s) if found else None
 
 
 def _steer(options: list[SlotOption], params: PromiseParams) -> list[SlotOption]:

@@ -3,6 +3,14 @@
 Every figure is integer inside OR-Tools: costs are scaled by ``COST_SCALE`` units per
 euro. Matrices go in with ``RegisterTransitMatrix`` (no Python callback per arc), so
 the search runs at C++ speed.
+
+One tour per vehicle: OR-Tools could chain copies of a vehicle in time for several
+tours, but that multiplies the fleet the search works on; with OR-Tools a bike drives
+``max_trips`` = 1 whatever its type says (the plan holds, it just uses more bikes; the
+PyVRP engine reloads). Breaks: a vehicle whose shift may need one gets its span capped
+at its shift less the break (and twice the work allowed between breaks), and the
+shared schedule (:mod:`optimizer.routing.schedule`) places the break
+and re-checks every route, as for PyVRP, so the domain rules hold with both engines.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ import time
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from optimizer.routing.problem import RouteResult, RoutingProblem, RoutingResult
+from optimizer.routing.problem import RoutingProblem, RoutingResult
+from optimizer.routing.schedule import reinsert, schedule_route
 
 COST_SCALE = 1_000_000  # integer cost units per euro (a micro-euro resolution)
 
@@ -130,8 +139,13 @@ class _Model:
         for v in range(p.num_vehicles):
             earliest, latest = int(p.vehicle_earliest_start_s[v]), int(p.vehicle_latest_end_s[v])
             leave_by = min(int(p.vehicle_latest_start_s[v]), latest)
+            if p.may_need_break(v):
+                # The day's span leaves room in the shift for the break the schedule
+                # places, and no more work than one break allows.
+                span = min(latest - earliest - p.break_s, 2 * p.max_work_before_break_s)
+                time_dim.SetSpanUpperBoundForVehicle(max(0, span), v)
             start, end = routing.Start(v), routing.End(v)
-            time_dim.CumulVar(start).SetRange(earliest, max(earliest, leave_by))
+            time_dim.CumulVar(start).SetRange(earliest, max(earliest, min(leave_by, latest)))
             time_dim.CumulVar(end).SetRange(earliest, latest)
             time_dim.SetSpanCostCoefficientForVehicle(
                 int(round(p.vehicle_cost_per_s_eur[v] * COST_SCALE)), v
@@ -155,7 +169,7 @@ class _Model:
     def extract(self, solution) -> RoutingResult:
         routing, manager = self.routing, self.manager
         result = RoutingResult(objective_eur=solution.ObjectiveValue() / COST_SCALE)
-        served = set()
+        left_out: list[int] = []  # stops the schedule could not keep on their route
         for v in range(self.problem.num_vehicles):
             index = solution.Value(routing.NextVar(routing.Start(v)))
             stops = []
@@ -163,8 +177,13 @@ class _Model:
                 stops.append(manager.IndexToNode(index) - self.num_depots)
                 index = solution.Value(routing.NextVar(index))
             if stops:
-                start_s = solution.Value(self.time.CumulVar(routing.Start(v)))
-                result.routes.append(RouteResult(vehicle=v, stops=stops, start_s=start_s))
-                served.update(stops)
+                # Timed (and the break placed) by the shared schedule, which keeps the
+                # departure as late as it can be without coming back later.
+                route, dropped, _ = schedule_route(self.problem, v, [stops])
+                if route is not None:
+                    result.routes.append(route)
+                left_out += dropped
+        result.routes, _ = reinsert(self.problem, result.routes, left_out)
+        served = {i for r in result.routes for i in r.stops}
         result.dropped = [i for i in range(self.problem.num_stops) if i not in served]
         return result

@@ -46,6 +46,17 @@ class RoutingProblem:
     tw_end_s: np.ndarray  # (S,) int
     allowed: np.ndarray  # (S, V) bool
     penalty_eur: np.ndarray  # (S,) float
+    # Several tours a shift: vehicle v may drive up to vehicle_max_trips[v] tours,
+    # reloading vehicle_reload_s[v] at its depot between two (None: one tour each).
+    # The range (vehicle_max_distance_m) is for the whole shift, all tours together.
+    vehicle_max_trips: np.ndarray | None = None  # (V,) int >= 1
+    vehicle_reload_s: np.ndarray | None = None  # (V,) int
+    # Breaks: a vehicle out longer than break_over_s (first departure to last return)
+    # stops break_s once, with at most max_work_before_break_s of work before and after
+    # it (0: no breaks).
+    break_s: int = 0
+    max_work_before_break_s: int = 0
+    break_over_s: int = 0
     # Where each vehicle ends, when not where it starts (a re-plan starts a vehicle that
     # is out at its last stop and brings it back to its node); None: at its start.
     vehicle_end_location: np.ndarray | None = None  # (V,) int
@@ -64,6 +75,17 @@ class RoutingProblem:
     @property
     def num_stops(self) -> int:
         return len(self.stop_location)
+
+    def max_trips(self, v: int) -> int:
+        return 1 if self.vehicle_max_trips is None else int(self.vehicle_max_trips[v])
+
+    def reload_s(self, v: int) -> int:
+        return 0 if self.vehicle_reload_s is None else int(self.vehicle_reload_s[v])
+
+    def may_need_break(self, v: int) -> bool:
+        """Whether vehicle v's shift is long enough for its work to need a break."""
+        shift_s = int(self.vehicle_latest_end_s[v]) - int(self.vehicle_earliest_start_s[v])
+        return self.break_s > 0 and shift_s > self.break_over_s
 
     def validate(self) -> None:
         """Refuse arrays of the wrong shape or sign before an engine sees them."""
@@ -91,15 +113,58 @@ class RoutingProblem:
             raise ValueError("a time window ends before it starts.")
         if len(self.end_location) != v:
             raise ValueError(f"vehicle_end_location has {len(self.end_location)} entries, not {v}.")
+        elsewhere = self.end_location != self.vehicle_start_location
+        if any(elsewhere[k] and self.max_trips(k) > 1 for k in range(v)):
+            raise ValueError("a vehicle that ends elsewhere than it starts drives one tour.")
         if len(self.distance_m) != len(self.duration_s):
             raise ValueError("distance_m and duration_s have different profile counts.")
+        for name in ("vehicle_max_trips", "vehicle_reload_s"):
+            value = getattr(self, name)
+            if value is not None and len(value) != v:
+                raise ValueError(f"{name} has {len(value)} entries, not {v}.")
+        if self.vehicle_max_trips is not None and np.any(self.vehicle_max_trips < 1):
+            raise ValueError("vehicle_max_trips < 1 not understood.")
+        if self.vehicle_reload_s is not None and np.any(self.vehicle_reload_s < 0):
+            raise ValueError("vehicle_reload_s < 0 not understood.")
+        if min(self.break_s, self.max_work_before_break_s, self.break_over_s) < 0:
+            raise ValueError("break_s, max_work_before_break_s, break_over_s < 0 not understood.")
+        if self.break_s > 0 and self.max_work_before_break_s <= 0:
+            raise ValueError("a break with max_work_before_break_s <= 0 not understood.")
+
+
+@dataclass
+class BreakResult:
+    """A break of ``duration_s`` from ``start_s`` in tour ``trip`` of a route, after its
+    first ``after_stop`` stops (0: at the depot, before the tour leaves)."""
+
+    trip: int
+    after_stop: int
+    start_s: int
+    duration_s: int
 
 
 @dataclass
 class RouteResult:
+    """A vehicle's day: ``stops`` in visiting order across its tours; ``trip_sizes``
+    cuts them into tours (empty: one tour). The first tour leaves at ``start_s``; each
+    later one starts when the previous is back, reloads, then leaves. ``rest`` is the
+    driver's break, if the day needs one (``break`` is a Python keyword)."""
+
     vehicle: int
     stops: list[int]  # stop indices in visiting order
     start_s: int  # when the vehicle leaves its depot
+    trip_sizes: list[int] = field(default_factory=list)
+    rest: BreakResult | None = None
+
+    def trips(self) -> list[list[int]]:
+        """The stops of each tour."""
+        if not self.trip_sizes:
+            return [list(self.stops)]
+        out, k = [], 0
+        for n in self.trip_sizes:
+            out.append(list(self.stops[k : k + n]))
+            k += n
+        return out
 
 
 @dataclass

@@ -6,9 +6,17 @@ costs and optional clients with a prize. What it lacks is a client-vehicle
 compatibility rule; ``allowed[stop, vehicle]`` is modelled with one PyVRP profile per
 distinct (travel profile, allowed pattern) whose arcs into forbidden stops are
 prohibitively long in distance and in time (so any route using one is infeasible),
-and every returned route is re-checked here: a stop a vehicle may not serve, or one
-that breaks a window, the capacity, the range or the shift, is dropped, never
-returned.
+and every returned route is re-checked (:mod:`optimizer.routing.schedule`): a stop a
+vehicle may not serve, or one that breaks a window, the capacity, the range or the
+shift, is dropped, never returned.
+
+Several tours a shift are PyVRP's reloads: a vehicle type with ``max_trips > 1`` may
+come back to a copy of its depot whose service duration is the reload time (and
+whose window closes when the last tour must leave), up to ``max_trips - 1`` times; the
+range (``max_distance``) is PyVRP's per route, so it holds for the whole shift.
+PyVRP has no breaks: a vehicle whose shift is long enough to need one gets a route
+duration at most its shift less the break (and twice the work allowed between breaks),
+and the schedule places the break in the route afterwards, dropping a stop if it cannot.
 
 Costs are integers in PyVRP: ``COST_SCALE`` units per euro, as in the OR-Tools engine.
 Loads stay in the problem's grams and millilitres. PyVRP penalises a violation per
@@ -31,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyvrp
 
-from optimizer.routing.problem import RouteResult, RoutingProblem, RoutingResult
+from optimizer.routing.problem import RoutingProblem, RoutingResult
+from optimizer.routing.schedule import reinsert, route_cost_eur, schedule_route
 
 COST_SCALE = 1_000_000  # integer cost units per euro (a micro-euro resolution)
 
@@ -112,7 +121,9 @@ class PyVrpEngine:
         start = pyvrp.Solution(
             data,
             [
-                pyvrp.Route(data, [a.idx for a in r if a.is_client()], r.vehicle_type())
+                pyvrp.Route(
+                    data, [pyvrp.Activity(a.type, a.idx) for a in list(r)[1:-1]], r.vehicle_type()
+                )
                 for r in found.best.routes()
             ],
         )
@@ -160,11 +171,14 @@ class _TypeKey:
 
     depot: int
     end_depot: int
+    reload_depot: int | None
+    max_trips: int
     profile: int
     capacity: tuple[int, ...]
     earliest: int
     leave_by: int
     latest_end: int
+    max_duration: int | None
     max_distance: int
     fixed: int
     per_m: int
@@ -190,9 +204,17 @@ class _Model:
             np.concatenate([p.vehicle_start_location[usable], p.end_location[usable]])
         )
         depot_of = {int(loc): d for d, loc in enumerate(depots)}
-        node_location = np.concatenate([depots, p.stop_location[self.clients]]).astype(np.int64)
+        # Reload depots: a copy of a depot per (location, reload time, last departure).
+        reload_of: dict[tuple[int, int, int], int] = {}
+        for v in np.flatnonzero(usable):
+            if p.max_trips(v) > 1:
+                key = (int(p.vehicle_start_location[v]), p.reload_s(v), _leave_by(p, v))
+                reload_of.setdefault(key, len(depots) + len(reload_of))
+        depot_location = np.concatenate([depots, [k[0] for k in reload_of]]).astype(np.int64)
+        node_location = np.concatenate([depot_location, p.stop_location[self.clients]])
+        node_location = node_location.astype(np.int64)
         grid = np.ix_(node_location, node_location)
-        first_client = len(depots)
+        first_client = len(depot_location)
 
         # One PyVRP profile per (travel profile, allowed pattern over the clients).
         distance, duration = [], []
@@ -227,14 +249,27 @@ class _Model:
                 duration.append(dur)
             earliest = int(p.vehicle_earliest_start_s[v])
             latest_end = int(p.vehicle_latest_end_s[v])
+            max_duration = None
+            if p.may_need_break(v):
+                # PyVRP has no breaks: the day's span leaves room for one in the shift
+                # (the schedule places it, leaving earlier or coming back later), and
+                # no more work than one break allows.
+                max_duration = max(
+                    0, min(latest_end - earliest - p.break_s, 2 * p.max_work_before_break_s)
+                )
+            trips = p.max_trips(v)
+            loc = int(p.vehicle_start_location[v])
             type_key = _TypeKey(
-                depot=depot_of[int(p.vehicle_start_location[v])],
+                depot=depot_of[loc],
                 end_depot=depot_of[int(p.end_location[v])],
+                reload_depot=reload_of[loc, p.reload_s(v), _leave_by(p, v)] if trips > 1 else None,
+                max_trips=trips,
                 profile=profile_of[key],
                 capacity=tuple(int(c) for c in p.vehicle_capacity[v]),
                 earliest=earliest,
-                leave_by=max(earliest, min(int(p.vehicle_latest_start_s[v]), latest_end)),
+                leave_by=max(earliest, min(_leave_by(p, v), latest_end)),
                 latest_end=latest_end,
+                max_duration=max_duration,
                 max_distance=int(p.vehicle_max_distance_m[v]),
                 fixed=_scaled(p.vehicle_fixed_cost_eur[v]),
                 per_m=_scaled(p.vehicle_cost_per_m_eur[v]),
@@ -252,6 +287,12 @@ class _Model:
                 tw_early=k.earliest,
                 tw_late=k.latest_end,
                 start_late=k.leave_by,
+                **({} if k.max_duration is None else {"shift_duration": k.max_duration}),
+                **(
+                    {}
+                    if k.reload_depot is None
+                    else {"reload_depots": [k.reload_depot], "max_reloads": k.max_trips - 1}
+                ),
                 max_distance=k.max_distance,
                 unit_distance_cost=k.per_m,
                 unit_duration_cost=k.per_s,
@@ -289,7 +330,14 @@ class _Model:
         self.data = pyvrp.ProblemData(
             locations=[pyvrp.Location(0.0, 0.0) for _ in node_location],
             clients=clients,
-            depots=[pyvrp.Depot(location=d) for d in range(len(depots))],
+            depots=[pyvrp.Depot(location=d) for d in range(len(depots))]
+            + [
+                # The reload starts by the last departure minus the reload time.
+                pyvrp.Depot(
+                    location=d, tw_late=max(0, leave_by - reload_s), service_duration=reload_s
+                )
+                for (_, reload_s, leave_by), d in reload_of.items()
+            ],
             vehicle_types=self.types,
             distance_matrices=distance,
             duration_matrices=duration,
@@ -307,20 +355,26 @@ class _Model:
 
     def extract(self, solution: pyvrp.Solution) -> RoutingResult:
         result = RoutingResult()
-        served: set[int] = set()
         free = [list(vehicles) for vehicles in self.type_vehicles]
-        cost_eur = 0.0
+        left_out: list[int] = []  # stops the schedule could not keep on their route
         for route in solution.routes():
             vehicle = free[route.vehicle_type()].pop(0)
-            stops = [self.clients[a.idx] for a in route if a.is_client()]
-            kept, start_s, cost = _checked_route(self.problem, vehicle, stops)
-            if kept:
-                result.routes.append(RouteResult(vehicle=vehicle, stops=kept, start_s=start_s))
-                served.update(kept)
-                cost_eur += cost
+            trips: list[list[int]] = [[]]
+            for a in list(route)[1:-1]:
+                if a.is_depot():
+                    trips.append([])
+                elif a.is_client():
+                    trips[-1].append(self.clients[a.idx])
+            kept, dropped, _ = schedule_route(self.problem, vehicle, trips)
+            if kept is not None:
+                result.routes.append(kept)
+            left_out += dropped
+        result.routes, _ = reinsert(self.problem, result.routes, left_out)
+        served = {i for r in result.routes for i in r.stops}
         result.dropped = [i for i in range(self.problem.num_stops) if i not in served]
-        cost_eur += float(self.problem.penalty_eur[result.dropped].sum())
-        result.objective_eur = cost_eur
+        result.objective_eur = sum(route_cost_eur(self.problem, r) for r in result.routes) + float(
+            self.problem.penalty_eur[result.dropped].sum()
+        )
         return result
 
 
@@ -328,68 +382,7 @@ def _scaled(eur: float) -> int:
     return int(round(float(eur) * COST_SCALE))
 
 
-def _checked_route(p: RoutingProblem, v: int, stops: list[int]) -> tuple[list[int], int, float]:
-    """Keep the stops of a route, in order, while the route stays feasible for vehicle ``v``.
-
-    Walks the route from the vehicle's earliest start (the most room for every window)
-    and keeps a stop only if ``v`` may serve it and, with it, the load, the range, its
-    window and the return by the latest end all hold. Then picks the departure: as
-    late as possible without coming back later (no avoidable waiting at the depot's
-    end, stops served early in their slots), and not after the vehicle must leave.
-
-    Returns the kept stops, the departure time and the route's cost in euros.
-    """
-    prof = int(p.vehicle_profile[v])
-    dist, dur = p.distance_m[prof], p.duration_s[prof]
-    depot = int(p.vehicle_start_location[v])
-    home = int(p.end_location[v])
+def _leave_by(p: RoutingProblem, v: int) -> int:
+    """When vehicle v's last tour must leave its depot at the latest."""
     earliest = int(p.vehicle_earliest_start_s[v])
-    latest_end = int(p.vehicle_latest_end_s[v])
-    leave_by = max(earliest, min(int(p.vehicle_latest_start_s[v]), latest_end))
-    capacity = p.vehicle_capacity[v]
-    max_m = int(p.vehicle_max_distance_m[v])
-
-    kept: list[int] = []
-    load = np.zeros_like(capacity)
-    t, at, metres = earliest, depot, 0
-    begins: list[int] = []
-    for i in stops:
-        loc = int(p.stop_location[i])
-        begin = max(t + int(dur[at, loc]), int(p.tw_start_s[i]))
-        leave = begin + int(p.stop_service_s[i])
-        if (
-            not p.allowed[i, v]
-            or np.any(load + p.stop_demand[i] > capacity)
-            or metres + int(dist[at, loc]) + int(dist[loc, home]) > max_m
-            or begin > p.tw_end_s[i]
-            or leave + int(dur[loc, home]) > latest_end
-        ):
-            continue
-        kept.append(i)
-        begins.append(begin)
-        load = load + p.stop_demand[i]
-        metres += int(dist[at, loc])
-        t, at = leave, loc
-    if not kept:
-        return [], earliest, 0.0
-    metres += int(dist[at, home])
-    end = t + int(dur[at, home])
-
-    # Delaying the departure by d shifts stop k by max(0, d - waits up to k): the
-    # return is unchanged while d <= all waits, and stop k stays in its window while
-    # d <= waits up to k + (window end - service start).
-    delay, waited = leave_by - earliest, 0
-    t, at = earliest, depot
-    for i, begin in zip(kept, begins, strict=True):
-        loc = int(p.stop_location[i])
-        waited += begin - (t + int(dur[at, loc]))
-        delay = min(delay, waited + int(p.tw_end_s[i]) - begin)
-        t, at = begin + int(p.stop_service_s[i]), loc
-    delay = max(0, min(delay, waited))
-    start_s = earliest + delay
-    cost = (
-        float(p.vehicle_fixed_cost_eur[v])
-        + float(p.vehicle_cost_per_m_eur[v]) * metres
-        + float(p.vehicle_cost_per_s_eur[v]) * (end - start_s)
-    )
-    return kept, start_s, cost
+    return max(earliest, min(int(p.vehicle_latest_start_s[v]), int(p.vehicle_latest_end_s[v])))

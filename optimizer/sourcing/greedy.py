@@ -114,6 +114,9 @@ class GreedySourcing:
         for (node_id, sku), qty in sc.stock.items():
             self.stock[self.node_index[node_id], sku_index[sku]] += qty
         self.initial_stock = self.stock.copy()
+        # Inbound deliveries: a click & collect at their node may wait for them.
+        self.inbound = [(self.node_index[i.node_id], sku_index[i.sku], i.qty, i.arrives_at_s)
+                        for i in sc.inbound]  # fmt: skip
         self.pick_capacity = np.array([sc.nodes[n].pick_capacity_per_day for n in self.node_ids])
         self.picks_left = self.pick_capacity.copy()
         self.priority = np.array([params.node_priority_eur.get(n, 0.0) for n in self.node_ids])
@@ -199,9 +202,9 @@ class GreedySourcing:
             has_stock = np.all(self.stock >= self.basket[i], axis=1)
             order = self.scenario.orders_by_id[order_id]
             if order.service is Service.CLICK_COLLECT:
+                j = self._collect_stock_node(order)
                 ok = np.zeros(len(self.node_ids), dtype=bool)
-                ok[self.node_index[order.collect_node_id]] = True
-                ok &= has_stock
+                ok[j] = has_stock[j] or self._inbound_covers(order, i, j)
             else:
                 ok = has_stock & (self.node_stage[self.reach_row[order_id]] == Stage.FEASIBLE)
                 if order.ship_from_node_id is not None:
@@ -222,7 +225,7 @@ class GreedySourcing:
                 result.unassigned.append(self._why_not(order_id, exclude.get(order_id, set())))
                 continue
             if order.service is Service.CLICK_COLLECT:
-                j = self.node_index[order.collect_node_id]
+                j = self._collect_stock_node(order)
                 self._hold(order_id, j)
                 result.collections[order_id] = order.collect_node_id
                 continue
@@ -362,6 +365,22 @@ class GreedySourcing:
             policy=policy,
         )
 
+    def _collect_stock_node(self, order) -> int:
+        """Where a click & collect order's stock is: its store, or the node the store
+        shuttle brings it from (``ship_from_node_id``, a transfer)."""
+        return self.node_index[order.ship_from_node_id or order.collect_node_id]
+
+    def _inbound_covers(self, order, i: int, j: int) -> bool:
+        """At its own store, stock plus the inbound deliveries there by the time the order
+        must be ready cover the basket (what is left of them after earlier holds)."""
+        if order.ship_from_node_id not in (None, order.collect_node_id):
+            return False
+        arrived = self.stock[j].copy()
+        for node, k, qty, at in self.inbound:
+            if node == j and at <= order.slot_start_s:
+                arrived[k] += qty
+        return bool(np.all(arrived >= self.basket[i]))
+
     def _hold(self, order_id: str, j: int) -> None:
         self.stock[j] -= self.basket[self.row[order_id]]
         self.picks_left[j] -= 1
@@ -375,13 +394,16 @@ class GreedySourcing:
         i = self.row[order_id]
         has_stock = np.all(self.stock >= self.basket[i], axis=1)
         if order.service is Service.CLICK_COLLECT:
-            j = self.node_index[order.collect_node_id]
+            j = self._collect_stock_node(order)
             if not has_stock[j]:
                 missing = self._missing_lines(i, j)
+                where = f"collection node {order.collect_node_id}"
+                if self.node_ids[j] != order.collect_node_id:
+                    where = f"shuttle source {self.node_ids[j]} for {where}"
                 return Unassigned(
                     order_id,
                     UnassignedCode.COLLECT_NODE_NO_STOCK,
-                    f"collection node {order.collect_node_id} lacks {missing}",
+                    f"{where} lacks {missing}",
                     order.collect_node_id,
                 )
             return Unassigned(
