@@ -571,7 +571,7 @@ def _locked_route(
         t = pause(t, pauses[0][0])
     metres += int(dist[at, 0])
     end = t + int(dur[at, 0])
-    if facts.back_s is not None and not plan[len(facts.stops) :]:
+    if facts.back_s is not None and not plan[len(facts.stops) :] and not live.broken:
         end = facts.back_s  # the trip is over: when it was back is a fact too
 
     on_board = [orders[k - 1] for k, *_ in plan] + [day.orders_by_id[o] for o in carried]
