@@ -169,8 +169,8 @@ class CheckoutService:
         for table in (Hold, VehicleRoute, StockLevel, InboundStock, DayState):
             s.execute(delete(table))
         committed: dict[tuple[str, str], int] = {}
-        for order_id, node_id in plan.sources.items():
-            for line in sc.orders_by_id[order_id].lines:
+        for node_id, lines in plan.shipments(sc):
+            for line in lines:
                 key = (node_id, line.sku)
                 committed[key] = committed.get(key, 0) + line.qty
         for row in s.scalars(select(DayOrder).where(DayOrder.service_date > today)):

@@ -233,6 +233,14 @@ class TrackingService:
                 .order_by(PlanJob.finished_at.desc())
                 .limit(1)
             ).first()
+            if row is None:  # a split order: its last parcel to arrive tells when it is all there
+                row = s.execute(
+                    select(TrackedOrder, PlanJob.finished_at)
+                    .join(PlanJob, PlanJob.id == TrackedOrder.plan_id)
+                    .where(TrackedOrder.order_id.startswith(order_id + "/", autoescape=True))
+                    .order_by(PlanJob.finished_at.desc(), TrackedOrder.eta_at.desc().nulls_last())
+                    .limit(1)
+                ).first()
             if row is not None:
                 return self._tracked(s, row[0])
             jobs = s.scalars(
@@ -285,9 +293,13 @@ class TrackingService:
     def _planned(self, doc: dict, job: PlanJob, order_id: str) -> Tracking:
         """An order of a plan no event has touched yet: as planned."""
         _, orders = open_plan(doc, job.id, self._scenario_of(job))
+        parcels = [o for o in orders if o.order_id.startswith(order_id + "/")]
         for order in orders:
             if order.order_id == order_id:
                 return self._from_row(order, Day.of(doc).settings.tz, [])
+        if parcels:  # a split order: as its last parcel to arrive
+            last = max(parcels, key=lambda o: o.eta_at)
+            return self._from_row(last, Day.of(doc).settings.tz, [])
         reason = next((u["reason"] for u in doc["unassigned"] if u["order_id"] == order_id), None)
         return self._tracking(order_id, job.id, "unassigned", reason=reason)
 

@@ -107,7 +107,8 @@ def open_plan(
                 orders.append(
                     TrackedOrder(
                         plan_id=plan_id,
-                        order_id=stop["order_id"],
+                        # A split order's parcels are tracked one by one (ORDER/1, ...).
+                        order_id=stop.get("parcel_id") or stop["order_id"],
                         vehicle_id=vehicle_id,
                         node_id=node.node_id,
                         mode=first["mode"],

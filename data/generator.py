@@ -273,7 +273,9 @@ def fleet_scale(orders: int) -> int:
     return max(1, int(orders / BASE_ORDERS + 0.5))
 
 
-def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> GeneratedScenario:
+def generate(
+    orders: int = 600, seed: int = 1, date: str = "2026-11-24", stock_scale: float = 1.0
+) -> GeneratedScenario:
     """Generate a Paris delivery day.
 
     Parameters
@@ -285,9 +287,18 @@ def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> Gene
         Seed of ``numpy.random.default_rng``: same seed, same day.
     date
         The day, ``YYYY-MM-DD``; slots and shifts carry Europe/Paris's UTC offset on it.
+    stock_scale
+        Multiplies every node's stock depth (:data:`STOCK_POLICY`): 1 as documented; below
+        1 a scarce day (e.g. 0.3, before a delivery of stock), where the warehouse no
+        longer holds every basket and some baskets need two nodes. The random draws are
+        the same whatever the scale: the same seed gives the same baskets at the same
+        addresses (the services offered follow the stock: click & collect and green
+        only where a nearby node shows the basket).
     """
     if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
         raise ValueError(f"orders must be a positive integer, got {orders!r}.")
+    if not (isinstance(stock_scale, int | float) and 0 < stock_scale <= 100):
+        raise ValueError(f"stock_scale must be a number in (0, 100], got {stock_scale!r}.")
     try:
         day = Date.fromisoformat(date)
     except (TypeError, ValueError):
@@ -313,7 +324,7 @@ def generate(orders: int = 600, seed: int = 1, date: str = "2026-11-24") -> Gene
         {"sku": c.sku, "name": c.name, "weight_kg": c.weight_kg, "volume_l": c.volume_l}
         for c in CATALOGUE
     ]
-    stock_qty = _stock(rng, orders)
+    stock_qty = _stock(rng, orders, stock_scale)
     stock = [
         {"node_id": node.node_id, "sku": item.sku, "qty": int(stock_qty[n, s])}
         for n, node in enumerate(paris_city.NODES)
@@ -465,8 +476,9 @@ def _expected_units(orders: int) -> np.ndarray:
     return lines * units_per_line * popularity / popularity.sum()
 
 
-def _stock(rng: np.random.Generator, orders: int) -> np.ndarray:
-    """Units per (node, SKU); -1 where the node does not list the SKU at all."""
+def _stock(rng: np.random.Generator, orders: int, scale: float = 1.0) -> np.ndarray:
+    """Units per (node, SKU); -1 where the node does not list the SKU at all. ``scale``
+    multiplies the depth of every node's stock."""
     expected = _expected_units(orders)
     popularity = np.array([c.popularity for c in CATALOGUE])
     kind = np.array([c.kind for c in CATALOGUE])
@@ -493,7 +505,8 @@ def _stock(rng: np.random.Generator, orders: int) -> np.ndarray:
             units = np.ceil(mean)
         else:
             units = 1 + rng.poisson(mean)
-        qty[n, listed] = units
+        # Scaled after the draws, so every scale draws the same numbers.
+        qty[n, listed] = np.floor(units * scale + 0.5)
     qty[:, sold_out] = np.where(qty[:, sold_out] >= 0, 0, -1)
     return qty
 

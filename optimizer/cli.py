@@ -48,6 +48,21 @@ def plan(
     ] = 30.0,
     engine: Annotated[str, typer.Option(help="routing engine: pyvrp or ortools")] = "pyvrp",
     workers: Annotated[int, typer.Option(help="processes solving nodes in parallel", min=1)] = 2,
+    max_split: Annotated[
+        int | None,
+        typer.Option(
+            help="most nodes a basket may ship from, a parcel each; 1: never split "
+            "[default: the scenario's max_split, 2]",
+            min=1,
+        ),
+    ] = None,
+    split_penalty: Annotated[
+        float | None,
+        typer.Option(
+            help="EUR per parcel beyond the first [default: the scenario's split_penalty_eur, 4]",
+            min=0.0,
+        ),
+    ] = None,
 ) -> None:
     """Plan the day: choose a node per order, build routes, write the plan files."""
     from optimizer.check import check_plan
@@ -55,10 +70,16 @@ def plan(
     from optimizer.io.plan_map import plan_map
     from optimizer.kpis import plan_kpis
     from optimizer.planning import PlanParams, plan_day
+    from optimizer.sourcing import SourcingParams
 
     sc = _load(scenario)
     try:
-        params = PlanParams(time_limit_s=time_limit, engine=engine, workers=workers)
+        params = PlanParams(
+            time_limit_s=time_limit,
+            engine=engine,
+            workers=workers,
+            sourcing=SourcingParams(max_split=max_split, split_penalty_eur=split_penalty),
+        )
     except ValueError as exc:
         _fail(str(exc))
     with Progress(
@@ -151,13 +172,17 @@ def generate(
     orders: Annotated[int, typer.Option(help="number of orders", min=1)] = 600,
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
     date: Annotated[str, typer.Option(help="the day, YYYY-MM-DD")] = "2026-11-24",
+    stock_scale: Annotated[
+        float,
+        typer.Option(help="multiplies every node's stock depth; below 1: a scarce day", min=0.01),
+    ] = 1.0,
 ) -> None:
     """Generate a seeded Paris day (nodes, fleet scaled to the orders, stock, orders, zones)."""
     from data.generator import generate as make
     from data.generator import write
 
     try:
-        scenario = make(orders=orders, seed=seed, date=date)
+        scenario = make(orders=orders, seed=seed, date=date, stock_scale=stock_scale)
     except ValueError as exc:
         _fail(str(exc))
     write(scenario, out)
@@ -326,6 +351,8 @@ def _print_kpis(kpis: dict) -> None:
         ("orders", f"{kpis['orders_total']}"),
         ("routed / collected / unassigned",
          f"{kpis['orders_routed']} / {kpis['orders_collected']} / {kpis['orders_unassigned']}"),
+        ("split orders / parcels shipped",
+         f"{kpis.get('orders_split', 0)} / {kpis.get('parcels_shipped', '-')}"),
         ("served, % of deliverable",
          f"{kpis['served_deliverable_pct']:.1f} % of {kpis['orders_deliverable']}"),
         ("on time, % of routed", f"{kpis['on_time_pct']:.1f} %"),

@@ -11,18 +11,21 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
     """KPIs of a plan (see docs/plan-format.md)."""
     total = len(scenario.orders)
     # A failed attempt kept on a re-planned route is not where its order ends.
-    routed = sum(1 for r in plan.routes for s in r.stops if not s.failed_attempt)
+    routed = len({s.order_id for r in plan.routes for s in r.stops if not s.failed_attempt})
+    parcels = sum(1 for r in plan.routes for s in r.stops if not s.failed_attempt) + len(
+        plan.collections
+    )
     collected = len(plan.collections)
     unassigned = len(plan.unassigned)
     undeliverable = sum(1 for u in plan.unassigned if not u.code.deliverable)
     deliverable = total - undeliverable
-    on_time = sum(
-        1
+    late = {
+        s.order_id
         for r in plan.routes
         for s in r.stops
-        if not s.failed_attempt
-        and s.service_start_s <= scenario.orders_by_id[s.order_id].slot_end_s
-    )
+        if not s.failed_attempt and s.service_start_s > scenario.orders_by_id[s.order_id].slot_end_s
+    }
+    on_time = routed - len(late)  # an order is on time when all its parcels are
     km_by_mode: dict[str, float] = defaultdict(float)
     cost_by_mode: dict[str, float] = defaultdict(float)
     vehicles_by_mode: dict[str, set[str]] = defaultdict(set)
@@ -30,8 +33,8 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         km_by_mode[r.mode] += r.distance_m / 1000
         cost_by_mode[r.mode] += r.cost_eur
         vehicles_by_mode[r.mode].add(r.vehicle_id)
-    handling = sum(
-        scenario.nodes[node_id].handling_cost_eur for order_id, node_id in plan.sources.items()
+    handling = sum(  # every parcel is picked and packed at its node
+        scenario.nodes[node_id].handling_cost_eur for node_id, _ in plan.shipments(scenario)
     )
     route_cost = sum(cost_by_mode.values())
     return {
@@ -40,6 +43,8 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         "orders_collected": collected,
         "orders_unassigned": unassigned,
         "orders_deliverable": deliverable,
+        "orders_split": len({p.order_id for p in plan.parcels.values()}),
+        "parcels_shipped": parcels,
         "served_deliverable_pct": _pct(routed + collected, deliverable),
         "on_time_pct": _pct(on_time, routed),
         "distance_km_by_mode": {m: round(v, 3) for m, v in sorted(km_by_mode.items())},

@@ -7,6 +7,12 @@
 3. Orders a node's routes could not fit are re-sourced to the next node with the stock
    and that node is solved again (one retry round).
 4. Whatever is still unserved is listed with a reason a planner can act on.
+
+A split order is routed as its parcels (``ORDER/1``, ``ORDER/2``: each a stop with the
+order's address and slot and the part's lines), each in its node's batch. It is served
+only if all its parcels are: when one is left out even after the retry round, the order
+is listed unassigned with that parcel's reason and its other parcels come off their
+routes (their stock and picking are given back), so nothing is half delivered.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -38,7 +44,7 @@ from optimizer.routing import (
     RoutingProblem,
     RoutingResult,
 )
-from optimizer.sourcing import GreedySourcing, SourcingParams
+from optimizer.sourcing import GreedySourcing, SourcingDecision, SourcingParams
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
 Progress = Callable[[float, str], None]
@@ -113,19 +119,22 @@ def plan_day(
     chosen = sourcing.assign([o.order_id for o in scenario.orders])
     unassigned = list(chosen.unassigned)
     decisions = dict(chosen.decisions)
+    # What is routed: whole orders and the parcels of split ones ("units"), by node.
+    units = {u: n for d in decisions.values() for u, n in _units(d).items()}
     node_orders: dict[str, list[str]] = {}
-    for order_id, decision in decisions.items():
-        node_orders.setdefault(decision.node_id, []).append(order_id)
+    for unit_id, node_id in units.items():
+        node_orders.setdefault(node_id, []).append(unit_id)
+    routing = _with_parcels(scenario, sourcing)  # parcels are order-like stops
 
     batches = {
-        nid: build_node_problem(scenario, travel, nid, ids) for nid, ids in node_orders.items()
+        nid: build_node_problem(routing, travel, nid, ids) for nid, ids in node_orders.items()
     }
     candidates: dict[str, set[str]] = {}
-    if params.joint and 0 < len(decisions) <= JOINT_MAX_ORDERS:
-        candidates = _joint_candidates(scenario, sourcing, decisions)
+    if params.joint and 0 < len(units) <= JOINT_MAX_ORDERS:
+        candidates = _joint_candidates(scenario, sourcing, units)
         if any(len(c) > 1 for c in candidates.values()):
             batches[JOINT] = build_problem(
-                scenario, travel, JOINT, list(decisions), scenario.vehicles, candidates
+                routing, travel, JOINT, list(units), scenario.vehicles, candidates
             )
     budget = params.time_limit_s * FIRST_ROUND_SHARE
     results = _solve_batches(batches, budget, engine, params.workers, report)
@@ -137,10 +146,10 @@ def plan_day(
         for i in result.dropped:
             retry[batch.order_ids[i]] = {nid}
     if JOINT in results and _better(
-        scenario, (batches[JOINT], results[JOINT]), list(solved.values())
+        routing, (batches[JOINT], results[JOINT]), list(solved.values())
     ):
         solved, retry = _adopt_joint(
-            scenario, travel, sourcing, decisions, batches[JOINT], results[JOINT], candidates
+            routing, travel, sourcing, decisions, batches[JOINT], results[JOINT], candidates
         )
     node_orders = {nid: list(batch.order_ids) for nid, (batch, _) in solved.items()}
     for nid, (batch, result) in solved.items():
@@ -152,31 +161,39 @@ def plan_day(
     if retry:
         for order_id in retry:
             sourcing.release(order_id)
-            del decisions[order_id]
+            decisions.pop(order_id, None)  # a parcel's order keeps its decision
         second = sourcing.assign(list(retry), exclude=retry)
         unassigned += second.unassigned
-        touched = {d.node_id for d in second.decisions.values()}
+        touched = set()
         for order_id, decision in second.decisions.items():
-            decisions[order_id] = decision
-            node_orders.setdefault(decision.node_id, []).append(order_id)
+            if order_id in sourcing.parcels:  # a parcel, from another node now
+                parent = decisions[sourcing.parcels[order_id].order_id]
+                parent.move_part(order_id, decision.node_id, decision.terms)
+            else:
+                decisions[order_id] = decision
+            for unit_id, node_id in _units(decision).items():
+                node_orders.setdefault(node_id, []).append(unit_id)
+                touched.add(node_id)
+        routing = _with_parcels(scenario, sourcing)  # the retry may split an order too
         remaining = max(1.0, params.time_limit_s - (time.perf_counter() - started))
-        again = {
-            nid: build_node_problem(scenario, travel, nid, node_orders[nid]) for nid in touched
-        }
+        again = {nid: build_node_problem(routing, travel, nid, node_orders[nid]) for nid in touched}
         resolved = _solve_batches(again, remaining, engine, params.workers, report)
         solved.update({nid: (again[nid], resolved[nid]) for nid in touched})
 
-    routes: list[Route] = []
     for node_id, (node_problem, result) in sorted(solved.items()):
-        routes += _routes(scenario, node_problem, result)
         for i in result.dropped:
             order_id = node_problem.order_ids[i]
             decisions.pop(order_id, None)
             sourcing.release(order_id)
-            unassigned.append(_fleet_full(scenario, order_id, node_id))
+            unassigned.append(_fleet_full(routing, order_id, node_id))
+    unassigned, held_back = _whole_orders(sourcing, decisions, unassigned)
+    routes: list[Route] = []
+    for _, (node_problem, result) in sorted(solved.items()):
+        kept = _without(node_problem, result, held_back)
+        routes += [_as_parcels(r, sourcing) for r in _routes(routing, node_problem, kept)]
 
     collections = [_collection(scenario.orders_by_id[o], n) for o, n in chosen.collections.items()]
-    sources = {o: d.node_id for o, d in decisions.items()} | {
+    sources = {o: d.node_id for o, d in decisions.items() if not d.parts} | {
         c.order_id: c.transfer_from_node_id or c.node_id for c in collections
     }
     report(1.0, "done")
@@ -189,6 +206,8 @@ def plan_day(
         engine=engine.name,
         solve_s=time.perf_counter() - started,
         decisions=decisions,
+        parcels=dict(sorted(sourcing.parcels.items())),
+        max_split=sourcing.max_split,
     )
 
 
@@ -206,6 +225,110 @@ def _collection(order: Order, node_id: str) -> Collection:
     )
 
 
+# -- split orders: routed as parcels, served whole or not at all ------------------------
+
+
+def _units(decision: SourcingDecision) -> dict[str, str]:
+    """What a decision routes: the order itself, or each of its parcels, with its node."""
+    if decision.parts:
+        return {p.parcel_id: p.node_id for p in decision.parts}
+    return {decision.order_id: decision.node_id}
+
+
+def _with_parcels(scenario: Scenario, sourcing: GreedySourcing) -> Scenario:
+    """The scenario the routing sees: its orders and, as order-like stops, the parcels of
+    split orders (the order's address and slot with the part's lines)."""
+    if not sourcing.parcel_orders:
+        return scenario
+    return replace(scenario, orders=[*scenario.orders, *sourcing.parcel_orders.values()])
+
+
+def _whole_orders(
+    sourcing: GreedySourcing, decisions: dict, unassigned: list[Unassigned]
+) -> tuple[list[Unassigned], set[str]]:
+    """Turn unserved parcels into their unserved orders. A split order with a parcel left
+    out is unassigned whole, with that parcel's reason; its other parcels give back their
+    stock and picking and are returned (``held back``) to come off their routes."""
+    out: list[Unassigned] = []
+    failed: dict[str, list[Unassigned]] = {}
+    for u in unassigned:
+        parcel = sourcing.parcels.get(u.order_id)
+        if parcel is None:
+            out.append(u)
+        else:
+            failed.setdefault(parcel.order_id, []).append(u)
+    held_back: set[str] = set()
+    for order_id, reasons in failed.items():
+        first = reasons[0]
+        parcels = [p for p in sourcing.parcels.values() if p.order_id == order_id]
+        lost = {u.order_id for u in reasons}
+        others = [p.parcel_id for p in parcels if p.parcel_id not in lost]
+        for parcel_id in others:
+            if parcel_id in sourcing.held:
+                sourcing.release(parcel_id)
+            held_back.add(parcel_id)
+        lines = ", ".join(f"{x.sku} x{x.qty}" for x in sourcing.parcels[first.order_id].lines)
+        also = f"; its other parcel(s) {', '.join(others)} are not shipped" if others else ""
+        out.append(
+            Unassigned(
+                order_id,
+                first.code,
+                f"the order is split and parcel {first.order_id} ({lines}) cannot be served: "
+                f"{first.reason}{also}, so nothing is half delivered",
+                first.node_id,
+            )
+        )
+        decisions.pop(order_id, None)
+        sourcing.forget(order_id)
+    return out, held_back
+
+
+def _without(node_problem: NodeProblem, result: RoutingResult, units: set[str]) -> RoutingResult:
+    """The routes without the stops of ``units``: tours left empty are dropped, a break
+    stays after the same stops (in the next tour, before it leaves, if its tour is gone;
+    or at the end of the last one), and a route left with no tour is dropped."""
+    if not units:
+        return result
+    routes = []
+    for r in result.routes:
+        trips, rest = [], r.rest
+        for k, trip in enumerate(r.trips()):
+            kept = [i for i in trip if node_problem.order_ids[i] not in units]
+            if rest is not None and rest.trip == k:
+                after = sum(node_problem.order_ids[i] not in units for i in trip[: rest.after_stop])
+                rest = replace(rest, trip=len(trips) if kept else -1, after_stop=after)
+            if kept:
+                trips.append(kept)
+            elif rest is not None and rest.trip == -1 and k + 1 < len(r.trips()):
+                rest = replace(rest, trip=len(trips), after_stop=0)  # before the next tour
+        if not trips:
+            continue
+        if rest is not None and rest.trip in (-1, len(trips)):
+            rest = replace(rest, trip=len(trips) - 1, after_stop=len(trips[-1]))
+        routes.append(
+            replace(
+                r,
+                stops=[i for trip in trips for i in trip],
+                trip_sizes=[len(t) for t in trips] if r.trip_sizes else [],
+                rest=rest,
+            )
+        )
+    return replace(result, routes=routes)
+
+
+def _as_parcels(route: Route, sourcing: GreedySourcing) -> Route:
+    """Stops of parcels carry their order's id and their own parcel id."""
+    if not any(s.order_id in sourcing.parcels for s in route.stops):
+        return route
+    stops = [
+        replace(s, order_id=sourcing.parcels[s.order_id].order_id, parcel_id=s.order_id)
+        if s.order_id in sourcing.parcels
+        else s
+        for s in route.stops
+    ]
+    return replace(route, stops=stops)
+
+
 # -- joint mode: the routing engine chooses among alternative origins -------------------
 
 JOINT = "*joint*"
@@ -219,17 +342,19 @@ RETRY_ALLOWANCE_EUR = 50.0
 
 
 def _joint_candidates(
-    scenario: Scenario, sourcing: GreedySourcing, decisions: dict
+    scenario: Scenario, sourcing: GreedySourcing, units: dict[str, str]
 ) -> dict[str, set[str]]:
     """Per order: its sourcing choice plus up to three more nodes that could serve it,
     cheapest first. An alternative's stock and picking are set aside for that order, so
-    any combination the engine picks is covered: no stock is promised twice."""
+    any combination the engine picks is covered: no stock is promised twice. A parcel of a
+    split order stays at its node."""
     spare = sourcing.stock.copy()
     picks = sourcing.picks_left.copy()
     out = {}
-    for order_id in sorted(decisions):
-        node_ids = {decisions[order_id].node_id}
-        if scenario.orders_by_id[order_id].ship_from_node_id is None:
+    for order_id in sorted(units):
+        node_ids = {units[order_id]}
+        whole = order_id not in sourcing.parcels
+        if whole and scenario.orders_by_id[order_id].ship_from_node_id is None:
             r, i = sourcing.reach_row[order_id], sourcing.row[order_id]
             estimate = sourcing.handling + sourcing.delivery_cost[r]
             # The node an OMS would pick on handling cost first, then the cheapest by
@@ -284,8 +409,8 @@ def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidate
         per_node_orders.setdefault(vehicle.node_id, []).extend(ids)
         per_node_routes.setdefault(vehicle.node_id, []).append((vehicle, ids, r))
         for order_id in ids:
-            first = decisions[order_id]
-            if vehicle.node_id != first.node_id:
+            first = decisions.get(order_id)  # None for a parcel: it stays at its node
+            if first is not None and vehicle.node_id != first.node_id:
                 sourcing.release(order_id)
                 sourcing.hold(order_id, vehicle.node_id)
                 decisions[order_id] = sourcing.decision(

@@ -140,3 +140,26 @@ def test_generate_is_deterministic(tmp_path):
         assert result.exit_code == 0, result.output
     for f in (tmp_path / "a").iterdir():
         assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes()
+
+
+def test_plan_splits_baskets_of_a_scarce_day_unless_max_split_is_one(tmp_path):
+    day = tmp_path / "scarce"
+    result = runner.invoke(
+        app,
+        ["generate", "--orders", "120", "--seed", "3", "--stock-scale", "0.2", "--out", str(day)],
+    )
+    assert result.exit_code == 0, result.output
+    plans = {}
+    for max_split in ("1", "2"):
+        out = tmp_path / f"plan-{max_split}"
+        args = ["plan", str(day), "--out", str(out), "--time-limit", "2", "--max-split", max_split]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output  # the checker passed it
+        plans[max_split] = json.loads((out / "plan.json").read_text())
+    one, two = plans["1"], plans["2"]
+    assert (one["max_split"], two["max_split"]) == (1, 2)
+    assert one["kpis"]["orders_split"] == 0 and two["kpis"]["orders_split"] > 0
+    served = {
+        k: p["kpis"]["orders_routed"] + p["kpis"]["orders_collected"] for k, p in plans.items()
+    }
+    assert served["2"] > served["1"]

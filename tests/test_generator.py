@@ -242,3 +242,14 @@ def test_refuses_a_nonsense_number_of_orders(orders) -> None:
 def test_refuses_a_malformed_date() -> None:
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         generate(10, 1, date="24/11/2026")
+
+
+def test_stock_scale_makes_a_scarcer_day_with_the_same_orders() -> None:
+    full, scarce = generate(300, 3), generate(300, 3, stock_scale=0.3)
+    assert scarce.order_lines == full.order_lines
+    assert [(o["lat"], o["lon"]) for o in scarce.orders] == [
+        (o["lat"], o["lon"]) for o in full.orders
+    ]
+    assert sum(r["qty"] for r in scarce.stock) < 0.5 * sum(r["qty"] for r in full.stock)
+    with pytest.raises(ValueError, match="stock_scale"):
+        generate(10, 1, stock_scale=0)

@@ -41,7 +41,9 @@ def test_paris_plan_passes_the_checker(paris, planned):
 
 def test_every_order_is_routed_collected_or_unassigned_with_a_reason(paris, planned):
     plan, _ = planned
-    seen = [s.order_id for r in plan.routes for s in r.stops]
+    parcels = [(s.order_id, s.parcel_id or s.order_id) for r in plan.routes for s in r.stops]
+    assert len(set(parcels)) == len(parcels)  # each parcel once (a split order has several)
+    seen = sorted({order_id for order_id, _ in parcels})
     seen += [c.order_id for c in plan.collections] + [u.order_id for u in plan.unassigned]
     assert sorted(seen) == sorted(o.order_id for o in paris.orders)
     assert all(u.reason for u in plan.unassigned)

@@ -207,6 +207,7 @@ def test_minimal_scenario_loads_into_the_model(tmp_path):
     assert scenario.settings.date == date(2026, 11, 24)
     assert scenario.settings.timezone == "Europe/Paris"
     assert scenario.settings.unserved_penalty_eur == 500
+    assert (scenario.settings.max_split, scenario.settings.split_penalty_eur) == (2, 4.0)
     assert scenario.settings.services[Service.ECO] == ServiceSettings(2.9, 240)
     assert set(scenario.settings.services) == set(Service)
 
@@ -661,6 +662,18 @@ BAD_INPUT = {
     "zero penalty": (
         setting("unserved_penalty_eur", value=0),
         ("scenario.yaml", 5, "unserved_penalty_eur", "must be > 0"),
+    ),
+    "max_split below one": (
+        setting("max_split", value=0),
+        ("scenario.yaml", 19, "max_split", "must be >= 1, got 0"),
+    ),
+    "fractional max_split": (
+        setting("max_split", value=1.5),
+        ("scenario.yaml", 19, "max_split", "expected an integer >= 1"),
+    ),
+    "negative split penalty": (
+        setting("split_penalty_eur", value=-2),
+        ("scenario.yaml", 19, "split_penalty_eur", "must be >= 0, got -2"),
     ),
     "bad YAML": (
         replace_file("scenario.yaml", "name: Tuesday\ndate: [2026-11-24\n"),

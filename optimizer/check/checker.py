@@ -48,7 +48,10 @@ CODES: dict[str, str] = {
     "wrong_scenario": "the plan was made for another day or is not a lastmile plan",
     "unknown_order": "an order id that is not in the scenario",
     "order_missing": "an order of the scenario is neither routed, collected nor unassigned",
-    "order_duplicated": "an order appears more than once across routes, collections, unassigned",
+    "order_duplicated": "an order (or one of its parcels) appears more than once across routes, "
+    "collections, unassigned",
+    "parcel_lines_mismatch": "the parcels of an order do not carry its lines exactly once",
+    "split_over_limit": "an order ships in more parcels than the plan's max_split",
     "bad_unassigned_code": "an unassigned order whose code is not a known UnassignedCode",
     "missing_reason": "an unassigned order without a reason in words",
     "assignment_mismatch": "the assignments table disagrees with where the order really is",
@@ -125,6 +128,9 @@ class CheckReport:
 # --- the plan as read ------------------------------------------------------------------
 
 
+Lines = tuple[tuple[str, int], ...]  # (sku, qty) of a parcel
+
+
 @dataclass
 class _Stop:
     order_id: str | None
@@ -134,6 +140,8 @@ class _Stop:
     distance_from_prev_m: float | None
     load_kg: float | None
     load_l: float | None
+    parcel_id: str | None = None  # the order id when absent: the whole order
+    lines: Lines | None = None  # the order's lines when absent
     # A re-plan's locked stop happened: its times are reported facts, not checked against
     # the travel model or the slot; a failed attempt is not where its order ends.
     locked: bool = False
@@ -187,6 +195,8 @@ class _Collection:
     ready_by_s: int | None
     transfer_from_node_id: str | None = None  # the node whose stock it takes
     transfer_departs_s: int | None = None
+    parcel_id: str | None = None
+    lines: Lines | None = None
 
     @property
     def stock_node_id(self) -> str | None:
@@ -206,16 +216,19 @@ class _Assignment:
     status: str | None
     node_id: str | None
     vehicle_id: str | None
+    parcels: dict[str, tuple[str | None, str | None]] | None = None  # id -> node, vehicle
 
 
 @dataclass(frozen=True)
 class _Place:
-    """Where the plan puts an order."""
+    """Where the plan puts an order, or one parcel of a split order."""
 
     status: str  # routed | collected | unassigned
     node_id: str | None
     vehicle_id: str | None
     text: str
+    parcel_id: str | None = None
+    lines: Lines | None = None  # None: the whole order
 
 
 @dataclass
@@ -225,6 +238,7 @@ class _Plan:
     unassigned: list[_Unassigned] = field(default_factory=list)
     assignments: list[_Assignment] | None = None
     kpis: dict | None = None
+    max_split: int = 1  # a plan that does not say splits nothing
 
     def places(self) -> dict[str, list[_Place]]:
         out: dict[str, list[_Place]] = defaultdict(list)
@@ -232,7 +246,12 @@ class _Plan:
             for stop in route.stops:
                 if stop.order_id is not None and not stop.failed_attempt:
                     place = _Place(
-                        "routed", route.node_id, route.vehicle_id, f"routed on {route.label}"
+                        "routed",
+                        route.node_id,
+                        route.vehicle_id,
+                        f"routed on {route.label}" + _as_parcel(stop.order_id, stop.parcel_id),
+                        stop.parcel_id,
+                        stop.lines,
                     )
                     out[stop.order_id].append(place)
         for c in self.collections:
@@ -242,8 +261,9 @@ class _Plan:
                     if c.transfer_from_node_id
                     else ""
                 )
+                text = f"collected at {c.node_id}{by}" + _as_parcel(c.order_id, c.parcel_id)
                 out[c.order_id].append(
-                    _Place("collected", c.stock_node_id, None, f"collected at {c.node_id}{by}")
+                    _Place("collected", c.stock_node_id, None, text, c.parcel_id, c.lines)
                 )
         for u in self.unassigned:
             if u.order_id is not None:
@@ -394,7 +414,12 @@ def _read_plan(ctx: _Context, plan: Any) -> _Plan:
         top.bad("kpis", "is not an object")
         kpis = None
     assignments = top.objects("assignments", required=False)
+    max_split = top.number("max_split", required=False)
+    if max_split is not None and (max_split < 1 or max_split != int(max_split)):
+        top.bad("max_split", f"{max_split!r} is not an integer >= 1")
+        max_split = None
     return _Plan(
+        max_split=1 if max_split is None else int(max_split),
         routes=routes,
         collections=[_read_collection(ctx, i, obj) for i, obj in top.objects("collections") or []],
         unassigned=[_read_unassigned(ctx, i, obj) for i, obj in top.objects("unassigned") or []],
@@ -530,9 +555,25 @@ def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | N
         distance_from_prev_m=s.number("distance_from_prev_m"),
         load_kg=s.number("load_kg", required=False),
         load_l=s.number("load_l", required=False),
+        parcel_id=s.text("parcel_id", required=False),
+        lines=_read_lines(s),
         locked=obj.get("locked") is True,
         failed_attempt=obj.get("locked") is True and obj.get("outcome") == "failed",
     )
+
+
+def _read_lines(f: _Fields) -> Lines | None:
+    """A parcel's ``lines`` ([{sku, qty}]), if given; unreadable entries are flagged."""
+    if f.obj.get("lines") is None:
+        return None
+    out = []
+    for k, item in f.objects("lines") or []:
+        line = _Fields(f.ctx, item, f"{f.where} line {k + 1}", f.vehicle_id)
+        line.order_id = f.order_id
+        sku, qty = line.text("sku"), line.number("qty")
+        if sku is not None and qty is not None:
+            out.append((sku, qty))
+    return tuple(out)
 
 
 def _read_collection(ctx: _Context, i: int, obj: dict) -> _Collection:
@@ -540,7 +581,15 @@ def _read_collection(ctx: _Context, i: int, obj: dict) -> _Collection:
     c.order_id = c.text("order_id")
     source = c.text("transfer_from_node_id", required=False)
     departs = c.time("transfer_departs", required=source is not None)
-    return _Collection(c.order_id, c.text("node_id"), c.time("ready_by"), source, departs)
+    return _Collection(
+        c.order_id,
+        c.text("node_id"),
+        c.time("ready_by"),
+        source,
+        departs,
+        c.text("parcel_id", required=False),
+        _read_lines(c),
+    )
 
 
 def _read_unassigned(ctx: _Context, i: int, obj: dict) -> _Unassigned:
@@ -553,11 +602,21 @@ def _read_unassigned(ctx: _Context, i: int, obj: dict) -> _Unassigned:
 def _read_assignment(ctx: _Context, i: int, obj: dict) -> _Assignment:
     a = _Fields(ctx, obj, f"assignment {i + 1}")
     a.order_id = a.text("order_id")
+    parcels = None
+    if obj.get("parcels") is not None:
+        parcels = {}
+        for k, item in a.objects("parcels") or []:
+            p = _Fields(ctx, item, f"{a.where} parcel {k + 1}")
+            p.order_id = a.order_id
+            parcel_id = p.text("parcel_id")
+            node_id = p.text("node_id", required=False)
+            parcels[parcel_id] = (node_id, p.text("vehicle_id", required=False))
     return _Assignment(
         a.order_id,
         a.text("status"),
         a.text("node_id", required=False),
         a.text("vehicle_id", required=False),
+        parcels,
     )
 
 
@@ -583,12 +642,60 @@ def _check_order_coverage(ctx: _Context, plan: _Plan) -> None:
                 f"{order.order_id} is neither routed, collected nor unassigned",
                 order.order_id,
             )
-        elif len(where) > 1:
-            ctx.flag(
-                "order_duplicated",
-                f"{order.order_id} appears {len(where)} times: " + ", ".join(p.text for p in where),
-                order.order_id,
-            )
+        elif any(p.status == "unassigned" for p in where):
+            if len(where) > 1:
+                ctx.flag(
+                    "order_duplicated",
+                    f"{order.order_id} appears {len(where)} times: "
+                    + ", ".join(p.text for p in where),
+                    order.order_id,
+                )
+        else:
+            _check_parcels(ctx, plan, order, where)
+
+
+def _check_parcels(ctx: _Context, plan: _Plan, order: Order, where: list[_Place]) -> None:
+    """The parcels of a shipped order: distinct, at most max_split, its lines exactly."""
+    oid = order.order_id
+    ids = Counter(p.parcel_id or oid for p in where)
+    twice = sorted(k for k, n in ids.items() if n > 1)
+    if twice or (len(where) > 1 and order.service is Service.CLICK_COLLECT):
+        why = (
+            f"parcel {', '.join(twice)} is shipped more than once"
+            if twice
+            else "click & collect orders are not split"
+        )
+        ctx.flag(
+            "order_duplicated",
+            f"{oid} appears {len(where)} times ({why}): " + ", ".join(p.text for p in where),
+            oid,
+        )
+        return
+    if len(where) > plan.max_split:
+        ctx.flag(
+            "split_over_limit",
+            f"{oid} ships in {len(where)} parcels, over the plan's max_split {plan.max_split}: "
+            + ", ".join(p.text for p in where),
+            oid,
+        )
+    shipped: Counter = Counter()
+    for place in where:
+        for sku, qty in _place_lines(order, place):
+            shipped[sku] += qty
+    ordered: Counter = Counter()
+    for line in order.lines:
+        ordered[line.sku] += line.qty
+    if shipped != ordered:
+        diff = ", ".join(
+            f"{sku} ordered {ordered.get(sku, 0)}, shipped {_num(shipped.get(sku, 0))}"
+            for sku in sorted(set(shipped) | set(ordered), key=str)
+            if shipped.get(sku, 0) != ordered.get(sku, 0)
+        )
+        ctx.flag(
+            "parcel_lines_mismatch",
+            f"the {len(where)} parcel(s) of {oid} do not carry its lines exactly once: {diff}",
+            oid,
+        )
 
 
 def _check_unassigned(ctx: _Context, plan: _Plan) -> None:
@@ -626,6 +733,9 @@ def _check_assignments(ctx: _Context, plan: _Plan) -> None:
             continue
         if not places.get(a.order_id):
             continue  # order_missing says it
+        if len(places[a.order_id]) > 1 or a.parcels is not None:
+            _check_split_assignment(ctx, a, places[a.order_id])
+            continue
         actual = places[a.order_id][0]
         said = f"assignments say {a.order_id}"
         if a.status != actual.status:
@@ -654,6 +764,20 @@ def _check_assignments(ctx: _Context, plan: _Plan) -> None:
                 f"assignments have {n} rows for {order.order_id}, not one",
                 order.order_id,
             )
+
+
+def _check_split_assignment(ctx: _Context, a: _Assignment, where: list[_Place]) -> None:
+    """A split order's row: its status, and one parcel entry per parcel where it is."""
+    actual = {p.parcel_id or a.order_id: (p.node_id, p.vehicle_id) for p in where}
+    status = where[0].status
+    if a.status != status or a.parcels != actual:
+        said = ", ".join(f"{k} from {n} on {v}" for k, (n, v) in sorted((a.parcels or {}).items()))
+        ctx.flag(
+            "assignment_mismatch",
+            f"assignments say {a.order_id} is {a.status} as parcels [{said}], but it is "
+            + ", ".join(p.text for p in where),
+            a.order_id,
+        )
 
 
 def _check_collections(ctx: _Context, plan: _Plan) -> None:
@@ -745,23 +869,24 @@ def _check_transfer(ctx: _Context, c: _Collection, order: Order) -> None:
 # --- nodes: stock and picking ------------------------------------------------------------
 
 
-def _shipments(ctx: _Context, plan: _Plan) -> list[tuple[Order, Node]]:
-    """Every routed or collected order of the scenario, with the node it ships from."""
+def _shipments(ctx: _Context, plan: _Plan) -> list[tuple[Order, Node, Lines]]:
+    """Every routed or collected parcel (a whole order or a part of a split one) of the
+    scenario's orders, with the node it ships from and its lines."""
     out = []
     for order_id, where in plan.places().items():
         order = ctx.order(order_id)
         for place in where:
             node = ctx.scenario.nodes.get(place.node_id or "")
             if order is not None and node is not None and place.status != "unassigned":
-                out.append((order, node))
+                out.append((order, node, _place_lines(order, place)))
     return out
 
 
 def _check_stock(ctx: _Context, plan: _Plan) -> None:
     shipped: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-    for order, node in _shipments(ctx, plan):
-        for line in order.lines:
-            shipped[node.node_id, line.sku].append((order.order_id, line.qty))
+    for order, node, lines in _shipments(ctx, plan):
+        for sku, qty in lines:
+            shipped[node.node_id, sku].append((order.order_id, qty))
     for (node_id, sku), parts in sorted(shipped.items()):
         qty = sum(q for _, q in parts)
         held = ctx.scenario.stock.get((node_id, sku), 0)
@@ -802,13 +927,13 @@ def _inbound_in_time(ctx: _Context, plan: _Plan, node_id: str, sku: str) -> bool
 
 
 def _check_picking(ctx: _Context, plan: _Plan) -> None:
-    picked = Counter(node.node_id for _, node in _shipments(ctx, plan))
+    picked = Counter(node.node_id for _, node, _ in _shipments(ctx, plan))
     for node_id, n in sorted(picked.items()):
         node = ctx.scenario.nodes[node_id]
         if n > node.pick_capacity_per_day:
             ctx.flag(
                 "pick_capacity_exceeded",
-                f"{node_id} ships {n} orders, over the {node.pick_capacity_per_day} it can "
+                f"{node_id} ships {n} parcels, over the {node.pick_capacity_per_day} it can "
                 f"pick in a day ({node.pick_capacity_per_hour:g}/h, open "
                 f"{_clock(node.opens_s)}-{_clock(node.closes_s)})",
             )
@@ -937,10 +1062,11 @@ def _check_capacity(ctx: _Context, plan: _Plan) -> None:
         vt = route.vehicle_type
         if vt is None:
             continue
-        orders = [o for o in map(ctx.order, (s.order_id for s in route.stops)) if o is not None]
+        parcels = [(ctx.order(s.order_id), s) for s in route.stops]
+        parcels = [(o, s) for o, s in parcels if o is not None]
         for load, capacity, unit in (
-            (sum(map(sc.weight_kg, orders)), vt.capacity_kg, "kg"),
-            (sum(map(sc.volume_l, orders)), vt.capacity_l, "l"),
+            (sum(_kg(sc, o, s) for o, s in parcels), vt.capacity_kg, "kg"),
+            (sum(_litres(sc, o, s) for o, s in parcels), vt.capacity_l, "l"),
         ):
             if load > capacity + EPSILON:
                 ctx.flag(
@@ -958,7 +1084,8 @@ def _check_reported_loads(ctx: _Context, plan: _Plan) -> None:
         orders = [ctx.order(s.order_id) for s in route.stops]
         if any(o is None for o in orders):
             continue  # unknown_order says it; the loads cannot be recomputed
-        kg, litres = sum(map(sc.weight_kg, orders)), sum(map(sc.volume_l, orders))
+        kg = sum(_kg(sc, o, s) for o, s in zip(orders, route.stops, strict=True))
+        litres = sum(_litres(sc, o, s) for o, s in zip(orders, route.stops, strict=True))
         _check_load(ctx, route, route.label, None, route.load_kg, route.load_l, kg, litres)
         for stop, order in zip(route.stops, orders, strict=True):
             _check_load(
@@ -972,7 +1099,7 @@ def _check_reported_loads(ctx: _Context, plan: _Plan) -> None:
                 litres,
             )
             if not stop.failed_attempt:  # the parcel of a failed attempt stays on board
-                kg, litres = kg - sc.weight_kg(order), litres - sc.volume_l(order)
+                kg, litres = kg - _kg(sc, order, stop), litres - _litres(sc, order, stop)
 
 
 def _check_load(
@@ -1392,6 +1519,8 @@ _COUNT_KPIS = (
     "orders_deliverable",
     "vehicles_used",
 )
+# Added with split baskets: compared when the plan reports them (older plans do not).
+_NEWER_COUNT_KPIS = ("orders_split", "parcels_shipped")
 _FIGURE_KPIS = ("served_deliverable_pct", "on_time_pct", "handling_cost_eur", "cost_eur", "co2_g")
 _COUNT_MAP_KPIS = ("vehicles_used_by_mode", "unassigned_by_reason")
 _FIGURE_MAP_KPIS = ("distance_km_by_mode", "route_cost_eur_by_mode")
@@ -1405,17 +1534,23 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         for s in r.stops
         if s.order_id in orders and not s.failed_attempt
     }
+    parcels = sum(
+        1 for r in plan.routes for s in r.stops if s.order_id in orders and not s.failed_attempt
+    ) + sum(1 for c in plan.collections if c.order_id in orders)
+    split = {o for o, where in plan.places().items() if o in orders and len(where) > 1}
     collected = {c.order_id for c in plan.collections if c.order_id in orders}
     unassigned = {u.order_id: u.code for u in plan.unassigned if u.order_id in orders}
     not_deliverable = sum(1 for code in unassigned.values() if not _deliverable(code))
     deliverable = len(orders) - not_deliverable
-    on_time = {
-        stop.order_id
-        for route in plan.routes
-        if route.walk is not None
-        for stop, service_s in zip(route.stops, route.walk.service_start_s, strict=False)
-        if not stop.failed_attempt and service_s <= orders[stop.order_id].slot_end_s
-    }
+    served_s: dict[str, list[bool]] = defaultdict(list)  # per order, each parcel on time?
+    for route in plan.routes:
+        if route.walk is None:
+            continue
+        for stop, service_s in zip(route.stops, route.walk.service_start_s, strict=False):
+            if stop.failed_attempt:
+                continue
+            served_s[stop.order_id].append(service_s <= orders[stop.order_id].slot_end_s)
+    on_time = {o for o, ok in served_s.items() if all(ok)}  # all its parcels on time
     distance_km: dict[str, float] = defaultdict(float)
     route_cost_eur: dict[str, float] = defaultdict(float)
     for cost in costs.values():
@@ -1427,13 +1562,15 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         for r in plan.routes
         if r.vehicle_id is not None and r.vehicle_type is not None
     }
-    handling_eur = sum(node.handling_cost_eur for _, node in _shipments(ctx, plan))
+    handling_eur = sum(node.handling_cost_eur for _, node, _ in _shipments(ctx, plan))
     return {
         "orders_total": len(orders),
         "orders_routed": len(routed),
         "orders_collected": len(collected),
         "orders_unassigned": len(unassigned),
         "orders_deliverable": deliverable,
+        "orders_split": len(split),
+        "parcels_shipped": parcels,
         # Nothing to serve (or to route) counts as all of it served (on time).
         "served_deliverable_pct": _pct(len(routed) + len(collected), deliverable),
         "on_time_pct": _pct(len(on_time), len(routed)),
@@ -1451,6 +1588,9 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
 def _check_kpis(ctx: _Context, said: dict, kpis: dict[str, Any]) -> None:
     for key in _COUNT_KPIS + _FIGURE_KPIS:
         _check_kpi(ctx, f"kpis.{key}", said.get(key), kpis[key], exact=key in _COUNT_KPIS)
+    for key in _NEWER_COUNT_KPIS:
+        if key in said:
+            _check_kpi(ctx, f"kpis.{key}", said[key], kpis[key], exact=True)
     for key in _COUNT_MAP_KPIS + _FIGURE_MAP_KPIS:
         reported = said.get(key)
         if not isinstance(reported, dict):
@@ -1477,6 +1617,35 @@ def _check_kpi(ctx: _Context, name: str, said: Any, actual: float, exact: bool) 
 
 
 # --- small helpers -----------------------------------------------------------------------
+
+
+def _as_parcel(order_id: str, parcel_id: str | None) -> str:
+    return f" as parcel {parcel_id}" if parcel_id not in (None, order_id) else ""
+
+
+def _place_lines(order: Order, place: _Place) -> Lines:
+    """What a place ships of an order: the parcel's lines, or the whole order's."""
+    if place.lines is not None:
+        return place.lines
+    return tuple((line.sku, line.qty) for line in order.lines)
+
+
+def _stop_lines(order: Order, stop: _Stop) -> Lines:
+    if stop.lines is not None:
+        return stop.lines
+    return tuple((line.sku, line.qty) for line in order.lines)
+
+
+def _kg(sc: Scenario, order: Order, stop: _Stop) -> float:
+    """Weight of what a stop delivers (a SKU not in the catalogue weighs nothing here:
+    parcel_lines_mismatch says it)."""
+    cat = sc.catalogue
+    return sum(cat[k].weight_kg * q for k, q in _stop_lines(order, stop) if k in cat)
+
+
+def _litres(sc: Scenario, order: Order, stop: _Stop) -> float:
+    cat = sc.catalogue
+    return sum(cat[k].volume_l * q for k, q in _stop_lines(order, stop) if k in cat)
 
 
 def _deliverable(code: str | None) -> bool:

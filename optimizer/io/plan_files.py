@@ -13,6 +13,8 @@ from optimizer.model import (
     Break,
     Collection,
     OrderChange,
+    OrderLine,
+    Parcel,
     Plan,
     Route,
     Scenario,
@@ -30,13 +32,17 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
     orders = scenario.orders_by_id
     assignments = {}
     routes = []
+    split: dict[str, list[dict]] = {}  # order -> where its parcels go
     for r in plan.routes:
         stops = []
         for s in r.stops:
             order = orders[s.order_id]
+            parcel = plan.parcels.get(s.parcel_id or "")
             stops.append(
                 {
                     "order_id": s.order_id,
+                    "parcel_id": s.parcel_id or s.order_id,
+                    "lines": _lines(parcel.lines if parcel else order.lines),
                     "service": str(order.service),
                     "lat": s.lat,
                     "lon": s.lon,
@@ -59,6 +65,14 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                 "node_id": r.node_id,
                 "vehicle_id": r.vehicle_id,
             }
+            if parcel is not None:
+                split.setdefault(s.order_id, []).append(
+                    {
+                        "parcel_id": parcel.parcel_id,
+                        "node_id": r.node_id,
+                        "vehicle_id": r.vehicle_id,
+                    }
+                )
         routes.append(
             {
                 "vehicle_id": r.vehicle_id,
@@ -88,6 +102,14 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         assignments[c.order_id] = {"status": "collected", "node_id": node_id, "vehicle_id": None}
     for u in plan.unassigned:
         assignments[u.order_id] = {"status": "unassigned", "node_id": None, "vehicle_id": None}
+    for order_id, parcels in split.items():  # shipped from several nodes: one row each
+        parcels.sort(key=lambda p: p["parcel_id"])
+        assignments[order_id] = {
+            "status": "routed",
+            "node_id": None,
+            "vehicle_id": None,
+            "parcels": parcels,
+        }
     replanned = {}
     if plan.replan is not None:
         replanned = {
@@ -113,9 +135,16 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         },
         "engine": plan.engine,
         "solve_s": round(plan.solve_s, 3),
+        "max_split": plan.max_split,
         "routes": routes,
         "collections": [
-            {"order_id": c.order_id, "node_id": c.node_id, "ready_by": iso(c.ready_by_s)}
+            {
+                "order_id": c.order_id,
+                "parcel_id": c.order_id,  # click & collect orders are never split
+                "lines": _lines(orders[c.order_id].lines),
+                "node_id": c.node_id,
+                "ready_by": iso(c.ready_by_s),
+            }
             | _transfer(c, iso)
             for c in plan.collections
         ],
@@ -138,11 +167,32 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                     None if d.runner_up_cost_eur is None else round(d.runner_up_cost_eur, 4)
                 ),
                 "runner_up_terms": d.runner_up_terms,
+                **({"parts": [_part(p) for p in d.parts]} if d.parts else {}),
+                **(
+                    {"runner_up_parts": [_part(p) for p in d.runner_up_parts]}
+                    if d.runner_up_parts
+                    else {}
+                ),
             }
             for d in sorted(plan.decisions.values(), key=lambda d: d.order_id)
         ],
         "kpis": kpis,
         **replanned,
+    }
+
+
+def _lines(lines) -> list[dict]:
+    return [{"sku": x.sku, "qty": x.qty} for x in lines]
+
+
+def _part(part) -> dict:
+    """A parcel of a split sourcing decision (or of its runner-up, without an id)."""
+    out = {"parcel_id": part.parcel_id} if part.parcel_id else {}
+    return out | {
+        "node_id": part.node_id,
+        "lines": _lines(part.lines),
+        "cost_eur": round(part.cost_eur, 4),
+        "terms": part.terms,
     }
 
 
@@ -190,6 +240,7 @@ def routes_geojson(scenario: Scenario, plan: Plan) -> dict:
                     {
                         "kind": "stop",
                         "order_id": s.order_id,
+                        "parcel_id": s.parcel_id or s.order_id,
                         "vehicle_id": r.vehicle_id,
                         "sequence": k,
                         "arrival": iso(s.arrival_s),
@@ -266,6 +317,9 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
                     distance_from_prev_m=s["distance_from_prev_m"],
                     load_kg=s["load_kg"],
                     load_l=s["load_l"],
+                    parcel_id=s["parcel_id"]
+                    if s.get("parcel_id", s["order_id"]) != s["order_id"]
+                    else None,
                     locked=bool(s.get("locked", False)),
                     outcome=s.get("outcome"),
                 )
@@ -286,7 +340,15 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         for r in document["routes"]
     ]
     sources = {
-        a["order_id"]: a["node_id"] for a in document["assignments"] if a["status"] != "unassigned"
+        a["order_id"]: a["node_id"]
+        for a in document["assignments"]
+        if a["status"] != "unassigned" and a["node_id"] is not None
+    }
+    parcels = {
+        s.parcel_id: Parcel(s.parcel_id, s.order_id, r.node_id, lines[s.parcel_id])
+        for r, lines in zip(routes, _parcel_lines(document), strict=True)
+        for s in r.stops
+        if s.parcel_id is not None
     }
     return Plan(
         scenario_name=document["scenario"]["name"],
@@ -308,6 +370,8 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         ],
         engine=document.get("engine", ""),
         solve_s=document.get("solve_s", 0.0),
+        parcels=parcels,
+        max_split=document.get("max_split", 1),
         order_changes=[
             OrderChange(
                 c["order_id"],
@@ -321,6 +385,19 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         ],
         replan=document.get("replan"),
     )
+
+
+def _parcel_lines(document: dict) -> list[dict[str, tuple[OrderLine, ...]]]:
+    """Per route of a plan.json, the lines of each of its parcel stops."""
+    return [
+        {
+            s.get("parcel_id", s["order_id"]): tuple(
+                OrderLine(x["sku"], x["qty"]) for x in s.get("lines", ())
+            )
+            for s in r["stops"]
+        }
+        for r in document["routes"]
+    ]
 
 
 def _transfer(c: Collection, iso) -> dict:

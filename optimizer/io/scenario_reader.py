@@ -666,6 +666,12 @@ class _ScenarioReader:
             services=self._services(doc),
             # 1000 when absent, as the contract says.
             unserved_penalty_eur=doc.get(("unserved_penalty_eur",), positive, default=1000.0),
+            max_split=doc.get(
+                ("max_split",), _number_value(1, integer=True), default=Settings.max_split
+            ),
+            split_penalty_eur=doc.get(
+                ("split_penalty_eur",), _number_value(0), default=Settings.split_penalty_eur
+            ),
             transfer=self._transfers(doc),
             **self._breaks(doc),
         )

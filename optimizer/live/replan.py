@@ -203,9 +203,74 @@ def replan(
     """Re-plan the rest of the day (see the module's docstring).
 
     ``scenario`` holds every order of the day, including those confirmed after ``plan``
-    was made (they are the "new" orders). Raises :class:`ReplanError` when the live
-    state does not fit the plan (a fact about an order not on that vehicle's trip...).
+    was made (they are the "new" orders). The parcels of split orders are re-planned
+    as stops of their own (``ORDER/1``...: tracking's ids too); a failed parcel is
+    refused (not supported yet). Raises :class:`ReplanError` when the live state does
+    not fit the plan (a fact about an order not on that vehicle's trip...).
     """
+    if not plan.parcels:
+        return _replan(scenario, plan, state, params, travel)
+    parcels = plan.parcels
+    failed = [
+        f"trips[{vid}]: parcel {f.order_id} of a split order failed: re-planning a failed "
+        "parcel is not supported yet"
+        for vid, trips in state.trips.items()
+        for trip in trips
+        for f in trip.stops
+        if f.outcome == "failed" and f.order_id in parcels
+    ]
+    if failed:
+        raise ReplanError([(w.split(": ", 1)[0], w.split(": ", 1)[1]) for w in failed])
+    by_id = scenario.orders_by_id
+    units = replace(
+        scenario,
+        orders=scenario.orders
+        + [
+            replace(by_id[p.order_id], order_id=pid, lines=p.lines, ship_from_node_id=p.node_id)
+            for pid, p in parcels.items()
+        ],
+    )
+    as_units = replace(
+        plan,
+        routes=[
+            replace(
+                r,
+                stops=[
+                    replace(s, order_id=s.parcel_id or s.order_id, parcel_id=None) for s in r.stops
+                ],
+            )  # fmt: skip
+            for r in plan.routes
+        ],
+        sources=plan.sources | {pid: p.node_id for pid, p in parcels.items()},
+        parcels={},
+    )
+    split = {p.order_id for p in parcels.values()}
+    new, report = _replan(units, as_units, state, params, travel, split, keep=set(parcels))
+    routes = [
+        replace(r, stops=[
+            replace(s, order_id=parcels[s.order_id].order_id, parcel_id=s.order_id)
+            if s.order_id in parcels else s
+            for s in r.stops
+        ])
+        for r in new.routes
+    ]  # fmt: skip
+    routed = {s.parcel_id for r in routes for s in r.stops if s.parcel_id}
+    new.routes = routes
+    new.sources = {o: n for o, n in new.sources.items() if o not in parcels}
+    new.parcels = {pid: p for pid, p in parcels.items() if pid in routed}
+    new.max_split = plan.max_split
+    return new, report
+
+
+def _replan(
+    scenario: Scenario,
+    plan: Plan,
+    state: LiveState,
+    params: ReplanParams | None,
+    travel: TravelProvider | None,
+    split: set[str] = frozenset(),
+    keep: set[str] = frozenset(),
+) -> tuple[Plan, ReplanReport]:
     params = params or ReplanParams()
     travel = travel or GreatCircle()
     started = time.perf_counter()
@@ -255,7 +320,7 @@ def replan(
                 rest = []
             if len(rest) > 1:
                 rest = _resequence(day, travel, engine, live, facts, rest, tail_s)
-            new, carried = _locked_route(day, travel, route, facts, rest, live)
+            new, carried = _locked_route(day, travel, route, facts, rest, live, keep)
             kept.append(new)
             live.used_today = True
             live.trips += 1
@@ -286,7 +351,7 @@ def replan(
                     )
                 )
 
-    placed = {s.order_id for r in plan.routes for s in r.stops}
+    placed = {s.order_id for r in plan.routes for s in r.stops} | split
     placed |= {c.order_id for c in plan.collections} | {u.order_id for u in plan.unassigned}
     new_orders = [o.order_id for o in scenario.orders if o.order_id not in placed]
     unassigned = [u for u in plan.unassigned if u.order_id in scenario.orders_by_id]
@@ -512,6 +577,7 @@ def _locked_route(
     facts: TripFacts,
     rest: list[str],
     live: _Vehicle,
+    keep: set[str] = frozenset(),
 ) -> tuple[Route, list[str]]:
     """The trip's locked stops as reported, then what is on board re-timed from the last
     one, keeping a stop only while its slot, the shift and the range still hold. Returns
@@ -556,7 +622,7 @@ def _locked_route(
         arrival = t + int(dur[at, k])
         begin = max(arrival, order.slot_start_s)
         leave = begin + order.service_time_s
-        if (
+        if order.order_id not in keep and (  # (a split order's parcel stays: it is late)
             begin > order.slot_end_s
             or leave + int(dur[k, 0]) > vehicle.shift_end_s
             or metres + int(dist[at, k]) + int(dist[k, 0]) > range_m

@@ -6,16 +6,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from optimizer.model.scenario import Scenario, Service
+from optimizer.model.scenario import OrderLine, Scenario, Service
 
 
 class UnassignedCode(StrEnum):
     """Why an order is neither routed nor collected, in words a planner acts on."""
 
-    OUT_OF_STOCK = "out_of_stock"  # no node holds the whole basket
+    OUT_OF_STOCK = "out_of_stock"  # no node (nor max_split nodes between them) holds it
     COLLECT_NODE_NO_STOCK = "collect_node_no_stock"  # click & collect store lacks stock
     NO_ALLOWED_VEHICLE = "no_allowed_vehicle"  # zone / service rules exclude every vehicle
     TOO_BIG = "too_big"  # basket heavier or larger than every allowed vehicle
@@ -49,6 +50,7 @@ class Stop:
     distance_from_prev_m: int
     load_kg: float  # on board on arrival, before this delivery
     load_l: float
+    parcel_id: str | None = None  # set when the order is split: this stop's part of it
     # Set by a re-plan (optimizer.live.replan): a locked stop happened (or is under way)
     # and its times are the reported ones; ``outcome`` is "delivered", "failed" (an
     # attempt: the parcel stays on board and the order is placed again elsewhere in the
@@ -114,6 +116,17 @@ class Collection:
     transfer_departs_s: int | None = None
 
 
+@dataclass(frozen=True)
+class Parcel:
+    """One part of a split order: some of its lines, shipped from one node, with its own
+    route stop. An order that is not split is one parcel: the order itself."""
+
+    parcel_id: str  # ORDER/1, ORDER/2, ...
+    order_id: str
+    node_id: str
+    lines: tuple[OrderLine, ...]
+
+
 @dataclass
 class Unassigned:
     order_id: str
@@ -152,6 +165,18 @@ class Plan:
     # re-planned from (``{"replan_of": ..., "now": ..., "policy": ...}``).
     order_changes: list[OrderChange] = field(default_factory=list)
     replan: dict | None = None
+
+    # parcel_id -> the parts of split orders (routed); ``sources`` holds whole orders only
+    parcels: dict[str, Parcel] = field(default_factory=dict)
+    max_split: int = 1  # the most parcels an order could be split into
+
+    def shipments(self, scenario: Scenario) -> Iterator[tuple[str, tuple[OrderLine, ...]]]:
+        """(node, lines) of every parcel the plan ships: each whole order of ``sources``
+        and each part of a split order; what stock and picking are taken for."""
+        for order_id, node_id in self.sources.items():
+            yield node_id, scenario.orders_by_id[order_id].lines
+        for parcel in self.parcels.values():
+            yield parcel.node_id, parcel.lines
 
 
 def with_order_changes(scenario: Scenario, changes: list[OrderChange]) -> Scenario:

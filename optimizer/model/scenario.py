@@ -279,6 +279,15 @@ class Settings:
     # What leaving one order unserved costs the plan; well above any one order's
     # marginal route cost, so the solver drops an order only when it cannot serve it.
     unserved_penalty_eur: float = 1000.0
+    # Baskets may ship from up to this many nodes, one parcel each (1: never split). Two
+    # covers the usual case (a store short of one line, the rest from a hub) without
+    # sending a customer three vans for one order.
+    max_split: int = 2
+    # What each parcel beyond the first costs besides its own picking (the node's handling
+    # cost) and its own stop (its route insertion): a second box and its filling, about
+    # 1 EUR, and the customer's experience of a split delivery, assumed at 3 EUR (a
+    # second doorstep visit to wait for, and more "where is the rest?" contacts).
+    split_penalty_eur: float = 4.0
     transfer: TransferSettings = field(default_factory=TransferSettings)
     # Drivers' and riders' break: a working day (first departure to last return) longer
     # than break_over_s has a break of break_duration_s, with no more than

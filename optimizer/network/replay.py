@@ -183,8 +183,12 @@ def replay_day(
             routed=kpis["orders_routed"],
             collected=kpis["orders_collected"],
             unassigned=kpis["orders_unassigned"],
-            on_time=sum(1 for _, s in routed if s.service_start_s <= orders[s.order_id].slot_end_s),
-            bike_orders=sum(1 for r, _ in routed if Mode(r.mode).is_bike),
+            # per order: a split order's parcels are several stops
+            on_time=kpis["orders_routed"]
+            - len(
+                {s.order_id for _, s in routed if s.service_start_s > orders[s.order_id].slot_end_s}
+            ),
+            bike_orders=len({s.order_id for r, s in routed if Mode(r.mode).is_bike}),
             route_cost_eur=sum(kpis["route_cost_eur_by_mode"].values()),
             handling_cost_eur=kpis["handling_cost_eur"],
             site_cost_eur=network.cost_per_day_eur(existing),

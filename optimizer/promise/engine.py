@@ -209,8 +209,8 @@ class PromiseEngine:
     ) -> PromiseEngine:
         """The day as planned: its routes are live, its orders' stock is taken."""
         engine = cls(scenario, LiveRoutes.from_plan(scenario, plan, travel), params)
-        for order_id, node_id in plan.sources.items():
-            engine.take(node_id, list(scenario.orders_by_id[order_id].lines))
+        for node_id, lines in plan.shipments(scenario):
+            engine.take(node_id, list(lines))
         return engine
 
     # -- stock -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ checkout question is a handful of vectorised operations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -161,6 +161,9 @@ class LiveRoutes:
             vehicle = live.vehicles[route.vehicle_id]
             for stop in route.stops:
                 order = scenario.orders_by_id[stop.order_id]
+                parcel = plan.parcels.get(stop.parcel_id or "")
+                if parcel is not None:  # a part of a split order: its own stop and lines
+                    order = replace(order, order_id=parcel.parcel_id, lines=parcel.lines)
                 vehicle.stops.append(
                     LiveStop(
                         key=order.order_id,

@@ -41,20 +41,25 @@ class FleetGroup:
 @dataclass
 class Reach:
     """Per order (rows) and fleet group (columns): the stage reached, and the one-way
-    distance from the group's node to the customer."""
+    distance from the group's node to the customer. ``parcel_stage`` is the stage a part
+    of the basket reaches, whatever its size (every rule but TOO_BIG: a split order's
+    parcel may fit a vehicle its whole basket does not)."""
 
     groups: list[FleetGroup]
     stage: np.ndarray  # (O, G) int8 of Stage
     distance_m: np.ndarray  # (O, G) int64, node -> customer with the group's profile
     order_ids: list[str]
+    parcel_stage: np.ndarray | None = None  # (O, G) int8 of Stage, size not checked
 
-    def node_stage(self, node_ids: list[str]) -> np.ndarray:
-        """(O, N): best stage over the groups of each node (NO_ALLOWED_VEHICLE if none)."""
+    def node_stage(self, node_ids: list[str], parcel: bool = False) -> np.ndarray:
+        """(O, N): best stage over the groups of each node (NO_ALLOWED_VEHICLE if none);
+        with ``parcel``, of a part of the basket of any size."""
+        stage = self.parcel_stage if parcel else self.stage
         out = np.zeros((len(self.order_ids), len(node_ids)), dtype=np.int8)
         column = {n: j for j, n in enumerate(node_ids)}
         for g, group in enumerate(self.groups):
             j = column[group.node_id]
-            out[:, j] = np.maximum(out[:, j], self.stage[:, g])
+            out[:, j] = np.maximum(out[:, j], stage[:, g])
         return out
 
 
@@ -105,6 +110,7 @@ def compute_reach(scenario: Scenario, travel: TravelProvider, order_ids: list[st
         refused[vt.vehicle_type_id] = mask
 
     stage = np.zeros((n, len(groups)), dtype=np.int8)
+    parcel_stage = np.zeros((n, len(groups)), dtype=np.int8)
     distance = np.zeros((n, len(groups)), dtype=np.int64)
     tables: dict[tuple[str, str], tuple[np.ndarray, ...]] = {}
     for g, group in enumerate(groups):
@@ -130,7 +136,14 @@ def compute_reach(scenario: Scenario, travel: TravelProvider, order_ids: list[st
         s = np.full(n, Stage.FEASIBLE, dtype=np.int8)
         s[~in_time] = Stage.SLOT_UNREACHABLE
         s[~in_range] = Stage.OUT_OF_RANGE
+        parcel_stage[:, g] = np.where(refused[vt.vehicle_type_id], Stage.NO_ALLOWED_VEHICLE, s)
         s[~fits] = Stage.TOO_BIG
         s[refused[vt.vehicle_type_id]] = Stage.NO_ALLOWED_VEHICLE
         stage[:, g] = s
-    return Reach(groups=groups, stage=stage, distance_m=distance, order_ids=order_ids)
+    return Reach(
+        groups=groups,
+        stage=stage,
+        distance_m=distance,
+        order_ids=order_ids,
+        parcel_stage=parcel_stage,
+    )
