@@ -280,7 +280,11 @@ def _open_tracking(
         v.vehicle_id: v
         for v in s.scalars(select(TrackedVehicle).where(TrackedVehicle.plan_id == old_id)).all()
     }
-    kept = {(r["vehicle_id"], st["order_id"]): st for r in doc["routes"] for st in r["stops"]}
+    kept = {
+        (r["vehicle_id"], st.get("parcel_id") or st["order_id"]): st
+        for r in doc["routes"]
+        for st in r["stops"]
+    }
     for o in orders:
         old = old_orders.get(o.order_id)
         if old is None:

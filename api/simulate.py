@@ -213,7 +213,7 @@ class _Day:
             todo = [
                 s
                 for s in route["stops"]
-                if (v.trip, s["order_id"]) not in v.done
+                if (v.trip, _unit(s)) not in v.done
                 and s.get("outcome") not in ("delivered", "failed")
             ]
             if not todo:
@@ -249,17 +249,19 @@ class _Day:
             if hold:
                 self.delays += 1
                 self._event("delayed", v.t, vehicle_id=v.vehicle_id, delay_s=hold)
-            self._event("arrived", arrival, vehicle_id=v.vehicle_id, order_id=stop["order_id"])
-            if self.rng.random() < self.params.fail_p:
+            unit = _unit(stop)  # a split order's parcels are tracked one by one
+            self._event("arrived", arrival, vehicle_id=v.vehicle_id, order_id=unit)
+            # (Re-planning a failed parcel of a split order is not supported yet.)
+            if self.rng.random() < self.params.fail_p and unit == stop["order_id"]:
                 self.failed += 1
                 reason = str(self.rng.choice(["nobody_home", "nobody_home", "access", "refused"]))
                 self._event(
-                    "failed", done, vehicle_id=v.vehicle_id, order_id=stop["order_id"],
+                    "failed", done, vehicle_id=v.vehicle_id, order_id=unit,
                     reason=reason,
                 )  # fmt: skip
             else:
-                self._event("delivered", done, vehicle_id=v.vehicle_id, order_id=stop["order_id"])
-            v.done.add((v.trip, stop["order_id"]))
+                self._event("delivered", done, vehicle_id=v.vehicle_id, order_id=unit)
+            v.done.add((v.trip, unit))
             v.t, v.lat, v.lon = done, stop["lat"], stop["lon"]
 
     def _checkout(self, at_s: int, lines, lat: float, lon: float, rng) -> None:
@@ -327,10 +329,21 @@ class _Day:
         report = check_plan(scenario, self.doc)
         rows = outcomes(self.state.db, [self.plan_id])
         otif = summary(rows)
-        statuses: dict[str, int] = {}
+        # Per order (a split order's parcels are tracked one by one): its parcels' status
+        # when they agree, else the one still open.
+        order_of = {
+            st.get("parcel_id") or st["order_id"]: st["order_id"]
+            for r in self.doc["routes"]
+            for st in r["stops"]
+        }
+        per_order: dict[str, set[str]] = {}
         with self.state.db.transaction(write=False) as s:
             for o in s.scalars(select(TrackedOrder).where(TrackedOrder.plan_id == self.plan_id)):
-                statuses[o.status] = statuses.get(o.status, 0) + 1
+                per_order.setdefault(order_of.get(o.order_id, o.order_id), set()).add(o.status)
+        statuses: dict[str, int] = {}
+        for seen in per_order.values():
+            status = seen.pop() if len(seen) == 1 else "open"
+            statuses[status] = statuses.get(status, 0) + 1
         unassigned = self.doc["unassigned"]
         # report otif counts the orders the final plan delivers by vehicle; the orders
         # whose delivery failed and became click & collect or unassigned count too here.
@@ -372,6 +385,10 @@ class _Day:
             "violations": [str(v) for v in report.violations[:10]],
             "wall_s": round(wall_s, 1),
         }
+
+
+def _unit(stop: dict) -> str:
+    return stop.get("parcel_id") or stop["order_id"]
 
 
 def _count(values) -> dict[str, int]:
