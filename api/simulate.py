@@ -358,7 +358,9 @@ class _Day:
             "seed": self.params.seed,
             "orders_total": len(scenario.orders),
             "orders_planned_morning": len(planned),
-            "orders_new_confirmed": self.confirmed,
+            # Checkouts confirmed during the day; some promise a later day (not today's).
+            "checkouts_confirmed": self.confirmed,
+            "orders_new_today": len(scenario.orders) - len(planned),
             "orders_delivered": statuses.get("delivered", 0),
             "orders_collected": statuses.get("collected", 0),
             "orders_unassigned": len(unassigned),
