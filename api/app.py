@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.routing import Match
 
-from api import checkout, plans, tracking
+from api import checkout, plans, replan, tracking
 from api.auth import KeyStore, announce_generated_keys, configure_keys, server_secret
 from api.checkout import checkout_error_response
 from api.checkout_service import CheckoutError, CheckoutService
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return checkout_error_response(exc)
 
     app.include_router(plans.router)
+    app.include_router(replan.router)
     app.include_router(checkout.router)
     app.include_router(tracking.router)
     return app

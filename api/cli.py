@@ -71,6 +71,52 @@ def promise(
             typer.echo(f"{key:>24}: {value}")
 
 
+@app.command()
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder (the service serves it)")],
+    seed: Annotated[int, typer.Option(help="seed of every random draw", min=0)] = 1,
+    new_orders: Annotated[int, typer.Option(help="checkouts during the day", min=0)] = 20,
+    plan_time_limit: Annotated[float, typer.Option(help="morning plan budget, s", min=1)] = 20.0,
+    replan_time_limit: Annotated[float, typer.Option(help="routing budget per re-plan, s")] = 2.0,
+    policy: Annotated[
+        str, typer.Option(help="failed deliveries: auto|retry_later_slot|click_and_collect")
+    ] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Simulate the day through the API: plan, drive with random delays and failures, a
+    breakdown, new checkouts, re-plans; print what every order became and the checker's
+    verdict on the final plan."""
+    from api.simulate import SimParams, to_json
+    from api.simulate import simulate as run
+
+    if policy not in ("auto", "retry_later_slot", "click_and_collect"):
+        _fail(
+            f"--policy {policy!r} not understood; one of auto, retry_later_slot, click_and_collect"
+        )
+    if replan_time_limit <= 0:
+        _fail("--replan-time-limit must be > 0")
+    _load(scenario)
+    say = (lambda m: None) if as_json else (lambda m: errors.print(f"[dim]{m}...[/]"))
+    figures = run(
+        scenario,
+        SimParams(
+            seed=seed,
+            new_orders=new_orders,
+            plan_time_limit_s=plan_time_limit,
+            replan_time_limit_s=replan_time_limit,
+            policy=policy,
+        ),
+        progress=say,
+    )
+    if as_json:
+        sys.stdout.write(to_json(figures))
+    else:
+        for key, value in figures.items():
+            typer.echo(f"{key:>24}: {value}")
+    if not figures["checker_ok"] or figures["orders_open"]:
+        raise typer.Exit(1)
+
+
 app.add_typer(report_app, name="report")
 
 if __name__ == "__main__":

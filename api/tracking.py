@@ -38,7 +38,7 @@ PROBLEMS_SCHEMA = {
 }
 
 
-def _problems(description: str) -> dict:
+def problems_response(description: str) -> dict:
     return {
         "description": description,
         "content": {"application/json": {"schema": PROBLEMS_SCHEMA}},
@@ -46,8 +46,8 @@ def _problems(description: str) -> dict:
 
 
 ERRORS = {
-    404: _problems("No such plan or order (`loc` says which)."),
-    409: _problems(
+    404: problems_response("No such plan or order (`loc` says which)."),
+    409: problems_response(
         "The event id was sent before with another body, or the event contradicts what "
         "is known (a stop already delivered or failed, a vehicle still at another stop), "
         "or the plan job has not produced a plan."

@@ -100,6 +100,8 @@ def open_plan(
         sequence = 0
         for trip, route in enumerate(routes):
             for stop in route["stops"]:
+                if stop.get("outcome") == "failed":
+                    continue  # a re-plan's failed attempt: the order is placed again
                 service_start = day.parse(stop["service_start"])
                 arrival = day.parse(stop["arrival"])
                 orders.append(

@@ -10,8 +10,11 @@ from optimizer.model import Plan, Scenario
 def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
     """KPIs of a plan (see docs/plan-format.md)."""
     total = len(scenario.orders)
-    routed = len({s.order_id for r in plan.routes for s in r.stops})
-    parcels = sum(len(r.stops) for r in plan.routes) + len(plan.collections)
+    # A failed attempt kept on a re-planned route is not where its order ends.
+    routed = len({s.order_id for r in plan.routes for s in r.stops if not s.failed_attempt})
+    parcels = sum(1 for r in plan.routes for s in r.stops if not s.failed_attempt) + len(
+        plan.collections
+    )
     collected = len(plan.collections)
     unassigned = len(plan.unassigned)
     undeliverable = sum(1 for u in plan.unassigned if not u.code.deliverable)
@@ -20,7 +23,7 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         s.order_id
         for r in plan.routes
         for s in r.stops
-        if s.service_start_s > scenario.orders_by_id[s.order_id].slot_end_s
+        if not s.failed_attempt and s.service_start_s > scenario.orders_by_id[s.order_id].slot_end_s
     }
     on_time = routed - len(late)  # an order is on time when all its parcels are
     km_by_mode: dict[str, float] = defaultdict(float)

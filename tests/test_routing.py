@@ -133,3 +133,31 @@ def test_bad_arrays_are_refused(engine):
         engine.solve(problem, 0.5)
     with pytest.raises(ValueError, match="not understood"):
         OrToolsEngine(first_solution="NOPE")
+
+
+@pytest.mark.parametrize("name", ["ortools", "pyvrp"])
+def test_a_vehicle_may_end_elsewhere_than_it_starts(name):
+    """Start at 3000 m, end at the depot (0 m), stops at 1000 and 2000 m: the engine goes
+    2000, 1000, then home (3000 m driven), not the way a round trip from 3000 m would."""
+    from optimizer.routing import ENGINES
+
+    pos = np.array([0, 3000, 1000, 2000], dtype=np.int64)
+    dist = np.abs(pos[:, None] - pos[None, :])
+    problem = line_problem(
+        [1000, 2000],
+        distance_m=[dist],
+        duration_s=[dist.copy()],
+        vehicle_start_location=np.array([1], np.int64),
+        vehicle_end_location=np.array([0], np.int64),
+        stop_location=np.array([2, 3], np.int64),
+        vehicle_max_distance_m=np.array([3000], np.int64),  # exactly the one-way drive
+    )
+    result = ENGINES[name]().solve(problem, 0.3)
+    assert result.dropped == []
+    assert [int(problem.stop_location[i]) for i in result.routes[0].stops] == [3, 2]
+
+
+def test_end_location_of_the_wrong_length_is_refused():
+    problem = line_problem([1000], vehicle_end_location=np.array([0, 0], np.int64))
+    with pytest.raises(ValueError, match="vehicle_end_location"):
+        problem.validate()

@@ -22,13 +22,16 @@ import numpy as np
 
 from optimizer.model import (
     Node,
+    NodeKind,
     Order,
+    OrderChange,
     Scenario,
     Service,
     UnassignedCode,
     Vehicle,
     VehicleType,
     ZoneRule,
+    with_order_changes,
 )
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
@@ -86,6 +89,8 @@ CODES: dict[str, str] = {
     "green_not_bike": "a green order delivered by a vehicle that is not a bike",
     "route_figure_mismatch": "a route's reported cost, CO2 or duration differs from recomputed",
     "kpi_mismatch": "a reported KPI differs from the one recomputed from the plan",
+    "bad_order_change": "a re-plan's change to an order (later slot, click & collect) is not "
+    "one a customer could have been offered",
 }
 
 
@@ -137,6 +142,10 @@ class _Stop:
     load_l: float | None
     parcel_id: str | None = None  # the order id when absent: the whole order
     lines: Lines | None = None  # the order's lines when absent
+    # A re-plan's locked stop happened: its times are reported facts, not checked against
+    # the travel model or the slot; a failed attempt is not where its order ends.
+    locked: bool = False
+    failed_attempt: bool = False
 
 
 @dataclass
@@ -235,7 +244,7 @@ class _Plan:
         out: dict[str, list[_Place]] = defaultdict(list)
         for route in self.routes:
             for stop in route.stops:
-                if stop.order_id is not None:
+                if stop.order_id is not None and not stop.failed_attempt:
                     place = _Place(
                         "routed",
                         route.node_id,
@@ -294,6 +303,8 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
         the one the plan was made with.
     """
     ctx = _Context(scenario, travel if travel is not None else GreatCircle())
+    if isinstance(plan, dict) and plan.get("order_changes") is not None:
+        ctx.scenario = with_order_changes(scenario, _read_order_changes(ctx, plan))
     parsed = _read_plan(ctx, plan)
     for check in (  # in this order: _check_range needs the routes walked
         _check_order_coverage,
@@ -419,6 +430,53 @@ def _read_plan(ctx: _Context, plan: Any) -> _Plan:
     )
 
 
+def _read_order_changes(ctx: _Context, plan: dict) -> list[OrderChange]:
+    """A re-plan's agreed changes to orders, those a customer could have been offered:
+    a later slot of the same day, or collection at a store (see docs/replan.md)."""
+    top = _Fields(ctx, plan, "plan")
+    out: list[OrderChange] = []
+    seen: set[str] = set()
+    for i, obj in top.objects("order_changes") or []:
+        c = _Fields(ctx, obj, f"order change {i + 1}")
+        c.order_id = c.text("order_id")
+        kind, node_id, reason = c.text("kind"), c.text("node_id", False), c.text("reason", False)
+        start_s, end_s = c.time("slot_start"), c.time("slot_end")
+        order = ctx.order(c.order_id)
+        if None in (c.order_id, kind, start_s, end_s):
+            continue
+        who = f"order change {i + 1} ({c.order_id})"
+        problems = []
+        if order is None:
+            problems.append("is not an order of the scenario")
+        elif c.order_id in seen:
+            problems.append("is changed twice")
+        if kind not in ("retry_later_slot", "click_and_collect"):
+            problems.append(f"kind {kind!r} is not retry_later_slot or click_and_collect")
+        if not (reason or "").strip():
+            problems.append("has no reason in words")
+        if end_s < start_s:
+            problems.append(f"slot ends {_clock(end_s)} before it starts {_clock(start_s)}")
+        if order is not None and kind == "retry_later_slot":
+            if order.service is Service.CLICK_COLLECT:
+                problems.append("is click & collect: there is no delivery to retry")
+            elif start_s < order.slot_start_s:
+                problems.append(
+                    f"retries at {_clock(start_s)}, before the slot it failed in "
+                    f"{_clock(order.slot_start_s)}"
+                )
+        if kind == "click_and_collect":
+            node = ctx.scenario.nodes.get(node_id or "")
+            if node is None or node.kind is not NodeKind.STORE:
+                problems.append(f"collects at {node_id!r}, which is not a store of the scenario")
+        seen.add(c.order_id)
+        if problems:
+            for problem in problems:
+                ctx.flag("bad_order_change", f"{who} {problem}", c.order_id)
+            continue
+        out.append(OrderChange(c.order_id, kind, start_s, end_s, reason, node_id))
+    return out
+
+
 def _check_header(ctx: _Context, top: _Fields) -> None:
     fmt = top.text("format", required=False)
     if fmt is not None and fmt != PLAN_FORMAT:
@@ -499,6 +557,8 @@ def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | N
         load_l=s.number("load_l", required=False),
         parcel_id=s.text("parcel_id", required=False),
         lines=_read_lines(s),
+        locked=obj.get("locked") is True,
+        failed_attempt=obj.get("locked") is True and obj.get("outcome") == "failed",
     )
 
 
@@ -751,6 +811,8 @@ def _check_collections(ctx: _Context, plan: _Plan) -> None:
     for route in plan.routes:
         for stop in route.stops:
             order = ctx.order(stop.order_id)
+            if stop.failed_attempt:
+                continue  # its order may have become click & collect since
             if order is not None and order.service is Service.CLICK_COLLECT:
                 ctx.flag(
                     "collect_routed",
@@ -929,7 +991,9 @@ def _check_shifts(ctx: _Context, plan: _Plan) -> None:
                     f"{_clock(node.closes_s)}",
                     vehicle_id=vid,
                 )
-        if route.end_s is not None and route.end_s > vehicle.shift_end_s:
+        done = bool(route.stops) and all(stop.locked for stop in route.stops)
+        if route.end_s is not None and route.end_s > vehicle.shift_end_s and not done:
+            # (A trip a re-plan found driven to the end is what happened, not a plan.)
             ctx.flag(
                 "after_shift_end",
                 f"{route.label} is back at {_clock(route.end_s)}, after the shift ends "
@@ -1034,7 +1098,8 @@ def _check_reported_loads(ctx: _Context, plan: _Plan) -> None:
                 kg,
                 litres,
             )
-            kg, litres = kg - _kg(sc, order, stop), litres - _litres(sc, order, stop)
+            if not stop.failed_attempt:  # the parcel of a failed attempt stays on board
+                kg, litres = kg - _kg(sc, order, stop), litres - _litres(sc, order, stop)
 
 
 def _check_load(
@@ -1086,7 +1151,7 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
     t = _rest(ctx, route, 0, route.start_s + reload_s)
     for k, (stop, order) in enumerate(zip(route.stops, orders, strict=True)):
         arrival_s = t + int(dur_s[k, k + 1])
-        if k == 0 and reload_s and stop.arrival_s is not None:
+        if k == 0 and reload_s and stop.arrival_s is not None and not stop.locked:
             if stop.arrival_s < arrival_s - TOLERANCE_S:
                 ctx.flag(
                     "reload_too_short",
@@ -1101,7 +1166,8 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
         walk.service_start_s.append(service_s)
         t = _rest(ctx, route, k + 1, t)
     back_s = t + int(dur_s[n, 0])
-    if route.end_s is not None and back_s > route.end_s + TOLERANCE_S:
+    done = bool(route.stops) and all(stop.locked for stop in route.stops)
+    if route.end_s is not None and back_s > route.end_s + TOLERANCE_S and not done:
         ctx.flag(
             "back_after_route_end",
             f"{route.label} cannot be back at {route.base.node_id} before "
@@ -1161,8 +1227,22 @@ def _check_distances(
 def _serve(
     ctx: _Context, route: _Route, stop: _Stop, order: Order, earliest_arrival_s: int
 ) -> tuple[int, int]:
-    """Arrive, wait for the slot, serve, leave: (service start, departure) the plan keeps."""
+    """Arrive, wait for the slot, serve, leave: (service start, departure) the plan keeps.
+
+    A locked stop (it happened, or is under way, before a re-plan) keeps its reported
+    times: they are facts, not the travel model's; only their order is checked."""
     who = f"{order.order_id} on {route.label}"
+    if stop.locked and None not in (stop.arrival_s, stop.service_start_s, stop.departure_s):
+        if not stop.arrival_s <= stop.service_start_s <= stop.departure_s:
+            ctx.flag(
+                "teleport",
+                f"{who}: the reported times (arrival {_clock(stop.arrival_s)}, service "
+                f"{_clock(stop.service_start_s)}, departure {_clock(stop.departure_s)}) are "
+                "not in order",
+                order.order_id,
+                route.vehicle_id,
+            )
+        return stop.service_start_s, stop.departure_s
     ids = order.order_id, route.vehicle_id
     arrival_s = _kept(
         ctx, who, ids, "arrival", stop.arrival_s, earliest_arrival_s, "it cannot get there before"
@@ -1287,6 +1367,10 @@ def _check_breaks(ctx: _Context, plan: _Plan) -> None:
         return
     for vid, routes in days.items():
         first_s = min(r.start_s for r in routes)
+        # A re-plan's locked stops happened: breaks are not reported by tracking, so the
+        # day the plan answers for starts when its last reported stop ends.
+        done = [s.departure_s for r in routes for s in r.stops if s.locked and s.departure_s]
+        first_s = max([first_s, *done])
         last_s = max(r.end_s for r in routes)
         if last_s - first_s <= rules.break_over_s:
             continue
@@ -1444,10 +1528,15 @@ _FIGURE_MAP_KPIS = ("distance_km_by_mode", "route_cost_eur_by_mode")
 
 def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict[str, Any]:
     orders = ctx.scenario.orders_by_id
-    routed = {s.order_id for r in plan.routes for s in r.stops if s.order_id in orders}
-    parcels = sum(1 for r in plan.routes for s in r.stops if s.order_id in orders) + sum(
-        1 for c in plan.collections if c.order_id in orders
-    )
+    routed = {
+        s.order_id
+        for r in plan.routes
+        for s in r.stops
+        if s.order_id in orders and not s.failed_attempt
+    }
+    parcels = sum(
+        1 for r in plan.routes for s in r.stops if s.order_id in orders and not s.failed_attempt
+    ) + sum(1 for c in plan.collections if c.order_id in orders)
     split = {o for o, where in plan.places().items() if o in orders and len(where) > 1}
     collected = {c.order_id for c in plan.collections if c.order_id in orders}
     unassigned = {u.order_id: u.code for u in plan.unassigned if u.order_id in orders}
@@ -1458,6 +1547,8 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         if route.walk is None:
             continue
         for stop, service_s in zip(route.stops, route.walk.service_start_s, strict=False):
+            if stop.failed_attempt:
+                continue
             served_s[stop.order_id].append(service_s <= orders[stop.order_id].slot_end_s)
     on_time = {o for o, ok in served_s.items() if all(ok)}  # all its parcels on time
     distance_km: dict[str, float] = defaultdict(float)

@@ -12,6 +12,7 @@ from pathlib import Path
 from optimizer.model import (
     Break,
     Collection,
+    OrderChange,
     OrderLine,
     Parcel,
     Plan,
@@ -55,6 +56,10 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                     "load_l": s.load_l,
                 }
             )
+            if s.locked:
+                stops[-1] |= {"locked": True, "outcome": s.outcome}
+            if s.failed_attempt:
+                continue  # the order is placed again elsewhere in the plan
             assignments[s.order_id] = {
                 "status": "routed",
                 "node_id": r.node_id,
@@ -104,6 +109,22 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
             "node_id": None,
             "vehicle_id": None,
             "parcels": parcels,
+        }
+    replanned = {}
+    if plan.replan is not None:
+        replanned = {
+            "replan": plan.replan,
+            "order_changes": [
+                {
+                    "order_id": c.order_id,
+                    "kind": c.kind,
+                    "slot_start": iso(c.slot_start_s),
+                    "slot_end": iso(c.slot_end_s),
+                    "node_id": c.node_id,
+                    "reason": c.reason,
+                }
+                for c in plan.order_changes
+            ],
         }
     return {
         "format": PLAN_FORMAT,
@@ -156,6 +177,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
             for d in sorted(plan.decisions.values(), key=lambda d: d.order_id)
         ],
         "kpis": kpis,
+        **replanned,
     }
 
 
@@ -298,6 +320,8 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
                     parcel_id=s["parcel_id"]
                     if s.get("parcel_id", s["order_id"]) != s["order_id"]
                     else None,
+                    locked=bool(s.get("locked", False)),
+                    outcome=s.get("outcome"),
                 )
                 for s in r["stops"]
             ],
@@ -348,6 +372,18 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         solve_s=document.get("solve_s", 0.0),
         parcels=parcels,
         max_split=document.get("max_split", 1),
+        order_changes=[
+            OrderChange(
+                c["order_id"],
+                c["kind"],
+                seconds(c["slot_start"]),
+                seconds(c["slot_end"]),
+                c["reason"],
+                c.get("node_id"),
+            )
+            for c in document.get("order_changes", [])
+        ],
+        replan=document.get("replan"),
     )
 
 

@@ -3,12 +3,14 @@
 from optimizer.model.plan import (
     Break,
     Collection,
+    OrderChange,
     Parcel,
     Plan,
     Route,
     Stop,
     Unassigned,
     UnassignedCode,
+    with_order_changes,
 )
 from optimizer.model.scenario import (
     FleetEntry,
@@ -40,6 +42,7 @@ __all__ = [
     "Node",
     "NodeKind",
     "Order",
+    "OrderChange",
     "OrderLine",
     "Parcel",
     "Place",
@@ -58,4 +61,5 @@ __all__ = [
     "VehicleType",
     "Zone",
     "ZoneRule",
+    "with_order_changes",
 ]

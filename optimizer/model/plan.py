@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from optimizer.model.scenario import OrderLine, Scenario
+from optimizer.model.scenario import OrderLine, Scenario, Service
 
 
 class UnassignedCode(StrEnum):
@@ -25,6 +25,8 @@ class UnassignedCode(StrEnum):
     PICK_CAPACITY = "pick_capacity"  # nodes with the stock have no picking capacity left
     FLEET_FULL = "fleet_full"  # feasible alone, but the routes of the day are full
     STOCK_ALLOCATED = "stock_allocated"  # the nodes able to deliver it gave their stock away
+    # A re-plan after a failed delivery found no later slot and no store to collect from.
+    DELIVERY_FAILED = "delivery_failed"
 
     @property
     def deliverable(self) -> bool:
@@ -49,6 +51,16 @@ class Stop:
     load_kg: float  # on board on arrival, before this delivery
     load_l: float
     parcel_id: str | None = None  # set when the order is split: this stop's part of it
+    # Set by a re-plan (optimizer.live.replan): a locked stop happened (or is under way)
+    # and its times are the reported ones; ``outcome`` is "delivered", "failed" (an
+    # attempt: the parcel stays on board and the order is placed again elsewhere in the
+    # plan) or "in_progress".
+    locked: bool = False
+    outcome: str | None = None
+
+    @property
+    def failed_attempt(self) -> bool:
+        return self.outcome == "failed"
 
 
 @dataclass
@@ -123,6 +135,20 @@ class Unassigned:
     node_id: str | None = None
 
 
+@dataclass(frozen=True)
+class OrderChange:
+    """What a re-plan agreed with a customer after a failed delivery: a later slot the
+    same day (``retry_later_slot``) or collection at a store (``click_and_collect``,
+    collectable from ``slot_start_s`` to ``slot_end_s`` at ``node_id``)."""
+
+    order_id: str
+    kind: str  # "retry_later_slot" | "click_and_collect"
+    slot_start_s: int
+    slot_end_s: int
+    reason: str
+    node_id: str | None = None  # the store, for click_and_collect
+
+
 @dataclass
 class Plan:
     scenario_name: str
@@ -134,6 +160,12 @@ class Plan:
     solve_s: float = 0.0
     # order_id -> the sourcing decision (node, runner-up, cost terms), for explanations
     decisions: dict = field(default_factory=dict)
+    # A re-plan's changes to orders (later slot, click & collect), applied to the
+    # scenario by ``OrderChange``-aware readers (the checker, the KPIs); and what it
+    # re-planned from (``{"replan_of": ..., "now": ..., "policy": ...}``).
+    order_changes: list[OrderChange] = field(default_factory=list)
+    replan: dict | None = None
+
     # parcel_id -> the parts of split orders (routed); ``sources`` holds whole orders only
     parcels: dict[str, Parcel] = field(default_factory=dict)
     max_split: int = 1  # the most parcels an order could be split into
@@ -145,3 +177,32 @@ class Plan:
             yield node_id, scenario.orders_by_id[order_id].lines
         for parcel in self.parcels.values():
             yield parcel.node_id, parcel.lines
+
+
+def with_order_changes(scenario: Scenario, changes: list[OrderChange]) -> Scenario:
+    """The scenario as the customers of ``changes`` agreed it: a retried order has its
+    new slot; an order offered click & collect is collected at its store in its window."""
+    if not changes:
+        return scenario
+    by_id = {c.order_id: c for c in changes}
+    orders = []
+    for order in scenario.orders:
+        change = by_id.get(order.order_id)
+        if change is None:
+            orders.append(order)
+        elif change.kind == "click_and_collect":
+            orders.append(
+                replace(
+                    order,
+                    service=Service.CLICK_COLLECT,
+                    collect_node_id=change.node_id,
+                    ship_from_node_id=change.node_id,
+                    slot_start_s=change.slot_start_s,
+                    slot_end_s=change.slot_end_s,
+                )
+            )
+        else:
+            orders.append(
+                replace(order, slot_start_s=change.slot_start_s, slot_end_s=change.slot_end_s)
+            )
+    return replace(scenario, orders=orders)

@@ -86,15 +86,16 @@ class _Model:
 
     def __init__(self, problem: RoutingProblem):
         self.problem = p = problem
-        depots = np.unique(p.vehicle_start_location)
+        depots = np.unique(np.concatenate([p.vehicle_start_location, p.end_location]))
         self.num_depots = len(depots)
         depot_node = {int(loc): i for i, loc in enumerate(depots)}
         starts = [depot_node[int(loc)] for loc in p.vehicle_start_location]
+        ends = [depot_node[int(loc)] for loc in p.end_location]
         node_location = np.concatenate([depots, p.stop_location]).astype(np.int64)
         service_s = np.concatenate([np.zeros(len(depots), np.int64), p.stop_service_s])
 
         self.manager = pywrapcp.RoutingIndexManager(
-            len(node_location), p.num_vehicles, starts, starts
+            len(node_location), p.num_vehicles, starts, ends
         )
         self.routing = routing = pywrapcp.RoutingModel(self.manager)
         grid = np.ix_(node_location, node_location)

@@ -29,7 +29,7 @@ class RoutingProblem:
     duration_s: list[np.ndarray]
     # vehicles
     vehicle_profile: np.ndarray  # (V,) int
-    vehicle_start_location: np.ndarray  # (V,) int, the depot (also where it ends)
+    vehicle_start_location: np.ndarray  # (V,) int, the depot (also where it ends, by default)
     vehicle_earliest_start_s: np.ndarray  # (V,) int
     vehicle_latest_start_s: np.ndarray  # (V,) int, e.g. when the depot closes
     vehicle_latest_end_s: np.ndarray  # (V,) int
@@ -57,6 +57,16 @@ class RoutingProblem:
     break_s: int = 0
     max_work_before_break_s: int = 0
     break_over_s: int = 0
+    # Where each vehicle ends, when not where it starts (a re-plan starts a vehicle that
+    # is out at its last stop and brings it back to its node); None: at its start.
+    vehicle_end_location: np.ndarray | None = None  # (V,) int
+
+    @property
+    def end_location(self) -> np.ndarray:
+        """Where each vehicle ends its route."""
+        if self.vehicle_end_location is None:
+            return self.vehicle_start_location
+        return self.vehicle_end_location
 
     @property
     def num_vehicles(self) -> int:
@@ -101,6 +111,11 @@ class RoutingProblem:
             raise ValueError("stop_demand and vehicle_capacity disagree on dimensions.")
         if np.any(self.tw_end_s < self.tw_start_s):
             raise ValueError("a time window ends before it starts.")
+        if len(self.end_location) != v:
+            raise ValueError(f"vehicle_end_location has {len(self.end_location)} entries, not {v}.")
+        elsewhere = self.end_location != self.vehicle_start_location
+        if any(elsewhere[k] and self.max_trips(k) > 1 for k in range(v)):
+            raise ValueError("a vehicle that ends elsewhere than it starts drives one tour.")
         if len(self.distance_m) != len(self.duration_s):
             raise ValueError("distance_m and duration_s have different profile counts.")
         for name in ("vehicle_max_trips", "vehicle_reload_s"):

@@ -170,6 +170,7 @@ class _TypeKey:
     """What makes two vehicles interchangeable for PyVRP."""
 
     depot: int
+    end_depot: int
     reload_depot: int | None
     max_trips: int
     profile: int
@@ -199,7 +200,9 @@ class _Model:
         self.clients = [int(i) for i in np.flatnonzero(servable)]  # client c is stop clients[c]
         if not self.clients:
             return
-        depots = np.unique(p.vehicle_start_location[usable])
+        depots = np.unique(
+            np.concatenate([p.vehicle_start_location[usable], p.end_location[usable]])
+        )
         depot_of = {int(loc): d for d, loc in enumerate(depots)}
         # Reload depots: a copy of a depot per (location, reload time, last departure).
         reload_of: dict[tuple[int, int, int], int] = {}
@@ -258,6 +261,7 @@ class _Model:
             loc = int(p.vehicle_start_location[v])
             type_key = _TypeKey(
                 depot=depot_of[loc],
+                end_depot=depot_of[int(p.end_location[v])],
                 reload_depot=reload_of[loc, p.reload_s(v), _leave_by(p, v)] if trips > 1 else None,
                 max_trips=trips,
                 profile=profile_of[key],
@@ -278,7 +282,7 @@ class _Model:
                 num_available=len(vehicles),
                 capacity=list(k.capacity),
                 start_depot=k.depot,
-                end_depot=k.depot,
+                end_depot=k.end_depot,
                 fixed_cost=k.fixed,
                 tw_early=k.earliest,
                 tw_late=k.latest_end,

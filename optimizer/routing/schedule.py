@@ -35,6 +35,7 @@ class _Vehicle:
     dist: np.ndarray
     dur: np.ndarray
     depot: int
+    home: int  # where it ends: its depot, unless a re-plan starts it away from it
     earliest: int
     leave_by: int
     latest_end: int
@@ -49,6 +50,7 @@ class _Vehicle:
             dist=p.distance_m[prof],
             dur=p.duration_s[prof],
             depot=int(p.vehicle_start_location[v]),
+            home=int(p.end_location[v]),
             earliest=earliest,
             leave_by=max(earliest, min(int(p.vehicle_latest_start_s[v]), latest_end)),
             latest_end=latest_end,
@@ -125,7 +127,7 @@ def _distance_m(p: RoutingProblem, v: int, trips: list[list[int]]) -> int:
             loc = int(p.stop_location[i])
             metres += int(veh.dist[at, loc])
             at = loc
-        metres += int(veh.dist[at, veh.depot])
+        metres += int(veh.dist[at, veh.home])
     return metres
 
 
@@ -153,9 +155,9 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
             if (
                 not p.allowed[i, v]
                 or np.any(load + p.stop_demand[i] > capacity)
-                or metres + int(veh.dist[at, loc]) + int(veh.dist[loc, veh.depot]) > max_m
+                or metres + int(veh.dist[at, loc]) + int(veh.dist[loc, veh.home]) > max_m
                 or begin > p.tw_end_s[i]
-                or leave + int(veh.dur[loc, veh.depot]) > veh.latest_end
+                or leave + int(veh.dur[loc, veh.home]) > veh.latest_end
             ):
                 continue
             kept.append(i)
@@ -163,8 +165,8 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
             metres += int(veh.dist[at, loc])
             t, at = leave, loc
         if kept:
-            metres += int(veh.dist[at, veh.depot])
-            t += int(veh.dur[at, veh.depot])
+            metres += int(veh.dist[at, veh.home])
+            t += int(veh.dur[at, veh.home])
             out.append(kept)
     return out
 
@@ -208,7 +210,7 @@ def _walk(
             if rest_at == (k, j):
                 rest_start = t + rest_delay_s
                 t = rest_start + rest_s
-        t += int(veh.dur[at, veh.depot])
+        t += int(veh.dur[at, veh.home])
     if t > veh.latest_end:
         return None
     return t, rest_start, events

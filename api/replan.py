@@ -1,0 +1,312 @@
+"""``POST /v1/plans/{id}/replan``: re-plan the rest of a tracked day (planner keys).
+
+The route translates: the plan's tracking rows and events become the core's
+:class:`optimizer.live.replan.LiveState`, the core re-plans, and the result is stored as
+a new plan job (a new plan version; its plan.json names the plan it re-plans in
+``replan.replan_of``) whose tracking rows are opened at once with what already
+happened copied over. Vehicles report their next events against the new plan's id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import AUTH_RESPONSES, error_response, require_role
+from api.models import PlanJob, utcnow
+from api.plans import scenario_for_plan
+from api.tracking import problems_response
+from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
+from api.tracking_state import Day, open_plan, orders_of, recompute
+from optimizer.check import check_plan
+from optimizer.io import ScenarioError
+from optimizer.io.plan_files import plan_from_dict, plan_to_dict, routes_geojson, to_json
+from optimizer.io.plan_map import plan_map
+from optimizer.kpis import plan_kpis
+from optimizer.live.replan import (
+    FailedPolicy,
+    LiveState,
+    ReplanError,
+    ReplanParams,
+    StopFact,
+    TripFacts,
+    replan,
+)
+from optimizer.model import with_order_changes
+from optimizer.travel import GreatCircle
+
+router = APIRouter(
+    prefix="/v1/plans",
+    tags=["plans"],
+    dependencies=[Depends(require_role("planner"))],
+    responses=AUTH_RESPONSES,
+)
+
+# Copied from the old plan's tracking rows to the new plan's, for the stops kept.
+ORDER_STATE = ("status", "arrived_at", "done_at", "eta_at", "eta_at_departure", "late",
+               "failure_reason")  # fmt: skip
+VEHICLE_STATE = ("status", "trip", "last_lat", "last_lon", "last_seen_at", "busy_until_at")
+
+
+class ReplanRequest(BaseModel):
+    """What to re-plan from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    now: AwareDatetime | None = Field(
+        None, description="The re-plan's instant, ISO 8601 with offset (default: now)."
+    )
+    broken_down: list[str] = Field(
+        default_factory=list, max_length=1000, description="Vehicles out for the rest of the day."
+    )
+    policy: Literal["retry_later_slot", "click_and_collect", "auto"] = Field(
+        "auto", description="Failed deliveries: later slot, click & collect, or the cheaper."
+    )
+    time_limit_s: float = Field(2.0, gt=0, le=300, description="Routing budget, seconds.")
+
+
+class ReplanOut(BaseModel):
+    plan_id: str = Field(description="The new plan version's job id.")
+    replan_of: str
+    checker_ok: bool
+    violations: list[str]
+    changes: dict
+    kpis: dict
+    replan_ms: float
+
+
+def _refuse(code: int, loc: tuple, message: str) -> HTTPException:
+    kind = {404: "not_found", 409: "conflict"}.get(code, "value_error")
+    return HTTPException(code, [{"loc": list(loc), "msg": message, "type": kind}])
+
+
+@router.post(
+    "/{job_id}/replan",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReplanOut,
+    responses={
+        400: error_response("The body is not text (FastAPI cannot decode it)."),
+        404: problems_response("No plan job with this id (`loc`: path, job_id)."),
+        409: problems_response(
+            "The job has not produced a plan, its scenario cannot be read, or the tracking "
+            "state does not fit the plan."
+        ),
+    },
+)
+def replan_plan(
+    job_id: uuid.UUID,
+    request: Request,
+    body: Annotated[ReplanRequest | None, Body()] = None,
+) -> ReplanOut:
+    """Re-plan the rest of the day: stops done or under way are kept, the rest is routed
+    again with the orders confirmed since, failed deliveries (per ``policy``) and
+    without the broken-down vehicles. The result is a new plan job, checked by the
+    independent checker; the answer says what changed."""
+    started = time.perf_counter()
+    body = body or ReplanRequest()
+    app_state = request.app.state
+    db = app_state.db
+    with db.transaction(write=False) as s:
+        job = s.get(PlanJob, str(job_id))
+        if job is None:
+            raise _refuse(404, ("path", "job_id"), "no plan job with this id")
+        if job.status != "done":
+            raise _refuse(409, ("path", "job_id"), f"the job is {job.status}; no plan")
+        doc = json.loads(job.plan_json)
+        scenario_dir = job.scenario_dir
+    try:
+        scenario = scenario_for_plan(app_state, Path(scenario_dir))
+    except (ScenarioError, OSError) as exc:
+        raise _refuse(409, ("path", "job_id"), f"cannot read the plan's scenario: {exc}") from exc
+    day = Day.of(doc)
+    now = body.now or utcnow()
+    now_s = day.s(now)
+    problems = []
+    if not 0 <= now_s <= 86_400:
+        problems.append((("body", "now"), f"{now.isoformat()} is not on the plan's day"))
+    for i, vid in enumerate(body.broken_down):
+        if vid not in scenario.vehicles_by_id:
+            problems.append((("body", "broken_down", i), f"no vehicle {vid!r} in the fleet"))
+    if problems:
+        raise HTTPException(
+            422, [{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in problems]
+        )
+    old_changes = plan_from_dict(scenario, doc).order_changes
+    morning_day = with_order_changes(scenario, old_changes)
+    plan = plan_from_dict(morning_day, doc)
+    with db.transaction(write=False) as s:
+        versions = _versions(s, doc, str(job_id))
+        state = live_state(s, versions, day, now_s, frozenset(body.broken_down))
+    params = ReplanParams(policy=FailedPolicy(body.policy), time_limit_s=body.time_limit_s)
+    try:
+        new_plan, report = replan(scenario, plan, state, params)
+    except ReplanError as exc:
+        raise _refuse(409, ("path", "job_id"), f"the tracking state does not fit: {exc}") from exc
+    new_plan.replan["replan_of"] = str(job_id)
+    new_day = with_order_changes(scenario, new_plan.order_changes)
+    kpis = plan_kpis(new_day, new_plan)
+    new_doc = plan_to_dict(new_day, new_plan, kpis)
+    plan_json = to_json(new_doc)
+    check = check_plan(scenario, json.loads(plan_json))
+    new_id = str(uuid.uuid4())
+    moment = utcnow()
+    with db.transaction() as s:
+        s.add(
+            PlanJob(
+                id=new_id,
+                status="done",
+                progress=1.0,
+                message=f"re-plan of {job_id} at {now.isoformat()}",
+                scenario_dir=scenario_dir,
+                time_limit_s=body.time_limit_s,
+                created_at=moment,
+                started_at=moment,
+                finished_at=moment,
+                checker_ok=check.ok,
+                plan_json=plan_json,
+                kpis_json=to_json(kpis),
+                geojson=to_json(routes_geojson(new_day, new_plan)),
+                map_html=plan_map(new_day, new_plan).get_root().render(),
+            )
+        )
+        s.flush()
+        _open_tracking(
+            s, str(job_id), new_id, json.loads(plan_json), new_day, frozenset(body.broken_down)
+        )
+    return ReplanOut(
+        plan_id=new_id,
+        replan_of=str(job_id),
+        checker_ok=check.ok,
+        violations=[str(v) for v in check.violations[:20]],
+        changes=report.to_dict(),
+        kpis=kpis,
+        replan_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+
+
+def _versions(s: Session, doc: dict, plan_id: str) -> list[str]:
+    """The plan and the versions it re-plans, newest first (their events are the day's)."""
+    out = [plan_id]
+    while (doc.get("replan") or {}).get("replan_of") and len(out) < 1000:
+        job = s.get(PlanJob, doc["replan"]["replan_of"])
+        if job is None or job.plan_json is None:
+            break
+        out.append(job.id)
+        doc = json.loads(job.plan_json)
+    return out
+
+
+def live_state(
+    s: Session, versions: list[str], day: Day, now_s: int, broken: frozenset[str]
+) -> LiveState:
+    """What each vehicle of the plan (``versions[0]``, re-planned from the others) did,
+    from its tracking rows and the day's events: its trips (left at its ``departed``
+    events, back at its ``arrived`` events without an order), each with its stops
+    delivered, failed, at the door or driven to (in progress)."""
+    plan_id = versions[0]
+    vehicles = s.scalars(select(TrackedVehicle).where(TrackedVehicle.plan_id == plan_id)).all()
+    events = s.scalars(
+        select(TrackingEvent)
+        .where(TrackingEvent.plan_id.in_(versions))
+        .where(TrackingEvent.kind.in_(("departed", "arrived")))
+        .order_by(TrackingEvent.occurred_at)
+    ).all()
+    trips: dict[str, tuple[TripFacts, ...]] = {}
+    for vehicle in vehicles:
+        mine = [e for e in events if e.vehicle_id == vehicle.vehicle_id]
+        departures = [day.s(e.occurred_at) for e in mine if e.kind == "departed"]
+        backs = [day.s(e.occurred_at) for e in mine if e.kind == "arrived" and e.order_id is None]
+        orders = orders_of(s, vehicle)
+        out = []
+        for k, start_s in enumerate(departures):
+            facts = []
+            heading = None
+            for o in (o for o in orders if o.trip == k):
+                if o.status in ("delivered", "failed"):
+                    done_s = day.s(o.done_at)
+                    arrival_s = day.s(o.arrived_at) if o.arrived_at else done_s - o.service_s
+                    facts.append(
+                        StopFact(
+                            o.order_id, o.status, min(arrival_s, done_s), done_s, o.failure_reason
+                        )  # fmt: skip
+                    )
+                elif o.status == "arrived":
+                    arrival_s = day.s(o.arrived_at)
+                    leave = max(now_s, max(arrival_s, day.s(o.slot_start_at)) + o.service_s)
+                    facts.append(StopFact(o.order_id, "in_progress", arrival_s, leave))
+                elif o.status == "out_for_delivery" and heading is None:
+                    heading = o
+            back_s = None
+            if k < len(backs) and backs[k] >= start_s:
+                back_s = backs[k]
+            elif vehicle.status == "done" or vehicle.trip > k:
+                back_s = max(now_s, start_s)
+            if (
+                back_s is None
+                and heading is not None
+                and not any(f.outcome == "in_progress" for f in facts)
+                and vehicle.vehicle_id not in broken
+            ):
+                # Driving to its next stop: that stop is under way, at its ETA.
+                arrival_s = max(now_s, day.s(heading.eta_at) if heading.eta_at else now_s)
+                leave = max(arrival_s, day.s(heading.slot_start_at)) + heading.service_s
+                facts.append(StopFact(heading.order_id, "in_progress", arrival_s, leave))
+            out.append(TripFacts(start_s, tuple(facts), back_s))
+        if out:
+            trips[vehicle.vehicle_id] = tuple(out)
+    return LiveState(now_s=now_s, trips=trips, broken_down=broken)
+
+
+def _open_tracking(
+    s: Session, old_id: str, new_id: str, doc: dict, scenario, broken: frozenset[str]
+) -> None:
+    """The new plan's tracking rows, with what already happened copied from the old
+    plan's: statuses, arrival and done times, ETAs at departure, each vehicle's fix. A
+    stop the re-plan moved starts again as planned on its new vehicle."""
+    vehicles, orders = open_plan(doc, new_id, scenario)
+    old_orders = {
+        o.order_id: o
+        for o in s.scalars(select(TrackedOrder).where(TrackedOrder.plan_id == old_id)).all()
+    }
+    old_vehicles = {
+        v.vehicle_id: v
+        for v in s.scalars(select(TrackedVehicle).where(TrackedVehicle.plan_id == old_id)).all()
+    }
+    kept = {
+        (r["vehicle_id"], st.get("parcel_id") or st["order_id"]): st
+        for r in doc["routes"]
+        for st in r["stops"]
+    }
+    for o in orders:
+        old = old_orders.get(o.order_id)
+        if old is None:
+            continue
+        stop = kept.get((o.vehicle_id, o.order_id))
+        same_vehicle = old.vehicle_id == o.vehicle_id and old.trip == o.trip
+        if o.vehicle_id is None and old.status == "collected":
+            o.status, o.done_at = old.status, old.done_at
+        elif stop is not None and same_vehicle and (stop.get("locked") or old.status != "planned"):
+            for name in ORDER_STATE:
+                setattr(o, name, getattr(old, name))
+            if stop.get("locked") and stop.get("outcome") == "in_progress":
+                o.status = old.status if old.status == "arrived" else "out_for_delivery"
+    day = Day.of(doc)
+    s.add_all(vehicles + orders)
+    s.flush()
+    travel = GreatCircle()  # the tracking service's travel model
+    for vehicle in vehicles:
+        old = old_vehicles.get(vehicle.vehicle_id)
+        if old is not None:
+            for name in VEHICLE_STATE:
+                setattr(vehicle, name, getattr(old, name))
+        if vehicle.vehicle_id in broken:
+            vehicle.status = "done"
+        recompute(vehicle, orders_of(s, vehicle), day, False, travel)
