@@ -191,6 +191,36 @@ class Order:
     transfer_departs_s: int | None = None
 
 
+class ReturnKind(StrEnum):
+    RETURN = "return"
+    # The return half of an exchange: a delivery order (``order_id``) and this pickup at
+    # the same address in the same slot.
+    EXCHANGE = "exchange"
+
+
+@dataclass(frozen=True)
+class Return:
+    """A customer return: a pickup of ``lines`` at the customer's address in the slot
+    ``[slot_start_s, slot_end_s]``, brought back to the node that ends the route and put
+    back into that node's stock when the vehicle is back.
+
+    ``order_id`` is the original order (optional, informative) or, for an exchange, the
+    delivery order of the same visit; ``shipped_from_node_id`` is the node that shipped
+    the original order, when known (a candidate end node).
+    """
+
+    return_id: str
+    lat: float
+    lon: float
+    slot_start_s: int
+    slot_end_s: int
+    service_time_s: int
+    lines: tuple[OrderLine, ...]
+    kind: ReturnKind = ReturnKind.RETURN
+    order_id: str | None = None
+    shipped_from_node_id: str | None = None
+
+
 @dataclass(frozen=True)
 class Inbound:
     """Stock on its way to a node: ``qty`` units of ``sku`` arriving at ``arrives_at_s``."""
@@ -343,6 +373,7 @@ class Scenario:
     zones: list[Zone] = field(default_factory=list)
     inbound: list[Inbound] = field(default_factory=list)
     places: dict[str, Place] = field(default_factory=dict)  # by postcode
+    returns: list[Return] = field(default_factory=list)  # pickups (returns.csv)
 
     @cached_property
     def vehicles(self) -> list[Vehicle]:
@@ -370,13 +401,17 @@ class Scenario:
         return {o.order_id: o for o in self.orders}
 
     @cached_property
+    def returns_by_id(self) -> dict[str, Return]:
+        return {r.return_id: r for r in self.returns}
+
+    @cached_property
     def vehicles_by_id(self) -> dict[str, Vehicle]:
         return {v.vehicle_id: v for v in self.vehicles}
 
-    def weight_kg(self, order: Order) -> float:
+    def weight_kg(self, order: Order | Return) -> float:
         return sum(self.catalogue[line.sku].weight_kg * line.qty for line in order.lines)
 
-    def volume_l(self, order: Order) -> float:
+    def volume_l(self, order: Order | Return) -> float:
         return sum(self.catalogue[line.sku].volume_l * line.qty for line in order.lines)
 
     def zones_at(self, lat: float, lon: float) -> list[Zone]:
