@@ -33,7 +33,6 @@ from optimizer.model import (
     ReturnAssignment,
     Route,
     Scenario,
-    Service,
     Stop,
     Unassigned,
     UnassignedCode,
@@ -287,23 +286,8 @@ def _with_parcels(scenario: Scenario, sourcing: GreedySourcing) -> Scenario:
         orders=[
             *scenario.orders,
             *sourcing.parcel_orders.values(),
-            *(return_stop(r) for r in scenario.returns),
+            *(r.as_stop() for r in scenario.returns),
         ],
-    )
-
-
-def return_stop(ret) -> Order:
-    """A return as an order-like stop for routing: its address, slot and lines; any
-    vehicle type may pick up (no service restriction), zones and size still apply."""
-    return Order(
-        order_id=ret.return_id,
-        lat=ret.lat,
-        lon=ret.lon,
-        service=Service.ECO,
-        slot_start_s=ret.slot_start_s,
-        slot_end_s=ret.slot_end_s,
-        service_time_s=ret.service_time_s,
-        lines=ret.lines,
     )
 
 

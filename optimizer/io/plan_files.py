@@ -25,6 +25,8 @@ from optimizer.model import (
 )
 
 PLAN_FORMAT = "lastmile-plan/1"
+# The ``service`` of a pickup stop (tracking keeps it per stop; OTIF leaves pickups out).
+PICKUP_SERVICE = "return_pickup"
 
 
 def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
@@ -207,6 +209,7 @@ def _pickup(scenario: Scenario, s) -> dict:
         "order_id": s.order_id,
         "return_id": s.return_id,
         "return_kind": str(ret.kind),
+        "service": PICKUP_SERVICE,
         "original_order_id": ret.order_id,
         "lines": _lines(ret.lines),
         "lat": s.lat,

@@ -220,6 +220,21 @@ class Return:
     order_id: str | None = None
     shipped_from_node_id: str | None = None
 
+    def as_stop(self) -> Order:
+        """The return as an order-like stop (for routing and re-planning): its address,
+        slot, service time and lines; any vehicle type may pick up (``eco``: no service
+        rule), zones still apply. Its id is the ``return_id``."""
+        return Order(
+            order_id=self.return_id,
+            lat=self.lat,
+            lon=self.lon,
+            service=Service.ECO,
+            slot_start_s=self.slot_start_s,
+            slot_end_s=self.slot_end_s,
+            service_time_s=self.service_time_s,
+            lines=self.lines,
+        )
+
 
 @dataclass(frozen=True)
 class Inbound:
@@ -403,6 +418,12 @@ class Scenario:
     @cached_property
     def returns_by_id(self) -> dict[str, Return]:
         return {r.return_id: r for r in self.returns}
+
+    @cached_property
+    def stops_by_id(self) -> dict[str, Order]:
+        """Every order and, as order-like stops (:meth:`Return.as_stop`), every return:
+        what a route's stop may be, by its ``order_id``."""
+        return self.orders_by_id | {r.return_id: r.as_stop() for r in self.returns}
 
     @cached_property
     def vehicles_by_id(self) -> dict[str, Vehicle]:
