@@ -329,3 +329,89 @@ def test_the_checker_rejects_a_return_missing_or_twice(routed_day):
     bad = copy.deepcopy(document)
     bad["routes"][0]["stops"][-1]["return_id"] = "NOPE"
     assert "unknown_return" in codes(sc, bad)
+
+
+# -- reading returns.csv ----------------------------------------------------------------
+
+
+def returns_files():
+    from tests.test_scenario_loading import at, minimal_files
+
+    files = minimal_files()
+    files["returns.csv"] = [
+        {"return_id": "R1", "kind": "return", "order_id": "", "lat": 48.86, "lon": 2.35,
+         "slot_start": at("12:00"), "slot_end": at("16:00"), "service_time_s": 120,
+         "shipped_from_node_id": "HUB1"},
+        {"return_id": "X1", "kind": "exchange", "order_id": "O1", "lat": 48.865, "lon": 2.35,
+         "slot_start": at("10:00"), "slot_end": at("11:00"), "service_time_s": 60,
+         "shipped_from_node_id": ""},
+    ]  # fmt: skip
+    files["return_lines.csv"] = [
+        {"return_id": "R1", "sku": "SKU-C", "qty": 2},
+        {"return_id": "X1", "sku": "SKU-B", "qty": 1},
+    ]
+    return files
+
+
+def test_returns_load_into_the_model(tmp_path):
+    from optimizer.io import load_scenario
+    from tests.test_scenario_loading import write_scenario
+
+    sc = load_scenario(write_scenario(tmp_path / "day", returns_files()))
+    r1, x1 = sc.returns
+    assert (r1.return_id, r1.kind, r1.shipped_from_node_id, r1.order_id) == (
+        "R1", ReturnKind.RETURN, "HUB1", None,
+    )  # fmt: skip
+    assert r1.lines == (OrderLine("SKU-C", 2),) and r1.slot_start_s == 12 * H
+    assert (x1.kind, x1.order_id) == (ReturnKind.EXCHANGE, "O1")
+    assert sc.weight_kg(r1) == pytest.approx(5.0)
+
+
+def test_bad_returns_are_all_reported_with_file_line_and_column(tmp_path):
+    from tests.test_scenario_loading import problems_of, write_scenario
+
+    files = returns_files()
+    rows = files["returns.csv"]
+    rows[0] |= {"return_id": "O2", "slot_end": rows[0]["slot_start"], "kind": "swap",
+                "shipped_from_node_id": "NOWHERE"}  # fmt: skip
+    rows[1] |= {"order_id": "O4", "slot_start": rows[1]["slot_end"]}
+    rows.append(dict(rows[1], return_id="X2", order_id=""))
+    files["return_lines.csv"] = [
+        {"return_id": "X1", "sku": "SKU-Z", "qty": 0},
+        {"return_id": "R9", "sku": "SKU-A", "qty": 1},
+    ]
+    found = {(p.file, p.line, p.column) for p in problems_of(write_scenario(tmp_path / "d", files))}
+    assert {
+        ("returns.csv", 2, "return_id"),  # also an order id
+        ("returns.csv", 2, "kind"),
+        ("returns.csv", 2, "slot_end"),
+        ("returns.csv", 2, "shipped_from_node_id"),
+        ("returns.csv", 3, "slot_end"),  # ends when it starts
+        ("returns.csv", 4, "order_id"),  # an exchange names its delivery
+        ("return_lines.csv", 2, "sku"),
+        ("return_lines.csv", 2, "qty"),
+        ("return_lines.csv", 3, "return_id"),
+        ("returns.csv", 4, "return_id"),  # X2 has no lines
+    } <= found
+
+
+def test_an_exchange_must_share_its_delivery_slot_and_not_be_click_and_collect(tmp_path):
+    from tests.test_scenario_loading import at, problems_of, write_scenario
+
+    files = returns_files()
+    files["returns.csv"][1] |= {"slot_start": at("10:30")}
+    files["returns.csv"].append(dict(files["returns.csv"][1], return_id="X2", order_id="O4"))
+    files["return_lines.csv"].append({"return_id": "X2", "sku": "SKU-B", "qty": 1})
+    problems = problems_of(write_scenario(tmp_path / "d", files))
+    messages = {(p.line, p.column): p.message for p in problems}
+    assert "shares its order's slot (10:00-11:00)" in messages[3, "slot_start"]
+    assert "click_collect" in messages[4, "order_id"]
+
+
+def test_returns_without_return_lines_is_one_clear_problem(tmp_path):
+    from tests.test_scenario_loading import problems_of, write_scenario
+
+    files = returns_files()
+    files["return_lines.csv"] = None
+    problems = problems_of(write_scenario(tmp_path / "d", files))
+    assert [(p.file, p.message) for p in problems] == [("return_lines.csv", "the file is missing")]
