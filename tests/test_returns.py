@@ -415,3 +415,64 @@ def test_returns_without_return_lines_is_one_clear_problem(tmp_path):
     files["return_lines.csv"] = None
     problems = problems_of(write_scenario(tmp_path / "d", files))
     assert [(p.file, p.message) for p in problems] == [("return_lines.csv", "the file is missing")]
+
+
+# -- re-planning a day with pickups ------------------------------------------------------
+
+
+def _day_with_a_return():
+    from tests import factory as f
+
+    orders = [
+        f.order(f"O{i}", 48.840 + 0.003 * i, 2.365, [("BOOK", 1)], slot=(9, 11)) for i in range(4)
+    ]
+    sc = f.scenario(orders, zones=False)
+    # Its slot after the deliveries': picked up last.
+    sc = replace(sc, returns=[a_return("R1", 48.846, 2.367, [("TV", 1)], slot=(12, 14))])
+    plan = plan_day(sc, PlanParams(time_limit_s=1, workers=1, joint=False))
+    assert plan.returns[0].status == "routed"
+    return sc, plan
+
+
+def _replan_checked(sc, new):
+    doc = json.loads(to_json(plan_to_dict(sc, new, plan_kpis(sc, new))))
+    return doc, check_plan(sc, doc)
+
+
+@pytest.mark.parametrize("done_pickup", [False, True])
+def test_a_replan_keeps_the_pickup_and_the_load_along_the_route(done_pickup):
+    from optimizer.live.replan import LiveState, ReplanParams, StopFact, TripFacts, replan
+
+    sc, plan = _day_with_a_return()
+    route = next(r for r in plan.routes if any(s.is_pickup for s in r.stops))
+    k = next(j for j, s in enumerate(route.stops) if s.is_pickup)
+    assert k >= 1
+    upto = k + 1 if done_pickup else k
+    facts = TripFacts(route.start_s, tuple(
+        StopFact(s.order_id, "delivered", s.arrival_s, s.departure_s) for s in route.stops[:upto]
+    ))  # fmt: skip
+    state = LiveState(now_s=facts.stops[-1].departure_s, trips={route.vehicle_id: (facts,)})
+    new, _ = replan(sc, plan, state, ReplanParams(time_limit_s=0.5))
+    doc, report = _replan_checked(sc, new)
+    assert report.ok, [str(v) for v in report.violations]
+    (row,) = doc["returns"]
+    assert row["status"] == "routed" and doc["kpis"]["returns_routed"] == 1
+    pickup = next(s for r in new.routes for s in r.stops if s.is_pickup)
+    assert pickup.return_id == "R1" and pickup.locked == done_pickup
+    assert doc["restock"] and doc["restock"][0]["lines"] == [{"sku": "TV", "qty": 1}]
+
+
+def test_a_replan_refuses_a_failed_pickup_for_now():
+    from optimizer.live.replan import LiveState, ReplanError, StopFact, TripFacts, replan
+
+    sc, plan = _day_with_a_return()
+    route = next(r for r in plan.routes if any(s.is_pickup for s in r.stops))
+    k = next(j for j, s in enumerate(route.stops) if s.is_pickup)
+    facts = TripFacts(route.start_s, tuple(
+        StopFact(s.order_id, "failed" if j == k else "delivered", s.arrival_s, s.departure_s,
+                 "nobody_home" if j == k else None)
+        for j, s in enumerate(route.stops[: k + 1])
+    ))  # fmt: skip
+    state = LiveState(now_s=facts.stops[-1].departure_s, trips={route.vehicle_id: (facts,)})
+    with pytest.raises(ReplanError, match="failed pickup is not supported"):
+        replan(sc, plan, state)

@@ -613,6 +613,28 @@ def _prior_facts(route: Route) -> list[StopFact]:
     ]
 
 
+def _on_board_loads(day: Scenario, vt, facts: TripFacts, orders: list) -> tuple:
+    """Capacity, demand and pickup arrays for re-sequencing what is on board: without
+    pickups in the rest, no load to model (it is on board already); with them, the rest
+    leaves with its deliveries and boards its pickups within the capacity the returns
+    already picked up on this trip leave (grams, millilitres)."""
+    n = len(orders)
+    returns = day.returns_by_id
+    if not any(o.order_id in returns for o in orders):
+        return np.ones((1, 1), dtype=np.int64), np.zeros((n, 1), dtype=np.int64), None
+    picked = [returns[f.order_id] for f in facts.stops
+              if f.order_id in returns and f.outcome == "delivered"]  # fmt: skip
+    kg = vt.capacity_kg - sum(day.weight_kg(r) for r in picked)
+    litres = vt.capacity_l - sum(day.volume_l(r) for r in picked)
+    capacity = np.array([[max(0, int(kg * 1000)), max(0, int(litres * 1000))]], dtype=np.int64)
+    size = np.array(
+        [[math.ceil(day.weight_kg(o) * 1000), math.ceil(day.volume_l(o) * 1000)] for o in orders],
+        dtype=np.int64,
+    ).reshape(n, 2)
+    is_pickup = np.array([o.order_id in returns for o in orders], dtype=bool)[:, None]
+    return capacity, np.where(is_pickup, 0, size), np.where(is_pickup, size, 0)
+
+
 def _resequence(
     day: Scenario,
     travel: TravelProvider,
@@ -641,6 +663,7 @@ def _resequence(
     locations = np.array([start, 0, *range(len(done) + 1, len(done) + 1 + len(orders))])
     grid = np.ix_(locations, locations)
     n = len(orders)
+    capacity, demand, pickup = _on_board_loads(day, vt, facts, orders)
     problem = RoutingProblem(
         distance_m=[dist[grid]],
         duration_s=[dur[grid]],
@@ -649,7 +672,7 @@ def _resequence(
         vehicle_earliest_start_s=np.array([t], dtype=np.int64),
         vehicle_latest_start_s=np.array([t], dtype=np.int64),
         vehicle_latest_end_s=np.array([max(t, vehicle.shift_end_s)], dtype=np.int64),
-        vehicle_capacity=np.ones((1, 1), dtype=np.int64),  # loaded already
+        vehicle_capacity=capacity,  # loaded already (pickups: the load along the rest)
         vehicle_max_distance_m=np.array(
             [max(0, int(vt.range_km * 1000) - live.used_m - driven)], dtype=np.int64
         ),
@@ -657,7 +680,8 @@ def _resequence(
         vehicle_cost_per_m_eur=np.array([vt.cost_per_km_eur / 1000]),
         vehicle_cost_per_s_eur=np.array([vt.cost_per_hour_eur / 3600]),
         stop_location=np.arange(2, 2 + n, dtype=np.int64),
-        stop_demand=np.zeros((n, 1), dtype=np.int64),
+        stop_demand=demand,
+        stop_pickup=pickup,
         stop_service_s=np.array([o.service_time_s for o in orders], dtype=np.int64),
         tw_start_s=np.array([o.slot_start_s for o in orders], dtype=np.int64),
         tw_end_s=np.array([o.slot_end_s for o in orders], dtype=np.int64),
