@@ -476,3 +476,11 @@ def test_a_replan_refuses_a_failed_pickup_for_now():
     state = LiveState(now_s=facts.stops[-1].departure_s, trips={route.vehicle_id: (facts,)})
     with pytest.raises(ReplanError, match="failed pickup is not supported"):
         replan(sc, plan, state)
+
+
+def test_the_checker_recomputes_the_returns_kpis(routed_day):
+    sc, document = routed_day
+    assert check_plan(sc, document).kpis["returns_routed"] == 1
+    bad = copy.deepcopy(document)
+    bad["kpis"]["returns_routed"] = 0
+    assert "kpi_mismatch" in codes(sc, bad)

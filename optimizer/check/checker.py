@@ -1725,8 +1725,9 @@ _COUNT_KPIS = (
     "orders_deliverable",
     "vehicles_used",
 )
-# Added with split baskets: compared when the plan reports them (older plans do not).
-_NEWER_COUNT_KPIS = ("orders_split", "parcels_shipped")
+# Added with split baskets and returns: compared when the plan reports them (older plans
+# do not).
+_NEWER_COUNT_KPIS = ("orders_split", "parcels_shipped", "returns_total", "returns_routed")
 _FIGURE_KPIS = ("served_deliverable_pct", "on_time_pct", "handling_cost_eur", "cost_eur", "co2_g")
 _COUNT_MAP_KPIS = ("vehicles_used_by_mode", "unassigned_by_reason")
 _FIGURE_MAP_KPIS = ("distance_km_by_mode", "route_cost_eur_by_mode")
@@ -1788,6 +1789,15 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         "vehicles_used": len(used),
         "vehicles_used_by_mode": dict(Counter(mode_of.values())),
         "unassigned_by_reason": dict(Counter(c for c in unassigned.values() if c is not None)),
+        "returns_total": len(ctx.scenario.returns),
+        "returns_routed": len(
+            {
+                s.order_id
+                for r in plan.routes
+                for s in r.stops
+                if s.pickup and not s.failed_attempt and s.order_id in ctx.scenario.returns_by_id
+            }
+        ),
     }
 
 
