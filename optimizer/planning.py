@@ -8,6 +8,11 @@
    and that node is solved again (one retry round).
 4. Whatever is still unserved is listed with a reason a planner can act on.
 
+Returns (``scenario.returns``) are pickups: each gets its end node by cost
+(:mod:`optimizer.sourcing.returns`) and is routed as a stop of that node's batch, with a
+pickup load (the tour leaves with its deliveries; pickups board); a pickup the routes
+cannot fit is listed in ``Plan.returns`` as unassigned with the reason.
+
 A split order is routed as its parcels (``ORDER/1``, ``ORDER/2``: each a stop with the
 order's address and slot and the part's lines), each in its node's batch. It is served
 only if all its parcels are: when one is left out even after the retry round, the order
@@ -169,7 +174,7 @@ def plan_day(
     # A return the routes of its end node could not fit is not moved: listed below.
     for return_id in [o for o in retry if o in scenario.returns_by_id]:
         node_id = returns.node_of[return_id]
-        return_failed[return_id] = (node_id, _fleet_full(routing, return_id, node_id))
+        return_failed[return_id] = (node_id, _return_full(routing, return_id, node_id))
         del retry[return_id]
     # Retry: orders the routes could not fit go to the next node with stock and room.
     if retry:
@@ -198,7 +203,7 @@ def plan_day(
         for i in result.dropped:
             order_id = node_problem.order_ids[i]
             if order_id in scenario.returns_by_id:
-                return_failed[order_id] = (node_id, _fleet_full(routing, order_id, node_id))
+                return_failed[order_id] = (node_id, _return_full(routing, order_id, node_id))
                 continue
             decisions.pop(order_id, None)
             sourcing.release(order_id)
@@ -726,6 +731,22 @@ def _fleet_full(scenario: Scenario, order_id: str, node_id: str) -> Unassigned:
         reason=(
             f"the routes of {node_id} (and of every other node with the stock) are full in "
             f"slot {to(order.slot_start_s):%H:%M}-{to(order.slot_end_s):%H:%M}"
+        ),
+        node_id=node_id,
+    )
+
+
+def _return_full(scenario: Scenario, return_id: str, node_id: str) -> Unassigned:
+    """Why a return's pickup is not routed: its end node's routes are full in its slot."""
+    ret = scenario.returns_by_id[return_id]
+    to = scenario.settings.to_datetime
+    return Unassigned(
+        order_id=return_id,
+        code=UnassignedCode.FLEET_FULL,
+        reason=(
+            f"the routes of {node_id}, the cheapest node to take it back, have no room "
+            f"to pick it up in slot {to(ret.slot_start_s):%H:%M}-{to(ret.slot_end_s):%H:%M} "
+            "(the load along the route, the shifts or the slot do not allow it)"
         ),
         node_id=node_id,
     )
