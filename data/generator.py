@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
@@ -87,6 +88,13 @@ SPREAD_SIGMA_RADII = 0.5
 SPREAD_MAX_RADII = 1.2
 # The fleet below serves this many orders; it is multiplied for bigger days.
 BASE_ORDERS = 600
+# The Paris network of ``paris_city.NODES`` serves up to this many orders a day (its
+# fleet then has ~570 vehicles). Bigger days get a bigger network: per further
+# ``NETWORK_BASE_ORDERS`` orders, one more urban hub and ``EXTRA_DARK_STORES`` dark
+# stores, placed where the most people per node live (see :func:`network`), so no
+# node grows to a fleet of thousands.
+NETWORK_BASE_ORDERS = 5000
+EXTRA_DARK_STORES = 3
 
 KM_PER_DEG_LAT = 111.32  # mean length of a degree of latitude
 
@@ -300,6 +308,75 @@ def fleet_scale(orders: int) -> int:
     return max(1, int(orders / BASE_ORDERS + 0.5))
 
 
+def network_size(orders: int) -> int:
+    """How many ``NETWORK_BASE_ORDERS`` blocks of orders the day's network is built for."""
+    return max(1, -(-orders // NETWORK_BASE_ORDERS))
+
+
+def network(orders: int) -> tuple[paris_city.NodeFacts, ...]:
+    """The nodes of a day of ``orders``: the Paris network, plus for each further
+    ``NETWORK_BASE_ORDERS`` orders one urban hub and ``EXTRA_DARK_STORES`` dark stores.
+
+    Each new node goes to the area with the most residents per node already within
+    its radius + 1 km, at a point off its centre (golden-angle turns, half a radius
+    out) so two nodes in one area do not coincide. Deterministic: no random draw.
+    """
+    nodes = list(paris_city.NODES)
+    extra = network_size(orders) - 1
+    kinds = ("urban_hub",) + ("dark_store",) * EXTRA_DARK_STORES
+    areas = paris_city.AREAS
+    placed = {a.postcode: 0 for a in areas}
+    numbers = {"urban_hub": 0, "dark_store": 0}
+    for k in range(extra * len(kinds)):
+        kind = kinds[k % len(kinds)]
+        lat = np.array([n.lat for n in nodes])
+        lon = np.array([n.lon for n in nodes])
+        crowding = [
+            a.population
+            / (1 + int((_distance_km(a.lat, a.lon, lat, lon) <= a.radius_km + 1).sum()))
+            for a in areas
+        ]
+        area = areas[int(np.argmax(crowding))]
+        placed[area.postcode] += 1
+        numbers[kind] += 1
+        turn = np.radians(137.508 * placed[area.postcode])  # the golden angle
+        out_km = 0.5 * area.radius_km
+        profile = paris_city.PROFILES[kind]
+        prefix, label = ("HUB", "urban hub") if kind == "urban_hub" else ("DS", "dark store")
+        nodes.append(
+            paris_city.NodeFacts(
+                node_id=f"{prefix}-X{numbers[kind]:02d}",
+                name=f"{area.name} {label} (grown network)",
+                kind=kind,
+                lat=round(float(area.lat + out_km * np.sin(turn) / KM_PER_DEG_LAT), 4),
+                lon=round(
+                    float(
+                        area.lon
+                        + out_km * np.cos(turn) / (KM_PER_DEG_LAT * np.cos(np.radians(area.lat)))
+                    ),
+                    4,
+                ),
+                opens=profile.opens,
+                closes=profile.closes,
+                pick_capacity_per_hour=profile.pick_capacity_per_hour,
+                handling_cost_eur=profile.handling_cost_eur,
+            )
+        )
+    return tuple(nodes)
+
+
+def _network_fleet_scale(orders: int, nodes: tuple[paris_city.NodeFacts, ...]) -> int:
+    """Fleet multiplier per node: the base fleet's vehicles per 600 orders, spread over
+    every node of the (possibly grown) network instead of the Paris one alone."""
+
+    def units(kind: str) -> int:
+        return sum(s.count for s in FLEET_TEMPLATE.get(kind, ()) if s.scaled)
+
+    base = sum(units(n.kind) for n in paris_city.NODES)
+    grown = sum(units(n.kind) for n in nodes)
+    return max(1, int(orders / BASE_ORDERS * base / grown + 0.5))
+
+
 def generate(
     orders: int = 600, seed: int = 1, date: str = "2026-11-24", stock_scale: float = 1.0
 ) -> GeneratedScenario:
@@ -332,7 +409,8 @@ def generate(
         raise ValueError(f"date must be YYYY-MM-DD, got {date!r}.") from None
     rng = np.random.default_rng(seed)
     clock = Settings(name="", date=day, timezone=TIMEZONE)
-    scale = fleet_scale(orders)
+    nodes_facts = network(orders)
+    scale = _network_fleet_scale(orders, nodes_facts)
 
     settings = {
         "name": f"paris-{day.isoformat()}-{orders}o-s{seed}",
@@ -342,25 +420,25 @@ def generate(
         "unserved_penalty_eur": 1000,
         "services": {name: dict(values) for name, values in SERVICES.items()},
     }
-    nodes = [_node_row(node, scale) for node in paris_city.NODES]
+    nodes = [_node_row(node, scale) for node in nodes_facts]
     vehicle_types = [_vehicle_type_row(vt) for vt in paris_city.VEHICLE_TYPES]
     zones = _zones_geojson()
     limited = [Polygon(z.ring) for z in paris_city.ZONES if z.rule == "limited_traffic"]
-    fleet = _fleet(limited, scale, clock)
+    fleet = _fleet(nodes_facts, limited, scale, clock)
     catalogue = [
         {"sku": c.sku, "name": c.name, "weight_kg": c.weight_kg, "volume_l": c.volume_l}
         for c in CATALOGUE
     ]
-    stock_qty = _stock(rng, orders, stock_scale)
+    stock_qty = _stock(rng, orders, nodes_facts, stock_scale)
     stock = [
         {"node_id": node.node_id, "sku": item.sku, "qty": int(stock_qty[n, s])}
-        for n, node in enumerate(paris_city.NODES)
+        for n, node in enumerate(nodes_facts)
         for s, item in enumerate(CATALOGUE)
         if stock_qty[n, s] >= 0
     ]
-    order_rows, line_rows = _orders(rng, orders, stock_qty, fleet, limited, clock)
+    order_rows, line_rows = _orders(rng, orders, nodes_facts, stock_qty, fleet, limited, clock)
     return_rows, return_line_rows = _returns(
-        np.random.default_rng([seed, RETURN_STREAM]), order_rows, line_rows, clock
+        np.random.default_rng([seed, RETURN_STREAM]), order_rows, line_rows, nodes_facts, clock
     )
     return GeneratedScenario(
         settings=settings,
@@ -372,7 +450,7 @@ def generate(
         orders=order_rows,
         order_lines=line_rows,
         zones=zones,
-        inbound=_inbound(orders, clock),
+        inbound=_inbound(orders, nodes_facts, clock),
         postcodes=[
             {"postcode": a.postcode, "name": a.name, "lat": a.lat, "lon": a.lon}
             for a in paris_city.AREAS
@@ -415,6 +493,7 @@ def _returns(
     rng: np.random.Generator,
     order_rows: list[dict[str, Any]],
     line_rows: list[dict[str, Any]],
+    nodes: tuple[paris_city.NodeFacts, ...],
     clock: Settings,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The day's home pickups (see :data:`RETURN_SHARE`): returns at the address of a
@@ -425,7 +504,7 @@ def _returns(
         return [], []
     returnable = [c.sku for c in CATALOGUE if c.kind != "bulky"]
     kinds = {c.sku: c.kind for c in CATALOGUE}
-    shippers = [nd.node_id for nd in paris_city.NODES if nd.kind in ("urban_hub", "warehouse")]
+    shippers = [nd.node_id for nd in nodes if nd.kind in ("urban_hub", "warehouse")]
     lines_of: dict[str, list[dict[str, Any]]] = {}
     for row in line_rows:
         lines_of.setdefault(row["order_id"], []).append(row)
@@ -484,8 +563,10 @@ def _returns(
     return rows, lines
 
 
-def _inbound(orders: int, clock: Settings) -> list[dict[str, Any]]:
-    warehouse = next(n for n in paris_city.NODES if n.kind == "warehouse")
+def _inbound(
+    orders: int, nodes: tuple[paris_city.NodeFacts, ...], clock: Settings
+) -> list[dict[str, Any]]:
+    warehouse = next(n for n in nodes if n.kind == "warehouse")
     rows = [
         {
             "node_id": warehouse.node_id,
@@ -495,7 +576,7 @@ def _inbound(orders: int, clock: Settings) -> list[dict[str, Any]]:
         }
     ]
     best = sorted(CATALOGUE, key=lambda c: (-c.popularity, c.sku))[:2]
-    for node in paris_city.NODES:
+    for node in nodes:
         if node.kind == "urban_hub":
             rows += [
                 {
@@ -547,9 +628,11 @@ def _zones_geojson() -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _fleet(limited: list[Polygon], scale: int, clock: Settings) -> list[dict[str, Any]]:
+def _fleet(
+    nodes: tuple[paris_city.NodeFacts, ...], limited: list[Polygon], scale: int, clock: Settings
+) -> list[dict[str, Any]]:
     rows = []
-    for node in paris_city.NODES:
+    for node in nodes:
         if node.kind == "store":
             inside = any(poly.covers(shapely.Point(node.lon, node.lat)) for poly in limited)
             if inside:
@@ -583,10 +666,20 @@ def _expected_units(orders: int) -> np.ndarray:
     return lines * units_per_line * popularity / popularity.sum()
 
 
-def _stock(rng: np.random.Generator, orders: int, scale: float = 1.0) -> np.ndarray:
+def _stock(
+    rng: np.random.Generator,
+    orders: int,
+    nodes: tuple[paris_city.NodeFacts, ...],
+    scale: float = 1.0,
+) -> np.ndarray:
     """Units per (node, SKU); -1 where the node does not list the SKU at all. ``scale``
-    multiplies the depth of every node's stock."""
+    multiplies the depth of every node's stock. In a grown network (see
+    :func:`network`) each kind of node holds, all its nodes together, what that kind
+    holds in the Paris network: a node's share of the day's demand is the kind's Paris
+    node count over its count here."""
     expected = _expected_units(orders)
+    paris = Counter(n.kind for n in paris_city.NODES)
+    here = Counter(n.kind for n in nodes)
     popularity = np.array([c.popularity for c in CATALOGUE])
     kind = np.array([c.kind for c in CATALOGUE])
     fast = np.array([c.fast for c in CATALOGUE])
@@ -598,8 +691,8 @@ def _stock(rng: np.random.Generator, orders: int, scale: float = 1.0) -> np.ndar
         "dark_store": fast,
         "store": (kind != "bulky") & ~sold_out,
     }
-    qty = np.full((len(paris_city.NODES), len(CATALOGUE)), -1, dtype=np.int64)
-    for n, node in enumerate(paris_city.NODES):
+    qty = np.full((len(nodes), len(CATALOGUE)), -1, dtype=np.int64)
+    for n, node in enumerate(nodes):
         policy = STOCK_POLICY[node.kind]
         eligible = np.flatnonzero(carried_by[node.kind])
         # Which SKUs this node lists: a share of what it may carry, popular ones first
@@ -607,7 +700,8 @@ def _stock(rng: np.random.Generator, orders: int, scale: float = 1.0) -> np.ndar
         keep = round(policy.share_of_skus * len(eligible))
         weights = np.sqrt(popularity[eligible])
         listed = rng.choice(eligible, size=keep, replace=False, p=weights / weights.sum())
-        mean = policy.demand_cover * expected[listed] + policy.base_units
+        share = paris[node.kind] / here[node.kind]
+        mean = policy.demand_cover * share * expected[listed] + policy.base_units
         if node.kind == "warehouse":
             units = np.ceil(mean)
         else:
@@ -640,13 +734,13 @@ def _distance_km(lat1, lon1, lat2, lon2) -> np.ndarray:
 def _orders(
     rng: np.random.Generator,
     n_orders: int,
+    nodes: tuple[paris_city.NodeFacts, ...],
     stock_qty: np.ndarray,
     fleet: list[dict[str, Any]],
     limited: list[Polygon],
     clock: Settings,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     areas = paris_city.AREAS
-    nodes = paris_city.NODES
     n_skus = len(CATALOGUE)
 
     # Where: an area by population, then a Gaussian around its centroid.

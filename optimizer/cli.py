@@ -47,7 +47,26 @@ def plan(
         float, typer.Option(help="routing time budget in seconds", min=0.1)
     ] = 30.0,
     engine: Annotated[str, typer.Option(help="routing engine: pyvrp or ortools")] = "pyvrp",
-    workers: Annotated[int, typer.Option(help="processes solving nodes in parallel", min=1)] = 2,
+    workers: Annotated[
+        int, typer.Option(help="processes solving nodes (or dask workers solving parts)", min=1)
+    ] = 2,
+    decompose: Annotated[
+        bool | None,
+        typer.Option(
+            help="cut the day into regions planned apart on dask "
+            "[default: above 10,000 orders, or with --scheduler]"
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="existing dask scheduler to run the parts on (tcp://host:8786)"),
+    ] = None,
+    part_orders: Annotated[
+        int, typer.Option(help="decomposed: orders to route per part at most", min=1)
+    ] = 1500,
+    part_time_limit: Annotated[
+        float, typer.Option(help="decomposed: routing seconds per part of --part-orders", min=0.1)
+    ] = 6.0,
     max_split: Annotated[
         int | None,
         typer.Option(
@@ -64,12 +83,14 @@ def plan(
         ),
     ] = None,
 ) -> None:
-    """Plan the day: choose a node per order, build routes, write the plan files."""
+    """Plan the day: choose a node per order, build routes, write the plan files.
+    Big days are cut into regions planned apart on dask (see README, Scale-out)."""
     from optimizer.check import check_plan
     from optimizer.io.plan_files import plan_to_dict, routes_geojson, to_json, write_plan_files
     from optimizer.io.plan_map import plan_map
     from optimizer.kpis import plan_kpis
     from optimizer.planning import PlanParams, plan_day
+    from optimizer.scale.decompose import DECOMPOSE_ABOVE_ORDERS
     from optimizer.sourcing import SourcingParams
 
     sc = _load(scenario)
@@ -90,11 +111,17 @@ def plan(
         transient=True,
     ) as bar:
         task = bar.add_task("sourcing", total=1.0)
-        result = plan_day(
-            sc, params, progress=lambda f, msg: bar.update(task, completed=f, description=msg)
-        )
+        say = lambda f, msg: bar.update(task, completed=f, description=msg)  # noqa: E731
+        if decompose is None:
+            decompose = scheduler is not None or len(sc.orders) > DECOMPOSE_ABOVE_ORDERS
+        tree_mb = 0.0  # the dask workers' memory, when decomposed on a local cluster
+        if decompose:
+            result, tree_mb = _plan_decomposed(sc, params, workers, scheduler, part_orders,
+                                               part_time_limit, say)  # fmt: skip
+        else:
+            result = plan_day(sc, params, progress=say)
     kpis = plan_kpis(sc, result)
-    kpis["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    kpis["peak_rss_mb"] = round(max(_peak_rss_mb(), tree_mb), 1)
     document = plan_to_dict(sc, result, kpis)
     report = check_plan(sc, json.loads(to_json(document)))
     try:
@@ -118,6 +145,25 @@ def plan(
             errors.print(f"[red]violation[/] {v.code}: {v.message}", highlight=False)
         _fail(f"the checker found {len(report.violations)} violations in this plan", code=1)
     console.print("checker: [green]no violation[/]")
+
+
+def _plan_decomposed(sc, params, workers, scheduler, part_orders, part_time_limit, progress):
+    """The day planned part by part on dask (a local cluster, or ``scheduler``'s), and
+    the peak memory of this process with its local dask workers, MB."""
+    from optimizer.scale import ScaleParams
+    from optimizer.scale.distributed import cluster_client, plan_decomposed
+    from optimizer.scale.memory import PeakRss
+
+    try:
+        scale = ScaleParams(part_orders=part_orders, part_time_limit_s=part_time_limit)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        with PeakRss() as rss, cluster_client(workers, scheduler) as client:
+            plan, _ = plan_decomposed(sc, client, params, scale, progress=progress)
+    except OSError as exc:  # no scheduler answers at that address
+        _fail(f"cannot reach the dask scheduler {scheduler}: {exc}")
+    return plan, rss.mb
 
 
 @app.command()

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from optimizer.scale import ScaleParams
+
 bench_app = typer.Typer(help="benchmarks: speed and quality figures")
 console = Console()
 errors = Console(stderr=True)
@@ -130,3 +132,97 @@ def sourcing(
                           f"{f['co2_g'] / 1000:,.2f}", str(f["vehicles"]), str(f["served"]),
                           "ok" if f["checker_ok"] else "VIOLATIONS")  # fmt: skip
     console.print(table)
+
+
+@bench_app.command()
+def scale(
+    orders: Annotated[str, typer.Option(help="day sizes, comma-separated")] = "5000,20000,50000",
+    workers: Annotated[str, typer.Option(help="dask worker counts, comma-separated")] = "1,2",
+    seed: Annotated[int, typer.Option(help="seed of the generated days")] = 7,
+    part_orders: Annotated[
+        int, typer.Option(help="orders to route per part at most", min=1)
+    ] = ScaleParams.part_orders,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="routing seconds of a part of --part-orders orders (smaller parts pro rata)",
+            min=0.1,
+        ),
+    ] = ScaleParams.part_time_limit_s,
+    engine: Annotated[str, typer.Option(help="routing engine")] = "pyvrp",
+    scheduler: Annotated[
+        str | None, typer.Option(help="existing dask scheduler, e.g. tcp://host:8786")
+    ] = None,
+    penalty: Annotated[
+        bool, typer.Option(help="also plan the smallest day monolithically, same routing time")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Big days decomposed on dask: time, peak memory (workers included), served,
+    checker and cost per size and worker count; the decomposition's cost penalty."""
+    from optimizer.bench.scale import run
+
+    try:
+        sizes = _counts(orders, "--orders")
+        counts = _counts(workers, "--workers")
+        params = ScaleParams(part_orders=part_orders, part_time_limit_s=time_limit)
+    except ValueError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    say = lambda m: errors.print(f"[dim]{m}[/]", highlight=False)  # noqa: E731
+    try:
+        result = run(sizes, counts, seed, params, engine, scheduler, penalty, progress=say)
+    except OSError as exc:  # no scheduler at that address
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    table = Table(
+        title=f"decomposed planning, {engine}, parts of <= {part_orders} orders, "
+        f"{time_limit:g} s routing per part",
+        title_justify="left",
+    )
+    for column in (
+        "orders",
+        "workers",
+        "parts",
+        "wall s",
+        "peak MB",
+        "served",
+        "checker",
+        "cost EUR",
+    ):
+        table.add_column(column, justify="right")
+    for r in result["runs"]:
+        checker = "ok" if r["checker_ok"] else "VIOLATIONS"
+        cells = (
+            r["orders"],
+            r["workers"],
+            r["parts"],
+            f"{r['wall_s']:.1f}",
+            f"{r['peak_rss_mb']:.0f}",
+            r["served"],
+            checker,
+            f"{r['cost_eur']:,.2f}",
+        )
+        table.add_row(*map(str, cells))
+    console.print(table)
+    if "penalty" in result:
+        p = result["penalty"]
+        console.print(
+            f"decomposition penalty on {p['orders']} orders: cost {p['cost_penalty_pct']:+.2f} % "
+            f"({p['decomposed']['cost_eur']:,.2f} vs {p['monolithic']['cost_eur']:,.2f} EUR "
+            f"monolithic), served {p['served_difference']:+d}"
+        )
+
+
+def _counts(text: str, option: str) -> list[int]:
+    """``"5000,20000"`` -> ``[5000, 20000]``; positive integers only."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: comma-separated positive integers") from None
+    if not values or any(v < 1 for v in values):
+        raise ValueError(f"{option} {text!r}: comma-separated positive integers")
+    return values

@@ -1,0 +1,120 @@
+"""Run the parts of a decomposed day as dask.distributed tasks.
+
+The driver decomposes the day (:mod:`optimizer.scale.decompose`), submits one task per
+part (:func:`optimizer.planning.plan_day` on the part's scenario, one process each), and
+merges the plans. By default it starts a ``LocalCluster`` of ``workers`` processes with
+one thread each; given a scheduler address (``tcp://host:8786``) it uses that cluster,
+whose workers must have the same version of lastmile installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from optimizer.model import Plan, Scenario
+from optimizer.planning import PlanParams, plan_day
+from optimizer.scale.decompose import Decomposition, Part, ScaleParams, decompose
+from optimizer.scale.merge import merge_plans
+from optimizer.sourcing import SourcingParams
+from optimizer.travel import GreatCircle, TravelProvider
+
+Progress = Callable[[float, str], None]
+# How long to wait for an existing scheduler to answer before giving up.
+CONNECT_TIMEOUT_S = 10
+
+
+@contextmanager
+def cluster_client(workers: int = 2, scheduler: str | None = None) -> Iterator:
+    """A ``distributed.Client``: on the scheduler at ``scheduler``, or on a new
+    ``LocalCluster`` of ``workers`` single-threaded processes (closed on exit).
+    Raises ``OSError`` when no scheduler answers at ``scheduler``."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except ValueError as exc:  # not an address dask understands
+            raise OSError(f"{exc} (expected e.g. tcp://host:8786)") from None
+        with client:
+            yield client
+        return
+    if workers < 1:
+        raise ValueError("workers < 1 not understood.")
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _part_sourcing(sourcing: SourcingParams, part: Part) -> SourcingParams:
+    """A region of one node has no node to choose: route-aware sourcing, whose cheapest
+    insertions cost time quadratic in the orders, would pick that node every time, so
+    the quick estimate (same choice) is used there."""
+    if len(part.node_ids) == 1 and sourcing.policy == "route_aware":
+        return replace(sourcing, policy="estimate")
+    return sourcing
+
+
+def plan_part(scenario: Scenario, params: PlanParams, travel: TravelProvider) -> Plan:
+    """One part, planned on a worker (the task dask runs)."""
+    return plan_day(scenario, params, travel)
+
+
+def plan_decomposed(
+    scenario: Scenario,
+    client,
+    params: PlanParams | None = None,
+    scale: ScaleParams | None = None,
+    travel: TravelProvider | None = None,
+    progress: Progress | None = None,
+) -> tuple[Plan, Decomposition]:
+    """Plan the day part by part on the cluster behind ``client``; the merged plan and
+    the decomposition it came from. ``params.time_limit_s`` is replaced per part by
+    ``scale.time_limit_s(part's orders)``; each part is solved by one worker process."""
+    from distributed import as_completed
+
+    params = params or PlanParams()
+    scale = scale or ScaleParams()
+    travel = travel or GreatCircle()
+    report = progress or (lambda fraction, message: None)
+    started = time.perf_counter()
+    report(0.0, "decomposing")
+    decomposition = decompose(scenario, scale, travel)
+    parts = decomposition.parts
+    submitted = []
+    for part in parts:
+        part_params = replace(
+            params,
+            time_limit_s=scale.time_limit_s(part.routed_orders),
+            workers=1,
+            sourcing=_part_sourcing(params.sourcing, part),
+        )
+        future = client.submit(
+            plan_part,
+            part.scenario,
+            part_params,
+            travel,
+            pure=False,
+            priority=part.routed_orders,  # the biggest parts start first
+        )
+        submitted.append(future)
+    index = {future.key: part.index for future, part in zip(submitted, parts, strict=True)}
+    plans: dict[int, Plan] = {}
+    for done, future in enumerate(as_completed(submitted), 1):
+        plans[index[future.key]] = future.result()
+        report(done / len(parts), f"part {index[future.key] + 1} of {len(parts)} planned")
+    merged = merge_plans(
+        scenario, decomposition, [plans[p.index] for p in parts], time.perf_counter() - started
+    )
+    return merged, decomposition

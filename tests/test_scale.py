@@ -1,0 +1,158 @@
+"""Decomposed planning: the region rule, and a small day planned on a dask cluster."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from data.generator import generate, write
+from optimizer.check import check_plan
+from optimizer.io import load_scenario
+from optimizer.io.plan_files import plan_to_dict, to_json
+from optimizer.kpis import plan_kpis
+from optimizer.model import Service, UnassignedCode
+from optimizer.planning import PlanParams
+from optimizer.scale import ScaleParams, bisect, decompose, merge_plans
+from optimizer.scale.distributed import plan_decomposed
+from tests import factory
+
+
+def test_bisection_keeps_a_light_network_whole():
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0]])
+    assert bisect(xy, np.array([10.0, 10.0, 10.0]), max_load=30) == [[0, 1, 2]]
+
+
+def test_bisection_cuts_along_the_widest_spread_at_the_median_load():
+    # Two clusters 20 km apart on a north-south line: the cut falls between them.
+    xy = np.array([[0.0, 0.0], [0.5, 1.0], [0.2, 20.0], [0.0, 21.0]])
+    regions = bisect(xy, np.array([100.0, 100.0, 100.0, 100.0]), max_load=250)
+    assert regions == [[0, 1], [2, 3]]
+
+
+def test_bisection_leaves_a_node_heavier_than_a_part_alone_and_whole():
+    xy = np.array([[0.0, 0.0], [5.0, 0.0], [6.0, 0.0]])
+    regions = bisect(xy, np.array([900.0, 50.0, 50.0]), max_load=200)
+    assert sorted(regions) == [[0], [1, 2]]
+
+
+def test_an_order_goes_with_the_region_of_the_node_that_has_its_stock():
+    book, sofa = [("BOOK", 1)], [("SOFA", 1)]
+    near_store = (48.869, 2.331)  # 150 m from STORE (west), ~4 km from HUB (east)
+    sc = factory.scenario(
+        [
+            factory.order("A", *near_store, book, service=Service.ECO, slot=(9, 17)),
+            # Next door to STORE, but only HUB holds sofas: it goes with HUB's region.
+            factory.order("B", 48.868, 2.332, sofa, service=Service.ECO, slot=(9, 17)),
+            factory.order("C", *near_store, book, Service.CLICK_COLLECT, (12, 20), "STORE"),
+            factory.order("D", *near_store, [("TV", 1)]),  # no node holds a TV
+        ]
+    )
+    d = decompose(sc, ScaleParams(part_orders=1))
+    by_order = {o.order_id: part.node_ids for part in d.parts for o in part.scenario.orders}
+    assert by_order == {"A": ["STORE"], "B": ["HUB"], "C": ["STORE"]}
+    assert [(u.order_id, u.code) for u in d.unassigned] == [("D", UnassignedCode.OUT_OF_STOCK)]
+    assert d.region_of_node["HUB"] != d.region_of_node["STORE"]
+    # Each part holds its own nodes' stock and fleet only.
+    store = next(p for p in d.parts if p.node_ids == ["STORE"]).scenario
+    assert set(store.stock) == {("STORE", "BOOK")}
+    assert {v.vehicle_id for v in store.vehicles} == {"STORE/bike/1"}
+
+
+def test_merging_wants_one_plan_per_part():
+    sc = factory.scenario([factory.order("A", 48.869, 2.331, [("BOOK", 1)])])
+    with pytest.raises(ValueError, match="1 parts"):
+        merge_plans(sc, decompose(sc), [], solve_s=0.0)
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("day300")
+    write(generate(300, seed=5), folder)
+    return load_scenario(folder)
+
+
+def test_a_day_planned_in_parts_on_a_dask_cluster_is_whole_and_checker_clean(day):
+    distributed = pytest.importorskip("distributed")
+    scale = ScaleParams(part_orders=100, part_time_limit_s=1.0)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        plan, d = plan_decomposed(day, client, PlanParams(), scale)
+    assert len(d.parts) >= 2
+
+    # Nodes, and so vehicles and stock, belong to one part each.
+    owner = Counter(n for part in d.parts for n in part.node_ids)
+    assert max(owner.values()) == 1
+    part_of_node = {n: part.index for part in d.parts for n in part.node_ids}
+    part_of_order = {o.order_id: part.index for part in d.parts for o in part.scenario.orders}
+    for route in plan.routes:
+        assert all(part_of_order[s.order_id] == part_of_node[route.node_id] for s in route.stops)
+
+    # Every order exactly once: routed (whole, or as its parcels, each once), collected
+    # or unassigned with a reason.
+    units = Counter(
+        [s.parcel_id or s.order_id for r in plan.routes for s in r.stops]
+        + [c.order_id for c in plan.collections]
+        + [u.order_id for u in plan.unassigned]
+    )
+    assert max(units.values()) == 1
+    how: dict[str, set[str]] = {}
+    for r in plan.routes:
+        for s in r.stops:
+            how.setdefault(s.order_id, set()).add("routed")
+    for c in plan.collections:
+        how.setdefault(c.order_id, set()).add("collected")
+    for u in plan.unassigned:
+        how.setdefault(u.order_id, set()).add("unassigned")
+    assert set(how) == {o.order_id for o in day.orders}
+    assert all(len(kinds) == 1 for kinds in how.values())
+    assert all(u.reason.strip() for u in plan.unassigned)
+
+    # No unit of stock promised twice: what ships from a node is at most what it had.
+    used = Counter()
+    for node_id, lines in plan.shipments(day):
+        for line in lines:
+            used[node_id, line.sku] += line.qty
+    arriving = Counter()
+    for inbound in day.inbound:
+        arriving[inbound.node_id, inbound.sku] += inbound.qty
+    assert all(qty <= day.stock.get(key, 0) + arriving[key] for key, qty in used.items())
+
+    kpis = plan_kpis(day, plan)
+    report = check_plan(day, json.loads(to_json(plan_to_dict(day, plan, kpis))))
+    assert report.ok, report.violations[:5]
+    assert kpis["served_deliverable_pct"] > 95
+
+
+def test_plan_with_a_scheduler_address_dask_cannot_read_is_a_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    runner = CliRunner()
+    day = tmp_path / "day"
+    assert runner.invoke(app, ["generate", "--orders", "20", "--out", str(day)]).exit_code == 0
+    result = runner.invoke(
+        app, ["plan", str(day), "--out", str(tmp_path / "plan"), "--scheduler", "nowhere"]
+    )
+    assert result.exit_code == 2
+    assert "cannot reach the dask scheduler nowhere" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "plan").exists()
+
+
+@pytest.mark.parametrize("option", [["--orders", "5000,lots"], ["--workers", "0"]])
+def test_bench_scale_refuses_sizes_that_are_not_positive_integers(option):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "scale", *option])
+    assert result.exit_code == 2
+    assert "comma-separated positive integers" in result.output
