@@ -129,8 +129,27 @@ def test_checker_catches_an_overloaded_van(paris, planned):
 
 def test_checker_catches_a_missing_order(paris, planned):
     document = copy.deepcopy(planned[1])
-    _first_route(document, "cargo_bike")["stops"].pop()
+    # A whole order's stop: a split order's parcel missing is a parcel_lines_mismatch.
+    route, whole = next(
+        (r, s)
+        for r in document["routes"]
+        if r["mode"] == "cargo_bike"
+        for s in r["stops"]
+        if s["parcel_id"] == s["order_id"]
+    )
+    route["stops"].remove(whole)
     assert any("missing" in c for c in codes(check_plan(paris, document)))
+
+
+def test_checker_catches_a_missing_parcel(paris, planned):
+    document = copy.deepcopy(planned[1])
+    stops = [s for r in document["routes"] for s in r["stops"]]
+    parcel = next((s for s in stops if s["parcel_id"] != s["order_id"]), None)
+    if parcel is None:
+        pytest.skip("no split order in this plan")
+    route = next(r for r in document["routes"] if parcel in r["stops"])
+    route["stops"].remove(parcel)
+    assert "parcel_lines_mismatch" in codes(check_plan(paris, document))
 
 
 def test_checker_catches_a_van_in_the_limited_traffic_zone(paris, planned):
