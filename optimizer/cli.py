@@ -408,7 +408,7 @@ def _print_kpis(kpis: dict) -> None:
     ]  # fmt: skip
     if kpis.get("returns_total"):
         rows.insert(3, ("returns picked up / unassigned",
-                        f"{kpis['returns_routed']} / {kpis['returns_unassigned']}"
+                        f"{kpis.get('returns_routed', '-')} / {kpis.get('returns_unassigned', '-')}"
                         f" of {kpis['returns_total']}"))  # fmt: skip
     for mode, km in kpis["distance_km_by_mode"].items():
         cost = kpis["route_cost_eur_by_mode"].get(mode, 0.0)

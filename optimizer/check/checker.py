@@ -1727,7 +1727,13 @@ _COUNT_KPIS = (
 )
 # Added with split baskets and returns: compared when the plan reports them (older plans
 # do not).
-_NEWER_COUNT_KPIS = ("orders_split", "parcels_shipped", "returns_total", "returns_routed")
+_NEWER_COUNT_KPIS = (
+    "orders_split",
+    "parcels_shipped",
+    "returns_total",
+    "returns_routed",
+    "returns_unassigned",
+)
 _FIGURE_KPIS = ("served_deliverable_pct", "on_time_pct", "handling_cost_eur", "cost_eur", "co2_g")
 _COUNT_MAP_KPIS = ("vehicles_used_by_mode", "unassigned_by_reason")
 _FIGURE_MAP_KPIS = ("distance_km_by_mode", "route_cost_eur_by_mode")
@@ -1797,6 +1803,12 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
                 for s in r.stops
                 if s.pickup and not s.failed_attempt and s.order_id in ctx.scenario.returns_by_id
             }
+        ),
+        "returns_unassigned": sum(
+            1
+            for _, row in plan.returns or []
+            if row.get("status") == "unassigned"
+            and row.get("return_id") in ctx.scenario.returns_by_id
         ),
     }
 
