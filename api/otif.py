@@ -22,6 +22,7 @@ from api.db import Database
 from api.models import PlanJob
 from api.tracking_models import TrackedOrder, TrackingEvent
 from optimizer.io import ScenarioError, load_scenario
+from optimizer.io.plan_files import PICKUP_SERVICE
 from optimizer.live.report import Outcome
 from optimizer.live.zones import nearest_postcodes
 from optimizer.model import Settings as DaySettings
@@ -62,7 +63,8 @@ def outcomes(db: Database, plan_ids: Sequence[str] = ()) -> list[Outcome]:
         raise ReportError(f"no event has been received for {which}: nothing to report")
     out = []
     for plan_id, job in jobs.items():
-        mine = [r for r in rows if r.plan_id == plan_id]
+        # Returns' pickups are not deliveries: OTIF is about orders.
+        mine = [r for r in rows if r.plan_id == plan_id and r.service != PICKUP_SERVICE]
         if not mine:
             continue
         info = json.loads(job.plan_json)["scenario"]

@@ -12,7 +12,11 @@ final plan is checked by the independent checker.
 
 Figures: orders delivered, collected, unassigned; OTIF and the ETA error (from the
 tracking tables, ``lastmile report otif``'s definitions, over the final plan version);
-re-plan latency; ``returns_done`` is 0: returns and exchanges are not modelled yet.
+re-plan latency. Returns' pickups (``returns.csv``) are driven like the other stops:
+tracking knows a pickup as a stop keyed by its return id, and its ``delivered`` event
+means "picked up" (no event kind of its own yet); a pickup never fails in the
+simulation (re-planning a failed pickup is not supported yet). ``returns_done`` counts
+the returns picked up by the end of the day; they are left out of the orders' figures.
 """
 
 from __future__ import annotations
@@ -251,8 +255,10 @@ class _Day:
                 self._event("delayed", v.t, vehicle_id=v.vehicle_id, delay_s=hold)
             unit = _unit(stop)  # a split order's parcels are tracked one by one
             self._event("arrived", arrival, vehicle_id=v.vehicle_id, order_id=unit)
-            # (Re-planning a failed parcel of a split order is not supported yet.)
-            if self.rng.random() < self.params.fail_p and unit == stop["order_id"]:
+            # (Re-planning a failed parcel of a split order, or a failed pickup, is not
+            # supported yet.)
+            fails = self.rng.random() < self.params.fail_p
+            if fails and unit == stop["order_id"] and stop.get("kind") != "pickup":
                 self.failed += 1
                 reason = str(self.rng.choice(["nobody_home", "nobody_home", "access", "refused"]))
                 self._event(
@@ -336,9 +342,15 @@ class _Day:
             for r in self.doc["routes"]
             for st in r["stops"]
         }
+        pickups = {st["return_id"] for r in self.doc["routes"] for st in r["stops"]
+                   if st.get("kind") == "pickup"}  # fmt: skip
         per_order: dict[str, set[str]] = {}
+        returns_done = 0
         with self.state.db.transaction(write=False) as s:
             for o in s.scalars(select(TrackedOrder).where(TrackedOrder.plan_id == self.plan_id)):
+                if o.order_id in pickups:
+                    returns_done += o.status == "delivered"  # picked up
+                    continue
                 per_order.setdefault(order_of.get(o.order_id, o.order_id), set()).add(o.status)
         statuses: dict[str, int] = {}
         for seen in per_order.values():
@@ -372,7 +384,9 @@ class _Day:
             "delays": self.delays,
             "broken_down": self.broken,
             "order_changes": _count(c["kind"] for c in self.doc.get("order_changes", [])),
-            "returns_done": 0,  # returns and exchanges are not modelled yet
+            "returns_total": len(scenario.returns),
+            "returns_routed": len(pickups),
+            "returns_done": returns_done,
             "otif_pct": otif["otif_pct"],
             "otif_all_deliveries_pct": round(otif_all, 2),
             "first_attempt_pct": otif["first_attempt_pct"],

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date as Date
@@ -251,6 +252,30 @@ ORDER_COLUMNS = (
 )
 ORDER_LINE_COLUMNS = ("order_id", "sku", "qty")
 INBOUND_COLUMNS = ("node_id", "sku", "qty", "arrives_at")
+RETURN_COLUMNS = (
+    "return_id",
+    "kind",
+    "order_id",
+    "lat",
+    "lon",
+    "slot_start",
+    "slot_end",
+    "service_time_s",
+    "shipped_from_node_id",
+)
+RETURN_LINE_COLUMNS = ("return_id", "sku", "qty")
+# Returns collected at home, booked for the day: 5 % of the day's order count (our
+# assumption: online return rates run 10-30 % of orders depending on the category, most
+# go back through drop-off points or the post; home pickups of earlier orders are a
+# small share). A fifth of them are exchanges: the customer swaps an item of one of
+# today's deliveries at the door (same address, same slot). Returns are small and
+# medium items only (bulky ones go back with the two-person crew on another day); each
+# is one unit of one SKU, picked up in a 4-hour slot in SERVICE_TIME_MIN_S, and was
+# shipped by a hub or the warehouse (drawn at random; the shipping node is a candidate
+# end node). They use their own random stream, so the orders stay the same.
+RETURN_SHARE = 0.05
+EXCHANGE_SHARE = 0.2
+RETURN_STREAM = 7_001
 POSTCODE_COLUMNS = ("postcode", "name", "lat", "lon")
 # Inbound stock: the sold-out console arrives at the warehouse the next morning, and
 # each urban hub gets its two best sellers topped up in the early afternoon.
@@ -274,6 +299,8 @@ class GeneratedScenario:
     zones: dict[str, Any]
     inbound: list[dict[str, Any]] = field(default_factory=list)
     postcodes: list[dict[str, Any]] = field(default_factory=list)
+    returns: list[dict[str, Any]] = field(default_factory=list)
+    return_lines: list[dict[str, Any]] = field(default_factory=list)
 
 
 def fleet_scale(orders: int) -> int:
@@ -410,6 +437,9 @@ def generate(
         if stock_qty[n, s] >= 0
     ]
     order_rows, line_rows = _orders(rng, orders, nodes_facts, stock_qty, fleet, limited, clock)
+    return_rows, return_line_rows = _returns(
+        np.random.default_rng([seed, RETURN_STREAM]), order_rows, line_rows, nodes_facts, clock
+    )
     return GeneratedScenario(
         settings=settings,
         nodes=nodes,
@@ -425,6 +455,8 @@ def generate(
             {"postcode": a.postcode, "name": a.name, "lat": a.lat, "lon": a.lon}
             for a in paris_city.AREAS
         ],
+        returns=return_rows,
+        return_lines=return_line_rows,
     )
 
 
@@ -444,6 +476,8 @@ def write(scenario: GeneratedScenario, out_dir: Path) -> None:
         ("order_lines.csv", ORDER_LINE_COLUMNS, scenario.order_lines),
         ("inbound.csv", INBOUND_COLUMNS, scenario.inbound),
         ("postcodes.csv", POSTCODE_COLUMNS, scenario.postcodes),
+        ("returns.csv", RETURN_COLUMNS, scenario.returns),
+        ("return_lines.csv", RETURN_LINE_COLUMNS, scenario.return_lines),
     )
     for filename, columns, rows in tables:
         with open(out_dir / filename, "w", encoding="utf-8", newline="") as f:
@@ -453,6 +487,80 @@ def write(scenario: GeneratedScenario, out_dir: Path) -> None:
     with open(out_dir / "zones.geojson", "w", encoding="utf-8", newline="\n") as f:
         json.dump(scenario.zones, f, indent=2, ensure_ascii=False)
         f.write("\n")
+
+
+def _returns(
+    rng: np.random.Generator,
+    order_rows: list[dict[str, Any]],
+    line_rows: list[dict[str, Any]],
+    nodes: tuple[paris_city.NodeFacts, ...],
+    clock: Settings,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The day's home pickups (see :data:`RETURN_SHARE`): returns at the address of a
+    random order of the day moved by up to ~300 m (another customer of the same
+    neighbourhood), exchanges at a delivery's own address and slot."""
+    n = int(round(RETURN_SHARE * len(order_rows)))
+    if n == 0:
+        return [], []
+    returnable = [c.sku for c in CATALOGUE if c.kind != "bulky"]
+    kinds = {c.sku: c.kind for c in CATALOGUE}
+    shippers = [nd.node_id for nd in nodes if nd.kind in ("urban_hub", "warehouse")]
+    lines_of: dict[str, list[dict[str, Any]]] = {}
+    for row in line_rows:
+        lines_of.setdefault(row["order_id"], []).append(row)
+    delivered = [
+        r for r in order_rows
+        if r["service"] != "click_collect"
+        and any(kinds[x["sku"]] != "bulky" for x in lines_of[r["order_id"]])
+    ]  # fmt: skip
+    exchange = rng.random(n) < EXCHANGE_SHARE
+    pick = rng.integers(0, len(order_rows), size=n)
+    pick_delivery = rng.integers(0, max(1, len(delivered)), size=n)
+    offset_deg = rng.normal(0.0, 0.3 / KM_PER_DEG_LAT / 2, size=(n, 2))
+    sku_draw = rng.integers(0, len(returnable), size=n)
+    slot_draw = rng.choice(FOUR_HOUR_SLOTS, size=n, p=FOUR_HOUR_SLOT_SHARE)
+    shipper = rng.integers(0, len(shippers), size=n)
+    rows, lines = [], []
+    width = len(str(n))
+    for k in range(n):
+        return_id = f"R{k + 1:0{width}d}"
+        if exchange[k] and delivered:
+            order = delivered[pick_delivery[k]]
+            swap = [x for x in lines_of[order["order_id"]] if kinds[x["sku"]] != "bulky"]
+            rows.append(
+                {
+                    "return_id": return_id,
+                    "kind": "exchange",
+                    "order_id": order["order_id"],
+                    "lat": order["lat"],
+                    "lon": order["lon"],
+                    "slot_start": order["slot_start"],
+                    "slot_end": order["slot_end"],
+                    "service_time_s": SERVICE_TIME_MIN_S,
+                    "shipped_from_node_id": "",
+                }
+            )
+            lines.append({"return_id": return_id, "sku": swap[0]["sku"], "qty": 1})
+            continue
+        near = order_rows[pick[k]]
+        lat = round(float(near["lat"]) + float(offset_deg[k, 0]), 6)
+        lon = round(float(near["lon"]) + float(offset_deg[k, 1]) / math.cos(math.radians(lat)), 6)
+        start_s = int(slot_draw[k]) * 3600
+        rows.append(
+            {
+                "return_id": return_id,
+                "kind": "return",
+                "order_id": "",
+                "lat": lat,
+                "lon": lon,
+                "slot_start": clock.to_iso(start_s),
+                "slot_end": clock.to_iso(start_s + SERVICES["eco"]["slot_length_min"] * 60),
+                "service_time_s": SERVICE_TIME_MIN_S,
+                "shipped_from_node_id": shippers[shipper[k]],
+            }
+        )
+        lines.append({"return_id": return_id, "sku": returnable[sku_draw[k]], "qty": 1})
+    return rows, lines
 
 
 def _inbound(

@@ -406,6 +406,10 @@ def _print_kpis(kpis: dict) -> None:
         ("CO2", f"{kpis['co2_g'] / 1000:,.2f} kg"),
         ("vehicles used", f"{kpis['vehicles_used']}"),
     ]  # fmt: skip
+    if kpis.get("returns_total"):
+        rows.insert(3, ("returns picked up / unassigned",
+                        f"{kpis.get('returns_routed', '-')} / {kpis.get('returns_unassigned', '-')}"
+                        f" of {kpis['returns_total']}"))  # fmt: skip
     for mode, km in kpis["distance_km_by_mode"].items():
         cost = kpis["route_cost_eur_by_mode"].get(mode, 0.0)
         used = kpis["vehicles_used_by_mode"].get(mode, 0)

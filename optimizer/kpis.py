@@ -11,19 +11,19 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
     """KPIs of a plan (see docs/plan-format.md)."""
     total = len(scenario.orders)
     # A failed attempt kept on a re-planned route is not where its order ends.
-    routed = len({s.order_id for r in plan.routes for s in r.stops if not s.failed_attempt})
-    parcels = sum(1 for r in plan.routes for s in r.stops if not s.failed_attempt) + len(
-        plan.collections
-    )
+    delivered = [s for r in plan.routes for s in r.stops if not s.failed_attempt]
+    pickups = [s for s in delivered if s.is_pickup]
+    delivered = [s for s in delivered if not s.is_pickup]
+    routed = len({s.order_id for s in delivered})
+    parcels = len(delivered) + len(plan.collections)
     collected = len(plan.collections)
     unassigned = len(plan.unassigned)
     undeliverable = sum(1 for u in plan.unassigned if not u.code.deliverable)
     deliverable = total - undeliverable
     late = {
         s.order_id
-        for r in plan.routes
-        for s in r.stops
-        if not s.failed_attempt and s.service_start_s > scenario.orders_by_id[s.order_id].slot_end_s
+        for s in delivered
+        if s.service_start_s > scenario.orders_by_id[s.order_id].slot_end_s
     }
     on_time = routed - len(late)  # an order is on time when all its parcels are
     km_by_mode: dict[str, float] = defaultdict(float)
@@ -55,6 +55,11 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         "vehicles_used": len({r.vehicle_id for r in plan.routes}),
         "vehicles_used_by_mode": {m: len(v) for m, v in sorted(vehicles_by_mode.items())},
         "unassigned_by_reason": dict(sorted(Counter(str(u.code) for u in plan.unassigned).items())),
+        # Returns (pickups): the plan picks up returns_routed of returns_total; the rest
+        # are listed in plan.returns with a reason.
+        "returns_total": len(scenario.returns),
+        "returns_routed": len({s.return_id for s in pickups}),
+        "returns_unassigned": sum(1 for a in plan.returns if a.status == "unassigned"),
         "solve_s": round(plan.solve_s, 2),
     }
 

@@ -8,6 +8,11 @@
    and that node is solved again (one retry round).
 4. Whatever is still unserved is listed with a reason a planner can act on.
 
+Returns (``scenario.returns``) are pickups: each gets its end node by cost
+(:mod:`optimizer.sourcing.returns`) and is routed as a stop of that node's batch, with a
+pickup load (the tour leaves with its deliveries; pickups board); a pickup the routes
+cannot fit is listed in ``Plan.returns`` as unassigned with the reason.
+
 A split order is routed as its parcels (``ORDER/1``, ``ORDER/2``: each a stop with the
 order's address and slot and the part's lines), each in its node's batch. It is served
 only if all its parcels are: when one is left out even after the retry round, the order
@@ -30,6 +35,7 @@ from optimizer.model import (
     Collection,
     Order,
     Plan,
+    ReturnAssignment,
     Route,
     Scenario,
     Stop,
@@ -45,6 +51,7 @@ from optimizer.routing import (
     RoutingResult,
 )
 from optimizer.sourcing import GreedySourcing, SourcingDecision, SourcingParams
+from optimizer.sourcing.returns import choose_return_nodes
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
 Progress = Callable[[float, str], None]
@@ -124,7 +131,13 @@ def plan_day(
     node_orders: dict[str, list[str]] = {}
     for unit_id, node_id in units.items():
         node_orders.setdefault(node_id, []).append(unit_id)
-    routing = _with_parcels(scenario, sourcing)  # parcels are order-like stops
+    # Returns: each pickup is routed from (and restocked at) the end node chosen by cost.
+    shipped = {o: d.node_id for o, d in decisions.items() if not d.parts}
+    returns = choose_return_nodes(scenario, sourcing, shipped)
+    for return_id, node_id in returns.node_of.items():
+        node_orders.setdefault(node_id, []).append(return_id)
+    return_failed: dict[str, tuple[str, Unassigned]] = {}  # return -> (node, why)
+    routing = _with_parcels(scenario, sourcing)  # parcels and returns are order-like stops
 
     batches = {
         nid: build_node_problem(routing, travel, nid, ids) for nid, ids in node_orders.items()
@@ -133,8 +146,9 @@ def plan_day(
     if params.joint and 0 < len(units) <= JOINT_MAX_ORDERS:
         candidates = _joint_candidates(scenario, sourcing, units)
         if any(len(c) > 1 for c in candidates.values()):
+            candidates |= {r: {n} for r, n in returns.node_of.items()}  # returns stay put
             batches[JOINT] = build_problem(
-                routing, travel, JOINT, list(units), scenario.vehicles, candidates
+                routing, travel, JOINT, [*units, *returns.node_of], scenario.vehicles, candidates
             )
     budget = params.time_limit_s * FIRST_ROUND_SHARE
     results = _solve_batches(batches, budget, engine, params.workers, report)
@@ -157,6 +171,11 @@ def plan_day(
         node_orders[nid] = [o for o in batch.order_ids if o not in dropped]
         result.dropped = []  # handled below, as a retry
 
+    # A return the routes of its end node could not fit is not moved: listed below.
+    for return_id in [o for o in retry if o in scenario.returns_by_id]:
+        node_id = returns.node_of[return_id]
+        return_failed[return_id] = (node_id, _return_full(routing, return_id, node_id))
+        del retry[return_id]
     # Retry: orders the routes could not fit go to the next node with stock and room.
     if retry:
         for order_id in retry:
@@ -183,6 +202,9 @@ def plan_day(
     for node_id, (node_problem, result) in sorted(solved.items()):
         for i in result.dropped:
             order_id = node_problem.order_ids[i]
+            if order_id in scenario.returns_by_id:
+                return_failed[order_id] = (node_id, _return_full(routing, order_id, node_id))
+                continue
             decisions.pop(order_id, None)
             sourcing.release(order_id)
             unassigned.append(_fleet_full(routing, order_id, node_id))
@@ -197,6 +219,28 @@ def plan_day(
         c.order_id: c.transfer_from_node_id or c.node_id for c in collections
     }
     report(1.0, "done")
+    picked = {s.return_id: r for r in routes for s in r.stops if s.is_pickup}
+    return_plan = list(returns.unassigned)
+    for return_id, node_id in returns.node_of.items():
+        priced = returns.priced.get(return_id, {})
+        if return_id in picked:
+            vehicle_id = picked[return_id].vehicle_id
+            return_plan.append(
+                ReturnAssignment(return_id, "routed", node_id, vehicle_id, candidates=priced)
+            )
+        else:
+            node_id, why = return_failed.get(return_id, (node_id, None))
+            reason = why.reason if why else f"the routes of {node_id} could not fit it"
+            return_plan.append(
+                ReturnAssignment(
+                    return_id,
+                    "unassigned",
+                    node_id,
+                    code=UnassignedCode.FLEET_FULL.value,
+                    reason=reason,
+                    candidates=priced,
+                )
+            )
     return Plan(
         scenario_name=scenario.settings.name,
         sources=sources,
@@ -208,6 +252,7 @@ def plan_day(
         decisions=decisions,
         parcels=dict(sorted(sourcing.parcels.items())),
         max_split=sourcing.max_split,
+        returns=sorted(return_plan, key=lambda a: a.return_id),
     )
 
 
@@ -237,10 +282,18 @@ def _units(decision: SourcingDecision) -> dict[str, str]:
 
 def _with_parcels(scenario: Scenario, sourcing: GreedySourcing) -> Scenario:
     """The scenario the routing sees: its orders and, as order-like stops, the parcels of
-    split orders (the order's address and slot with the part's lines)."""
-    if not sourcing.parcel_orders:
+    split orders (the order's address and slot with the part's lines) and the returns
+    (pickups; ``build_problem`` knows them by ``scenario.returns_by_id``)."""
+    if not sourcing.parcel_orders and not scenario.returns:
         return scenario
-    return replace(scenario, orders=[*scenario.orders, *sourcing.parcel_orders.values()])
+    return replace(
+        scenario,
+        orders=[
+            *scenario.orders,
+            *sourcing.parcel_orders.values(),
+            *(r.as_stop() for r in scenario.returns),
+        ],
+    )
 
 
 def _whole_orders(
@@ -487,6 +540,11 @@ def build_problem(
             allowed[:, v] &= np.array([vehicle.node_id in candidates[o] for o in order_ids])
 
     node_of = [scenario.nodes[v.node_id] for v in vehicles]
+    size = np.array(
+        [[_grams(scenario.weight_kg(o)), _ml(scenario.volume_l(o))] for o in orders],
+        dtype=np.int64,
+    ).reshape(len(orders), 2)
+    is_pickup = np.array([o in scenario.returns_by_id for o in order_ids], dtype=bool)
     problem = RoutingProblem(
         distance_m=[m[0] for m in matrices],
         duration_s=[m[1] for m in matrices],
@@ -507,10 +565,8 @@ def build_problem(
         vehicle_cost_per_m_eur=np.array([vt.cost_per_km_eur / 1000 for vt in types]),
         vehicle_cost_per_s_eur=np.array([vt.cost_per_hour_eur / 3600 for vt in types]),
         stop_location=np.arange(len(depots), len(depots) + len(orders), dtype=np.int64),
-        stop_demand=np.array(
-            [[_grams(scenario.weight_kg(o)), _ml(scenario.volume_l(o))] for o in orders],
-            dtype=np.int64,
-        ).reshape(len(orders), 2),
+        stop_demand=np.where(is_pickup[:, None], 0, size),
+        stop_pickup=np.where(is_pickup[:, None], size, 0) if is_pickup.any() else None,
         stop_service_s=np.array([o.service_time_s for o in orders], dtype=np.int64),
         tw_start_s=np.array([o.slot_start_s for o in orders], dtype=np.int64),
         tw_end_s=np.array([o.slot_end_s for o in orders], dtype=np.int64),
@@ -603,8 +659,13 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
                 return max(t, rest.start_s + rest.duration_s)
 
             orders = [scenario.orders_by_id[node_problem.order_ids[i]] for i in trip]
-            load_kg = sum(scenario.weight_kg(o) for o in orders)
-            load_l = sum(scenario.volume_l(o) for o in orders)
+            pickup = [o.order_id in scenario.returns_by_id for o in orders]
+            load_kg = sum(
+                scenario.weight_kg(o) for o, up in zip(orders, pickup, strict=True) if not up
+            )
+            load_l = sum(
+                scenario.volume_l(o) for o, up in zip(orders, pickup, strict=True) if not up
+            )
             t, prev, total_m = take_break(0, start + reload_s), depot, 0
             stops = []
             kg, litres = load_kg, load_l
@@ -625,10 +686,13 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
                         distance_from_prev_m=leg,
                         load_kg=round(kg, 3),
                         load_l=round(litres, 3),
+                        kind="pickup" if pickup[j - 1] else "delivery",
+                        return_id=order.order_id if pickup[j - 1] else None,
                     )
                 )
-                kg -= scenario.weight_kg(order)
-                litres -= scenario.volume_l(order)
+                sign = -1 if pickup[j - 1] else 1  # a delivery leaves, a pickup boards
+                kg -= sign * scenario.weight_kg(order)
+                litres -= sign * scenario.volume_l(order)
                 t, prev = take_break(j, begin + order.service_time_s), loc
             end = t + int(dur[prev, depot])
             total_m += int(dist[prev, depot])
@@ -667,6 +731,22 @@ def _fleet_full(scenario: Scenario, order_id: str, node_id: str) -> Unassigned:
         reason=(
             f"the routes of {node_id} (and of every other node with the stock) are full in "
             f"slot {to(order.slot_start_s):%H:%M}-{to(order.slot_end_s):%H:%M}"
+        ),
+        node_id=node_id,
+    )
+
+
+def _return_full(scenario: Scenario, return_id: str, node_id: str) -> Unassigned:
+    """Why a return's pickup is not routed: its end node's routes are full in its slot."""
+    ret = scenario.returns_by_id[return_id]
+    to = scenario.settings.to_datetime
+    return Unassigned(
+        order_id=return_id,
+        code=UnassignedCode.FLEET_FULL,
+        reason=(
+            f"the routes of {node_id}, the cheapest node to take it back, have no room "
+            f"to pick it up in slot {to(ret.slot_start_s):%H:%M}-{to(ret.slot_end_s):%H:%M} "
+            "(the load along the route, the shifts or the slot do not allow it)"
         ),
         node_id=node_id,
     )

@@ -172,6 +172,8 @@ def later_day(tmp_path, day: str):
     for name in ("orders.csv", "order_lines.csv"):
         header = (folder / name).read_text(encoding="utf-8").splitlines()[0]
         (folder / name).write_text(header + "\n", encoding="utf-8")
+    for name in ("returns.csv", "return_lines.csv"):  # nor returns (an exchange names an order)
+        (folder / name).unlink(missing_ok=True)
     return folder
 
 

@@ -55,6 +55,13 @@ def test_check_passes_the_plan_and_prints_kpis_as_json(small_day, planned):
     assert report["orders_total"] == 80
 
 
+def test_check_prints_the_kpis_table_with_the_returns(small_day, planned):
+    out, _ = planned
+    result = runner.invoke(app, ["check", str(small_day), str(out / "plan.json")])
+    assert result.exit_code == 0, result.output
+    assert "returns picked up / unassigned" in result.output and "of 4" in result.output
+
+
 def test_check_fails_with_a_list_on_a_tampered_plan(small_day, planned, tmp_path):
     out, _ = planned
     document = json.loads((out / "plan.json").read_text())

@@ -41,12 +41,24 @@ def test_paris_plan_passes_the_checker(paris, planned):
 
 def test_every_order_is_routed_collected_or_unassigned_with_a_reason(paris, planned):
     plan, _ = planned
-    parcels = [(s.order_id, s.parcel_id or s.order_id) for r in plan.routes for s in r.stops]
+    parcels = [
+        (s.order_id, s.parcel_id or s.order_id)
+        for r in plan.routes
+        for s in r.stops
+        if not s.is_pickup
+    ]
     assert len(set(parcels)) == len(parcels)  # each parcel once (a split order has several)
     seen = sorted({order_id for order_id, _ in parcels})
     seen += [c.order_id for c in plan.collections] + [u.order_id for u in plan.unassigned]
     assert sorted(seen) == sorted(o.order_id for o in paris.orders)
     assert all(u.reason for u in plan.unassigned)
+    # And every return of the sample: picked up once, or listed with a reason.
+    picked = [s.return_id for r in plan.routes for s in r.stops if s.is_pickup]
+    assert len(set(picked)) == len(picked)
+    rows = {a.return_id: a for a in plan.returns}
+    assert sorted(rows) == sorted(r.return_id for r in paris.returns) and paris.returns
+    assert all((a.status == "routed") == (a.return_id in picked) for a in rows.values())
+    assert all(a.reason for a in rows.values() if a.status == "unassigned")
 
 
 def test_paris_serves_at_least_98_pct_of_deliverable_orders_on_time(paris, planned):
@@ -69,7 +81,7 @@ def test_green_orders_ride_bikes_and_no_van_stops_in_the_limited_traffic_zone(pa
     centre = [z for z in paris.zones if z.rule == "limited_traffic"]
     for route in plan.routes:
         for stop in route.stops:
-            order = paris.orders_by_id[stop.order_id]
+            order = paris.stops_by_id[stop.order_id]  # a pickup: its return
             if order.service is Service.GREEN:
                 assert Mode(route.mode).is_bike
             if route.mode == Mode.VAN:

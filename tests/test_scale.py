@@ -90,14 +90,22 @@ def test_a_day_planned_in_parts_on_a_dask_cluster_is_whole_and_checker_clean(day
     owner = Counter(n for part in d.parts for n in part.node_ids)
     assert max(owner.values()) == 1
     part_of_node = {n: part.index for part in d.parts for n in part.node_ids}
-    part_of_order = {o.order_id: part.index for part in d.parts for o in part.scenario.orders}
+    part_of_order = {
+        o.order_id: part.index
+        for part in d.parts
+        for o in [*part.scenario.orders, *(r.as_stop() for r in part.scenario.returns)]
+    }
+    # A return (a pickup: its id is the stop's) is in one part, like an order.
+    assert Counter(r.return_id for p in d.parts for r in p.scenario.returns) == Counter(
+        r.return_id for r in day.returns
+    )
     for route in plan.routes:
         assert all(part_of_order[s.order_id] == part_of_node[route.node_id] for s in route.stops)
 
     # Every order exactly once: routed (whole, or as its parcels, each once), collected
     # or unassigned with a reason.
     units = Counter(
-        [s.parcel_id or s.order_id for r in plan.routes for s in r.stops]
+        [s.parcel_id or s.order_id for r in plan.routes for s in r.stops if not s.is_pickup]
         + [c.order_id for c in plan.collections]
         + [u.order_id for u in plan.unassigned]
     )
@@ -105,7 +113,8 @@ def test_a_day_planned_in_parts_on_a_dask_cluster_is_whole_and_checker_clean(day
     how: dict[str, set[str]] = {}
     for r in plan.routes:
         for s in r.stops:
-            how.setdefault(s.order_id, set()).add("routed")
+            if not s.is_pickup:
+                how.setdefault(s.order_id, set()).add("routed")
     for c in plan.collections:
         how.setdefault(c.order_id, set()).add("collected")
     for u in plan.unassigned:

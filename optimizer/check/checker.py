@@ -91,6 +91,13 @@ CODES: dict[str, str] = {
     "kpi_mismatch": "a reported KPI differs from the one recomputed from the plan",
     "bad_order_change": "a re-plan's change to an order (later slot, click & collect) is not "
     "one a customer could have been offered",
+    "unknown_return": "a pickup or a returns row names a return that is not in the scenario",
+    "return_missing": "a return of the scenario is neither picked up nor listed unassigned",
+    "return_duplicated": "a return is picked up more than once, or both picked up and "
+    "listed unassigned",
+    "return_assignment_mismatch": "the returns table disagrees with where the pickup is",
+    "restock_mismatch": "what goes back to a node's stock (restock) differs from what its "
+    "route picked up, or is at another node or time than the route's end",
 }
 
 
@@ -146,6 +153,7 @@ class _Stop:
     # the travel model or the slot; a failed attempt is not where its order ends.
     locked: bool = False
     failed_attempt: bool = False
+    pickup: bool = False  # a return's pickup: ``order_id`` holds the return id
 
 
 @dataclass
@@ -239,12 +247,14 @@ class _Plan:
     assignments: list[_Assignment] | None = None
     kpis: dict | None = None
     max_split: int = 1  # a plan that does not say splits nothing
+    returns: list[dict] | None = None  # plan["returns"]: (index, row) as read
+    restock: list[dict] | None = None  # plan["restock"]
 
     def places(self) -> dict[str, list[_Place]]:
         out: dict[str, list[_Place]] = defaultdict(list)
         for route in self.routes:
             for stop in route.stops:
-                if stop.order_id is not None and not stop.failed_attempt:
+                if stop.order_id is not None and not stop.failed_attempt and not stop.pickup:
                     place = _Place(
                         "routed",
                         route.node_id,
@@ -285,6 +295,26 @@ class _Context:
     def order(self, order_id: str | None) -> Order | None:
         return self.scenario.orders_by_id.get(order_id) if order_id is not None else None
 
+    def visit(self, stop: _Stop) -> Order | None:
+        """What a stop serves as an order-like visit: the order, or for a pickup the
+        return's address, slot, service time and lines (any service may pick up; zones
+        still apply)."""
+        if not stop.pickup:
+            return self.order(stop.order_id)
+        ret = self.scenario.returns_by_id.get(stop.order_id or "")
+        if ret is None:
+            return None
+        return Order(
+            order_id=ret.return_id,
+            lat=ret.lat,
+            lon=ret.lon,
+            service=Service.ECO,
+            slot_start_s=ret.slot_start_s,
+            slot_end_s=ret.slot_end_s,
+            service_time_s=ret.service_time_s,
+            lines=ret.lines,
+        )
+
 
 # --- entry point -------------------------------------------------------------------------
 
@@ -322,6 +352,8 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
         _walk_routes,
         _check_range,
         _check_breaks,
+        _check_returns,
+        _check_restock,
     ):
         check(ctx, parsed)
     costs = _route_costs(parsed)
@@ -427,6 +459,8 @@ def _read_plan(ctx: _Context, plan: Any) -> _Plan:
         if assignments is None
         else [_read_assignment(ctx, i, obj) for i, obj in assignments],
         kpis=kpis,
+        returns=top.objects("returns", required=False),
+        restock=top.objects("restock", required=False),
     )
 
 
@@ -546,6 +580,23 @@ def _read_break(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | 
 
 def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | None) -> _Stop:
     s = _Fields(ctx, obj, f"{where} stop {k + 1}", vehicle_id)
+    kind = obj.get("kind", "delivery")
+    if kind not in ("delivery", "pickup"):
+        s.bad("kind", f"{kind!r} is not delivery or pickup")
+    if kind == "pickup":
+        s.order_id = s.text("return_id")
+        return _Stop(
+            order_id=s.order_id,
+            arrival_s=s.time("arrival"),
+            service_start_s=s.time("service_start"),
+            departure_s=s.time("departure"),
+            distance_from_prev_m=s.number("distance_from_prev_m"),
+            load_kg=s.number("load_kg", required=False),
+            load_l=s.number("load_l", required=False),
+            locked=obj.get("locked") is True,
+            failed_attempt=obj.get("locked") is True and obj.get("outcome") == "failed",
+            pickup=True,
+        )
     s.order_id = s.text("order_id")
     return _Stop(
         order_id=s.order_id,
@@ -810,7 +861,7 @@ def _check_collections(ctx: _Context, plan: _Plan) -> None:
         _check_transfer(ctx, c, order)
     for route in plan.routes:
         for stop in route.stops:
-            order = ctx.order(stop.order_id)
+            order = ctx.visit(stop)
             if stop.failed_attempt:
                 continue  # its order may have become click & collect since
             if order is not None and order.service is Service.CLICK_COLLECT:
@@ -907,7 +958,7 @@ def _inbound_in_time(ctx: _Context, plan: _Plan, node_id: str, sku: str) -> bool
     for route in plan.routes:
         if route.node_id == node_id and route.start_s is not None:
             for stop in route.stops:
-                order = ctx.order(stop.order_id)
+                order = None if stop.pickup else ctx.order(stop.order_id)
                 q = sum(x.qty for x in order.lines if x.sku == sku) if order else 0
                 needs.append((route.start_s, q))
     for c in plan.collections:
@@ -1022,7 +1073,7 @@ def _check_access(ctx: _Context, plan: _Plan) -> None:
         if vt is None:
             continue
         for stop in route.stops:
-            order = ctx.order(stop.order_id)
+            order = ctx.visit(stop)
             if order is None or order.service is Service.CLICK_COLLECT:
                 continue  # collect_routed says it
             if sc.may_deliver(vt, order):
@@ -1056,22 +1107,50 @@ def _check_access(ctx: _Context, plan: _Plan) -> None:
                     )
 
 
-def _check_capacity(ctx: _Context, plan: _Plan) -> None:
+def _loads(ctx: _Context, route: _Route) -> list[tuple[float, float]] | None:
+    """The load on board along a route: leaving the node (every delivery of the tour),
+    then after each stop (a delivery leaves, a pickup boards; the parcel of a failed
+    attempt stays on board). None when a stop is unknown (unknown_order says it)."""
     sc = ctx.scenario
+    visits = [ctx.visit(s) for s in route.stops]
+    if any(v is None for v in visits):
+        return None
+    pairs = list(zip(visits, route.stops, strict=True))
+    kg = sum(_kg(sc, o, s) for o, s in pairs if not s.pickup)
+    litres = sum(_litres(sc, o, s) for o, s in pairs if not s.pickup)
+    out = [(kg, litres)]
+    for o, s in pairs:
+        if s.failed_attempt:
+            pass
+        elif s.pickup:
+            kg, litres = kg + _kg(sc, o, s), litres + _litres(sc, o, s)
+        else:
+            kg, litres = kg - _kg(sc, o, s), litres - _litres(sc, o, s)
+        out.append((kg, litres))
+    return out
+
+
+def _check_capacity(ctx: _Context, plan: _Plan) -> None:
+    """Never over capacity at any point of a route: leaving with the deliveries, and
+    after each pickup boards."""
     for route in plan.routes:
         vt = route.vehicle_type
-        if vt is None:
+        loads = _loads(ctx, route) if vt is not None else None
+        if loads is None:
             continue
-        parcels = [(ctx.order(s.order_id), s) for s in route.stops]
-        parcels = [(o, s) for o, s in parcels if o is not None]
-        for load, capacity, unit in (
-            (sum(_kg(sc, o, s) for o, s in parcels), vt.capacity_kg, "kg"),
-            (sum(_litres(sc, o, s) for o, s in parcels), vt.capacity_l, "l"),
-        ):
+        for k in (0, 1):
+            capacity, unit = (vt.capacity_kg, "kg") if k == 0 else (vt.capacity_l, "l")
+            worst = max(range(len(loads)), key=lambda j: loads[j][k])
+            load = loads[worst][k]
             if load > capacity + EPSILON:
+                where = (
+                    "leaving the node"
+                    if worst == 0
+                    else f"after stop {worst} ({route.stops[worst - 1].order_id})"
+                )
                 ctx.flag(
                     "overloaded",
-                    f"{route.label} carries {load:.1f} {unit}, over the "
+                    f"{route.label} carries {load:.1f} {unit} {where}, over the "
                     f"{vt.vehicle_type_id}'s {capacity:g} {unit} capacity",
                     vehicle_id=route.vehicle_id,
                 )
@@ -1079,27 +1158,24 @@ def _check_capacity(ctx: _Context, plan: _Plan) -> None:
 
 def _check_reported_loads(ctx: _Context, plan: _Plan) -> None:
     """What is on board leaving the node, then on arrival at each stop (when reported)."""
-    sc = ctx.scenario
     for route in plan.routes:
-        orders = [ctx.order(s.order_id) for s in route.stops]
-        if any(o is None for o in orders):
+        loads = _loads(ctx, route)
+        if loads is None:
             continue  # unknown_order says it; the loads cannot be recomputed
-        kg = sum(_kg(sc, o, s) for o, s in zip(orders, route.stops, strict=True))
-        litres = sum(_litres(sc, o, s) for o, s in zip(orders, route.stops, strict=True))
+        kg, litres = loads[0]
         _check_load(ctx, route, route.label, None, route.load_kg, route.load_l, kg, litres)
-        for stop, order in zip(route.stops, orders, strict=True):
+        for k, stop in enumerate(route.stops):
+            kg, litres = loads[k]
             _check_load(
                 ctx,
                 route,
-                f"{order.order_id} on {route.label}",
-                order.order_id,
+                f"{stop.order_id} on {route.label}",
+                stop.order_id,
                 stop.load_kg,
                 stop.load_l,
                 kg,
                 litres,
             )
-            if not stop.failed_attempt:  # the parcel of a failed attempt stays on board
-                kg, litres = kg - _kg(sc, order, stop), litres - _litres(sc, order, stop)
 
 
 def _check_load(
@@ -1135,7 +1211,7 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
     :data:`TOLERANCE_S` per leg for rounding) and the earliest possible ones where they are
     not, so one impossible time is reported once and does not push every later stop.
     """
-    orders = [ctx.order(s.order_id) for s in route.stops]
+    orders = [ctx.visit(s) for s in route.stops]
     if route.vehicle_type is None or route.base is None or any(o is None for o in orders):
         return None  # unknown_vehicle, vehicle_mismatch or unknown_order says why
     lat = np.array([route.base.lat] + [o.lat for o in orders], dtype=np.float64)
@@ -1431,6 +1507,136 @@ def _check_range(ctx: _Context, plan: _Plan) -> None:
             )
 
 
+# --- returns: each exactly once, and back to stock where its route ends ---------------
+
+
+def _check_returns(ctx: _Context, plan: _Plan) -> None:
+    """Every return of the scenario is picked up exactly once or listed unassigned with a
+    reason; the returns table agrees with the routes (pickup slots, loads and zones are
+    checked with the other stops)."""
+    sc = ctx.scenario
+    picked: dict[str, list[_Route]] = defaultdict(list)
+    for route in plan.routes:
+        for stop in route.stops:
+            if stop.pickup and stop.order_id is not None and not stop.failed_attempt:
+                picked[stop.order_id].append(route)
+    rows: dict[str, list[tuple[str, dict]]] = defaultdict(list)
+    for i, obj in plan.returns or []:
+        f = _Fields(ctx, obj, f"return {i + 1}")
+        f.order_id = return_id = f.text("return_id")
+        status = f.text("status")
+        if return_id is None or status is None:
+            continue
+        if status not in ("routed", "unassigned"):
+            f.bad("status", f"{status!r} is not routed or unassigned")
+            continue
+        rows[return_id].append((status, obj))
+        if status == "unassigned" and not str(obj.get("reason") or "").strip():
+            ctx.flag(
+                "missing_reason",
+                f"return {return_id} is unassigned without a reason a planner can act on",
+                return_id,
+            )
+    for return_id in sorted(set(picked) | set(rows)):
+        if return_id not in sc.returns_by_id:
+            ctx.flag("unknown_return", f"{return_id} is not a return of the scenario", return_id)
+    for ret in sc.returns:
+        rid = ret.return_id
+        routes, said = picked.get(rid, []), rows.get(rid, [])
+        unassigned = [obj for status, obj in said if status == "unassigned"]
+        if len(routes) > 1 or (routes and unassigned):
+            where = [f"picked up by {r.label}" for r in routes] + ["listed unassigned"] * len(
+                unassigned
+            )
+            ctx.flag("return_duplicated", f"return {rid} is {', '.join(where)}", rid)
+        elif not routes and not unassigned:
+            ctx.flag(
+                "return_missing",
+                f"return {rid} is neither picked up nor listed unassigned with a reason",
+                rid,
+            )
+        if plan.returns is None or not routes:
+            continue
+        route = routes[0]
+        for status, obj in said:
+            if status != "routed":
+                continue
+            node_id, vehicle_id = obj.get("node_id"), obj.get("vehicle_id")
+            if node_id not in (None, route.node_id) or vehicle_id not in (None, route.vehicle_id):
+                ctx.flag(
+                    "return_assignment_mismatch",
+                    f"returns say {rid} goes back to {node_id} on {vehicle_id}, but it is "
+                    f"picked up by {route.label} of {route.node_id}",
+                    rid,
+                    route.vehicle_id,
+                )
+        if not any(status == "routed" for status, _ in said):
+            ctx.flag(
+                "return_assignment_mismatch",
+                f"returns have no routed row for {rid}, picked up by {route.label}",
+                rid,
+                route.vehicle_id,
+            )
+
+
+def _check_restock(ctx: _Context, plan: _Plan) -> None:
+    """What each tour picked up goes back to the stock of the node it ends at (the
+    vehicle's own), at the tour's end: the plan's ``restock`` says exactly that."""
+    sc = ctx.scenario
+    expected: dict[tuple, Counter] = {}
+    labels: dict[tuple, str] = {}
+    for route in plan.routes:
+        got: Counter = Counter()
+        for stop in route.stops:
+            ret = sc.returns_by_id.get(stop.order_id or "") if stop.pickup else None
+            if ret is not None and not stop.failed_attempt:
+                for line in ret.lines:
+                    got[line.sku] += line.qty
+        if got:
+            end_node = route.base.node_id if route.base is not None else route.node_id
+            key = (end_node, route.vehicle_id, route.end_s)
+            expected[key] = expected.get(key, Counter()) + got
+            labels[key] = route.label
+    said: dict[tuple, Counter] = {}
+    for i, obj in plan.restock or []:
+        f = _Fields(ctx, obj, f"restock {i + 1}")
+        node_id, vehicle_id, at_s = f.text("node_id"), f.text("vehicle_id"), f.time("at")
+        lines: Counter = Counter()
+        for k, item in f.objects("lines") or []:
+            line = _Fields(ctx, item, f"restock {i + 1} line {k + 1}")
+            sku, qty = line.text("sku"), line.number("qty")
+            if sku is not None and qty is not None:
+                lines[sku] += qty
+        key = (node_id, vehicle_id, at_s)
+        said[key] = said.get(key, Counter()) + lines
+    for key in sorted(set(expected) | set(said), key=str):
+        want, have = expected.get(key, Counter()), said.get(key, Counter())
+        if want == have:
+            continue
+        node_id, vehicle_id, at_s = key
+        when = _clock(at_s) if at_s is not None else "?"
+        if key in expected and key not in said:
+            text = (
+                f"{labels[key]} picks up {_counted(want)} and is back at {node_id} at "
+                f"{when}, but the plan restocks none of it there then"
+            )
+        elif key not in expected:
+            text = (
+                f"the plan restocks {_counted(have)} at {node_id} at {when} from "
+                f"{vehicle_id}, but no tour of that vehicle ending there then picked it up"
+            )
+        else:
+            text = (
+                f"{labels[key]} picks up {_counted(want)} but the plan restocks "
+                f"{_counted(have)} at {node_id} at {when}"
+            )
+        ctx.flag("restock_mismatch", text, vehicle_id=vehicle_id)
+
+
+def _counted(lines: Counter) -> str:
+    return ", ".join(f"{sku} x{_num(q)}" for sku, q in sorted(lines.items())) or "nothing"
+
+
 # --- money and CO2 -----------------------------------------------------------------------
 
 
@@ -1519,8 +1725,15 @@ _COUNT_KPIS = (
     "orders_deliverable",
     "vehicles_used",
 )
-# Added with split baskets: compared when the plan reports them (older plans do not).
-_NEWER_COUNT_KPIS = ("orders_split", "parcels_shipped")
+# Added with split baskets and returns: compared when the plan reports them (older plans
+# do not).
+_NEWER_COUNT_KPIS = (
+    "orders_split",
+    "parcels_shipped",
+    "returns_total",
+    "returns_routed",
+    "returns_unassigned",
+)
 _FIGURE_KPIS = ("served_deliverable_pct", "on_time_pct", "handling_cost_eur", "cost_eur", "co2_g")
 _COUNT_MAP_KPIS = ("vehicles_used_by_mode", "unassigned_by_reason")
 _FIGURE_MAP_KPIS = ("distance_km_by_mode", "route_cost_eur_by_mode")
@@ -1547,7 +1760,7 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         if route.walk is None:
             continue
         for stop, service_s in zip(route.stops, route.walk.service_start_s, strict=False):
-            if stop.failed_attempt:
+            if stop.failed_attempt or stop.pickup or stop.order_id not in orders:
                 continue
             served_s[stop.order_id].append(service_s <= orders[stop.order_id].slot_end_s)
     on_time = {o for o, ok in served_s.items() if all(ok)}  # all its parcels on time
@@ -1582,6 +1795,21 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         "vehicles_used": len(used),
         "vehicles_used_by_mode": dict(Counter(mode_of.values())),
         "unassigned_by_reason": dict(Counter(c for c in unassigned.values() if c is not None)),
+        "returns_total": len(ctx.scenario.returns),
+        "returns_routed": len(
+            {
+                s.order_id
+                for r in plan.routes
+                for s in r.stops
+                if s.pickup and not s.failed_attempt and s.order_id in ctx.scenario.returns_by_id
+            }
+        ),
+        "returns_unassigned": sum(
+            1
+            for _, row in plan.returns or []
+            if row.get("status") == "unassigned"
+            and row.get("return_id") in ctx.scenario.returns_by_id
+        ),
     }
 
 

@@ -16,6 +16,7 @@ from optimizer.model import (
     OrderLine,
     Parcel,
     Plan,
+    ReturnAssignment,
     Route,
     Scenario,
     Stop,
@@ -24,6 +25,8 @@ from optimizer.model import (
 )
 
 PLAN_FORMAT = "lastmile-plan/1"
+# The ``service`` of a pickup stop (tracking keeps it per stop; OTIF leaves pickups out).
+PICKUP_SERVICE = "return_pickup"
 
 
 def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
@@ -36,10 +39,14 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
     for r in plan.routes:
         stops = []
         for s in r.stops:
+            if s.is_pickup:
+                stops.append(_pickup(scenario, s))
+                continue
             order = orders[s.order_id]
             parcel = plan.parcels.get(s.parcel_id or "")
             stops.append(
                 {
+                    "kind": "delivery",
                     "order_id": s.order_id,
                     "parcel_id": s.parcel_id or s.order_id,
                     "lines": _lines(parcel.lines if parcel else order.lines),
@@ -176,8 +183,62 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
             }
             for d in sorted(plan.decisions.values(), key=lambda d: d.order_id)
         ],
+        "returns": [_return_assignment(a) for a in plan.returns],
+        "restock": [
+            {
+                "node_id": x["node_id"],
+                "vehicle_id": x["vehicle_id"],
+                "trip": x["trip"],
+                "at": iso(x["at_s"]),
+                "lines": _lines(x["lines"]),
+            }
+            for x in plan.restock(scenario)
+        ],
         "kpis": kpis,
         **replanned,
+    }
+
+
+def _pickup(scenario: Scenario, s) -> dict:
+    """A return's pickup stop: ``order_id`` is the return id (the stop's key), the load
+    is on board on arrival (``load_kg``) and after the pickup boards (``load_after_kg``)."""
+    iso = scenario.settings.to_iso
+    ret = scenario.returns_by_id[s.return_id]
+    out = {
+        "kind": "pickup",
+        "order_id": s.order_id,
+        "return_id": s.return_id,
+        "return_kind": str(ret.kind),
+        "service": PICKUP_SERVICE,
+        "original_order_id": ret.order_id,
+        "lines": _lines(ret.lines),
+        "lat": s.lat,
+        "lon": s.lon,
+        "arrival": iso(s.arrival_s),
+        "service_start": iso(s.service_start_s),
+        "departure": iso(s.departure_s),
+        "slot_start": iso(ret.slot_start_s),
+        "slot_end": iso(ret.slot_end_s),
+        "distance_from_prev_m": s.distance_from_prev_m,
+        "load_kg": s.load_kg,
+        "load_l": s.load_l,
+        "load_after_kg": round(s.load_kg + scenario.weight_kg(ret), 3),
+        "load_after_l": round(s.load_l + scenario.volume_l(ret), 3),
+    }
+    if s.locked:
+        out |= {"locked": True, "outcome": s.outcome}
+    return out
+
+
+def _return_assignment(a: ReturnAssignment) -> dict:
+    return {
+        "return_id": a.return_id,
+        "status": a.status,
+        "node_id": a.node_id,
+        "vehicle_id": a.vehicle_id,
+        "code": a.code,
+        "reason": a.reason,
+        "candidates": {n: round(c, 4) for n, c in sorted(a.candidates.items())},
     }
 
 
@@ -238,7 +299,7 @@ def routes_geojson(scenario: Scenario, plan: Plan) -> dict:
                 _feature(
                     {"type": "Point", "coordinates": [s.lon, s.lat]},
                     {
-                        "kind": "stop",
+                        "kind": "pickup" if s.is_pickup else "stop",
                         "order_id": s.order_id,
                         "parcel_id": s.parcel_id or s.order_id,
                         "vehicle_id": r.vehicle_id,
@@ -322,6 +383,8 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
                     else None,
                     locked=bool(s.get("locked", False)),
                     outcome=s.get("outcome"),
+                    kind=s.get("kind", "delivery"),
+                    return_id=s.get("return_id"),
                 )
                 for s in r["stops"]
             ],
@@ -348,7 +411,7 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         s.parcel_id: Parcel(s.parcel_id, s.order_id, r.node_id, lines[s.parcel_id])
         for r, lines in zip(routes, _parcel_lines(document), strict=True)
         for s in r.stops
-        if s.parcel_id is not None
+        if s.parcel_id is not None and not s.is_pickup
     }
     return Plan(
         scenario_name=document["scenario"]["name"],
@@ -384,6 +447,18 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
             for c in document.get("order_changes", [])
         ],
         replan=document.get("replan"),
+        returns=[
+            ReturnAssignment(
+                a["return_id"],
+                a["status"],
+                a.get("node_id"),
+                a.get("vehicle_id"),
+                a.get("code"),
+                a.get("reason"),
+                dict(a.get("candidates") or {}),
+            )
+            for a in document.get("returns", [])
+        ],
     )
 
 

@@ -62,7 +62,9 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
             ),
         ).add_to(group)
         for seq, stop in enumerate(route.stops, start=1):
-            order = orders[stop.order_id]
+            # A pickup's stop key is its return id: shown with the return's slot.
+            order = orders.get(stop.order_id) or scenario.returns_by_id[stop.return_id]
+            service = "return pickup" if stop.is_pickup else order.service
             folium.CircleMarker(
                 [stop.lat, stop.lon],
                 radius=4,
@@ -70,7 +72,7 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
                 fill=True,
                 fill_opacity=0.9,
                 popup=folium.Popup(
-                    f"<b>{stop.order_id}</b> ({order.service})<br>"
+                    f"<b>{stop.order_id}</b> ({service})<br>"
                     f"{route.vehicle_id}, stop {seq}<br>"
                     f"slot {hhmm(order.slot_start_s)}-{hhmm(order.slot_end_s)}<br>"
                     f"ETA {hhmm(stop.arrival_s)}, service {hhmm(stop.service_start_s)}",

@@ -45,6 +45,8 @@ from optimizer.model.scenario import (
     Order,
     OrderLine,
     Place,
+    Return,
+    ReturnKind,
     Scenario,
     Service,
     ServiceSettings,
@@ -64,6 +66,8 @@ ZONES_FILE = "zones.geojson"
 INBOUND_FILE = "inbound.csv"
 POSTCODES_FILE = "postcodes.csv"
 SERVICE_TIMES_FILE = "service_times.csv"
+RETURNS_FILE = "returns.csv"
+RETURN_LINES_FILE = "return_lines.csv"
 # A zone's service-time factor outside (0, 10] is a typo, not a measurement.
 MAX_SERVICE_TIME_FACTOR = 10.0
 
@@ -601,6 +605,7 @@ class _ScenarioReader:
         self.vehicle_type_ids = _Index("vehicle type", "vehicle_types.csv")
         self.skus = _Index("SKU", "catalogue.csv")
         self.order_ids = _Index("order", "orders.csv")
+        self.return_ids = _Index("return", RETURNS_FILE)
 
     def read(self, path: str | Path) -> Scenario:
         settings = self.settings()
@@ -614,10 +619,21 @@ class _ScenarioReader:
         inbound = self.inbound()
         places = self.places()
         orders = self.service_times(orders, places)
+        returns = self.returns(orders)
         if self.problems:
             raise ScenarioError(path, self.problems)
         return Scenario(
-            settings, nodes, vehicle_types, fleet, catalogue, stock, orders, zones, inbound, places
+            settings,
+            nodes,
+            vehicle_types,
+            fleet,
+            catalogue,
+            stock,
+            orders,
+            zones,
+            inbound,
+            places,
+            returns,
         )
 
     def read_text(self, file: str) -> str | None:
@@ -1042,6 +1058,80 @@ class _ScenarioReader:
                 if order_id not in lines:
                     message = f"order {order_id!r} has no lines in order_lines.csv"
                     self.problems.append(Problem("orders.csv", line, "order_id", message))
+        return lines
+
+    # returns.csv, return_lines.csv
+
+    def returns(self, orders: list[Order]) -> list[Return]:
+        """Optional ``returns.csv`` (with ``return_lines.csv``): pickups at customers'
+        addresses. An exchange names its delivery order, whose slot it shares."""
+        if not (self.folder / RETURNS_FILE).exists():
+            return []
+        columns = ("return_id", "lat", "lon", "slot_start", "slot_end", "service_time_s")
+        optional = ("kind", "order_id", "shipped_from_node_id")
+        by_id = {o.order_id: o for o in orders}
+        table = self.table(RETURNS_FILE, columns, optional, self.return_ids)
+        pending: list[dict[str, Any]] = []
+        for row in table:
+            return_id = row.unique("return_id", self.return_ids)
+            if return_id is not None and return_id in self.order_ids.lines:
+                row.problem("return_id", f"{return_id!r} is also an order_id in orders.csv; "
+                            "return and order ids must differ")  # fmt: skip
+            kind = ReturnKind.RETURN
+            if row.optional_text("kind"):
+                kind = row.enum("kind", ReturnKind)
+            slot = row.span("slot_start", "slot_end", row.datetime, "slot")
+            order_id = row.optional_text("order_id") or None
+            if kind is ReturnKind.EXCHANGE:
+                order_id = row.ref("order_id", self.order_ids, "the delivery order of the exchange")
+                order = by_id.get(order_id) if order_id else None
+                if order is not None and order.service is Service.CLICK_COLLECT:
+                    row.problem("order_id", f"an exchange goes with a delivery; order "
+                                f"{order_id!r} is click_collect")  # fmt: skip
+                elif (
+                    order is not None
+                    and None not in slot
+                    and ((order.slot_start_s, order.slot_end_s) != slot)
+                ):
+                    window = f"{_hhmm(order.slot_start_s)}-{_hhmm(order.slot_end_s)}"
+                    row.problem("slot_start", f"an exchange shares its order's slot ({window})")
+            shipped = None
+            if row.optional_text("shipped_from_node_id"):
+                shipped = row.ref("shipped_from_node_id", self.node_ids, "a node id")
+            item = row.build(
+                dict,
+                return_id=return_id,
+                lat=row.number("lat", min=-90, max=90),
+                lon=row.number("lon", min=-180, max=180),
+                slot_start_s=slot[0],
+                slot_end_s=slot[1],
+                service_time_s=row.integer("service_time_s", min=0),
+                kind=kind,
+                order_id=order_id,
+                shipped_from_node_id=shipped,
+            )
+            if item is not None:
+                pending.append(item)
+        lines = self._return_lines()
+        return [Return(**item, lines=tuple(lines[item["return_id"]])) for item in pending]
+
+    def _return_lines(self) -> dict[str, list[OrderLine]]:
+        lines: dict[str, list[OrderLine]] = defaultdict(list)
+        table = self.table(RETURN_LINES_FILE, ("return_id", "sku", "qty"))
+        for row in table:
+            return_id = row.ref("return_id", self.return_ids)
+            line = row.build(
+                OrderLine, sku=row.ref("sku", self.skus), qty=row.integer("qty", min=0, strict=True)
+            )
+            if return_id is not None:
+                mentioned = lines[return_id]
+                if line is not None:
+                    mentioned.append(line)
+        if table.complete:
+            for return_id, line in self.return_ids.lines.items():
+                if return_id not in lines:
+                    message = f"return {return_id!r} has no lines in {RETURN_LINES_FILE}"
+                    self.problems.append(Problem(RETURNS_FILE, line, "return_id", message))
         return lines
 
     # zones.geojson

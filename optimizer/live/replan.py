@@ -208,6 +208,106 @@ def replan(
     refused (not supported yet). Raises :class:`ReplanError` when the live state does
     not fit the plan (a fact about an order not on that vehicle's trip...).
     """
+    picked = {s.order_id: r.node_id for r in plan.routes for s in r.stops if s.is_pickup}
+    if not picked:
+        new, report = _replan_parcels(scenario, plan, state, params, travel)
+        new.returns = list(plan.returns)  # none routed: unassigned as in the morning
+        return new, report
+    return _replan_returns(scenario, plan, state, params, travel, picked)
+
+
+def _replan_returns(scenario, plan, state, params, travel, picked: dict[str, str]):
+    """Re-plan a day with pickups: each routed return is an order-like stop of its end
+    node (as in planning), locked, kept on board or re-routed from that node like an
+    order; a failed pickup is refused (not supported yet). Returns the plan unassigned
+    in the morning stay so. The loads along the new routes are walked again (a tour
+    leaves with its deliveries; pickups board)."""
+    failed = [
+        (f"trips[{vid}]", f"pickup {f.order_id} failed: re-planning a failed pickup is not "
+         "supported yet")
+        for vid, trips in state.trips.items()
+        for trip in trips
+        for f in trip.stops
+        if f.outcome == "failed" and f.order_id in picked
+    ]  # fmt: skip
+    if failed:
+        raise ReplanError(failed)
+    returns = scenario.returns_by_id
+    units = replace(scenario, orders=scenario.orders + [returns[r].as_stop() for r in picked])
+    new, report = _replan_parcels(
+        units, replace(plan, sources=plan.sources | picked), state, params, travel
+    )
+    new.routes = [_walk_loads(scenario, new, r) for r in new.routes]
+    new.sources = {o: n for o, n in new.sources.items() if o not in picked}
+    dropped = {u.order_id: u for u in new.unassigned if u.order_id in picked}
+    new.unassigned = [u for u in new.unassigned if u.order_id not in picked]
+    on_route = {s.order_id: r for r in new.routes for s in r.stops if s.is_pickup}
+    rows = []
+    for row in plan.returns:
+        if row.return_id in on_route:
+            route = on_route[row.return_id]
+            rows.append(replace(row, status="routed", node_id=route.node_id,
+                                vehicle_id=route.vehicle_id, code=None, reason=None))  # fmt: skip
+        elif row.return_id in picked:
+            why = dropped.get(row.return_id)
+            rows.append(replace(
+                row, status="unassigned", vehicle_id=None,
+                code=str(why.code) if why else UnassignedCode.FLEET_FULL.value,
+                reason=why.reason if why else "the re-plan could not keep the pickup on a route",
+            ))  # fmt: skip
+        else:
+            rows.append(row)
+    new.returns = rows
+    return new, report
+
+
+def _walk_loads(scenario: Scenario, plan: Plan, route: Route) -> Route:
+    """The route with its pickups marked and the load on board walked along it: it
+    leaves with its deliveries, a delivery leaves (not a failed attempt's), a pickup
+    boards."""
+    returns = scenario.returns_by_id
+    if not any(s.order_id in returns for s in route.stops):
+        return route
+    cat = scenario.catalogue
+
+    def size(stop: Stop) -> tuple[float, float]:
+        if stop.order_id in returns:
+            lines = returns[stop.order_id].lines
+        elif stop.parcel_id in plan.parcels:
+            lines = plan.parcels[stop.parcel_id].lines
+        else:
+            lines = scenario.orders_by_id[stop.order_id].lines
+        return (sum(cat[x.sku].weight_kg * x.qty for x in lines),
+                sum(cat[x.sku].volume_l * x.qty for x in lines))  # fmt: skip
+
+    stops = [
+        replace(s, kind="pickup", return_id=s.order_id)
+        if s.order_id in returns
+        else replace(s, kind="delivery", return_id=None)
+        for s in route.stops
+    ]
+    sizes = [size(s) for s in stops]
+    kg = sum(w for s, (w, _) in zip(stops, sizes, strict=True) if not s.is_pickup)
+    litres = sum(v for s, (_, v) in zip(stops, sizes, strict=True) if not s.is_pickup)
+    start = (round(kg, 3), round(litres, 3))
+    out = []
+    for stop, (w, v) in zip(stops, sizes, strict=True):
+        out.append(replace(stop, load_kg=round(kg, 3), load_l=round(litres, 3)))
+        if stop.failed_attempt:
+            continue
+        sign = -1 if stop.is_pickup else 1
+        kg, litres = kg - sign * w, litres - sign * v
+    return replace(route, stops=out, load_kg=start[0], load_l=start[1])
+
+
+def _replan_parcels(
+    scenario: Scenario,
+    plan: Plan,
+    state: LiveState,
+    params: ReplanParams | None = None,
+    travel: TravelProvider | None = None,
+) -> tuple[Plan, ReplanReport]:
+    """:func:`replan` for a plan whose split orders' parcels are stops of their own."""
     if not plan.parcels:
         return _replan(scenario, plan, state, params, travel)
     parcels = plan.parcels
@@ -513,6 +613,28 @@ def _prior_facts(route: Route) -> list[StopFact]:
     ]
 
 
+def _on_board_loads(day: Scenario, vt, facts: TripFacts, orders: list) -> tuple:
+    """Capacity, demand and pickup arrays for re-sequencing what is on board: without
+    pickups in the rest, no load to model (it is on board already); with them, the rest
+    leaves with its deliveries and boards its pickups within the capacity the returns
+    already picked up on this trip leave (grams, millilitres)."""
+    n = len(orders)
+    returns = day.returns_by_id
+    if not any(o.order_id in returns for o in orders):
+        return np.ones((1, 1), dtype=np.int64), np.zeros((n, 1), dtype=np.int64), None
+    picked = [returns[f.order_id] for f in facts.stops
+              if f.order_id in returns and f.outcome == "delivered"]  # fmt: skip
+    kg = vt.capacity_kg - sum(day.weight_kg(r) for r in picked)
+    litres = vt.capacity_l - sum(day.volume_l(r) for r in picked)
+    capacity = np.array([[max(0, int(kg * 1000)), max(0, int(litres * 1000))]], dtype=np.int64)
+    size = np.array(
+        [[math.ceil(day.weight_kg(o) * 1000), math.ceil(day.volume_l(o) * 1000)] for o in orders],
+        dtype=np.int64,
+    ).reshape(n, 2)
+    is_pickup = np.array([o.order_id in returns for o in orders], dtype=bool)[:, None]
+    return capacity, np.where(is_pickup, 0, size), np.where(is_pickup, size, 0)
+
+
 def _resequence(
     day: Scenario,
     travel: TravelProvider,
@@ -541,6 +663,7 @@ def _resequence(
     locations = np.array([start, 0, *range(len(done) + 1, len(done) + 1 + len(orders))])
     grid = np.ix_(locations, locations)
     n = len(orders)
+    capacity, demand, pickup = _on_board_loads(day, vt, facts, orders)
     problem = RoutingProblem(
         distance_m=[dist[grid]],
         duration_s=[dur[grid]],
@@ -549,7 +672,7 @@ def _resequence(
         vehicle_earliest_start_s=np.array([t], dtype=np.int64),
         vehicle_latest_start_s=np.array([t], dtype=np.int64),
         vehicle_latest_end_s=np.array([max(t, vehicle.shift_end_s)], dtype=np.int64),
-        vehicle_capacity=np.ones((1, 1), dtype=np.int64),  # loaded already
+        vehicle_capacity=capacity,  # loaded already (pickups: the load along the rest)
         vehicle_max_distance_m=np.array(
             [max(0, int(vt.range_km * 1000) - live.used_m - driven)], dtype=np.int64
         ),
@@ -557,7 +680,8 @@ def _resequence(
         vehicle_cost_per_m_eur=np.array([vt.cost_per_km_eur / 1000]),
         vehicle_cost_per_s_eur=np.array([vt.cost_per_hour_eur / 3600]),
         stop_location=np.arange(2, 2 + n, dtype=np.int64),
-        stop_demand=np.zeros((n, 1), dtype=np.int64),
+        stop_demand=demand,
+        stop_pickup=pickup,
         stop_service_s=np.array([o.service_time_s for o in orders], dtype=np.int64),
         tw_start_s=np.array([o.slot_start_s for o in orders], dtype=np.int64),
         tw_end_s=np.array([o.slot_end_s for o in orders], dtype=np.int64),

@@ -57,6 +57,15 @@ class Stop:
     # plan) or "in_progress".
     locked: bool = False
     outcome: str | None = None
+    # "delivery" (the default) or "pickup": a return's pickup, whose ``order_id`` is the
+    # ``return_id`` (``return_id`` set too); ``load_kg``/``load_l`` are on board on
+    # arrival, before the pickup boards.
+    kind: str = "delivery"
+    return_id: str | None = None
+
+    @property
+    def is_pickup(self) -> bool:
+        return self.kind == "pickup"
 
     @property
     def failed_attempt(self) -> bool:
@@ -128,6 +137,21 @@ class Parcel:
 
 
 @dataclass
+class ReturnAssignment:
+    """What the plan does with a return: ``routed`` (picked up by ``vehicle_id`` and
+    brought back to ``node_id``, its end node, chosen by cost among ``candidates``) or
+    ``unassigned`` with a ``code`` and a ``reason`` a planner acts on."""
+
+    return_id: str
+    status: str  # "routed" | "unassigned"
+    node_id: str | None = None
+    vehicle_id: str | None = None
+    code: str | None = None
+    reason: str | None = None
+    candidates: dict[str, float] = field(default_factory=dict)  # node -> priced cost_eur
+
+
+@dataclass
 class Unassigned:
     order_id: str
     code: UnassignedCode
@@ -169,6 +193,30 @@ class Plan:
     # parcel_id -> the parts of split orders (routed); ``sources`` holds whole orders only
     parcels: dict[str, Parcel] = field(default_factory=dict)
     max_split: int = 1  # the most parcels an order could be split into
+    # One entry per return of the scenario: routed (a pickup stop on a route) or not.
+    returns: list[ReturnAssignment] = field(default_factory=list)
+
+    def restock(self, scenario: Scenario) -> list[dict]:
+        """What goes back to stock: per route with pickups, its node, the tour's end time
+        and the returned lines (summed per SKU)."""
+        out = []
+        for route in self.routes:
+            qty: dict[str, int] = {}
+            for stop in route.stops:
+                if stop.is_pickup and not stop.failed_attempt:
+                    for line in scenario.returns_by_id[stop.return_id].lines:
+                        qty[line.sku] = qty.get(line.sku, 0) + line.qty
+            if qty:
+                out.append(
+                    {
+                        "node_id": route.node_id,
+                        "vehicle_id": route.vehicle_id,
+                        "trip": route.trip,
+                        "at_s": route.end_s,
+                        "lines": [OrderLine(sku, q) for sku, q in sorted(qty.items())],
+                    }
+                )
+        return out
 
     def shipments(self, scenario: Scenario) -> Iterator[tuple[str, tuple[OrderLine, ...]]]:
         """(node, lines) of every parcel the plan ships: each whole order of ``sources``

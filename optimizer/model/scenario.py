@@ -191,6 +191,51 @@ class Order:
     transfer_departs_s: int | None = None
 
 
+class ReturnKind(StrEnum):
+    RETURN = "return"
+    # The return half of an exchange: a delivery order (``order_id``) and this pickup at
+    # the same address in the same slot.
+    EXCHANGE = "exchange"
+
+
+@dataclass(frozen=True)
+class Return:
+    """A customer return: a pickup of ``lines`` at the customer's address in the slot
+    ``[slot_start_s, slot_end_s]``, brought back to the node that ends the route and put
+    back into that node's stock when the vehicle is back.
+
+    ``order_id`` is the original order (optional, informative) or, for an exchange, the
+    delivery order of the same visit; ``shipped_from_node_id`` is the node that shipped
+    the original order, when known (a candidate end node).
+    """
+
+    return_id: str
+    lat: float
+    lon: float
+    slot_start_s: int
+    slot_end_s: int
+    service_time_s: int
+    lines: tuple[OrderLine, ...]
+    kind: ReturnKind = ReturnKind.RETURN
+    order_id: str | None = None
+    shipped_from_node_id: str | None = None
+
+    def as_stop(self) -> Order:
+        """The return as an order-like stop (for routing and re-planning): its address,
+        slot, service time and lines; any vehicle type may pick up (``eco``: no service
+        rule), zones still apply. Its id is the ``return_id``."""
+        return Order(
+            order_id=self.return_id,
+            lat=self.lat,
+            lon=self.lon,
+            service=Service.ECO,
+            slot_start_s=self.slot_start_s,
+            slot_end_s=self.slot_end_s,
+            service_time_s=self.service_time_s,
+            lines=self.lines,
+        )
+
+
 @dataclass(frozen=True)
 class Inbound:
     """Stock on its way to a node: ``qty`` units of ``sku`` arriving at ``arrives_at_s``."""
@@ -343,6 +388,7 @@ class Scenario:
     zones: list[Zone] = field(default_factory=list)
     inbound: list[Inbound] = field(default_factory=list)
     places: dict[str, Place] = field(default_factory=dict)  # by postcode
+    returns: list[Return] = field(default_factory=list)  # pickups (returns.csv)
 
     @cached_property
     def vehicles(self) -> list[Vehicle]:
@@ -370,13 +416,23 @@ class Scenario:
         return {o.order_id: o for o in self.orders}
 
     @cached_property
+    def returns_by_id(self) -> dict[str, Return]:
+        return {r.return_id: r for r in self.returns}
+
+    @cached_property
+    def stops_by_id(self) -> dict[str, Order]:
+        """Every order and, as order-like stops (:meth:`Return.as_stop`), every return:
+        what a route's stop may be, by its ``order_id``."""
+        return self.orders_by_id | {r.return_id: r.as_stop() for r in self.returns}
+
+    @cached_property
     def vehicles_by_id(self) -> dict[str, Vehicle]:
         return {v.vehicle_id: v for v in self.vehicles}
 
-    def weight_kg(self, order: Order) -> float:
+    def weight_kg(self, order: Order | Return) -> float:
         return sum(self.catalogue[line.sku].weight_kg * line.qty for line in order.lines)
 
-    def volume_l(self, order: Order) -> float:
+    def volume_l(self, order: Order | Return) -> float:
         return sum(self.catalogue[line.sku].volume_l * line.qty for line in order.lines)
 
     def zones_at(self, lat: float, lon: float) -> list[Zone]:

@@ -171,7 +171,7 @@ def replay_day(
     document = json.loads(to_json(plan_to_dict(scenario, plan, kpis)))
     report = check_plan(scenario, document, travel)
     orders = scenario.orders_by_id
-    routed = [(r, s) for r in plan.routes for s in r.stops]
+    routed = [(r, s) for r in plan.routes for s in r.stops if not s.is_pickup]  # orders
     asked, offered = _express(scenario, plan, travel, params)
     used = kpis["vehicles_used_by_mode"]
     return (

@@ -160,7 +160,9 @@ class LiveRoutes:
         for route in plan.routes:
             vehicle = live.vehicles[route.vehicle_id]
             for stop in route.stops:
-                order = scenario.orders_by_id[stop.order_id]
+                # A return's pickup counts as weight on board from the start: LiveRoutes
+                # models deliveries only, so it errs on the safe side.
+                order = scenario.stops_by_id[stop.order_id]
                 parcel = plan.parcels.get(stop.parcel_id or "")
                 if parcel is not None:  # a part of a split order: its own stop and lines
                     order = replace(order, order_id=parcel.parcel_id, lines=parcel.lines)

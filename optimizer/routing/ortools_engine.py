@@ -129,12 +129,26 @@ class _Model:
             [time_cb[x] for x in profiles], horizon, [horizon] * p.num_vehicles, False, "time"
         )
         self.time = time_dim = routing.GetDimensionOrDie("time")
+        zeros = np.zeros(len(depots), np.int64)
         for d in range(p.stop_demand.shape[1]):
-            demand = np.concatenate([np.zeros(len(depots), np.int64), p.stop_demand[:, d]])
+            capacity = [int(x) for x in p.vehicle_capacity[:, d]]
+            demand = np.concatenate([zeros, p.stop_demand[:, d]])
             cb = routing.RegisterUnaryTransitVector(demand.tolist())
-            routing.AddDimensionWithVehicleCapacity(
-                cb, 0, [int(x) for x in p.vehicle_capacity[:, d]], True, f"load{d}"
-            )
+            routing.AddDimensionWithVehicleCapacity(cb, 0, capacity, True, f"load{d}")
+            if p.stop_pickup is None or not p.stop_pickup[:, d].any():
+                continue
+            # Load along the route with pickups: "onboard" starts at the tour's
+            # deliveries (the end value of load{d}), drops each delivery, boards each
+            # pickup, and stays within [0, capacity] at every stop.
+            delivered = routing.GetDimensionOrDie(f"load{d}")
+            change = np.concatenate([zeros, p.stop_pickup[:, d] - p.stop_demand[:, d]])
+            change_cb = routing.RegisterUnaryTransitVector(change.tolist())
+            routing.AddDimensionWithVehicleCapacity(change_cb, 0, capacity, False, f"onboard{d}")
+            onboard = routing.GetDimensionOrDie(f"onboard{d}")
+            for v in range(p.num_vehicles):
+                routing.solver().Add(
+                    onboard.CumulVar(routing.Start(v)) == delivered.CumulVar(routing.End(v))
+                )
 
         for v in range(p.num_vehicles):
             earliest, latest = int(p.vehicle_earliest_start_s[v]), int(p.vehicle_latest_end_s[v])

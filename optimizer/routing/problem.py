@@ -60,6 +60,33 @@ class RoutingProblem:
     # Where each vehicle ends, when not where it starts (a re-plan starts a vehicle that
     # is out at its last stop and brings it back to its node); None: at its start.
     vehicle_end_location: np.ndarray | None = None  # (V,) int
+    # Pickups (returns): stop i boards stop_pickup[i] at its location and rides back to
+    # the depot. A tour leaves with the demand of its deliveries on board; at every
+    # point of the tour the load (deliveries still to drop + pickups boarded) stays
+    # within capacity. None: no pickups.
+    stop_pickup: np.ndarray | None = None  # (S, D) int
+
+    @property
+    def pickup(self) -> np.ndarray:
+        """(S, D) load each stop boards (zeros without pickups)."""
+        if self.stop_pickup is None:
+            return np.zeros_like(self.stop_demand)
+        return self.stop_pickup
+
+    def load_fits(self, v: int, trip: list[int]) -> bool:
+        """Whether the load along one tour of vehicle v stays within its capacity: it
+        leaves with every delivery of the tour, drops each, boards each pickup."""
+        capacity = self.vehicle_capacity[v]
+        load = self.stop_demand[trip].sum(axis=0) if trip else np.zeros_like(capacity)
+        if np.any(load > capacity):
+            return False
+        if self.stop_pickup is None:
+            return True
+        for i in trip:
+            load = load - self.stop_demand[i] + self.stop_pickup[i]
+            if np.any(load > capacity):
+                return False
+        return True
 
     @property
     def end_location(self) -> np.ndarray:
@@ -109,6 +136,8 @@ class RoutingProblem:
             raise ValueError(f"allowed has shape {self.allowed.shape}, not {(s, v)}.")
         if self.stop_demand.shape != (s, self.vehicle_capacity.shape[1]):
             raise ValueError("stop_demand and vehicle_capacity disagree on dimensions.")
+        if self.stop_pickup is not None and self.stop_pickup.shape != self.stop_demand.shape:
+            raise ValueError("stop_pickup and stop_demand disagree on shape.")
         if np.any(self.tw_end_s < self.tw_start_s):
             raise ValueError("a time window ends before it starts.")
         if len(self.end_location) != v:

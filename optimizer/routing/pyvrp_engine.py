@@ -304,6 +304,9 @@ class _Model:
             dict(
                 location=first_client + c,
                 delivery=[int(x) for x in p.stop_demand[i]],
+                # PyVRP checks the load along the route: a tour leaves with its
+                # deliveries and pickups board (returns).
+                pickup=[int(x) for x in p.pickup[i]],
                 service_duration=int(p.stop_service_s[i]),
                 tw_early=int(p.tw_start_s[i]),
                 tw_late=int(p.tw_end_s[i]),

@@ -136,7 +136,6 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
     and, with it, its tour's load, the shift's range, its window, the tour's departure
     before the node closes and the return by the shift's end all hold."""
     veh = _Vehicle.of(p, v)
-    capacity = p.vehicle_capacity[v]
     max_m = int(p.vehicle_max_distance_m[v])
     out: list[list[int]] = []
     t, metres = veh.earliest, 0
@@ -146,7 +145,6 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
         if t > veh.leave_by:
             break
         kept: list[int] = []
-        load = np.zeros_like(capacity)
         at = veh.depot
         for i in trip:
             loc = int(p.stop_location[i])
@@ -154,14 +152,13 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
             leave = begin + int(p.stop_service_s[i])
             if (
                 not p.allowed[i, v]
-                or np.any(load + p.stop_demand[i] > capacity)
+                or not p.load_fits(v, [*kept, i])
                 or metres + int(veh.dist[at, loc]) + int(veh.dist[loc, veh.home]) > max_m
                 or begin > p.tw_end_s[i]
                 or leave + int(veh.dur[loc, veh.home]) > veh.latest_end
             ):
                 continue
             kept.append(i)
-            load = load + p.stop_demand[i]
             metres += int(veh.dist[at, loc])
             t, at = leave, loc
         if kept:

@@ -15,7 +15,10 @@ The rule, in three steps:
    nodes are split along the axis of their widest spread, at the median of the orders
    sourced to them, until each region has at most ``part_orders`` orders to route, or
    is a single node.
-3. **An order goes with the region of the node step 1 chose for it.** This is the rule
+3. **An order goes with the region of the node step 1 chose for it.** A return goes
+   with the region of its first candidate end node (the node that shipped it, else the
+   store nearest to it; see :mod:`optimizer.sourcing.returns`), else of the node nearest
+   to it, and its end node is then chosen among the region's nodes. This is the rule
    for orders near a border: an order between two regions is not split or shared; it
    lands in the region whose node was cheapest for it with the stock. Click & collect
    orders go with their store, orders promised from a node with that node.
@@ -38,7 +41,9 @@ import numpy as np
 
 from optimizer.model import Scenario, Service, Unassigned
 from optimizer.sourcing import GreedySourcing, SourcingParams
+from optimizer.sourcing.returns import candidate_nodes
 from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel.great_circle import great_circle_km
 
 KM_PER_DEG_LAT = 111.32  # mean length of a degree of latitude
 
@@ -140,17 +145,19 @@ def decompose(
     regions = bisect(xy, load, params.part_orders)
     region_of_node = {node_ids[j]: r for r, members in enumerate(regions) for j in members}
 
+    return_node = {r.return_id: _return_home(scenario, r) for r in scenario.returns}
     parts = []
     for members in regions:
         ids = {node_ids[j] for j in members}
         orders = [o for o in scenario.orders if node_of.get(o.order_id) in ids]
-        if not orders:
+        returns = [r for r in scenario.returns if return_node[r.return_id] in ids]
+        if not orders and not returns:
             continue
         parts.append(
             Part(
                 index=len(parts),
                 node_ids=sorted(ids),
-                scenario=sub_scenario(scenario, ids, orders),
+                scenario=sub_scenario(scenario, ids, orders, returns),
                 routed_orders=int(load[members].sum()),
             )
         )
@@ -212,10 +219,22 @@ def bisect(xy: np.ndarray, load: np.ndarray, max_load: float) -> list[list[int]]
     return sorted(out, key=lambda region: region[0])
 
 
-def sub_scenario(scenario: Scenario, node_ids: set[str], orders: list) -> Scenario:
+def _return_home(scenario: Scenario, ret) -> str:
+    """The node whose region a return goes with (see the module's rule 3)."""
+    candidates = candidate_nodes(scenario, ret, {})
+    if candidates:
+        return candidates[0]
+    return min(
+        scenario.nodes.values(), key=lambda n: great_circle_km(ret.lat, ret.lon, n.lat, n.lon)
+    ).node_id
+
+
+def sub_scenario(
+    scenario: Scenario, node_ids: set[str], orders: list, returns: list | None = None
+) -> Scenario:
     """The part of ``scenario`` made of ``node_ids`` (with their fleet, stock and
-    inbound stock) and ``orders``. Vehicle ids are those of the whole scenario: a
-    node's fleet rows are kept whole and in order."""
+    inbound stock), ``orders`` and ``returns`` (none if not given). Vehicle ids are
+    those of the whole scenario: a node's fleet rows are kept whole and in order."""
     return replace(
         scenario,
         nodes={n: node for n, node in scenario.nodes.items() if n in node_ids},
@@ -223,4 +242,5 @@ def sub_scenario(scenario: Scenario, node_ids: set[str], orders: list) -> Scenar
         stock={k: q for k, q in scenario.stock.items() if k[0] in node_ids},
         orders=list(orders),
         inbound=[i for i in scenario.inbound if i.node_id in node_ids],
+        returns=list(returns or []),
     )

@@ -22,7 +22,7 @@ def merge_plans(
     """
     if len(plans) != len(decomposition.parts):
         raise ValueError(f"{len(plans)} plans for {len(decomposition.parts)} parts.")
-    routes, collections, sources, decisions, parcels = [], [], {}, {}, {}
+    routes, collections, sources, decisions, parcels, returns = [], [], {}, {}, {}, []
     unassigned = list(decomposition.unassigned)
     engines = set()
     for part, plan in zip(decomposition.parts, plans, strict=True):
@@ -31,6 +31,7 @@ def merge_plans(
         sources.update(plan.sources)
         decisions.update(plan.decisions)
         parcels.update(plan.parcels)
+        returns += plan.returns  # a return is in one part (its region's)
         if plan.engine:
             engines.add(plan.engine)
         region = _region(part.node_ids)
@@ -46,6 +47,7 @@ def merge_plans(
         decisions=decisions,
         parcels=dict(sorted(parcels.items())),
         max_split=max((plan.max_split for plan in plans), default=1),
+        returns=sorted(returns, key=lambda a: a.return_id),
     )
 
 

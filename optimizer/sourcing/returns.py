@@ -1,0 +1,197 @@
+"""Where a return ends: the node its pickup is routed from and restocked at.
+
+A vehicle brings what it picks up back to its own node (a route ends where it
+starts), so choosing the end node of a return is choosing the node whose routes pick
+it up. The candidates (rule documented in ``docs/scenario-format.md``, returns):
+
+1. the node that shipped the original order: ``shipped_from_node_id`` of the return, or
+   the node today's plan ships ``order_id`` from (an exchange's delivery);
+2. the store nearest to the customer (great-circle distance);
+3. the hub that restocks that store: the scenario has no replenishment network, so the
+   urban hub or warehouse nearest to that store stands for it.
+
+Each candidate is priced by the cheapest insertion of the pickup into that node's routes
+as sourcing has built them (:class:`optimizer.promise.live_routes.LiveRoutes`, the
+route-aware policy) plus the node's handling cost (checking the item back into stock).
+When no route of a candidate has room in the slot yet, or sourcing is not route-aware,
+the price is an out-and-back estimate from the node with its cheapest allowed vehicle
+type, and the routing engine makes room. The cheapest candidate wins; the pickup then
+takes its place in the live routes, so later returns see it.
+
+Pricing an insertion treats the pickup's weight as on board from the start of the tour
+(LiveRoutes models deliveries only): conservative for the choice; the routing engines
+and the checker model the load along the route exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.model import (
+    NodeKind,
+    Return,
+    ReturnAssignment,
+    Scenario,
+    Service,
+    UnassignedCode,
+)
+from optimizer.promise.live_routes import LiveStop
+from optimizer.travel.great_circle import great_circle_km
+
+HUB_KINDS = (NodeKind.URBAN_HUB, NodeKind.WAREHOUSE)
+
+
+@dataclass
+class ReturnChoice:
+    """The end node of each return that can be routed, and the ones that cannot."""
+
+    node_of: dict[str, str] = field(default_factory=dict)  # return_id -> node
+    priced: dict[str, dict[str, float]] = field(default_factory=dict)  # return -> node -> eur
+    unassigned: list[ReturnAssignment] = field(default_factory=list)
+
+
+def candidate_nodes(scenario: Scenario, ret: Return, shipped: dict[str, str]) -> list[str]:
+    """The candidate end nodes of a return, in the order of the rule (no repeats)."""
+    out: list[str] = []
+    first = ret.shipped_from_node_id or (shipped.get(ret.order_id) if ret.order_id else None)
+    if first in scenario.nodes:
+        out.append(first)
+    store = _nearest(scenario, ret.lat, ret.lon, (NodeKind.STORE,))
+    if store is not None:
+        out.append(store)
+        node = scenario.nodes[store]
+        hub = _nearest(scenario, node.lat, node.lon, HUB_KINDS)
+        if hub is not None:
+            out.append(hub)
+    return list(dict.fromkeys(out))
+
+
+def _nearest(scenario: Scenario, lat: float, lon: float, kinds) -> str | None:
+    best = None
+    for node in scenario.nodes.values():
+        if node.kind in kinds:
+            km = great_circle_km(lat, lon, node.lat, node.lon)
+            if best is None or km < best[0]:
+                best = (km, node.node_id)
+    return None if best is None else best[1]
+
+
+def choose_return_nodes(scenario: Scenario, sourcing, shipped: dict[str, str]) -> ReturnChoice:
+    """Price each return's candidate end nodes and pick the cheapest (see the module)."""
+    out = ReturnChoice()
+    live = getattr(sourcing, "live", None)
+    for ret in scenario.returns:
+        candidates = candidate_nodes(scenario, ret, shipped)
+        weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
+        zones = scenario.zones_at(ret.lat, ret.lon)
+        serving = {
+            n
+            for n in candidates
+            for v in scenario.vehicles
+            if v.node_id == n
+            and scenario.vehicle_types[v.vehicle_type_id].may_carry(
+                Service.ECO, weight, volume, zones
+            )
+        }
+        if not candidates or not serving:
+            out.unassigned.append(_why_not(scenario, ret, candidates, weight, volume, zones))
+            continue
+        prices = _insertions(scenario, live, ret, serving, weight, volume, zones)
+        for n in serving:
+            if not np.isfinite(prices.get(n, np.inf)):
+                prices[n] = _estimate(scenario, ret, n, weight, volume, zones)
+        prices = {n: round(c + scenario.nodes[n].handling_cost_eur, 6) for n, c in prices.items()}
+        node_id = min(sorted(prices), key=lambda n: prices[n])
+        out.node_of[ret.return_id] = node_id
+        out.priced[ret.return_id] = prices
+        if live is not None:
+            _place(live, ret, node_id, weight, volume, zones)
+    return out
+
+
+def _allowed(live, node_ids: set[str], weight, volume, zones) -> np.ndarray:
+    return np.array(
+        [
+            live.vehicles[v].node.node_id in node_ids
+            and live.vehicles[v].vehicle_type.may_carry(Service.ECO, weight, volume, zones)
+            for v in live.vehicles
+        ],
+        dtype=bool,
+    )
+
+
+def _insertions(scenario, live, ret: Return, nodes: set[str], weight, volume, zones) -> dict:
+    """Per candidate node, the cheapest feasible insertion into its live routes."""
+    out: dict[str, float] = {}
+    if live is None:
+        return out
+    for n in sorted(nodes):
+        best = _cheapest(live, ret, n, weight, volume, zones)
+        if best is not None:
+            out[n] = float(best.cost_eur)
+    return out
+
+
+def _cheapest(live, ret: Return, node_id: str, weight, volume, zones):
+    allowed = _allowed(live, {node_id}, weight, volume, zones)
+    if not allowed.any():
+        return None
+    return live.cheapest_insertions(
+        ret.lat, ret.lon, ret.service_time_s, weight, volume,
+        [(ret.slot_start_s, ret.slot_end_s)], allowed,
+    )[0]  # fmt: skip
+
+
+def _estimate(scenario: Scenario, ret: Return, node_id: str, weight, volume, zones) -> float:
+    """Out and back from the node with its cheapest vehicle type allowed to carry it."""
+    node = scenario.nodes[node_id]
+    km = great_circle_km(ret.lat, ret.lon, node.lat, node.lon)
+    costs = [
+        2 * km * (vt.cost_per_km_eur + vt.cost_per_hour_eur / vt.speed_kmh)
+        for v in scenario.vehicles
+        if v.node_id == node_id
+        for vt in [scenario.vehicle_types[v.vehicle_type_id]]
+        if vt.may_carry(Service.ECO, weight, volume, zones)
+    ]
+    return min(costs) if costs else np.inf
+
+
+def _place(live, ret: Return, node_id: str, weight, volume, zones) -> None:
+    """Put the pickup into the chosen node's live routes where it costs least."""
+    best = _cheapest(live, ret, node_id, weight, volume, zones)
+    if best is None:
+        return  # taken on the estimate: the routing engine makes room
+    live.insert(best.vehicle_id, best.position, LiveStop(
+        key=ret.return_id, lat=ret.lat, lon=ret.lon, tw_start_s=ret.slot_start_s,
+        tw_end_s=ret.slot_end_s, service_s=ret.service_time_s, weight_kg=weight,
+        volume_l=volume,
+    ))  # fmt: skip
+
+
+def _why_not(scenario, ret: Return, candidates, weight, volume, zones) -> ReturnAssignment:
+    if not candidates:
+        return ReturnAssignment(
+            ret.return_id, "unassigned", code=UnassignedCode.NO_ALLOWED_VEHICLE.value,
+            reason="no node can take it back: the scenario has no store or hub and the "
+            "original shipping node is unknown",
+        )  # fmt: skip
+    names = ", ".join(candidates)
+    types = {
+        scenario.vehicle_types[v.vehicle_type_id]
+        for v in scenario.vehicles
+        if v.node_id in candidates
+    }
+    if any(vt.may_serve(Service.ECO, zones) for vt in types):
+        return ReturnAssignment(
+            ret.return_id, "unassigned", code=UnassignedCode.TOO_BIG.value,
+            reason=f"{weight:.1f} kg / {volume:.0f} l is more than any vehicle of the "
+            f"candidate nodes ({names}) allowed at the address carries",
+        )  # fmt: skip
+    rules = ", ".join(z.name for z in zones) or "none"
+    return ReturnAssignment(
+        ret.return_id, "unassigned", code=UnassignedCode.NO_ALLOWED_VEHICLE.value,
+        reason=f"no vehicle of the candidate nodes ({names}) may pick up at the address "
+        f"(zones: {rules})",
+    )  # fmt: skip
