@@ -273,12 +273,32 @@ def _audit(url: str, scenario) -> int:
             oversold += max(0, row.committed - row.on_hand)
         rows = s.scalars(sa.select(VehicleRoute)).all()
     live = LiveRoutes(scenario, GreatCircle())
+    returns = {r.return_id for r in scenario.returns}
     for row in rows:
         vehicle = live.vehicles[row.vehicle_id]
         vehicle.stops = [LiveStop(**x) for x in json.loads(row.stops_json)]
         vehicle.refresh(live.travel)
         vt = vehicle.vehicle_type
-        over = vehicle.load_kg > vt.capacity_kg + 1e-6 or vehicle.load_l > vt.capacity_l + 1e-6
+        # Load along the route: LiveRoutes counts a return's pickup as on board from the
+        # start (safe for offers, but it would count a morning route with returns as
+        # oversold); here deliveries leave and pickups board, as the checker counts.
+        over = any(
+            peak > capacity + 1e-6
+            for peak, capacity in (
+                (_peak_on_board(vehicle.stops, returns, "weight_kg"), vt.capacity_kg),
+                (_peak_on_board(vehicle.stops, returns, "volume_l"), vt.capacity_l),
+            )
+        )
         oversold += int(over or not vehicle.feasible)
     db.dispose()
     return oversold
+
+
+def _peak_on_board(stops, returns: set[str], field: str) -> float:
+    """Most on board along a route that leaves with its deliveries and picks up returns."""
+    on_board = sum(getattr(x, field) for x in stops if x.key not in returns)
+    peak = on_board
+    for x in stops:
+        on_board += getattr(x, field) if x.key in returns else -getattr(x, field)
+        peak = max(peak, on_board)
+    return peak
