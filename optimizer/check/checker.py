@@ -583,21 +583,9 @@ def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | N
     kind = obj.get("kind", "delivery")
     if kind not in ("delivery", "pickup"):
         s.bad("kind", f"{kind!r} is not delivery or pickup")
-    if kind == "pickup":
-        s.order_id = s.text("return_id")
-        return _Stop(
-            order_id=s.order_id,
-            arrival_s=s.time("arrival"),
-            service_start_s=s.time("service_start"),
-            departure_s=s.time("departure"),
-            distance_from_prev_m=s.number("distance_from_prev_m"),
-            load_kg=s.number("load_kg", required=False),
-            load_l=s.number("load_l", required=False),
-            locked=obj.get("locked") is True,
-            failed_attempt=obj.get("locked") is True and obj.get("outcome") == "failed",
-            pickup=True,
-        )
-    s.order_id = s.text("order_id")
+    pickup = kind == "pickup"
+    # A pickup is keyed by its return id and carries no parcel or lines of an order.
+    s.order_id = s.text("return_id" if pickup else "order_id")
     return _Stop(
         order_id=s.order_id,
         arrival_s=s.time("arrival"),
@@ -606,10 +594,11 @@ def _read_stop(ctx: _Context, where: str, k: int, obj: dict, vehicle_id: str | N
         distance_from_prev_m=s.number("distance_from_prev_m"),
         load_kg=s.number("load_kg", required=False),
         load_l=s.number("load_l", required=False),
-        parcel_id=s.text("parcel_id", required=False),
-        lines=_read_lines(s),
+        parcel_id=None if pickup else s.text("parcel_id", required=False),
+        lines=None if pickup else _read_lines(s),
         locked=obj.get("locked") is True,
         failed_attempt=obj.get("locked") is True and obj.get("outcome") == "failed",
+        pickup=pickup,
     )
 
 
