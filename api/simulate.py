@@ -2,8 +2,8 @@
 
 The service runs in-process (FastAPI's ``TestClient``) on a temporary SQLite database.
 It plans the day (``POST /v1/plans``); then a simulated clock moves the vehicles along
-their routes, sending ``departed``, ``arrived``, ``delivered``, ``failed``, ``delayed``
-and ``collected`` events to ``POST /v1/events``: travel and service times vary at
+their routes, sending ``departed``, ``arrived``, ``delivered``, ``picked_up``, ``failed``,
+``delayed`` and ``collected`` events to ``POST /v1/events``: travel and service times vary at
 random (seeded), some customers are not home, a vehicle may break down. During the day
 new customers check out (``/v1/promise``, ``/v1/holds``, confirm), and the planner
 re-plans (``POST /v1/plans/{id}/replan``) at a few fixed times and once at the end of
@@ -13,10 +13,10 @@ final plan is checked by the independent checker.
 Figures: orders delivered, collected, unassigned; OTIF and the ETA error (from the
 tracking tables, ``lastmile report otif``'s definitions, over the final plan version);
 re-plan latency. Returns' pickups (``returns.csv``) are driven like the other stops:
-tracking knows a pickup as a stop keyed by its return id, and its ``delivered`` event
-means "picked up" (no event kind of its own yet); a pickup never fails in the
-simulation (re-planning a failed pickup is not supported yet). ``returns_done`` counts
-the returns picked up by the end of the day; they are left out of the orders' figures.
+tracking knows a pickup as a stop keyed by its return id, ended by a ``picked_up``
+event; a pickup never fails in the simulation (re-planning a failed pickup is not
+supported yet). ``returns_done`` counts the returns picked up by the end of the day;
+they are left out of the orders' figures.
 """
 
 from __future__ import annotations
@@ -266,7 +266,8 @@ class _Day:
                     reason=reason,
                 )  # fmt: skip
             else:
-                self._event("delivered", done, vehicle_id=v.vehicle_id, order_id=unit)
+                served = "picked_up" if stop.get("kind") == "pickup" else "delivered"
+                self._event(served, done, vehicle_id=v.vehicle_id, order_id=unit)
             v.done.add((v.trip, unit))
             v.t, v.lat, v.lon = done, stop["lat"], stop["lon"]
 
@@ -349,7 +350,7 @@ class _Day:
         with self.state.db.transaction(write=False) as s:
             for o in s.scalars(select(TrackedOrder).where(TrackedOrder.plan_id == self.plan_id)):
                 if o.order_id in pickups:
-                    returns_done += o.status == "delivered"  # picked up
+                    returns_done += o.status == "picked_up"
                     continue
                 per_order.setdefault(order_of.get(o.order_id, o.order_id), set()).add(o.status)
         statuses: dict[str, int] = {}

@@ -49,7 +49,7 @@ ERRORS = {
     404: problems_response("No such plan or order (`loc` says which)."),
     409: problems_response(
         "The event id was sent before with another body, or the event contradicts what "
-        "is known (a stop already delivered or failed, a vehicle still at another stop), "
+        "is known (a stop already done, a vehicle still at another stop), "
         "or the plan job has not produced a plan."
     ),
 }
@@ -80,8 +80,9 @@ def _refused(exc: TrackingError) -> HTTPException:
 )
 def post_event(event: EventIn, request: Request, response: Response) -> EventOut:
     """A vehicle event: departed, position, arrived (at a stop, or back at the node without
-    ``order_id``), delivered, failed (with a reason), delayed (``delay_s``), or collected
-    (a click & collect order, no vehicle). The vehicle's remaining stops get new ETAs
+    ``order_id``), delivered (a delivery stop), picked_up (a return's pickup stop, whose
+    ``order_id`` is the return id), failed (with a reason), delayed (``delay_s``), or
+    collected (a click & collect order, no vehicle). The vehicle's remaining stops get new ETAs
     and late flags, returned with the vehicle's state. 201 when new; the same
     ``event_id`` again with the same body answers 200 and changes nothing."""
     try:
