@@ -177,5 +177,7 @@ def test_the_live_map_asks_for_a_key_and_refuses_a_checkout_key(browser, server)
     page.fill("#key", CHECKOUT_KEY)
     page.click("#key-form button")
     page.wait_for_selector("body[data-state=error]")
-    assert page.inner_text("#error") == "This key is not a planner key."
+    assert page.inner_text("#error") == (
+        "This key cannot see this plan (a planner key, or a driver key of one of its vehicles)."
+    )
     page.close()
