@@ -129,8 +129,7 @@ def configured_keys(settings: Settings) -> dict[str, KeyGrant]:
         key, sep, vehicles = entry.partition(":")
         if not sep:
             problems.append(
-                f"{where}: expected KEY:VEHICLE[,VEHICLE...] (entries separated by ';'), "
-                f"got {_shown(entry)}"
+                f"{where}: expected KEY:VEHICLE[,VEHICLE...] (entries separated by ';')"
             )
             continue
         ids = [v.strip() for v in vehicles.split(",") if v.strip()]
@@ -148,8 +147,9 @@ def configured_keys(settings: Settings) -> dict[str, KeyGrant]:
                 for i, key in enumerate(keys):
                     add(key, KeyGrant(role, "file"), f"{path}: {role}[{i}]")
                 continue
-            for key, ids in keys.items():
-                where = f"{path}: driver[{_shown(key)}]"
+            for j, (key, ids) in enumerate(keys.items()):
+                # Named by position and first characters, as keys are in logs.
+                where = f"{path}: driver[{j}] ({str(key)[:6]}...)"
                 if not isinstance(ids, list) or not all(isinstance(v, str) for v in ids):
                     problems.append(f"{where}: expected a list of vehicle ids")
                 elif _vehicles_ok(ids, where, problems):
@@ -176,8 +176,8 @@ def _vehicles_ok(ids: list[str], where: str, problems: list[str]) -> bool:
     return not bad
 
 
-def _shown(value: object) -> str:
-    """A configured value quoted for an error message, cut short (it may be a key)."""
+def _shown(value: str) -> str:
+    """A configured vehicle id quoted for an error message, cut short."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -319,11 +319,6 @@ class KeyStore:
         if time.monotonic() - self._loaded > self.ttl_s:
             self.reload()
         return self._grants.get(hash_key(key))
-
-    def role_of(self, key: str) -> str | None:
-        """The role of ``key``, or None for a key the service does not know."""
-        grant = self.grant_of(key)
-        return None if grant is None else grant[0]
 
     def reload(self) -> None:
         with self._lock:

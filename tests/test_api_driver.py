@@ -191,8 +191,9 @@ def test_every_problem_of_the_key_configuration_is_listed_at_once(tmp_path):
     message = str(caught.value)
     assert "LASTMILE_CHECKOUT_KEYS[0]: an API key is" in message
     assert "LASTMILE_DRIVER_KEYS[0]: expected KEY:VEHICLE" in message
-    assert "driver['file-driver-key-00001']: expected a list of vehicle ids" in message
-    assert "driver['file-driver-key-00002']: a driver key needs at least one vehicle id" in message
+    assert "driver[0] (file-d...): expected a list of vehicle ids" in message
+    assert "driver[1] (file-d...): a driver key needs at least one vehicle id" in message
+    assert "file-driver-key-0000" not in message  # keys are secrets: never whole in a message
 
 
 def test_a_keys_file_whose_driver_entry_is_not_a_mapping_is_refused(tmp_path):

@@ -15,10 +15,12 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from optimizer.io import load_scenario
 from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, database_url, keyed, service_settings
 from tests.api_support import quick_start as quick_start_settings
 from tests.tracking_support import KM_NORTH_DEG, hand_plan, store_done_plan, with_pickup
 
+DRIVER_KEY = "pages-driver-key-3f5a7c9e1b"
 CHROMIUM = os.environ.get("LASTMILE_CHROMIUM", "/usr/bin/chromium")
 # No sandbox (CI runs as root), no GPU, nothing fetched in the background.
 CHROMIUM_ARGS = [
@@ -66,7 +68,10 @@ def server(tmp_path_factory):
     has not left."""
     tmp = tmp_path_factory.mktemp("pages")
     with database_url("sqlite", tmp) as url:
-        app = create_app(service_settings(url, tmp, **quick_start_settings(tmp)))
+        values = quick_start_settings(tmp)
+        node = next(iter(load_scenario(values["scenario"]).nodes))
+        values["driver_keys"] = [f"{DRIVER_KEY}:{node}/ebike/1"]  # bike 1 of the hand plan
+        app = create_app(service_settings(url, tmp, **values))
         port = _free_port()
         uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=uv.run, daemon=True)
@@ -179,5 +184,17 @@ def test_the_live_map_asks_for_a_key_and_refuses_a_checkout_key(browser, server)
     page.wait_for_selector("body[data-state=error]")
     assert page.inner_text("#error") == (
         "This key cannot see this plan (a planner key, or a driver key of one of its vehicles)."
+    )
+    page.close()
+
+
+def test_the_live_map_with_a_driver_key_shows_its_own_vehicle_only(browser, server):
+    page = browser.new_page()
+    page.goto(f"{server['base']}/live/{server['plan_id']}#key={DRIVER_KEY}")
+    page.wait_for_selector("body[data-state=ready]")
+    rows = page.locator("#vehicles tbody tr")
+    assert rows.count() == 1 and rows.get_attribute("data-vehicle") == server["bike"]
+    assert page.inner_text("#summary") == (
+        "1 vehicle, 2/3 stops done, 1 late, 1/1 returns picked up"
     )
     page.close()
