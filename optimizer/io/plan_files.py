@@ -22,6 +22,7 @@ from optimizer.model import (
     Stop,
     Unassigned,
     UnassignedCode,
+    parcel_view,
 )
 
 PLAN_FORMAT = "lastmile-plan/1"
@@ -42,7 +43,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
             if s.is_pickup:
                 stops.append(_pickup(scenario, s))
                 continue
-            order = orders[s.order_id]
+            order = parcel_view(scenario, plan, s.order_id, s.parcel_id)
             parcel = plan.parcels.get(s.parcel_id or "")
             stops.append(
                 {
@@ -106,13 +107,23 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
     for c in plan.collections:
         # The node whose stock it takes: the store, or where the shuttle brings it from.
         node_id = c.transfer_from_node_id or c.node_id
+        if c.parcel_id is not None:  # one parcel of a split order
+            split.setdefault(c.order_id, []).append(
+                {"parcel_id": c.parcel_id, "node_id": node_id, "vehicle_id": None}
+            )
+            continue
         assignments[c.order_id] = {"status": "collected", "node_id": node_id, "vehicle_id": None}
     for u in plan.unassigned:
+        if u.parcel_id is not None:
+            split.setdefault(u.order_id, []).append(
+                {"parcel_id": u.parcel_id, "node_id": None, "vehicle_id": None}
+            )
+            continue
         assignments[u.order_id] = {"status": "unassigned", "node_id": None, "vehicle_id": None}
     for order_id, parcels in split.items():  # shipped from several nodes: one row each
         parcels.sort(key=lambda p: p["parcel_id"])
         assignments[order_id] = {
-            "status": "routed",
+            "status": split_status(parcels),
             "node_id": None,
             "vehicle_id": None,
             "parcels": parcels,
@@ -130,6 +141,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                     "node_id": c.node_id,
                     "reason": c.reason,
                 }
+                | ({"parcel_id": c.parcel_id} if c.parcel_id else {})
                 for c in plan.order_changes
             ],
         }
@@ -147,8 +159,11 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         "collections": [
             {
                 "order_id": c.order_id,
-                "parcel_id": c.order_id,  # click & collect orders are never split
-                "lines": _lines(orders[c.order_id].lines),
+                # A whole order, or one parcel of a split order a re-plan has collected.
+                "parcel_id": c.parcel_id or c.order_id,
+                "lines": _lines(
+                    plan.parcels[c.parcel_id].lines if c.parcel_id else orders[c.order_id].lines
+                ),
                 "node_id": c.node_id,
                 "ready_by": iso(c.ready_by_s),
             }
@@ -157,6 +172,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         ],
         "unassigned": [
             {"order_id": u.order_id, "code": str(u.code), "reason": u.reason, "node_id": u.node_id}
+            | ({"parcel_id": u.parcel_id, "lines": _lines(u.lines or ())} if u.parcel_id else {})
             for u in plan.unassigned
         ],
         "assignments": [
@@ -413,6 +429,12 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         for s in r.stops
         if s.parcel_id is not None and not s.is_pickup
     }
+    for c in document["collections"]:  # a parcel a re-plan collects at a store
+        if c.get("parcel_id") not in (None, c["order_id"]):
+            parcels[c["parcel_id"]] = Parcel(
+                c["parcel_id"], c["order_id"], c.get("transfer_from_node_id") or c["node_id"],
+                _read_lines(c.get("lines", ())),
+            )  # fmt: skip
     return Plan(
         scenario_name=document["scenario"]["name"],
         sources=sources,
@@ -424,11 +446,16 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
                 seconds(c["ready_by"]),
                 c.get("transfer_from_node_id"),
                 seconds(c["transfer_departs"]) if c.get("transfer_departs") else None,
+                c["parcel_id"] if c.get("parcel_id") not in (None, c["order_id"]) else None,
             )  # fmt: skip
             for c in document["collections"]
         ],
         unassigned=[
-            Unassigned(u["order_id"], UnassignedCode(u["code"]), u["reason"], u.get("node_id"))
+            Unassigned(
+                u["order_id"], UnassignedCode(u["code"]), u["reason"], u.get("node_id"),
+                u.get("parcel_id"),
+                _read_lines(u["lines"]) if u.get("parcel_id") else None,
+            )  # fmt: skip
             for u in document["unassigned"]
         ],
         engine=document.get("engine", ""),
@@ -443,6 +470,7 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
                 seconds(c["slot_end"]),
                 c["reason"],
                 c.get("node_id"),
+                c.get("parcel_id"),
             )
             for c in document.get("order_changes", [])
         ],
@@ -465,14 +493,23 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
 def _parcel_lines(document: dict) -> list[dict[str, tuple[OrderLine, ...]]]:
     """Per route of a plan.json, the lines of each of its parcel stops."""
     return [
-        {
-            s.get("parcel_id", s["order_id"]): tuple(
-                OrderLine(x["sku"], x["qty"]) for x in s.get("lines", ())
-            )
-            for s in r["stops"]
-        }
+        {s.get("parcel_id", s["order_id"]): _read_lines(s.get("lines", ())) for s in r["stops"]}
         for r in document["routes"]
     ]
+
+
+def _read_lines(lines) -> tuple[OrderLine, ...]:
+    return tuple(OrderLine(x["sku"], x["qty"]) for x in lines)
+
+
+def split_status(parcels: list[dict]) -> str:
+    """The status of a split order's row: routed while any parcel is on a route, else
+    collected while any is at a store, else unassigned."""
+    if any(p["vehicle_id"] is not None for p in parcels):
+        return "routed"
+    if any(p["node_id"] is not None for p in parcels):
+        return "collected"
+    return "unassigned"
 
 
 def _transfer(c: Collection, iso) -> dict:
