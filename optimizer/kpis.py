@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from optimizer.model import Plan, Scenario, parcel_view
+from optimizer.model import Plan, Scenario, parcel_view, with_order_changes
 
 
 def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
-    """KPIs of a plan (see docs/plan-format.md)."""
+    """KPIs of a plan (see docs/plan-format.md); a re-plan's order changes are applied to
+    ``scenario`` (again, if the caller did)."""
+    scenario = with_order_changes(scenario, plan.order_changes)
     total = len(scenario.orders)
     # A failed attempt kept on a re-planned route is not where its order ends.
     delivered = [s for r in plan.routes for s in r.stops if not s.failed_attempt]

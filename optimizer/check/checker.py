@@ -282,9 +282,7 @@ class _Plan:
         for u in self.unassigned:
             if u.order_id is not None:
                 text = f"unassigned ({u.code})" + _as_parcel(u.order_id, u.parcel_id)
-                out[u.order_id].append(
-                    _Place("unassigned", None, None, text, u.parcel_id, u.lines)
-                )
+                out[u.order_id].append(_Place("unassigned", None, None, text, u.parcel_id, u.lines))
         return out
 
 

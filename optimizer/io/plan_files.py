@@ -23,6 +23,7 @@ from optimizer.model import (
     Unassigned,
     UnassignedCode,
     parcel_view,
+    with_order_changes,
 )
 
 PLAN_FORMAT = "lastmile-plan/1"
@@ -31,12 +32,17 @@ PICKUP_SERVICE = "return_pickup"
 
 
 def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
-    """The plan as the JSON document of docs/plan-format.md (ISO 8601 times)."""
+    """The plan as the JSON document of docs/plan-format.md (ISO 8601 times). A
+    re-plan's order changes are applied to ``scenario`` (again, if the caller did)."""
+    scenario = with_order_changes(scenario, plan.order_changes)
     iso = scenario.settings.to_iso
     orders = scenario.orders_by_id
     assignments = {}
     routes = []
     split: dict[str, list[dict]] = {}  # order -> where its parcels go
+    # A parcel's lines: shipped, or left unassigned after a failed attempt on a route.
+    parcel_lines = {u.parcel_id: u.lines or () for u in plan.unassigned if u.parcel_id}
+    parcel_lines |= {pid: p.lines for pid, p in plan.parcels.items()}
     for r in plan.routes:
         stops = []
         for s in r.stops:
@@ -50,7 +56,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                     "kind": "delivery",
                     "order_id": s.order_id,
                     "parcel_id": s.parcel_id or s.order_id,
-                    "lines": _lines(parcel.lines if parcel else order.lines),
+                    "lines": _lines(parcel_lines.get(s.parcel_id or "", order.lines)),
                     "service": str(order.service),
                     "lat": s.lat,
                     "lon": s.lon,
@@ -427,7 +433,7 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         s.parcel_id: Parcel(s.parcel_id, s.order_id, r.node_id, lines[s.parcel_id])
         for r, lines in zip(routes, _parcel_lines(document), strict=True)
         for s in r.stops
-        if s.parcel_id is not None and not s.is_pickup
+        if s.parcel_id is not None and not s.is_pickup and not s.failed_attempt
     }
     for c in document["collections"]:  # a parcel a re-plan collects at a store
         if c.get("parcel_id") not in (None, c["order_id"]):
@@ -452,7 +458,10 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         ],
         unassigned=[
             Unassigned(
-                u["order_id"], UnassignedCode(u["code"]), u["reason"], u.get("node_id"),
+                u["order_id"],
+                UnassignedCode(u["code"]),
+                u["reason"],
+                u.get("node_id"),
                 u.get("parcel_id"),
                 _read_lines(u["lines"]) if u.get("parcel_id") else None,
             )  # fmt: skip
