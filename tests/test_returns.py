@@ -536,6 +536,29 @@ def test_the_checker_flags_a_retried_pickup_outside_its_agreed_slot():
     assert "malformed" in codes(sc, bad) or "bad_order_change" in codes(sc, bad)
 
 
+def test_a_return_whose_node_lost_its_vehicles_goes_back_to_another_candidate_node():
+    from optimizer.live.replan import LiveState, ReplanParams, replan
+
+    sc, plan = _day_with_a_return()
+    (row,) = plan.returns
+    assert row.node_id == "HUB"
+    hub = frozenset(v.vehicle_id for v in sc.vehicles if v.node_id == "HUB")
+    now = min(r.start_s for r in plan.routes) - 600  # nobody has left yet
+    new, report = replan(sc, plan, LiveState(now_s=now, broken_down=hub),
+                          ReplanParams(time_limit_s=0.5))  # fmt: skip
+    doc, check = _replan_checked(sc, new)
+    assert check.ok, [str(v) for v in check.violations]
+    (row,) = doc["returns"]
+    assert row["status"] == "routed" and row["node_id"] == "STORE"
+    (moved,) = report.returns_rerouted
+    assert (moved["return_id"], moved["from_node_id"], moved["to_node_id"]) == (
+        "R1", "HUB", "STORE")  # fmt: skip
+    assert "no vehicle of HUB" in moved["reason"]
+    assert [x["node_id"] for x in doc["restock"]] == ["STORE"]
+    # The HUB's deliveries cannot go: unassigned with the breakdown in the reason.
+    assert {u["order_id"] for u in doc["unassigned"]} == {o.order_id for o in sc.orders}
+
+
 def test_the_checker_recomputes_the_returns_kpis(routed_day):
     sc, document = routed_day
     assert check_plan(sc, document).kpis["returns_routed"] == 1

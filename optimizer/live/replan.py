@@ -54,6 +54,7 @@ from optimizer.planning import (
 )
 from optimizer.routing import ENGINES, RoutingProblem
 from optimizer.sourcing import GreedySourcing
+from optimizer.sourcing.returns import candidate_nodes, reroute_price_eur
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
 OUTCOMES = ("delivered", "failed", "in_progress")
@@ -159,6 +160,8 @@ class ReplanReport:
     newly_unassigned: list[dict] = field(default_factory=list)  # order, code, reason
     inserted: list[dict] = field(default_factory=list)  # new orders: order, vehicle|node
     order_changes: list[dict] = field(default_factory=list)  # later slot / click & collect
+    # Returns whose end node lost its vehicles: return, from/to node, why.
+    returns_rerouted: list[dict] = field(default_factory=list)
     locked_stops: int = 0
     solve_s: float = 0.0
 
@@ -170,6 +173,7 @@ class ReplanReport:
             "newly_unassigned": self.newly_unassigned,
             "inserted": self.inserted,
             "order_changes": self.order_changes,
+            "returns_rerouted": self.returns_rerouted,
             "solve_s": round(self.solve_s, 3),
         }
 
@@ -310,8 +314,14 @@ def _replan_returns(scenario, plan, state, params, travel, picked: dict[str, str
     routes are walked again (a tour leaves with its deliveries; pickups board)."""
     returns = scenario.returns_by_id
     units = replace(scenario, orders=scenario.orders + [returns[r].as_stop() for r in picked])
+    # The other end nodes a return may go to when its node can no longer send a vehicle.
+    shipped = plan.sources | {p.order_id: p.node_id for p in plan.parcels.values()}
+    ends = {
+        r: [n for n in candidate_nodes(scenario, returns[r], shipped) if n != node_id]
+        for r, node_id in picked.items()
+    }
     new, report = _replan_parcels(
-        units, replace(plan, sources=plan.sources | picked), state, params, travel, set(picked)
+        units, replace(plan, sources=plan.sources | picked), state, params, travel, ends
     )
     new.routes = [_walk_loads(scenario, new, r) for r in new.routes]
     new.sources = {o: n for o, n in new.sources.items() if o not in picked}
@@ -384,14 +394,14 @@ def _replan_parcels(
     state: LiveState,
     params: ReplanParams | None = None,
     travel: TravelProvider | None = None,
-    pickups: set[str] = frozenset(),
+    ends: dict[str, list[str]] | None = None,
 ) -> tuple[Plan, ReplanReport]:
     """:func:`replan` for a plan whose split orders' parcels are stops of their own: each
     parcel is re-planned as an order of its own (``ORDER/k``, its lines, its node), so a
     failed parcel is retried in a later slot, collected at a store, or left unassigned,
     on its own; its siblings keep what happened to them."""
     if not plan.parcels and not any(u.parcel_id for u in plan.unassigned):
-        return _replan(scenario, plan, state, params, travel, pickups=pickups)
+        return _replan(scenario, plan, state, params, travel, ends=ends)
     parcels = dict(plan.parcels)
     by_id = scenario.orders_by_id
     # Parcels an earlier re-plan left unassigned are orders of their own too.
@@ -429,7 +439,7 @@ def _replan_parcels(
     )  # fmt: skip
     split = {p.order_id for p in parcels.values()} | {u.order_id for u in lost.values()}
     new, report = _replan(
-        units, as_units, state, params, travel, split, keep=set(parcels), pickups=pickups
+        units, as_units, state, params, travel, split, keep=set(parcels), ends=ends
     )
     parent = {pid: p.order_id for pid, p in parcels.items()}
     parent |= {pid: u.order_id for pid, u in lost.items()}
@@ -489,9 +499,13 @@ def _replan(
     travel: TravelProvider | None,
     split: set[str] = frozenset(),
     keep: set[str] = frozenset(),
-    pickups: set[str] = frozenset(),
+    ends: dict[str, list[str]] | None = None,
 ) -> tuple[Plan, ReplanReport]:
+    """The re-plan itself, over order-like units (orders, parcels, returns' pickups).
+    ``ends``: the pickups among the units, each with the other end nodes it may go to."""
     params = params or ReplanParams()
+    ends = ends or {}
+    pickups = set(ends)
     travel = travel or GreatCircle()
     started = time.perf_counter()
     now = state.now_s
@@ -614,6 +628,8 @@ def _replan(
         retry[f.order_id] = f
         book.retry(f, window)
     day = book.day
+    rerouted = _reroute_returns(day, [o for o in pool + list(retry) if o in ends], ends,
+                                sources, fleet)  # fmt: skip
 
     # Route the pool, node by node, on the vehicles that still work.
     by_node: dict[str, list[str]] = {}
@@ -672,8 +688,60 @@ def _replan(
         replan={"now": scenario.settings.to_iso(now), "policy": params.policy.value},
     )
     report = _report(scenario, plan, new_plan, new_orders, locked)
+    report.returns_rerouted = rerouted
     report.solve_s = new_plan.solve_s
     return new_plan, report
+
+
+def _can_leave(day: Scenario, live: _Vehicle) -> bool:
+    """Whether the vehicle may still leave on a tour today (as :func:`_node_batch` lets
+    it): working, a tour left, back and reloaded before its shift and its node end."""
+    vehicle = live.vehicle
+    vt = day.vehicle_types[vehicle.vehicle_type_id]
+    leaves = max(vehicle.shift_start_s, live.available_s + (vt.reload_s if live.trips else 0))
+    return (
+        not live.broken
+        and live.trips < vt.max_trips
+        and leaves < vehicle.shift_end_s
+        and leaves <= day.nodes[vehicle.node_id].closes_s
+        and live.used_m < vt.range_km * 1000
+    )
+
+
+def _reroute_returns(
+    day: Scenario,
+    pickups: list[str],
+    ends: dict[str, list[str]],
+    sources: dict[str, str],
+    fleet: dict[str, _Vehicle],
+) -> list[dict]:
+    """A pickup still to do whose end node has no vehicle left that may carry it (broken
+    down, its tours or shift over) goes to the cheapest other candidate end node that
+    has one (out and back with such a vehicle, plus that node's handling: the rule of
+    planning, docs/scenario-format.md); ``sources`` is updated. Returns what moved."""
+    free: dict[str, set[str]] = {}
+    for live in fleet.values():
+        if _can_leave(day, live):
+            free.setdefault(live.vehicle.node_id, set()).add(live.vehicle.vehicle_id)
+    returns = day.returns_by_id
+    moved = []
+    for rid in pickups:
+        node_id = sources[rid]
+        if reroute_price_eur(day, returns[rid], node_id, free.get(node_id, set())) < math.inf:
+            continue
+        prices = {n: reroute_price_eur(day, returns[rid], n, free.get(n, set())) for n in ends[rid]}
+        best = min(sorted(prices), key=lambda n: prices[n], default=None)
+        if best is None or prices[best] == math.inf:
+            continue  # nowhere else: routed from its node, unassigned with the reason
+        sources[rid] = best
+        moved.append({
+            "return_id": rid,
+            "from_node_id": node_id,
+            "to_node_id": best,
+            "reason": f"no vehicle of {node_id} can still pick it up today; {best} can, "
+                      f"for {prices[best]:.2f} EUR with its handling",
+        })  # fmt: skip
+    return moved
 
 
 # -- the live state against the plan -------------------------------------------------------
