@@ -14,8 +14,8 @@ Figures: orders delivered, collected, unassigned; OTIF and the ETA error (from t
 tracking tables, ``lastmile report otif``'s definitions, over the final plan version);
 re-plan latency. Returns' pickups (``returns.csv``) are driven like the other stops:
 tracking knows a pickup as a stop keyed by its return id, ended by a ``picked_up``
-event; a pickup never fails in the simulation (re-planning a failed pickup is not
-supported yet). ``returns_done`` counts the returns picked up by the end of the day;
+event; a pickup never fails in the simulation (the re-plan retries failed pickups,
+but the simulator does not draw them yet). ``returns_done`` counts the returns picked up by the end of the day;
 they are left out of the orders' figures.
 """
 
