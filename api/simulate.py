@@ -118,6 +118,8 @@ class _Day:
         self.travel = GreatCircle()
         self.events = 0
         self.failed = 0
+        self.failed_pickups = 0  # of them: returns' pickups
+        self.failed_parcels = 0  # and parcels of split orders
         self.visit_failed: dict[str, str | None] = {}  # order -> why its last visit failed
         self.delays = 0
         self.replan_ms: list[float] = []
@@ -271,6 +273,8 @@ class _Day:
                 self.visit_failed[stop["order_id"]] = reason if fails else None
             if fails:
                 self.failed += 1
+                self.failed_pickups += stop.get("kind") == "pickup"
+                self.failed_parcels += _unit(stop) != stop["order_id"]
                 self._event(
                     "failed", done, vehicle_id=v.vehicle_id, order_id=unit,
                     reason=reason,
@@ -400,6 +404,8 @@ class _Day:
             ),
             "unassigned_by_reason": _count(u["code"] for u in unassigned),
             "failed_attempts": self.failed,
+            "failed_pickups": self.failed_pickups,
+            "failed_parcels": self.failed_parcels,
             "delays": self.delays,
             "broken_down": self.broken,
             "order_changes": _count(c["kind"] for c in self.doc.get("order_changes", [])),
