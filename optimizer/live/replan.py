@@ -998,7 +998,7 @@ def _node_batch(
     # A retried parcel is back at the node at ready_s: a vehicle that may still leave
     # then may take it (a tour leaving earlier is delayed or loses it, _wait_for_parcels).
     leave_by = np.minimum(p.vehicle_latest_start_s, p.vehicle_latest_end_s)
-    for i, order_id in enumerate(order_ids):
+    for i, order_id in enumerate(batch.order_ids):  # (an exchange's two halves: one stop)
         if order_id in retry:
             allowed[i] &= leave_by >= retry[order_id].ready_s
     problem = replace(
