@@ -153,7 +153,7 @@ def test_a_split_delivery_leaves_the_pickup_a_plain_return():
     assert {p.order_id for p in plan.parcels.values()} == {"A"}
     (row,) = document["returns"]
     assert row["status"] == "routed" and "plain return" in row["reason"]
-    assert "same visit" not in row["reason"]
+    assert "split into parcels" in row["reason"] and "same visit" not in row["reason"]
 
 
 # -- the routing problem -------------------------------------------------------------------
@@ -263,3 +263,19 @@ def test_a_replan_routes_a_pool_holding_both_halves_as_one_visit():
     assert where(document, ("pickup", "X1"))[:2] == (r, k + 1)
     (row,) = document["returns"]
     assert row["status"] == "routed"
+
+
+# -- reading returns.csv -----------------------------------------------------------------
+
+
+def test_an_exchange_must_be_at_its_order_address(tmp_path):
+    from tests.test_returns import returns_files
+    from tests.test_scenario_loading import problems_of, write_scenario
+
+    files = returns_files()
+    files["returns.csv"][1] |= {"lat": 48.866}  # O1 is delivered at (48.865, 2.35)
+    problems = problems_of(write_scenario(tmp_path / "d", files))
+    messages = {(p.file, p.line, p.column): p.message for p in problems}
+    assert (
+        "picked up where its order is delivered (48.865, 2.35)" in messages["returns.csv", 3, "lat"]
+    )

@@ -99,7 +99,7 @@ def choose_return_nodes(scenario: Scenario, sourcing, shipped: dict[str, str]) -
         if _tie(scenario, ret, shipped, out):
             continue
         if ret.kind is ReturnKind.EXCHANGE:
-            out.note[ret.return_id] = _apart(scenario, ret, shipped)
+            out.note[ret.return_id] = _apart(scenario, sourcing, ret, shipped)
         candidates = candidate_nodes(scenario, ret, shipped)
         weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
         zones = scenario.zones_at(ret.lat, ret.lon)
@@ -160,7 +160,7 @@ def _tie(scenario: Scenario, ret: Return, shipped: dict[str, str], out: ReturnCh
     return True
 
 
-def _apart(scenario: Scenario, ret: Return, shipped: dict[str, str]) -> str:
+def _apart(scenario: Scenario, sourcing, ret: Return, shipped: dict[str, str]) -> str:
     """Why an exchange's pickup is a plain return (a visit of its own)."""
     order = scenario.exchange_order(ret)
     if order is None:
@@ -174,10 +174,14 @@ def _apart(scenario: Scenario, ret: Return, shipped: dict[str, str]) -> str:
             f"{order.order_id}, may serve both the delivery and the pickup, so the pickup is "
             "a plain return (a visit of its own), its end node chosen by cost"
         )
+    parcels = getattr(sourcing, "parcels", {})
+    if any(p.order_id == order.order_id for p in parcels.values()):
+        why = "is split into parcels from several nodes (several visits anyway)"
+    else:
+        why = "is not shipped today (see the unassigned orders)"
     return (
-        f"an exchange whose delivery {order.order_id} is not one stop of today's routes "
-        "(split into parcels, or not shipped): picked up as a plain return (a visit of its "
-        "own), its end node chosen by cost"
+        f"an exchange whose delivery {order.order_id} {why}: picked up as a plain return "
+        "(a visit of its own), its end node chosen by cost"
     )
 
 
