@@ -279,3 +279,22 @@ def test_an_exchange_must_be_at_its_order_address(tmp_path):
     assert (
         "picked up where its order is delivered (48.865, 2.35)" in messages["returns.csv", 3, "lat"]
     )
+
+
+# -- decomposed days -----------------------------------------------------------------------
+
+
+def test_a_decomposed_day_keeps_an_exchange_in_its_delivery_part():
+    from optimizer.io import load_scenario
+    from optimizer.scale.decompose import ScaleParams, decompose
+
+    sc = load_scenario("data/paris")
+    parts = decompose(sc, ScaleParams(part_orders=100)).parts
+    assert len(parts) > 2
+    exchanges = [r for r in sc.returns if sc.exchange_order(r) is not None]
+    assert exchanges
+    for ret in exchanges:
+        holding = [p.index for p in parts if ret.return_id in p.scenario.returns_by_id]
+        delivering = [p.index for p in parts if ret.order_id in p.scenario.orders_by_id]
+        assert len(holding) == 1
+        assert holding == delivering or not delivering  # (an unassigned order: no part)
