@@ -298,3 +298,32 @@ def test_a_decomposed_day_keeps_an_exchange_in_its_delivery_part():
         delivering = [p.index for p in parts if ret.order_id in p.scenario.orders_by_id]
         assert len(holding) == 1
         assert holding == delivering or not delivering  # (an unassigned order: no part)
+
+
+@pytest.mark.parametrize("delivered", [False, True])
+def test_a_replan_on_the_road_keeps_the_visit_together(delivered):
+    """The van is out: the exchange is ahead (both halves on board and re-sequenced with
+    the rest), or its delivery is done and the pickup is next."""
+    from optimizer.live.replan import LiveState, ReplanParams, StopFact, TripFacts, replan
+
+    sc = exchange_day()
+    plan, document = planned(sc)
+    r, k, _ = where(document, ("delivery", "A"))
+    route = next(
+        x
+        for x in plan.routes
+        if x.vehicle_id == document["routes"][r]["vehicle_id"] and x.trip == 1
+    )
+    done = route.stops[: k + 1 if delivered else k]
+    facts = TripFacts(
+        route.start_s,
+        tuple(StopFact(s.order_id, "delivered", s.arrival_s, s.departure_s) for s in done),
+    )
+    now = done[-1].departure_s if done else route.start_s + 60
+    state = LiveState(now_s=now, trips={route.vehicle_id: (facts,)})
+    new, _ = replan(sc, plan, state, ReplanParams(time_limit_s=0.5))
+    document = json.loads(to_json(plan_to_dict(sc, new, plan_kpis(sc, new))))
+    assert violations(sc, document) == []
+    r, k, _ = where(document, ("delivery", "A"))
+    r2, k2, _ = where(document, ("pickup", "X1"))  # (re-sequenced on board: either order)
+    assert r2 == r and abs(k2 - k) == 1
