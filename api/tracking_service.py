@@ -298,7 +298,7 @@ class TrackingService:
             if order.order_id == order_id:
                 return self._from_row(order, Day.of(doc).settings.tz, [])
         if parcels:  # a split order: as its last parcel to arrive
-            last = max(parcels, key=lambda o: o.eta_at)
+            last = max(parcels, key=lambda o: (o.eta_at is not None, o.eta_at or o.slot_end_at))
             return self._from_row(last, Day.of(doc).settings.tz, [])
         reason = next((u["reason"] for u in doc["unassigned"] if u["order_id"] == order_id), None)
         return self._tracking(order_id, job.id, "unassigned", reason=reason)

@@ -130,6 +130,12 @@ def open_plan(
                 )
                 sequence += 1
     orders_by_id = scenario.orders_by_id
+    # A parcel of a split order a re-plan offered click & collect: its agreed window.
+    parcel_windows = {
+        c["parcel_id"]: (day.parse(c["slot_start"]), day.parse(c["slot_end"]))
+        for c in doc.get("order_changes") or []
+        if c.get("parcel_id")
+    }
     for collection in doc["collections"]:
         node = scenario.nodes.get(collection["node_id"])
         if node is None:
@@ -138,11 +144,14 @@ def open_plan(
             )
         ready = day.parse(collection["ready_by"])
         order = orders_by_id.get(collection["order_id"])
+        unit = collection.get("parcel_id") or collection["order_id"]
         slot = (day.at(order.slot_start_s), day.at(order.slot_end_s)) if order else (ready, ready)
+        slot = parcel_windows.get(unit, slot)
         orders.append(
             TrackedOrder(
                 plan_id=plan_id,
-                order_id=collection["order_id"],
+                # A split order's parcel collected at a store is tracked as the parcel.
+                order_id=unit,
                 vehicle_id=None,
                 node_id=node.node_id,
                 mode="click_collect",

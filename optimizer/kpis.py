@@ -4,26 +4,33 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from optimizer.model import Plan, Scenario
+from optimizer.model import Plan, Scenario, parcel_view, with_order_changes
 
 
 def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
-    """KPIs of a plan (see docs/plan-format.md)."""
+    """KPIs of a plan (see docs/plan-format.md); a re-plan's order changes are applied to
+    ``scenario`` (again, if the caller did)."""
+    scenario = with_order_changes(scenario, plan.order_changes)
     total = len(scenario.orders)
     # A failed attempt kept on a re-planned route is not where its order ends.
     delivered = [s for r in plan.routes for s in r.stops if not s.failed_attempt]
     pickups = [s for s in delivered if s.is_pickup]
     delivered = [s for s in delivered if not s.is_pickup]
-    routed = len({s.order_id for s in delivered})
+    routed_ids = {s.order_id for s in delivered}
+    routed = len(routed_ids)
     parcels = len(delivered) + len(plan.collections)
-    collected = len(plan.collections)
-    unassigned = len(plan.unassigned)
-    undeliverable = sum(1 for u in plan.unassigned if not u.code.deliverable)
+    # An order counts once: routed while a parcel of it is on a route, else collected;
+    # unassigned when all of it is (a re-plan may leave one parcel of a split order
+    # unassigned after the others were delivered: ``parcels_unassigned``).
+    collected = len({c.order_id for c in plan.collections} - routed_ids)
+    whole = [u for u in plan.unassigned if u.parcel_id is None]
+    unassigned = len(whole)
+    undeliverable = sum(1 for u in whole if not u.code.deliverable)
     deliverable = total - undeliverable
     late = {
         s.order_id
         for s in delivered
-        if s.service_start_s > scenario.orders_by_id[s.order_id].slot_end_s
+        if s.service_start_s > parcel_view(scenario, plan, s.order_id, s.parcel_id).slot_end_s
     }
     on_time = routed - len(late)  # an order is on time when all its parcels are
     km_by_mode: dict[str, float] = defaultdict(float)
@@ -35,6 +42,11 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         vehicles_by_mode[r.mode].add(r.vehicle_id)
     handling = sum(  # every parcel is picked and packed at its node
         scenario.nodes[node_id].handling_cost_eur for node_id, _ in plan.shipments(scenario)
+    ) + sum(  # every return picked up is checked back into its end node's stock
+        scenario.nodes[r.node_id].handling_cost_eur
+        for r in plan.routes
+        for s in r.stops
+        if s.is_pickup and not s.failed_attempt
     )
     route_cost = sum(cost_by_mode.values())
     return {
@@ -44,6 +56,7 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         "orders_unassigned": unassigned,
         "orders_deliverable": deliverable,
         "orders_split": len({p.order_id for p in plan.parcels.values()}),
+        "parcels_unassigned": len(plan.unassigned) - unassigned,
         "parcels_shipped": parcels,
         "served_deliverable_pct": _pct(routed + collected, deliverable),
         "on_time_pct": _pct(on_time, routed),
@@ -54,7 +67,7 @@ def plan_kpis(scenario: Scenario, plan: Plan) -> dict:
         "co2_g": round(sum(r.co2_g for r in plan.routes), 3),
         "vehicles_used": len({r.vehicle_id for r in plan.routes}),
         "vehicles_used_by_mode": {m: len(v) for m, v in sorted(vehicles_by_mode.items())},
-        "unassigned_by_reason": dict(sorted(Counter(str(u.code) for u in plan.unassigned).items())),
+        "unassigned_by_reason": dict(sorted(Counter(str(u.code) for u in whole).items())),
         # Returns (pickups): the plan picks up returns_routed of returns_total; the rest
         # are listed in plan.returns with a reason.
         "returns_total": len(scenario.returns),

@@ -462,10 +462,9 @@ def test_a_replan_keeps_the_pickup_and_the_load_along_the_route(done_pickup):
     assert doc["restock"] and doc["restock"][0]["lines"] == [{"sku": "TV", "qty": 1}]
 
 
-def test_a_replan_refuses_a_failed_pickup_for_now():
-    from optimizer.live.replan import LiveState, ReplanError, StopFact, TripFacts, replan
+def _failed_pickup_state(plan):
+    from optimizer.live.replan import LiveState, StopFact, TripFacts
 
-    sc, plan = _day_with_a_return()
     route = next(r for r in plan.routes if any(s.is_pickup for s in r.stops))
     k = next(j for j, s in enumerate(route.stops) if s.is_pickup)
     facts = TripFacts(route.start_s, tuple(
@@ -473,9 +472,91 @@ def test_a_replan_refuses_a_failed_pickup_for_now():
                  "nobody_home" if j == k else None)
         for j, s in enumerate(route.stops[: k + 1])
     ))  # fmt: skip
-    state = LiveState(now_s=facts.stops[-1].departure_s, trips={route.vehicle_id: (facts,)})
-    with pytest.raises(ReplanError, match="failed pickup is not supported"):
-        replan(sc, plan, state)
+    return route, LiveState(now_s=facts.stops[-1].departure_s, trips={route.vehicle_id: (facts,)})
+
+
+def test_a_failed_pickup_is_retried_in_a_later_slot_and_the_checker_agrees():
+    from optimizer.live.replan import ReplanParams, replan
+
+    sc, plan = _day_with_a_return()
+    route, state = _failed_pickup_state(plan)
+    new, report = replan(sc, plan, state, ReplanParams(time_limit_s=0.5))
+    doc, check = _replan_checked(sc, new)
+    assert check.ok, [str(v) for v in check.violations]
+    (change,) = [c for c in new.order_changes if c.order_id == "R1"]
+    assert change.kind == "retry_later_slot" and change.slot_start_s >= 14 * 3600
+    assert "pickup failed (nobody_home)" in change.reason
+    stops = [s for r in new.routes for s in r.stops if s.order_id == "R1"]
+    assert [s.outcome for s in stops] == ["failed", None]  # the attempt, then the retry
+    retry = stops[1]
+    assert change.slot_start_s <= retry.service_start_s <= change.slot_end_s
+    (row,) = doc["returns"]
+    assert row["status"] == "routed" and doc["kpis"]["returns_routed"] == 1
+    # The new stop's slot in plan.json is the agreed one; the restock counts it once.
+    (stop,) = [s for r in doc["routes"] for s in r["stops"]
+               if s["order_id"] == "R1" and "outcome" not in s]  # fmt: skip
+    assert sc.settings.to_iso(change.slot_start_s) == stop["slot_start"]
+    assert [x["lines"] for x in doc["restock"]] == [[{"sku": "TV", "qty": 1}]]
+    assert any(c["order_id"] == "R1" for c in report.to_dict()["order_changes"])
+
+
+def test_a_failed_pickup_with_no_later_slot_is_unassigned_with_the_reason():
+    from optimizer.live.replan import ReplanParams, replan
+
+    sc, plan = _day_with_a_return()
+    route, state = _failed_pickup_state(plan)
+    # The day's last slot ends when the failed one does: no later slot today.
+    params = ReplanParams(time_limit_s=0.5, delivery_end_s=14 * 3600)
+    new, report = replan(sc, plan, state, params)
+    doc, check = _replan_checked(sc, new)
+    assert check.ok, [str(v) for v in check.violations]
+    (row,) = doc["returns"]
+    assert row["status"] == "unassigned" and row["code"] == "pickup_failed"
+    assert "pickup failed (nobody_home)" in row["reason"] and "rebook" in row["reason"]
+    assert doc["kpis"]["returns_routed"] == 0 and doc["kpis"]["returns_unassigned"] == 1
+    assert not doc["restock"]
+    assert all(c.order_id != "R1" for c in new.order_changes)
+
+
+def test_the_checker_flags_a_retried_pickup_outside_its_agreed_slot():
+    from optimizer.live.replan import ReplanParams, replan
+
+    sc, plan = _day_with_a_return()
+    _, state = _failed_pickup_state(plan)
+    new, _ = replan(sc, plan, state, ReplanParams(time_limit_s=0.5))
+    doc, _ = _replan_checked(sc, new)
+    bad = copy.deepcopy(doc)
+    (change,) = [c for c in bad["order_changes"] if c["order_id"] == "R1"]
+    # Agreed: a slot that ends before the retry comes (after the failed slot's start).
+    change["slot_start"] = change["slot_end"] = sc.settings.to_iso(12 * 3600 + 1800)
+    assert "late_stop" in codes(sc, bad)
+    bad = copy.deepcopy(doc)
+    (change,) = [c for c in bad["order_changes"] if c["order_id"] == "R1"]
+    change["kind"] = "click_and_collect"
+    assert "malformed" in codes(sc, bad) or "bad_order_change" in codes(sc, bad)
+
+
+def test_a_return_whose_node_lost_its_vehicles_goes_back_to_another_candidate_node():
+    from optimizer.live.replan import LiveState, ReplanParams, replan
+
+    sc, plan = _day_with_a_return()
+    (row,) = plan.returns
+    assert row.node_id == "HUB"
+    hub = frozenset(v.vehicle_id for v in sc.vehicles if v.node_id == "HUB")
+    now = min(r.start_s for r in plan.routes) - 600  # nobody has left yet
+    new, report = replan(sc, plan, LiveState(now_s=now, broken_down=hub),
+                          ReplanParams(time_limit_s=0.5))  # fmt: skip
+    doc, check = _replan_checked(sc, new)
+    assert check.ok, [str(v) for v in check.violations]
+    (row,) = doc["returns"]
+    assert row["status"] == "routed" and row["node_id"] == "STORE"
+    (moved,) = report.returns_rerouted
+    assert (moved["return_id"], moved["from_node_id"], moved["to_node_id"]) == (
+        "R1", "HUB", "STORE")  # fmt: skip
+    assert "no vehicle of HUB" in moved["reason"]
+    assert [x["node_id"] for x in doc["restock"]] == ["STORE"]
+    # The HUB's deliveries cannot go: unassigned with the breakdown in the reason.
+    assert {u["order_id"] for u in doc["unassigned"]} == {o.order_id for o in sc.orders}
 
 
 def test_the_checker_recomputes_the_returns_kpis(routed_day):

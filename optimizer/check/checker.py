@@ -25,12 +25,14 @@ from optimizer.model import (
     NodeKind,
     Order,
     OrderChange,
+    Return,
     Scenario,
     Service,
     UnassignedCode,
     Vehicle,
     VehicleType,
     ZoneRule,
+    changed_order,
     with_order_changes,
 )
 from optimizer.travel import GreatCircle, Profile, TravelProvider
@@ -218,6 +220,8 @@ class _Unassigned:
     order_id: str | None
     code: str | None
     reason: str | None
+    parcel_id: str | None = None  # one parcel of a split order (the others delivered)
+    lines: Lines | None = None
 
 
 @dataclass
@@ -279,7 +283,8 @@ class _Plan:
                 )
         for u in self.unassigned:
             if u.order_id is not None:
-                out[u.order_id].append(_Place("unassigned", None, None, f"unassigned ({u.code})"))
+                text = f"unassigned ({u.code})" + _as_parcel(u.order_id, u.parcel_id)
+                out[u.order_id].append(_Place("unassigned", None, None, text, u.parcel_id, u.lines))
         return out
 
 
@@ -288,6 +293,8 @@ class _Context:
     scenario: Scenario
     travel: TravelProvider
     violations: list[Violation] = field(default_factory=list)
+    # A re-plan's changes of single parcels of split orders, by parcel id.
+    parcel_changes: dict[str, OrderChange] = field(default_factory=dict)
 
     def flag(
         self, code: str, message: str, order_id: str | None = None, vehicle_id: str | None = None
@@ -297,25 +304,35 @@ class _Context:
     def order(self, order_id: str | None) -> Order | None:
         return self.scenario.orders_by_id.get(order_id) if order_id is not None else None
 
+    def parcel(self, order_id: str | None, parcel_id: str | None) -> Order | None:
+        """The order as one parcel of it is to be served: with the parcel's own change
+        (a later slot, collection at a store) when a re-plan agreed one."""
+        order = self.order(order_id)
+        change = self.parcel_changes.get(parcel_id or "")
+        return changed_order(order, change) if order is not None else None
+
     def visit(self, stop: _Stop) -> Order | None:
-        """What a stop serves as an order-like visit: the order, or for a pickup the
-        return's address, slot, service time and lines (any service may pick up; zones
-        still apply)."""
+        """What a stop serves as an order-like visit: the order (its parcel), or for a
+        pickup the return's address, slot, service time and lines (any service may pick
+        up; zones still apply)."""
         if not stop.pickup:
-            return self.order(stop.order_id)
+            return self.parcel(stop.order_id, stop.parcel_id)
         ret = self.scenario.returns_by_id.get(stop.order_id or "")
-        if ret is None:
-            return None
-        return Order(
-            order_id=ret.return_id,
-            lat=ret.lat,
-            lon=ret.lon,
-            service=Service.ECO,
-            slot_start_s=ret.slot_start_s,
-            slot_end_s=ret.slot_end_s,
-            service_time_s=ret.service_time_s,
-            lines=ret.lines,
-        )
+        return None if ret is None else _return_visit(ret)
+
+
+def _return_visit(ret: Return) -> Order:
+    """A return as an order-like visit (its own reading, not the model's ``as_stop``)."""
+    return Order(
+        order_id=ret.return_id,
+        lat=ret.lat,
+        lon=ret.lon,
+        service=Service.ECO,
+        slot_start_s=ret.slot_start_s,
+        slot_end_s=ret.slot_end_s,
+        service_time_s=ret.service_time_s,
+        lines=ret.lines,
+    )
 
 
 # --- entry point -------------------------------------------------------------------------
@@ -336,7 +353,9 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
     """
     ctx = _Context(scenario, travel if travel is not None else GreatCircle())
     if isinstance(plan, dict) and plan.get("order_changes") is not None:
-        ctx.scenario = with_order_changes(scenario, _read_order_changes(ctx, plan))
+        changes = _read_order_changes(ctx, plan)
+        ctx.scenario = with_order_changes(scenario, changes)
+        ctx.parcel_changes = {c.parcel_id: c for c in changes if c.parcel_id is not None}
     parsed = _read_plan(ctx, plan)
     for check in (  # in this order: _check_range needs the routes walked
         _check_order_coverage,
@@ -469,24 +488,36 @@ def _read_plan(ctx: _Context, plan: Any) -> _Plan:
 
 def _read_order_changes(ctx: _Context, plan: dict) -> list[OrderChange]:
     """A re-plan's agreed changes to orders, those a customer could have been offered:
-    a later slot of the same day, or collection at a store (see docs/replan.md)."""
+    a later slot of the same day, or collection at a store (see docs/replan.md); of one
+    parcel of a split order (``parcel_id``: an id of the form ORDER/k); or a return's
+    pickup retried in a later slot (``order_id`` is the return id)."""
     top = _Fields(ctx, plan, "plan")
     out: list[OrderChange] = []
     seen: set[str] = set()
+    returns = ctx.scenario.returns_by_id
     for i, obj in top.objects("order_changes") or []:
         c = _Fields(ctx, obj, f"order change {i + 1}")
         c.order_id = c.text("order_id")
         kind, node_id, reason = c.text("kind"), c.text("node_id", False), c.text("reason", False)
+        parcel_id = c.text("parcel_id", False)
         start_s, end_s = c.time("slot_start"), c.time("slot_end")
         order = ctx.order(c.order_id)
+        if order is None and c.order_id in returns and parcel_id is None:
+            order = _return_visit(returns[c.order_id])
+            if kind == "click_and_collect":
+                kind = None
+                c.bad("kind", "a return's pickup can only be retried in a later slot")
         if None in (c.order_id, kind, start_s, end_s):
             continue
-        who = f"order change {i + 1} ({c.order_id})"
+        who = f"order change {i + 1} ({parcel_id or c.order_id})"
         problems = []
+        key = parcel_id or c.order_id
         if order is None:
-            problems.append("is not an order of the scenario")
-        elif c.order_id in seen:
+            problems.append("is not an order (or return) of the scenario")
+        elif key in seen:
             problems.append("is changed twice")
+        elif parcel_id is not None and not parcel_id.startswith(f"{c.order_id}/"):
+            problems.append(f"parcel {parcel_id!r} is not a parcel of {c.order_id}")
         if kind not in ("retry_later_slot", "click_and_collect"):
             problems.append(f"kind {kind!r} is not retry_later_slot or click_and_collect")
         if not (reason or "").strip():
@@ -505,12 +536,12 @@ def _read_order_changes(ctx: _Context, plan: dict) -> list[OrderChange]:
             node = ctx.scenario.nodes.get(node_id or "")
             if node is None or node.kind is not NodeKind.STORE:
                 problems.append(f"collects at {node_id!r}, which is not a store of the scenario")
-        seen.add(c.order_id)
+        seen.add(key)
         if problems:
             for problem in problems:
                 ctx.flag("bad_order_change", f"{who} {problem}", c.order_id)
             continue
-        out.append(OrderChange(c.order_id, kind, start_s, end_s, reason, node_id))
+        out.append(OrderChange(c.order_id, kind, start_s, end_s, reason, node_id, parcel_id))
     return out
 
 
@@ -639,7 +670,14 @@ def _read_unassigned(ctx: _Context, i: int, obj: dict) -> _Unassigned:
     u = _Fields(ctx, obj, f"unassigned {i + 1}")
     u.order_id = u.text("order_id")
     # A missing code or reason has its own violation code (see _check_unassigned).
-    return _Unassigned(u.order_id, u.text("code", required=False), u.text("reason", required=False))
+    parcel_id = u.text("parcel_id", required=False)
+    return _Unassigned(
+        u.order_id,
+        u.text("code", required=False),
+        u.text("reason", required=False),
+        parcel_id,
+        _read_lines(u) if parcel_id is not None else None,
+    )
 
 
 def _read_assignment(ctx: _Context, i: int, obj: dict) -> _Assignment:
@@ -685,7 +723,7 @@ def _check_order_coverage(ctx: _Context, plan: _Plan) -> None:
                 f"{order.order_id} is neither routed, collected nor unassigned",
                 order.order_id,
             )
-        elif any(p.status == "unassigned" for p in where):
+        elif any(p.status == "unassigned" and p.parcel_id is None for p in where):
             if len(where) > 1:
                 ctx.flag(
                     "order_duplicated",
@@ -812,7 +850,9 @@ def _check_assignments(ctx: _Context, plan: _Plan) -> None:
 def _check_split_assignment(ctx: _Context, a: _Assignment, where: list[_Place]) -> None:
     """A split order's row: its status, and one parcel entry per parcel where it is."""
     actual = {p.parcel_id or a.order_id: (p.node_id, p.vehicle_id) for p in where}
-    status = where[0].status
+    # Routed while a parcel is on a route, else collected while one is at a store.
+    statuses = {p.status for p in where}
+    status = next(s for s in ("routed", "collected", "unassigned") if s in statuses)
     if a.status != status or a.parcels != actual:
         said = ", ".join(f"{k} from {n} on {v}" for k, (n, v) in sorted((a.parcels or {}).items()))
         ctx.flag(
@@ -825,7 +865,7 @@ def _check_split_assignment(ctx: _Context, a: _Assignment, where: list[_Place]) 
 
 def _check_collections(ctx: _Context, plan: _Plan) -> None:
     for c in plan.collections:
-        order = ctx.order(c.order_id)
+        order = ctx.parcel(c.order_id, c.parcel_id)
         if order is None:
             continue
         if order.service is not Service.CLICK_COLLECT:
@@ -1763,6 +1803,7 @@ _COUNT_KPIS = (
 _NEWER_COUNT_KPIS = (
     "orders_split",
     "parcels_shipped",
+    "parcels_unassigned",
     "returns_total",
     "returns_routed",
     "returns_unassigned",
@@ -1784,8 +1825,15 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         1 for r in plan.routes for s in r.stops if s.order_id in orders and not s.failed_attempt
     ) + sum(1 for c in plan.collections if c.order_id in orders)
     split = {o for o, where in plan.places().items() if o in orders and len(where) > 1}
-    collected = {c.order_id for c in plan.collections if c.order_id in orders}
-    unassigned = {u.order_id: u.code for u in plan.unassigned if u.order_id in orders}
+    # An order counts once: routed while a parcel of it is on a route, else collected;
+    # unassigned when all of it is (not one parcel left after the others were delivered).
+    collected = {c.order_id for c in plan.collections if c.order_id in orders} - routed
+    unassigned = {
+        u.order_id: u.code for u in plan.unassigned if u.order_id in orders and u.parcel_id is None
+    }
+    parcels_unassigned = sum(
+        1 for u in plan.unassigned if u.order_id in orders and u.parcel_id is not None
+    )
     not_deliverable = sum(1 for code in unassigned.values() if not _deliverable(code))
     deliverable = len(orders) - not_deliverable
     served_s: dict[str, list[bool]] = defaultdict(list)  # per order, each parcel on time?
@@ -1795,7 +1843,8 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         for stop, service_s in zip(route.stops, route.walk.service_start_s, strict=False):
             if stop.failed_attempt or stop.pickup or stop.order_id not in orders:
                 continue
-            served_s[stop.order_id].append(service_s <= orders[stop.order_id].slot_end_s)
+            slot_end_s = ctx.parcel(stop.order_id, stop.parcel_id).slot_end_s
+            served_s[stop.order_id].append(service_s <= slot_end_s)
     on_time = {o for o, ok in served_s.items() if all(ok)}  # all its parcels on time
     distance_km: dict[str, float] = defaultdict(float)
     route_cost_eur: dict[str, float] = defaultdict(float)
@@ -1809,6 +1858,14 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         if r.vehicle_id is not None and r.vehicle_type is not None
     }
     handling_eur = sum(node.handling_cost_eur for _, node, _ in _shipments(ctx, plan))
+    # A return picked up is checked back into stock at the node its tour ends at.
+    handling_eur += sum(
+        route.base.handling_cost_eur
+        for route in plan.routes
+        if route.base is not None
+        for s in route.stops
+        if s.pickup and not s.failed_attempt and s.order_id in ctx.scenario.returns_by_id
+    )
     return {
         "orders_total": len(orders),
         "orders_routed": len(routed),
@@ -1817,6 +1874,7 @@ def _recompute_kpis(ctx: _Context, plan: _Plan, costs: dict[int, _Cost]) -> dict
         "orders_deliverable": deliverable,
         "orders_split": len(split),
         "parcels_shipped": parcels,
+        "parcels_unassigned": parcels_unassigned,
         # Nothing to serve (or to route) counts as all of it served (on time).
         "served_deliverable_pct": _pct(len(routed) + len(collected), deliverable),
         "on_time_pct": _pct(len(on_time), len(routed)),

@@ -22,6 +22,8 @@ from optimizer.model import (
     Stop,
     Unassigned,
     UnassignedCode,
+    parcel_view,
+    with_order_changes,
 )
 
 PLAN_FORMAT = "lastmile-plan/1"
@@ -30,26 +32,31 @@ PICKUP_SERVICE = "return_pickup"
 
 
 def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
-    """The plan as the JSON document of docs/plan-format.md (ISO 8601 times)."""
+    """The plan as the JSON document of docs/plan-format.md (ISO 8601 times). A
+    re-plan's order changes are applied to ``scenario`` (again, if the caller did)."""
+    scenario = with_order_changes(scenario, plan.order_changes)
     iso = scenario.settings.to_iso
     orders = scenario.orders_by_id
     assignments = {}
     routes = []
     split: dict[str, list[dict]] = {}  # order -> where its parcels go
+    # A parcel's lines: shipped, or left unassigned after a failed attempt on a route.
+    parcel_lines = {u.parcel_id: u.lines or () for u in plan.unassigned if u.parcel_id}
+    parcel_lines |= {pid: p.lines for pid, p in plan.parcels.items()}
     for r in plan.routes:
         stops = []
         for s in r.stops:
             if s.is_pickup:
                 stops.append(_pickup(scenario, s))
                 continue
-            order = orders[s.order_id]
+            order = parcel_view(scenario, plan, s.order_id, s.parcel_id)
             parcel = plan.parcels.get(s.parcel_id or "")
             stops.append(
                 {
                     "kind": "delivery",
                     "order_id": s.order_id,
                     "parcel_id": s.parcel_id or s.order_id,
-                    "lines": _lines(parcel.lines if parcel else order.lines),
+                    "lines": _lines(parcel_lines.get(s.parcel_id or "", order.lines)),
                     "service": str(order.service),
                     "lat": s.lat,
                     "lon": s.lon,
@@ -106,13 +113,23 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
     for c in plan.collections:
         # The node whose stock it takes: the store, or where the shuttle brings it from.
         node_id = c.transfer_from_node_id or c.node_id
+        if c.parcel_id is not None:  # one parcel of a split order
+            split.setdefault(c.order_id, []).append(
+                {"parcel_id": c.parcel_id, "node_id": node_id, "vehicle_id": None}
+            )
+            continue
         assignments[c.order_id] = {"status": "collected", "node_id": node_id, "vehicle_id": None}
     for u in plan.unassigned:
+        if u.parcel_id is not None:
+            split.setdefault(u.order_id, []).append(
+                {"parcel_id": u.parcel_id, "node_id": None, "vehicle_id": None}
+            )
+            continue
         assignments[u.order_id] = {"status": "unassigned", "node_id": None, "vehicle_id": None}
     for order_id, parcels in split.items():  # shipped from several nodes: one row each
         parcels.sort(key=lambda p: p["parcel_id"])
         assignments[order_id] = {
-            "status": "routed",
+            "status": split_status(parcels),
             "node_id": None,
             "vehicle_id": None,
             "parcels": parcels,
@@ -130,6 +147,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                     "node_id": c.node_id,
                     "reason": c.reason,
                 }
+                | ({"parcel_id": c.parcel_id} if c.parcel_id else {})
                 for c in plan.order_changes
             ],
         }
@@ -147,8 +165,11 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         "collections": [
             {
                 "order_id": c.order_id,
-                "parcel_id": c.order_id,  # click & collect orders are never split
-                "lines": _lines(orders[c.order_id].lines),
+                # A whole order, or one parcel of a split order a re-plan has collected.
+                "parcel_id": c.parcel_id or c.order_id,
+                "lines": _lines(
+                    plan.parcels[c.parcel_id].lines if c.parcel_id else orders[c.order_id].lines
+                ),
                 "node_id": c.node_id,
                 "ready_by": iso(c.ready_by_s),
             }
@@ -157,6 +178,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
         ],
         "unassigned": [
             {"order_id": u.order_id, "code": str(u.code), "reason": u.reason, "node_id": u.node_id}
+            | ({"parcel_id": u.parcel_id, "lines": _lines(u.lines or ())} if u.parcel_id else {})
             for u in plan.unassigned
         ],
         "assignments": [
@@ -411,8 +433,14 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
         s.parcel_id: Parcel(s.parcel_id, s.order_id, r.node_id, lines[s.parcel_id])
         for r, lines in zip(routes, _parcel_lines(document), strict=True)
         for s in r.stops
-        if s.parcel_id is not None and not s.is_pickup
+        if s.parcel_id is not None and not s.is_pickup and not s.failed_attempt
     }
+    for c in document["collections"]:  # a parcel a re-plan collects at a store
+        if c.get("parcel_id") not in (None, c["order_id"]):
+            parcels[c["parcel_id"]] = Parcel(
+                c["parcel_id"], c["order_id"], c.get("transfer_from_node_id") or c["node_id"],
+                _read_lines(c.get("lines", ())),
+            )  # fmt: skip
     return Plan(
         scenario_name=document["scenario"]["name"],
         sources=sources,
@@ -424,11 +452,19 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
                 seconds(c["ready_by"]),
                 c.get("transfer_from_node_id"),
                 seconds(c["transfer_departs"]) if c.get("transfer_departs") else None,
+                c["parcel_id"] if c.get("parcel_id") not in (None, c["order_id"]) else None,
             )  # fmt: skip
             for c in document["collections"]
         ],
         unassigned=[
-            Unassigned(u["order_id"], UnassignedCode(u["code"]), u["reason"], u.get("node_id"))
+            Unassigned(
+                u["order_id"],
+                UnassignedCode(u["code"]),
+                u["reason"],
+                u.get("node_id"),
+                u.get("parcel_id"),
+                _read_lines(u["lines"]) if u.get("parcel_id") else None,
+            )  # fmt: skip
             for u in document["unassigned"]
         ],
         engine=document.get("engine", ""),
@@ -443,6 +479,7 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
                 seconds(c["slot_end"]),
                 c["reason"],
                 c.get("node_id"),
+                c.get("parcel_id"),
             )
             for c in document.get("order_changes", [])
         ],
@@ -465,14 +502,23 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
 def _parcel_lines(document: dict) -> list[dict[str, tuple[OrderLine, ...]]]:
     """Per route of a plan.json, the lines of each of its parcel stops."""
     return [
-        {
-            s.get("parcel_id", s["order_id"]): tuple(
-                OrderLine(x["sku"], x["qty"]) for x in s.get("lines", ())
-            )
-            for s in r["stops"]
-        }
+        {s.get("parcel_id", s["order_id"]): _read_lines(s.get("lines", ())) for s in r["stops"]}
         for r in document["routes"]
     ]
+
+
+def _read_lines(lines) -> tuple[OrderLine, ...]:
+    return tuple(OrderLine(x["sku"], x["qty"]) for x in lines)
+
+
+def split_status(parcels: list[dict]) -> str:
+    """The status of a split order's row: routed while any parcel is on a route, else
+    collected while any is at a store, else unassigned."""
+    if any(p["vehicle_id"] is not None for p in parcels):
+        return "routed"
+    if any(p["node_id"] is not None for p in parcels):
+        return "collected"
+    return "unassigned"
 
 
 def _transfer(c: Collection, iso) -> dict:

@@ -35,6 +35,7 @@ from optimizer.model import (
     Collection,
     NodeKind,
     OrderChange,
+    Parcel,
     Plan,
     Route,
     Scenario,
@@ -53,6 +54,7 @@ from optimizer.planning import (
 )
 from optimizer.routing import ENGINES, RoutingProblem
 from optimizer.sourcing import GreedySourcing
+from optimizer.sourcing.returns import candidate_nodes, reroute_price_eur
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
 OUTCOMES = ("delivered", "failed", "in_progress")
@@ -158,6 +160,8 @@ class ReplanReport:
     newly_unassigned: list[dict] = field(default_factory=list)  # order, code, reason
     inserted: list[dict] = field(default_factory=list)  # new orders: order, vehicle|node
     order_changes: list[dict] = field(default_factory=list)  # later slot / click & collect
+    # Returns whose end node lost its vehicles: return, from/to node, why.
+    returns_rerouted: list[dict] = field(default_factory=list)
     locked_stops: int = 0
     solve_s: float = 0.0
 
@@ -169,6 +173,7 @@ class ReplanReport:
             "newly_unassigned": self.newly_unassigned,
             "inserted": self.inserted,
             "order_changes": self.order_changes,
+            "returns_rerouted": self.returns_rerouted,
             "solve_s": round(self.solve_s, 3),
         }
 
@@ -177,8 +182,93 @@ class ReplanReport:
 class _Failed:
     order_id: str
     node_id: str  # where the parcel goes back to
-    ready_s: int  # when it is back there
+    ready_s: int  # when it is back there (a pickup: now, nothing rides back)
     why: str  # what happened, in words
+    pickup: bool = False  # a return's pickup: retried later today, never collected
+
+
+@dataclass
+class _Ledger:
+    """What a re-plan has settled besides the routes: the node of each order, the
+    changes agreed with customers, the collections and the unassigned. ``scenario`` is
+    the day before any change; :attr:`day` is the day as the customers agreed it."""
+
+    scenario: Scenario
+    params: ReplanParams
+    now: int
+    sources: dict[str, str]
+    changes: list[OrderChange]
+    collections: list[Collection]
+    unassigned: list[Unassigned]
+
+    @property
+    def day(self) -> Scenario:
+        return with_order_changes(self.scenario, self.changes)
+
+    def retry(self, f: _Failed, window: tuple[int, int]) -> None:
+        """Agree a later slot (every later slot today, narrowed once routed)."""
+        self.changes = [c for c in self.changes if c.order_id != f.order_id]
+        self.changes.append(
+            OrderChange(
+                f.order_id,
+                FailedPolicy.RETRY_LATER_SLOT.value,
+                *window,
+                f"{f.why}; retried in a later slot",
+            )
+        )
+
+    def fall_back(self, retry: dict[str, _Failed], order_id: str, note: str) -> None:
+        """A retry the routes cannot keep: click & collect, or unassigned."""
+        self.changes = [c for c in self.changes if c.order_id != order_id]
+        self.collect_or_give_up(retry.pop(order_id), note)
+
+    def collect_or_give_up(self, f: _Failed, note: str = "") -> None:
+        """Click & collect at the nearest store with the basket in stock (after what the
+        plan ships from it), open long enough to get it ready; else unassigned. A failed
+        pickup is unassigned: the customer rebooks or drops the item at a store."""
+        day, now, params = self.day, self.now, self.params
+        order = day.orders_by_id[f.order_id]
+        why = f.why + (f"; {note}" if note else "")
+        if f.pickup:
+            store = _nearest_store(day, {}, f.order_id, now, any_stock=True)
+            where = f" or to drop it at {day.nodes[store].name} ({store})" if store else ""
+            self.unassigned.append(
+                Unassigned(
+                    f.order_id,
+                    UnassignedCode.PICKUP_FAILED,
+                    f"{why}; no later slot today: call the customer to rebook the pickup" + where,
+                    None,
+                )
+            )
+            self.sources.pop(f.order_id, None)
+            return
+        ready = now + params.collect_ready_after_s
+        store = _nearest_store(day, self.sources, f.order_id, ready)
+        if store is None:
+            self.unassigned.append(
+                Unassigned(
+                    f.order_id,
+                    UnassignedCode.DELIVERY_FAILED,
+                    f"{why}; no later slot today and no store near {order.order_id}'s "
+                    "address holds the basket for click & collect: call the customer to rebook",
+                    None,
+                )
+            )
+            self.sources.pop(f.order_id, None)
+            return
+        node = day.nodes[store]
+        self.changes.append(
+            OrderChange(
+                f.order_id,
+                FailedPolicy.CLICK_AND_COLLECT.value,
+                ready,
+                node.closes_s,
+                f"{why}; offered click & collect at {node.name} ({store})",
+                store,
+            )
+        )
+        self.collections.append(Collection(f.order_id, store, ready))
+        self.sources[f.order_id] = store
 
 
 @dataclass
@@ -219,29 +309,27 @@ def replan(
 def _replan_returns(scenario, plan, state, params, travel, picked: dict[str, str]):
     """Re-plan a day with pickups: each routed return is an order-like stop of its end
     node (as in planning), locked, kept on board or re-routed from that node like an
-    order; a failed pickup is refused (not supported yet). Returns the plan unassigned
-    in the morning stay so. The loads along the new routes are walked again (a tour
-    leaves with its deliveries; pickups board)."""
-    failed = [
-        (f"trips[{vid}]", f"pickup {f.order_id} failed: re-planning a failed pickup is not "
-         "supported yet")
-        for vid, trips in state.trips.items()
-        for trip in trips
-        for f in trip.stops
-        if f.outcome == "failed" and f.order_id in picked
-    ]  # fmt: skip
-    if failed:
-        raise ReplanError(failed)
+    order; a failed pickup is retried in a later slot today, else unassigned with the
+    reason. Returns the plan unassigned in the morning stay so. The loads along the new
+    routes are walked again (a tour leaves with its deliveries; pickups board)."""
     returns = scenario.returns_by_id
     units = replace(scenario, orders=scenario.orders + [returns[r].as_stop() for r in picked])
+    # The other end nodes a return may go to when its node can no longer send a vehicle.
+    shipped = plan.sources | {p.order_id: p.node_id for p in plan.parcels.values()}
+    ends = {
+        r: [n for n in candidate_nodes(scenario, returns[r], shipped) if n != node_id]
+        for r, node_id in picked.items()
+    }
     new, report = _replan_parcels(
-        units, replace(plan, sources=plan.sources | picked), state, params, travel
+        units, replace(plan, sources=plan.sources | picked), state, params, travel, ends
     )
     new.routes = [_walk_loads(scenario, new, r) for r in new.routes]
     new.sources = {o: n for o, n in new.sources.items() if o not in picked}
     dropped = {u.order_id: u for u in new.unassigned if u.order_id in picked}
     new.unassigned = [u for u in new.unassigned if u.order_id not in picked]
-    on_route = {s.order_id: r for r in new.routes for s in r.stops if s.is_pickup}
+    on_route = {
+        s.order_id: r for r in new.routes for s in r.stops if s.is_pickup and not s.failed_attempt
+    }
     rows = []
     for row in plan.returns:
         if row.return_id in on_route:
@@ -306,28 +394,27 @@ def _replan_parcels(
     state: LiveState,
     params: ReplanParams | None = None,
     travel: TravelProvider | None = None,
+    ends: dict[str, list[str]] | None = None,
 ) -> tuple[Plan, ReplanReport]:
-    """:func:`replan` for a plan whose split orders' parcels are stops of their own."""
-    if not plan.parcels:
-        return _replan(scenario, plan, state, params, travel)
-    parcels = plan.parcels
-    failed = [
-        f"trips[{vid}]: parcel {f.order_id} of a split order failed: re-planning a failed "
-        "parcel is not supported yet"
-        for vid, trips in state.trips.items()
-        for trip in trips
-        for f in trip.stops
-        if f.outcome == "failed" and f.order_id in parcels
-    ]
-    if failed:
-        raise ReplanError([(w.split(": ", 1)[0], w.split(": ", 1)[1]) for w in failed])
+    """:func:`replan` for a plan whose split orders' parcels are stops of their own: each
+    parcel is re-planned as an order of its own (``ORDER/k``, its lines, its node), so a
+    failed parcel is retried in a later slot, collected at a store, or left unassigned,
+    on its own; its siblings keep what happened to them."""
+    if not plan.parcels and not any(u.parcel_id for u in plan.unassigned):
+        return _replan(scenario, plan, state, params, travel, ends=ends)
+    parcels = dict(plan.parcels)
     by_id = scenario.orders_by_id
+    # Parcels an earlier re-plan left unassigned are orders of their own too.
+    lost = {u.parcel_id: u for u in plan.unassigned if u.parcel_id}
     units = replace(
         scenario,
         orders=scenario.orders
         + [
             replace(by_id[p.order_id], order_id=pid, lines=p.lines, ship_from_node_id=p.node_id)
             for pid, p in parcels.items()
+        ]
+        + [
+            replace(by_id[u.order_id], order_id=pid, lines=u.lines or ()) for pid, u in lost.items()
         ],
     )
     as_units = replace(
@@ -343,23 +430,65 @@ def _replan_parcels(
         ],
         sources=plan.sources | {pid: p.node_id for pid, p in parcels.items()},
         parcels={},
+        collections=[replace(c, order_id=c.parcel_id or c.order_id, parcel_id=None)
+                     for c in plan.collections],
+        unassigned=[replace(u, order_id=u.parcel_id or u.order_id, parcel_id=None, lines=None)
+                    for u in plan.unassigned],
+        order_changes=[replace(c, order_id=c.parcel_id or c.order_id, parcel_id=None)
+                       for c in plan.order_changes],
+    )  # fmt: skip
+    split = {p.order_id for p in parcels.values()} | {u.order_id for u in lost.values()}
+    new, report = _replan(
+        units, as_units, state, params, travel, split, keep=set(parcels), ends=ends
     )
-    split = {p.order_id for p in parcels.values()}
-    new, report = _replan(units, as_units, state, params, travel, split, keep=set(parcels))
-    routes = [
+    parent = {pid: p.order_id for pid, p in parcels.items()}
+    parent |= {pid: u.order_id for pid, u in lost.items()}
+    lines = {pid: p.lines for pid, p in parcels.items()}
+    lines |= {pid: u.lines or () for pid, u in lost.items()}
+    new.routes = [
         replace(r, stops=[
-            replace(s, order_id=parcels[s.order_id].order_id, parcel_id=s.order_id)
-            if s.order_id in parcels else s
+            replace(s, order_id=parent[s.order_id], parcel_id=s.order_id)
+            if s.order_id in parent else s
             for s in r.stops
         ])
         for r in new.routes
     ]  # fmt: skip
-    routed = {s.parcel_id for r in routes for s in r.stops if s.parcel_id}
-    new.routes = routes
-    new.sources = {o: n for o, n in new.sources.items() if o not in parcels}
+    routed = {
+        s.parcel_id for r in new.routes for s in r.stops if s.parcel_id and not s.failed_attempt
+    }
+    collected = {c.order_id: c for c in new.collections if c.order_id in parent}
     new.parcels = {pid: p for pid, p in parcels.items() if pid in routed}
+    new.parcels |= {  # a parcel offered click & collect takes the store's stock
+        pid: Parcel(pid, parent[pid], c.node_id, lines[pid]) for pid, c in collected.items()
+    }
+    new.collections = [
+        replace(c, order_id=parent[c.order_id], parcel_id=c.order_id)
+        if c.order_id in parent else c
+        for c in new.collections
+    ]  # fmt: skip
+    new.unassigned = [
+        replace(u, order_id=parent[u.order_id], parcel_id=u.order_id, lines=lines[u.order_id])
+        if u.order_id in parent else u
+        for u in new.unassigned
+    ]  # fmt: skip
+    new.order_changes = [
+        replace(c, order_id=parent[c.order_id], parcel_id=c.order_id)
+        if c.order_id in parent else c
+        for c in new.order_changes
+    ]  # fmt: skip
+    new.sources = {o: n for o, n in new.sources.items() if o not in parent}
+    new.decisions = {o: d for o, d in new.decisions.items() if o not in parent}
     new.max_split = plan.max_split
+    _report_parcels(report, parent)
     return new, report
+
+
+def _report_parcels(report: ReplanReport, parent: dict[str, str]) -> None:
+    """The report's entries about parcels name their order too."""
+    for entry in report.moved + report.newly_unassigned + report.order_changes:
+        if entry.get("order_id") in parent:
+            entry["parcel_id"] = entry["order_id"]
+            entry["order_id"] = parent[entry["parcel_id"]]
 
 
 def _replan(
@@ -370,8 +499,13 @@ def _replan(
     travel: TravelProvider | None,
     split: set[str] = frozenset(),
     keep: set[str] = frozenset(),
+    ends: dict[str, list[str]] | None = None,
 ) -> tuple[Plan, ReplanReport]:
+    """The re-plan itself, over order-like units (orders, parcels, returns' pickups).
+    ``ends``: the pickups among the units, each with the other end nodes it may go to."""
     params = params or ReplanParams()
+    ends = ends or {}
+    pickups = set(ends)
     travel = travel or GreatCircle()
     started = time.perf_counter()
     now = state.now_s
@@ -431,61 +565,71 @@ def _replan(
             ready = now if live.broken else max(now, new.end_s)
             for f in new_facts:  # (an earlier re-plan placed the earlier ones again)
                 if f.outcome == "failed":
+                    up = f.order_id in pickups  # nothing rides back: retried from now
                     failed.append(
                         _Failed(
                             f.order_id,
                             route.node_id,
-                            ready,
-                            f"delivery failed ({f.failure_reason or 'other'}) at "
-                            f"{_clock(f.arrival_s)} on {vid}",
+                            now if up else ready,
+                            f"{'pickup' if up else 'delivery'} failed "
+                            f"({f.failure_reason or 'other'}) at {_clock(f.arrival_s)} on {vid}",
+                            up,
                         )
                     )
             for order_id in carried:
+                up = order_id in pickups
                 failed.append(
                     _Failed(
                         order_id,
                         route.node_id,
-                        new.end_s,
-                        f"{vid} runs too late to deliver it in its slot; it rides back to "
-                        f"{route.node_id}",
-                    )
+                        now if up else new.end_s,
+                        f"{vid} runs too late to "
+                        + (
+                            "pick it up in its slot"
+                            if up
+                            else f"deliver it in its slot; it rides back to {route.node_id}"
+                        ),
+                        up,
+                    )  # fmt: skip
                 )
 
     placed = {s.order_id for r in plan.routes for s in r.stops} | split
     placed |= {c.order_id for c in plan.collections} | {u.order_id for u in plan.unassigned}
     new_orders = [o.order_id for o in scenario.orders if o.order_id not in placed]
-    unassigned = [u for u in plan.unassigned if u.order_id in scenario.orders_by_id]
-    collections = list(plan.collections)
+    book = _Ledger(
+        scenario,
+        params,
+        now,
+        sources,
+        changes,
+        list(plan.collections),
+        [u for u in plan.unassigned if u.order_id in scenario.orders_by_id],
+    )
     new_sources, new_unassigned, new_collections = _source_new(day, travel, sources, new_orders)
     sources.update(new_sources)
-    unassigned += new_unassigned
-    collections += new_collections
+    book.unassigned += new_unassigned
+    book.collections += new_collections
     collected_new = {c.order_id for c in new_collections}
     pool += [o for o in new_orders if o in new_sources and o not in collected_new]
 
-    # Failed deliveries: a later slot (routed with the pool), or click & collect.
+    # Failed deliveries: a later slot (routed with the pool), or click & collect. A
+    # failed pickup: a later slot, else unassigned.
     failed_ids = {f.order_id for f in failed}
     pool = [o for o in pool if o not in failed_ids]
     retry: dict[str, _Failed] = {}
     for f in failed:
-        if params.policy is FailedPolicy.CLICK_AND_COLLECT:
-            _collect_or_give_up(day, sources, f, now, params, changes, collections, unassigned)
+        if params.policy is FailedPolicy.CLICK_AND_COLLECT and not f.pickup:
+            book.collect_or_give_up(f)
             continue
-        window = _later_window(day.orders_by_id[f.order_id], f.ready_s, params)
+        window = _later_window(book.day.orders_by_id[f.order_id], f.ready_s, params)
         if window is None:
-            _collect_or_give_up(day, sources, f, now, params, changes, collections, unassigned)
+            book.collect_or_give_up(f)
             continue
         retry[f.order_id] = f
-        changes = [c for c in changes if c.order_id != f.order_id]
-        changes.append(
-            OrderChange(
-                f.order_id,
-                FailedPolicy.RETRY_LATER_SLOT.value,
-                *window,
-                f"{f.why}; retried in a later slot",
-            )
-        )
-    day = with_order_changes(scenario, changes)
+        book.retry(f, window)
+    day = book.day
+    rerouted = _reroute_returns(day, [o for o in pool + list(retry) if o in ends], ends,
+                                sources, fleet)  # fmt: skip
 
     # Route the pool, node by node, on the vehicles that still work.
     by_node: dict[str, list[str]] = {}
@@ -512,37 +656,20 @@ def _replan(
             ]
         for order_id in dropped:
             if order_id in retry:
-                changes[:] = [c for c in changes if c.order_id != order_id]
-                f = retry.pop(order_id)
-                _collect_or_give_up(
-                    with_order_changes(scenario, changes),
-                    sources,
-                    f,
-                    now,
-                    params,
-                    changes,
-                    collections,
-                    unassigned,
-                    note="no later slot today fits the routes",
-                )
+                book.fall_back(retry, order_id, "no later slot today fits the routes")
             else:
                 u = _fleet_full(day, order_id, nid)
                 if order_id in recovered:
                     u.reason = "its vehicle broke down and " + u.reason
-                unassigned.append(u)
+                book.unassigned.append(u)
                 sources.pop(order_id, None)
 
-    fresh = _wait_for_parcels(
-        scenario, travel, fresh, retry, sources, now, params, changes, collections, unassigned
-    )
+    fresh = _wait_for_parcels(travel, fresh, retry, book)
     if params.policy is FailedPolicy.AUTO and retry:
-        fresh = _cheaper_collect(
-            scenario, travel, fresh, retry, sources, now, params, changes, collections, unassigned
-        )
+        fresh = _cheaper_collect(travel, fresh, retry, book)
     # Retried slots: the slot (of the order's own length) its new service start falls in.
-    day = with_order_changes(scenario, changes)
-    changes = _snap_retry_slots(scenario, fresh, changes)
-    day = with_order_changes(scenario, changes)
+    changes = book.changes = _snap_retry_slots(scenario, fresh, book.changes)
+    collections, unassigned = book.collections, book.unassigned
 
     routes = _costed(scenario, kept + fresh)
     placed_now = {s.order_id for r in routes for s in r.stops if not s.failed_attempt}
@@ -561,8 +688,60 @@ def _replan(
         replan={"now": scenario.settings.to_iso(now), "policy": params.policy.value},
     )
     report = _report(scenario, plan, new_plan, new_orders, locked)
+    report.returns_rerouted = rerouted
     report.solve_s = new_plan.solve_s
     return new_plan, report
+
+
+def _can_leave(day: Scenario, live: _Vehicle) -> bool:
+    """Whether the vehicle may still leave on a tour today (as :func:`_node_batch` lets
+    it): working, a tour left, back and reloaded before its shift and its node end."""
+    vehicle = live.vehicle
+    vt = day.vehicle_types[vehicle.vehicle_type_id]
+    leaves = max(vehicle.shift_start_s, live.available_s + (vt.reload_s if live.trips else 0))
+    return (
+        not live.broken
+        and live.trips < vt.max_trips
+        and leaves < vehicle.shift_end_s
+        and leaves <= day.nodes[vehicle.node_id].closes_s
+        and live.used_m < vt.range_km * 1000
+    )
+
+
+def _reroute_returns(
+    day: Scenario,
+    pickups: list[str],
+    ends: dict[str, list[str]],
+    sources: dict[str, str],
+    fleet: dict[str, _Vehicle],
+) -> list[dict]:
+    """A pickup still to do whose end node has no vehicle left that may carry it (broken
+    down, its tours or shift over) goes to the cheapest other candidate end node that
+    has one (out and back with such a vehicle, plus that node's handling: the rule of
+    planning, docs/scenario-format.md); ``sources`` is updated. Returns what moved."""
+    free: dict[str, set[str]] = {}
+    for live in fleet.values():
+        if _can_leave(day, live):
+            free.setdefault(live.vehicle.node_id, set()).add(live.vehicle.vehicle_id)
+    returns = day.returns_by_id
+    moved = []
+    for rid in pickups:
+        node_id = sources[rid]
+        if reroute_price_eur(day, returns[rid], node_id, free.get(node_id, set())) < math.inf:
+            continue
+        prices = {n: reroute_price_eur(day, returns[rid], n, free.get(n, set())) for n in ends[rid]}
+        best = min(sorted(prices), key=lambda n: prices[n], default=None)
+        if best is None or prices[best] == math.inf:
+            continue  # nowhere else: routed from its node, unassigned with the reason
+        sources[rid] = best
+        moved.append({
+            "return_id": rid,
+            "from_node_id": node_id,
+            "to_node_id": best,
+            "reason": f"no vehicle of {node_id} can still pick it up today; {best} can, "
+                      f"for {prices[best]:.2f} EUR with its handling",
+        })  # fmt: skip
+    return moved
 
 
 # -- the live state against the plan -------------------------------------------------------
@@ -879,51 +1058,11 @@ def _snap_retry_slots(
     return out
 
 
-def _collect_or_give_up(
-    day: Scenario,
-    sources: dict[str, str],
-    f: _Failed,
-    now: int,
-    params: ReplanParams,
-    changes: list[OrderChange],
-    collections: list[Collection],
-    unassigned: list[Unassigned],
-    note: str = "",
-) -> None:
-    """Click & collect at the nearest store with the basket in stock (after what the
-    plan ships from it), open long enough to get it ready; else unassigned."""
-    order = day.orders_by_id[f.order_id]
-    store = _nearest_store(day, sources, f.order_id, now + params.collect_ready_after_s)
-    why = f.why + (f"; {note}" if note else "")
-    if store is None:
-        unassigned.append(
-            Unassigned(
-                f.order_id,
-                UnassignedCode.DELIVERY_FAILED,
-                f"{why}; no later slot today and no store near {order.order_id}'s address "
-                "holds the basket for click & collect: call the customer to rebook",
-                None,
-            )
-        )
-        sources.pop(f.order_id, None)
-        return
-    ready = now + params.collect_ready_after_s
-    node = day.nodes[store]
-    changes.append(
-        OrderChange(
-            f.order_id,
-            FailedPolicy.CLICK_AND_COLLECT.value,
-            ready,
-            node.closes_s,
-            f"{why}; offered click & collect at {node.name} ({store})",
-            store,
-        )
-    )
-    collections.append(Collection(f.order_id, store, ready))
-    sources[f.order_id] = store
-
-
-def _nearest_store(day: Scenario, sources: dict[str, str], order_id: str, ready_s: int):
+def _nearest_store(
+    day: Scenario, sources: dict[str, str], order_id: str, ready_s: int, any_stock: bool = False
+):
+    """The store nearest the order's address, open after ``ready_s``, that holds its
+    basket after what ``sources`` ship from it (with ``any_stock``: any open store)."""
     order = day.orders_by_id[order_id]
     shipped: dict[tuple[str, str], int] = {}
     for other, node_id in sources.items():
@@ -935,7 +1074,7 @@ def _nearest_store(day: Scenario, sources: dict[str, str], order_id: str, ready_
     for node in day.nodes.values():
         if node.kind is not NodeKind.STORE or node.closes_s <= ready_s:
             continue
-        if all(
+        if any_stock or all(
             day.stock.get((node.node_id, line.sku), 0) - shipped.get((node.node_id, line.sku), 0)
             >= line.qty
             for line in order.lines
@@ -1028,7 +1167,7 @@ def _after_earlier_tours(day: Scenario, live: _Vehicle, route: Route) -> Route:
 
 
 def _wait_for_parcels(
-    scenario, travel, routes, retry, sources, now, params, changes, collections, unassigned
+    travel: TravelProvider, routes: list[Route], retry: dict[str, _Failed], book: _Ledger
 ) -> list[Route]:
     """A tour carrying a retried parcel leaves once the parcel is back at the node: the
     tour starts later if all its stops still keep their slots and the shift, else the
@@ -1040,10 +1179,10 @@ def _wait_for_parcels(
         if ready is None or route.start_s + route.reload_s >= ready:
             out.append(route)
             continue
-        day = with_order_changes(scenario, changes)
+        day = book.day
         later = _retimed(day, travel, replace(route, start_s=ready - route.reload_s), route.stops)
-        vehicle = scenario.vehicles_by_id[route.vehicle_id]
-        node = scenario.nodes[route.node_id]
+        vehicle = day.vehicles_by_id[route.vehicle_id]
+        node = day.nodes[route.node_id]
         if (
             not route.breaks
             and later.end_s <= vehicle.shift_end_s
@@ -1058,56 +1197,41 @@ def _wait_for_parcels(
         for stop in route.stops:
             if stop.order_id in retry and retry[stop.order_id].ready_s > route.start_s:
                 removed.add(stop.order_id)
-                changes[:] = [c for c in changes if c.order_id != stop.order_id]
-                _collect_or_give_up(
-                    with_order_changes(scenario, changes),
-                    sources,
-                    retry.pop(stop.order_id),
-                    now,
-                    params,
-                    changes,
-                    collections,
-                    unassigned,
-                    note="no tour leaves after the parcel is back in time for a later slot",
+                book.fall_back(
+                    retry,
+                    stop.order_id,
+                    "no tour leaves after the parcel is back in time for a later slot",
                 )
         kept = [s for s in route.stops if s.order_id not in removed]
         if kept:
-            out.append(_retimed(with_order_changes(scenario, changes), travel, route, kept))
+            out.append(_retimed(book.day, travel, route, kept))
     return out
 
 
 def _cheaper_collect(
-    scenario, travel, routes, retry, sources, now, params, changes, collections, unassigned
+    travel: TravelProvider, routes: list[Route], retry: dict[str, _Failed], book: _Ledger
 ) -> list[Route]:
     """``auto``: a retried order whose detour costs more than click & collect (the
     compensation and the store's handling) is offered click & collect instead, when a
-    store has the stock."""
+    store has the stock. (A failed pickup keeps its later slot.)"""
+    params = book.params
     out = []
     for route in routes:
-        vt = scenario.vehicle_types[route.vehicle_type_id]
+        vt = book.scenario.vehicle_types[route.vehicle_type_id]
         for stop in list(route.stops):
-            if stop.order_id not in retry:
+            if stop.order_id not in retry or retry[stop.order_id].pickup:
                 continue
-            day = with_order_changes(scenario, changes)
+            day = book.day
             without = _retimed(day, travel, route, [s for s in route.stops if s is not stop])
             saved = _variable_cost(vt, route) - _variable_cost(vt, without)
-            store = _nearest_store(day, sources, stop.order_id, now + params.collect_ready_after_s)
+            ready = book.now + params.collect_ready_after_s
+            store = _nearest_store(day, book.sources, stop.order_id, ready)
             if store is None:
                 continue
-            collect_eur = params.collect_compensation_eur + scenario.nodes[store].handling_cost_eur
+            collect_eur = params.collect_compensation_eur + day.nodes[store].handling_cost_eur
             if saved > collect_eur:
-                changes[:] = [c for c in changes if c.order_id != stop.order_id]
-                f = retry.pop(stop.order_id)
-                _collect_or_give_up(
-                    with_order_changes(scenario, changes),
-                    sources,
-                    f,
-                    now,
-                    params,
-                    changes,
-                    collections,
-                    unassigned,
-                    note=f"a later slot would cost {saved:.2f} EUR of detour",
+                book.fall_back(
+                    retry, stop.order_id, f"a later slot would cost {saved:.2f} EUR of detour"
                 )
                 route = without
         if route.stops:

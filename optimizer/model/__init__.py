@@ -11,6 +11,8 @@ from optimizer.model.plan import (
     Stop,
     Unassigned,
     UnassignedCode,
+    changed_order,
+    parcel_view,
     with_order_changes,
 )
 from optimizer.model.scenario import (
@@ -67,5 +69,7 @@ __all__ = [
     "VehicleType",
     "Zone",
     "ZoneRule",
+    "changed_order",
+    "parcel_view",
     "with_order_changes",
 ]

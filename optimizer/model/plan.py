@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from optimizer.model.scenario import OrderLine, Scenario, Service
+from optimizer.model.scenario import Order, OrderLine, Scenario, Service
 
 
 class UnassignedCode(StrEnum):
@@ -27,6 +27,8 @@ class UnassignedCode(StrEnum):
     STOCK_ALLOCATED = "stock_allocated"  # the nodes able to deliver it gave their stock away
     # A re-plan after a failed delivery found no later slot and no store to collect from.
     DELIVERY_FAILED = "delivery_failed"
+    # A re-plan after a failed pickup (a return) found no later slot today.
+    PICKUP_FAILED = "pickup_failed"
 
     @property
     def deliverable(self) -> bool:
@@ -123,6 +125,9 @@ class Collection:
     # ``transfer_departs_s`` (< 0: a shuttle of an earlier day); the stock is taken there.
     transfer_from_node_id: str | None = None
     transfer_departs_s: int | None = None
+    # Set when one parcel of a split order is collected (a re-plan offered click &
+    # collect after its delivery failed): its lines are ``Plan.parcels[parcel_id]``.
+    parcel_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,10 @@ class Unassigned:
     code: UnassignedCode
     reason: str
     node_id: str | None = None
+    # Set when only one parcel of a split order is left unassigned (a re-plan after its
+    # delivery failed, the other parcels delivered): which one, and its lines.
+    parcel_id: str | None = None
+    lines: tuple[OrderLine, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,10 @@ class OrderChange:
     slot_end_s: int
     reason: str
     node_id: str | None = None  # the store, for click_and_collect
+    # Set when the change is for one parcel of a split order (its other parcels keep
+    # their slot); ``order_id`` is then the order's. A change of a return (its pickup
+    # retried in a later slot) is keyed by the ``return_id``.
+    parcel_id: str | None = None
 
 
 @dataclass
@@ -229,28 +242,44 @@ class Plan:
 
 def with_order_changes(scenario: Scenario, changes: list[OrderChange]) -> Scenario:
     """The scenario as the customers of ``changes`` agreed it: a retried order has its
-    new slot; an order offered click & collect is collected at its store in its window."""
-    if not changes:
+    new slot; an order offered click & collect is collected at its store in its window;
+    a return whose pickup is retried has its new slot. A change of one parcel of a split
+    order leaves the order as it is (:func:`parcel_view` applies it to that parcel)."""
+    by_id = {c.order_id: c for c in changes if c.parcel_id is None}
+    if not by_id:
         return scenario
-    by_id = {c.order_id: c for c in changes}
-    orders = []
-    for order in scenario.orders:
-        change = by_id.get(order.order_id)
-        if change is None:
-            orders.append(order)
-        elif change.kind == "click_and_collect":
-            orders.append(
-                replace(
-                    order,
-                    service=Service.CLICK_COLLECT,
-                    collect_node_id=change.node_id,
-                    ship_from_node_id=change.node_id,
-                    slot_start_s=change.slot_start_s,
-                    slot_end_s=change.slot_end_s,
-                )
-            )
-        else:
-            orders.append(
-                replace(order, slot_start_s=change.slot_start_s, slot_end_s=change.slot_end_s)
-            )
-    return replace(scenario, orders=orders)
+    orders = [changed_order(o, by_id.get(o.order_id)) for o in scenario.orders]
+    returns = [
+        replace(r, slot_start_s=c.slot_start_s, slot_end_s=c.slot_end_s)
+        if (c := by_id.get(r.return_id)) is not None
+        else r
+        for r in scenario.returns
+    ]
+    return replace(scenario, orders=orders, returns=returns)
+
+
+def changed_order(order: Order, change: OrderChange | None) -> Order:
+    """The order (or one parcel of it, seen as the order) as ``change`` agreed it."""
+    if change is None:
+        return order
+    if change.kind == "click_and_collect":
+        return replace(
+            order,
+            service=Service.CLICK_COLLECT,
+            collect_node_id=change.node_id,
+            ship_from_node_id=change.node_id,
+            slot_start_s=change.slot_start_s,
+            slot_end_s=change.slot_end_s,
+        )
+    return replace(order, slot_start_s=change.slot_start_s, slot_end_s=change.slot_end_s)
+
+
+def parcel_view(scenario: Scenario, plan: Plan, order_id: str, parcel_id: str | None) -> Order:
+    """What one parcel of an order is to the customer now: the order (with its whole-order
+    changes already in ``scenario``), with the parcel's own change if a re-plan agreed
+    one (a later slot, or collection at a store)."""
+    order = scenario.orders_by_id[order_id]
+    if parcel_id is None or parcel_id == order_id:
+        return order
+    change = next((c for c in plan.order_changes if c.parcel_id == parcel_id), None)
+    return changed_order(order, change)

@@ -218,18 +218,33 @@ def _cheapest(live, ret: Return, node_id: str, weight, volume, zones):
     )[0]  # fmt: skip
 
 
-def _estimate(scenario: Scenario, ret: Return, node_id: str, weight, volume, zones) -> float:
-    """Out and back from the node with its cheapest vehicle type allowed to carry it."""
+def _estimate(
+    scenario: Scenario, ret: Return, node_id: str, weight, volume, zones, vehicle_ids=None
+) -> float:
+    """Out and back from the node with its cheapest vehicle type allowed to carry it
+    (among ``vehicle_ids`` when given: those that can still leave)."""
     node = scenario.nodes[node_id]
     km = great_circle_km(ret.lat, ret.lon, node.lat, node.lon)
     costs = [
         2 * km * (vt.cost_per_km_eur + vt.cost_per_hour_eur / vt.speed_kmh)
         for v in scenario.vehicles
-        if v.node_id == node_id
+        if v.node_id == node_id and (vehicle_ids is None or v.vehicle_id in vehicle_ids)
         for vt in [scenario.vehicle_types[v.vehicle_type_id]]
         if vt.may_carry(Service.ECO, weight, volume, zones)
     ]
     return min(costs) if costs else np.inf
+
+
+def reroute_price_eur(
+    scenario: Scenario, ret: Return, node_id: str, vehicle_ids: set[str]
+) -> float:
+    """What ending ``ret`` at ``node_id`` costs when only ``vehicle_ids`` can still leave
+    (a re-plan: the return's node lost its vehicles): out and back with the cheapest of
+    them allowed to carry it, plus the node's handling; inf when none may."""
+    weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
+    zones = scenario.zones_at(ret.lat, ret.lon)
+    eur = _estimate(scenario, ret, node_id, weight, volume, zones, vehicle_ids)
+    return eur + scenario.nodes[node_id].handling_cost_eur
 
 
 def _place(live, ret: Return, node_id: str, weight, volume, zones) -> None:
