@@ -566,26 +566,14 @@ def build_problem(
     return's ``service_time_s``: the driver hands over the replacement, then takes the
     old item back, two handovers at the door); it must start early enough for the pickup
     to start in the slot too (the slot's end less the delivery's service time); a vehicle
-    may serve it if it may serve both; leaving it out costs both penalties.
+    may serve it if it may serve both; leaving it out costs both penalties. When no
+    vehicle may serve both halves they stay two stops.
     """
-    pickup_of = _exchanges(scenario, order_ids)
-    along = set(pickup_of.values())
-    order_ids = [o for o in order_ids if o not in along]  # one stop each
-    merged = [pickup_of.get(o) for o in order_ids]  # the pickup riding on stop i, if any
-    # Every unit: the stops' orders, then the merged pickups (rows len(order_ids)...).
-    units = order_ids + [r for r in merged if r is not None]
-    orders = [scenario.orders_by_id[o] for o in units]
+    orders = [scenario.orders_by_id[o] for o in order_ids]
     depots = list(dict.fromkeys(v.node_id for v in vehicles))
     depot_index = {n: k for k, n in enumerate(depots)}
     nodes = [scenario.nodes[n] for n in depots]
     types = [scenario.vehicle_types[v.vehicle_type_id] for v in vehicles]
-    stops = orders[: len(order_ids)]
-    lat = np.array([n.lat for n in nodes] + [o.lat for o in stops])
-    lon = np.array([n.lon for n in nodes] + [o.lon for o in stops])
-
-    profiles = sorted({Profile.of(vt) for vt in types}, key=lambda p: (p.mode, p.speed_kmh))
-    matrices = [travel.matrices(lat, lon, p) for p in profiles]
-    profile_index = {p: k for k, p in enumerate(profiles)}
 
     baskets = [
         (o.service, scenario.weight_kg(o), scenario.volume_l(o), scenario.zones_at(o.lat, o.lon))
@@ -595,35 +583,50 @@ def build_problem(
         vt.vehicle_type_id: np.array([vt.may_carry(*b) for b in baskets], dtype=bool)
         for vt in set(types)
     }
-    allowed = np.zeros((len(orders), len(vehicles)), dtype=bool)
+    may = np.zeros((len(orders), len(vehicles)), dtype=bool)  # per order (or return)
     for v, vehicle in enumerate(vehicles):
-        allowed[:, v] = allowed_by_type[vehicle.vehicle_type_id]
+        may[:, v] = allowed_by_type[vehicle.vehicle_type_id]
         if candidates is not None:
-            allowed[:, v] &= np.array([vehicle.node_id in candidates[o] for o in units])
-
-    node_of = [scenario.nodes[v.node_id] for v in vehicles]
+            may[:, v] &= np.array([vehicle.node_id in candidates[o] for o in order_ids])
     size = np.array(
         [[_grams(scenario.weight_kg(o)), _ml(scenario.volume_l(o))] for o in orders],
         dtype=np.int64,
     ).reshape(len(orders), 2)
-    is_pickup = np.array([o in scenario.returns_by_id for o in order_ids], dtype=bool)
-    n = len(order_ids)
-    demand = np.where(is_pickup[:, None], 0, size[:n])
-    pickup = np.where(is_pickup[:, None], size[:n], 0)
+
+    # An exchange is one stop when a vehicle may serve both halves (else two, as today).
+    row = {o: k for k, o in enumerate(order_ids)}
+    pickup_of = {
+        o: r
+        for o, r in _exchanges(scenario, order_ids).items()
+        if np.any(may[row[o]] & may[row[r]])
+    }
+    along = set(pickup_of.values())
+    keys = [o for o in order_ids if o not in along]  # stop i is keys[i]
+    rows = [row[o] for o in keys]
+    stops = [orders[k] for k in rows]
+    lat = np.array([n.lat for n in nodes] + [o.lat for o in stops])
+    lon = np.array([n.lon for n in nodes] + [o.lon for o in stops])
+    profiles = sorted({Profile.of(vt) for vt in types}, key=lambda p: (p.mode, p.speed_kmh))
+    matrices = [travel.matrices(lat, lon, p) for p in profiles]
+    profile_index = {p: k for k, p in enumerate(profiles)}
+
+    node_of = [scenario.nodes[v.node_id] for v in vehicles]
+    is_pickup = np.array([o in scenario.returns_by_id for o in keys], dtype=bool)
+    demand = np.where(is_pickup[:, None], 0, size[rows])
+    pickup = np.where(is_pickup[:, None], size[rows], 0)
+    allowed = may[rows]
     service_s = np.array([o.service_time_s for o in stops], dtype=np.int64)
     tw_end_s = np.array([o.slot_end_s for o in stops], dtype=np.int64)
-    penalty_eur = np.full(n, scenario.settings.unserved_penalty_eur)
-    row = n
-    for i, return_id in enumerate(merged):
-        if return_id is None:
+    penalty_eur = np.full(len(keys), scenario.settings.unserved_penalty_eur)
+    for i, order_id in enumerate(keys):
+        if order_id not in pickup_of:
             continue
-        allowed[i] &= allowed[row]
-        pickup[i] = size[row]
-        service_s[i] += orders[row].service_time_s
+        back = row[pickup_of[order_id]]
+        allowed[i] &= may[back]
+        pickup[i] = size[back]
+        service_s[i] += orders[back].service_time_s
         tw_end_s[i] = max(stops[i].slot_start_s, stops[i].slot_end_s - stops[i].service_time_s)
         penalty_eur[i] *= 2
-        row += 1
-    allowed = allowed[:n]
     problem = RoutingProblem(
         distance_m=[m[0] for m in matrices],
         duration_s=[m[1] for m in matrices],
@@ -643,7 +646,7 @@ def build_problem(
         vehicle_fixed_cost_eur=np.array([vt.fixed_cost_eur for vt in types], dtype=np.float64),
         vehicle_cost_per_m_eur=np.array([vt.cost_per_km_eur / 1000 for vt in types]),
         vehicle_cost_per_s_eur=np.array([vt.cost_per_hour_eur / 3600 for vt in types]),
-        stop_location=np.arange(len(depots), len(depots) + n, dtype=np.int64),
+        stop_location=np.arange(len(depots), len(depots) + len(keys), dtype=np.int64),
         stop_demand=demand,
         stop_pickup=pickup if is_pickup.any() or pickup_of else None,
         stop_service_s=service_s,
@@ -659,7 +662,7 @@ def build_problem(
     )
     return NodeProblem(
         node_id=key,
-        order_ids=list(order_ids),
+        order_ids=keys,
         vehicles=vehicles,
         problem=problem,
         pickup_of=pickup_of,

@@ -166,6 +166,26 @@ def test_a_split_delivery_leaves_the_pickup_a_plain_return():
     assert "split into parcels" in row["reason"] and "same visit" not in row["reason"]
 
 
+def test_an_exchange_no_vehicle_may_serve_whole_is_two_visits():
+    """A is green (bikes only) and the broken items weigh 140 kg (more than a bike takes):
+    a bike delivers, a van picks up; the checker does not hold them to one visit."""
+    from optimizer.model import Service
+
+    sc = exchange_day()
+    sc = replace(
+        sc,
+        orders=[replace(o, service=Service.GREEN) if o.order_id == "A" else o for o in sc.orders],
+        returns=[replace(sc.returns[0], lines=(OrderLine("TV", 7),))],
+    )
+    _, document = planned(sc)
+    assert violations(sc, document) == []
+    r, _, _ = where(document, ("delivery", "A"))
+    r2, _, _ = where(document, ("pickup", "X1"))
+    assert document["routes"][r]["mode"] == "cargo_bike" and document["routes"][r2]["mode"] == "van"
+    (row,) = document["returns"]
+    assert row["status"] == "routed" and "may serve both" in row["reason"]
+
+
 # -- the routing problem -------------------------------------------------------------------
 
 
