@@ -26,7 +26,14 @@ from pydantic import BaseModel
 from starlette.routing import Match
 
 from api import checkout, plans, replan, tracking
-from api.auth import KeyStore, announce_generated_keys, configure_keys, server_secret
+from api.auth import (
+    KeyStore,
+    announce_generated_keys,
+    configure_keys,
+    configured_keys,
+    server_secret,
+    unknown_vehicles,
+)
 from api.checkout import checkout_error_response
 from api.checkout_service import CheckoutError, CheckoutService
 from api.db import Database
@@ -43,10 +50,12 @@ START_PLAN_S = 10.0
 
 DESCRIPTION = """\
 Every endpoint but `/healthz` and these docs needs an API key in the `X-API-Key` header:
-a `checkout` key (delivery promises, holds, order tracking) or a `planner` key (plans,
-stock, scenario, vehicle events, live state). A customer reads their order's tracking
-with its signed token (`?token=`) instead of a key.
-No key or an unknown key gets 401, a key of the other role 403. Malformed requests get
+a `checkout` key (delivery promises, holds, order tracking), a `planner` key (plans,
+stock, scenario, vehicle events, live state) or a `driver` key (scoped to vehicles: their
+events and the live state of the plans they are on). A customer reads their order's
+tracking with its signed token (`?token=`) instead of a key.
+No key or an unknown key gets 401, a key of a role the endpoint does not admit 403 (a
+driver key for a vehicle not its own too). Malformed requests get
 422 with the path of each faulty field in `detail[].loc`.
 """
 
@@ -76,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             db.migrate()
             announce_generated_keys(configure_keys(db, settings))
+            fleet = set(state.scenario.vehicles_by_id)
+            for warning in unknown_vehicles(configured_keys(settings), fleet):
+                log.warning(warning)
             state.keys = KeyStore(db)
             state.keys.reload()
             state.server_secret = server_secret(db)

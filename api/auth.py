@@ -1,18 +1,21 @@
-"""API keys: two roles, sent as ``X-API-Key``, stored as SHA-256 hashes.
+"""API keys: three roles, sent as ``X-API-Key``, stored as SHA-256 hashes.
 
 * ``checkout`` keys call the promise and hold endpoints; ``planner`` keys call plans,
-  stock and scenario endpoints. A key of one role gets 403 from the other's endpoints;
-  no key or an unknown key gets 401.
-* Keys come from ``LASTMILE_CHECKOUT_KEYS`` / ``LASTMILE_PLANNER_KEYS`` and the file
-  ``LASTMILE_API_KEYS_FILE``. At every start the database is made to hold exactly the
-  configured keys of a role; a role with none configured keeps the key generated for it
-  at first start, or gets one now, printed once to stderr (like Jupyter's token). The
-  service never runs open.
+  stock, scenario and tracking endpoints; ``driver`` keys are scoped to vehicles: they
+  report those vehicles' events and read their live state, nothing else. A key of a
+  role an endpoint does not admit gets 403; no key or an unknown key gets 401.
+* Keys come from ``LASTMILE_CHECKOUT_KEYS`` / ``LASTMILE_PLANNER_KEYS`` /
+  ``LASTMILE_DRIVER_KEYS`` and the file ``LASTMILE_API_KEYS_FILE``. At every start the
+  database is made to hold exactly the configured keys of a role (a driver key with its
+  vehicles); a checkout or planner role with none configured keeps the key generated for
+  it at first start, or gets one now, printed once to stderr (like Jupyter's token). The
+  service never runs open. Driver keys are never generated: they name their vehicles.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import sys
 import threading
@@ -32,17 +35,20 @@ from api.db import Database
 from api.models import KV, ApiKey
 from api.settings import Settings
 
-Role = Literal["checkout", "planner"]
+Role = Literal["checkout", "planner", "driver"]
 ROLES: tuple[str, ...] = get_args(Role)
+# Roles that get a key generated when none is configured (a driver key needs vehicles).
+GENERATED_ROLES = ("checkout", "planner")
 MIN_KEY_LENGTH = 16
 MAX_KEY_LENGTH = 256
+MAX_VEHICLE_ID_LENGTH = 128  # as an event's vehicle_id
 # pg_advisory_xact_lock key: two processes starting together configure keys in turn.
 KEYS_LOCK = 0x6C6D_0002
 
 api_key_header = APIKeyHeader(
     name="X-API-Key",
     scheme_name="ApiKey",
-    description="A `checkout` or `planner` key (see the endpoint's description).",
+    description="A `checkout`, `planner` or `driver` key (see the endpoint's description).",
     auto_error=False,
 )
 
@@ -64,12 +70,13 @@ def error_response(description: str) -> dict[str, Any]:
 # For a router's ``responses=``: documents the 401 and 403 of keyed endpoints.
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: error_response("No key, or a key the service does not know."),
-    403: error_response("A key of the other role."),
+    403: error_response("A key of a role this endpoint does not admit."),
 }
 
 
 class KeyConfigError(ValueError):
-    """Configured keys the service refuses (too short, in two roles, a malformed file)."""
+    """Configured keys the service refuses (too short, in two roles, a malformed file, a
+    driver key without vehicles); the message lists every problem with where it is."""
 
 
 def hash_key(key: str) -> str:
@@ -80,28 +87,99 @@ def hash_key(key: str) -> str:
 # -- configuration at startup -------------------------------------------------------------
 
 
-def configured_keys(settings: Settings) -> dict[str, tuple[str, str]]:
-    """``{key: (role, source)}`` from the environment and the keys file, validated."""
-    found: dict[str, tuple[str, str]] = {}
+@dataclass(frozen=True)
+class KeyGrant:
+    """What a configured key may do: its role, where it was configured (``env``,
+    ``file``), and for a driver key the vehicles it reports for."""
 
-    def add(key: object, role: str, source: str, where: str) -> None:
+    role: str
+    source: str
+    vehicle_ids: tuple[str, ...] = ()
+
+
+def configured_keys(settings: Settings) -> dict[str, KeyGrant]:
+    """``{key: grant}`` from the environment and the keys file, validated: every
+    problem is listed in one :class:`KeyConfigError`."""
+    found: dict[str, KeyGrant] = {}
+    problems: list[str] = []
+
+    def add(key: object, grant: KeyGrant, where: str) -> None:
         if not isinstance(key, str) or not _well_formed(key):
-            raise KeyConfigError(
+            problems.append(
                 f"{where}: an API key is {MIN_KEY_LENGTH}-{MAX_KEY_LENGTH} visible ASCII "
                 "characters (no spaces or commas)"
             )
-        if key in found and found[key][0] != role:
-            raise KeyConfigError(f"{where}: the same key is also a {found[key][0]} key")
-        found.setdefault(key, (role, source))
+            return
+        seen = found.get(key)
+        if seen is not None and seen.role != grant.role:
+            problems.append(f"{where}: the same key is also a {seen.role} key")
+        elif seen is not None and set(seen.vehicle_ids) != set(grant.vehicle_ids):
+            problems.append(
+                f"{where}: the same driver key is configured before with other vehicles "
+                f"({', '.join(seen.vehicle_ids)})"
+            )
+        else:
+            found.setdefault(key, grant)
 
     for role, keys in (("checkout", settings.checkout_keys), ("planner", settings.planner_keys)):
         for i, key in enumerate(keys):
-            add(key, role, "env", f"LASTMILE_{role.upper()}_KEYS[{i}]")
+            add(key, KeyGrant(role, "env"), f"LASTMILE_{role.upper()}_KEYS[{i}]")
+    for i, entry in enumerate(settings.driver_keys):
+        where = f"LASTMILE_DRIVER_KEYS[{i}]"
+        key, sep, vehicles = entry.partition(":")
+        if not sep:
+            problems.append(
+                f"{where}: expected KEY:VEHICLE[,VEHICLE...] (entries separated by ';')"
+            )
+            continue
+        ids = [v.strip() for v in vehicles.split(",") if v.strip()]
+        if _vehicles_ok(ids, where, problems):
+            add(key.strip(), KeyGrant("driver", "env", tuple(ids)), where)
     if settings.api_keys_file is not None:
-        for role, keys in _read_keys_file(settings.api_keys_file).items():
-            for i, key in enumerate(keys):
-                add(key, role, "file", f"{settings.api_keys_file}: {role}[{i}]")
+        path = settings.api_keys_file
+        try:
+            document = _read_keys_file(path)
+        except KeyConfigError as exc:
+            problems.append(str(exc))
+            document = {}
+        for role, keys in document.items():
+            if role != "driver":
+                for i, key in enumerate(keys):
+                    add(key, KeyGrant(role, "file"), f"{path}: {role}[{i}]")
+                continue
+            for j, (key, ids) in enumerate(keys.items()):
+                # Named by position and first characters, as keys are in logs.
+                where = f"{path}: driver[{j}] ({str(key)[:6]}...)"
+                if not isinstance(ids, list) or not all(isinstance(v, str) for v in ids):
+                    problems.append(f"{where}: expected a list of vehicle ids")
+                elif _vehicles_ok(ids, where, problems):
+                    add(key, KeyGrant("driver", "file", tuple(ids)), where)
+    if problems:
+        raise KeyConfigError("; ".join(problems))
     return found
+
+
+def _vehicles_ok(ids: list[str], where: str, problems: list[str]) -> bool:
+    """A driver key's vehicle ids: at least one, each 1-128 visible characters."""
+    if not ids:
+        problems.append(f"{where}: a driver key needs at least one vehicle id")
+        return False
+    bad = [
+        v
+        for v in ids
+        if not (0 < len(v) <= MAX_VEHICLE_ID_LENGTH and v.isprintable() and v == v.strip())
+    ]
+    for v in bad:
+        problems.append(
+            f"{where}: vehicle id {_shown(v)} is not 1-{MAX_VEHICLE_ID_LENGTH} visible characters"
+        )
+    return not bad
+
+
+def _shown(value: str) -> str:
+    """A configured vehicle id quoted for an error message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _well_formed(key: str) -> bool:
@@ -114,8 +192,9 @@ def _well_formed(key: str) -> bool:
     )
 
 
-def _read_keys_file(path: Path) -> dict[str, list]:
-    """``{checkout: [...], planner: [...]}`` from a YAML (or JSON, which is YAML) file."""
+def _read_keys_file(path: Path) -> dict[str, Any]:
+    """``{checkout: [...], planner: [...], driver: {key: [vehicle ids]}}`` from a YAML (or
+    JSON, which is YAML) file."""
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -123,7 +202,10 @@ def _read_keys_file(path: Path) -> dict[str, list]:
     if document is None:
         return {}
     if not isinstance(document, dict):
-        raise KeyConfigError(f"{path}: expected a mapping {{checkout: [keys], planner: [keys]}}")
+        raise KeyConfigError(
+            f"{path}: expected a mapping {{checkout: [keys], planner: [keys], "
+            "driver: {key: [vehicle ids]}}"
+        )
     unknown = sorted(str(k) for k in document if k not in ROLES)
     if unknown:
         raise KeyConfigError(f"{path}: unknown role {unknown[0]!r}; roles are {list(ROLES)}")
@@ -131,7 +213,9 @@ def _read_keys_file(path: Path) -> dict[str, list]:
     for role, keys in document.items():
         if keys is None:
             continue
-        if not isinstance(keys, list):
+        if role == "driver" and not isinstance(keys, dict):
+            raise KeyConfigError(f"{path}: driver: expected a mapping {{key: [vehicle ids]}}")
+        if role != "driver" and not isinstance(keys, list):
             raise KeyConfigError(f"{path}: {role}: expected a list of keys")
         out[role] = keys
     return out
@@ -141,8 +225,10 @@ def configure_keys(db: Database, settings: Settings) -> dict[str, str]:
     """Make the stored keys match the configuration; return the keys generated now
     (``{role: key}``), which the caller shows once: only their hashes are kept."""
     configured = configured_keys(settings)
-    wanted = {hash_key(k): (role, source, k[:6]) for k, (role, source) in configured.items()}
-    configured_roles = {role for role, _, _ in wanted.values()}
+    wanted = {
+        hash_key(k): (g.role, g.source, _vehicles_json(g), k[:6]) for k, g in configured.items()
+    }
+    configured_roles = {role for role, _, _, _ in wanted.values()}
     generated: dict[str, str] = {}
     with db.transaction() as session:
         if db.dialect == "postgresql":
@@ -151,15 +237,17 @@ def configure_keys(db: Database, settings: Settings) -> dict[str, str]:
         kept_roles = set()
         for row in rows:
             if row.key_hash in wanted:
-                row.role, row.source, _ = wanted.pop(row.key_hash)
+                row.role, row.source, row.vehicle_ids, _ = wanted.pop(row.key_hash)
             elif row.source != "generated" or row.role in configured_roles:
                 session.delete(row)  # no longer configured, or replaced by configured keys
                 continue
             kept_roles.add(row.role)
-        for digest, (role, source, prefix) in wanted.items():
-            session.add(ApiKey(role=role, key_hash=digest, key_prefix=prefix, source=source))
+        for digest, (role, source, vehicles, prefix) in wanted.items():
+            row = ApiKey(role=role, key_hash=digest, key_prefix=prefix, source=source)
+            row.vehicle_ids = vehicles
+            session.add(row)
             kept_roles.add(role)
-        for role in ROLES:
+        for role in GENERATED_ROLES:
             if role not in kept_roles:
                 key = secrets.token_urlsafe(32)
                 digest = hash_key(key)
@@ -168,6 +256,24 @@ def configure_keys(db: Database, settings: Settings) -> dict[str, str]:
                 )
                 generated[role] = key
     return generated
+
+
+def _vehicles_json(grant: KeyGrant) -> str | None:
+    return json.dumps(sorted(grant.vehicle_ids)) if grant.role == "driver" else None
+
+
+def unknown_vehicles(configured: dict[str, KeyGrant], fleet: set[str]) -> list[str]:
+    """Warnings for driver keys naming vehicles the served scenario's fleet does not have
+    (a typo, or a vehicle of another scenario's plans): the key works for the others."""
+    out = []
+    for key, grant in configured.items():
+        missing = sorted(set(grant.vehicle_ids) - fleet)
+        if missing:
+            out.append(
+                f"driver key {key[:6]}... names vehicles not in the served scenario's "
+                f"fleet: {', '.join(missing)}"
+            )
+    return out
 
 
 def announce_generated_keys(generated: dict[str, str]) -> None:
@@ -191,7 +297,7 @@ def server_secret(db: Database) -> bytes:
 
 
 class KeyStore:
-    """Valid key hashes and their roles, read from the database at most every ``ttl_s``
+    """Valid key hashes and their grants, read from the database at most every ``ttl_s``
     seconds, so a request costs one SHA-256 and a dict lookup. Keys added or revoked by
     another process take effect within ``ttl_s``.
 
@@ -203,58 +309,73 @@ class KeyStore:
     def __init__(self, db: Database, ttl_s: float = 5.0):
         self.db = db
         self.ttl_s = ttl_s
-        self._roles: dict[str, str] = {}
+        self._grants: dict[str, tuple[str, frozenset[str]]] = {}
         self._loaded = -float("inf")
         self._lock = threading.Lock()
 
-    def role_of(self, key: str) -> str | None:
-        """The role of ``key``, or None for a key the service does not know."""
+    def grant_of(self, key: str) -> tuple[str, frozenset[str]] | None:
+        """The role of ``key`` and its vehicles (a driver key's; empty for the other
+        roles), or None for a key the service does not know."""
         if time.monotonic() - self._loaded > self.ttl_s:
             self.reload()
-        return self._roles.get(hash_key(key))
+        return self._grants.get(hash_key(key))
 
     def reload(self) -> None:
         with self._lock:
             with self.db.transaction(write=False) as session:
-                rows = session.execute(select(ApiKey.key_hash, ApiKey.role)).all()
-            self._roles = dict(rows)  # swapped whole: readers never see half a table
+                rows = session.execute(
+                    select(ApiKey.key_hash, ApiKey.role, ApiKey.vehicle_ids)
+                ).all()
+            # Swapped whole: readers never see half a table.
+            self._grants = {
+                digest: (role, frozenset(json.loads(vehicles)) if vehicles else frozenset())
+                for digest, role, vehicles in rows
+            }
             self._loaded = time.monotonic()
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the key's role and its first characters (for logs)."""
+    """Who is calling: the key's role, its first characters (for logs) and, for a
+    driver key, the vehicles it may report for."""
 
     role: str
     key_prefix: str
+    vehicle_ids: frozenset[str] = frozenset()
 
 
 @cache
-def require_role(role: Role) -> Callable[..., Caller]:
-    """A FastAPI dependency admitting keys of ``role`` only, returning the :class:`Caller`.
+def require_role(role: Role, *more: Role) -> Callable[..., Caller]:
+    """A FastAPI dependency admitting keys of ``role`` (or of the ``more`` roles) only,
+    returning the :class:`Caller`.
 
     On a router: ``APIRouter(dependencies=[Depends(require_role("planner"))])``; on an
-    endpoint: ``caller: Annotated[Caller, Depends(require_role("checkout"))]``.
+    endpoint: ``caller: Annotated[Caller, Depends(require_role("planner", "driver"))]``
+    (the endpoint then checks a driver's vehicles itself).
     """
-    if role not in ROLES:
-        raise ValueError(f"role {role!r} not understood; one of {list(ROLES)}.")
+    admitted = (role, *more)
+    for r in admitted:
+        if r not in ROLES:
+            raise ValueError(f"role {r!r} not understood; one of {list(ROLES)}.")
+    needs = " or ".join(admitted)
 
     def check_key(
         request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
     ) -> Caller:
         if not api_key:
             raise _unauthorized("missing API key: send it in the X-API-Key header")
-        found = request.app.state.keys.role_of(api_key)
+        found = request.app.state.keys.grant_of(api_key)
         if found is None:
             raise _unauthorized("unknown API key")
-        if found != role:
+        found_role, vehicles = found
+        if found_role not in admitted:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"this is a {found} key; this endpoint needs a {role} key",
+                detail=f"this is a {found_role} key; this endpoint needs a {needs} key",
             )
-        return Caller(role=found, key_prefix=api_key[:6])
+        return Caller(role=found_role, key_prefix=api_key[:6], vehicle_ids=vehicles)
 
-    check_key.__name__ = f"require_{role}_key"
+    check_key.__name__ = f"require_{'_or_'.join(admitted)}_key"
     return check_key
 
 

@@ -52,11 +52,13 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    role: Mapped[str] = mapped_column(String(16))  # "checkout" | "planner"
+    role: Mapped[str] = mapped_column(String(16))  # "checkout" | "planner" | "driver"
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
     key_prefix: Mapped[str] = mapped_column(String(6))  # first 6 characters, for logs
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     source: Mapped[str] = mapped_column(String(16))  # "env" | "file" | "generated"
+    # A driver key's vehicles, a JSON list of vehicle ids (NULL for the other roles).
+    vehicle_ids: Mapped[str | None] = mapped_column(Text)
 
 
 class PlanJob(Base):

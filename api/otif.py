@@ -3,7 +3,8 @@
 The edge of :mod:`optimizer.live.report`: one :class:`Outcome` per routed order of the
 tracked plans, with its zone (the nearest postcode of the plan's scenario, or the node
 when the scenario has no postcodes or cannot be read), the figures from it, and the
-service-time factors written as the scenario's ``service_times.csv``.
+service-time factors written as the scenario's ``service_times.csv``. Returns' pickups
+are not orders: they are counted apart (picked up, failed, open).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -32,8 +34,24 @@ class ReportError(ValueError):
     """Nothing to report on: no tracking tables, an unknown plan, no event yet."""
 
 
+@dataclass(frozen=True)
+class Tracked:
+    """What the tracking tables say about some plans: one :class:`Outcome` per routed
+    order (returns' pickups are not orders: OTIF is about orders), and the pickups
+    counted apart (``returns``: routed, picked_up, failed, open)."""
+
+    outcomes: list[Outcome]
+    returns: dict[str, int]
+
+
 def outcomes(db: Database, plan_ids: Sequence[str] = ()) -> list[Outcome]:
     """The outcome of every routed order of ``plan_ids`` (default: every tracked plan)."""
+    return tracked(db, plan_ids).outcomes
+
+
+def tracked(db: Database, plan_ids: Sequence[str] = ()) -> Tracked:
+    """The orders' outcomes and the returns' pickups of ``plan_ids`` (default: every
+    tracked plan)."""
     if not inspect(db.engine).has_table("tracked_orders"):
         raise ReportError("this database has no tracking tables (start `lastmile serve` on it)")
     with db.transaction(write=False) as s:
@@ -43,8 +61,8 @@ def outcomes(db: Database, plan_ids: Sequence[str] = ()) -> list[Outcome]:
             if missing:
                 raise ReportError(f"no plan job {missing[0]!r} in this database")
         else:
-            tracked = s.scalars(select(TrackedOrder.plan_id).distinct()).all()
-            jobs = {j.id: j for j in s.scalars(select(PlanJob).where(PlanJob.id.in_(tracked)))}
+            tracked_ids = s.scalars(select(TrackedOrder.plan_id).distinct()).all()
+            jobs = {j.id: j for j in s.scalars(select(PlanJob).where(PlanJob.id.in_(tracked_ids)))}
         rows = s.scalars(
             select(TrackedOrder)
             .where(TrackedOrder.plan_id.in_(list(jobs)), TrackedOrder.vehicle_id.is_not(None))
@@ -63,7 +81,6 @@ def outcomes(db: Database, plan_ids: Sequence[str] = ()) -> list[Outcome]:
         raise ReportError(f"no event has been received for {which}: nothing to report")
     out = []
     for plan_id, job in jobs.items():
-        # Returns' pickups are not deliveries: OTIF is about orders.
         mine = [r for r in rows if r.plan_id == plan_id and r.service != PICKUP_SERVICE]
         if not mine:
             continue
@@ -72,7 +89,16 @@ def outcomes(db: Database, plan_ids: Sequence[str] = ()) -> list[Outcome]:
         zones = _zones(job.scenario_dir, mine)
         for r, zone in zip(mine, zones, strict=True):
             out.append(_outcome(r, zone, day, failures.get(r.order_id, [])))
-    return out
+    return Tracked(out, _returns([r for r in rows if r.service == PICKUP_SERVICE]))
+
+
+def _returns(pickups: list[TrackedOrder]) -> dict[str, int]:
+    """Pickups by outcome. A pickup reported ``delivered`` (before the ``picked_up``
+    event existed) counts as picked up."""
+    done = sum(r.status in ("picked_up", "delivered") for r in pickups)
+    failed = sum(r.status == "failed" for r in pickups)
+    return {"routed": len(pickups), "picked_up": done, "failed": failed,
+            "open": len(pickups) - done - failed}  # fmt: skip
 
 
 def _zones(scenario_dir: str, rows: list[TrackedOrder]) -> list[str]:

@@ -54,6 +54,9 @@ router = APIRouter(
 ORDER_STATE = ("status", "arrived_at", "done_at", "eta_at", "eta_at_departure", "late",
                "failure_reason")  # fmt: skip
 VEHICLE_STATE = ("status", "trip", "last_lat", "last_lon", "last_seen_at", "busy_until_at")
+# A done stop's tracking status -> the core's StopFact outcome: a return picked up is a
+# stop served, as a delivery is (the core tells pickups from deliveries by their id).
+OUTCOME = {"delivered": "delivered", "picked_up": "delivered", "failed": "failed"}
 
 
 class ReplanRequest(BaseModel):
@@ -210,7 +213,7 @@ def live_state(
     """What each vehicle of the plan (``versions[0]``, re-planned from the others) did,
     from its tracking rows and the day's events: its trips (left at its ``departed``
     events, back at its ``arrived`` events without an order), each with its stops
-    delivered, failed, at the door or driven to (in progress)."""
+    delivered (or picked up), failed, at the door or driven to (in progress)."""
     plan_id = versions[0]
     vehicles = s.scalars(select(TrackedVehicle).where(TrackedVehicle.plan_id == plan_id)).all()
     events = s.scalars(
@@ -230,13 +233,17 @@ def live_state(
             facts = []
             heading = None
             for o in (o for o in orders if o.trip == k):
-                if o.status in ("delivered", "failed"):
+                if o.status in OUTCOME:
                     done_s = day.s(o.done_at)
                     arrival_s = day.s(o.arrived_at) if o.arrived_at else done_s - o.service_s
                     facts.append(
                         StopFact(
-                            o.order_id, o.status, min(arrival_s, done_s), done_s, o.failure_reason
-                        )  # fmt: skip
+                            o.order_id,
+                            OUTCOME[o.status],
+                            min(arrival_s, done_s),
+                            done_s,
+                            o.failure_reason,
+                        )
                     )
                 elif o.status == "arrived":
                     arrival_s = day.s(o.arrived_at)

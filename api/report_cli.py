@@ -43,7 +43,7 @@ def otif(
     from sqlalchemy.exc import SQLAlchemyError
 
     from api.db import Database
-    from api.otif import ReportError, outcomes, service_times_csv
+    from api.otif import ReportError, service_times_csv, tracked
     from api.settings import Settings
     from optimizer.live.report import otif_report, service_time_factors
 
@@ -53,15 +53,16 @@ def otif(
         _fail(f"bad LASTMILE_* setting: {exc}")
     db = Database(url)
     try:
-        found = outcomes(db, plan_id or ())
+        found = tracked(db, plan_id or ())
     except ReportError as exc:
         _fail(str(exc))
     except SQLAlchemyError as exc:
         _fail(f"cannot read the database: {str(exc).splitlines()[0]}")
     finally:
         db.dispose()
-    report = otif_report(found)
-    factors = service_time_factors(found, min_samples)
+    report = otif_report(found.outcomes)
+    report["returns"] = found.returns
+    factors = service_time_factors(found.outcomes, min_samples)
     report["service_times"] = factors
     if service_times is not None:
         try:
@@ -107,6 +108,12 @@ def _print(report: dict) -> None:
             row(f"{label} {name}", figures)
     # Ten columns: wider than the 80 characters rich assumes when the output is a file.
     (console if console.is_terminal else Console(width=110)).print(table)
+    returns = report["returns"]
+    if returns["routed"]:
+        console.print(
+            f"Returns (not orders, not in OTIF): {returns['picked_up']} picked up, "
+            f"{returns['failed']} failed, {returns['open']} open of {returns['routed']} routed"
+        )
     if report["service_times"]:
         times = Table(title="Service time per zone (arrived -> delivered)", title_justify="left")
         for name in ("zone", "samples", "planned median", "actual median", "factor"):

@@ -26,10 +26,14 @@ class Settings(BaseSettings):
     scenario
         The scenario folder the service serves (default: the shipped Paris day).
     api_keys_file
-        Optional YAML or JSON file ``{checkout: [keys], planner: [keys]}``.
+        Optional YAML or JSON file ``{checkout: [keys], planner: [keys], driver: {key:
+        [vehicle ids]}}``.
     checkout_keys, planner_keys
         Plain keys, comma-separated in the environment. Stored hashed; with no key at
         all for a role, the service generates one at first start and prints it once.
+    driver_keys
+        Driver keys, each ``KEY:VEHICLE[,VEHICLE...]`` (the vehicles it reports for),
+        separated by ``;`` in the environment. Never generated.
     hold_ttl_s
         How long a stock hold lives before it expires, in seconds.
     plan_time_limit_s
@@ -44,6 +48,7 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = None
     checkout_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     planner_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    driver_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hold_ttl_s: int = Field(600, gt=0)
     plan_time_limit_s: float = Field(30.0, ge=1, le=600)
 
@@ -53,6 +58,15 @@ class Settings(BaseSettings):
         """``"k1, k2"`` (as an environment variable holds it) -> ``["k1", "k2"]``."""
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @field_validator("driver_keys", mode="before")
+    @classmethod
+    def _split_driver_keys(cls, value: object) -> object:
+        """``"k1:V1,V2; k2:V3"`` -> ``["k1:V1,V2", "k2:V3"]`` (checked in
+        :func:`api.auth.configured_keys`, with the other keys)."""
+        if isinstance(value, str):
+            return [e.strip() for e in value.split(";") if e.strip()]
         return value
 
     @model_validator(mode="after")

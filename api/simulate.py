@@ -2,8 +2,8 @@
 
 The service runs in-process (FastAPI's ``TestClient``) on a temporary SQLite database.
 It plans the day (``POST /v1/plans``); then a simulated clock moves the vehicles along
-their routes, sending ``departed``, ``arrived``, ``delivered``, ``failed``, ``delayed``
-and ``collected`` events to ``POST /v1/events``: travel and service times vary at
+their routes, sending ``departed``, ``arrived``, ``delivered``, ``picked_up``, ``failed``,
+``delayed`` and ``collected`` events to ``POST /v1/events``: travel and service times vary at
 random (seeded), some customers are not home, a vehicle may break down. During the day
 new customers check out (``/v1/promise``, ``/v1/holds``, confirm), and the planner
 re-plans (``POST /v1/plans/{id}/replan``) at a few fixed times and once at the end of
@@ -13,10 +13,13 @@ final plan is checked by the independent checker.
 Figures: orders delivered, collected, unassigned; OTIF and the ETA error (from the
 tracking tables, ``lastmile report otif``'s definitions, over the final plan version);
 re-plan latency. Returns' pickups (``returns.csv``) are driven like the other stops:
-tracking knows a pickup as a stop keyed by its return id, and its ``delivered`` event
-means "picked up" (no event kind of its own yet); a pickup never fails in the
-simulation (re-planning a failed pickup is not supported yet). ``returns_done`` counts
+tracking knows a pickup as a stop keyed by its return id, ended by a ``picked_up``
+event; a pickup fails like a delivery (nobody home...) and the next re-plan retries
+it in a later slot or lists it unassigned (``pickup_failed``). ``returns_done`` counts
 the returns picked up by the end of the day; they are left out of the orders' figures.
+A split order's parcels fail on their own too (retried, collected or unassigned one by
+one); an order counts as delivered when its parcels are delivered or collected and one
+at least delivered, ``parcels_unassigned`` counts the parcels left on their own.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class _Day:
         self.travel = GreatCircle()
         self.events = 0
         self.failed = 0
+        self.visit_failed: dict[str, str | None] = {}  # order -> why its last visit failed
         self.delays = 0
         self.replan_ms: list[float] = []
         self.broken: list[str] = []
@@ -255,18 +259,25 @@ class _Day:
                 self._event("delayed", v.t, vehicle_id=v.vehicle_id, delay_s=hold)
             unit = _unit(stop)  # a split order's parcels are tracked one by one
             self._event("arrived", arrival, vehicle_id=v.vehicle_id, order_id=unit)
-            # (Re-planning a failed parcel of a split order, or a failed pickup, is not
-            # supported yet.)
+            # Any stop may fail: a parcel of a split order, a pickup too (the re-plan
+            # retries each on its own). The return half of an exchange is the same
+            # visit as its delivery: it fails when the delivery did, for the same reason.
             fails = self.rng.random() < self.params.fail_p
-            if fails and unit == stop["order_id"] and stop.get("kind") != "pickup":
+            reason = str(self.rng.choice(["nobody_home", "nobody_home", "access", "refused"]))
+            if stop.get("return_kind") == "exchange":
+                earlier = self.visit_failed.get(stop.get("original_order_id"))
+                fails, reason = earlier is not None, earlier or reason
+            elif stop.get("kind") != "pickup":
+                self.visit_failed[stop["order_id"]] = reason if fails else None
+            if fails:
                 self.failed += 1
-                reason = str(self.rng.choice(["nobody_home", "nobody_home", "access", "refused"]))
                 self._event(
                     "failed", done, vehicle_id=v.vehicle_id, order_id=unit,
                     reason=reason,
                 )  # fmt: skip
             else:
-                self._event("delivered", done, vehicle_id=v.vehicle_id, order_id=unit)
+                served = "picked_up" if stop.get("kind") == "pickup" else "delivered"
+                self._event(served, done, vehicle_id=v.vehicle_id, order_id=unit)
             v.done.add((v.trip, unit))
             v.t, v.lat, v.lon = done, stop["lat"], stop["lon"]
 
@@ -326,7 +337,8 @@ class _Day:
     def _collect(self, at_s: int) -> None:
         """Every click & collect customer comes for the order by the end of the day."""
         for c in self.doc["collections"]:
-            self._event("collected", at_s, order_id=c["order_id"])
+            # (a parcel of a split order collected at a store is tracked as the parcel)
+            self._event("collected", at_s, order_id=c.get("parcel_id") or c["order_id"])
 
     # -- figures --
 
@@ -335,13 +347,16 @@ class _Day:
         report = check_plan(scenario, self.doc)
         rows = outcomes(self.state.db, [self.plan_id])
         otif = summary(rows)
-        # Per order (a split order's parcels are tracked one by one): its parcels' status
-        # when they agree, else the one still open.
+        # Per order (a split order's parcels are tracked one by one): delivered when its
+        # parcels are delivered or collected and one at least delivered; else their status
+        # when they agree, else open.
         order_of = {
             st.get("parcel_id") or st["order_id"]: st["order_id"]
             for r in self.doc["routes"]
             for st in r["stops"]
         }
+        order_of |= {c.get("parcel_id") or c["order_id"]: c["order_id"]
+                     for c in self.doc["collections"]}  # fmt: skip
         pickups = {st["return_id"] for r in self.doc["routes"] for st in r["stops"]
                    if st.get("kind") == "pickup"}  # fmt: skip
         per_order: dict[str, set[str]] = {}
@@ -349,12 +364,15 @@ class _Day:
         with self.state.db.transaction(write=False) as s:
             for o in s.scalars(select(TrackedOrder).where(TrackedOrder.plan_id == self.plan_id)):
                 if o.order_id in pickups:
-                    returns_done += o.status == "delivered"  # picked up
+                    returns_done += o.status == "picked_up"
                     continue
                 per_order.setdefault(order_of.get(o.order_id, o.order_id), set()).add(o.status)
         statuses: dict[str, int] = {}
         for seen in per_order.values():
-            status = seen.pop() if len(seen) == 1 else "open"
+            if seen <= {"delivered", "collected"}:
+                status = "delivered" if "delivered" in seen else "collected"
+            else:
+                status = seen.pop() if len(seen) == 1 else "open"
             statuses[status] = statuses.get(status, 0) + 1
         unassigned = self.doc["unassigned"]
         # report otif counts the orders the final plan delivers by vehicle; the orders
@@ -375,7 +393,8 @@ class _Day:
             "orders_new_today": len(scenario.orders) - len(planned),
             "orders_delivered": statuses.get("delivered", 0),
             "orders_collected": statuses.get("collected", 0),
-            "orders_unassigned": len(unassigned),
+            "orders_unassigned": sum(1 for u in unassigned if not u.get("parcel_id")),
+            "parcels_unassigned": sum(1 for u in unassigned if u.get("parcel_id")),
             "orders_open": sum(
                 n for k, n in statuses.items() if k not in ("delivered", "collected")
             ),
@@ -387,6 +406,9 @@ class _Day:
             "returns_total": len(scenario.returns),
             "returns_routed": len(pickups),
             "returns_done": returns_done,
+            "returns_unassigned": _count(
+                r.get("code") for r in self.doc.get("returns", []) if r["status"] == "unassigned"
+            ),
             "otif_pct": otif["otif_pct"],
             "otif_all_deliveries_pct": round(otif_all, 2),
             "first_attempt_pct": otif["first_attempt_pct"],

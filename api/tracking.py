@@ -1,6 +1,7 @@
-"""Tracking endpoints: vehicle events (planner keys), an order's tracking (checkout keys
-or the customer's signed token), a plan's live state (planner keys), and two pages: the
-customer's tracking page and the planner's live map."""
+"""Tracking endpoints: vehicle events (planner keys, or driver keys for their vehicles),
+an order's tracking (checkout keys or the customer's signed token), a plan's live state
+(planner keys; a driver key sees its own vehicles), and two pages: the customer's
+tracking page and the planner's live map."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
-from api.auth import AUTH_RESPONSES, api_key_header, error_response, require_role
+from api.auth import (
+    AUTH_RESPONSES,
+    ERROR_SCHEMA,
+    Caller,
+    api_key_header,
+    error_response,
+    require_role,
+)
 from api.tracking_schemas import EventIn, EventOut, LivePlan, Tracking
 from api.tracking_service import TrackingService
 from api.tracking_state import TrackingError
@@ -49,10 +57,37 @@ ERRORS = {
     404: problems_response("No such plan or order (`loc` says which)."),
     409: problems_response(
         "The event id was sent before with another body, or the event contradicts what "
-        "is known (a stop already delivered or failed, a vehicle still at another stop), "
+        "is known (a stop already done, a vehicle still at another stop), "
         "or the plan job has not produced a plan."
     ),
 }
+# A driver key's 403: a string for a key of another role, field paths for a vehicle or a
+# plan that is not the driver's.
+DRIVER_AUTH_RESPONSES = AUTH_RESPONSES | {
+    403: {
+        "description": "A checkout key; or a driver key for another vehicle (`loc`: body, "
+        "vehicle_id), a collected event (`loc`: body, kind) or a plan none of its vehicles "
+        "is on (`loc`: path, plan_id).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "title": "Forbidden",
+                    "type": "object",
+                    "properties": {
+                        "detail": {
+                            "anyOf": [
+                                ERROR_SCHEMA["properties"]["detail"],
+                                PROBLEMS_SCHEMA["properties"]["detail"],
+                            ]
+                        }
+                    },
+                    "required": ["detail"],
+                }
+            }
+        },
+    }
+}
+PLANNER_OR_DRIVER = Depends(require_role("planner", "driver"))
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 PlanId = Annotated[str, Path(min_length=1, max_length=36)]
 
@@ -66,24 +101,56 @@ def _refused(exc: TrackingError) -> HTTPException:
     return HTTPException(exc.status, [{"loc": list(exc.loc), "msg": exc.message, "type": kind}])
 
 
+def _forbidden(loc: tuple, message: str) -> HTTPException:
+    return HTTPException(403, [{"loc": list(loc), "msg": message, "type": "forbidden"}])
+
+
+def _theirs(caller: Caller) -> str:
+    return ", ".join(sorted(caller.vehicle_ids))
+
+
+def _check_driver(caller: Caller, event: EventIn) -> None:
+    """A driver key reports for its own vehicles only (and never a store's collected)."""
+    if caller.role != "driver":
+        return
+    if event.vehicle_id is None:
+        raise _forbidden(
+            ("body", "kind"),
+            f"a driver key reports its vehicles' events; {event.kind} (no vehicle) needs a "
+            "planner key",
+        )
+    if event.vehicle_id not in caller.vehicle_ids:
+        raise _forbidden(
+            ("body", "vehicle_id"),
+            f"this driver key reports for {_theirs(caller)} only, not {event.vehicle_id!r}",
+        )
+
+
 @router.post(
     "/v1/events",
     response_model=EventOut,
     status_code=201,
-    dependencies=[Depends(require_role("planner"))],
-    responses=AUTH_RESPONSES
+    responses=DRIVER_AUTH_RESPONSES
     | ERRORS
     | {
         200: {"description": "A repeated event id: no change.", "model": EventOut},
         400: error_response("The body is not text (FastAPI cannot decode it)."),
     },
 )
-def post_event(event: EventIn, request: Request, response: Response) -> EventOut:
+def post_event(
+    event: EventIn,
+    request: Request,
+    response: Response,
+    caller: Annotated[Caller, PLANNER_OR_DRIVER],
+) -> EventOut:
     """A vehicle event: departed, position, arrived (at a stop, or back at the node without
-    ``order_id``), delivered, failed (with a reason), delayed (``delay_s``), or collected
-    (a click & collect order, no vehicle). The vehicle's remaining stops get new ETAs
+    ``order_id``), delivered (a delivery stop), picked_up (a return's pickup stop, whose
+    ``order_id`` is the return id), failed (with a reason), delayed (``delay_s``), or
+    collected (a click & collect order, no vehicle). The vehicle's remaining stops get new ETAs
     and late flags, returned with the vehicle's state. 201 when new; the same
-    ``event_id`` again with the same body answers 200 and changes nothing."""
+    ``event_id`` again with the same body answers 200 and changes nothing. A planner
+    key reports for every vehicle, a driver key for its own vehicles only."""
+    _check_driver(caller, event)
     try:
         out, created = _service(request).record(event)
     except TrackingError as exc:
@@ -125,16 +192,30 @@ def get_tracking(
 @router.get(
     "/v1/plans/{plan_id}/live",
     response_model=LivePlan,
-    dependencies=[Depends(require_role("planner"))],
-    responses=AUTH_RESPONSES | ERRORS,
+    responses=DRIVER_AUTH_RESPONSES | ERRORS,
 )
-def get_live(plan_id: PlanId, request: Request) -> LivePlan:
+def get_live(
+    plan_id: PlanId, request: Request, caller: Annotated[Caller, PLANNER_OR_DRIVER]
+) -> LivePlan:
     """Every vehicle of a plan: status, last position, done and remaining stops with
-    their ETAs, late stops flagged (as planned until the plan's first event)."""
+    their ETAs, late stops flagged (as planned until the plan's first event). A driver
+    key sees its own vehicles of the plan (403 if none is on it)."""
     try:
-        return _service(request).live(plan_id)
+        live = _service(request).live(plan_id)
     except TrackingError as exc:
         raise _refused(exc) from exc
+    if caller.role != "driver":
+        return live
+    mine = [v for v in live.vehicles if v.vehicle_id in caller.vehicle_ids]
+    if not mine:
+        raise _forbidden(
+            ("path", "plan_id"),
+            f"none of this driver key's vehicles ({_theirs(caller)}) has a route in this plan",
+        )
+    used = {v.node_id for v in mine}
+    return live.model_copy(
+        update={"vehicles": mine, "nodes": [n for n in live.nodes if n["node_id"] in used]}
+    )
 
 
 def _page(name: str) -> str:
@@ -150,7 +231,8 @@ def tracking_page(order_id: OrderId) -> HTMLResponse:
 
 @router.get("/live/{plan_id}", response_class=HTMLResponse, include_in_schema=False)
 def live_page(plan_id: PlanId) -> HTMLResponse:
-    """The planner's live map. The page holds no data: it asks for a planner key (or
-    reads it from the address's fragment, ``#key=...``, which browsers never send to a
-    server) and fetches ``/v1/plans/{id}/live`` with it."""
+    """The planner's live map. The page holds no data: it asks for a planner key (or a
+    driver key: its own vehicles), or reads it from the address's fragment,
+    ``#key=...``, which browsers never send to a server, and fetches
+    ``/v1/plans/{id}/live`` with it."""
     return HTMLResponse(_page("live.html"))

@@ -4,7 +4,8 @@
 first event (one row per vehicle with a route, one per routed or collected order) and
 updated in the same transaction as every event: status, last fix, the ETAs of the
 remaining stops and the late flags. A re-plan can rewrite a vehicle's remaining rows
-(``status`` planned/out_for_delivery) and keep the done ones (arrived/delivered/failed).
+(``status`` planned/out_for_delivery) and keep the done ones (arrived/delivered/
+picked_up/failed).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class TrackingEvent(Base):
     plan_id: Mapped[str] = mapped_column(String(36), index=True)
     vehicle_id: Mapped[str | None] = mapped_column(String(128), index=True)
     order_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    # departed | position | arrived | delivered | failed | delayed | collected
+    # departed | position | arrived | delivered | picked_up | failed | delayed | collected
     kind: Mapped[str] = mapped_column(String(16))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -82,7 +83,8 @@ class TrackedOrder(Base):
     slot_start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     slot_end_at: Mapped[datetime] = mapped_column(UTCDateTime())
     planned_arrival_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # planned | out_for_delivery | arrived | delivered | failed (routed);
+    # planned | out_for_delivery | arrived | delivered | failed (routed; a return's
+    # pickup, service "return_pickup": picked_up instead of delivered);
     # ready_for_collection | collected (click & collect)
     status: Mapped[str] = mapped_column(String(24))
     eta_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # arrival; None once there

@@ -8,7 +8,14 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 EventKind = Literal[
-    "departed", "position", "arrived", "delivered", "failed", "delayed", "collected"
+    "departed",
+    "position",
+    "arrived",
+    "delivered",
+    "picked_up",
+    "failed",
+    "delayed",
+    "collected",
 ]
 FailureReason = Literal["nobody_home", "refused", "access", "other"]
 OrderStatus = Literal[
@@ -17,12 +24,14 @@ OrderStatus = Literal[
     "out_for_delivery",
     "arrived",
     "delivered",
+    "picked_up",
     "failed",
     "ready_for_collection",
     "collected",
     "unassigned",
 ]
 VehicleStatus = Literal["at_node", "en_route", "done"]
+StopKind = Literal["delivery", "pickup"]
 
 # Which fields each kind needs (besides event_id, plan_id, occurred_at), and which it takes.
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -30,6 +39,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "position": ("vehicle_id", "lat", "lon"),
     "arrived": ("vehicle_id",),  # with order_id: at that stop; without: back at the node
     "delivered": ("vehicle_id", "order_id"),
+    "picked_up": ("vehicle_id", "order_id"),  # a return's pickup: order_id is its return id
     "failed": ("vehicle_id", "order_id", "reason"),
     "delayed": ("vehicle_id", "delay_s"),
     "collected": ("order_id",),
@@ -39,6 +49,7 @@ TAKES: dict[str, tuple[str, ...]] = {
     "position": ("vehicle_id", "lat", "lon"),
     "arrived": ("vehicle_id", "order_id", "lat", "lon"),
     "delivered": ("vehicle_id", "order_id", "lat", "lon", "note"),
+    "picked_up": ("vehicle_id", "order_id", "lat", "lon", "note"),
     "failed": ("vehicle_id", "order_id", "reason", "lat", "lon", "note"),
     "delayed": ("vehicle_id", "delay_s", "lat", "lon", "note"),
     "collected": ("order_id", "note"),
@@ -85,7 +96,10 @@ class EtaWindow(BaseModel):
 
 
 class StopState(BaseModel):
-    order_id: str
+    order_id: str = Field(
+        description="The order (a parcel id for a split order), or the return id of a pickup."
+    )
+    kind: StopKind = Field(description="delivery, or pickup (a return: report picked_up).")
     sequence: int
     status: OrderStatus
     lat: float

@@ -288,6 +288,10 @@ class TrackingService:
             )
             .order_by(TrackingEvent.occurred_at, TrackingEvent.received_at)
         ).all()
+        if order.done_at is not None:  # the vehicle's later delays are not this order's
+            events = [
+                e for e in events if e.order_id == order.order_id or e.occurred_at <= order.done_at
+            ]
         return self._from_row(order, self._tz(s, order.plan_id), events)
 
     def _planned(self, doc: dict, job: PlanJob, order_id: str) -> Tracking:

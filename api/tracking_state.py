@@ -18,13 +18,16 @@ from sqlalchemy.orm import Session
 from api.models import utcnow
 from api.tracking_models import TrackedOrder, TrackedVehicle
 from api.tracking_schemas import EventIn, StopState, VehicleState
+from optimizer.io.plan_files import PICKUP_SERVICE
 from optimizer.live import Fix, Waypoint, at_stop, estimate
 from optimizer.model import Mode, Scenario
 from optimizer.model import Settings as DaySettings
 from optimizer.travel import Profile, TravelProvider
 
 REMAINING = ("planned", "out_for_delivery")
-DONE = ("delivered", "failed")
+DONE = ("delivered", "picked_up", "failed")
+# The event (and status) that ends a stop well, by the stop's kind.
+SUCCESS = {"delivery": "delivered", "pickup": "picked_up"}
 
 
 class TrackingError(Exception):
@@ -251,13 +254,17 @@ def check_order(event: EventIn, order: TrackedOrder | None, doc: dict) -> None:
     loc = ("body", "order_id")
     if order is None:
         where = next((a for a in doc["assignments"] if a["order_id"] == event.order_id), None)
+        if where is None:  # a return the plan could not pick up
+            where = next(
+                (r for r in doc.get("returns", []) if r["return_id"] == event.order_id), None
+            )
         why = "is not in this plan" if where is None else f"is {where['status']} in this plan"
         raise TrackingError(422, f"order {event.order_id!r} {why}", loc)
     if event.kind == "collected":
         if order.vehicle_id is not None:
             raise TrackingError(
                 422,
-                f"order {order.order_id!r} is delivered by {order.vehicle_id}, not collected",
+                f"order {order.order_id!r} is on vehicle {order.vehicle_id}, not collected",
                 loc,
             )
         if order.status == "collected":
@@ -267,6 +274,14 @@ def check_order(event: EventIn, order: TrackedOrder | None, doc: dict) -> None:
         on = "a click & collect order" if order.vehicle_id is None else f"on {order.vehicle_id}"
         raise TrackingError(
             422, f"order {order.order_id!r} is not on vehicle {event.vehicle_id!r}: it is {on}", loc
+        )
+    kind = stop_kind(order)
+    if event.kind in SUCCESS.values() and event.kind != SUCCESS[kind]:
+        what = "the pickup of a return" if kind == "pickup" else "a delivery"
+        raise TrackingError(
+            422,
+            f"stop {order.order_id!r} is {what}: send kind {SUCCESS[kind]!r}, not {event.kind!r}",
+            ("body", "kind"),
         )
     if order.status in DONE:
         raise TrackingError(
@@ -294,7 +309,7 @@ def apply_event(
         return
     fresh = vehicle.last_seen_at is None or t >= vehicle.last_seen_at
     lat, lon = event.lat, event.lon
-    if kind in ("arrived", "delivered", "failed") and order is not None and lat is None:
+    if kind in ("arrived", *DONE) and order is not None and lat is None:
         lat, lon = order.lat, order.lon  # at the door
     if kind == "departed":
         remaining = [o for o in orders if o.status in REMAINING]
@@ -321,14 +336,14 @@ def apply_event(
         if busy is not None:
             raise TrackingError(
                 409,
-                f"the vehicle is still at order {busy.order_id!r}: send its delivered or "
-                "failed event first",
+                f"the vehicle is still at order {busy.order_id!r}: send its "
+                f"{SUCCESS[stop_kind(busy)]} or failed event first",
                 ("body", "order_id"),
             )
         order.status, order.arrived_at, order.updated_at = "arrived", t, now
         vehicle.trip = max(vehicle.trip, order.trip)
         vehicle.status = "en_route"
-    elif kind in ("delivered", "failed"):
+    elif kind in DONE:
         order.status, order.done_at, order.updated_at = kind, t, now
         order.failure_reason = event.reason
         order.eta_at = None
@@ -362,6 +377,7 @@ def vehicle_state(
     stops = [
         StopState(
             order_id=o.order_id,
+            kind=stop_kind(o),
             sequence=o.sequence,
             status=o.status,
             lat=o.lat,
@@ -394,9 +410,15 @@ def vehicle_state(
     )
 
 
+def stop_kind(order: TrackedOrder) -> str:
+    """``pickup`` for a return's pickup stop (its ``order_id`` is the return id), else
+    ``delivery``."""
+    return "pickup" if order.service == PICKUP_SERVICE else "delivery"
+
+
 def _arrival(order: TrackedOrder) -> datetime:
-    """When the vehicle got to the door of a delivered or failed stop: its arrived event,
-    or, without one, the end of the stop less the planned service time."""
+    """When the vehicle got to the door of a done stop (delivered, picked up, failed): its
+    arrived event, or, without one, the end of the stop less the planned service time."""
     if order.arrived_at is not None:
         return order.arrived_at
     return order.done_at - timedelta(seconds=order.service_s)

@@ -98,6 +98,7 @@ def service_settings(url: str, tmp_dir: Path, *, keys: bool = True, **overrides)
         api_keys_file=None,
         checkout_keys=[CHECKOUT_KEY] if keys else [],
         planner_keys=[PLANNER_KEY] if keys else [],
+        driver_keys=[],
         hold_ttl_s=600,
         plan_time_limit_s=30.0,
     )

@@ -3,13 +3,14 @@
 flagged, bad events refused with field paths, the order's tracking for the checkout and
 the customer's token, the planner's live view."""
 
+import json
 from datetime import datetime
 
 import pytest
 
 from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, keyed
 from tests.api_support import service_fixture as _service_fixture
-from tests.tracking_support import hand_plan, store_done_plan
+from tests.tracking_support import hand_plan, store_done_plan, with_pickup
 
 PLANNER = keyed(PLANNER_KEY)
 CHECKOUT = keyed(CHECKOUT_KEY)
@@ -245,7 +246,6 @@ def test_on_a_real_plan_a_departure_on_time_gives_back_the_plans_own_arrivals(
 def test_report_otif_from_the_database_and_service_times_the_next_plan_loads(
     service, day, tmp_path
 ):
-    import json
     import shutil
 
     from typer.testing import CliRunner
@@ -275,6 +275,7 @@ def test_report_otif_from_the_database_and_service_times_the_next_plan_loads(
     # ETA at departure vs at the door: A +1, B +3, C (10:40 less 2 min of service) +79 min.
     assert (overall["eta_error_p50_min"], overall["eta_error_p90_min"]) == (3.0, 63.8)
     assert overall["eta_bias_min"] == 27.7
+    assert report["returns"] == {"routed": 0, "picked_up": 0, "failed": 0, "open": 0}
     assert list(report["by_mode"]) == ["cargo_bike"]
     assert list(report["by_hour"]) == ["09"]
     factors = {r["zone"]: r["factor"] for r in report["service_times"]}
@@ -351,3 +352,101 @@ def test_a_vehicle_with_two_trips_goes_back_to_its_node_and_leaves_at_the_next_t
     out = post(service, day, "dep2", "departed", "11:20")
     assert etas(out)["E"] == ("out_for_delivery", at("11:25"), False)
     assert out["vehicle"]["back_at"] == at("11:32")
+
+
+@pytest.fixture
+def pickup_day(service):
+    """The hand plan with B the pickup of return R1 (bike 1: A, R1, C)."""
+    scenario_dir = service.app.state.settings.scenario
+    doc, facts = hand_plan(scenario_dir)
+    plan_id = store_done_plan(service.app, scenario_dir, with_pickup(doc))
+    return facts | {"plan_id": plan_id}
+
+
+def test_a_pickup_ends_picked_up_and_the_next_stops_eta_moves_on(service, pickup_day):
+    day, at = pickup_day, pickup_day["at"]
+    post(service, day, "dep", "departed", "09:00")
+    out = post(service, day, "del-a", "delivered", "09:07", order_id="A")
+    kinds = {s["order_id"]: s["kind"] for s in out["vehicle"]["stops"]}
+    assert kinds == {"A": "delivery", "R1": "pickup", "C": "delivery"}
+    assert etas(out)["R1"] == ("out_for_delivery", at("09:12"), False)
+    # Picked up 16 minutes late, at 09:30: C (1 km on, 300 s) is due at 09:35, not 09:19.
+    out = post(service, day, "pick-r1", "picked_up", "09:30", order_id="R1")
+    assert etas(out)["R1"] == ("picked_up", None, False)
+    assert etas(out)["C"] == ("out_for_delivery", at("09:35"), False)
+    assert (out["vehicle"]["stops_done"], out["vehicle"]["stops_total"]) == (2, 3)
+    assert out["vehicle"]["last_lat"] == pytest.approx(next(
+        s["lat"] for s in out["vehicle"]["stops"] if s["order_id"] == "R1"))  # fmt: skip
+    tracking = service.get("/v1/orders/R1/tracking", headers=CHECKOUT).json()
+    assert tracking["status"] == "picked_up" and tracking["service"] == "return_pickup"
+    assert tracking["done_at"] == at("09:30") and tracking["eta"] is None
+    assert [h["kind"] for h in tracking["history"]] == ["departed", "picked_up"]
+    live = service.get(f"/v1/plans/{day['plan_id']}/live", headers=PLANNER).json()
+    stop = next(s for s in live["vehicles"][0]["stops"] if s["order_id"] == "R1")
+    assert (stop["kind"], stop["status"]) == ("pickup", "picked_up")
+    # Done is done: another success or a failure of the same stop is a conflict.
+    again = post(service, day, "pick-r1b", "picked_up", "09:31", order_id="R1", expect=409)
+    assert "already picked_up" in again["detail"][0]["msg"]
+    post(service, day, "fail-r1", "failed", "09:32", order_id="R1", reason="other", expect=409)
+
+
+def test_delivered_on_a_pickup_and_picked_up_on_a_delivery_say_what_to_send(service, pickup_day):
+    day = pickup_day
+    wrong = post(service, day, "del-r1", "delivered", "09:14", order_id="R1", expect=422)
+    (problem,) = wrong["detail"]
+    assert problem["loc"] == ["body", "kind"]
+    assert problem["msg"] == (
+        "stop 'R1' is the pickup of a return: send kind 'picked_up', not 'delivered'"
+    )
+    wrong = post(service, day, "pick-a", "picked_up", "09:07", order_id="A", expect=422)
+    assert wrong["detail"][0]["loc"] == ["body", "kind"]
+    assert "send kind 'delivered', not 'picked_up'" in wrong["detail"][0]["msg"]
+    # Nothing was applied: the stops are still open and take their right events.
+    post(service, day, "pick-r1", "picked_up", "09:14", order_id="R1")
+    post(service, day, "del-a", "delivered", "09:15", order_id="A")
+    # An arrival at a pickup asks for its own event before the next stop.
+    post(service, day, "arr-c", "arrived", "09:20", order_id="C")
+    post(service, day, "del-c", "delivered", "10:02", order_id="C")
+
+
+def test_a_picked_up_event_sent_twice_counts_once(service, pickup_day):
+    day = pickup_day
+    first = post(service, day, "pick", "picked_up", "09:14", order_id="R1")
+    again = post(service, day, "pick", "picked_up", "09:14", order_id="R1", expect=200)
+    assert again["duplicate"] is True and again["vehicle"] == first["vehicle"]
+    conflict = post(service, day, "pick", "picked_up", "09:15", order_id="R1", expect=409)
+    assert conflict["detail"][0]["loc"] == ["body", "event_id"]
+    tracking = service.get("/v1/orders/R1/tracking", headers=CHECKOUT).json()
+    assert [h["kind"] for h in tracking["history"]] == ["picked_up"]
+
+
+def test_the_vehicle_at_a_pickup_is_told_to_send_picked_up_first(service, pickup_day):
+    day = pickup_day
+    post(service, day, "arr-r1", "arrived", "09:12", order_id="R1")
+    busy = post(service, day, "arr-c", "arrived", "09:20", order_id="C", expect=409)
+    assert "send its picked_up or failed event first" in busy["detail"][0]["msg"]
+
+
+def test_a_picked_up_pickup_is_a_stop_served_for_the_replan_and_not_an_order_for_otif(
+    service, pickup_day
+):
+    from api.models import PlanJob
+    from api.otif import tracked
+    from api.replan import live_state
+    from api.tracking_state import Day
+
+    day = pickup_day
+    post(service, day, "dep", "departed", "09:00")
+    post(service, day, "del-a", "delivered", "09:07", order_id="A")
+    post(service, day, "pick-r1", "picked_up", "09:14", order_id="R1")
+    db = service.app.state.db
+    with db.transaction(write=False) as s:
+        doc = json.loads(s.get(PlanJob, day["plan_id"]).plan_json)
+        state = live_state(s, [day["plan_id"]], Day.of(doc), 9 * 3600 + 20 * 60, frozenset())
+    (trip,) = state.trips[day["bike"]]
+    assert [(f.order_id, f.outcome) for f in trip.stops] == [
+        ("A", "delivered"), ("R1", "delivered"), ("C", "in_progress"),
+    ]  # fmt: skip
+    found = tracked(db, [day["plan_id"]])
+    assert sorted(o.order_id for o in found.outcomes) == ["A", "C", "D"]  # R1 is not an order
+    assert found.returns == {"routed": 1, "picked_up": 1, "failed": 0, "open": 0}

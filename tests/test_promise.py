@@ -236,3 +236,19 @@ def test_a_full_later_slot_is_not_offered():
     options = eng.promise(BOOK, *NEAR_HUB, now_s=8 * H).options
     later = [(o.day, o.slot_start_s % DAY) for o in options if getattr(o, "day", 0) > 0]
     assert (1, 8 * H) not in later and (1, 12 * H) in later and (2, 8 * H) in later
+
+
+def _kind(option) -> Service:
+    return getattr(option, "service", Service.CLICK_COLLECT)
+
+
+def test_asking_for_some_services_answers_exactly_their_options_of_the_full_promise():
+    sc = scenario([], stock={("HUB", "BOOK"): 5, ("STORE", "BOOK"): 1})
+    full = engine(sc).promise(BOOK, *AT_STORE, now_s=8 * H)
+    # The full answer has every kind: collect, express, green, eco today and on later days.
+    assert {_kind(o) for o in full.options} == set(Service)
+    assert any(getattr(o, "day", 0) > 0 for o in full.options)
+    for asked in ([Service.EXPRESS], [Service.ECO], [Service.CLICK_COLLECT, Service.GREEN], []):
+        answer = engine(sc).promise(BOOK, *AT_STORE, now_s=8 * H, services=asked)
+        assert answer.options == [o for o in full.options if _kind(o) in asked]
+        assert answer.lines == full.lines

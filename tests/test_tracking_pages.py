@@ -15,10 +15,12 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from optimizer.io import load_scenario
 from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, database_url, keyed, service_settings
 from tests.api_support import quick_start as quick_start_settings
-from tests.tracking_support import KM_NORTH_DEG, hand_plan, store_done_plan
+from tests.tracking_support import KM_NORTH_DEG, hand_plan, store_done_plan, with_pickup
 
+DRIVER_KEY = "pages-driver-key-3f5a7c9e1b"
 CHROMIUM = os.environ.get("LASTMILE_CHROMIUM", "/usr/bin/chromium")
 # No sandbox (CI runs as root), no GPU, nothing fetched in the background.
 CHROMIUM_ARGS = [
@@ -62,10 +64,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The service in uvicorn on a free port, with the hand-checked plan stored and a
-    few events applied: bike 1 is late for C, bike 2 has not left."""
+    few events applied: bike 1 delivered A, picked up return R1 and is late for C, bike 2
+    has not left."""
     tmp = tmp_path_factory.mktemp("pages")
     with database_url("sqlite", tmp) as url:
-        app = create_app(service_settings(url, tmp, **quick_start_settings(tmp)))
+        values = quick_start_settings(tmp)
+        node = next(iter(load_scenario(values["scenario"]).nodes))
+        values["driver_keys"] = [f"{DRIVER_KEY}:{node}/ebike/1"]  # bike 1 of the hand plan
+        app = create_app(service_settings(url, tmp, **values))
         port = _free_port()
         uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=uv.run, daemon=True)
@@ -78,13 +84,13 @@ def server(tmp_path_factory):
             base = f"http://127.0.0.1:{port}"
             scenario_dir = app.state.settings.scenario
             doc, facts = hand_plan(scenario_dir)
-            plan_id = store_done_plan(app, scenario_dir, doc)
+            plan_id = store_done_plan(app, scenario_dir, with_pickup(doc))
             at = facts["at"]
             mid = {"lat": facts["node"].lat + 2.5 * KM_NORTH_DEG, "lon": facts["node"].lon}
             events = [
                 ("departed", "09:00", {}),
                 ("delivered", "09:07", {"order_id": "A"}),
-                ("delivered", "09:14", {"order_id": "B"}),
+                ("picked_up", "09:14", {"order_id": "R1"}),
                 ("delayed", "09:25", {"delay_s": 2400, **mid}),
                 ("position", "10:35", mid),
             ]
@@ -100,7 +106,9 @@ def server(tmp_path_factory):
                     }
                     assert client.post("/v1/events", json=body).status_code == 201
                 tracking = client.get("/v1/orders/C/tracking", headers=keyed(CHECKOUT_KEY))
-            yield {"base": base, "plan_id": plan_id, "tracking": tracking.json(), **facts}
+                pickup = client.get("/v1/orders/R1/tracking", headers=keyed(CHECKOUT_KEY))
+            yield {"base": base, "plan_id": plan_id, "tracking": tracking.json(),
+                   "pickup": pickup.json(), **facts}  # fmt: skip
         finally:
             uv.should_exit = True
             thread.join(timeout=30)
@@ -118,6 +126,19 @@ def test_the_tracking_page_shows_the_status_the_eta_window_and_the_history(brows
     assert page.is_visible("#late")
     assert page.locator("#history li").all_inner_texts() == ["09:00 Left the depot",
                                                              "09:25 Delayed (40 min)"]  # fmt: skip
+    page.close()
+
+
+def test_the_tracking_page_of_a_return_says_picked_up(browser, server):
+    page = browser.new_page()
+    page.goto(server["base"] + server["pickup"]["tracking_url"])
+    page.wait_for_selector("body[data-status]")
+    assert page.inner_text("#status") == "Picked up"
+    assert page.inner_text("#eta") == "09:14"
+    assert page.inner_text("#mode-label") == "Picked up by"
+    assert page.is_hidden("#late")
+    assert page.locator("#history li").all_inner_texts() == ["09:00 Left the depot",
+                                                             "09:14 Picked up"]  # fmt: skip
     page.close()
 
 
@@ -145,7 +166,12 @@ def test_the_live_map_draws_every_vehicle_its_progress_and_the_late_stop(browser
     assert page.get_attribute("circle.stop.late", "data-order") == "C"
     assert page.locator("circle.stop.done").count() == 2
     assert page.locator(f"g.vehicle[data-vehicle='{server['bike']}']").count() == 1
-    assert page.inner_text("#summary") == "2 vehicles, 2/4 stops done, 1 late"
+    assert page.inner_text("#summary") == (
+        "2 vehicles, 2/4 stops done, 1 late, 1/1 returns picked up"
+    )
+    pickup = page.locator("circle.stop.pickup")
+    assert pickup.get_attribute("data-order") == "R1" and "done" in pickup.get_attribute("class")
+    assert pickup.locator("title").text_content().startswith("return R1 picked up ")
     page.close()
 
 
@@ -156,5 +182,19 @@ def test_the_live_map_asks_for_a_key_and_refuses_a_checkout_key(browser, server)
     page.fill("#key", CHECKOUT_KEY)
     page.click("#key-form button")
     page.wait_for_selector("body[data-state=error]")
-    assert page.inner_text("#error") == "This key is not a planner key."
+    assert page.inner_text("#error") == (
+        "This key cannot see this plan (a planner key, or a driver key of one of its vehicles)."
+    )
+    page.close()
+
+
+def test_the_live_map_with_a_driver_key_shows_its_own_vehicle_only(browser, server):
+    page = browser.new_page()
+    page.goto(f"{server['base']}/live/{server['plan_id']}#key={DRIVER_KEY}")
+    page.wait_for_selector("body[data-state=ready]")
+    rows = page.locator("#vehicles tbody tr")
+    assert rows.count() == 1 and rows.get_attribute("data-vehicle") == server["bike"]
+    assert page.inner_text("#summary") == (
+        "1 vehicle, 2/3 stops done, 1 late, 1/1 returns picked up"
+    )
     page.close()

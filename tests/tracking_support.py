@@ -113,6 +113,23 @@ def hand_plan(scenario_dir) -> tuple[dict, dict]:
     return doc, facts
 
 
+def with_pickup(doc: dict) -> dict:
+    """The hand plan with stop B (bike 1, 2 km north, 09:12-09:14) turned into the pickup
+    of return R1, as plan.json writes a pickup stop."""
+    doc = json.loads(json.dumps(doc))
+    route = doc["routes"][0]
+    b = route["stops"][1]
+    b.update(kind="pickup", order_id="R1", return_id="R1", return_kind="return",
+             service="return_pickup", original_order_id=None, lines=[])  # fmt: skip
+    for stop in (route["stops"][0], route["stops"][2]):
+        stop["kind"] = "delivery"
+    doc["assignments"] = [a for a in doc["assignments"] if a["order_id"] != "B"]
+    doc["returns"] = [{"return_id": "R1", "status": "routed", "node_id": route["node_id"],
+                       "vehicle_id": route["vehicle_id"], "code": None, "reason": None,
+                       "candidates": {}}]  # fmt: skip
+    return doc
+
+
 def store_done_plan(app, scenario_dir, doc: dict) -> str:
     """Store ``doc`` as a done plan job of the running service; its id."""
     job_id = str(uuid.uuid4())

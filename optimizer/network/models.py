@@ -21,6 +21,7 @@ proven.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -84,10 +85,9 @@ def facility_location(
     weight, cost, must, may = _inputs(weight, serve_cost_eur, must_open, may_open)
     fixed = _vector(fixed_cost_eur, cost.shape[1], "fixed_cost_eur")
     cap = _vector(capacity, cost.shape[1], "capacity")
-    allowed = np.isfinite(cost)
     usable = may | must
-    reachable = (allowed & usable[None, :]) | (weight[:, None] <= 0)
-    stranded = np.flatnonzero(~reachable.any(axis=1))
+    serves = np.isfinite(cost) & usable[None, :]
+    stranded = np.flatnonzero(~(serves | (weight[:, None] <= 0)).any(axis=1))
     if len(stranded):
         raise ValueError(
             f"{len(stranded)} demand points no site may serve (first: point {stranded[0]})."
@@ -99,25 +99,19 @@ def facility_location(
         )
     model = mathopt.Model(name="capacitated facility location")
     y = _site_variables(model, must, may)
-    x = {}
-    for i, j in zip(*np.nonzero(allowed & usable[None, :]), strict=True):
-        x[i, j] = model.add_variable(lb=0.0, ub=1.0, name=f"x_{i}_{j}")
-        model.add_linear_constraint(x[i, j] <= y[j])
-    by_point: dict[int, list] = {}
-    by_site: dict[int, list] = {}
-    for (i, j), var in x.items():
-        by_point.setdefault(i, []).append(var)
-        by_site.setdefault(j, []).append(weight[i] * var)
-    for i in range(len(weight)):
-        if weight[i] > 0:
-            model.add_linear_constraint(mathopt.LinearSum(by_point[i]) == 1.0)
-    for j, terms in by_site.items():
+    x = [_shares(model, y, i, np.flatnonzero(serves[i])) for i in range(len(weight))]
+    for i in np.flatnonzero(weight > 0):  # (a point without demand need not be served)
+        _served_in_full(model, x[i])
+    load: dict[int, list] = {}
+    for i, j, var in _pairs(x):
+        load.setdefault(j, []).append(weight[i] * var)
+    for j, terms in load.items():
         model.add_linear_constraint(mathopt.LinearSum(terms) <= cap[j] * y[j])
     model.minimize(
         mathopt.LinearSum(fixed[j] * y[j] for j in range(len(y)))
-        + mathopt.LinearSum(weight[i] * cost[i, j] * var for (i, j), var in x.items())
+        + mathopt.LinearSum(weight[i] * cost[i, j] * var for i, j, var in _pairs(x))
     )
-    return _solve(model, y, x, len(weight), time_limit_s, solver)
+    return _solve(model, y, time_limit_s, solver, _largest_share(x, cost.shape))
 
 
 def p_median(
@@ -133,21 +127,21 @@ def p_median(
     ``sum_i weight[i] * distance[i, site of i]``; each point goes to one open site."""
     weight, dist, must, may = _inputs(weight, distance, must_open, may_open)
     _check_p(p, must, may)
+    serves = np.isfinite(dist) & (may | must)[None, :]
+    unserved = np.flatnonzero(~serves.any(axis=1))
+    if len(unserved):
+        raise ValueError(f"demand point {unserved[0]} has no site within a finite distance.")
     model = mathopt.Model(name="p-median")
     y = _site_variables(model, must, may)
-    x = {}
+    # Each point's "served in full" right after its shares: the order SCIP is given
+    # decides between equally good answers, and this is the order p-median always had.
+    x = []
     for i in range(len(weight)):
-        row = []
-        for j in np.flatnonzero(np.isfinite(dist[i]) & (may | must)):
-            x[i, j] = model.add_variable(lb=0.0, ub=1.0, name=f"x_{i}_{j}")
-            model.add_linear_constraint(x[i, j] <= y[j])
-            row.append(x[i, j])
-        if not row:
-            raise ValueError(f"demand point {i} has no site within a finite distance.")
-        model.add_linear_constraint(mathopt.LinearSum(row) == 1.0)
+        x.append(_shares(model, y, i, np.flatnonzero(serves[i])))
+        _served_in_full(model, x[i])
     model.add_linear_constraint(mathopt.LinearSum(y) == p)
-    model.minimize(mathopt.LinearSum(weight[i] * dist[i, j] * v for (i, j), v in x.items()))
-    return _solve(model, y, x, len(weight), time_limit_s, solver)
+    model.minimize(mathopt.LinearSum(weight[i] * dist[i, j] * v for i, j, v in _pairs(x)))
+    return _solve(model, y, time_limit_s, solver, _largest_share(x, dist.shape))
 
 
 def max_covering(
@@ -173,19 +167,7 @@ def max_covering(
         model.add_linear_constraint(z[i] <= mathopt.LinearSum(reach))
     model.add_linear_constraint(mathopt.LinearSum(y) <= p)
     model.maximize(mathopt.LinearSum(weight[i] * z[i] for i in range(len(weight))))
-    started = time.perf_counter()
-    result = mathopt.solve(model, _solver(solver), params=_params(time_limit_s))
-    _require_solution(result)
-    is_open = np.array([result.variable_values(v) > 0.5 for v in y])
-    cover = covers & is_open[None, :]
-    assign = np.where(cover.any(axis=1), np.argmax(cover, axis=1), -1)
-    return LocationResult(
-        open=is_open,
-        assign=assign,
-        objective=float(result.objective_value()),
-        optimal=result.termination.reason == mathopt.TerminationReason.OPTIMAL,
-        solve_s=time.perf_counter() - started,
-    )
+    return _solve(model, y, time_limit_s, solver, _first_cover(covers))
 
 
 def covers_within(measure: np.ndarray, limit: float) -> np.ndarray:
@@ -246,6 +228,28 @@ def _site_variables(model: mathopt.Model, must: np.ndarray, may: np.ndarray) -> 
     return y
 
 
+def _shares(model: mathopt.Model, y: list, i: int, sites: np.ndarray) -> dict:
+    """Point ``i``'s row of ``x``: per site ``j`` of ``sites``, the share of the point's
+    demand that ``j`` serves, in [0, 1] and at most ``y[j]`` (the strong formulation)."""
+    row = {}
+    for j in sites:
+        row[j] = model.add_variable(lb=0.0, ub=1.0, name=f"x_{i}_{j}")
+        model.add_linear_constraint(row[j] <= y[j])
+    return row
+
+
+def _served_in_full(model: mathopt.Model, row: dict) -> None:
+    """The point's shares sum to 1: all its demand is served."""
+    model.add_linear_constraint(mathopt.LinearSum(row.values()) == 1.0)
+
+
+def _pairs(x: list[dict]) -> Iterator[tuple[int, int, mathopt.Variable]]:
+    """``(i, j, x[i][j])`` over every (point, site) pair that has a variable."""
+    for i, row in enumerate(x):
+        for j, var in row.items():
+            yield i, j, var
+
+
 def _solver(name: str) -> mathopt.SolverType:
     if name not in SOLVERS:
         raise ValueError(f"solver {name!r} not understood; one of {sorted(SOLVERS)}.")
@@ -269,16 +273,20 @@ def _require_solution(result) -> None:
         raise ValueError(f"the model has no solution: {result.termination.reason.name.lower()}.")
 
 
-def _solve(model, y, x, n_points: int, time_limit_s: float, solver: str) -> LocationResult:
+# Which site serves each point, read from the solved model and the open sites.
+Assignment = Callable[[mathopt.SolveResult, np.ndarray], np.ndarray]
+
+
+def _solve(
+    model: mathopt.Model, y: list, time_limit_s: float, solver: str, assignment: Assignment
+) -> LocationResult:
+    """Solve ``model`` to proven optimality within the time limit; the sites open are the
+    ``y`` at 1, each point's site is ``assignment(result, open)``."""
     started = time.perf_counter()
     result = mathopt.solve(model, _solver(solver), params=_params(time_limit_s))
     _require_solution(result)
     is_open = np.array([result.variable_values(v) > 0.5 for v in y])
-    share = np.zeros((n_points, len(y)))
-    values = result.variable_values(list(x.values()))
-    for (i, j), value in zip(x, values, strict=True):
-        share[i, j] = value
-    assign = np.where(share.max(axis=1) > 1e-6, np.argmax(share, axis=1), -1)
+    assign = assignment(result, is_open)
     return LocationResult(
         open=is_open,
         assign=assign,
@@ -286,3 +294,27 @@ def _solve(model, y, x, n_points: int, time_limit_s: float, solver: str) -> Loca
         optimal=result.termination.reason == mathopt.TerminationReason.OPTIMAL,
         solve_s=time.perf_counter() - started,
     )
+
+
+def _largest_share(x: list[dict], shape: tuple[int, int]) -> Assignment:
+    """Each point's site is the one serving the largest share of it (-1: none)."""
+
+    def assign(result: mathopt.SolveResult, is_open: np.ndarray) -> np.ndarray:
+        pairs = list(_pairs(x))
+        values = result.variable_values([var for _, _, var in pairs])
+        share = np.zeros(shape)
+        for (i, j, _), value in zip(pairs, values, strict=True):
+            share[i, j] = value
+        return np.where(share.max(axis=1) > 1e-6, np.argmax(share, axis=1), -1)
+
+    return assign
+
+
+def _first_cover(covers: np.ndarray) -> Assignment:
+    """Each point's site is the first open site that covers it (-1: none)."""
+
+    def assign(result: mathopt.SolveResult, is_open: np.ndarray) -> np.ndarray:
+        cover = covers & is_open[None, :]
+        return np.where(cover.any(axis=1), np.argmax(cover, axis=1), -1)
+
+    return assign

@@ -286,8 +286,10 @@ def _express(
     offered = 0
     for k in sorted(pick):
         order = delivered[int(k)]
-        answer = engine.promise(list(order.lines), order.lat, order.lon, params.promise_now_s)
-        offered += any(getattr(o, "service", None) is Service.EXPRESS for o in answer.options)
+        answer = engine.promise(  # express only: collect, green and eco are not reported
+            list(order.lines), order.lat, order.lon, params.promise_now_s, [Service.EXPRESS]
+        )
+        offered += bool(answer.options)
     return len(pick), offered
 
 

@@ -23,6 +23,7 @@ later day. Everything is pure: the caller passes the clock and the places left.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -229,7 +230,17 @@ class PromiseEngine:
 
     # -- the question ------------------------------------------------------------------
 
-    def promise(self, lines: list[OrderLine], lat: float, lon: float, now_s: int) -> Promise:
+    def promise(
+        self,
+        lines: list[OrderLine],
+        lat: float,
+        lon: float,
+        now_s: int,
+        services: Collection[Service] = tuple(Service),
+    ) -> Promise:
+        """The options for ``lines`` delivered to (or collected near) ``lat, lon`` when
+        asked at ``now_s``; only the ``services`` asked for (default: every one; eco
+        includes its later days). The lines' availability is always answered."""
         sc, params = self.scenario, self.params
         need = self.basket(lines)
         has_stock = np.all(self.free >= need, axis=1)
@@ -237,7 +248,8 @@ class PromiseEngine:
         volume = sum(sc.catalogue[x.sku].volume_l * x.qty for x in lines)
         service_s = door_time_s(weight, volume, len(lines))
         result = Promise(lines=self._availability(lines, need, now_s), service_time_s=service_s)
-        result.options += self._collect(lat, lon, lines, need, has_stock, now_s)
+        if Service.CLICK_COLLECT in services:
+            result.options += self._collect(lat, lon, lines, need, has_stock, now_s)
         if not has_stock.any():
             return result
         self.live.set_now(now_s + params.pick_lead_s)
@@ -245,7 +257,7 @@ class PromiseEngine:
         offers = []
         for service in (Service.EXPRESS, Service.GREEN, Service.ECO):
             settings = sc.settings.services.get(service)
-            if settings is None or settings.slot_length_min <= 0:
+            if service not in services or settings is None or settings.slot_length_min <= 0:
                 continue
             slots = self._slots(settings.slot_length_min * 60, now_s)
             allowed = (
@@ -281,7 +293,8 @@ class PromiseEngine:
                     )
                 )
             result.options += _steer(options, params)
-        result.options += self._later_eco(lat, lon, service_s, weight, volume, zones, has_stock)
+        if Service.ECO in services:
+            result.options += self._later_eco(lat, lon, service_s, weight, volume, zones, has_stock)
         return result
 
     def _slots(self, length_s: int, now_s: int) -> list[tuple[int, int]]:
