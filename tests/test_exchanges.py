@@ -357,3 +357,56 @@ def test_a_replan_on_the_road_keeps_the_visit_together(delivered):
     r, k, _ = where(document, ("delivery", "A"))
     r2, k2, _ = where(document, ("pickup", "X1"))  # (re-sequenced on board: either order)
     assert r2 == r and abs(k2 - k) == 1
+
+
+@pytest.mark.parametrize("room", [True, False])
+def test_a_failed_exchange_is_retried_as_one_visit_or_given_up_whole(room):
+    """Nobody home at A: the delivery and the pickup fail together. With room later (a
+    second vehicle) both are retried in the same later slot as one visit; without (one
+    van, one tour) both are unassigned with their own codes and no retry is left over."""
+    from optimizer.live.replan import LiveState, ReplanParams, StopFact, TripFacts, replan
+
+    sc = exchange_day(fleet=None if room else [FleetEntry("HUB", "van", 1, 7 * H, 15 * H)])
+    plan, document = planned(sc)
+    r, k, _ = where(document, ("delivery", "A"))
+    route = next(
+        x
+        for x in plan.routes
+        if x.vehicle_id == document["routes"][r]["vehicle_id"] and x.trip == 1
+    )
+    failed = {"A", "X1"}
+    facts = TripFacts(
+        route.start_s,
+        tuple(
+            StopFact(
+                s.order_id,
+                "failed" if s.order_id in failed else "delivered",
+                s.arrival_s,
+                s.departure_s,
+                "nobody_home" if s.order_id in failed else None,
+            )
+            for s in route.stops[: k + 2]
+        ),
+    )
+    state = LiveState(now_s=facts.stops[-1].departure_s, trips={route.vehicle_id: (facts,)})
+    new, _ = replan(sc, plan, state, ReplanParams(time_limit_s=0.5))
+    document = json.loads(to_json(plan_to_dict(sc, new, plan_kpis(sc, new))))
+    assert violations(sc, document) == []
+    retried = {
+        (s["kind"], s["order_id"]): (r, k)
+        for r, route in enumerate(document["routes"])
+        for k, s in enumerate(route["stops"])
+        if not s.get("locked")
+    }
+    (row,) = document["returns"]
+    if room:
+        r, k = retried["delivery", "A"]
+        assert retried["pickup", "X1"] == (r, k + 1)
+        slots = {(c["slot_start"], c["slot_end"]) for c in document["order_changes"]}
+        assert {c["order_id"] for c in document["order_changes"]} == failed and len(slots) == 1
+        assert row["status"] == "routed"
+    else:
+        assert ("delivery", "A") not in retried and ("pickup", "X1") not in retried
+        assert [u["code"] for u in document["unassigned"]] == ["delivery_failed"]
+        assert row["status"] == "unassigned" and row["code"] == "pickup_failed"
+        assert document.get("order_changes") in (None, [])

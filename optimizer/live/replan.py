@@ -648,7 +648,9 @@ def _replan(
     fresh: list[Route] = []
     for nid, batch in sorted(batches.items()):
         result = results.get(nid)
-        dropped = [batch.order_ids[i] for i in result.dropped] if result else list(batch.order_ids)
+        dropped = (  # (an exchange's stop drops both halves)
+            [u for i in result.dropped for u in batch.members(i)] if result else batch.unit_ids
+        )
         if result is not None:
             fresh += [
                 _after_earlier_tours(day, fleet[r.vehicle_id], r)
