@@ -286,6 +286,46 @@ def test_a_second_replan_keeps_what_the_first_locked_and_does_not_handle_a_failu
     assert _checked(scenario, second)[1].ok
 
 
+def test_a_retry_that_fails_again_is_offered_click_and_collect_once():
+    scenario, plan = _day()
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    failed = route.stops[0].order_id
+    facts = _facts(route, done=1, fail={failed})
+    state = LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)})
+    retry = ReplanParams(policy=FailedPolicy.RETRY_LATER_SLOT, time_limit_s=0.5)
+    first, _ = replan(scenario, plan, state, retry)
+    (change,) = first.order_changes
+    assert change.kind == "retry_later_slot"
+    # Every tour up to the retried one ran; at the retry, nobody is home again.
+    again = next(r for r in first.routes for s in r.stops if s.order_id == failed and not s.locked)
+    trips = {}
+    for r in sorted(first.routes, key=lambda r: r.start_s):
+        if r.vehicle_id != again.vehicle_id and r.start_s > again.start_s:
+            continue
+        stops = []
+        for stop in r.stops:
+            fails = stop.failed_attempt or (r is again and stop.order_id == failed)
+            stops.append(StopFact(stop.order_id, "failed" if fails else "delivered",
+                                  stop.arrival_s, stop.departure_s,
+                                  "nobody_home" if fails else None))  # fmt: skip
+            if r is again and stop.order_id == failed:
+                break
+        back = None if r is again else r.end_s
+        trips.setdefault(r.vehicle_id, []).append(TripFacts(r.start_s, tuple(stops), back))
+        if r is again:
+            break
+    now = max(f.departure_s for t in trips.values() for trip in t for f in trip.stops)
+    later = LiveState(now_s=now, trips={v: tuple(t) for v, t in trips.items()})
+    collect = ReplanParams(policy=FailedPolicy.CLICK_AND_COLLECT, time_limit_s=0.5)
+    second, _ = replan(scenario, first, later, collect)
+    assert [(c.order_id, c.kind) for c in second.order_changes] == [(failed, "click_and_collect")]
+    assert [c.order_id for c in second.collections] == [failed]
+    attempts = [s.outcome for r in second.routes for s in r.stops if s.order_id == failed]
+    assert attempts == ["failed", "failed"]
+    doc, check = _checked(scenario, second)
+    assert check.ok, [str(v) for v in check.violations]
+
+
 def test_on_board_stops_are_resequenced_from_the_last_locked_stop():
     """The plan's trip is given in a poor order after its first stop (reversed): the
     re-plan delivers what is on board in a shorter order, from where the vehicle is."""

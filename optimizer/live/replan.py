@@ -219,7 +219,6 @@ class _Ledger:
 
     def fall_back(self, retry: dict[str, _Failed], order_id: str, note: str) -> None:
         """A retry the routes cannot keep: click & collect, or unassigned."""
-        self.changes = [c for c in self.changes if c.order_id != order_id]
         self.collect_or_give_up(retry.pop(order_id), note)
 
     def collect_or_give_up(self, f: _Failed, note: str = "") -> None:
@@ -229,6 +228,8 @@ class _Ledger:
         day, now, params = self.day, self.now, self.params
         order = day.orders_by_id[f.order_id]
         why = f.why + (f"; {note}" if note else "")
+        # What an earlier re-plan agreed (a later slot that failed again) is superseded.
+        self.changes = [c for c in self.changes if c.order_id != f.order_id]
         if f.pickup:
             store = _nearest_store(day, {}, f.order_id, now, any_stock=True)
             where = f" or to drop it at {day.nodes[store].name} ({store})" if store else ""
