@@ -13,6 +13,12 @@ Returns (``scenario.returns``) are pickups: each gets its end node by cost
 pickup load (the tour leaves with its deliveries; pickups board); a pickup the routes
 cannot fit is listed in ``Plan.returns`` as unassigned with the reason.
 
+An exchange is one visit: when its delivery ships whole from node N, its pickup ends at
+N and the two are one stop of N's routing problem (:func:`build_problem`), expanded into
+the delivery then the pickup in the plan. The pair stays at N (the joint problem offers
+the order no other node, the retry round does not move it): if N's routes cannot fit the
+visit, the order is unassigned and the return too, each with the reason.
+
 A split order is routed as its parcels (``ORDER/1``, ``ORDER/2``: each a stop with the
 order's address and slot and the part's lines), each in its node's batch. It is served
 only if all its parcels are: when one is left out even after the retry round, the order
@@ -100,12 +106,30 @@ class PlanParams:
 
 @dataclass
 class NodeProblem:
-    """A node's routing problem and what its indices stand for."""
+    """A node's routing problem and what its indices stand for.
+
+    Stop ``i`` (location ``i + 1``) is ``order_ids[i]``. An exchange whose delivery and
+    pickup are both in the batch is one stop (one visit at the door), keyed by the
+    delivery's order id; ``pickup_of`` names the return merged into it.
+    """
 
     node_id: str
-    order_ids: list[str]  # stop i is order_ids[i]; location i + 1
+    order_ids: list[str]
     vehicles: list[Vehicle]
     problem: RoutingProblem
+    pickup_of: dict[str, str] = field(default_factory=dict)  # order -> exchange's return
+
+    def members(self, i: int) -> list[str]:
+        """What stop ``i`` serves: its order (or return, or parcel), and an exchange's
+        pickup after its delivery."""
+        key = self.order_ids[i]
+        return [key, self.pickup_of[key]] if key in self.pickup_of else [key]
+
+    @property
+    def unit_ids(self) -> list[str]:
+        """Every order, parcel and return of the batch, an exchange's pickup after its
+        delivery."""
+        return [u for i in range(len(self.order_ids)) for u in self.members(i)]
 
 
 def plan_day(
@@ -143,8 +167,9 @@ def plan_day(
         nid: build_node_problem(routing, travel, nid, ids) for nid, ids in node_orders.items()
     }
     candidates: dict[str, set[str]] = {}
+    paired = {o: r for r, o in returns.tied.items()}  # an exchange's order -> its return
     if params.joint and 0 < len(units) <= JOINT_MAX_ORDERS:
-        candidates = _joint_candidates(scenario, sourcing, units)
+        candidates = _joint_candidates(scenario, sourcing, units, pinned=set(paired))
         if any(len(c) > 1 for c in candidates.values()):
             candidates |= {r: {n} for r, n in returns.node_of.items()}  # returns stay put
             batches[JOINT] = build_problem(
@@ -158,24 +183,32 @@ def plan_day(
     retry: dict[str, set[str]] = {}  # order -> nodes that could not take it
     for nid, (batch, result) in solved.items():
         for i in result.dropped:
-            retry[batch.order_ids[i]] = {nid}
+            retry |= {u: {nid} for u in batch.members(i)}
     if JOINT in results and _better(
         routing, (batches[JOINT], results[JOINT]), list(solved.values())
     ):
         solved, retry = _adopt_joint(
             routing, travel, sourcing, decisions, batches[JOINT], results[JOINT], candidates
         )
-    node_orders = {nid: list(batch.order_ids) for nid, (batch, _) in solved.items()}
+    node_orders = {}
     for nid, (batch, result) in solved.items():
-        dropped = {batch.order_ids[i] for i in result.dropped}
-        node_orders[nid] = [o for o in batch.order_ids if o not in dropped]
+        dropped = {u for i in result.dropped for u in batch.members(i)}
+        node_orders[nid] = [o for o in batch.unit_ids if o not in dropped]
         result.dropped = []  # handled below, as a retry
 
-    # A return the routes of its end node could not fit is not moved: listed below.
+    # A return the routes of its end node could not fit is not moved: listed below. Nor
+    # is an exchange's order: its pickup goes with it (both unassigned).
     for return_id in [o for o in retry if o in scenario.returns_by_id]:
         node_id = returns.node_of[return_id]
         return_failed[return_id] = (node_id, _return_full(routing, return_id, node_id))
         del retry[return_id]
+    for order_id in [o for o in retry if o in paired]:
+        node_id = decisions[order_id].node_id
+        return_failed[paired[order_id]] = (node_id, _visit_full(routing, paired[order_id], node_id))
+        decisions.pop(order_id)
+        sourcing.release(order_id)
+        unassigned.append(_visit_full(routing, order_id, node_id, paired[order_id]))
+        del retry[order_id]
     # Retry: orders the routes could not fit go to the next node with stock and room.
     if retry:
         for order_id in retry:
@@ -200,14 +233,19 @@ def plan_day(
         solved.update({nid: (again[nid], resolved[nid]) for nid in touched})
 
     for node_id, (node_problem, result) in sorted(solved.items()):
-        for i in result.dropped:
-            order_id = node_problem.order_ids[i]
+        for order_id in [u for i in result.dropped for u in node_problem.members(i)]:
+            if order_id in returns.tied:
+                return_failed[order_id] = (node_id, _visit_full(routing, order_id, node_id))
+                continue
             if order_id in scenario.returns_by_id:
                 return_failed[order_id] = (node_id, _return_full(routing, order_id, node_id))
                 continue
             decisions.pop(order_id, None)
             sourcing.release(order_id)
-            unassigned.append(_fleet_full(routing, order_id, node_id))
+            if order_id in paired:
+                unassigned.append(_visit_full(routing, order_id, node_id, paired[order_id]))
+            else:
+                unassigned.append(_fleet_full(routing, order_id, node_id))
     unassigned, held_back = _whole_orders(sourcing, decisions, unassigned)
     routes: list[Route] = []
     for _, (node_problem, result) in sorted(solved.items()):
@@ -225,8 +263,11 @@ def plan_day(
         priced = returns.priced.get(return_id, {})
         if return_id in picked:
             vehicle_id = picked[return_id].vehicle_id
+            note = returns.note.get(return_id)
             return_plan.append(
-                ReturnAssignment(return_id, "routed", node_id, vehicle_id, candidates=priced)
+                ReturnAssignment(
+                    return_id, "routed", node_id, vehicle_id, reason=note, candidates=priced
+                )
             )
         else:
             node_id, why = return_failed.get(return_id, (node_id, None))
@@ -395,18 +436,22 @@ RETRY_ALLOWANCE_EUR = 50.0
 
 
 def _joint_candidates(
-    scenario: Scenario, sourcing: GreedySourcing, units: dict[str, str]
+    scenario: Scenario,
+    sourcing: GreedySourcing,
+    units: dict[str, str],
+    pinned: set[str] = frozenset(),
 ) -> dict[str, set[str]]:
     """Per order: its sourcing choice plus up to three more nodes that could serve it,
     cheapest first. An alternative's stock and picking are set aside for that order, so
     any combination the engine picks is covered: no stock is promised twice. A parcel of a
-    split order stays at its node."""
+    split order stays at its node, and so does a ``pinned`` order (an exchange's: its
+    pickup ends at that node)."""
     spare = sourcing.stock.copy()
     picks = sourcing.picks_left.copy()
     out = {}
     for order_id in sorted(units):
         node_ids = {units[order_id]}
-        whole = order_id not in sourcing.parcels
+        whole = order_id not in sourcing.parcels and order_id not in pinned
         if whole and scenario.orders_by_id[order_id].ship_from_node_id is None:
             r, i = sourcing.reach_row[order_id], sourcing.row[order_id]
             estimate = sourcing.handling + sourcing.delivery_cost[r]
@@ -458,8 +503,10 @@ def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidate
     per_node_routes: dict[str, list[tuple[Vehicle, list[str], RouteResult]]] = {}
     for r in result.routes:
         vehicle = batch.vehicles[r.vehicle]
-        ids = [batch.order_ids[i] for i in r.stops]
-        per_node_orders.setdefault(vehicle.node_id, []).extend(ids)
+        ids = [batch.order_ids[i] for i in r.stops]  # an exchange: keyed by its order
+        per_node_orders.setdefault(vehicle.node_id, []).extend(
+            u for i in r.stops for u in batch.members(i)
+        )
         per_node_routes.setdefault(vehicle.node_id, []).append((vehicle, ids, r))
         for order_id in ids:
             first = decisions.get(order_id)  # None for a parcel: it stays at its node
@@ -472,7 +519,7 @@ def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidate
     solved = {}
     for node_id, ids in per_node_orders.items():
         node_batch = build_node_problem(scenario, travel, node_id, ids)
-        index = {o: k for k, o in enumerate(ids)}
+        index = {o: k for k, o in enumerate(node_batch.order_ids)}
         routes = [
             RouteResult(
                 node_batch.vehicles.index(v),
@@ -484,7 +531,7 @@ def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidate
             for v, stops, r in per_node_routes[node_id]
         ]
         solved[node_id] = (node_batch, RoutingResult(routes=routes))
-    retry = {batch.order_ids[i]: set(candidates[batch.order_ids[i]]) for i in result.dropped}
+    retry = {u: set(candidates[u]) for i in result.dropped for u in batch.members(i)}
     return solved, retry
 
 
@@ -512,18 +559,21 @@ def build_problem(
     Locations are the vehicles' nodes, then the orders. An order may go on a vehicle
     whose type may deliver it (zones, service, size) and, when ``candidates`` is given,
     whose node is one of the order's candidate nodes.
+
+    An exchange whose delivery order and pickup (return) are both in ``order_ids`` is one
+    stop, so every engine keeps them together: the order's size is delivered and the
+    return's picked up there; its service time is both handovers' (the order's then the
+    return's ``service_time_s``: the driver hands over the replacement, then takes the
+    old item back, two handovers at the door); it must start early enough for the pickup
+    to start in the slot too (the slot's end less the delivery's service time); a vehicle
+    may serve it if it may serve both; leaving it out costs both penalties. When no
+    vehicle may serve both halves they stay two stops.
     """
     orders = [scenario.orders_by_id[o] for o in order_ids]
     depots = list(dict.fromkeys(v.node_id for v in vehicles))
     depot_index = {n: k for k, n in enumerate(depots)}
     nodes = [scenario.nodes[n] for n in depots]
     types = [scenario.vehicle_types[v.vehicle_type_id] for v in vehicles]
-    lat = np.array([n.lat for n in nodes] + [o.lat for o in orders])
-    lon = np.array([n.lon for n in nodes] + [o.lon for o in orders])
-
-    profiles = sorted({Profile.of(vt) for vt in types}, key=lambda p: (p.mode, p.speed_kmh))
-    matrices = [travel.matrices(lat, lon, p) for p in profiles]
-    profile_index = {p: k for k, p in enumerate(profiles)}
 
     baskets = [
         (o.service, scenario.weight_kg(o), scenario.volume_l(o), scenario.zones_at(o.lat, o.lon))
@@ -533,18 +583,50 @@ def build_problem(
         vt.vehicle_type_id: np.array([vt.may_carry(*b) for b in baskets], dtype=bool)
         for vt in set(types)
     }
-    allowed = np.zeros((len(orders), len(vehicles)), dtype=bool)
+    may = np.zeros((len(orders), len(vehicles)), dtype=bool)  # per order (or return)
     for v, vehicle in enumerate(vehicles):
-        allowed[:, v] = allowed_by_type[vehicle.vehicle_type_id]
+        may[:, v] = allowed_by_type[vehicle.vehicle_type_id]
         if candidates is not None:
-            allowed[:, v] &= np.array([vehicle.node_id in candidates[o] for o in order_ids])
-
-    node_of = [scenario.nodes[v.node_id] for v in vehicles]
+            may[:, v] &= np.array([vehicle.node_id in candidates[o] for o in order_ids])
     size = np.array(
         [[_grams(scenario.weight_kg(o)), _ml(scenario.volume_l(o))] for o in orders],
         dtype=np.int64,
     ).reshape(len(orders), 2)
-    is_pickup = np.array([o in scenario.returns_by_id for o in order_ids], dtype=bool)
+
+    # An exchange is one stop when a vehicle may serve both halves (else two, as today).
+    row = {o: k for k, o in enumerate(order_ids)}
+    pickup_of = {
+        o: r
+        for o, r in _exchanges(scenario, order_ids).items()
+        if np.any(may[row[o]] & may[row[r]])
+    }
+    along = set(pickup_of.values())
+    keys = [o for o in order_ids if o not in along]  # stop i is keys[i]
+    rows = [row[o] for o in keys]
+    stops = [orders[k] for k in rows]
+    lat = np.array([n.lat for n in nodes] + [o.lat for o in stops])
+    lon = np.array([n.lon for n in nodes] + [o.lon for o in stops])
+    profiles = sorted({Profile.of(vt) for vt in types}, key=lambda p: (p.mode, p.speed_kmh))
+    matrices = [travel.matrices(lat, lon, p) for p in profiles]
+    profile_index = {p: k for k, p in enumerate(profiles)}
+
+    node_of = [scenario.nodes[v.node_id] for v in vehicles]
+    is_pickup = np.array([o in scenario.returns_by_id for o in keys], dtype=bool)
+    demand = np.where(is_pickup[:, None], 0, size[rows])
+    pickup = np.where(is_pickup[:, None], size[rows], 0)
+    allowed = may[rows]
+    service_s = np.array([o.service_time_s for o in stops], dtype=np.int64)
+    tw_end_s = np.array([o.slot_end_s for o in stops], dtype=np.int64)
+    penalty_eur = np.full(len(keys), scenario.settings.unserved_penalty_eur)
+    for i, order_id in enumerate(keys):
+        if order_id not in pickup_of:
+            continue
+        back = row[pickup_of[order_id]]
+        allowed[i] &= may[back]
+        pickup[i] = size[back]
+        service_s[i] += orders[back].service_time_s
+        tw_end_s[i] = max(stops[i].slot_start_s, stops[i].slot_end_s - stops[i].service_time_s)
+        penalty_eur[i] *= 2
     problem = RoutingProblem(
         distance_m=[m[0] for m in matrices],
         duration_s=[m[1] for m in matrices],
@@ -564,21 +646,40 @@ def build_problem(
         vehicle_fixed_cost_eur=np.array([vt.fixed_cost_eur for vt in types], dtype=np.float64),
         vehicle_cost_per_m_eur=np.array([vt.cost_per_km_eur / 1000 for vt in types]),
         vehicle_cost_per_s_eur=np.array([vt.cost_per_hour_eur / 3600 for vt in types]),
-        stop_location=np.arange(len(depots), len(depots) + len(orders), dtype=np.int64),
-        stop_demand=np.where(is_pickup[:, None], 0, size),
-        stop_pickup=np.where(is_pickup[:, None], size, 0) if is_pickup.any() else None,
-        stop_service_s=np.array([o.service_time_s for o in orders], dtype=np.int64),
-        tw_start_s=np.array([o.slot_start_s for o in orders], dtype=np.int64),
-        tw_end_s=np.array([o.slot_end_s for o in orders], dtype=np.int64),
+        stop_location=np.arange(len(depots), len(depots) + len(keys), dtype=np.int64),
+        stop_demand=demand,
+        stop_pickup=pickup if is_pickup.any() or pickup_of else None,
+        stop_service_s=service_s,
+        tw_start_s=np.array([o.slot_start_s for o in stops], dtype=np.int64),
+        tw_end_s=tw_end_s,
         allowed=allowed,
-        penalty_eur=np.full(len(orders), scenario.settings.unserved_penalty_eur),
+        penalty_eur=penalty_eur,
         vehicle_max_trips=np.array([vt.max_trips for vt in types], dtype=np.int64),
         vehicle_reload_s=np.array([vt.reload_s for vt in types], dtype=np.int64),
         break_s=scenario.settings.break_duration_s,
         max_work_before_break_s=scenario.settings.max_work_before_break_s,
         break_over_s=scenario.settings.break_over_s,
     )
-    return NodeProblem(node_id=key, order_ids=list(order_ids), vehicles=vehicles, problem=problem)
+    return NodeProblem(
+        node_id=key,
+        order_ids=keys,
+        vehicles=vehicles,
+        problem=problem,
+        pickup_of=pickup_of,
+    )
+
+
+def _exchanges(scenario: Scenario, ids: list[str]) -> dict[str, str]:
+    """order -> return of each exchange whose delivery and pickup are both in ``ids``
+    and may be one visit (:meth:`Scenario.exchange_order`)."""
+    present = set(ids)
+    out = {}
+    for return_id in ids:
+        ret = scenario.returns_by_id.get(return_id)
+        order = scenario.exchange_order(ret) if ret is not None else None
+        if order is not None and order.order_id in present:
+            out[order.order_id] = return_id
+    return out
 
 
 def _grams(kg: float, floor: bool = False) -> int:
@@ -637,7 +738,9 @@ def _solve_batches(
 def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult) -> list[Route]:
     """Turn engine routes into timed, loaded, costed :class:`Route` objects, one per tour:
     a later tour starts when the previous one is back and reloads before leaving; the
-    vehicle's fixed cost is on its first tour only."""
+    vehicle's fixed cost is on its first tour only. An exchange's stop becomes two plan
+    stops at the address: the delivery, then the pickup (arriving when the delivery is
+    done, no leg between)."""
     p = node_problem.problem
     out = []
     for r in result.routes:
@@ -652,13 +755,16 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
             rest = r.rest if r.rest is not None and r.rest.trip == k else None
             breaks: list[Break] = []
 
-            def take_break(after_stop: int, t: int, rest=rest, breaks=breaks) -> int:
-                if rest is None or rest.after_stop != after_stop:
+            def take_break(served: int, after_stop: int, t: int, rest=rest, breaks=breaks) -> int:
+                # ``served``: the engine's stops so far; ``after_stop``: the plan's
+                if rest is None or rest.after_stop != served:
                     return t
                 breaks.append(Break(rest.start_s, rest.start_s + rest.duration_s, after_stop))
                 return max(t, rest.start_s + rest.duration_s)
 
-            orders = [scenario.orders_by_id[node_problem.order_ids[i]] for i in trip]
+            # (engine stop, order-like visit): an exchange's stop is two visits
+            visits = [(i, scenario.orders_by_id[u]) for i in trip for u in node_problem.members(i)]
+            orders = [o for _, o in visits]
             pickup = [o.order_id in scenario.returns_by_id for o in orders]
             load_kg = sum(
                 scenario.weight_kg(o) for o, up in zip(orders, pickup, strict=True) if not up
@@ -666,14 +772,16 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
             load_l = sum(
                 scenario.volume_l(o) for o, up in zip(orders, pickup, strict=True) if not up
             )
-            t, prev, total_m = take_break(0, start + reload_s), depot, 0
+            t, prev, total_m = take_break(0, 0, start + reload_s), depot, 0
             stops = []
             kg, litres = load_kg, load_l
-            for j, (i, order) in enumerate(zip(trip, orders, strict=True), 1):
+            served = 0
+            for j, (i, order) in enumerate(visits, 1):
                 loc = int(p.stop_location[i])
-                arrival = t + int(dur[prev, loc])
+                same_visit = j > 1 and visits[j - 2][0] == i  # an exchange's pickup
+                arrival = t if same_visit else t + int(dur[prev, loc])
                 begin = max(arrival, order.slot_start_s)
-                leg = int(dist[prev, loc])
+                leg = 0 if same_visit else int(dist[prev, loc])
                 total_m += leg
                 stops.append(
                     Stop(
@@ -693,7 +801,10 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
                 sign = -1 if pickup[j - 1] else 1  # a delivery leaves, a pickup boards
                 kg -= sign * scenario.weight_kg(order)
                 litres -= sign * scenario.volume_l(order)
-                t, prev = take_break(j, begin + order.service_time_s), loc
+                t, prev = begin + order.service_time_s, loc
+                if j == len(visits) or visits[j][0] != i:  # the engine's stop is done
+                    served += 1
+                    t = take_break(served, j, t)
             end = t + int(dur[prev, depot])
             total_m += int(dist[prev, depot])
             hours = (end - start) / 3600
@@ -734,6 +845,32 @@ def _fleet_full(scenario: Scenario, order_id: str, node_id: str) -> Unassigned:
         ),
         node_id=node_id,
     )
+
+
+def _visit_full(
+    scenario: Scenario, unit_id: str, node_id: str, return_id: str | None = None
+) -> Unassigned:
+    """Why an exchange is not served: its visit (the delivery and the pickup, one stop)
+    does not fit the routes of ``node_id``. ``unit_id`` is the order (``return_id`` its
+    pickup) or the return."""
+    stop = scenario.orders_by_id[unit_id]
+    to = scenario.settings.to_datetime
+    slot = f"{to(stop.slot_start_s):%H:%M}-{to(stop.slot_end_s):%H:%M}"
+    if return_id is None:
+        ret = scenario.returns_by_id[unit_id]
+        what = (
+            f"an exchange picked up in the visit delivering {ret.order_id}: the routes of "
+            f"{node_id}, which ships it, have no room for that visit in slot {slot}, so "
+            "neither the delivery nor the pickup is served"
+        )
+    else:
+        what = (
+            f"an exchange: the delivery and the pickup of {return_id} are one visit, and the "
+            f"routes of {node_id} have no room for it in slot {slot} (the load along the "
+            "route, the shifts or the slot do not allow it); the order is not moved to "
+            "another node because its pickup goes with it"
+        )
+    return Unassigned(unit_id, UnassignedCode.FLEET_FULL, what, node_id)
 
 
 def _return_full(scenario: Scenario, return_id: str, node_id: str) -> Unassigned:

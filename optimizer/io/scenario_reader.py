@@ -37,6 +37,7 @@ from shapely.validation import explain_validity
 from optimizer.io.problems import Problem, ScenarioError
 from optimizer.live.zones import nearest_postcodes
 from optimizer.model.scenario import (
+    SAME_ADDRESS_DEG,
     FleetEntry,
     Inbound,
     Mode,
@@ -1081,6 +1082,7 @@ class _ScenarioReader:
             if row.optional_text("kind"):
                 kind = row.enum("kind", ReturnKind)
             slot = row.span("slot_start", "slot_end", row.datetime, "slot")
+            lat, lon = row.number("lat", min=-90, max=90), row.number("lon", min=-180, max=180)
             order_id = row.optional_text("order_id") or None
             if kind is ReturnKind.EXCHANGE:
                 order_id = row.ref("order_id", self.order_ids, "the delivery order of the exchange")
@@ -1095,14 +1097,21 @@ class _ScenarioReader:
                 ):
                     window = f"{_hhmm(order.slot_start_s)}-{_hhmm(order.slot_end_s)}"
                     row.problem("slot_start", f"an exchange shares its order's slot ({window})")
+                if (
+                    order is not None
+                    and None not in (lat, lon)
+                    and max(abs(lat - order.lat), abs(lon - order.lon)) > SAME_ADDRESS_DEG
+                ):
+                    row.problem("lat", "an exchange is picked up where its order is delivered "
+                                f"({order.lat}, {order.lon}): one visit")  # fmt: skip
             shipped = None
             if row.optional_text("shipped_from_node_id"):
                 shipped = row.ref("shipped_from_node_id", self.node_ids, "a node id")
             item = row.build(
                 dict,
                 return_id=return_id,
-                lat=row.number("lat", min=-90, max=90),
-                lon=row.number("lon", min=-180, max=180),
+                lat=lat,
+                lon=lon,
                 slot_start_s=slot[0],
                 slot_end_s=slot[1],
                 service_time_s=row.integer("service_time_s", min=0),

@@ -649,7 +649,9 @@ def _replan(
     fresh: list[Route] = []
     for nid, batch in sorted(batches.items()):
         result = results.get(nid)
-        dropped = [batch.order_ids[i] for i in result.dropped] if result else list(batch.order_ids)
+        dropped = (  # (an exchange's stop drops both halves)
+            [u for i in result.dropped for u in batch.members(i)] if result else batch.unit_ids
+        )
         if result is not None:
             fresh += [
                 _after_earlier_tours(day, fleet[r.vehicle_id], r)
@@ -1138,7 +1140,7 @@ def _node_batch(
     # A retried parcel is back at the node at ready_s: a vehicle that may still leave
     # then may take it (a tour leaving earlier is delayed or loses it, _wait_for_parcels).
     leave_by = np.minimum(p.vehicle_latest_start_s, p.vehicle_latest_end_s)
-    for i, order_id in enumerate(order_ids):
+    for i, order_id in enumerate(batch.order_ids):  # (an exchange's two halves: one stop)
         if order_id in retry:
             allowed[i] &= leave_by >= retry[order_id].ready_s
     problem = replace(

@@ -198,6 +198,12 @@ class ReturnKind(StrEnum):
     EXCHANGE = "exchange"
 
 
+# An exchange's pickup is at its order's address: the same coordinates, up to 1e-6
+# degrees (about 0.1 m, a rounding of the file's decimals), so the two handovers are one
+# stop with no leg between them.
+SAME_ADDRESS_DEG = 1e-6
+
+
 @dataclass(frozen=True)
 class Return:
     """A customer return: a pickup of ``lines`` at the customer's address in the slot
@@ -428,6 +434,25 @@ class Scenario:
     @cached_property
     def vehicles_by_id(self) -> dict[str, Vehicle]:
         return {v.vehicle_id: v for v in self.vehicles}
+
+    def exchange_order(self, ret: Return) -> Order | None:
+        """The delivery order an exchange's pickup is one visit with (the driver hands
+        over the replacement and takes the old item back): ``ret.order_id`` when ``ret``
+        is an exchange whose order is in the scenario, delivered (not click & collect),
+        at the same address (within ``SAME_ADDRESS_DEG``) and in the same slot (what the
+        scenario reader requires). None otherwise: the pickup is then a plain return."""
+        if ret.kind is not ReturnKind.EXCHANGE or ret.order_id is None:
+            return None
+        order = self.orders_by_id.get(ret.order_id)
+        if (
+            order is None
+            or order.service is Service.CLICK_COLLECT
+            or abs(order.lat - ret.lat) > SAME_ADDRESS_DEG
+            or abs(order.lon - ret.lon) > SAME_ADDRESS_DEG
+            or (order.slot_start_s, order.slot_end_s) != (ret.slot_start_s, ret.slot_end_s)
+        ):
+            return None
+        return order
 
     def weight_kg(self, order: Order | Return) -> float:
         return sum(self.catalogue[line.sku].weight_kg * line.qty for line in order.lines)

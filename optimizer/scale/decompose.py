@@ -18,7 +18,8 @@ The rule, in three steps:
 3. **An order goes with the region of the node step 1 chose for it.** A return goes
    with the region of its first candidate end node (the node that shipped it, else the
    store nearest to it; see :mod:`optimizer.sourcing.returns`), else of the node nearest
-   to it, and its end node is then chosen among the region's nodes. This is the rule
+   to it, and its end node is then chosen among the region's nodes; an exchange goes with
+   the region of its delivery's node (one visit, see :mod:`optimizer.planning`). This is the rule
    for orders near a border: an order between two regions is not split or shared; it
    lands in the region whose node was cheapest for it with the stock. Click & collect
    orders go with their store, orders promised from a node with that node.
@@ -145,7 +146,7 @@ def decompose(
     regions = bisect(xy, load, params.part_orders)
     region_of_node = {node_ids[j]: r for r, members in enumerate(regions) for j in members}
 
-    return_node = {r.return_id: _return_home(scenario, r) for r in scenario.returns}
+    return_node = {r.return_id: _return_home(scenario, r, node_of) for r in scenario.returns}
     parts = []
     for members in regions:
         ids = {node_ids[j] for j in members}
@@ -219,8 +220,12 @@ def bisect(xy: np.ndarray, load: np.ndarray, max_load: float) -> list[list[int]]
     return sorted(out, key=lambda region: region[0])
 
 
-def _return_home(scenario: Scenario, ret) -> str:
-    """The node whose region a return goes with (see the module's rule 3)."""
+def _return_home(scenario: Scenario, ret, node_of: dict[str, str]) -> str:
+    """The node whose region a return goes with (see the module's rule 3): an exchange's
+    goes with its delivery's (``node_of``: order -> node)."""
+    order = scenario.exchange_order(ret)
+    if order is not None and node_of.get(order.order_id) in scenario.nodes:
+        return node_of[order.order_id]
     candidates = candidate_nodes(scenario, ret, {})
     if candidates:
         return candidates[0]

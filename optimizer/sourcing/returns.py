@@ -21,6 +21,15 @@ takes its place in the live routes, so later returns see it.
 Pricing an insertion treats the pickup's weight as on board from the start of the tour
 (LiveRoutes models deliveries only): conservative for the choice; the routing engines
 and the checker model the load along the route exactly.
+
+An exchange is one visit: when its delivery order is shipped whole from node N (one stop
+of N's routes), the vehicle carrying the replacement takes the old item back, so the
+end node is N, with no other candidate; its price is N's handling plus the extra time
+at the door (the return's service time at the cheapest hourly cost of N's vehicle types
+that may serve the visit). The routing then makes the delivery and the pickup one stop
+(:func:`optimizer.planning.build_problem`). When the delivery is not one stop of today's
+routes (split into parcels from several nodes, collected, or unassigned) or no vehicle of
+N may serve both halves, the pickup is a plain return, priced as above.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from optimizer.model import (
     NodeKind,
     Return,
     ReturnAssignment,
+    ReturnKind,
     Scenario,
     Service,
     UnassignedCode,
@@ -50,6 +60,9 @@ class ReturnChoice:
     node_of: dict[str, str] = field(default_factory=dict)  # return_id -> node
     priced: dict[str, dict[str, float]] = field(default_factory=dict)  # return -> node -> eur
     unassigned: list[ReturnAssignment] = field(default_factory=list)
+    # An exchange picked up in its delivery's visit: return -> its order
+    tied: dict[str, str] = field(default_factory=dict)
+    note: dict[str, str] = field(default_factory=dict)  # return -> how its node was chosen
 
 
 def candidate_nodes(scenario: Scenario, ret: Return, shipped: dict[str, str]) -> list[str]:
@@ -83,6 +96,10 @@ def choose_return_nodes(scenario: Scenario, sourcing, shipped: dict[str, str]) -
     out = ReturnChoice()
     live = getattr(sourcing, "live", None)
     for ret in scenario.returns:
+        if _tie(scenario, ret, shipped, out):
+            continue
+        if ret.kind is ReturnKind.EXCHANGE:
+            out.note[ret.return_id] = _apart(scenario, sourcing, ret, shipped)
         candidates = candidate_nodes(scenario, ret, shipped)
         weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
         zones = scenario.zones_at(ret.lat, ret.lon)
@@ -109,6 +126,63 @@ def choose_return_nodes(scenario: Scenario, sourcing, shipped: dict[str, str]) -
         if live is not None:
             _place(live, ret, node_id, weight, volume, zones)
     return out
+
+
+def _tie(scenario: Scenario, ret: Return, shipped: dict[str, str], out: ReturnChoice) -> bool:
+    """End an exchange at the node shipping its delivery, when the two may be one visit
+    there (see the module); False to price it as a plain return."""
+    order = scenario.exchange_order(ret)
+    node_id = shipped.get(order.order_id) if order is not None else None
+    if node_id is None:
+        return False
+    zones = scenario.zones_at(order.lat, order.lon)
+    weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
+    per_hour = [
+        vt.cost_per_hour_eur
+        for v in scenario.vehicles
+        if v.node_id == node_id
+        for vt in [scenario.vehicle_types[v.vehicle_type_id]]
+        if vt.may_carry(order.service, scenario.weight_kg(order), scenario.volume_l(order), zones)
+        and vt.may_carry(Service.ECO, weight, volume, zones)
+    ]
+    if not per_hour:
+        return False
+    door_eur = min(per_hour) * ret.service_time_s / 3600
+    out.node_of[ret.return_id] = node_id
+    out.priced[ret.return_id] = {
+        node_id: round(door_eur + scenario.nodes[node_id].handling_cost_eur, 6)
+    }
+    out.tied[ret.return_id] = order.order_id
+    out.note[ret.return_id] = (
+        f"an exchange: picked up in the same visit as the delivery of {order.order_id}, by "
+        f"the vehicle that brings the replacement, so it goes back to {node_id}"
+    )
+    return True
+
+
+def _apart(scenario: Scenario, sourcing, ret: Return, shipped: dict[str, str]) -> str:
+    """Why an exchange's pickup is a plain return (a visit of its own)."""
+    order = scenario.exchange_order(ret)
+    if order is None:
+        return (
+            f"an exchange whose order {ret.order_id} is not delivered at its address in its "
+            "slot: picked up as a plain return, its end node chosen by cost"
+        )
+    if order.order_id in shipped:
+        return (
+            f"an exchange: no vehicle of {shipped[order.order_id]}, which ships "
+            f"{order.order_id}, may serve both the delivery and the pickup, so the pickup is "
+            "a plain return (a visit of its own), its end node chosen by cost"
+        )
+    parcels = getattr(sourcing, "parcels", {})
+    if any(p.order_id == order.order_id for p in parcels.values()):
+        why = "is split into parcels from several nodes (several visits anyway)"
+    else:
+        why = "is not shipped today (see the unassigned orders)"
+    return (
+        f"an exchange whose delivery {order.order_id} {why}: picked up as a plain return "
+        "(a visit of its own), its end node chosen by cost"
+    )
 
 
 def _allowed(live, node_ids: set[str], weight, volume, zones) -> np.ndarray:
