@@ -410,3 +410,23 @@ def test_a_failed_exchange_is_retried_as_one_visit_or_given_up_whole(room):
         assert [u["code"] for u in document["unassigned"]] == ["delivery_failed"]
         assert row["status"] == "unassigned" and row["code"] == "pickup_failed"
         assert document.get("order_changes") in (None, [])
+
+
+def test_on_board_resequencing_puts_an_exchange_back_into_one_visit():
+    from types import SimpleNamespace
+
+    from optimizer.live.replan import _exchanges_together
+    from optimizer.model import Return, ReturnKind
+
+    def exchange(return_id, order_id):
+        return Return(return_id, 48.85, 2.35, 0, 3600, 60, (), ReturnKind.EXCHANGE, order_id)
+
+    day = SimpleNamespace(returns=[exchange("X1", "O1"), exchange("X2", "O2")])
+    # The engine sequenced the halves apart (and X1 before O1): back together, delivery first.
+    assert _exchanges_together(day, ["X1", "O3", "O1", "O2", "O4", "X2"], None) == [
+        "O3", "O1", "X1", "O2", "X2", "O4"]  # fmt: skip
+    # O2 was the stop just locked (delivered): its pickup comes first in what is left.
+    assert _exchanges_together(day, ["O3", "X2", "O4"], "O2") == ["X2", "O3", "O4"]
+    # A plain return is not moved.
+    plain = SimpleNamespace(returns=[Return("R1", 48.85, 2.35, 0, 3600, 60, (), order_id="O3")])
+    assert _exchanges_together(plain, ["R1", "O4", "O3"], None) == ["R1", "O4", "O3"]

@@ -37,6 +37,7 @@ from optimizer.model import (
     OrderChange,
     Parcel,
     Plan,
+    ReturnKind,
     Route,
     Scenario,
     Service,
@@ -873,7 +874,28 @@ def _resequence(
     )
     result = engine.solve(problem, max(0.02, budget_s))
     order = [rest[i] for r in result.routes for i in r.stops]
-    return order + [o for o in rest if o not in order]
+    last = facts.stops[-1].order_id if facts.stops else None
+    return _exchanges_together(day, order + [o for o in rest if o not in order], last)
+
+
+def _exchanges_together(day: Scenario, rest: list[str], last: str | None) -> list[str]:
+    """The on-board stops with each exchange's two halves one visit again: the pickup
+    right after its delivery, or first when its delivery (or pickup) is the stop just
+    locked (the engine above sequenced them one by one; the re-timing keeps the slots)."""
+    out = list(rest)
+    for ret in day.returns:
+        delivery, pickup = ret.order_id, ret.return_id
+        if ret.kind is not ReturnKind.EXCHANGE or delivery is None:
+            continue
+        if pickup in out and delivery in out:
+            out.remove(pickup)
+            out.insert(out.index(delivery) + 1, pickup)
+        elif last in (delivery, pickup):
+            other = pickup if last == delivery else delivery
+            if other in out:
+                out.remove(other)
+                out.insert(0, other)
+    return out
 
 
 def _locked_route(
