@@ -338,15 +338,15 @@ def _replan_returns(scenario, plan, state, params, travel, picked: dict[str, str
             route = on_route[row.return_id]
             rows.append(replace(row, status="routed", node_id=route.node_id,
                                 vehicle_id=route.vehicle_id, code=None, reason=None))  # fmt: skip
-        elif row.return_id in picked:
+        elif row.return_id in picked and (row.return_id in dropped or row.status == "routed"):
             why = dropped.get(row.return_id)
             rows.append(replace(
                 row, status="unassigned", vehicle_id=None,
                 code=str(why.code) if why else UnassignedCode.FLEET_FULL.value,
                 reason=why.reason if why else "the re-plan could not keep the pickup on a route",
             ))  # fmt: skip
-        else:
-            rows.append(row)
+        else:  # unassigned in the morning, or given up by an earlier re-plan (its
+            rows.append(row)  # failed attempt still on a route): as it was
     new.returns = rows
     return new, report
 
