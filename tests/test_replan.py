@@ -69,6 +69,30 @@ def _facts(route: Route, done: int, fail: set[str] = frozenset(), delay_s: int =
     return TripFacts(route.start_s, tuple(facts))
 
 
+def _first_stop_fails(plan):
+    """The longest route's first stop failed; the vehicle is at its second: (route, the
+    failed order, the live state)."""
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    failed = route.stops[0].order_id
+    facts = _facts(route, done=1, fail={failed})
+    return (
+        route,
+        failed,
+        LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)}),
+    )
+
+
+def _broke_down_after_one(route):
+    """The route's vehicle delivered its first stop, then broke down a minute later."""
+    facts = _facts(route, done=1)
+    facts = replace(facts, stops=facts.stops[:1])
+    return facts, LiveState(
+        now_s=facts.stops[0].departure_s + 60,
+        trips={route.vehicle_id: (facts,)},
+        broken_down=frozenset({route.vehicle_id}),
+    )
+
+
 def _route_of(plan, vehicle_id, trip=0) -> Route:
     return sorted((r for r in plan.routes if r.vehicle_id == vehicle_id), key=lambda r: r.start_s)[
         trip
@@ -122,13 +146,7 @@ def test_a_broken_down_vehicle_stops_move_to_another_vehicle_or_are_unassigned_w
     ]
     scenario, plan = _day(fleet=fleet)
     route = max(plan.routes, key=lambda r: len(r.stops))
-    facts = _facts(route, done=1)
-    facts = replace(facts, stops=facts.stops[:1])  # delivered one, then broke down
-    state = LiveState(
-        now_s=facts.stops[0].departure_s + 60,
-        trips={route.vehicle_id: (facts,)},
-        broken_down=frozenset({route.vehicle_id}),
-    )
+    facts, state = _broke_down_after_one(route)
     new, report = replan(scenario, plan, state, ReplanParams(time_limit_s=0.5))
     on_broken = [
         s.order_id for r in new.routes if r.vehicle_id == route.vehicle_id for s in r.stops
@@ -148,13 +166,7 @@ def test_a_broken_down_vehicle_stops_move_to_another_vehicle_or_are_unassigned_w
 def test_a_broken_down_vehicle_with_no_other_to_take_its_parcels_offers_click_and_collect():
     scenario, plan = _day(fleet=[FleetEntry("HUB", "van", 1, 7 * H, 19 * H)])
     (route,) = plan.routes
-    facts = _facts(route, done=1)
-    facts = replace(facts, stops=facts.stops[:1])  # delivered one, then broke down
-    state = LiveState(
-        now_s=facts.stops[0].departure_s + 60,
-        trips={route.vehicle_id: (facts,)},
-        broken_down=frozenset({route.vehicle_id}),
-    )
+    facts, state = _broke_down_after_one(route)
     new, report = replan(scenario, plan, state, ReplanParams(time_limit_s=0.5))
     stranded = {s.order_id for s in route.stops[1:]}
     assert {c.order_id for c in new.collections} == stranded  # STORE holds the books
@@ -169,10 +181,7 @@ def test_a_broken_down_vehicle_with_no_other_to_take_its_parcels_offers_click_an
 
 def test_failed_delivery_is_retried_in_a_later_slot_of_its_own_length():
     scenario, plan = _day()
-    route = max(plan.routes, key=lambda r: len(r.stops))
-    failed = route.stops[0].order_id
-    facts = _facts(route, done=1, fail={failed})
-    state = LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)})
+    route, failed, state = _first_stop_fails(plan)
     params = ReplanParams(policy=FailedPolicy.RETRY_LATER_SLOT, time_limit_s=0.5)
     new, report = replan(scenario, plan, state, params)
     (change,) = new.order_changes
@@ -218,10 +227,7 @@ def test_failed_delivery_offered_click_and_collect_at_the_nearest_store_with_sto
 def test_failed_delivery_with_no_later_slot_and_no_store_stock_is_unassigned_with_a_reason():
     scenario, plan = _day()
     scenario = replace(scenario, stock={k: v for k, v in scenario.stock.items() if k[0] != "STORE"})
-    route = max(plan.routes, key=lambda r: len(r.stops))
-    failed = route.stops[0].order_id
-    facts = _facts(route, done=1, fail={failed})
-    state = LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)})
+    route, failed, state = _first_stop_fails(plan)
     params = ReplanParams(time_limit_s=0.5, delivery_end_s=12 * H)  # no later slot left
     new, report = replan(scenario, plan, state, params)
     (u,) = [u for u in new.unassigned if u.order_id == failed]
@@ -232,10 +238,7 @@ def test_failed_delivery_with_no_later_slot_and_no_store_stock_is_unassigned_wit
 
 def test_auto_prefers_the_retry_when_its_detour_costs_less_than_click_and_collect():
     scenario, plan = _day()
-    route = max(plan.routes, key=lambda r: len(r.stops))
-    failed = route.stops[0].order_id
-    facts = _facts(route, done=1, fail={failed})
-    state = LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)})
+    route, failed, state = _first_stop_fails(plan)
     cheap = replan(scenario, plan, state, ReplanParams(time_limit_s=0.5))[0]
     assert [c.kind for c in cheap.order_changes] == ["retry_later_slot"]
     dear = replan(
@@ -261,10 +264,7 @@ def test_replan_refuses_facts_that_do_not_fit_the_plan_with_where():
 
 def test_checker_refuses_order_changes_a_customer_could_not_have_been_offered():
     scenario, plan = _day()
-    route = max(plan.routes, key=lambda r: len(r.stops))
-    failed = route.stops[0].order_id
-    facts = _facts(route, done=1, fail={failed})
-    state = LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)})
+    route, failed, state = _first_stop_fails(plan)
     params = ReplanParams(policy=FailedPolicy.CLICK_AND_COLLECT, time_limit_s=0.5)
     doc, _ = _checked(scenario, replan(scenario, plan, state, params)[0])
     doc["order_changes"][0]["node_id"] = "HUB"  # not a store
@@ -290,10 +290,7 @@ def test_checker_does_not_count_a_failed_attempt_as_where_the_order_ends():
 
 def test_a_second_replan_keeps_what_the_first_locked_and_does_not_handle_a_failure_twice():
     scenario, plan = _day()
-    route = max(plan.routes, key=lambda r: len(r.stops))
-    failed = route.stops[0].order_id
-    facts = _facts(route, done=1, fail={failed})
-    state = LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)})
+    route, failed, state = _first_stop_fails(plan)
     params = ReplanParams(policy=FailedPolicy.CLICK_AND_COLLECT, time_limit_s=0.5)
     first, _ = replan(scenario, plan, state, params)
     # Later, the live state only knows the trip (its stops are in the plan, locked).
@@ -310,10 +307,7 @@ def test_a_second_replan_keeps_what_the_first_locked_and_does_not_handle_a_failu
 
 def test_a_retry_that_fails_again_is_offered_click_and_collect_once():
     scenario, plan = _day()
-    route = max(plan.routes, key=lambda r: len(r.stops))
-    failed = route.stops[0].order_id
-    facts = _facts(route, done=1, fail={failed})
-    state = LiveState(now_s=facts.stops[-1].arrival_s, trips={route.vehicle_id: (facts,)})
+    route, failed, state = _first_stop_fails(plan)
     retry = ReplanParams(policy=FailedPolicy.RETRY_LATER_SLOT, time_limit_s=0.5)
     first, _ = replan(scenario, plan, state, retry)
     (change,) = first.order_changes
