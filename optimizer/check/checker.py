@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from optimizer.check.access import _check_access
 from optimizer.check.collect import _check_collections
 from optimizer.check.figures import (
     EPSILON,
@@ -42,7 +43,7 @@ from optimizer.check.vehicles import (
     _check_trips,
     _check_vehicle_identity,
 )
-from optimizer.model import Order, Scenario, Service, UnassignedCode, ZoneRule, with_order_changes
+from optimizer.model import Order, Scenario, Service, UnassignedCode, with_order_changes
 from optimizer.travel import GreatCircle, Profile, TravelProvider
 
 __all__ = ["CODES", "CheckReport", "Violation", "check_plan"]
@@ -100,47 +101,6 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
 
 
 # --- vehicles: identity, shifts, access, loads, range ------------------------------------
-
-
-def _check_access(ctx: _Context, plan: _Plan) -> None:
-    sc = ctx.scenario
-    for route in plan.routes:
-        vt = route.vehicle_type
-        if vt is None:
-            continue
-        for stop in route.stops:
-            order = ctx.visit(stop)
-            if order is None or order.service is Service.CLICK_COLLECT:
-                continue  # collect_routed says it
-            if sc.may_deliver(vt, order):
-                continue
-            who = f"{order.order_id} on {route.label}"
-            ids = order.order_id, route.vehicle_id
-            if order.service is Service.GREEN and not vt.mode.is_bike:
-                ctx.flag(
-                    "green_not_bike",
-                    f"{who}: a green order goes by cargo bike or trike, not by {vt.mode.value}",
-                    *ids,
-                )
-            for zone in sc.zones_at(order.lat, order.lon):
-                if zone.admits(vt):
-                    continue
-                if zone.rule is ZoneRule.LOW_EMISSION:
-                    ctx.flag(
-                        "low_emission_zone",
-                        f"{who}: {vt.vehicle_type_id} is not zero-emission and may not "
-                        f"deliver in the low-emission zone {zone.name} ({zone.zone_id})",
-                        *ids,
-                    )
-                else:
-                    allowed = sorted(zone.allowed_modes or ("cargo_bike", "cargo_trike"))
-                    ctx.flag(
-                        "limited_traffic_zone",
-                        f"{who}: a {vt.mode.value} may not deliver in the limited-traffic "
-                        f"zone {zone.name} ({zone.zone_id}); allowed: "
-                        f"{', '.join(allowed)}",
-                        *ids,
-                    )
 
 
 def _loads(ctx: _Context, route: _Route) -> list[tuple[float, float]] | None:
