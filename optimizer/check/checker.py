@@ -1,14 +1,5 @@
-"""The independent checker: does a plan hold, re-derived from the scenario alone?
-
-It reads ``plan.json`` as parsed JSON, not the solver's Python objects, so it checks
-exactly what the planner wrote, and it shares no code with the solvers: only the model
-(:mod:`optimizer.model`) and the travel model (:mod:`optimizer.travel`). A malformed
-plan never makes it raise: a missing key or an unreadable value is a violation like
-any other, with a message a planner understands.
-
-Times in the plan are ISO 8601 datetimes with a UTC offset; inside the checker they are
-seconds since local midnight of the scenario's day, like everywhere in the core.
-"""
+"""The entry point of the independent checker: :func:`check_plan` reads the plan and runs
+the checks of the modules beside it, in order."""
 
 from __future__ import annotations
 
@@ -36,9 +27,6 @@ from optimizer.model import Scenario, with_order_changes
 from optimizer.travel import GreatCircle, TravelProvider
 
 __all__ = ["CODES", "CheckReport", "Violation", "check_plan"]
-
-
-# --- entry point -------------------------------------------------------------------------
 
 
 def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = None) -> CheckReport:
