@@ -145,6 +145,28 @@ def test_a_broken_down_vehicle_stops_move_to_another_vehicle_or_are_unassigned_w
     assert _checked(scenario, new)[1].ok
 
 
+def test_a_broken_down_vehicle_with_no_other_to_take_its_parcels_offers_click_and_collect():
+    scenario, plan = _day(fleet=[FleetEntry("HUB", "van", 1, 7 * H, 19 * H)])
+    (route,) = plan.routes
+    facts = _facts(route, done=1)
+    facts = replace(facts, stops=facts.stops[:1])  # delivered one, then broke down
+    state = LiveState(
+        now_s=facts.stops[0].departure_s + 60,
+        trips={route.vehicle_id: (facts,)},
+        broken_down=frozenset({route.vehicle_id}),
+    )
+    new, report = replan(scenario, plan, state, ReplanParams(time_limit_s=0.5))
+    stranded = {s.order_id for s in route.stops[1:]}
+    assert {c.order_id for c in new.collections} == stranded  # STORE holds the books
+    assert {c.node_id for c in new.collections} == {"STORE"}
+    changes = {c.order_id: c for c in new.order_changes}
+    assert set(changes) == stranded
+    assert all(c.kind == "click_and_collect" and "broke down" in c.reason
+               for c in changes.values())  # fmt: skip
+    assert not new.unassigned
+    assert _checked(scenario, new)[1].ok
+
+
 def test_failed_delivery_is_retried_in_a_later_slot_of_its_own_length():
     scenario, plan = _day()
     route = max(plan.routes, key=lambda r: len(r.stops))

@@ -516,6 +516,16 @@ def test_a_failed_pickup_with_no_later_slot_is_unassigned_with_the_reason():
     assert doc["kpis"]["returns_routed"] == 0 and doc["kpis"]["returns_unassigned"] == 1
     assert not doc["restock"]
     assert all(c.order_id != "R1" for c in new.order_changes)
+    # A later re-plan keeps the return given up, with its reason (its failed attempt is
+    # still on the route; nothing new happened to it).
+    from optimizer.io.plan_files import plan_from_dict
+    from optimizer.live.replan import LiveState
+
+    later, _ = replan(sc, plan_from_dict(sc, doc), LiveState(now_s=state.now_s + 600), params)
+    doc, check = _replan_checked(sc, later)
+    assert check.ok, [str(v) for v in check.violations]
+    (again,) = doc["returns"]
+    assert (again["code"], again["reason"]) == (row["code"], row["reason"])
 
 
 def test_the_checker_flags_a_retried_pickup_outside_its_agreed_slot():

@@ -222,6 +222,23 @@ class _Ledger:
         """A retry the routes cannot keep: click & collect, or unassigned."""
         self.collect_or_give_up(retry.pop(order_id), note)
 
+    def stranded(self, order_id: str, node_id: str) -> None:
+        """A parcel of a broken-down vehicle, back at its node, that no vehicle left can
+        deliver in its slot: click & collect at the nearest store holding the basket (the
+        customer is offered it, as after a failed delivery), else unassigned
+        (``fleet_full``, saying so)."""
+        day = self.day
+        ready = self.now + self.params.collect_ready_after_s
+        if _nearest_store(day, self.sources, order_id, ready) is None:
+            u = _fleet_full(day, order_id, node_id)
+            u.reason = "its vehicle broke down and " + u.reason
+            self.unassigned.append(u)
+            self.sources.pop(order_id, None)
+            return
+        why = (f"its vehicle broke down and no vehicle of {node_id} left can deliver it in "
+               "its slot today")  # fmt: skip
+        self.collect_or_give_up(_Failed(order_id, node_id, self.now, why))
+
     def collect_or_give_up(self, f: _Failed, note: str = "") -> None:
         """Click & collect at the nearest store with the basket in stock (after what the
         plan ships from it), open long enough to get it ready; else unassigned. A failed
@@ -338,15 +355,15 @@ def _replan_returns(scenario, plan, state, params, travel, picked: dict[str, str
             route = on_route[row.return_id]
             rows.append(replace(row, status="routed", node_id=route.node_id,
                                 vehicle_id=route.vehicle_id, code=None, reason=None))  # fmt: skip
-        elif row.return_id in picked:
+        elif row.return_id in picked and (row.return_id in dropped or row.status == "routed"):
             why = dropped.get(row.return_id)
             rows.append(replace(
                 row, status="unassigned", vehicle_id=None,
                 code=str(why.code) if why else UnassignedCode.FLEET_FULL.value,
                 reason=why.reason if why else "the re-plan could not keep the pickup on a route",
             ))  # fmt: skip
-        else:
-            rows.append(row)
+        else:  # unassigned in the morning, or given up by an earlier re-plan (its
+            rows.append(row)  # failed attempt still on a route): as it was
     new.returns = rows
     return new, report
 
@@ -661,6 +678,8 @@ def _replan(
         for order_id in dropped:
             if order_id in retry:
                 book.fall_back(retry, order_id, "no later slot today fits the routes")
+            elif order_id in recovered and order_id not in ends:
+                book.stranded(order_id, nid)
             else:
                 u = _fleet_full(day, order_id, nid)
                 if order_id in recovered:
