@@ -1,0 +1,80 @@
+"""Nodes: no more shipped of a SKU than held (or inbound in time), no more parcels than
+a node can pick in a day."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from optimizer.check.figures import _clock
+from optimizer.check.records import Lines, _Context, _place_lines, _Plan
+from optimizer.model import Node, Order
+
+
+def _shipments(ctx: _Context, plan: _Plan) -> list[tuple[Order, Node, Lines]]:
+    """Every routed or collected parcel (a whole order or a part of a split one) of the
+    scenario's orders, with the node it ships from and its lines."""
+    out = []
+    for order_id, where in plan.places().items():
+        order = ctx.order(order_id)
+        for place in where:
+            node = ctx.scenario.nodes.get(place.node_id or "")
+            if order is not None and node is not None and place.status != "unassigned":
+                out.append((order, node, _place_lines(order, place)))
+    return out
+
+
+def _check_stock(ctx: _Context, plan: _Plan) -> None:
+    shipped: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for order, node, lines in _shipments(ctx, plan):
+        for sku, qty in lines:
+            shipped[node.node_id, sku].append((order.order_id, qty))
+    for (node_id, sku), parts in sorted(shipped.items()):
+        qty = sum(q for _, q in parts)
+        held = ctx.scenario.stock.get((node_id, sku), 0)
+        if qty > held and not _inbound_in_time(ctx, plan, node_id, sku):
+            detail = ", ".join(f"{oid} x{q}" for oid, q in parts)
+            ctx.flag("stock_exceeded", f"{node_id} ships {qty} x {sku} ({detail}) but holds {held}")
+
+
+def _inbound_in_time(ctx: _Context, plan: _Plan, node_id: str, sku: str) -> bool:
+    """Whether stock on hand plus the inbound deliveries to the node (``inbound.csv``)
+    cover its shipments of the SKU in time: by every shipment's time (a route's start, a
+    collection's ready time), what has left is no more than what has arrived."""
+    arrivals = sorted((i.arrives_at_s, i.qty) for i in ctx.scenario.inbound
+                      if i.node_id == node_id and i.sku == sku)  # fmt: skip
+    if not arrivals:
+        return False
+    needs: list[tuple[int, int]] = []
+    for route in plan.routes:
+        if route.node_id == node_id and route.start_s is not None:
+            for stop in route.stops:
+                order = None if stop.pickup else ctx.order(stop.order_id)
+                q = sum(x.qty for x in order.lines if x.sku == sku) if order else 0
+                needs.append((route.start_s, q))
+    for c in plan.collections:
+        order = ctx.order(c.order_id)
+        if order is not None and c.stock_node_id == node_id:
+            when = c.ready_by_s if c.ready_by_s is not None else order.slot_start_s
+            needs.append((when, sum(x.qty for x in order.lines if x.sku == sku)))
+    supply, shipped, k = ctx.scenario.stock.get((node_id, sku), 0), 0, 0
+    for when, q in sorted(needs):
+        while k < len(arrivals) and arrivals[k][0] <= when:
+            supply += arrivals[k][1]
+            k += 1
+        shipped += q
+        if shipped > supply:
+            return False
+    return True
+
+
+def _check_picking(ctx: _Context, plan: _Plan) -> None:
+    picked = Counter(node.node_id for _, node, _ in _shipments(ctx, plan))
+    for node_id, n in sorted(picked.items()):
+        node = ctx.scenario.nodes[node_id]
+        if n > node.pick_capacity_per_day:
+            ctx.flag(
+                "pick_capacity_exceeded",
+                f"{node_id} ships {n} parcels, over the {node.pick_capacity_per_day} it can "
+                f"pick in a day ({node.pick_capacity_per_hour:g}/h, open "
+                f"{_clock(node.opens_s)}-{_clock(node.closes_s)})",
+            )
