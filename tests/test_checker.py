@@ -701,3 +701,42 @@ def test_a_break_at_a_stop_the_tour_does_not_have_is_malformed(sc_breaks):
     )
     plan["routes"][0]["breaks"][0]["after_stop"] = 7
     assert "malformed" in codes(check_plan(sc_breaks, plan))
+
+
+def test_inbound_in_time_counts_each_parcel_once_with_its_own_lines():
+    """A node short on hand but covered by an inbound delivery in time: a parcel that
+    carries none of the SKU is not charged the order's quantity, and a failed attempt
+    and its retry are one parcel taken once (at the first departure)."""
+    from optimizer.check.records import _Context, _Plan, _Route, _Stop
+    from optimizer.check.stock import _inbound_in_time
+    from optimizer.model import Inbound
+    from optimizer.travel import GreatCircle
+    from tests import factory as f
+
+    orders = [
+        f.order("A", 48.85, 2.36, [("BOOK", 2), ("TV", 1)]),  # split: A/1 BOOK from HUB
+        f.order("B", 48.85, 2.36, [("TV", 1)]),
+    ]
+    sc = f.scenario(orders, stock={("HUB", "TV"): 0, ("HUB", "BOOK"): 2})
+    sc.inbound.append(Inbound("HUB", "TV", 1, 8 * 3600))
+
+    def stop(order_id, parcel_id=None, lines=None, failed=False):
+        return _Stop(order_id, None, None, None, None, None, None, parcel_id, lines,
+                     locked=failed, failed_attempt=failed)  # fmt: skip
+
+    def route(i, start_h, stops):
+        return _Route(i, f"r{i}", f"v{i}", "van", "HUB", "van", start_h * 3600, None, None,
+                      None, None, None, None, None, stops)  # fmt: skip
+
+    ctx = _Context(sc, GreatCircle())
+    # A/1 (books only) leaves at 07:00, before the TV is in; B's TV leaves at 09:00.
+    plan = _Plan(routes=[route(0, 7, [stop("A", "A/1", (("BOOK", 2),))]),
+                         route(1, 9, [stop("B")])])  # fmt: skip
+    assert _inbound_in_time(ctx, plan, "HUB", "TV")
+    # B failed at 09:00 and is retried at 14:00: one TV, taken at 09:00.
+    plan.routes[1].stops = [stop("B", failed=True)]
+    plan.routes.append(route(2, 14, [stop("B")]))
+    assert _inbound_in_time(ctx, plan, "HUB", "TV")
+    # B leaving at 07:00, before the TV is in: not covered.
+    plan.routes[1].start_s = 7 * 3600
+    assert not _inbound_in_time(ctx, plan, "HUB", "TV")

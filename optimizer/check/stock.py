@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from optimizer.check.figures import _clock
-from optimizer.check.records import Lines, _Context, _place_lines, _Plan
+from optimizer.check.records import Lines, _Context, _place_lines, _Plan, _stop_lines
 from optimizer.model import Node, Order
 
 
@@ -44,18 +44,28 @@ def _inbound_in_time(ctx: _Context, plan: _Plan, node_id: str, sku: str) -> bool
                       if i.node_id == node_id and i.sku == sku)  # fmt: skip
     if not arrivals:
         return False
-    needs: list[tuple[int, int]] = []
+    # Each parcel once (a whole order, or one part of a split one, with its own lines),
+    # when it first leaves: a failed attempt and its retry are one parcel taken once.
+    first: dict[str, tuple[int, int]] = {}
+
+    def need(key: str, when: int, lines) -> None:
+        q = sum(qty for s, qty in lines if s == sku)
+        if key not in first or when < first[key][0]:
+            first[key] = (when, q)
+
     for route in plan.routes:
         if route.node_id == node_id and route.start_s is not None:
             for stop in route.stops:
                 order = None if stop.pickup else ctx.order(stop.order_id)
-                q = sum(x.qty for x in order.lines if x.sku == sku) if order else 0
-                needs.append((route.start_s, q))
+                if order is not None:
+                    need(stop.parcel_id or order.order_id, route.start_s, _stop_lines(order, stop))
     for c in plan.collections:
         order = ctx.order(c.order_id)
         if order is not None and c.stock_node_id == node_id:
             when = c.ready_by_s if c.ready_by_s is not None else order.slot_start_s
-            needs.append((when, sum(x.qty for x in order.lines if x.sku == sku)))
+            lines = c.lines or tuple((x.sku, x.qty) for x in order.lines)
+            need(c.parcel_id or order.order_id, when, lines)
+    needs = list(first.values())
     supply, shipped, k = ctx.scenario.stock.get((node_id, sku), 0), 0, 0
     for when, q in sorted(needs):
         while k < len(arrivals) and arrivals[k][0] <= when:
