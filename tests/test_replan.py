@@ -179,6 +179,25 @@ def test_a_broken_down_vehicle_with_no_other_to_take_its_parcels_offers_click_an
     assert _checked(scenario, new)[1].ok
 
 
+def test_stops_on_board_that_run_too_late_ride_back_and_the_plan_stays_checker_clean():
+    scenario, plan = _day()
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    first = route.stops[0]
+    # The first stop took until 14:00: every slot after it (the latest ends 13:00) is lost.
+    facts = TripFacts(route.start_s, (StopFact(first.order_id, "delivered", first.arrival_s,
+                                               14 * H),))  # fmt: skip
+    state = LiveState(now_s=14 * H, trips={route.vehicle_id: (facts,)})
+    params = ReplanParams(policy=FailedPolicy.RETRY_LATER_SLOT, time_limit_s=0.5)
+    new, _ = replan(scenario, plan, state, params)
+    late = {s.order_id for s in route.stops[1:]}
+    kept = _route_of(new, route.vehicle_id)
+    assert [s.order_id for s in kept.stops] == [first.order_id]  # the rest rode back
+    assert {c.order_id for c in new.order_changes} | {u.order_id for u in new.unassigned} == late
+    assert all("runs too late" in c.reason for c in new.order_changes)
+    doc, check = _checked(scenario, new)
+    assert check.ok, [str(v) for v in check.violations]
+
+
 def test_failed_delivery_is_retried_in_a_later_slot_of_its_own_length():
     scenario, plan = _day()
     route, failed, state = _first_stop_fails(plan)

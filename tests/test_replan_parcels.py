@@ -163,3 +163,23 @@ def test_the_checker_reads_parcel_entries_strictly(split_day):
                              "slot_start": "2026-11-24T14:00:00+01:00",
                              "slot_end": "2026-11-24T16:00:00+01:00", "reason": "x"}]  # fmt: skip
     assert "bad_order_change" in {v.code for v in check_plan(sc, bad).violations}
+
+
+def test_a_parcel_on_board_that_can_no_longer_keep_its_slot_rides_back_and_is_retried(
+    split_day,
+):
+    sc, plan = split_day
+    route = next(r for r in plan.routes if r.stops[-1].parcel_id and len(r.stops) > 1)
+    first, late = route.stops[0], route.stops[-1]
+    # The first stop took until 12:30: the parcel after it cannot make its 10-12 slot.
+    facts = TripFacts(route.start_s, (StopFact(first.parcel_id or first.order_id, "delivered",
+                                               first.arrival_s, 12 * 3600 + 1800),))  # fmt: skip
+    state = LiveState(now_s=12 * 3600 + 1800, trips={route.vehicle_id: (facts,)})
+    params = ReplanParams(policy=FailedPolicy.RETRY_LATER_SLOT, time_limit_s=0.5)
+    new, _ = replan(sc, plan, state, params)
+    _checked(sc, new)
+    (change,) = new.order_changes
+    assert (change.order_id, change.parcel_id) == ("A", late.parcel_id)
+    assert "runs too late" in change.reason
+    retried = [s for r in new.routes for s in r.stops if s.parcel_id == late.parcel_id]
+    assert len(retried) == 1 and retried[0].service_start_s >= change.slot_start_s

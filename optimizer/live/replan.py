@@ -457,9 +457,7 @@ def _replan_parcels(
                        for c in plan.order_changes],
     )  # fmt: skip
     split = {p.order_id for p in parcels.values()} | {u.order_id for u in lost.values()}
-    new, report = _replan(
-        units, as_units, state, params, travel, split, keep=set(parcels), ends=ends
-    )
+    new, report = _replan(units, as_units, state, params, travel, split, ends=ends)
     parent = {pid: p.order_id for pid, p in parcels.items()}
     parent |= {pid: u.order_id for pid, u in lost.items()}
     lines = {pid: p.lines for pid, p in parcels.items()}
@@ -517,7 +515,6 @@ def _replan(
     params: ReplanParams | None,
     travel: TravelProvider | None,
     split: set[str] = frozenset(),
-    keep: set[str] = frozenset(),
     ends: dict[str, list[str]] | None = None,
 ) -> tuple[Plan, ReplanReport]:
     """The re-plan itself, over order-like units (orders, parcels, returns' pickups).
@@ -573,7 +570,7 @@ def _replan(
                 rest = []
             if len(rest) > 1:
                 rest = _resequence(day, travel, engine, live, facts, rest, tail_s)
-            new, carried = _locked_route(day, travel, route, facts, rest, live, keep)
+            new, carried = _locked_route(day, travel, route, facts, rest, live)
             kept.append(new)
             live.used_today = True
             live.trips += 1
@@ -924,7 +921,6 @@ def _locked_route(
     facts: TripFacts,
     rest: list[str],
     live: _Vehicle,
-    keep: set[str] = frozenset(),
 ) -> tuple[Route, list[str]]:
     """The trip's locked stops as reported, then what is on board re-timed from the last
     one, keeping a stop only while its slot, the shift and the range still hold. Returns
@@ -969,7 +965,7 @@ def _locked_route(
         arrival = t + int(dur[at, k])
         begin = max(arrival, order.slot_start_s)
         leave = begin + order.service_time_s
-        if order.order_id not in keep and (  # (a split order's parcel stays: it is late)
+        if (
             begin > order.slot_end_s
             or leave + int(dur[k, 0]) > vehicle.shift_end_s
             or metres + int(dist[at, k]) + int(dist[k, 0]) > range_m
@@ -987,7 +983,9 @@ def _locked_route(
     if facts.back_s is not None and not plan[len(facts.stops) :] and not live.broken:
         end = facts.back_s  # the trip is over: when it was back is a fact too
 
-    on_board = [orders[k - 1] for k, *_ in plan] + [day.orders_by_id[o] for o in carried]
+    # The load of the stops the trip serves (the checker's reading: a parcel riding back
+    # unserved is no stop of the trip; it fitted when the trip left, with the others).
+    on_board = [orders[k - 1] for k, *_ in plan]
     kg = sum(day.weight_kg(o) for o in on_board)
     litres = sum(day.volume_l(o) for o in on_board)
     load_kg, load_l = kg, litres
