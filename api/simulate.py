@@ -123,6 +123,7 @@ class _Day:
         self.visit_failed: dict[str, str | None] = {}  # order -> why its last visit failed
         self.delays = 0
         self.replan_ms: list[float] = []
+        self.replan_violations: list[str] = []  # the checker's, on every re-planned version
         self.broken: list[str] = []
         self.confirmed = 0
 
@@ -333,6 +334,8 @@ class _Day:
             self.planner,
         )
         self.replan_ms.append((time.perf_counter() - started) * 1000)
+        if not out["checker_ok"]:  # every version the day goes through, not the last only
+            self.replan_violations += [f"{at_s // H:02d}h: {v}" for v in out["violations"]]
         self.plan_id = out["plan_id"]
         self.doc = self.client.get(f"/v1/plans/{self.plan_id}", headers=self.planner).json()["plan"]
         self.last_changes = out["changes"]
@@ -426,7 +429,8 @@ class _Day:
             "replan_time_limit_s": self.params.replan_time_limit_s,
             "events": self.events,
             "checker_ok": report.ok,
-            "violations": [str(v) for v in report.violations[:10]],
+            "replans_checker_ok": not self.replan_violations,
+            "violations": [str(v) for v in report.violations[:10]] + self.replan_violations[:10],
             "wall_s": round(wall_s, 1),
         }
 

@@ -142,7 +142,7 @@ def test_a_simulated_day_ends_with_every_order_accounted_for_and_the_checker_cle
             fail_p=0.1,
         ),
     )
-    assert figures["checker_ok"], figures["violations"]
+    assert figures["checker_ok"] and figures["replans_checker_ok"], figures["violations"]
     assert figures["orders_open"] == 0
     assert (
         figures["orders_delivered"] + figures["orders_collected"] + figures["orders_unassigned"]
