@@ -379,3 +379,24 @@ def test_on_board_stops_are_resequenced_from_the_last_locked_stop():
     new_m = sum(s.distance_from_prev_m for s in new.stops[1:])
     assert new_m < sum(s.distance_from_prev_m for s in reversed_tail)
     assert _checked(scenario, kept_order)[1].ok
+
+
+def test_an_on_board_stop_rides_back_when_the_break_still_due_would_end_the_shift_late():
+    from optimizer.live.replan import _locked_route, _Vehicle
+    from optimizer.model import Break
+
+    scenario, plan = _day()
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    facts = TripFacts(route.start_s, _facts(route, done=1).stops[:1])
+    rest = [s.order_id for s in route.stops[1:]]
+    vehicle = scenario.vehicles_by_id[route.vehicle_id]
+    travel = GreatCircle()
+    # Without a break the rest fits with 10 minutes to spare...
+    free, _ = _locked_route(scenario, travel, route, facts, rest, _Vehicle(vehicle, facts.start_s))
+    tight = replace(vehicle, shift_end_s=free.end_s + 600)
+    # ...but a 20-minute break is still due after the last stop: the tour must be back by
+    # the shift's end with it, so a stop rides back rather than the shift running over.
+    due = replace(route, breaks=[Break(0, 1200, len(route.stops))])
+    new, carried = _locked_route(scenario, travel, due, facts, rest, _Vehicle(tight, facts.start_s))
+    assert carried and new.end_s <= tight.shift_end_s
+    assert [b.end_s - b.start_s for b in new.breaks] == [1200]

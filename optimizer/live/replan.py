@@ -965,9 +965,10 @@ def _locked_route(
         arrival = t + int(dur[at, k])
         begin = max(arrival, order.slot_start_s)
         leave = begin + order.service_time_s
+        pending_s = sum(length for _, length in pauses)  # breaks still to take today
         if (
             begin > order.slot_end_s
-            or leave + int(dur[k, 0]) > vehicle.shift_end_s
+            or leave + pending_s + int(dur[k, 0]) > vehicle.shift_end_s
             or metres + int(dist[at, k]) + int(dist[k, 0]) > range_m
         ):
             carried.append(order.order_id)
