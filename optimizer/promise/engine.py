@@ -275,22 +275,9 @@ class PromiseEngine:
             for (start, end), ins in zip(slots, best, strict=True):
                 if ins is None:
                     continue
-                v = self.live.vehicles[ins.vehicle_id]
+                eta = (ins.service_start_s, min(end, ins.latest_start_s))
                 options.append(
-                    SlotOption(
-                        service=service,
-                        slot_start_s=start,
-                        slot_end_s=end,
-                        eta_start_s=ins.service_start_s,
-                        eta_end_s=min(end, ins.latest_start_s),
-                        node_id=v.node.node_id,
-                        vehicle_id=ins.vehicle_id,
-                        mode=str(v.vehicle_type.mode),
-                        position=ins.position,
-                        price_eur=price_eur(settings.price_eur, ins.cost_eur, params),
-                        marginal_cost_eur=round(ins.cost_eur, 4),
-                        co2_g=round(ins.co2_g, 2),
-                    )
+                    _option(service, (start, end), eta, ins, self.live, settings, params)
                 )
             result.options += _steer(options, params)
         if Service.ECO in services:
@@ -378,23 +365,10 @@ class PromiseEngine:
             for (start, end), ins in sorted(found, key=lambda item: item[0]):
                 if ins is None:
                     continue
-                v = live.vehicles[ins.vehicle_id]
+                # A later day's routes are not built yet: the ETA is the slot itself.
+                slot = (day * DAY_S + start, day * DAY_S + end)
                 options.append(
-                    SlotOption(
-                        service=Service.ECO,
-                        slot_start_s=day * DAY_S + start,
-                        slot_end_s=day * DAY_S + end,
-                        eta_start_s=day * DAY_S + start,
-                        eta_end_s=day * DAY_S + end,
-                        node_id=v.node.node_id,
-                        vehicle_id=ins.vehicle_id,
-                        mode=str(v.vehicle_type.mode),
-                        position=0,
-                        price_eur=price_eur(settings.price_eur, ins.cost_eur, self.params),
-                        marginal_cost_eur=round(ins.cost_eur, 4),
-                        co2_g=round(ins.co2_g, 2),
-                        day=day,
-                    )
+                    _option(Service.ECO, slot, slot, ins, live, settings, self.params, day)
                 )
             out += _steer(options, self.params)
         return out
@@ -571,6 +545,29 @@ def _carry_mask(
 def _earliest(*options: CollectOption | None) -> CollectOption | None:
     found = [o for o in options if o is not None]
     return min(found, key=lambda o: o.ready_by_s) if found else None
+
+
+def _option(service, slot, eta, ins, live, settings, params, day: int = 0) -> SlotOption:
+    """The option a cheapest insertion ``ins`` into ``live`` makes for ``slot``: its
+    node, vehicle and mode, its price (the service's fee adjusted by the insertion's
+    marginal cost), its cost and CO2; ``eta`` is the window the customer is shown.
+    Today's options name the insertion's position in the route; a later day's none."""
+    v = live.vehicles[ins.vehicle_id]
+    return SlotOption(
+        service=service,
+        slot_start_s=slot[0],
+        slot_end_s=slot[1],
+        eta_start_s=eta[0],
+        eta_end_s=eta[1],
+        node_id=v.node.node_id,
+        vehicle_id=ins.vehicle_id,
+        mode=str(v.vehicle_type.mode),
+        position=ins.position if day == 0 else 0,
+        price_eur=price_eur(settings.price_eur, ins.cost_eur, params),
+        marginal_cost_eur=round(ins.cost_eur, 4),
+        co2_g=round(ins.co2_g, 2),
+        day=day,
+    )
 
 
 def _steer(options: list[SlotOption], params: PromiseParams) -> list[SlotOption]:
