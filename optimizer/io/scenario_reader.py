@@ -1043,22 +1043,30 @@ class _ScenarioReader:
         return row.datetime("transfer_departs")
 
     def _order_lines(self) -> dict[str, list[OrderLine]]:
+        return self._lines_of("order_lines.csv", "order_id", self.order_ids, "orders.csv", "order")
+
+    def _lines_of(
+        self, file: str, key: str, ids, owner_file: str, owner: str
+    ) -> dict[str, list[OrderLine]]:
+        """The lines of ``file`` (``key``, sku, qty) by their owner's id (an order, a
+        return); an owner in ``ids`` with no line is a problem of its own row in
+        ``owner_file``."""
         lines: dict[str, list[OrderLine]] = defaultdict(list)
-        table = self.table("order_lines.csv", ("order_id", "sku", "qty"))
+        table = self.table(file, (key, "sku", "qty"))
         for row in table:
-            order_id = row.ref("order_id", self.order_ids)
+            owner_id = row.ref(key, ids)
             line = row.build(
                 OrderLine, sku=row.ref("sku", self.skus), qty=row.integer("qty", min=0, strict=True)
             )
-            if order_id is not None:
-                mentioned = lines[order_id]  # an order whose lines are all bad has lines
+            if owner_id is not None:
+                mentioned = lines[owner_id]  # an owner whose lines are all bad has lines
                 if line is not None:
                     mentioned.append(line)
         if table.complete:
-            for order_id, line in self.order_ids.lines.items():
-                if order_id not in lines:
-                    message = f"order {order_id!r} has no lines in order_lines.csv"
-                    self.problems.append(Problem("orders.csv", line, "order_id", message))
+            for owner_id, at in ids.lines.items():
+                if owner_id not in lines:
+                    message = f"{owner} {owner_id!r} has no lines in {file}"
+                    self.problems.append(Problem(owner_file, at, key, message))
         return lines
 
     # returns.csv, return_lines.csv
@@ -1125,23 +1133,9 @@ class _ScenarioReader:
         return [Return(**item, lines=tuple(lines[item["return_id"]])) for item in pending]
 
     def _return_lines(self) -> dict[str, list[OrderLine]]:
-        lines: dict[str, list[OrderLine]] = defaultdict(list)
-        table = self.table(RETURN_LINES_FILE, ("return_id", "sku", "qty"))
-        for row in table:
-            return_id = row.ref("return_id", self.return_ids)
-            line = row.build(
-                OrderLine, sku=row.ref("sku", self.skus), qty=row.integer("qty", min=0, strict=True)
-            )
-            if return_id is not None:
-                mentioned = lines[return_id]
-                if line is not None:
-                    mentioned.append(line)
-        if table.complete:
-            for return_id, line in self.return_ids.lines.items():
-                if return_id not in lines:
-                    message = f"return {return_id!r} has no lines in {RETURN_LINES_FILE}"
-                    self.problems.append(Problem(RETURNS_FILE, line, "return_id", message))
-        return lines
+        return self._lines_of(
+            RETURN_LINES_FILE, "return_id", self.return_ids, RETURNS_FILE, "return"
+        )
 
     # zones.geojson
 
