@@ -138,18 +138,7 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
     if plan.replan is not None:
         replanned = {
             "replan": plan.replan,
-            "order_changes": [
-                {
-                    "order_id": c.order_id,
-                    "kind": c.kind,
-                    "slot_start": iso(c.slot_start_s),
-                    "slot_end": iso(c.slot_end_s),
-                    "node_id": c.node_id,
-                    "reason": c.reason,
-                }
-                | ({"parcel_id": c.parcel_id} if c.parcel_id else {})
-                for c in plan.order_changes
-            ],
+            "order_changes": [c.as_dict(iso) for c in plan.order_changes],
         }
     return {
         "format": PLAN_FORMAT,

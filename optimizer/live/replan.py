@@ -1420,17 +1420,7 @@ def _report(
             report.inserted.append({"order_id": order_id, "vehicle_id": now[order_id][0]})
         elif order_id in collected:
             report.inserted.append({"order_id": order_id, "collect_node_id": collected[order_id]})
-    report.order_changes = [
-        {
-            "order_id": c.order_id,
-            "kind": c.kind,
-            "slot_start": iso(c.slot_start_s),
-            "slot_end": iso(c.slot_end_s),
-            "node_id": c.node_id,
-            "reason": c.reason,
-        }
-        for c in after.order_changes
-    ]
+    report.order_changes = [c.as_dict(iso) for c in after.order_changes]
     return report
 
 

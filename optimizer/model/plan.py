@@ -185,6 +185,19 @@ class OrderChange:
     # retried in a later slot) is keyed by the ``return_id``.
     parcel_id: str | None = None
 
+    def as_dict(self, iso) -> dict:
+        """The change as plan.json and the re-plan report write it (``iso``: seconds
+        since the day's midnight to an ISO 8601 time); ``parcel_id`` only when set."""
+        out = {
+            "order_id": self.order_id,
+            "kind": self.kind,
+            "slot_start": iso(self.slot_start_s),
+            "slot_end": iso(self.slot_end_s),
+            "node_id": self.node_id,
+            "reason": self.reason,
+        }
+        return out | ({"parcel_id": self.parcel_id} if self.parcel_id else {})
+
 
 @dataclass
 class Plan:
