@@ -833,15 +833,20 @@ def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult
     return out
 
 
+def _slot(scenario: Scenario, stop) -> str:
+    """A stop's slot (an order's, a return's) as a planner reads it: 10:00-12:00."""
+    to = scenario.settings.to_datetime
+    return f"{to(stop.slot_start_s):%H:%M}-{to(stop.slot_end_s):%H:%M}"
+
+
 def _fleet_full(scenario: Scenario, order_id: str, node_id: str) -> Unassigned:
     order = scenario.orders_by_id[order_id]
-    to = scenario.settings.to_datetime
     return Unassigned(
         order_id=order_id,
         code=UnassignedCode.FLEET_FULL,
         reason=(
             f"the routes of {node_id} (and of every other node with the stock) are full in "
-            f"slot {to(order.slot_start_s):%H:%M}-{to(order.slot_end_s):%H:%M}"
+            f"slot {_slot(scenario, order)}"
         ),
         node_id=node_id,
     )
@@ -853,9 +858,7 @@ def _visit_full(
     """Why an exchange is not served: its visit (the delivery and the pickup, one stop)
     does not fit the routes of ``node_id``. ``unit_id`` is the order (``return_id`` its
     pickup) or the return."""
-    stop = scenario.orders_by_id[unit_id]
-    to = scenario.settings.to_datetime
-    slot = f"{to(stop.slot_start_s):%H:%M}-{to(stop.slot_end_s):%H:%M}"
+    slot = _slot(scenario, scenario.orders_by_id[unit_id])
     if return_id is None:
         ret = scenario.returns_by_id[unit_id]
         what = (
@@ -876,13 +879,12 @@ def _visit_full(
 def _return_full(scenario: Scenario, return_id: str, node_id: str) -> Unassigned:
     """Why a return's pickup is not routed: its end node's routes are full in its slot."""
     ret = scenario.returns_by_id[return_id]
-    to = scenario.settings.to_datetime
     return Unassigned(
         order_id=return_id,
         code=UnassignedCode.FLEET_FULL,
         reason=(
             f"the routes of {node_id}, the cheapest node to take it back, have no room "
-            f"to pick it up in slot {to(ret.slot_start_s):%H:%M}-{to(ret.slot_end_s):%H:%M} "
+            f"to pick it up in slot {_slot(scenario, ret)} "
             "(the load along the route, the shifts or the slot do not allow it)"
         ),
         node_id=node_id,
