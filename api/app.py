@@ -7,17 +7,17 @@ What a router may rely on once the service has started (``request.app.state``):
 :class:`optimizer.model.Scenario` the service serves, loaded once), ``server_secret``
 (bytes, created at first start), ``plans`` (:class:`api.plans.PlanRunner`), ``checkout``
 (:class:`api.checkout_service.CheckoutService`), ``tracking``
-(:class:`api.tracking_service.TrackingService`).
+(:class:`api.tracking_service.TrackingService`), ``clock`` (:class:`api.clock.Clock`: the
+service's one clock; read ``clock.now()``, never the machine's), ``days``
+(:class:`api.days.DayKeeper`). ``scenario`` is the day served: the scenario folder
+re-dated to the clock's day (:func:`optimizer.model.on_day`), replaced when the day rolls.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
@@ -36,11 +36,12 @@ from api.auth import (
 )
 from api.checkout import checkout_error_response
 from api.checkout_service import CheckoutError, CheckoutService
+from api.clock import Clock, clock_from_setting
+from api.days import DayKeeper
 from api.db import Database
 from api.settings import Settings
 from api.tracking_service import TrackingService
 from optimizer.io import load_scenario
-from optimizer.planning import PlanParams, plan_day
 
 log = logging.getLogger("lastmile.api")
 # Budget of the plan made at first start when the database holds no day yet: a quick
@@ -72,20 +73,23 @@ class Health(BaseModel):
     version: str
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The service. Nothing touches the database or the scenario until it starts."""
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """The service. Nothing touches the database or the scenario until it starts.
+    ``clock`` is the service's one clock (default: ``settings.clock``)."""
     settings = settings or Settings()
+    clock = clock or clock_from_setting(settings.clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.settings = settings
-        state.scenario = load_scenario(settings.scenario)
+        state.clock = clock
+        template = load_scenario(settings.scenario)
         state.db = db = Database(settings.database_url)
         try:
             db.migrate()
             announce_generated_keys(configure_keys(db, settings))
-            fleet = set(state.scenario.vehicles_by_id)
+            fleet = set(template.vehicles_by_id)
             for warning in unknown_vehicles(configured_keys(settings), fleet):
                 log.warning(warning)
             state.keys = KeyStore(db)
@@ -93,15 +97,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.server_secret = server_secret(db)
             state.plans = plans.PlanRunner(db, state)
             state.plans.fail_interrupted()
+            today = clock.now().astimezone(template.settings.tz).date()
             state.checkout = CheckoutService(
-                db, state.scenario, state.server_secret, hold_ttl_s=settings.hold_ttl_s
+                db, template, state.server_secret, hold_ttl_s=settings.hold_ttl_s, day=today
             )
+            state.scenario = state.checkout.scenario
             state.tracking = TrackingService(db, state, state.server_secret)
-            day = _CheckoutDay(state.checkout, min(settings.plan_time_limit_s, START_PLAN_S))
+
+            def new_day(scenario) -> None:
+                state.scenario = scenario
+
+            state.days = DayKeeper(
+                state.checkout,
+                settings.scenario,
+                clock,
+                min(settings.plan_time_limit_s, START_PLAN_S),
+                plans.CONTEXT,
+                on_new_day=new_day,
+            )
             try:
                 yield
             finally:
-                day.stop()
+                state.days.stop()
                 state.plans.shutdown()
         finally:
             db.dispose()
@@ -161,55 +178,6 @@ def _leaf_routes(routes):
             yield from _leaf_routes(inner)
         else:
             yield route
-
-
-class _CheckoutDay:
-    """Background work of the checkout: plan the day once if the database does not hold
-    it yet (promises answer 503 until then), then release expired holds every 30 s."""
-
-    SWEEP_S = 30.0
-
-    def __init__(self, service: CheckoutService, plan_time_limit_s: float):
-        self.service = service
-        self.time_limit_s = plan_time_limit_s
-        self._stop = threading.Event()
-        self._pool: ProcessPoolExecutor | None = None
-        self._thread = threading.Thread(target=self._run, name="lastmile-checkout", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        params = PlanParams(time_limit_s=self.time_limit_s, workers=1)
-        try:
-            if not self.service.ready:
-                # The day's orders and those confirmed for it on earlier days (eco slots,
-                # click & collect of a later day).
-                scenario = self.service.day_scenario()
-                # In a child process: OR-Tools holds the interpreter lock while it solves,
-                # and the service must keep answering meanwhile.
-                with ProcessPoolExecutor(max_workers=1, mp_context=plans.CONTEXT) as pool:
-                    self._pool = pool
-                    plan = pool.submit(plan_day, scenario, params).result()
-                self._pool = None
-                if self._stop.is_set():
-                    return
-                self.service.start(lambda: plan, scenario)
-        except Exception:  # the service stays up; promises keep answering 503
-            if not self._stop.is_set():
-                log.exception("could not plan the day for the checkout")
-            return
-        while not self._stop.wait(self.SWEEP_S):
-            try:
-                self.service.expire_due(datetime.now(UTC))
-            except Exception:
-                log.exception("releasing expired holds failed; retrying")
-
-    def stop(self) -> None:
-        self._stop.set()
-        pool = self._pool
-        if pool is not None:  # a day plan still running is of no use any more
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-        self._thread.join(timeout=10)
 
 
 app = create_app()

@@ -10,6 +10,9 @@ On the shipped Paris day with its planned orders:
 3. a race: many clients hold the last units of one SKU at once; afterwards the database
    is audited (no stock committed beyond what is on hand, every route still feasible);
 4. the promise kept: a day of checkouts replayed and planned (:mod:`api.replay`).
+
+The bench replays the scenario's own day: the server's clock (``LASTMILE_CLOCK``) starts
+at 07:00 of that day and runs, whatever the machine's date.
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ def run(
         url, database = _pg_or_sqlite(pg_url, tmp)
         out["http_database"] = database
         progress(f"serving over HTTP on {database}")
-        with _server(scenario_dir, url, tmp, plan_time_limit_s) as base:
+        morning = scenario.settings.to_iso(7 * 3600)
+        with _server(scenario_dir, url, tmp, plan_time_limit_s, morning) as base:
             out |= _http(base, scenario, requests, progress)
             progress(f"race of {race_clients} clients")
             out |= _race(base, url, scenario, race_clients)
@@ -131,7 +135,7 @@ def _pg_or_sqlite(pg_url: str | None, tmp: str) -> tuple[str, str]:
 
 
 @contextmanager
-def _server(scenario_dir: Path, url: str, tmp: str, plan_time_limit_s: float):
+def _server(scenario_dir: Path, url: str, tmp: str, plan_time_limit_s: float, clock: str):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -143,6 +147,7 @@ def _server(scenario_dir: Path, url: str, tmp: str, plan_time_limit_s: float):
         "LASTMILE_CHECKOUT_KEYS": CHECKOUT_KEY,
         "LASTMILE_PLANNER_KEYS": PLANNER_KEY,
         "LASTMILE_PLAN_TIME_LIMIT_S": str(plan_time_limit_s),
+        "LASTMILE_CLOCK": clock,
     }
     command = [sys.executable, "-m", "uvicorn", "api.app:app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--workers", "1"]  # fmt: skip

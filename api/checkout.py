@@ -4,7 +4,7 @@ live stock updates (role ``planner``). Thin: validate, call the service, shape t
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
@@ -66,7 +66,10 @@ class PromiseRequest(Strict):
     lines: list[BasketLine] = Field(min_length=1, max_length=100)
     address: Address
     requested_at: AwareDatetime | None = Field(
-        None, description="When the customer asks (default: now); for replays and tests."
+        None,
+        description="When the customer wants the options from (default: now; an earlier "
+        "instant counts as now: the past is never offered). The options expire 15 min after "
+        "the service's now, whatever this is.",
     )
 
 
@@ -191,8 +194,9 @@ def _service(request: Request) -> CheckoutService:
     return service
 
 
-def _now(requested_at: datetime | None = None) -> datetime:
-    return requested_at or datetime.now(UTC)
+def _now(request: Request) -> datetime:
+    """The service's clock (``app.state.clock``): never the machine's."""
+    return request.app.state.clock.now()
 
 
 def _resolve(scenario: Scenario, address: Address) -> ResolvedAddress:
@@ -251,7 +255,7 @@ def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
         return JSONResponse(status_code=422, content={"detail": unknown})
     point = _resolve(scenario, body.address)
     lines = [OrderLine(x.sku, x.qty) for x in body.lines]
-    quote = service.promise(lines, point.lat, point.lon, _now(body.requested_at))
+    quote = service.promise(lines, point.lat, point.lon, _now(request), body.requested_at)
     return PromiseResponse(
         address=point,
         currency=scenario.settings.currency,
@@ -275,7 +279,7 @@ def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
 )
 def create_hold(body: HoldRequest, request: Request, idempotency_key: IdempotencyKey = None):
     """Reserve the option's stock and its place on a route for the hold's time to live."""
-    return _service(request).hold(body.option_id, _now(), idempotency_key)
+    return _service(request).hold(body.option_id, _now(request), idempotency_key)
 
 
 @router.get(
@@ -304,7 +308,7 @@ def confirm_hold(
     idempotency_key: IdempotencyKey = None,
 ):
     """Turn the hold into an order of the day: the next daily plan delivers it as promised."""
-    return _service(request).confirm(hold_id, _now(), idempotency_key)
+    return _service(request).confirm(hold_id, _now(request), idempotency_key)
 
 
 @router.delete(
@@ -319,7 +323,7 @@ def confirm_hold(
 )
 def release_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
     """Give the stock and the place back (releasing twice is harmless)."""
-    _service(request).release(hold_id, _now())
+    _service(request).release(hold_id, _now(request))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -343,7 +347,7 @@ def put_stock(body: StockUpdate, request: Request):
     ]
     if problems:
         return JSONResponse(status_code=422, content={"detail": problems})
-    version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], _now())
+    version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], _now(request))
     return StockUpdated(rows=len(body.rows), version=version)
 
 
@@ -375,6 +379,6 @@ def reload_scenario(request: Request):
                 for p in exc.problems
             ]},
         )  # fmt: skip
-    answer = service.reload(scenario, _now())
-    request.app.state.scenario = scenario
+    answer = service.reload(scenario, _now(request))
+    request.app.state.scenario = service.scenario  # the day served, re-dated
     return Reloaded(**answer)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Boolean, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models import Base, UTCDateTime, utcnow
@@ -48,6 +48,8 @@ class VehicleRoute(Base):
     mode: Mapped[str] = mapped_column(String(16))
     stops_json: Mapped[str] = mapped_column(Text)
     changed_at: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    # False once the day's current plan has taken it off the road (broken down).
+    available: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Hold(Base):
@@ -70,17 +72,22 @@ class Hold(Base):
 
 
 class DayOrder(Base):
-    """An order confirmed at checkout: the next daily plan ships it as promised."""
+    """An order of a day the service plans besides the scenario's own: confirmed at checkout
+    (the plan of its day ships it as promised) or carried from an earlier day."""
 
     __tablename__ = "day_orders"
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    hold_id: Mapped[str] = mapped_column(String(36), unique=True)
+    # None for an order carried from an earlier day (``carried_from``, ``carried_reason``).
+    hold_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     order_json: Mapped[str] = mapped_column(Text)  # Order fields, seconds since midnight
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The day it is delivered or collected (YYYY-MM-DD; its times count from that day's
     # midnight); None in rows written before 0003: the service's day.
     service_date: Mapped[str | None] = mapped_column(String(10), index=True)
+    # An order not delivered on its day, carried into this one (0006): that day, and why.
+    carried_from: Mapped[str | None] = mapped_column(String(10))
+    carried_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class SlotCapacity(Base):

@@ -12,6 +12,14 @@ Correctness under concurrency comes from the database, not from this process:
 
 The promise is a read: each process keeps a :class:`PromiseEngine` in memory and, per
 request, reloads only the rows whose ``changed_at`` is newer than what it has seen.
+
+The service serves one day at a time, the clock's (``day_for``): the scenario folder is
+the template of that day (:func:`optimizer.model.on_day`). The routes the checkout
+inserts into are the current version of that day's plan: a plan job or a re-plan of the
+day publishes its routes here (:meth:`CheckoutService.publish`), keeping the holds and
+the orders confirmed since it was made. The stock plans read is the stock here
+(:meth:`CheckoutService.plan_stock`): on hand as counted (``PUT /v1/stock``), less what
+holds and later days' orders have taken.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from api.checkout_models import (
 from api.db import Database
 from optimizer.io.plan_files import plan_to_dict
 from optimizer.kpis import plan_kpis
-from optimizer.model import Order, OrderLine, Plan, Scenario, Service
+from optimizer.model import Order, OrderLine, Plan, Scenario, Service, on_day
 from optimizer.promise import (
     CollectOption,
     LiveRoutes,
@@ -113,10 +121,14 @@ class CheckoutService:
         hold_ttl_s: int = 600,
         travel: TravelProvider | None = None,
         params: PromiseParams | None = None,
+        day: date | None = None,
     ):
-        """``secret`` signs option ids (``api.auth.server_secret``: made at first start)."""
+        """``secret`` signs option ids (``api.auth.server_secret``: made at first start).
+        ``scenario`` is the template of the days served; ``day`` the first day served
+        (default: the scenario's own date)."""
         self.db = db
-        self.scenario = scenario
+        self.template = scenario
+        self.scenario = on_day(scenario, day or scenario.settings.date)
         self.hold_ttl_s = hold_ttl_s
         self.travel = travel or GreatCircle()
         self.params = params or PromiseParams()
@@ -129,17 +141,80 @@ class CheckoutService:
     # -- the day -------------------------------------------------------------------------
 
     @property
+    def day(self) -> date:
+        """The day served."""
+        return self.scenario.settings.date
+
+    @property
+    def day_key(self) -> str:
+        """What ``day_state.scenario_name`` holds once the served day is stored."""
+        return f"{self.scenario.settings.name}@{self.day.isoformat()}"
+
+    @property
     def ready(self) -> bool:
         with self.db.transaction(write=False) as s:
             state = s.get(DayState, 1)
-            return state is not None and state.scenario_name == self.scenario.settings.name
+            return state is not None and state.scenario_name == self.day_key
+
+    def day_for(self, now: datetime) -> date:
+        """The day the service serves at ``now``: its local date in the scenario's zone."""
+        return now.astimezone(self.scenario.settings.tz).date()
+
+    def switch_day(self, day: date) -> None:
+        """Serve ``day`` (the template re-dated); its routes are stored by :meth:`start`."""
+        with self._cache_lock:
+            self.scenario = on_day(self.template, day)
+            self._engine, self._version = None, -1
+
+    def scenario_of_day(self, day: date | None = None, live_stock: bool = False) -> Scenario:
+        """The template dated ``day`` (default: the served day) with the orders confirmed
+        at checkout for it or carried into it; with ``live_stock``, the stock as the
+        checkout holds it (:meth:`plan_stock`) rather than the folder's count."""
+        day = day or self.day
+        sc = self.scenario if day == self.day else on_day(self.template, day)
+        confirmed = self.confirmed_orders(day)
+        if confirmed:
+            sc = replace(sc, orders=sc.orders + confirmed)
+        if live_stock and day == self.day:
+            stock = self.plan_stock()
+            if stock is not None:
+                sc = replace(sc, stock=stock)
+        return sc
 
     def day_scenario(self) -> Scenario:
-        """The service's scenario with the orders confirmed at checkout for its day (e.g.
-        an eco slot bought on an earlier day): what the day's first plan plans."""
-        confirmed = self.confirmed_orders()
-        sc = self.scenario
-        return replace(sc, orders=sc.orders + confirmed) if confirmed else sc
+        """The served day's scenario with the orders confirmed at checkout for it (e.g. an
+        eco slot bought on an earlier day) and those carried from the day before: what
+        the day's first plan plans."""
+        return self.scenario_of_day(self.day)
+
+    def plan_stock(self) -> dict[tuple[str, str], int] | None:
+        """The stock a plan of the served day may use: on hand as last counted, less what
+        open holds reserve and what later days' confirmed orders will take (the day's own
+        confirmed orders are orders of the plan). None before the day is stored."""
+        with self.db.transaction(write=False) as s:
+            state = s.get(DayState, 1)
+            if state is None or state.scenario_name != self.day_key:
+                return None
+            stock = {(r.node_id, r.sku): r.on_hand for r in s.scalars(select(StockLevel))}
+            for key, qty in self._reserved_elsewhere(s).items():
+                if key in stock:
+                    stock[key] = max(0, stock[key] - qty)
+            return stock
+
+    def _reserved_elsewhere(self, s) -> dict[tuple[str, str], int]:
+        """Units open holds and later days' confirmed orders take, per (node, SKU)."""
+        taken: dict[tuple[str, str], int] = {}
+        for hold in s.scalars(select(Hold).where(Hold.status == "held")):
+            for sku, qty, source, arrives in _allocation_rows(hold):
+                if arrives is None:
+                    taken[source, sku] = taken.get((source, sku), 0) + qty
+        later = select(DayOrder).where(DayOrder.service_date > self.day.isoformat())
+        for row in s.scalars(later):
+            data = json.loads(row.order_json)
+            node_id = data["ship_from_node_id"] or data["collect_node_id"]
+            for sku, qty in data["lines"]:
+                taken[node_id, sku] = taken.get((node_id, sku), 0) + int(qty)
+        return taken
 
     def start(self, plan_day: Callable[[], Plan], planned: Scenario | None = None) -> None:
         """Make sure the database holds this scenario's day: if not, plan it (outside any
@@ -153,7 +228,7 @@ class CheckoutService:
         document = plan_to_dict(planned, plan, plan_kpis(planned, plan))
         with self.db.transaction() as s:
             state = s.get(DayState, 1)
-            if state is not None and state.scenario_name == self.scenario.settings.name:
+            if state is not None and state.scenario_name == self.day_key:
                 return  # another process initialised it meanwhile
             self._store_day(s, planned, plan, json.dumps(document))
 
@@ -162,22 +237,12 @@ class CheckoutService:
         kept (this day's are in ``sc``, planned); later days' keep their stock committed
         and their places in those days' slots."""
         today = sc.settings.date.isoformat()
-        s.execute(delete(DayOrder).where(
-            DayOrder.service_date.is_(None) | (DayOrder.service_date < today)
-        ))  # fmt: skip
+        # Earlier days' orders stay (tracking reads them); rows from before 0003 go.
+        s.execute(delete(DayOrder).where(DayOrder.service_date.is_(None)))
         s.execute(delete(SlotCapacity).where(SlotCapacity.service_date <= today))
         for table in (Hold, VehicleRoute, StockLevel, InboundStock, DayState):
             s.execute(delete(table))
-        committed: dict[tuple[str, str], int] = {}
-        for node_id, lines in plan.shipments(sc):
-            for line in lines:
-                key = (node_id, line.sku)
-                committed[key] = committed.get(key, 0) + line.qty
-        for row in s.scalars(select(DayOrder).where(DayOrder.service_date > today)):
-            data = json.loads(row.order_json)
-            node_id = data["ship_from_node_id"] or data["collect_node_id"]
-            for sku, qty in data["lines"]:
-                committed[node_id, sku] = committed.get((node_id, sku), 0) + int(qty)
+        committed = self._committed(s, sc, plan)
         keys = set(sc.stock) | set(committed)
         s.add_all(
             StockLevel(node_id=n, sku=k, on_hand=sc.stock.get((n, k), 0),
@@ -205,8 +270,122 @@ class CheckoutService:
         )
         s.flush()
         self._add_slot_capacity(s, sc, version=1)
-        s.add(DayState(id=1, scenario_name=sc.settings.name, version=1, plan_json=plan_json))
+        s.add(DayState(id=1, scenario_name=self.day_key, version=1, plan_json=plan_json))
         s.flush()
+
+    def _committed(self, s, sc: Scenario, plan: Plan) -> dict[tuple[str, str], int]:
+        """Units committed per (node, SKU): what ``plan`` (of the served day, ``sc``)
+        ships, what open holds reserve, what the day's orders confirmed after ``sc`` was
+        read will take, and what later days' orders will take."""
+        committed = self._reserved_elsewhere(s)
+        for node_id, lines in plan.shipments(sc):
+            for line in lines:
+                key = (node_id, line.sku)
+                committed[key] = committed.get(key, 0) + line.qty
+        today = select(DayOrder).where(DayOrder.service_date == sc.settings.date.isoformat())
+        for row in s.scalars(today):
+            if row.order_id in sc.orders_by_id:
+                continue
+            data = json.loads(row.order_json)
+            node_id = data["ship_from_node_id"] or data["collect_node_id"]
+            for sku, qty in data["lines"]:
+                committed[node_id, sku] = committed.get((node_id, sku), 0) + int(qty)
+        return committed
+
+    def publish(
+        self, sc: Scenario, plan: Plan, plan_json: str, off_road: frozenset[str] = frozenset()
+    ) -> bool:
+        """Make ``plan`` (a plan job's or a re-plan's plan of the served day, ``sc`` the
+        scenario it planned) the routes the checkout sells on, at once; the vehicles
+        ``off_road`` (broken down) sell nothing more that day. Stops the plan
+        does not know are kept: open holds and orders confirmed after ``sc`` was read are
+        put back at their cheapest feasible place on a vehicle of their node and mode (or
+        at the end of the vehicle they were on, which then sells nothing more). Committed
+        stock becomes what the plan ships plus what holds and other orders take. False,
+        with nothing changed, when ``plan`` is of another day or the day is not stored."""
+        if sc.settings.date != self.day:
+            return False
+        live = LiveRoutes.from_plan(sc, plan, self.travel)
+        planned = {x.key for v in live.vehicles.values() for x in v.stops}
+        with self.db.transaction() as s:
+            state = s.get(DayState, 1)
+            if state is None or state.scenario_name != self.day_key:
+                return False
+            version = self._bump(s)
+            rows = {r.vehicle_id: r for r in s.scalars(select(VehicleRoute).with_for_update())}
+            held = {
+                h.id: h
+                for h in s.scalars(select(Hold).where(Hold.status == "held").with_for_update())
+            }
+            kept: list[tuple[str, LiveStop]] = []  # (vehicle it was on, stop)
+            for row in rows.values():
+                for x in json.loads(row.stops_json):
+                    stop = LiveStop(**x)
+                    if stop.key in planned:
+                        continue
+                    if stop.key in held or stop.key not in sc.stops_by_id:
+                        kept.append((row.vehicle_id, stop))
+            off_road = off_road | {v for v, r in rows.items() if not r.available}
+            for vehicle_id, stop in kept:
+                if vehicle_id not in live.vehicles:
+                    continue
+                if vehicle_id in off_road:  # put back on a vehicle still on the road
+                    vehicle_id = next(
+                        (v for v, lv in live.vehicles.items()
+                         if v not in off_road and lv.node == live.vehicles[vehicle_id].node
+                         and lv.vehicle_type.mode == live.vehicles[vehicle_id].vehicle_type.mode),
+                        vehicle_id,
+                    )  # fmt: skip
+                moved_to = self._put_back(live, vehicle_id, stop, off_road)
+                if stop.key in held:
+                    held[stop.key].vehicle_id = moved_to
+            for vehicle_id, v in live.vehicles.items():
+                stops_json = json.dumps([asdict(x) for x in v.stops])
+                row = rows.get(vehicle_id)
+                available = vehicle_id not in off_road
+                if row is None:
+                    s.add(VehicleRoute(vehicle_id=vehicle_id, node_id=v.node.node_id,
+                                       mode=str(v.vehicle_type.mode), stops_json=stops_json,
+                                       changed_at=version, available=available))  # fmt: skip
+                elif row.stops_json != stops_json or row.available != available:
+                    row.stops_json, row.changed_at = stops_json, version
+                    row.available = available
+            committed = self._committed(s, sc, plan)
+            for row in s.scalars(select(StockLevel).with_for_update()):
+                want = committed.pop((row.node_id, row.sku), 0)
+                if row.committed != want:
+                    row.committed, row.changed_at = want, version
+            for (node_id, sku), qty in committed.items():
+                s.add(StockLevel(node_id=node_id, sku=sku, on_hand=0, committed=qty,
+                                 changed_at=version))  # fmt: skip
+            state.plan_json = plan_json
+        return True
+
+    def _put_back(
+        self, live: LiveRoutes, was_on: str, stop: LiveStop, off_road: frozenset[str]
+    ) -> str:
+        """Insert ``stop`` at its cheapest feasible place among the vehicles on the road of
+        the node and mode of ``was_on``; at the end of ``was_on`` if none fits. The
+        vehicle used."""
+        home = live.vehicles[was_on]
+        same = (home.node.node_id, home.vehicle_type.mode)
+        allowed = np.array(
+            [
+                (v.node.node_id, v.vehicle_type.mode) == same
+                and v.vehicle.vehicle_id not in off_road
+                and (not stop.green or v.vehicle_type.may_serve(Service.GREEN, []))
+                for v in live.vehicles.values()
+            ]
+        )
+        (best,) = live.cheapest_insertions(
+            stop.lat, stop.lon, stop.service_s, stop.weight_kg, stop.volume_l,
+            [(stop.tw_start_s, stop.tw_end_s)], allowed,
+        )  # fmt: skip
+        if best is None:
+            live.insert(was_on, len(home.stops), stop)
+            return was_on
+        live.insert(best.vehicle_id, best.position, stop)
+        return best.vehicle_id
 
     def _add_slot_capacity(self, s, sc: Scenario, version: int) -> None:
         """Rows of places for every eco slot of the next ``eco_horizon_days`` at every node
@@ -243,14 +422,20 @@ class CheckoutService:
         """The in-memory engine, brought up to the database's version."""
         with self.db.transaction(write=False) as s:
             state = s.get(DayState, 1)
-            if state is None or state.scenario_name != self.scenario.settings.name:
+            if state is None or state.scenario_name != self.day_key:
                 raise CheckoutError(503, "the day's plan is not ready yet; retry shortly")
             if state.version == self._version and self._engine is not None:
                 return self._engine
             since = self._version if self._engine is not None else -1
+            off = set(s.scalars(select(VehicleRoute.vehicle_id).where(~VehicleRoute.available)))
+            if self._engine is not None and off & set(self._engine.live.vehicles):
+                self._engine, since = None, -1  # a vehicle left the road: rebuild without it
             if self._engine is None:
+                on_road = {v.vehicle_id for v in self.scenario.vehicles} - off
                 self._engine = PromiseEngine(
-                    self.scenario, LiveRoutes(self.scenario, self.travel), self.params
+                    self.scenario,
+                    LiveRoutes(self.scenario, self.travel, vehicle_ids=on_road),
+                    self.params,
                 )
             engine = self._engine
             for row in s.scalars(select(StockLevel).where(StockLevel.changed_at > since)):
@@ -275,9 +460,35 @@ class CheckoutService:
             self._version = state.version
             return engine
 
-    def promise(self, lines: list[OrderLine], lat: float, lon: float, now: datetime) -> Quote:
+    def _check_day(self, now: datetime) -> None:
+        """503 while the clock has moved to a day the service does not serve yet (the
+        next day's plan is being made): nothing of a past day is offered or held."""
+        if self.day_for(now) != self.day:
+            self.on_stale_day()
+            raise CheckoutError(
+                503, f"the service is moving to {self.day_for(now).isoformat()}; retry shortly"
+            )
+
+    def on_stale_day(self) -> None:
+        """Called when a request finds the clock on another day than the one served (the
+        service wakes its day keeper here)."""
+
+    def promise(
+        self,
+        lines: list[OrderLine],
+        lat: float,
+        lon: float,
+        now: datetime,
+        asked_at: datetime | None = None,
+    ) -> Quote:
+        """The options for ``lines`` at (lat, lon), quoted at ``now`` (the clock) for a
+        customer asking at ``asked_at`` (default ``now``; an earlier instant counts as
+        ``now``: the past is never offered). Options expire ``OPTION_TTL_S`` after
+        ``now`` whatever ``asked_at`` is."""
+        self._check_day(now)
         sc = self.scenario
-        now_s = sc.settings.to_seconds(now)
+        asked_at = max(asked_at or now, now)
+        now_s = sc.settings.to_seconds(asked_at)
         with self._cache_lock:
             engine = self._refresh()
             answer = engine.promise(lines, lat, lon, now_s)
@@ -287,7 +498,8 @@ class CheckoutService:
         options = []
         for o in answer.options:
             payload = {"la": lat, "lo": lon, "l": basket, "st": answer.service_time_s,
-                       "x": int(expires.timestamp()), "n": o.node_id, "p": o.price_eur}  # fmt: skip
+                       "x": int(expires.timestamp()), "n": o.node_id, "p": o.price_eur,
+                       "sd": self.day.isoformat()}  # fmt: skip
             if isinstance(o, SlotOption):
                 payload |= {"s": str(o.service), "a": o.slot_start_s, "b": o.slot_end_s,
                             "m": o.mode, "c": o.co2_g, "d": o.day}  # fmt: skip
@@ -336,7 +548,7 @@ class CheckoutService:
             }
             for x in answer.lines
         ]
-        return Quote(lat, lon, options, line_status, now, expires)
+        return Quote(lat, lon, options, line_status, asked_at, expires)
 
     # -- holds (writes) ------------------------------------------------------------------
 
@@ -353,6 +565,16 @@ class CheckoutService:
         option = self.codec.decode(option_id)
         if option.get("x", 0) < now.timestamp():
             raise CheckoutError(410, "this option has expired: ask for a new promise",
+                                ("body", "option_id"))  # fmt: skip
+        self._check_day(now)
+        if option.get("sd") != self.day.isoformat():
+            raise CheckoutError(410, f"this option was quoted for {option.get('sd')}, the service "
+                                f"now serves {self.day}: ask for a new promise",
+                                ("body", "option_id"))  # fmt: skip
+        if option["s"] != Service.CLICK_COLLECT and option[
+            "b"
+        ] <= self.scenario.settings.to_seconds(now):
+            raise CheckoutError(410, "this slot is over: ask for a new promise",
                                 ("body", "option_id"))  # fmt: skip
         with self.db.transaction() as s:
             if idempotency_key:
@@ -418,6 +640,7 @@ class CheckoutService:
         rows = s.scalars(
             select(VehicleRoute)
             .where(VehicleRoute.node_id == option["n"], VehicleRoute.mode == option["m"])
+            .where(VehicleRoute.available)
             .with_for_update()
         ).all()
         live = LiveRoutes(
@@ -619,8 +842,9 @@ class CheckoutService:
         the same day, keeping the live routes, holds and confirmed orders: new vehicles
         start with empty routes, removed vehicles must have none, on-hand stock is reset
         to the new stock.csv. Another day means a new start: refused here (409)."""
-        if scenario.settings.name != self.scenario.settings.name:
+        if scenario.settings.name != self.template.settings.name:
             raise CheckoutError(409, "the reloaded scenario is another day: restart the service")
+        template, scenario = scenario, on_day(scenario, self.day)
         with self.db.transaction() as s:
             version = self._bump(s)
             rows = {r.vehicle_id: r for r in s.scalars(select(VehicleRoute).with_for_update())}
@@ -654,7 +878,7 @@ class CheckoutService:
             added = len(set(wanted) - set(rows))
             removed = len(set(rows) - set(wanted))
         with self._cache_lock:
-            self.scenario = scenario
+            self.template, self.scenario = template, scenario
             self._engine, self._version = None, -1  # rebuilt from the database on next use
         return {"version": version, "vehicles_added": added, "vehicles_removed": removed}
 
@@ -668,7 +892,7 @@ class CheckoutService:
             if (
                 day == self.scenario.settings.date
                 and state is not None
-                and (state.scenario_name == self.scenario.settings.name)
+                and (state.scenario_name == self.day_key)
             ):
                 wanted = wanted | DayOrder.service_date.is_(None)  # rows from before 0003
             query = select(DayOrder).where(wanted).order_by(DayOrder.created_at, DayOrder.order_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -81,12 +82,18 @@ def simulate(
     policy: Annotated[
         str, typer.Option(help="failed deliveries: auto|retry_later_slot|click_and_collect")
     ] = "auto",
+    days: Annotated[int, typer.Option(help="consecutive days to simulate", min=1, max=60)] = 1,
+    start: Annotated[
+        str | None,
+        typer.Option(help="first day, YYYY-MM-DD (default: today in the scenario's time zone)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
-    """Simulate the day through the API: plan, drive with random delays and failures, a
-    breakdown, new checkouts, re-plans; print what every order became and the checker's
-    verdict on the final plan."""
-    from api.simulate import SimParams, to_json
+    """Simulate days through the API: plan, drive with random delays and failures, a
+    breakdown, new checkouts, re-plans; then the next day (what was not delivered is
+    carried over). Print what every order became and the checker's verdict on every plan
+    version, per day. The scenario folder is the template of each day."""
+    from api.simulate import SimParams, SimulationError, to_json
     from api.simulate import simulate as run
 
     if policy not in ("auto", "retry_later_slot", "click_and_collect"):
@@ -95,25 +102,39 @@ def simulate(
         )
     if replan_time_limit <= 0:
         _fail("--replan-time-limit must be > 0")
-    _load(scenario)
+    template = _load(scenario)
+    if start is None:  # the edge reads the machine's clock, once
+        first = datetime.now(template.settings.tz).date()
+    else:
+        try:
+            first = date.fromisoformat(start)
+        except ValueError:
+            _fail(f"--start {start!r} is not a date YYYY-MM-DD")
     say = (lambda m: None) if as_json else (lambda m: errors.print(f"[dim]{m}...[/]"))
-    figures = run(
-        scenario,
-        SimParams(
-            seed=seed,
-            new_orders=new_orders,
-            plan_time_limit_s=plan_time_limit,
-            replan_time_limit_s=replan_time_limit,
-            policy=policy,
-        ),
-        progress=say,
-    )
+    try:
+        figures = run(
+            scenario,
+            SimParams(
+                seed=seed,
+                new_orders=new_orders,
+                plan_time_limit_s=plan_time_limit,
+                replan_time_limit_s=replan_time_limit,
+                policy=policy,
+                days=days,
+                start=first,
+            ),
+            progress=say,
+        )
+    except SimulationError as exc:
+        _fail(str(exc))
     if as_json:
         sys.stdout.write(to_json(figures))
     else:
-        for key, value in figures.items():
-            typer.echo(f"{key:>24}: {value}")
-    if not figures["checker_ok"] or figures["orders_open"]:
+        for day in figures.get("days", [figures]):
+            for key, value in day.items():
+                typer.echo(f"{key:>24}: {value}")
+            typer.echo("")
+    if not figures["checker_ok"] or not figures["replans_checker_ok"] or figures["orders_open"]:
         raise typer.Exit(1)
 
 

@@ -20,7 +20,7 @@ import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -55,17 +55,22 @@ PRELOAD = ["api.plans", "optimizer.planning", "optimizer.check", "optimizer.io.p
 # -- the seam for the day's confirmed orders ---------------------------------------------
 
 
-def scenario_for_plan(app_state: Any, scenario_dir: Path) -> Scenario:
-    """The scenario a plan job plans: ``scenario_dir``'s orders, plus the orders confirmed
-    through the checkout **for that scenario's date** (each shipping from the node it was
-    promised from) when ``scenario_dir`` is the service's own scenario or a later day's
-    folder of the same network (an eco slot or a click & collect of a later day joins
-    that day's plan, never today's). Called from the job's supervisor thread.
+def scenario_for_plan(app_state: Any, scenario_dir: Path, day: date | None = None) -> Scenario:
+    """The scenario a plan job plans. For the service's own folder: the day served (or
+    ``day``), i.e. the folder re-dated to it with the orders confirmed at checkout for it
+    and those carried into it, and, for the day served, the stock as the checkout holds
+    it (counts from ``PUT /v1/stock`` less holds and later days' orders). For another
+    folder: its orders, plus the orders confirmed through the checkout **for that
+    scenario's date** (each shipping from the node it was promised from) when it is a
+    later day's folder of the same network (an eco slot or a click & collect of a later
+    day joins that day's plan, never today's). Called from the job's supervisor thread.
     Raises :class:`optimizer.io.ScenarioError`.
     """
     served = Path(scenario_dir) == app_state.settings.scenario
-    scenario = app_state.scenario if served else load_scenario(scenario_dir)
     checkout = getattr(app_state, "checkout", None)
+    if served and checkout is not None:
+        return checkout.scenario_of_day(day, live_stock=True)
+    scenario = app_state.scenario if served else load_scenario(scenario_dir)
     if checkout is None:
         return scenario
     if not served and scenario.settings.date <= checkout.scenario.settings.date:
@@ -250,8 +255,22 @@ class PlanRunner:
             )
             if not stored:
                 log.info("plan job %s was cancelled while running: result discarded", job_id)
+            elif ok:
+                self._publish(scenario_dir, scenario, payload["plan_json"])
         else:
             self._update_running(job_id, status="failed", finished_at=utcnow(), error=payload)
+
+    def _publish(self, scenario_dir: Path, scenario: Scenario, plan_json: str) -> None:
+        """A checked plan of the served folder and day becomes the checkout's routes."""
+        checkout = getattr(self.app_state, "checkout", None)
+        if checkout is None or scenario_dir != self.app_state.settings.scenario:
+            return
+        from optimizer.io.plan_files import plan_from_dict
+
+        try:
+            checkout.publish(scenario, plan_from_dict(scenario, json.loads(plan_json)), plan_json)
+        except Exception:  # the plan is stored; the checkout keeps its routes meanwhile
+            log.exception("publishing the plan's routes to the checkout failed")
 
     def _plan_in_child(
         self, job_id: str, scenario: Scenario, time_limit_s: float

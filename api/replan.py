@@ -125,12 +125,12 @@ def replan_plan(
             raise _refuse(409, ("path", "job_id"), f"the job is {job.status}; no plan")
         doc = json.loads(job.plan_json)
         scenario_dir = job.scenario_dir
+    day = Day.of(doc)
     try:
-        scenario = scenario_for_plan(app_state, Path(scenario_dir))
+        scenario = scenario_for_plan(app_state, Path(scenario_dir), day.settings.date)
     except (ScenarioError, OSError) as exc:
         raise _refuse(409, ("path", "job_id"), f"cannot read the plan's scenario: {exc}") from exc
-    day = Day.of(doc)
-    now = body.now or utcnow()
+    now = body.now or app_state.clock.now()
     now_s = day.s(now)
     problems = []
     if not 0 <= now_s <= 86_400:
@@ -184,6 +184,10 @@ def replan_plan(
         _open_tracking(
             s, str(job_id), new_id, json.loads(plan_json), new_day, frozenset(body.broken_down)
         )
+    checkout = getattr(app_state, "checkout", None)
+    if check.ok and checkout is not None and Path(scenario_dir) == app_state.settings.scenario:
+        # The checkout sells on the new version at once (a broken-down van sells nothing).
+        checkout.publish(new_day, new_plan, plan_json, frozenset(body.broken_down))
     return ReplanOut(
         plan_id=new_id,
         replan_of=str(job_id),

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         How long a stock hold lives before it expires, in seconds.
     plan_time_limit_s
         Default routing budget of a plan job, in seconds.
+    clock
+        The service's clock (:mod:`api.clock`): ``system`` (default), an ISO 8601
+        instant with offset to start from and run on (a replay, a demo), or one followed
+        by `` frozen`` (it then stays there).
     """
 
     model_config = SettingsConfigDict(env_prefix="LASTMILE_", extra="ignore")
@@ -51,6 +55,7 @@ class Settings(BaseSettings):
     driver_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hold_ttl_s: int = Field(600, gt=0)
     plan_time_limit_s: float = Field(30.0, ge=1, le=600)
+    clock: str = "system"
 
     @field_validator("checkout_keys", "planner_keys", mode="before")
     @classmethod
@@ -67,6 +72,14 @@ class Settings(BaseSettings):
         :func:`api.auth.configured_keys`, with the other keys)."""
         if isinstance(value, str):
             return [e.strip() for e in value.split(";") if e.strip()]
+        return value
+
+    @field_validator("clock")
+    @classmethod
+    def _known_clock(cls, value: str) -> str:
+        from api.clock import clock_from_setting
+
+        clock_from_setting(value)  # ValueError with the reason
         return value
 
     @model_validator(mode="after")

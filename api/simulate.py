@@ -10,6 +10,12 @@ re-plans (``POST /v1/plans/{id}/replan``) at a few fixed times and once at the e
 the day, so every failed delivery is retried, collected or listed with a reason. The
 final plan is checked by the independent checker.
 
+The service's clock is the simulation's (:class:`api.clock.ManualClock`): every promise,
+hold, confirmation and re-plan happens at its simulated instant. With ``days`` > 1 the
+clock then moves to the next morning: the service rolls to the next day by itself
+(:mod:`api.days`: what was not delivered is carried over, the day is planned and sold
+on), and the next day is driven the same way. Figures are per day.
+
 Figures: orders delivered, collected, unassigned; OTIF and the ETA error (from the
 tracking tables, ``lastmile report otif``'s definitions, over the final plan version);
 re-plan latency. Returns' pickups (``returns.csv``) are driven like the other stops:
@@ -29,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +43,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
+from api.clock import ManualClock
 from api.otif import outcomes
 from api.plans import scenario_for_plan
 from api.replay import checkout_stream, promise_body
 from api.settings import Settings
 from api.tracking_models import TrackedOrder
 from optimizer.check import check_plan
+from optimizer.io import load_scenario
 from optimizer.live.report import summary
 from optimizer.model import Scenario
 from optimizer.travel import GreatCircle, Profile
@@ -61,10 +69,14 @@ class SimParams:
     (5 %: the order of magnitude of first-attempt failures reported for European home
     delivery, an assumption); ``delay_p`` of the legs start with a hold of 5-25 minutes
     (traffic, a loading dock). One vehicle on the road breaks down at the second re-plan
-    when ``breakdown`` is set.
+    when ``breakdown`` is set. ``days`` consecutive days are simulated from ``start``
+    (default: the scenario folder's own date), each from ``start_of_day_h``.
     """
 
     seed: int = 1
+    days: int = 1
+    start: date | None = None
+    start_of_day_h: float = 6.0
     plan_time_limit_s: float = 20.0
     replan_time_limit_s: float = 2.0
     replan_at_h: tuple[float, ...] = (10.5, 12.5, 14.5, 16.5, 18.0)
@@ -92,10 +104,22 @@ class _Vehicle:
     broken: bool = False
 
 
+class SimulationError(RuntimeError):
+    """The simulated day could not go on (the service refused what it must accept)."""
+
+
 def simulate(
     scenario_dir: Path, params: SimParams, progress: Callable[[str], None] = lambda m: None
 ) -> dict:
+    """The figures of the simulated day, or with ``params.days`` > 1, of each day
+    (``days``) and of all of them. Raises :class:`SimulationError` when a day's
+    checkouts confirm nothing or the service offers a past date."""
     rng = np.random.default_rng(params.seed)
+    template = load_scenario(scenario_dir)
+    first = params.start or template.settings.date
+    tz = template.settings.tz
+    morning = timedelta(hours=params.start_of_day_h)
+    clock = ManualClock(datetime(first.year, first.month, first.day, tzinfo=tz) + morning)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             state_dir=Path(tmp),
@@ -104,17 +128,53 @@ def simulate(
             planner_keys=[PLANNER_KEY],
             plan_time_limit_s=max(1.0, params.plan_time_limit_s),
         )
-        with TestClient(create_app(settings)) as client:
-            return _Day(client, params, rng, progress).run()
+        with TestClient(create_app(settings, clock=clock)) as client:
+            days = []
+            for k in range(params.days):
+                day = first + timedelta(days=k)
+                start = datetime(day.year, day.month, day.day, tzinfo=tz) + morning
+                clock.set(start)
+                progress(f"day {day}")
+                _wait_for_day(client, day)
+                days.append(_Day(client, clock, params, rng, progress).run())
+    if params.days == 1:
+        return days[0]
+    return {"days": days} | _totals(days)
+
+
+def _wait_for_day(client: TestClient, day: date, timeout_s: float = 600) -> None:
+    """Until the service serves ``day`` with its plan stored (it rolls by itself)."""
+    state = client.app.state
+    state.days.wake()
+    deadline = time.monotonic() + timeout_s
+    while not (state.checkout.day == day and state.checkout.ready):
+        if time.monotonic() > deadline:
+            raise SimulationError(f"the service did not move to {day} in {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def _totals(days: list[dict]) -> dict:
+    """The figures of several days that add up, and the verdicts of all of them."""
+    summed = ("orders_total", "checkouts_confirmed", "orders_delivered", "orders_collected",
+              "orders_unassigned", "orders_open", "orders_carried_in", "failed_attempts",
+              "returns_total", "returns_done", "past_dates_offered", "events")  # fmt: skip
+    out = {key: sum(d[key] for d in days) for key in summed}
+    out["checker_ok"] = all(d["checker_ok"] for d in days)
+    out["replans_checker_ok"] = all(d["replans_checker_ok"] for d in days)
+    out["wall_s"] = round(sum(d["wall_s"] for d in days), 1)
+    return out
 
 
 class _Day:
-    def __init__(self, client: TestClient, params: SimParams, rng, progress):
+    def __init__(self, client: TestClient, clock: ManualClock, params: SimParams, rng, progress):
         self.client, self.params, self.rng, self.progress = client, params, rng, progress
+        self.clock = clock
         self.planner = {"X-API-Key": PLANNER_KEY}
         self.checkout = {"X-API-Key": CHECKOUT_KEY}
         self.state = client.app.state
         self.scenario: Scenario = self.state.scenario
+        self.past_offered = 0  # options dated before the instant asked: must stay 0
+        self.refusals: dict[str, int] = {}  # why checkouts did not confirm
         self.travel = GreatCircle()
         self.events = 0
         self.failed = 0
@@ -138,7 +198,9 @@ class _Day:
     def _event(self, kind: str, at_s: int, **fields) -> None:
         self.events += 1
         body = {
-            "event_id": f"sim-{self.params.seed}-{self.events}",
+            # Unique over the days simulated: the day is in the id.
+            "event_id": f"sim-{self.params.seed}-{self.scenario.settings.date:%Y%m%d}-"
+            f"{self.events}",
             "kind": kind,
             "plan_id": self.plan_id,
             "occurred_at": self.scenario.settings.to_iso(at_s),
@@ -174,7 +236,18 @@ class _Day:
                 self._break_down(until)
             self._replan(until)
         self._collect(int(p.end_of_day_h * H))
-        return self._figures(planned, time.perf_counter() - started)
+        figures = self._figures(planned, time.perf_counter() - started)
+        if p.new_orders and not self.confirmed:
+            raise SimulationError(
+                f"{self.scenario.settings.date}: the checkout confirmed none of "
+                f"{p.new_orders} checkouts ({self.refusals or 'no answer'})"
+            )
+        if self.past_offered:
+            raise SimulationError(
+                f"{self.scenario.settings.date}: the promise offered {self.past_offered} "
+                "options in the past"
+            )
+        return figures
 
     # -- the road --
 
@@ -286,8 +359,14 @@ class _Day:
             v.done.add((v.trip, unit))
             v.t, v.lat, v.lon = done, stop["lat"], stop["lon"]
 
-    def _checkout(self, at_s: int, lines, lat: float, lon: float, rng) -> None:
+    def _at(self, at_s: int) -> datetime:
+        """The simulated instant ``at_s`` of the day: the service's clock goes there."""
         at = self.scenario.settings.to_datetime(at_s)
+        self.clock.set(at)
+        return at
+
+    def _checkout(self, at_s: int, lines, lat: float, lon: float, rng) -> None:
+        at = self._at(at_s)
         body = promise_body(lines, lat, lon, at)
         deadline = time.monotonic() + 300
         while True:  # the checkout plans its day when the service starts
@@ -298,17 +377,27 @@ class _Day:
         if r.status_code != 200:
             raise RuntimeError(f"POST /v1/promise answered {r.status_code}: {r.text[:500]}")
         options = r.json()
+        today = self.scenario.settings.date.isoformat()
+        for o in options["options"]:
+            end = datetime.fromisoformat(o.get("slot_end") or o["ready_by"])
+            if o["service_date"] < today or end <= at:  # a slot may have begun, not ended
+                self.past_offered += 1
         choices = [o for o in options["options"] if o["service"] != "click_collect"]
         if not choices:
+            self._refused("no delivery option")
             return
         option = choices[int(rng.integers(len(choices)))]
         hold = self.client.post(
             "/v1/holds", json={"option_id": option["option_id"]}, headers=self.checkout
         )
         if hold.status_code != 201:
+            self._refused(f"hold {hold.status_code}: {hold.json()['detail'][0]['msg']}")
             return  # the stock or the place went meanwhile
         self._post(f"/v1/holds/{hold.json()['hold_id']}/confirm", {}, self.checkout)
         self.confirmed += 1
+
+    def _refused(self, why: str) -> None:
+        self.refusals[why] = self.refusals.get(why, 0) + 1
 
     def _break_down(self, at_s: int) -> None:
         on_road = sorted(
@@ -321,6 +410,7 @@ class _Day:
         self.broken.append(vid)
 
     def _replan(self, at_s: int) -> None:
+        self._at(at_s)
         self.progress(f"re-planning at {at_s // H:02d}:{at_s % H // 60:02d}")
         started = time.perf_counter()
         out = self._post(
@@ -390,13 +480,20 @@ class _Day:
         gave_up += sum(1 for u in unassigned if u["code"] == "delivery_failed")
         ended = [o for o in rows if o.ended]
         otif_all = 100.0 * sum(o.on_time_in_full for o in ended) / max(1, len(ended) + gave_up)
+        carried_in = self._carried_in()
+        carried = sum(o.order_id in carried_in for o in scenario.orders)
         return {
             "scenario": self.scenario.settings.name,
+            "date": self.scenario.settings.date.isoformat(),
             "seed": self.params.seed,
             "orders_total": len(scenario.orders),
             "orders_planned_morning": len(planned),
             # Checkouts confirmed during the day; some promise a later day (not today's).
             "checkouts_confirmed": self.confirmed,
+            "checkouts_refused": self.refusals,
+            "past_dates_offered": self.past_offered,
+            # Orders not delivered the day before, carried into this day's plan.
+            "orders_carried_in": carried,
             "orders_new_today": len(scenario.orders) - len(planned),
             "orders_delivered": statuses.get("delivered", 0),
             "orders_collected": statuses.get("collected", 0),
@@ -433,6 +530,19 @@ class _Day:
             "violations": [str(v) for v in report.violations[:10]] + self.replan_violations[:10],
             "wall_s": round(wall_s, 1),
         }
+
+    def _carried_in(self) -> set[str]:
+        from api.checkout_models import DayOrder
+
+        with self.state.db.transaction(write=False) as s:
+            return set(
+                s.scalars(
+                    select(DayOrder.order_id).where(
+                        DayOrder.service_date == self.scenario.settings.date.isoformat(),
+                        DayOrder.carried_from.is_not(None),
+                    )
+                )
+            )
 
 
 def _unit(stop: dict) -> str:

@@ -402,7 +402,10 @@ class TrackingService:
     def _scenario_of(self, job: PlanJob) -> Scenario:
         served = self.app_state.settings.scenario
         if Path(job.scenario_dir) == served:
-            return self.app_state.scenario
+            # The served folder re-dated to the plan's day, with that day's orders.
+            day = Day.of(self._plan_doc(job)).settings.date
+            checkout = getattr(self.app_state, "checkout", None)
+            return self.app_state.scenario if checkout is None else checkout.scenario_of_day(day)
         try:
             return load_scenario(job.scenario_dir)
         except (ScenarioError, OSError) as exc:

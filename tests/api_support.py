@@ -35,6 +35,7 @@ from api.settings import SHIPPED_SCENARIO, Settings
 from data.generator import generate, write
 
 BACKENDS = ("sqlite", "postgresql")
+SAMPLE_MORNING = "2026-11-24T07:00:00+01:00"  # the shipped day's (and generated days') 07:00
 CHECKOUT_KEY = "test-checkout-key-7f3a9c1e5b"
 PLANNER_KEY = "test-planner-key-2d8e4b6a0c"
 PG_URL = os.environ.get(
@@ -101,6 +102,9 @@ def service_settings(url: str, tmp_dir: Path, *, keys: bool = True, **overrides)
         driver_keys=[],
         hold_ttl_s=600,
         plan_time_limit_s=30.0,
+        # The service's clock starts on the shipped day's morning and runs: no test
+        # depends on the machine's date (tests of other days set their own).
+        clock=SAMPLE_MORNING,
     )
     return Settings(**(values | overrides))
 
@@ -116,10 +120,11 @@ def quick_start(tmp_dir: Path) -> dict:
 
 @contextmanager
 def running_service(
-    settings: Settings, extend: Callable[[FastAPI], None] | None = None
+    settings: Settings, extend: Callable[[FastAPI], None] | None = None, clock=None
 ) -> Iterator[TestClient]:
-    """The service started (lifespan run) and stopped around the block."""
-    app = create_app(settings)
+    """The service started (lifespan run) and stopped around the block; ``clock`` (an
+    :class:`api.clock.ManualClock`, say) replaces ``settings.clock``."""
+    app = create_app(settings, clock=clock)
     if extend is not None:
         extend(app)
     with TestClient(app) as client:

@@ -96,9 +96,7 @@ def test_hold_confirm_release_and_idempotency(ready):
     assert first.status_code == 201 and again.json() == first.json()
     hold_id = first.json()["hold_id"]
     expires = datetime.fromisoformat(first.json()["expires_at"])
-    assert abs(expires - datetime.now(expires.tzinfo) - timedelta(minutes=10)) < timedelta(
-        minutes=1
-    )
+    assert abs(expires - ready.app.state.clock.now() - timedelta(minutes=10)) < timedelta(minutes=1)
     confirm_headers = keyed(CHECKOUT_KEY) | {"Idempotency-Key": "cart-42-confirm"}
     done = ready.post(f"/v1/holds/{hold_id}/confirm", headers=confirm_headers)
     assert done.status_code == 200 and done.json()["order_id"].startswith("W")

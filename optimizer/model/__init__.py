@@ -36,9 +36,11 @@ from optimizer.model.scenario import (
     VehicleType,
     Zone,
     ZoneRule,
+    on_day,
 )
 
 __all__ = [
+    "on_day",
     "Break",
     "Collection",
     "FleetEntry",

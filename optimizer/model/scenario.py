@@ -7,6 +7,7 @@ the edges. Every quantity carries its unit in its name.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -466,3 +467,27 @@ class Scenario:
     def may_deliver(self, vehicle_type: VehicleType, order: Order) -> bool:
         """Zone rules and service rules: may this vehicle type deliver this order?"""
         return vehicle_type.may_serve(order.service, self.zones_at(order.lat, order.lon))
+
+
+def on_day(scenario: Scenario, day: date) -> Scenario:
+    """``scenario`` used as the template of ``day``: the same network, fleet, catalogue,
+    stock and times of day, dated ``day``. Its orders and returns are that day's too,
+    under ids suffixed with the day (``O0001`` -> ``O0001-20261204``; an exchange keeps
+    pointing at its order), so the orders of two days never share an id. A scenario
+    already dated ``day`` is returned as it is."""
+    if day == scenario.settings.date:
+        return scenario
+    suffix = f"-{day:%Y%m%d}"
+    return dataclasses.replace(
+        scenario,
+        settings=dataclasses.replace(scenario.settings, date=day),
+        orders=[dataclasses.replace(o, order_id=o.order_id + suffix) for o in scenario.orders],
+        returns=[
+            dataclasses.replace(
+                r,
+                return_id=r.return_id + suffix,
+                order_id=None if r.order_id is None else r.order_id + suffix,
+            )
+            for r in scenario.returns
+        ],
+    )
