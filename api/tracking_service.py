@@ -20,12 +20,13 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.models import PlanJob, utcnow
+from api.plan_versions import current_version, versions
 from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
 from api.tracking_schemas import (
     EtaWindow,
@@ -54,6 +55,7 @@ from optimizer.model import Scenario
 from optimizer.travel import GreatCircle
 
 PLAN_CACHE_SIZE = 16
+ANCESTRY_CACHE_SIZE = 1024  # plan id -> its versions (a few ids each)
 # An order no event has touched is looked up in this many of the latest done plans.
 RECENT_PLANS = 10
 
@@ -78,6 +80,7 @@ class TrackingService:
         self._secret = secret
         self._travel = GreatCircle()
         self._plans: OrderedDict[str, dict] = OrderedDict()
+        self._ancestry: OrderedDict[str, list[str]] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- customers' tokens --
@@ -125,6 +128,15 @@ class TrackingService:
                     vehicle=self._vehicle_now(s, seen.plan_id, seen.vehicle_id),
                 ), False
             doc = self._done_plan(job, ("body", "plan_id"), status=422)
+            current = current_version(s, job.id, self._plan_doc)
+            if current != job.id:
+                raise TrackingError(
+                    409,
+                    f"plan {job.id} was re-planned: its current version is plan {current}; "
+                    "send the vehicle's events to it (read its routes again)",
+                    ("body", "plan_id"),
+                    {"current_plan_id": current},
+                )
             day = Day.of(doc)
             self._check_day(event, day)
             opened = s.scalar(
@@ -224,7 +236,12 @@ class TrackingService:
         )
 
     def tracking(self, order_id: str) -> Tracking:
-        """An order's status, promised slot, ETA window and history (404 if unknown)."""
+        """An order's status, promised slot, ETA window and history (404 if unknown).
+
+        Looked up in the tracking rows (the newest plan version that has the order; its
+        history is the order's events in every version of its day), then in the latest
+        done plans (as planned), then in the checkout's orders confirmed for the service's
+        day (status ``confirmed``)."""
         with self.db.transaction(write=False) as s:
             row = s.execute(
                 select(TrackedOrder, PlanJob.finished_at)
@@ -276,15 +293,26 @@ class TrackingService:
         )
 
     def _tracked(self, s: Session, order: TrackedOrder) -> Tracking:
+        """An order as its newest tracking row says, with the history of its day: its
+        events in every version of the plan (the plan ``order`` is of and the versions it
+        re-plans), and the departures and delays of the vehicle it was on in each."""
+        day = self._versions(s, order.plan_id)
+        carried = s.execute(
+            select(TrackedOrder.plan_id, TrackedOrder.vehicle_id)
+            .where(TrackedOrder.plan_id.in_(day))
+            .where(TrackedOrder.order_id == order.order_id)
+            .where(TrackedOrder.vehicle_id.is_not(None))
+        ).all()
+        vehicle_events = [
+            (TrackingEvent.plan_id == plan_id) & (TrackingEvent.vehicle_id == vehicle_id)
+            for plan_id, vehicle_id in carried
+        ]
         events = s.scalars(
             select(TrackingEvent)
-            .where(TrackingEvent.plan_id == order.plan_id)
+            .where(TrackingEvent.plan_id.in_(day))
             .where(
                 (TrackingEvent.order_id == order.order_id)
-                | (
-                    (TrackingEvent.vehicle_id == order.vehicle_id)
-                    & TrackingEvent.kind.in_(("departed", "delayed"))
-                )
+                | (or_(false(), *vehicle_events) & TrackingEvent.kind.in_(("departed", "delayed")))
             )
             .order_by(TrackingEvent.occurred_at, TrackingEvent.received_at)
         ).all()
@@ -384,6 +412,18 @@ class TrackingService:
                 loc,
             )
         return self._plan_doc(job)
+
+    def _versions(self, s: Session, plan_id: str) -> list[str]:
+        """A done plan and the versions it re-plans, newest first; kept (they never change)."""
+        with self._lock:
+            known = self._ancestry.get(plan_id)
+        if known is None:
+            known = versions(s, plan_id, read=self._plan_doc)
+            with self._lock:
+                self._ancestry[plan_id] = known
+                while len(self._ancestry) > ANCESTRY_CACHE_SIZE:
+                    self._ancestry.popitem(last=False)
+        return known
 
     def _plan_doc(self, job: PlanJob) -> dict:
         """The plan.json of a done job, parsed once (a done plan never changes)."""
