@@ -3,14 +3,17 @@
 An order's tracking history is its events in every version of the day (a failed attempt,
 then the delivery the re-plan gave it); an event for a superseded version is refused with
 409 naming the current version (a replay of a recorded event stays a 200); ``report
-otif`` counts each order once, from the newest version that has it.
+otif`` counts each order once, from the newest version that has it; an order confirmed
+at checkout is trackable from the confirm answer, before any plan has it.
 """
 
 import json
 from datetime import datetime
 
 import pytest
+from typer.testing import CliRunner
 
+from api.otif import tracked
 from data.generator import generate, write
 from optimizer.io import load_scenario
 from optimizer.io.plan_files import plan_to_dict
@@ -139,9 +142,7 @@ def test_a_delivered_orders_history_survives_two_replans(service, replanned):
     assert same_instant(seen[-1][1], a["departure"])
 
 
-def test_a_failed_attempt_then_the_replanned_delivery_both_show_in_time_order(
-    service, replanned
-):
+def test_a_failed_attempt_then_the_replanned_delivery_both_show_in_time_order(service, replanned):
     b, again = replanned["b"], replanned["b_again"]
     t, seen = history(service, b["order_id"])
     assert t["status"] == "delivered" and t["plan_id"] == replanned["v3"]
@@ -153,16 +154,16 @@ def test_a_failed_attempt_then_the_replanned_delivery_both_show_in_time_order(
     times = [datetime.fromisoformat(at) for _, at, _ in seen]
     assert times == sorted(times)
     # The customer's page reads the same answer with the order's token.
-    token_url = t["tracking_url"].replace("/track/", "/v1/orders/", 1).replace(
-        "?token=", "/tracking?token=", 1
+    token_url = (
+        t["tracking_url"]
+        .replace("/track/", "/v1/orders/", 1)
+        .replace("?token=", "/tracking?token=", 1)
     )
     page = service.get(token_url)
     assert page.status_code == 200 and len(page.json()["history"]) == len(seen)
 
 
-def test_an_event_for_a_superseded_version_is_refused_with_the_current_version(
-    service, replanned
-):
+def test_an_event_for_a_superseded_version_is_refused_with_the_current_version(service, replanned):
     v1, v2, v3, vid, c = (replanned[k] for k in ("v1", "v2", "v3", "vehicle", "c"))
     for old in (v1, v2):
         refused = event(service, old, f"late-{old[:8]}", "arrived", c["arrival"], expect=409,
@@ -178,3 +179,44 @@ def test_an_event_for_a_superseded_version_is_refused_with_the_current_version(
     replay = event(service, v1, "v1-del-a", "delivered", a["departure"], expect=200,
                    vehicle_id=vid, order_id=a["order_id"])  # fmt: skip
     assert replay["duplicate"] is True
+
+
+def test_report_otif_counts_each_order_once_from_its_final_outcome(service, replanned):
+    versions = [replanned[k] for k in ("v1", "v2", "v3")]
+    db = service.app.state.db
+
+    def routed(doc):
+        return {s["order_id"] for r in doc["routes"] for s in r["stops"]
+                if s.get("kind") != "pickup"}  # fmt: skip
+
+    def pickups(doc):
+        return {s["order_id"] for r in doc["routes"] for s in r["stops"]
+                if s.get("kind") == "pickup"}  # fmt: skip
+
+    day_orders = set().union(*(routed(d) for d in replanned["docs"]))
+    day_returns = set().union(*(pickups(d) for d in replanned["docs"]))
+    found = tracked(db, versions)
+    ids = [o.order_id for o in found.outcomes]
+    assert len(ids) == len(set(ids)) == len(day_orders)  # not three times the day
+    assert found.returns["routed"] == len(day_returns)
+    by_id = {o.order_id: o for o in found.outcomes}
+    b = by_id[replanned["b"]["order_id"]]
+    assert (b.status, b.attempt) == ("delivered", 2)  # the failed attempt of v1 counts
+    a = by_id[replanned["a"]["order_id"]]
+    assert (a.status, a.attempt) == ("delivered", 1)
+    # The last version alone: the same orders, its failed attempts from the earlier ones.
+    last = {o.order_id: o for o in tracked(db, versions[-1:]).outcomes}
+    assert last[b.order_id].attempt == 2
+
+    from api.cli import app
+
+    url = service.app.state.settings.database_url
+    args = ["report", "otif", "--database-url", url, "--json"]
+    for v in versions:
+        args += ["--plan-id", v]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    overall = json.loads(result.stdout)["overall"]
+    assert overall["orders"] == len(day_orders)
+    delivered = {o.order_id for o in found.outcomes if o.status == "delivered"}
+    assert (overall["delivered"], overall["failed"]) == (len(delivered), 0)
