@@ -15,6 +15,7 @@ import hmac
 import json
 import threading
 from collections import OrderedDict
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.checkout_models import DayOrder
 from api.db import Database
 from api.models import PlanJob, utcnow
 from api.plan_versions import current_version, versions
@@ -52,6 +54,7 @@ from api.tracking_state import (
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.live import eta_window
 from optimizer.model import Scenario
+from optimizer.model import Settings as DaySettings
 from optimizer.travel import GreatCircle
 
 PLAN_CACHE_SIZE = 16
@@ -68,8 +71,8 @@ class TrackingService:
     db
         The service's database.
     app_state
-        For the served scenario (``settings``, ``scenario``) and the checkout's confirmed
-        orders (``checkout``), read when a plan is opened or an order looked up.
+        For the served scenario (``settings``, ``scenario``: its time zone dates the
+        orders confirmed at checkout), read when a plan is opened or an order looked up.
     secret
         Signs the customers' tracking tokens.
     """
@@ -240,8 +243,8 @@ class TrackingService:
 
         Looked up in the tracking rows (the newest plan version that has the order; its
         history is the order's events in every version of its day), then in the latest
-        done plans (as planned), then in the checkout's orders confirmed for the service's
-        day (status ``confirmed``)."""
+        done plans (as planned), then in the orders confirmed at checkout that no plan has
+        yet (status ``confirmed``, whatever their day)."""
         with self.db.transaction(write=False) as s:
             row = s.execute(
                 select(TrackedOrder, PlanJob.finished_at)
@@ -273,23 +276,34 @@ class TrackingService:
                 doc = self._plan_doc(job)
                 if any(a["order_id"] == order_id for a in doc["assignments"]):
                     return self._planned(doc, job, order_id)
-        checkout = getattr(self.app_state, "checkout", None)
-        for order in checkout.confirmed_orders() if checkout is not None else []:
-            if order.order_id == order_id:
-                day = self.app_state.scenario.settings
-                slot = EtaWindow(
-                    start=day.to_datetime(order.slot_start_s), end=day.to_datetime(order.slot_end_s)
-                )
-                return self._tracking(
-                    order_id,
-                    None,
-                    "confirmed",
-                    promised_slot=slot,
-                    service=str(order.service),
-                    timezone=day.timezone,
-                )
+            confirmed = s.get(DayOrder, order_id)
+            if confirmed is not None:
+                return self._confirmed(confirmed)
         raise TrackingError(
             404, f"no order {order_id!r} in any plan or checkout", ("path", "order_id")
+        )
+
+    def _confirmed(self, row: DayOrder) -> Tracking:
+        """An order confirmed at checkout that no plan has yet (today's before the next
+        plan, or a later day's): its promised slot, or ready-by to closing for click &
+        collect, on its day (times in the order count from that day's midnight)."""
+        served = self.app_state.scenario.settings
+        when = served.date if row.service_date is None else date.fromisoformat(row.service_date)
+        day = DaySettings(served.name, when, served.timezone)
+        order = json.loads(row.order_json)
+        collect = order["service"] == "click_collect"
+        slot = EtaWindow(
+            start=day.to_datetime(order["slot_start_s"]), end=day.to_datetime(order["slot_end_s"])
+        )
+        return self._tracking(
+            row.order_id,
+            None,
+            "confirmed",
+            promised_slot=slot,
+            service=str(order["service"]),
+            mode="click_collect" if collect else None,
+            node_id=order["collect_node_id"] if collect else order["ship_from_node_id"],
+            timezone=served.timezone,
         )
 
     def _tracked(self, s: Session, order: TrackedOrder) -> Tracking:

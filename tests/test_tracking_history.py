@@ -220,3 +220,79 @@ def test_report_otif_counts_each_order_once_from_its_final_outcome(service, repl
     assert overall["orders"] == len(day_orders)
     delivered = {o.order_id for o in found.outcomes if o.status == "delivered"}
     assert (overall["delivered"], overall["failed"]) == (len(delivered), 0)
+
+
+@pytest.fixture
+def at_the_morning(service, monkeypatch):
+    """The checkout's clock at the generated day's morning (holds check it), once the
+    service's day is ready."""
+    import time
+
+    from api import checkout as checkout_api
+
+    monkeypatch.setattr(checkout_api, "_now", lambda requested_at=None: requested_at or MORNING)
+    deadline = time.monotonic() + 120
+    while promise(service).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return service
+
+
+def promise(client):
+    body = {"lines": [{"sku": "SKU-1001", "qty": 1}], "address": {"lat": 48.835, "lon": 2.389},
+            "requested_at": MORNING.isoformat()}  # fmt: skip
+    return client.post("/v1/promise", json=body, headers=CHECKOUT)
+
+
+def confirm(client, option):
+    hold = client.post("/v1/holds", json={"option_id": option["option_id"]}, headers=CHECKOUT)
+    assert hold.status_code == 201, hold.text
+    done = client.post(f"/v1/holds/{hold.json()['hold_id']}/confirm", headers=CHECKOUT)
+    assert done.status_code == 200, done.text
+    return done.json()
+
+
+def test_an_order_confirmed_for_a_later_day_is_trackable_from_the_confirm_answer(
+    at_the_morning,
+):
+    client = at_the_morning
+    r = promise(client)
+    assert r.status_code == 200, r.text
+    options = r.json()["options"]
+    later = next(o for o in options if o["service"] != "click_collect"
+                 and o["service_date"] > MORNING.date().isoformat())  # fmt: skip
+    done = confirm(client, later)
+    order_id, token = done["order_id"], done["tracking_token"]
+    assert done["service_date"] == later["service_date"]
+    assert done["tracking_url"] == f"/track/{order_id}?token={token}"
+    assert client.get(done["tracking_url"]).status_code == 200  # the customer's page
+    t = client.get(f"/v1/orders/{order_id}/tracking", params={"token": token})
+    assert t.status_code == 200, t.text
+    t = t.json()
+    assert (t["status"], t["plan_id"], t["history"]) == ("confirmed", None, [])
+    assert t["service"] == later["service"] and t["timezone"] == "Europe/Paris"
+    assert t["tracking_url"] == done["tracking_url"]
+    # The promised slot on its own day, ISO 8601 with the day's offset.
+    assert t["promised_slot"] == {"start": later["slot_start"], "end": later["slot_end"]}
+    start = datetime.fromisoformat(t["promised_slot"]["start"])
+    assert start.date().isoformat() == later["service_date"] and start.utcoffset() is not None
+    # The checkout key reads the same; another order's token does not.
+    assert client.get(f"/v1/orders/{order_id}/tracking", headers=CHECKOUT).json() == t
+    other = client.get(f"/v1/orders/{order_id}x/tracking", params={"token": token})
+    assert other.status_code == 401
+
+
+def test_a_confirmed_click_and_collect_order_is_tracked_with_its_ready_by(at_the_morning):
+    client = at_the_morning
+    collect = next(o for o in promise(client).json()["options"] if o["service"] == "click_collect")
+    done = confirm(client, collect)
+    t = client.get(
+        f"/v1/orders/{done['order_id']}/tracking", params={"token": done["tracking_token"]}
+    ).json()
+    assert (t["status"], t["mode"], t["node_id"]) == (
+        "confirmed",
+        "click_collect",
+        collect["node_id"],
+    )
+    assert datetime.fromisoformat(t["promised_slot"]["start"]) == datetime.fromisoformat(
+        collect["ready_by"]
+    )
