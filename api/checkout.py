@@ -149,6 +149,13 @@ class ConfirmResponse(BaseModel):
     order_id: str
     node_id: str
     service_date: date = Field(description="The day of the plan the order joins.")
+    tracking_url: str = Field(
+        description="The customer's tracking page, signed with ``tracking_token`` (no API "
+        "key needed); trackable at once, before any plan has the order."
+    )
+    tracking_token: str = Field(
+        description="The order's tracking token: ``GET /v1/orders/{order_id}/tracking?token=``."
+    )
 
 
 class HoldStatus(BaseModel):
@@ -307,8 +314,16 @@ def confirm_hold(
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ):
-    """Turn the hold into an order of the day: the next daily plan delivers it as promised."""
-    return _service(request).confirm(hold_id, _now(request), idempotency_key)
+    """Turn the hold into an order of its day: that day's plan delivers it as promised.
+    The answer carries the order's tracking link and token (its tracking says
+    ``confirmed`` with the promised slot until a plan has it)."""
+    answer = _service(request).confirm(hold_id, _now(request), idempotency_key)
+    tracking = request.app.state.tracking
+    order_id = answer["order_id"]
+    return answer | {
+        "tracking_url": tracking.tracking_url(order_id),
+        "tracking_token": tracking.token(order_id),
+    }
 
 
 @router.delete(

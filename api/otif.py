@@ -1,10 +1,12 @@
 """Promised vs actual per order, read from the tracking tables, for `lastmile report otif`.
 
 The edge of :mod:`optimizer.live.report`: one :class:`Outcome` per routed order of the
-tracked plans, with its zone (the nearest postcode of the plan's scenario, or the node
-when the scenario has no postcodes or cannot be read), the figures from it, and the
-service-time factors written as the scenario's ``service_times.csv``. Returns' pickups
-are not orders: they are counted apart (picked up, failed, open).
+tracked plans (once per day: from the newest version of a re-planned day that has it,
+with the failed attempts of every version), with its zone (the nearest postcode of the
+plan's scenario, or the node when the scenario has no postcodes or cannot be read), the
+figures from it, and the service-time factors written as the scenario's
+``service_times.csv``. Returns' pickups are not orders: they are counted apart (picked
+up, failed, open), once per day too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import inspect, select
 
 from api.db import Database
 from api.models import PlanJob
+from api.plan_versions import versions
 from api.tracking_models import TrackedOrder, TrackingEvent
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.io.plan_files import PICKUP_SERVICE
@@ -51,7 +54,12 @@ def outcomes(db: Database, plan_ids: Sequence[str] = ()) -> list[Outcome]:
 
 def tracked(db: Database, plan_ids: Sequence[str] = ()) -> Tracked:
     """The orders' outcomes and the returns' pickups of ``plan_ids`` (default: every
-    tracked plan)."""
+    tracked plan).
+
+    Several versions of one day (a plan and the re-plans of it, see
+    :mod:`api.plan_versions`) count each order and each return once, from the newest of
+    those versions that has it (its final outcome); its failed attempts are those of
+    every version of the day."""
     if not inspect(db.engine).has_table("tracked_orders"):
         raise ReportError("this database has no tracking tables (start `lastmile serve` on it)")
     with db.transaction(write=False) as s:
@@ -63,33 +71,59 @@ def tracked(db: Database, plan_ids: Sequence[str] = ()) -> Tracked:
         else:
             tracked_ids = s.scalars(select(TrackedOrder.plan_id).distinct()).all()
             jobs = {j.id: j for j in s.scalars(select(PlanJob).where(PlanJob.id.in_(tracked_ids)))}
+        docs = {plan_id: json.loads(job.plan_json) for plan_id, job in jobs.items()}
+        # Each plan's day: the first plan of its chain of versions.
+        day_of: dict[str, str] = {}
+        for plan_id in jobs:
+            chain = versions(s, plan_id, docs[plan_id])
+            day_of |= {v: chain[-1] for v in chain}
         rows = s.scalars(
             select(TrackedOrder)
             .where(TrackedOrder.plan_id.in_(list(jobs)), TrackedOrder.vehicle_id.is_not(None))
             .order_by(TrackedOrder.plan_id, TrackedOrder.vehicle_id, TrackedOrder.sequence)
         ).all()
         order_ids = sorted({r.order_id for r in rows})
-        failures: dict[str, list] = defaultdict(list)
-        for order_id, at in s.execute(
-            select(TrackingEvent.order_id, TrackingEvent.occurred_at).where(
-                TrackingEvent.kind == "failed", TrackingEvent.order_id.in_(order_ids)
+        failures: dict[tuple[str, str], list] = defaultdict(list)
+        for plan_id, order_id, at in s.execute(
+            select(TrackingEvent.plan_id, TrackingEvent.order_id, TrackingEvent.occurred_at).where(
+                TrackingEvent.kind == "failed",
+                TrackingEvent.order_id.in_(order_ids),
+                TrackingEvent.plan_id.in_(list(day_of)),
             )
         ):
-            failures[order_id].append(at)
+            failures[day_of[plan_id], order_id].append(at)
     if not rows:
         which = ", ".join(plan_ids) if plan_ids else "any plan"
         raise ReportError(f"no event has been received for {which}: nothing to report")
+    rows = _final(rows, jobs, day_of)
     out = []
     for plan_id, job in jobs.items():
         mine = [r for r in rows if r.plan_id == plan_id and r.service != PICKUP_SERVICE]
         if not mine:
             continue
-        info = json.loads(job.plan_json)["scenario"]
+        info = docs[plan_id]["scenario"]
         day = DaySettings(info["name"], date.fromisoformat(info["date"]), info["timezone"])
         zones = _zones(job.scenario_dir, mine)
         for r, zone in zip(mine, zones, strict=True):
-            out.append(_outcome(r, zone, day, failures.get(r.order_id, [])))
+            out.append(_outcome(r, zone, day, failures.get((day_of[plan_id], r.order_id), [])))
     return Tracked(out, _returns([r for r in rows if r.service == PICKUP_SERVICE]))
+
+
+def _final(rows: list[TrackedOrder], jobs: dict[str, PlanJob], day_of: dict[str, str]) -> list:
+    """One row per order (or return) and day: the newest version's (a re-plan finishes
+    after the plan it re-plans)."""
+    newest: dict[tuple[str, str], TrackedOrder] = {}
+
+    def age(row: TrackedOrder) -> tuple:
+        job = jobs[row.plan_id]
+        return (job.finished_at or job.created_at, job.created_at)
+
+    for r in rows:
+        key = (day_of[r.plan_id], r.order_id)
+        if key not in newest or age(r) > age(newest[key]):
+            newest[key] = r
+    kept = {id(r) for r in newest.values()}
+    return [r for r in rows if id(r) in kept]
 
 
 def _returns(pickups: list[TrackedOrder]) -> dict[str, int]:

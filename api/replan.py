@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from api.auth import AUTH_RESPONSES, error_response, require_role
 from api.models import PlanJob, utcnow
+from api.plan_versions import replan_message
+from api.plan_versions import versions as plan_versions
 from api.plans import scenario_for_plan
 from api.tracking import problems_response
 from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
@@ -146,7 +148,7 @@ def replan_plan(
     morning_day = with_order_changes(scenario, old_changes)
     plan = plan_from_dict(morning_day, doc)
     with db.transaction(write=False) as s:
-        versions = _versions(s, doc, str(job_id))
+        versions = plan_versions(s, str(job_id), doc)
         state = live_state(s, versions, day, now_s, frozenset(body.broken_down))
     params = ReplanParams(policy=FailedPolicy(body.policy), time_limit_s=body.time_limit_s)
     try:
@@ -162,12 +164,15 @@ def replan_plan(
     new_id = str(uuid.uuid4())
     moment = utcnow()
     with db.transaction() as s:
+        # The re-planned job's row lock: an event for it waits, then finds this version
+        # (and is refused with its id) instead of landing on the superseded one.
+        s.scalars(select(PlanJob.id).where(PlanJob.id == str(job_id)).with_for_update()).all()
         s.add(
             PlanJob(
                 id=new_id,
                 status="done",
                 progress=1.0,
-                message=f"re-plan of {job_id} at {now.isoformat()}",
+                message=replan_message(str(job_id), now),
                 scenario_dir=scenario_dir,
                 time_limit_s=body.time_limit_s,
                 created_at=moment,
@@ -197,18 +202,6 @@ def replan_plan(
         kpis=kpis,
         replan_ms=round((time.perf_counter() - started) * 1000, 1),
     )
-
-
-def _versions(s: Session, doc: dict, plan_id: str) -> list[str]:
-    """The plan and the versions it re-plans, newest first (their events are the day's)."""
-    out = [plan_id]
-    while (doc.get("replan") or {}).get("replan_of") and len(out) < 1000:
-        job = s.get(PlanJob, doc["replan"]["replan_of"])
-        if job is None or job.plan_json is None:
-            break
-        out.append(job.id)
-        doc = json.loads(job.plan_json)
-    return out
 
 
 def live_state(

@@ -37,6 +37,11 @@ PROBLEMS_SCHEMA = {
                     "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
                     "msg": {"type": "string"},
                     "type": {"type": "string"},
+                    "ctx": {
+                        "type": "object",
+                        "description": "Values to act on: `current_plan_id` for an event "
+                        "sent to a superseded plan version.",
+                    },
                 },
                 "required": ["loc", "msg", "type"],
             },
@@ -58,7 +63,9 @@ ERRORS = {
     409: problems_response(
         "The event id was sent before with another body, or the event contradicts what "
         "is known (a stop already done, a vehicle still at another stop), "
-        "or the plan job has not produced a plan."
+        "or the plan job has not produced a plan, or the event's plan was re-planned "
+        "(`loc`: body, plan_id; the message and `ctx.current_plan_id` name the current "
+        "version)."
     ),
 }
 # A driver key's 403: a string for a key of another role, field paths for a vehicle or a
@@ -98,7 +105,10 @@ def _service(request: Request) -> TrackingService:
 
 def _refused(exc: TrackingError) -> HTTPException:
     kind = {404: "not_found", 409: "conflict"}.get(exc.status, "value_error")
-    return HTTPException(exc.status, [{"loc": list(exc.loc), "msg": exc.message, "type": kind}])
+    problem = {"loc": list(exc.loc), "msg": exc.message, "type": kind}
+    if exc.ctx:
+        problem["ctx"] = exc.ctx
+    return HTTPException(exc.status, [problem])
 
 
 def _forbidden(loc: tuple, message: str) -> HTTPException:
@@ -149,7 +159,12 @@ def post_event(
     collected (a click & collect order, no vehicle). The vehicle's remaining stops get new ETAs
     and late flags, returned with the vehicle's state. 201 when new; the same
     ``event_id`` again with the same body answers 200 and changes nothing. A planner
-    key reports for every vehicle, a driver key for its own vehicles only."""
+    key reports for every vehicle, a driver key for its own vehicles only.
+
+    An event for a plan version that a re-plan superseded is refused with 409 (``loc``
+    body, plan_id): its message and ``ctx.current_plan_id`` name the current version,
+    whose routes the driver app reads again before sending the event there. An event id
+    already recorded stays a 200 replay, whatever the version."""
     _check_driver(caller, event)
     try:
         out, created = _service(request).record(event)

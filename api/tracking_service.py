@@ -15,17 +15,20 @@ import hmac
 import json
 import threading
 from collections import OrderedDict
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.checkout_models import DayOrder
 from api.db import Database
 from api.models import PlanJob, utcnow
+from api.plan_versions import current_version, versions
 from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
 from api.tracking_schemas import (
     EtaWindow,
@@ -51,9 +54,11 @@ from api.tracking_state import (
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.live import eta_window
 from optimizer.model import Scenario
+from optimizer.model import Settings as DaySettings
 from optimizer.travel import GreatCircle
 
 PLAN_CACHE_SIZE = 16
+ANCESTRY_CACHE_SIZE = 1024  # plan id -> its versions (a few ids each)
 # An order no event has touched is looked up in this many of the latest done plans.
 RECENT_PLANS = 10
 
@@ -66,8 +71,8 @@ class TrackingService:
     db
         The service's database.
     app_state
-        For the served scenario (``settings``, ``scenario``) and the checkout's confirmed
-        orders (``checkout``), read when a plan is opened or an order looked up.
+        For the served scenario (``settings``, ``scenario``: its time zone dates the
+        orders confirmed at checkout), read when a plan is opened or an order looked up.
     secret
         Signs the customers' tracking tokens.
     """
@@ -78,6 +83,7 @@ class TrackingService:
         self._secret = secret
         self._travel = GreatCircle()
         self._plans: OrderedDict[str, dict] = OrderedDict()
+        self._ancestry: OrderedDict[str, list[str]] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- customers' tokens --
@@ -125,6 +131,15 @@ class TrackingService:
                     vehicle=self._vehicle_now(s, seen.plan_id, seen.vehicle_id),
                 ), False
             doc = self._done_plan(job, ("body", "plan_id"), status=422)
+            current = current_version(s, job.id, self._plan_doc)
+            if current != job.id:
+                raise TrackingError(
+                    409,
+                    f"plan {job.id} was re-planned: its current version is plan {current}; "
+                    "send the vehicle's events to it (read its routes again)",
+                    ("body", "plan_id"),
+                    {"current_plan_id": current},
+                )
             day = Day.of(doc)
             self._check_day(event, day)
             opened = s.scalar(
@@ -224,7 +239,12 @@ class TrackingService:
         )
 
     def tracking(self, order_id: str) -> Tracking:
-        """An order's status, promised slot, ETA window and history (404 if unknown)."""
+        """An order's status, promised slot, ETA window and history (404 if unknown).
+
+        Looked up in the tracking rows (the newest plan version that has the order; its
+        history is the order's events in every version of its day), then in the latest
+        done plans (as planned), then in the orders confirmed at checkout that no plan has
+        yet (status ``confirmed``, whatever their day)."""
         with self.db.transaction(write=False) as s:
             row = s.execute(
                 select(TrackedOrder, PlanJob.finished_at)
@@ -256,35 +276,57 @@ class TrackingService:
                 doc = self._plan_doc(job)
                 if any(a["order_id"] == order_id for a in doc["assignments"]):
                     return self._planned(doc, job, order_id)
-        checkout = getattr(self.app_state, "checkout", None)
-        for order in checkout.confirmed_orders() if checkout is not None else []:
-            if order.order_id == order_id:
-                day = self.app_state.scenario.settings
-                slot = EtaWindow(
-                    start=day.to_datetime(order.slot_start_s), end=day.to_datetime(order.slot_end_s)
-                )
-                return self._tracking(
-                    order_id,
-                    None,
-                    "confirmed",
-                    promised_slot=slot,
-                    service=str(order.service),
-                    timezone=day.timezone,
-                )
+            confirmed = s.get(DayOrder, order_id)
+            if confirmed is not None:
+                return self._confirmed(confirmed)
         raise TrackingError(
             404, f"no order {order_id!r} in any plan or checkout", ("path", "order_id")
         )
 
+    def _confirmed(self, row: DayOrder) -> Tracking:
+        """An order confirmed at checkout that no plan has yet (today's before the next
+        plan, or a later day's): its promised slot, or ready-by to closing for click &
+        collect, on its day (times in the order count from that day's midnight)."""
+        served = self.app_state.scenario.settings
+        when = served.date if row.service_date is None else date.fromisoformat(row.service_date)
+        day = DaySettings(served.name, when, served.timezone)
+        order = json.loads(row.order_json)
+        collect = order["service"] == "click_collect"
+        slot = EtaWindow(
+            start=day.to_datetime(order["slot_start_s"]), end=day.to_datetime(order["slot_end_s"])
+        )
+        return self._tracking(
+            row.order_id,
+            None,
+            "confirmed",
+            promised_slot=slot,
+            service=str(order["service"]),
+            mode="click_collect" if collect else None,
+            node_id=order["collect_node_id"] if collect else order["ship_from_node_id"],
+            timezone=served.timezone,
+        )
+
     def _tracked(self, s: Session, order: TrackedOrder) -> Tracking:
+        """An order as its newest tracking row says, with the history of its day: its
+        events in every version of the plan (the plan ``order`` is of and the versions it
+        re-plans), and the departures and delays of the vehicle it was on in each."""
+        day = self._versions(s, order.plan_id)
+        carried = s.execute(
+            select(TrackedOrder.plan_id, TrackedOrder.vehicle_id)
+            .where(TrackedOrder.plan_id.in_(day))
+            .where(TrackedOrder.order_id == order.order_id)
+            .where(TrackedOrder.vehicle_id.is_not(None))
+        ).all()
+        vehicle_events = [
+            (TrackingEvent.plan_id == plan_id) & (TrackingEvent.vehicle_id == vehicle_id)
+            for plan_id, vehicle_id in carried
+        ]
         events = s.scalars(
             select(TrackingEvent)
-            .where(TrackingEvent.plan_id == order.plan_id)
+            .where(TrackingEvent.plan_id.in_(day))
             .where(
                 (TrackingEvent.order_id == order.order_id)
-                | (
-                    (TrackingEvent.vehicle_id == order.vehicle_id)
-                    & TrackingEvent.kind.in_(("departed", "delayed"))
-                )
+                | (or_(false(), *vehicle_events) & TrackingEvent.kind.in_(("departed", "delayed")))
             )
             .order_by(TrackingEvent.occurred_at, TrackingEvent.received_at)
         ).all()
@@ -384,6 +426,18 @@ class TrackingService:
                 loc,
             )
         return self._plan_doc(job)
+
+    def _versions(self, s: Session, plan_id: str) -> list[str]:
+        """A done plan and the versions it re-plans, newest first; kept (they never change)."""
+        with self._lock:
+            known = self._ancestry.get(plan_id)
+        if known is None:
+            known = versions(s, plan_id, read=self._plan_doc)
+            with self._lock:
+                self._ancestry[plan_id] = known
+                while len(self._ancestry) > ANCESTRY_CACHE_SIZE:
+                    self._ancestry.popitem(last=False)
+        return known
 
     def _plan_doc(self, job: PlanJob) -> dict:
         """The plan.json of a done job, parsed once (a done plan never changes)."""

@@ -31,13 +31,15 @@ SUCCESS = {"delivery": "delivered", "pickup": "picked_up"}
 
 
 class TrackingError(Exception):
-    """A refused event or lookup: HTTP status, message, field path."""
+    """A refused event or lookup: HTTP status, message, field path, and ``ctx``, values
+    a client acts on (a superseded plan's ``current_plan_id``)."""
 
-    def __init__(self, status: int, message: str, loc: tuple = ()):
+    def __init__(self, status: int, message: str, loc: tuple = (), ctx: dict | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.loc = loc
+        self.ctx = ctx
 
 
 @dataclass(frozen=True)

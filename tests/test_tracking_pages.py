@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -107,7 +108,7 @@ def server(tmp_path_factory):
                     assert client.post("/v1/events", json=body).status_code == 201
                 tracking = client.get("/v1/orders/C/tracking", headers=keyed(CHECKOUT_KEY))
                 pickup = client.get("/v1/orders/R1/tracking", headers=keyed(CHECKOUT_KEY))
-            yield {"base": base, "plan_id": plan_id, "tracking": tracking.json(),
+            yield {"app": app, "base": base, "plan_id": plan_id, "tracking": tracking.json(),
                    "pickup": pickup.json(), **facts}  # fmt: skip
         finally:
             uv.should_exit = True
@@ -139,6 +140,50 @@ def test_the_tracking_page_of_a_return_says_picked_up(browser, server):
     assert page.is_hidden("#late")
     assert page.locator("#history li").all_inner_texts() == ["09:00 Left the depot",
                                                              "09:14 Picked up"]  # fmt: skip
+    page.close()
+
+
+def test_the_tracking_page_keeps_a_failed_attempt_after_a_replan(browser, server):
+    """Order H (bike 2) fails on a plan, which is then re-planned (a second version
+    naming it in ``replan.replan_of``); H is delivered on the new version: the page shows
+    the failed attempt and the delivery."""
+    from api.models import PlanJob
+    from api.plan_versions import replan_message
+
+    app, at, other = server["app"], server["at"], server["other"]
+    scenario_dir = app.state.settings.scenario
+    doc, _ = hand_plan(scenario_dir)
+    doc["routes"] = [dict(doc["routes"][1], stops=[dict(doc["routes"][1]["stops"][0],
+                                                        order_id="H")])]  # fmt: skip
+    doc["assignments"] = [{"order_id": "H", "status": "routed", "node_id": server["node"].node_id,
+                           "vehicle_id": other}]  # fmt: skip
+    first = store_done_plan(app, scenario_dir, doc)
+
+    def send(client, plan_id, k, kind, clock, **fields):
+        body = {"event_id": f"h{k}", "kind": kind, "plan_id": plan_id, "vehicle_id": other,
+                "occurred_at": at(clock), **fields}  # fmt: skip
+        assert client.post("/v1/events", json=body).status_code == 201
+
+    with httpx.Client(base_url=server["base"], headers=keyed(PLANNER_KEY)) as client:
+        send(client, first, 0, "departed", "09:00")
+        send(client, first, 1, "failed", "09:06", order_id="H", reason="nobody_home")
+        second = store_done_plan(app, scenario_dir, dict(doc, replan={"replan_of": first}))
+        with app.state.db.transaction() as s:
+            moment = datetime.fromisoformat(at("10:00"))
+            s.get(PlanJob, second).message = replan_message(first, moment)
+        send(client, second, 2, "departed", "10:30")
+        send(client, second, 3, "delivered", "10:45", order_id="H")
+        tracking = client.get("/v1/orders/H/tracking", headers=keyed(CHECKOUT_KEY)).json()
+    page = browser.new_page()
+    page.goto(server["base"] + tracking["tracking_url"])
+    page.wait_for_selector("body[data-status]")
+    assert page.inner_text("#status") == "Delivered"
+    assert page.locator("#history li").all_inner_texts() == [
+        "09:00 Left the depot",
+        "09:06 Attempt failed (nobody was home)",
+        "10:30 Left the depot",
+        "10:45 Delivered",
+    ]
     page.close()
 
 
