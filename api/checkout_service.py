@@ -240,6 +240,9 @@ class CheckoutService:
         # Earlier days' orders stay (tracking reads them); rows from before 0003 go.
         s.execute(delete(DayOrder).where(DayOrder.service_date.is_(None)))
         s.execute(delete(SlotCapacity).where(SlotCapacity.service_date <= today))
+        for hold in s.scalars(select(Hold).where(Hold.status == "held")):
+            # A hold left open at midnight gives its place in a later day's slot back.
+            self._give_back(s, hold, "expired", 0)
         for table in (Hold, VehicleRoute, StockLevel, InboundStock, DayState):
             s.execute(delete(table))
         committed = self._committed(s, sc, plan)
@@ -794,7 +797,7 @@ class CheckoutService:
         if option["s"] != Service.CLICK_COLLECT and day > 0:
             s.execute(
                 update(SlotCapacity)
-                .where(SlotCapacity.service_date == self.date_of(day),
+                .where(SlotCapacity.service_date == _quoted_day(option, day, self.day),
                        SlotCapacity.node_id == option["n"],
                        SlotCapacity.slot_start_s == option["a"] - day * DAY_S)
                 .values(taken=SlotCapacity.taken - 1, changed_at=version)
@@ -804,6 +807,8 @@ class CheckoutService:
     def _rename_stop(self, s, vehicle_id: str, key: str, new_key: str | None, version: int):
         """Rename a stop on a stored route, or remove it when ``new_key`` is None."""
         row = s.get(VehicleRoute, vehicle_id, with_for_update=True)
+        if row is None:  # the vehicle left the fleet (a reload)
+            return
         stops = json.loads(row.stops_json)
         if new_key is None:
             stops = [x for x in stops if x["key"] != key]
@@ -903,6 +908,13 @@ class CheckoutService:
                 data["service"] = Service(data["service"])
                 out.append(Order(**data))
             return out
+
+
+def _quoted_day(option: dict, day: int, served: date) -> str:
+    """The ISO date ``day`` days after the day ``option`` was quoted on (options from
+    before days rolled carry no day: the day served)."""
+    quoted = date.fromisoformat(option["sd"]) if "sd" in option else served
+    return (quoted + timedelta(days=day)).isoformat()
 
 
 def _allocation(option: dict) -> list[tuple[str, int, str, int | None]]:

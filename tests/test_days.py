@@ -286,3 +286,28 @@ def test_simulated_days_roll_with_checkouts_confirmed_and_every_version_checked(
     assert figures["checker_ok"] and figures["checkouts_confirmed"] == sum(
         d["checkouts_confirmed"] for d in days
     )
+
+
+def test_a_hold_left_open_at_midnight_gives_its_later_days_place_back(service):
+    from api.checkout_models import SlotCapacity
+
+    body = ready_on(service, DAY)
+    state = service.app.state
+    nxt, later = DAY + timedelta(days=1), DAY + timedelta(days=2)  # later: still ahead
+    eco = next(
+        o for o in body["options"] if o["service"] == "eco" and o["service_date"] == str(later)
+    )
+    start_s = datetime.fromisoformat(eco["slot_start"]).astimezone(PARIS)
+    start_s = start_s.hour * 3600 + start_s.minute * 60
+
+    def taken() -> int:
+        with state.db.transaction(write=False) as s:
+            row = s.get(SlotCapacity, (str(later), eco["node_id"], start_s))
+            return row.taken
+
+    r = service.post("/v1/holds", json={"option_id": eco["option_id"]}, headers=keyed(CHECKOUT_KEY))
+    assert r.status_code == 201, r.text
+    assert taken() == 1
+    service.clock.set(at(nxt, 0) + timedelta(seconds=1))
+    ready_on(service, nxt)
+    assert taken() == 0
