@@ -32,7 +32,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy import func, select
 
 from api.db import Database
-from api.models import KV, ApiKey
+from api.models import ApiKey
 from api.settings import Settings
 
 Role = Literal["checkout", "planner", "driver"]
@@ -281,16 +281,6 @@ def announce_generated_keys(generated: dict[str, str]) -> None:
     if generated:
         shown = " ".join(f"{role}={key}" for role, key in sorted(generated.items()))
         print(f"lastmile: created API keys (shown once): {shown}", file=sys.stderr, flush=True)
-
-
-def server_secret(db: Database) -> bytes:
-    """A random secret created at first start and kept in ``kv`` (for signing tokens)."""
-    with db.transaction() as session:
-        row = session.get(KV, "server_secret")
-        if row is None:
-            row = KV(key="server_secret", value=secrets.token_hex(32))
-            session.add(row)
-        return bytes.fromhex(row.value)
 
 
 # -- checking a request -------------------------------------------------------------------

@@ -85,7 +85,7 @@ class PlanJob(Base):
 
 
 class KV(Base):
-    """Small service-wide values, e.g. ``server_secret`` (created at first start)."""
+    """Small service-wide values, e.g. ``server_secret`` on PostgreSQL (:mod:`api.secret`)."""
 
     __tablename__ = "kv"
 
