@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.routing import Match
 
-from api import checkout, plans, replan, tracking
+from api import checkout, log_redaction, plans, replan, tracking
 from api.auth import (
     KeyStore,
     announce_generated_keys,
@@ -78,9 +78,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ``clock`` is the service's one clock (default: ``settings.clock``)."""
     settings = settings or Settings()
     clock = clock or clock_from_setting(settings.clock)
+    log_redaction.install()  # tracking tokens never reach a log
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_redaction.install()  # again: uvicorn may have configured its loggers since
         state = app.state
         state.settings = settings
         state.clock = clock

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         The server secret that signs tracking tokens and option ids (at least 32
         characters). Default: none; the service keeps a random one (:mod:`api.secret`).
         Give every instance of one service the same value.
+    tracking_token_days
+        How long a customer's tracking link works: until the end of this many days after
+        the day it was issued (the confirm answer, a checkout key's tracking answer).
     clock
         The service's clock (:mod:`api.clock`): ``system`` (default), an ISO 8601
         instant with offset to start from and run on (a replay, a demo), or one followed
@@ -60,6 +63,7 @@ class Settings(BaseSettings):
     hold_ttl_s: int = Field(600, gt=0)
     plan_time_limit_s: float = Field(30.0, ge=1, le=600)
     secret: SecretStr | None = Field(None, min_length=32)
+    tracking_token_days: int = Field(30, ge=1, le=366)
     clock: str = "system"
 
     @field_validator("checkout_keys", "planner_keys", mode="before")
