@@ -5,7 +5,7 @@ What a router may rely on once the service has started (``request.app.state``):
 ``settings`` (:class:`api.settings.Settings`), ``db`` (:class:`api.db.Database`: use
 ``db.transaction()``), ``keys`` (:class:`api.auth.KeyStore`), ``scenario`` (the
 :class:`optimizer.model.Scenario` the service serves, loaded once), ``server_secret``
-(bytes, created at first start), ``plans`` (:class:`api.plans.PlanRunner`), ``checkout``
+(bytes: :mod:`api.secret`), ``plans`` (:class:`api.plans.PlanRunner`), ``checkout``
 (:class:`api.checkout_service.CheckoutService`), ``tracking``
 (:class:`api.tracking_service.TrackingService`), ``clock`` (:class:`api.clock.Clock`: the
 service's one clock; read ``clock.now()``, never the machine's), ``days``
@@ -25,13 +25,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.routing import Match
 
-from api import checkout, plans, replan, tracking
+from api import checkout, log_redaction, plans, replan, tracking
 from api.auth import (
     KeyStore,
     announce_generated_keys,
     configure_keys,
     configured_keys,
-    server_secret,
     unknown_vehicles,
 )
 from api.checkout import checkout_error_response
@@ -39,6 +38,7 @@ from api.checkout_service import CheckoutError, CheckoutService
 from api.clock import Clock, clock_from_setting
 from api.days import DayKeeper
 from api.db import Database
+from api.secret import server_secret
 from api.settings import Settings
 from api.tracking_service import TrackingService
 from optimizer.io import load_scenario
@@ -78,9 +78,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ``clock`` is the service's one clock (default: ``settings.clock``)."""
     settings = settings or Settings()
     clock = clock or clock_from_setting(settings.clock)
+    log_redaction.install()  # tracking tokens never reach a log
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_redaction.install()  # again: uvicorn may have configured its loggers since
         state = app.state
         state.settings = settings
         state.clock = clock
@@ -94,7 +96,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 log.warning(warning)
             state.keys = KeyStore(db)
             state.keys.reload()
-            state.server_secret = server_secret(db)
+            state.server_secret = server_secret(db, settings)
             state.plans = plans.PlanRunner(db, state)
             state.plans.fail_interrupted()
             today = clock.now().astimezone(template.settings.tz).date()

@@ -10,6 +10,10 @@
   vehicles); a checkout or planner role with none configured keeps the key generated for
   it at first start, or gets one now, printed once to stderr (like Jupyter's token). The
   service never runs open. Driver keys are never generated: they name their vehicles.
+* Keys can also be managed in the database, from the command line (``lastmile keys
+  list|add|revoke|rotate``: :func:`add_key`, :func:`revoke_key`, :func:`rotate_keys`),
+  for a role with no configured keys: like generated keys they are kept across starts,
+  and a running service sees a change within :attr:`KeyStore.ttl_s`.
 """
 
 from __future__ import annotations
@@ -32,13 +36,16 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy import func, select
 
 from api.db import Database
-from api.models import KV, ApiKey
+from api.models import ApiKey
 from api.settings import Settings
 
 Role = Literal["checkout", "planner", "driver"]
 ROLES: tuple[str, ...] = get_args(Role)
 # Roles that get a key generated when none is configured (a driver key needs vehicles).
 GENERATED_ROLES = ("checkout", "planner")
+# Sources of keys kept in the database alone (not configured): kept across starts for a
+# role with no configured keys, managed with ``lastmile keys``.
+STORED_SOURCES = ("generated", "cli")
 MIN_KEY_LENGTH = 16
 MAX_KEY_LENGTH = 256
 MAX_VEHICLE_ID_LENGTH = 128  # as an event's vehicle_id
@@ -238,7 +245,7 @@ def configure_keys(db: Database, settings: Settings) -> dict[str, str]:
         for row in rows:
             if row.key_hash in wanted:
                 row.role, row.source, row.vehicle_ids, _ = wanted.pop(row.key_hash)
-            elif row.source != "generated" or row.role in configured_roles:
+            elif row.source not in STORED_SOURCES or row.role in configured_roles:
                 session.delete(row)  # no longer configured, or replaced by configured keys
                 continue
             kept_roles.add(row.role)
@@ -249,13 +256,128 @@ def configure_keys(db: Database, settings: Settings) -> dict[str, str]:
             kept_roles.add(role)
         for role in GENERATED_ROLES:
             if role not in kept_roles:
-                key = secrets.token_urlsafe(32)
-                digest = hash_key(key)
-                session.add(
-                    ApiKey(role=role, key_hash=digest, key_prefix=key[:6], source="generated")
-                )
+                key = new_key()
+                session.add(_stored(key, role, "generated", ()))
                 generated[role] = key
     return generated
+
+
+def new_key() -> str:
+    """A new random key (43 URL-safe characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def _stored(key: str, role: str, source: str, vehicle_ids: tuple[str, ...]) -> ApiKey:
+    row = ApiKey(role=role, key_hash=hash_key(key), key_prefix=key[:6], source=source)
+    row.vehicle_ids = json.dumps(sorted(vehicle_ids)) if role == "driver" else None
+    return row
+
+
+# -- managing stored keys (``lastmile keys``) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """A key as the database holds it: never the key, its first characters."""
+
+    key_id: int
+    role: str
+    key_prefix: str
+    source: str
+    created_at: str
+    vehicle_ids: tuple[str, ...] = ()
+
+
+def list_keys(db: Database) -> list[StoredKey]:
+    """Every key the database holds, oldest first."""
+    with db.transaction(write=False) as session:
+        rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+        return [_described(row) for row in rows]
+
+
+def _described(row: ApiKey) -> StoredKey:
+    return StoredKey(
+        key_id=row.id,
+        role=row.role,
+        key_prefix=row.key_prefix,
+        source=row.source,
+        created_at=row.created_at.isoformat(timespec="seconds"),
+        vehicle_ids=tuple(json.loads(row.vehicle_ids)) if row.vehicle_ids else (),
+    )
+
+
+def _check_managed(settings: Settings, role: str, vehicle_ids: tuple[str, ...]) -> None:
+    """A key added from the command line must survive the next start: refused for a role
+    whose keys are configured (the start keeps exactly those) or a driver without vehicles."""
+    if role not in ROLES:
+        raise KeyConfigError(f"role {role!r} not understood; one of {list(ROLES)}")
+    if any(grant.role == role for grant in configured_keys(settings).values()):
+        raise KeyConfigError(
+            f"the {role} keys are configured (LASTMILE_{role.upper()}_KEYS or "
+            "LASTMILE_API_KEYS_FILE): change them there and restart the service; a key "
+            "added here would be removed at the next start"
+        )
+    problems: list[str] = []
+    if role == "driver":
+        _vehicles_ok(list(vehicle_ids), "--vehicle", problems)
+    elif vehicle_ids:
+        problems.append(f"only a driver key names vehicles, not a {role} key")
+    if problems:
+        raise KeyConfigError("; ".join(problems))
+
+
+def add_key(
+    db: Database, settings: Settings, role: str, vehicle_ids: tuple[str, ...] = ()
+) -> tuple[StoredKey, str]:
+    """Store a new key of ``role`` (a driver key for ``vehicle_ids``); return it described
+    and the key itself, to show once: only its hash is kept."""
+    _check_managed(settings, role, vehicle_ids)
+    key = new_key()
+    with db.transaction() as session:
+        row = _stored(key, role, "cli", vehicle_ids)
+        session.add(row)
+        session.flush()
+        return _described(row), key
+
+
+def revoke_key(db: Database, key_id: int) -> StoredKey:
+    """Delete the stored key ``key_id``; a configured key is refused (the next start would
+    bring it back). ``KeyError`` for an id the database does not hold."""
+    with db.transaction() as session:
+        row = session.get(ApiKey, key_id)
+        if row is None:
+            raise KeyError(key_id)
+        if row.source not in STORED_SOURCES:
+            where = "LASTMILE_API_KEYS_FILE" if row.source == "file" else "the environment"
+            raise KeyConfigError(
+                f"key {key_id} ({row.key_prefix}...) is configured in {where}: remove it "
+                "there and restart the service"
+            )
+        described = _described(row)
+        session.delete(row)
+        return described
+
+
+def rotate_keys(
+    db: Database, settings: Settings, role: str, vehicle_ids: tuple[str, ...] = ()
+) -> tuple[StoredKey, str, list[StoredKey]]:
+    """A new key of ``role`` in place of the role's stored keys (a driver role's with the
+    same vehicles), in one transaction: ``(new key described, key, revoked keys)``."""
+    _check_managed(settings, role, vehicle_ids)
+    key = new_key()
+    with db.transaction() as session:
+        if db.dialect == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(KEYS_LOCK)))
+        revoked = []
+        for row in session.scalars(select(ApiKey).where(ApiKey.role == role)).all():
+            same = role != "driver" or _described(row).vehicle_ids == tuple(sorted(vehicle_ids))
+            if row.source in STORED_SOURCES and same:
+                revoked.append(_described(row))
+                session.delete(row)
+        row = _stored(key, role, "cli", vehicle_ids)
+        session.add(row)
+        session.flush()
+        return _described(row), key, revoked
 
 
 def _vehicles_json(grant: KeyGrant) -> str | None:
@@ -277,20 +399,17 @@ def unknown_vehicles(configured: dict[str, KeyGrant], fleet: set[str]) -> list[s
 
 
 def announce_generated_keys(generated: dict[str, str]) -> None:
-    """Print keys generated at this start, once, to stderr."""
+    """Print keys generated at this start, once, to stderr, and at every start how to get
+    a new one (the database keeps only hashes: a lost key is replaced, not recovered)."""
     if generated:
         shown = " ".join(f"{role}={key}" for role, key in sorted(generated.items()))
         print(f"lastmile: created API keys (shown once): {shown}", file=sys.stderr, flush=True)
-
-
-def server_secret(db: Database) -> bytes:
-    """A random secret created at first start and kept in ``kv`` (for signing tokens)."""
-    with db.transaction() as session:
-        row = session.get(KV, "server_secret")
-        if row is None:
-            row = KV(key="server_secret", value=secrets.token_hex(32))
-            session.add(row)
-        return bytes.fromhex(row.value)
+    print(
+        "lastmile: API keys: `lastmile keys list` shows them; `lastmile keys rotate --role "
+        "ROLE` makes a new one (with the same LASTMILE_* settings as the service)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # -- checking a request -------------------------------------------------------------------

@@ -154,7 +154,9 @@ class ConfirmResponse(BaseModel):
         "key needed); trackable at once, before any plan has the order."
     )
     tracking_token: str = Field(
-        description="The order's tracking token: ``GET /v1/orders/{order_id}/tracking?token=``."
+        description="The order's tracking token: ``GET /v1/orders/{order_id}/tracking?token=``. "
+        "It expires at the end of the ``LASTMILE_TRACKING_TOKEN_DAYS``-th day (30) after "
+        "today; a checkout key's ``GET /v1/orders/{order_id}/tracking`` gives a new link."
     )
 
 
@@ -320,9 +322,10 @@ def confirm_hold(
     answer = _service(request).confirm(hold_id, _now(request), idempotency_key)
     tracking = request.app.state.tracking
     order_id = answer["order_id"]
+    token = tracking.token(order_id)
     return answer | {
-        "tracking_url": tracking.tracking_url(order_id),
-        "tracking_token": tracking.token(order_id),
+        "tracking_url": tracking.tracking_url(order_id, token),
+        "tracking_token": token,
     }
 
 

@@ -1,5 +1,5 @@
 """The ``lastmile`` command: the core's commands (``optimizer.cli``) plus the service's
-(``serve``, ``bench promise``, ``report otif``). It lives at the edge because it starts
+(``serve``, ``bench promise``, ``report otif``, ``keys``). It lives at the edge because it starts
 the service and reads its database; the core never imports ``api``."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from api.keys_cli import keys_app
 from api.report_cli import report_app
 from optimizer.bench.cli import bench_app
 from optimizer.cli import _fail, _load, app, errors
@@ -139,6 +140,7 @@ def simulate(
 
 
 app.add_typer(report_app, name="report")
+app.add_typer(keys_app, name="keys")
 
 if __name__ == "__main__":
     app()

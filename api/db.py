@@ -15,6 +15,8 @@ Concurrency contract (what code writing shared state may rely on):
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +33,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key: two processes starting together migrate one after the other.
 MIGRATION_LOCK = 0x6C6D_0001
 _READ_ONLY = "lastmile_read_only"  # execution option: plain BEGIN on SQLite
+# The state folder and its files (the SQLite database, the secret): their owner's only.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def normalise_url(url: str) -> str:
@@ -49,7 +54,8 @@ def create_db_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        _make_state_dir(Path(database).parent)
+        make_private_dir(Path(database).parent)
+        private_file(Path(database))
     engine = create_engine(url, connect_args={"check_same_thread": False})
 
     # SQLAlchemy's documented pysqlite recipe: take BEGIN over from the sqlite3 module,
@@ -72,11 +78,38 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
-def _make_state_dir(path: Path) -> None:
+def make_private_dir(path: Path) -> None:
+    """Create the state folder ``path`` (and its parents) readable by its owner only
+    (0700). A folder that exists is left as it is: it may be shared (``/tmp``)."""
     if not path.exists():
-        path.mkdir(parents=True)
+        path.mkdir(parents=True, mode=PRIVATE_DIR_MODE)
+        path.chmod(PRIVATE_DIR_MODE)  # mkdir's mode is masked by the umask
         # Like a virtualenv: the service's state never shows up in `git status`.
         (path / ".gitignore").write_text("*\n", encoding="utf-8")
+
+
+def private_file(path: Path) -> None:
+    """Make the SQLite database ``path`` readable by its owner only (0600): created so
+    before SQLite opens it (its ``-wal`` and ``-shm`` files take the database's mode),
+    or, made by an earlier version with the umask's mode, tightened if it is ours."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        for each in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+            tighten(each)
+    else:
+        os.close(fd)
+
+
+def tighten(path: Path) -> None:
+    """Drop the group's and others' permissions of ``path`` if it exists and is ours."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    ours = not hasattr(os, "geteuid") or info.st_uid == os.geteuid()
+    if ours and stat.S_IMODE(info.st_mode) & 0o077:
+        path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
 
 
 def alembic_config(connection=None) -> Config:

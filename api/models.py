@@ -56,7 +56,7 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
     key_prefix: Mapped[str] = mapped_column(String(6))  # first 6 characters, for logs
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    source: Mapped[str] = mapped_column(String(16))  # "env" | "file" | "generated"
+    source: Mapped[str] = mapped_column(String(16))  # "env" | "file" | "generated" | "cli"
     # A driver key's vehicles, a JSON list of vehicle ids (NULL for the other roles).
     vehicle_ids: Mapped[str | None] = mapped_column(Text)
 
@@ -85,7 +85,7 @@ class PlanJob(Base):
 
 
 class KV(Base):
-    """Small service-wide values, e.g. ``server_secret`` (created at first start)."""
+    """Small service-wide values, e.g. ``server_secret`` on PostgreSQL (:mod:`api.secret`)."""
 
     __tablename__ = "kv"
 

@@ -522,14 +522,25 @@ def get_routes_geojson(job_id: uuid.UUID, request: Request) -> Response:
     return Response(text, media_type="application/geo+json")
 
 
+# The map runs Leaflet's scripts, in an opaque origin: no access to the service's.
+MAP_HEADERS = {
+    "Content-Security-Policy": "sandbox allow-scripts allow-popups",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
 @router.get(
     "/{job_id}/map",
     response_class=HTMLResponse,
     responses={200: {"description": "A folium (Leaflet) map."}, **NOT_FOUND, **NOT_DONE},
 )
 def get_map(job_id: uuid.UUID, request: Request) -> HTMLResponse:
-    """The plan on a map: nodes, zones, one colour per vehicle, stops with their ETA."""
-    return HTMLResponse(_result(request, job_id, PlanJob.map_html))
+    """The plan on a map: nodes, zones, one colour per vehicle, stops with their ETA.
+
+    Its texts are escaped when the map is made (:mod:`optimizer.io.html_text`); the page
+    is also sandboxed (``Content-Security-Policy: sandbox``: an origin of its own), so
+    even a map stored before that cannot act as the service's origin."""
+    return HTMLResponse(_result(request, job_id, PlanJob.map_html), headers=MAP_HEADERS)
 
 
 def _result(request: Request, job_id: uuid.UUID, column) -> str:

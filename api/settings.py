@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import data
@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         How long a stock hold lives before it expires, in seconds.
     plan_time_limit_s
         Default routing budget of a plan job, in seconds.
+    secret
+        The server secret that signs tracking tokens and option ids (at least 32
+        characters). Default: none; the service keeps a random one (:mod:`api.secret`).
+        Give every instance of one service the same value.
+    tracking_token_days
+        How long a customer's tracking link works: until the end of this many days after
+        the day it was issued (the confirm answer, a checkout key's tracking answer).
     clock
         The service's clock (:mod:`api.clock`): ``system`` (default), an ISO 8601
         instant with offset to start from and run on (a replay, a demo), or one followed
@@ -55,6 +62,8 @@ class Settings(BaseSettings):
     driver_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hold_ttl_s: int = Field(600, gt=0)
     plan_time_limit_s: float = Field(30.0, ge=1, le=600)
+    secret: SecretStr | None = Field(None, min_length=32)
+    tracking_token_days: int = Field(30, ge=1, le=366)
     clock: str = "system"
 
     @field_validator("checkout_keys", "planner_keys", mode="before")

@@ -191,11 +191,13 @@ def get_tracking(
 ) -> Tracking:
     """An order's status, promised slot, current ETA window, vehicle mode and history.
     Called with a checkout key, or, from the customer's page, with the order's
-    ``token`` (in ``tracking_url``)."""
+    ``token`` (in ``tracking_url``; 401 once it expired: a checkout key's answer carries
+    a new one)."""
     service = _service(request)
     if token is not None:
-        if not service.token_ok(order_id, token):
-            raise HTTPException(401, "this tracking link is not valid for this order")
+        problem = service.token_problem(order_id, token)
+        if problem is not None:
+            raise HTTPException(401, problem)
     else:
         require_role("checkout")(request, api_key)
     try:

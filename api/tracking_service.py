@@ -15,7 +15,7 @@ import hmac
 import json
 import threading
 from collections import OrderedDict
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -89,16 +89,44 @@ class TrackingService:
     # -- customers' tokens --
 
     def token(self, order_id: str) -> str:
-        """The customer's tracking token of an order: an HMAC of its id (no expiry: it
-        shows one order's delivery status, nothing else)."""
-        mac = hmac.new(self._secret, b"track:" + order_id.encode(), hashlib.sha256).digest()
+        """The customer's tracking token of an order, ``EXPIRES.MAC``: ``EXPIRES`` the
+        instant (Unix seconds) it stops working, the end of the
+        ``tracking_token_days``-th day after today (the service's clock, the served
+        scenario's time zone), and ``MAC`` an HMAC of it and the order id. It shows one
+        order's delivery status, nothing else."""
+        settings = self.app_state.settings
+        tz = self.app_state.scenario.settings.tz
+        today = self.app_state.clock.now().astimezone(tz).date()
+        last = today + timedelta(days=settings.tracking_token_days + 1)
+        expires_s = int(datetime.combine(last, time(0), tzinfo=tz).timestamp())
+        return f"{expires_s}.{self._mac(order_id, expires_s)}"
+
+    def _mac(self, order_id: str, expires_s: int) -> str:
+        signed = f"track:{expires_s}:".encode() + order_id.encode()
+        mac = hmac.new(self._secret, signed, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
 
-    def token_ok(self, order_id: str, token: str) -> bool:
-        return hmac.compare_digest(self.token(order_id).encode(), token.encode("utf-8", "replace"))
+    def token_problem(self, order_id: str, token: str) -> str | None:
+        """Why ``token`` does not open ``order_id``'s tracking (not signed for it, or
+        expired), or None when it does."""
+        expires, dot, mac = token.partition(".")
+        if not (dot and expires.isascii() and expires.isdigit() and len(expires) <= 12):
+            return "this tracking link is not valid for this order"
+        good = self._mac(order_id, int(expires))
+        if not hmac.compare_digest(good.encode(), mac.encode("utf-8", "replace")):
+            return "this tracking link is not valid for this order"
+        if self.app_state.clock.now().timestamp() >= int(expires):
+            tz = self.app_state.scenario.settings.tz
+            ended = datetime.fromtimestamp(int(expires), tz) - timedelta(seconds=1)
+            return (
+                f"this tracking link expired at the end of {ended.date().isoformat()}: the "
+                "shop can send a new one"
+            )
+        return None
 
-    def tracking_url(self, order_id: str) -> str:
-        return f"/track/{quote(order_id, safe='')}?token={self.token(order_id)}"
+    def tracking_url(self, order_id: str, token: str | None = None) -> str:
+        """The customer's page of an order, with ``token`` (default: a new one)."""
+        return f"/track/{quote(order_id, safe='')}?token={token or self.token(order_id)}"
 
     # -- events --
 

@@ -102,6 +102,8 @@ def service_settings(url: str, tmp_dir: Path, *, keys: bool = True, **overrides)
         driver_keys=[],
         hold_ttl_s=600,
         plan_time_limit_s=30.0,
+        secret=None,
+        tracking_token_days=30,
         # The service's clock starts on the shipped day's morning and runs: no test
         # depends on the machine's date (tests of other days set their own).
         clock=SAMPLE_MORNING,

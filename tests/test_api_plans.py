@@ -85,6 +85,7 @@ def test_a_plan_job_runs_to_done_with_its_plan_kpis_checker_geojson_and_map(
     page = client.get(f"/v1/plans/{job['id']}/map", headers=PLANNER)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "leaflet" in page.text.lower()
+    assert page.headers["content-security-policy"].startswith("sandbox")  # an origin of its own
 
 
 def test_cancel_a_queued_job_and_a_running_one_and_the_next_job_still_runs(client, small_day):

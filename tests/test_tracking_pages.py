@@ -196,6 +196,31 @@ def test_the_tracking_page_with_a_forged_token_says_the_link_is_not_valid(browse
     page.close()
 
 
+def test_the_tracking_page_with_an_expired_token_says_it_expired(browser, server):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from api.clock import ManualClock
+    from api.tracking_service import TrackingService
+
+    state = server["app"].state
+    long_ago = SimpleNamespace(
+        settings=state.settings,
+        scenario=state.scenario,
+        clock=ManualClock(state.clock.now() - timedelta(days=40)),
+    )
+    old = TrackingService(state.db, long_ago, state.server_secret).tracking_url("C")
+    assert int(old.split("token=")[1].split(".")[0]) < state.clock.now().timestamp()
+    page = browser.new_page()
+    page.goto(server["base"] + old)
+    page.wait_for_selector("body[data-status=error]")
+    assert (
+        page.inner_text("#error") == "This tracking link has expired; the shop can send a new one."
+    )
+    assert page.is_hidden("#card")
+    page.close()
+
+
 def test_the_live_map_draws_every_vehicle_its_progress_and_the_late_stop(browser, server):
     page = browser.new_page()
     page.goto(f"{server['base']}/live/{server['plan_id']}#key={PLANNER_KEY}")

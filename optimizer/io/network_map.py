@@ -1,5 +1,8 @@
 """Networks on a map (folium): demand, candidate sites, and per network its open sites
-and their catchments (the demand points nearest, by bike, to each open site)."""
+and their catchments (the demand points nearest, by bike, to each open site).
+
+Every scenario text (site ids and names, network names) goes through
+:func:`optimizer.io.html_text.text`: Leaflet shows tooltips and layer names as HTML."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import folium
 import numpy as np
 import shapely
 
+from optimizer.io.html_text import text
 from optimizer.io.plan_map import NODE_ICON, PALETTE
 from optimizer.network.apply import Network
 from optimizer.network.design import Design
@@ -44,13 +48,13 @@ def network_map(design: Design, networks: list[Network] | None = None) -> folium
         if not s.existing:
             folium.CircleMarker(
                 [s.lat, s.lon], radius=5, color="#999999", fill=True,
-                tooltip=f"candidate {s.site_id}: {s.name} ({s.kind}), "
+                tooltip=f"candidate {text(s.site_id)}: {text(s.name)} ({text(s.kind)}), "
                 f"{s.cost_per_day_eur:,.0f} EUR/day, {s.capacity_orders_per_day} orders/day",
             ).add_to(candidates)  # fmt: skip
     candidates.add_to(m)
 
     for k, network in enumerate(networks):
-        group = folium.FeatureGroup(name=f"network {network.name}", show=k == 0)
+        group = folium.FeatureGroup(name=f"network {text(network.name)}", show=k == 0)
         nearest = catchments(design, network)
         for idx, j in enumerate(np.unique(nearest)):
             site = design.sites[j]
@@ -63,14 +67,14 @@ def network_map(design: Design, networks: list[Network] | None = None) -> folium
             folium.GeoJson(
                 hull.__geo_interface__,
                 style_function=lambda _, c=colour: {"color": c, "weight": 1, "fillOpacity": 0.15},
-                tooltip=f"{site.site_id}: {load:.0f} orders/day nearest by bike",
+                tooltip=f"{text(site.site_id)}: {load:.0f} orders/day nearest by bike",
             ).add_to(group)
         for s in design.sites:
             if (s.existing and s.site_id not in network.closed) or s.site_id in network.opened_ids:
                 state = "opened" if not s.existing else "kept"
                 folium.Marker(
                     [s.lat, s.lon],
-                    tooltip=f"{network.name}: {s.name} ({s.kind}, {state})",
+                    tooltip=f"{text(network.name)}: {text(s.name)} ({text(s.kind)}, {state})",
                     icon=folium.Icon(
                         color="green" if not s.existing else "black",
                         icon=NODE_ICON.get(str(s.kind), "circle"),

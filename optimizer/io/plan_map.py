@@ -1,9 +1,13 @@
-"""The plan on a map (folium): nodes, zones, routes coloured per vehicle, stops with ETAs."""
+"""The plan on a map (folium): nodes, zones, routes coloured per vehicle, stops with ETAs.
+
+Every scenario text (ids, names, reasons) goes through :func:`optimizer.io.html_text.text`:
+folium and Leaflet show tooltips, popups and layer names as HTML."""
 
 from __future__ import annotations
 
 import folium
 
+from optimizer.io.html_text import text
 from optimizer.model import Plan, Scenario, ZoneRule
 
 # A qualitative palette (ColorBrewer Set1 + Dark2), cycled over vehicles.
@@ -17,6 +21,7 @@ ZONE_COLOUR = {ZoneRule.LIMITED_TRAFFIC: "#d7301f", ZoneRule.LOW_EMISSION: "#41a
 
 
 def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
+    """The plan's map: zones, nodes, one layer per route, and the unassigned orders."""
     hhmm = lambda s: f"{scenario.settings.to_datetime(s):%H:%M}"  # noqa: E731
     lats = [o.lat for o in scenario.orders] or [n.lat for n in scenario.nodes.values()]
     lons = [o.lon for o in scenario.orders] or [n.lon for n in scenario.nodes.values()]
@@ -32,7 +37,7 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
                 "weight": 2,
                 "fillOpacity": 0.06,
             },
-            tooltip=f"{zone.name} ({zone.rule})",
+            tooltip=f"{text(zone.name)} ({text(zone.rule)})",
         ).add_to(zones)
     zones.add_to(m)
 
@@ -40,7 +45,7 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
     for node in scenario.nodes.values():
         folium.Marker(
             [node.lat, node.lon],
-            tooltip=f"{node.name} ({node.kind})",
+            tooltip=f"{text(node.name)} ({text(node.kind)})",
             icon=folium.Icon(color="black", icon=NODE_ICON[node.kind], prefix="fa"),
         ).add_to(nodes)
     nodes.add_to(m)
@@ -49,7 +54,7 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
     for k, route in enumerate(plan.routes):
         colour = PALETTE[k % len(PALETTE)]
         node = scenario.nodes[route.node_id]
-        group = folium.FeatureGroup(name=f"{route.vehicle_id} ({len(route.stops)} stops)")
+        group = folium.FeatureGroup(name=f"{text(route.vehicle_id)} ({len(route.stops)} stops)")
         points = [[node.lat, node.lon]] + [[s.lat, s.lon] for s in route.stops]
         folium.PolyLine(
             points + [[node.lat, node.lon]],
@@ -57,7 +62,7 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
             weight=3 if route.mode == "van" else 2,
             dash_array=None if route.mode == "van" else "6 4",
             tooltip=(
-                f"{route.vehicle_id}: {hhmm(route.start_s)}-{hhmm(route.end_s)}, "
+                f"{text(route.vehicle_id)}: {hhmm(route.start_s)}-{hhmm(route.end_s)}, "
                 f"{route.distance_m / 1000:.1f} km, {route.cost_eur:.2f} EUR"
             ),
         ).add_to(group)
@@ -72,8 +77,8 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
                 fill=True,
                 fill_opacity=0.9,
                 popup=folium.Popup(
-                    f"<b>{stop.order_id}</b> ({service})<br>"
-                    f"{route.vehicle_id}, stop {seq}<br>"
+                    f"<b>{text(stop.order_id)}</b> ({text(service)})<br>"
+                    f"{text(route.vehicle_id)}, stop {seq}<br>"
                     f"slot {hhmm(order.slot_start_s)}-{hhmm(order.slot_end_s)}<br>"
                     f"ETA {hhmm(stop.arrival_s)}, service {hhmm(stop.service_start_s)}",
                     max_width=260,
@@ -88,7 +93,8 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
             folium.CircleMarker(
                 [order.lat, order.lon], radius=5, color="#000000", fill=True,
                 fill_color="#ffffff", popup=folium.Popup(
-                    f"<b>{u.order_id}</b> unassigned: {u.code}<br>{u.reason}", max_width=300),
+                    f"<b>{text(u.order_id)}</b> unassigned: {text(u.code)}<br>"
+                    f"{text(u.reason)}", max_width=300),
             ).add_to(group)  # fmt: skip
         group.add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
