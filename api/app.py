@@ -38,6 +38,7 @@ from api.checkout_service import CheckoutError, CheckoutService
 from api.clock import Clock, clock_from_setting
 from api.days import DayKeeper
 from api.db import Database
+from api.limits import RequestGate
 from api.secret import server_secret
 from api.settings import Settings
 from api.tracking_service import TrackingService
@@ -163,6 +164,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     @app.exception_handler(CheckoutError)
     async def refused(request: Request, exc: CheckoutError) -> JSONResponse:
         return checkout_error_response(exc)
+
+    # Outermost of the service's middleware: a caller without a known key is refused and
+    # an oversized body cut off before anything reads the body (see api.limits).
+    app.add_middleware(RequestGate, keys=lambda: app.state.keys)
 
     app.include_router(plans.router)
     app.include_router(replan.router)

@@ -49,6 +49,8 @@ STORED_SOURCES = ("generated", "cli")
 MIN_KEY_LENGTH = 16
 MAX_KEY_LENGTH = 256
 MAX_VEHICLE_ID_LENGTH = 128  # as an event's vehicle_id
+MISSING_KEY = "missing API key: send it in the X-API-Key header"
+UNKNOWN_KEY = "unknown API key"
 # pg_advisory_xact_lock key: two processes starting together configure keys in turn.
 KEYS_LOCK = 0x6C6D_0002
 
@@ -482,10 +484,10 @@ def require_role(role: Role, *more: Role) -> Callable[..., Caller]:
         request: Request, api_key: Annotated[str | None, Security(api_key_header)] = None
     ) -> Caller:
         if not api_key:
-            raise _unauthorized("missing API key: send it in the X-API-Key header")
+            raise _unauthorized(MISSING_KEY)
         found = request.app.state.keys.grant_of(api_key)
         if found is None:
-            raise _unauthorized("unknown API key")
+            raise _unauthorized(UNKNOWN_KEY)
         found_role, vehicles = found
         if found_role not in admitted:
             raise HTTPException(
@@ -496,6 +498,17 @@ def require_role(role: Role, *more: Role) -> Callable[..., Caller]:
 
     check_key.__name__ = f"require_{'_or_'.join(admitted)}_key"
     return check_key
+
+
+def key_problem(keys: KeyStore, api_key: str | None) -> str | None:
+    """Why ``api_key`` is refused with 401 (missing, unknown), or None for a key the
+    service knows (of any role). Shared by the endpoints and the gate that checks a key
+    before a request's body is read (:mod:`api.limits`)."""
+    if not api_key:
+        return MISSING_KEY
+    if keys.grant_of(api_key) is None:
+        return UNKNOWN_KEY
+    return None
 
 
 def _unauthorized(detail: str) -> HTTPException:

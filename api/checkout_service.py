@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from api.checkout_models import (
     DayOrder,
@@ -62,6 +63,19 @@ from optimizer.travel import GreatCircle, TravelProvider
 
 OPTION_TTL_S = 900  # an offered option can be held for 15 minutes after the promise
 DAY_S = 24 * 3600
+
+
+# Rows of a stock count per transaction (PUT /v1/stock): small enough that a hold waits
+# milliseconds behind a batch; five bound parameters a row stay far below SQLite's limit.
+STOCK_BATCH_ROWS = 500
+
+
+def _dialect_insert(dialect: str):
+    """The ``insert`` of ``dialect`` that has ``on_conflict_do_update`` (SQLite and
+    PostgreSQL spell it the same way)."""
+    if dialect == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 class CheckoutError(Exception):
@@ -830,17 +844,36 @@ class CheckoutService:
     # -- stock and orders ----------------------------------------------------------------
 
     def set_stock(self, rows: list[tuple[str, str, int]], now: datetime) -> int:
-        """Set on-hand quantities (a stock count from the WMS); what is committed stays."""
-        with self.db.transaction() as s:
-            version = self._bump(s)
-            for node_id, sku, qty in rows:
-                row = s.get(StockLevel, (node_id, sku), with_for_update=True)
-                if row is None:
-                    s.add(StockLevel(node_id=node_id, sku=sku, on_hand=qty, committed=0,
-                                     changed_at=version))  # fmt: skip
-                else:
-                    row.on_hand, row.changed_at = qty, version
-            return version
+        """Set on-hand quantities (a stock count from the WMS); what is committed stays.
+
+        Applied batch by batch, not atomically: :data:`STOCK_BATCH_ROWS` rows per
+        transaction, each one upsert statement and its own version, so a hold or a
+        confirm waits for one short batch at most, never for the whole count. A row given
+        twice counts once, its last quantity. Returns the last batch's version; a failure
+        midway leaves the batches before it applied (sending the same count again is
+        harmless: it sets the same quantities)."""
+        wanted = {(node_id, sku): qty for node_id, sku, qty in rows}  # the last one wins
+        items = list(wanted.items())
+        version = None
+        for start in range(0, len(items), STOCK_BATCH_ROWS):
+            batch = items[start : start + STOCK_BATCH_ROWS]
+            with self.db.transaction() as s:
+                version = self._bump(s)
+                values = [
+                    {"node_id": n, "sku": k, "on_hand": q, "committed": 0, "changed_at": version}
+                    for (n, k), q in batch
+                ]
+                upsert = _dialect_insert(self.db.dialect)(StockLevel).values(values)
+                s.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=[StockLevel.node_id, StockLevel.sku],
+                        set_={"on_hand": upsert.excluded.on_hand, "changed_at": version},
+                    )
+                )
+        if version is None:  # no rows (the API refuses an empty count): still a version
+            with self.db.transaction() as s:
+                version = self._bump(s)
+        return version
 
     def reload(self, scenario: Scenario, now: datetime) -> dict:
         """Serve a new version of the scenario (fleet, nodes, catalogue, stock counts) for

@@ -39,6 +39,7 @@ from api.tracking_models import TrackedOrder
 from optimizer.io.plan_files import PICKUP_SERVICE, plan_from_dict
 from optimizer.model import Order, Scenario, with_order_changes
 from optimizer.planning import PlanParams, plan_day
+from optimizer.processes import worker_pool
 
 log = logging.getLogger("lastmile.api.days")
 
@@ -231,7 +232,7 @@ class DayKeeper:
         params = PlanParams(time_limit_s=self.time_limit_s, workers=1)
         # In a child process: OR-Tools holds the interpreter lock while it solves, and the
         # service must keep answering meanwhile.
-        with ProcessPoolExecutor(max_workers=1, mp_context=self.mp_context) as pool:
+        with worker_pool(1, mp_context=self.mp_context) as pool:
             self._pool = pool
             plan = pool.submit(plan_day, scenario, params).result()
         self._pool = None

@@ -37,6 +37,7 @@ from api.db import Database
 from api.models import PlanJob, utcnow
 from optimizer.io import Problem, ScenarioError, load_scenario
 from optimizer.model import Scenario
+from optimizer.processes import die_with_parent
 
 log = logging.getLogger("lastmile.api.plans")
 
@@ -373,6 +374,7 @@ def plan_process(scenario: Scenario, time_limit_s: float, sender: Connection) ->
     """Body of a plan child: plan the day, send progress, then the results."""
     if hasattr(os, "setsid"):
         os.setsid()  # its own process group: cancel kills it and its solvers together
+    die_with_parent()  # the service killed (-9): this plan and its solvers go with it
     if "fork" in multiprocessing.get_all_start_methods():
         # This process is single-threaded: plan_day's solver pool can fork from it (fast,
         # modules already loaded) rather than start a fork server of its own.

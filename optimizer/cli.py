@@ -23,6 +23,14 @@ console = Console()
 errors = Console(stderr=True)
 
 
+# Every file of the scenario format (docs/scenario-format.md), optional ones included.
+SCENARIO_FILES = (
+    "scenario.yaml", "nodes.csv", "vehicle_types.csv", "fleet.csv", "catalogue.csv",
+    "stock.csv", "orders.csv", "order_lines.csv", "inbound.csv", "postcodes.csv",
+    "service_times.csv", "returns.csv", "return_lines.csv", "zones.geojson",
+)  # fmt: skip
+
+
 def _fail(message: str, code: int = 2) -> None:
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -222,16 +230,37 @@ def generate(
         float,
         typer.Option(help="multiplies every node's stock depth; below 1: a scarce day", min=0.01),
     ] = 1.0,
+    force: Annotated[
+        bool, typer.Option(help="replace the scenario in an existing folder (its files removed)")
+    ] = False,
 ) -> None:
-    """Generate a seeded Paris day (nodes, fleet scaled to the orders, stock, orders, zones)."""
+    """Generate a seeded Paris day (nodes, fleet scaled to the orders, stock, orders, zones).
+    An existing non-empty ``--out`` folder (the shipped ``data/paris``, say) is refused
+    unless ``--force``; an existing file always."""
     from data.generator import generate as make
     from data.generator import write
 
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            _fail(f"--out {out} exists and is not a folder; give a folder to write the day into")
+        if any(out.iterdir()) and not force:
+            _fail(
+                f"--out {out} exists and is not empty; choose another folder, or add --force "
+                "to replace the scenario in it (its scenario files are removed)"
+            )
     try:
         scenario = make(orders=orders, seed=seed, date=date, stock_scale=stock_scale)
     except ValueError as exc:
         _fail(str(exc))
-    write(scenario, out)
+    try:
+        if force and out.is_dir():
+            # No file of the day replaced may mix into the new one (an optional
+            # service_times.csv, say); files of no scenario (a README) stay.
+            for name in SCENARIO_FILES:
+                (out / name).unlink(missing_ok=True)
+        write(scenario, out)
+    except OSError as exc:
+        _fail(f"cannot write the day into {out}: {exc.strerror or exc}")
     console.print(f"wrote a {orders}-order Paris day (seed {seed}) to [bold]{out}[/]")
 
 

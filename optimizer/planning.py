@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -49,6 +48,7 @@ from optimizer.model import (
     UnassignedCode,
     Vehicle,
 )
+from optimizer.processes import worker_pool
 from optimizer.routing import (
     ENGINES,
     RouteResult,
@@ -724,7 +724,7 @@ def _solve_batches(
             out[k] = engine.solve(batches[k].problem, limits[k])
             report((n + 1) / len(order), f"routed {k}")
         return out
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         futures = {k: pool.submit(engine.solve, batches[k].problem, limits[k]) for k in order}
         for n, k in enumerate(order):
             out[k] = futures[k].result()

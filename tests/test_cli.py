@@ -170,3 +170,44 @@ def test_plan_splits_baskets_of_a_scarce_day_unless_max_split_is_one(tmp_path):
         k: p["kpis"]["orders_routed"] + p["kpis"]["orders_collected"] for k, p in plans.items()
     }
     assert served["2"] > served["1"]
+
+
+# -- generate never overwrites by accident (issue 13, item 17) ---------------------------
+
+
+def test_generate_refuses_an_existing_file(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine\n")
+    result = runner.invoke(app, ["generate", "--orders", "5", "--out", str(target)])
+    assert result.exit_code == 2  # a clear error, not a traceback
+    assert "exists and is not a folder" in result.output
+    assert target.read_text() == "mine\n"
+    forced = runner.invoke(app, ["generate", "--orders", "5", "--force", "--out", str(target)])
+    assert forced.exit_code == 2 and target.read_text() == "mine\n"
+
+
+def test_generate_refuses_an_existing_folder_unless_forced(tmp_path):
+    day = tmp_path / "day"
+    first = runner.invoke(app, ["generate", "--orders", "20", "--out", str(day)])
+    assert first.exit_code == 0, first.output
+    (day / "service_times.csv").write_text("stale\n")
+    before = (day / "orders.csv").read_text()
+    again = runner.invoke(app, ["generate", "--orders", "30", "--out", str(day)])
+    assert again.exit_code == 2
+    assert "exists and is not empty" in again.output and "--force" in again.output
+    assert (day / "orders.csv").read_text() == before
+    forced = runner.invoke(app, ["generate", "--orders", "30", "--force", "--out", str(day)])
+    assert forced.exit_code == 0, forced.output
+    assert (day / "orders.csv").read_text() != before
+    assert not (day / "service_times.csv").exists()  # nothing of the old day mixes in
+    (tmp_path / "empty").mkdir()
+    into_empty = runner.invoke(app, ["generate", "--orders", "5", "--out", str(tmp_path / "empty")])
+    assert into_empty.exit_code == 0
+
+
+def test_generate_force_keeps_files_of_no_scenario(tmp_path):
+    day = tmp_path / "day"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "data" / "paris", day)
+    result = runner.invoke(app, ["generate", "--orders", "10", "--force", "--out", str(day)])
+    assert result.exit_code == 0, result.output
+    assert (day / "README.md").exists()

@@ -59,3 +59,73 @@ def test_a_plan_reads_back_as_it_was_written():
     assert again.routes == plan.routes
     assert again.unassigned == plan.unassigned
     assert again.sources == plan.sources
+
+
+# -- what a kill -9 midway leaves, and the next run (issue 13, item 16) ------------------
+
+
+def _plan_folder(where: Path, plan_json: str) -> Path:
+    where.mkdir(parents=True)
+    for name, text in {**FILES, "plan.json": plan_json}.items():
+        (where / name).write_text(text)
+    return where
+
+
+def _killed_between_the_renames(tmp_path: Path) -> None:
+    """The previous plan moved aside, the new one staged, ``plan/`` absent."""
+    _plan_folder(tmp_path / ".plan.old.k3x9q_2a" / "plan", "previous\n")
+    _plan_folder(tmp_path / ".plan.ab12cd34", "staged\n")
+
+
+def test_a_kill_between_the_renames_is_restored_by_the_next_run(tmp_path):
+    from optimizer.io.plan_files import recover_plan_folder
+
+    _killed_between_the_renames(tmp_path)
+    assert not (tmp_path / "plan").exists()
+    assert recover_plan_folder(tmp_path / "plan") == (tmp_path / "plan").resolve()
+    assert (tmp_path / "plan" / "plan.json").read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
+def test_the_next_run_interrupted_too_still_leaves_the_previous_plan(tmp_path, monkeypatch):
+    _killed_between_the_renames(tmp_path)
+    real = Path.write_text
+
+    def interrupted(self, text, *args, **kwargs):
+        if self.name == "kpis.json":
+            raise KeyboardInterrupt
+        return real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_plan_files(tmp_path / "plan", FILES)
+    monkeypatch.undo()
+    assert (tmp_path / "plan" / "plan.json").read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
+@pytest.mark.parametrize("state", ["between_renames", "while_staging", "before_cleaning"])
+def test_the_next_run_writes_its_plan_and_leaves_no_leftovers(tmp_path, state):
+    if state == "between_renames":
+        _killed_between_the_renames(tmp_path)
+    elif state == "while_staging":  # a half-written staging folder beside the plan
+        _plan_folder(tmp_path / "plan", "previous\n")
+        (tmp_path / ".plan.zz_9y8x7").mkdir()
+        (tmp_path / ".plan.zz_9y8x7" / "plan.json").write_text("{")
+    else:  # the new plan in place, the previous one not yet removed
+        _plan_folder(tmp_path / "plan", "previous\n")
+        _plan_folder(tmp_path / ".plan.old.0a1b2c3d" / "plan", "older\n")
+    out = write_plan_files(tmp_path / "plan", {**FILES, "plan.json": "new\n"})
+    assert (out / "plan.json").read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
+def test_recovery_leaves_other_folders_alone(tmp_path):
+    from optimizer.io.plan_files import recover_plan_folder
+
+    _plan_folder(tmp_path / "plan", "current\n")
+    others = [".planner.ab12cd34", ".plan.old.short", ".other.ab12cd34", "plan2"]
+    for name in others:
+        (tmp_path / name).mkdir()
+    assert recover_plan_folder(tmp_path / "plan") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["plan", *others])

@@ -14,7 +14,6 @@ import multiprocessing
 import resource
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from optimizer.io.vrptw import (
     read_bks,
     read_instance,
 )
+from optimizer.processes import worker_pool
 from optimizer.routing import ENGINES, RoutingProblem
 
 # Each unit x10 of distance is priced like a metre at 1 EUR/km: the objective is the
@@ -168,7 +168,7 @@ def run(
         bks.append(row.distance if row else None)
     out = BenchResult(engine=engine, time_limit_s=time_limit_s)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=1) as pool:
+    with worker_pool(workers, mp_context=context, max_tasks_per_child=1) as pool:
         futures = [
             pool.submit(solve_instance, path, engine, time_limit_s, b)
             for path, b in zip(paths, bks, strict=True)

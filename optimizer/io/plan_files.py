@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from datetime import datetime
@@ -327,12 +328,47 @@ def _feature(geometry: dict, properties: dict) -> dict:
     return {"type": "Feature", "geometry": geometry, "properties": properties}
 
 
+def recover_plan_folder(out_dir: str | Path) -> Path | None:
+    """Undo what a :func:`write_plan_files` killed midway left beside ``out_dir``: the
+    previous plan moved aside to ``.OUT.old.XXXXXXXX/OUT`` while ``OUT`` is absent (killed
+    between the two renames) is moved back; then every ``.OUT.old.*`` and staging folder
+    ``.OUT.XXXXXXXX`` (killed while writing, or before cleaning up) is removed. Returns
+    the folder restored, if any."""
+    out = Path(out_dir).resolve()
+    parent = out.parent
+    if not parent.is_dir():
+        return None
+    name = re.escape(out.name)
+    stale_stage = re.compile(rf"\.{name}\.[a-z0-9_]{{8}}")  # tempfile.mkdtemp's names
+    stale_old = re.compile(rf"\.{name}\.old\.[a-z0-9_]{{8}}")
+    olds, stages = [], []
+    for entry in parent.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            if stale_old.fullmatch(entry.name):
+                olds.append(entry)
+            elif stale_stage.fullmatch(entry.name):
+                stages.append(entry)
+    restored = None
+    if not out.exists() and not out.is_symlink():
+        kept = [o for o in olds if (o / out.name).is_dir()]
+        if kept:
+            newest = max(kept, key=lambda o: o.stat().st_mtime)
+            os.replace(newest / out.name, out)
+            restored = out
+    for leftover in olds + stages:
+        shutil.rmtree(leftover, ignore_errors=True)
+    return restored
+
+
 def write_plan_files(out_dir: str | Path, files: dict[str, str]) -> Path:
     """Write ``{name: text}`` into ``out_dir`` all at once: the files are written into a
     staging folder beside it, which then replaces ``out_dir``; an interrupted write
-    leaves the previous plan (or nothing), never half a plan."""
+    leaves the previous plan (or nothing), never half a plan. What an earlier write
+    killed midway left beside ``out_dir`` is restored or cleaned first
+    (:func:`recover_plan_folder`)."""
     out = Path(out_dir).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
+    recover_plan_folder(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a folder.")
     if out.exists():

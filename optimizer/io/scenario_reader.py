@@ -72,6 +72,15 @@ RETURN_LINES_FILE = "return_lines.csv"
 # A zone's service-time factor outside (0, 10] is a typo, not a measurement.
 MAX_SERVICE_TIME_FACTOR = 10.0
 
+# The planner's documented size (docs/scenario-format.md), checked before a file is
+# parsed: beyond it a plan would exhaust the machine's memory, not finish later. The
+# scale-out bench plans 50,000 orders (orders.csv about 4.5 MB, order_lines.csv 86,000
+# rows); the limits leave twice that.
+MAX_FILE_BYTES = 32 * 1024 * 1024  # any file of the folder
+MAX_ORDERS = 100_000  # rows of orders.csv, and of returns.csv
+MAX_TABLE_ROWS = 500_000  # rows of every other CSV file
+MAX_ROWS_BY_FILE = {"orders.csv": MAX_ORDERS, RETURNS_FILE: MAX_ORDERS}
+
 # When scenario.yaml is broken the other files are still checked, their times read on
 # this day; the scenario is refused anyway.
 _FALLBACK_DATE = date(2000, 1, 1)
@@ -594,6 +603,21 @@ def _polygon(geometry: object) -> BaseGeometry:
 # --- the scenario --------------------------------------------------------------------
 
 
+def _too_big(size_bytes: int) -> str:
+    return (
+        f"the file is {size_bytes / 2**20:.1f} MiB, beyond the planner's limit of "
+        f"{MAX_FILE_BYTES // 2**20} MiB per file (see docs/scenario-format.md, Size limits): "
+        "split the day into smaller scenarios"
+    )
+
+
+def _too_many(lines: int, limit: int) -> str:
+    return (
+        f"{lines:,} rows, beyond the planner's limit of {limit:,} for this file (see "
+        "docs/scenario-format.md, Size limits): split the day into smaller scenarios"
+    )
+
+
 class _ScenarioReader:
     """Reads one scenario folder file by file, collecting problems in ``problems``."""
 
@@ -638,9 +662,25 @@ class _ScenarioReader:
         )
 
     def read_text(self, file: str) -> str | None:
+        """The file's text; None (with a problem) when it is missing, unreadable, not
+        UTF-8, or beyond the planner's size (:data:`MAX_FILE_BYTES`, and for a CSV file
+        its rows: :data:`MAX_ROWS_BY_FILE`, :data:`MAX_TABLE_ROWS`), checked before it
+        is parsed (its bytes before it is read)."""
         path = self.folder / file
         try:
-            return path.read_text(encoding="utf-8-sig")
+            size_bytes = path.stat().st_size
+            if size_bytes > MAX_FILE_BYTES:
+                self.problems.append(Problem(file, None, None, _too_big(size_bytes)))
+                return None
+            text = path.read_text(encoding="utf-8-sig")
+            if file.endswith(".csv"):
+                limit = MAX_ROWS_BY_FILE.get(file, MAX_TABLE_ROWS)
+                # Lines after the header: at least the rows (a quoted cell may span lines).
+                lines = text.count("\n") - 1 + (not text.endswith("\n"))
+                if lines > limit:
+                    self.problems.append(Problem(file, None, None, _too_many(lines, limit)))
+                    return None
+            return text
         except FileNotFoundError:
             message = "the file is missing"
         except UnicodeDecodeError as error:
