@@ -88,7 +88,7 @@ def scenario_for_plan(app_state: Any, scenario_dir: Path, day: date | None = Non
         if value not in known
     ]  # fmt: skip
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(scenario_dir, problems)
     return replace(scenario, orders=scenario.orders + confirmed) if confirmed else scenario
 
 
