@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.routing import Match
@@ -39,6 +40,7 @@ from api.checkout_service import CheckoutError, CheckoutService
 from api.clock import Clock, clock_from_setting
 from api.days import DayKeeper
 from api.db import Database
+from api.request_models import validation_error_response
 from api.settings import Settings
 from api.tracking_service import TrackingService
 from optimizer.io import load_scenario
@@ -157,6 +159,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             if methods:
                 response.headers["Allow"] = ", ".join(sorted(methods))
         return response
+
+    app.add_exception_handler(RequestValidationError, validation_error_response)
 
     @app.exception_handler(CheckoutError)
     async def refused(request: Request, exc: CheckoutError) -> JSONResponse:
