@@ -15,6 +15,7 @@ from api.auth import require_role
 from api.checkout_service import CheckoutError, CheckoutService
 from api.request_models import Instant, RequestModel
 from optimizer.io import ScenarioError, load_scenario
+from optimizer.io.scenario_reader import coordinates_look_missing
 from optimizer.model import OrderLine, Scenario
 from optimizer.travel.great_circle import great_circle_km
 
@@ -60,6 +61,11 @@ class Address(Strict):
             raise ValueError("give lat and lon, or a postcode, or an arrondissement")
         if forms[0] and (self.lat is None or self.lon is None):
             raise ValueError("give both lat and lon")
+        if forms[0] and coordinates_look_missing(self.lat, self.lon):
+            raise ValueError(
+                "coordinates 0,0 look missing (what a system sends for an address it could "
+                "not locate): give the address's lat and lon, or its postcode"
+            )
         return self
 
 

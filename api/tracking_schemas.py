@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from api.request_models import Instant, RequestModel
+from optimizer.io.scenario_reader import coordinates_look_missing
 
 EventKind = Literal[
     "departed",
@@ -85,6 +86,9 @@ class EventIn(RequestModel):
         problems += [f"{self.kind} takes no {f}" for f in extra]
         if (self.lat is None) != (self.lon is None):
             problems.append("lat and lon go together")
+        elif self.lat is not None and coordinates_look_missing(self.lat, self.lon):
+            problems.append("coordinates 0,0 look missing (no GPS fix?): send the position, "
+                            "or leave lat and lon out")  # fmt: skip
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -172,3 +172,37 @@ def test_any_instant_in_any_instant_field_is_answered_without_a_500(
         inside = False
     if not inside:
         assert response.status_code == 422 and _errors_at(response, path), response.text
+
+
+# Every request body with coordinates, valid but for them (``None``: where lat and lon go).
+WITH_COORDINATES = {
+    ("post", "/v1/promise", ("address",)): {
+        "lines": [{"sku": "SKU", "qty": 1}],
+        "address": None,
+    },
+    ("post", "/v1/events", ()): {
+        "event_id": "e-0-0",
+        "kind": "position",
+        "plan_id": str(uuid.uuid4()),
+        "occurred_at": "2026-11-24T09:00:00+01:00",
+        "vehicle_id": "V1",
+    },
+}
+
+
+def test_every_body_with_coordinates_is_covered():
+    parents = {(m, r, p[:-1]) for m, r, p, _ in NUMBERS if p and p[-1] == "lat"}
+    assert parents == set(WITH_COORDINATES)
+
+
+@pytest.mark.parametrize(("method", "route", "parent"), list(WITH_COORDINATES), ids=repr)
+def test_coordinates_0_0_are_refused_as_probably_missing(service, method, route, parent):
+    body = json.loads(json.dumps(WITH_COORDINATES[(method, route, parent)]))
+    if parent:
+        body[parent[-1]] = {"lat": 0, "lon": 0.0}
+    else:
+        body |= {"lat": 0.0, "lon": -0.0}
+    response = _post(service, method, route, json.dumps(body))
+    assert response.status_code == 422, response.text
+    errors = _errors_at(response, parent)
+    assert errors and "coordinates 0,0 look missing" in errors[0]["msg"], response.text
