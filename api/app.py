@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.routing import Match
@@ -39,6 +40,7 @@ from api.clock import Clock, clock_from_setting
 from api.days import DayKeeper
 from api.db import Database
 from api.limits import RequestGate
+from api.request_models import validation_error_response
 from api.secret import server_secret
 from api.settings import Settings
 from api.tracking_service import TrackingService
@@ -160,6 +162,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             if methods:
                 response.headers["Allow"] = ", ".join(sorted(methods))
         return response
+
+    app.add_exception_handler(RequestValidationError, validation_error_response)
 
     @app.exception_handler(CheckoutError)
     async def refused(request: Request, exc: CheckoutError) -> JSONResponse:

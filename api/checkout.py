@@ -9,11 +9,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from api.auth import require_role
 from api.checkout_service import CheckoutError, CheckoutService
+from api.request_models import Instant, RequestModel
 from optimizer.io import ScenarioError, load_scenario
+from optimizer.io.scenario_reader import coordinates_look_missing
 from optimizer.model import OrderLine, Scenario
 from optimizer.travel.great_circle import great_circle_km
 
@@ -31,8 +33,8 @@ IdempotencyKey = Annotated[
 ]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(RequestModel):
+    """A checkout request body (see :class:`api.request_models.RequestModel`)."""
 
 
 class BasketLine(Strict):
@@ -59,13 +61,18 @@ class Address(Strict):
             raise ValueError("give lat and lon, or a postcode, or an arrondissement")
         if forms[0] and (self.lat is None or self.lon is None):
             raise ValueError("give both lat and lon")
+        if forms[0] and coordinates_look_missing(self.lat, self.lon):
+            raise ValueError(
+                "coordinates 0,0 look missing (what a system sends for an address it could "
+                "not locate): give the address's lat and lon, or its postcode"
+            )
         return self
 
 
 class PromiseRequest(Strict):
     lines: list[BasketLine] = Field(min_length=1, max_length=100)
     address: Address
-    requested_at: AwareDatetime | None = Field(
+    requested_at: Instant | None = Field(
         None,
         description="When the customer wants the options from (default: now; an earlier "
         "instant counts as now: the past is never offered). The options expire 15 min after "

@@ -28,13 +28,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import defer
 
 from api.auth import AUTH_RESPONSES, error_response, require_role
 from api.db import Database
 from api.models import PlanJob, utcnow
+from api.request_models import RequestModel
 from optimizer.io import Problem, ScenarioError, load_scenario
 from optimizer.model import Scenario
 from optimizer.processes import die_with_parent
@@ -89,15 +90,15 @@ def scenario_for_plan(app_state: Any, scenario_dir: Path, day: date | None = Non
         if value not in known
     ]  # fmt: skip
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(scenario_dir, problems)
     return replace(scenario, orders=scenario.orders + confirmed) if confirmed else scenario
 
 
 # -- request and response schemas --------------------------------------------------------
 
 
-class PlanRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PlanRequest(RequestModel):
+    """What to plan."""
 
     scenario: str | None = Field(
         None,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from api.models import PlanJob, utcnow
 from api.plan_versions import replan_message
 from api.plan_versions import versions as plan_versions
 from api.plans import scenario_for_plan
+from api.request_models import Instant, RequestModel
 from api.tracking import problems_response
 from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
 from api.tracking_state import Day, open_plan, orders_of, recompute
@@ -61,12 +62,10 @@ VEHICLE_STATE = ("status", "trip", "last_lat", "last_lon", "last_seen_at", "busy
 OUTCOME = {"delivered": "delivered", "picked_up": "delivered", "failed": "failed"}
 
 
-class ReplanRequest(BaseModel):
+class ReplanRequest(RequestModel):
     """What to re-plan from."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    now: AwareDatetime | None = Field(
+    now: Instant | None = Field(
         None, description="The re-plan's instant, ISO 8601 with offset (default: now)."
     )
     broken_down: list[str] = Field(

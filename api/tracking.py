@@ -95,6 +95,8 @@ DRIVER_AUTH_RESPONSES = AUTH_RESPONSES | {
     }
 }
 PLANNER_OR_DRIVER = Depends(require_role("planner", "driver"))
+# An order id, or a parcel id of a split order (ORDER/1, ...): the routes take the rest of
+# the path, so a parcel is tracked as /v1/orders/ORDER/1/tracking (or ORDER%2F1).
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 PlanId = Annotated[str, Path(min_length=1, max_length=36)]
 
@@ -176,7 +178,7 @@ def post_event(
 
 
 @router.get(
-    "/v1/orders/{order_id}/tracking",
+    "/v1/orders/{order_id:path}/tracking",
     response_model=Tracking,
     responses=AUTH_RESPONSES | ERRORS,
 )
@@ -239,7 +241,7 @@ def _page(name: str) -> str:
     return files("api.pages").joinpath(name).read_text(encoding="utf-8")
 
 
-@router.get("/track/{order_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/track/{order_id:path}", response_class=HTMLResponse, include_in_schema=False)
 def tracking_page(order_id: OrderId) -> HTMLResponse:
     """The customer's tracking page: it reads its token from the address and fetches
     ``/v1/orders/{id}/tracking`` every 30 s."""

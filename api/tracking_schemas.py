@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from api.request_models import Instant, RequestModel
+from optimizer.io.scenario_reader import coordinates_look_missing
 
 EventKind = Literal[
     "departed",
@@ -57,16 +60,14 @@ TAKES: dict[str, tuple[str, ...]] = {
 OPTIONAL = ("vehicle_id", "order_id", "lat", "lon", "reason", "delay_s", "note")
 
 
-class EventIn(BaseModel):
+class EventIn(RequestModel):
     """A vehicle event. ``event_id`` makes it idempotent: the same id sent again with
     the same body counts once (200, the state as it is); with another body, 409."""
-
-    model_config = ConfigDict(extra="forbid")
 
     event_id: str = Field(min_length=1, max_length=128, description="Unique per event.")
     kind: EventKind
     plan_id: str = Field(min_length=1, max_length=36, description="The plan job's id.")
-    occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with offset.")
+    occurred_at: Instant = Field(description="When it happened, ISO 8601 with offset.")
     vehicle_id: str | None = Field(None, min_length=1, max_length=128)
     order_id: str | None = Field(None, min_length=1, max_length=64)
     lat: float | None = Field(None, ge=-90, le=90)
@@ -85,6 +86,9 @@ class EventIn(BaseModel):
         problems += [f"{self.kind} takes no {f}" for f in extra]
         if (self.lat is None) != (self.lon is None):
             problems.append("lat and lon go together")
+        elif self.lat is not None and coordinates_look_missing(self.lat, self.lon):
+            problems.append("coordinates 0,0 look missing (no GPS fix?): send the position, "
+                            "or leave lat and lon out")  # fmt: skip
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -227,3 +227,27 @@ def test_fuzzed_plan_requests_get_no_5xx_and_answers_the_spec_documents(case):
     # schemas, bad data refused, auth enforced) but one: a scenario path that fits the
     # schema may still name no scenario folder, and that is a 422.
     case.call_and_validate(headers=PLANNER, excluded_checks=[positive_data_acceptance])
+
+
+def test_a_later_days_plan_whose_confirmed_orders_need_what_the_scenario_lacks_names_it(
+    client, tmp_path, monkeypatch
+):
+    """Issue 13, item 9: the problems of a later day's folder that lacks a node or SKU of
+    an order confirmed for it fail the job with those problems, not "internal error"."""
+    from optimizer.model import Order, OrderLine, Service
+
+    tomorrow = tmp_path / "tomorrow"
+    write(generate(5, 3, date="2026-11-25"), tomorrow)
+    ghost = Order(
+        order_id="W-GHOST", lat=48.85, lon=2.35, service=Service.CLICK_COLLECT,
+        slot_start_s=10 * 3600, slot_end_s=12 * 3600, service_time_s=60,
+        lines=(OrderLine(sku="NO-SUCH-SKU", qty=1),), collect_node_id="NO-SUCH-NODE",
+    )  # fmt: skip
+    checkout = client.app.state.checkout
+    monkeypatch.setattr(checkout, "confirmed_orders", lambda day=None: [ghost])
+    job = wait_for(client, submit(client, scenario=str(tomorrow))["id"])
+    assert job["status"] == "failed", job
+    assert job["error"] != "internal error"
+    assert f"scenario {tomorrow.resolve()} has 2 problems" in job["error"]
+    assert "needs node NO-SUCH-NODE, which this scenario lacks" in job["error"]
+    assert "needs SKU NO-SUCH-SKU, which this scenario lacks" in job["error"]

@@ -211,3 +211,22 @@ def test_generate_force_keeps_files_of_no_scenario(tmp_path):
     result = runner.invoke(app, ["generate", "--orders", "10", "--force", "--out", str(day)])
     assert result.exit_code == 0, result.output
     assert (day / "README.md").exists()
+
+
+def test_an_integer_beyond_64_bits_in_stock_or_order_lines_is_a_clear_error(tmp_path):
+    """Issue 13, item 7: numpy's int64 overflowed with a traceback; the reader bounds
+    every number, all problems at once."""
+    broken = tmp_path / "broken"
+    shutil.copytree(PARIS, broken)
+    for name in ("stock.csv", "order_lines.csv"):
+        lines = (broken / name).read_text().splitlines()
+        row = lines[1].split(",")
+        row[lines[0].split(",").index("qty")] = str(2**63)
+        lines[1] = ",".join(row)
+        (broken / name).write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["plan", str(broken), "--out", str(tmp_path / "plan")])
+    assert result.exit_code == 2, result.output
+    assert "stock.csv, line 2, column qty: too large: 9223372036854775808" in result.output
+    assert "order_lines.csv, line 2, column qty: too large" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "plan").exists()

@@ -190,6 +190,32 @@ def test_candidate_file_reports_every_problem_at_once(tmp_path):
     }  # fmt: skip
 
 
+def test_candidate_file_refuses_repeated_and_unknown_columns_huge_numbers_and_0_0(tmp_path):
+    """Issue 13, items 7, 8 and 11 in the other CSV reader."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "site_id,name,kind,lat,lon,capacity_orders_per_day,lat,colour\n"
+        "A,ok,dark_store,48.85,2.35,,48.86,red\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CandidatesError) as caught:
+        load_candidates(bad)
+    assert [(p.line, p.column) for p in caught.value.problems] == [(1, "lat"), (1, "colour")]
+    bad.write_text(
+        "site_id,name,kind,lat,lon,capacity_orders_per_day\n"
+        f"A,huge,dark_store,48.85,2.35,{2**63}\n"
+        "B,missing,dark_store,0,0,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CandidatesError) as caught:
+        load_candidates(bad)
+    assert [(p.line, p.column) for p in caught.value.problems] == [
+        (2, "capacity_orders_per_day"),
+        (3, "lat"),
+    ]
+    assert "coordinates 0,0 look missing" in caught.value.problems[1].message
+
+
 def test_cli_design_writes_the_comparison_and_map(tmp_path):
     out = tmp_path / "design"
     runner = CliRunner()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import assume as hypothesis_assume
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -386,6 +387,24 @@ BAD_INPUT = {
         ("nodes.csv", 2, None, "not UTF-8"),
     ),
     "empty file": (replace_file("catalogue.csv", ""), ("catalogue.csv", None, None, "empty")),
+    "repeated column": (
+        replace_file("stock.csv", "node_id,sku,qty,qty\nHUB1,SKU-A,3,7\n"),
+        ("stock.csv", 1, "qty", "column 'qty' appears 2 times (columns 3, 4)"),
+    ),
+    "unknown column": (
+        replace_file("stock.csv", "node_id,sku,qty,quantity\nHUB1,SKU-A,3,7\n"),
+        ("stock.csv", 1, "quantity", "unknown column 'quantity'"),
+    ),
+    "misspelt optional column": (
+        lambda files: [
+            row.update(ship_from_node=row.pop("collect_node_id", "")) for row in files["orders.csv"]
+        ],  # fmt: skip
+        ("orders.csv", 1, "ship_from_node", "did you mean 'ship_from_node_id'?"),
+    ),
+    "nameless column": (
+        replace_file("stock.csv", "node_id,sku,qty,\nHUB1,SKU-A,3,\n"),
+        ("stock.csv", 1, None, "column 4 has no name (a trailing comma?)"),
+    ),
     "extra cells": (
         replace_file("stock.csv", "node_id,sku,qty\nHUB1,SKU-A,3,7\n"),
         ("stock.csv", 2, None, "4 cells, the header has 3"),
@@ -399,6 +418,34 @@ BAD_INPUT = {
     "not finite": (
         cell("catalogue.csv", 2, "weight_kg", "1e999"),
         ("catalogue.csv", 2, "weight_kg", "out of range"),
+    ),
+    "integer beyond 64 bits": (
+        cell("stock.csv", 2, "qty", str(2**63)),
+        ("stock.csv", 2, "qty", "too large: 9223372036854775808 (at most 1,000,000,000"),
+    ),
+    "integer too large for a day": (
+        cell("order_lines.csv", 2, "qty", "1000000001"),
+        ("order_lines.csv", 2, "qty", "too large"),
+    ),
+    "number too large for a day": (
+        cell("vehicle_types.csv", 2, "capacity_kg", "1e300"),
+        ("vehicle_types.csv", 2, "capacity_kg", "too large: 1e300"),
+    ),
+    "setting too large": (
+        setting("unserved_penalty_eur", value=10**20),
+        ("scenario.yaml", 5, "unserved_penalty_eur", "too large"),
+    ),
+    "order coordinates 0,0": (
+        lambda files: files["orders.csv"][1].update(lat=0, lon=0),
+        ("orders.csv", 3, "lat", "coordinates 0,0 look missing"),
+    ),
+    "node coordinates 0,0": (
+        lambda files: files["nodes.csv"][0].update(lat="0.0", lon="-0"),
+        ("nodes.csv", 2, "lat", "coordinates 0,0 look missing"),
+    ),
+    "order id with a slash": (
+        cell("orders.csv", 2, "order_id", "A/1"),
+        ("orders.csv", 2, "order_id", "'A/1' contains '/', which names the parcels"),
     ),
     "not an integer": (
         cell("fleet.csv", 2, "count", "2.5"),
@@ -857,3 +904,86 @@ def test_a_click_and_collect_by_shuttle_needs_its_departure_and_only_it_has_one(
     assert {(p.line, p.column) for p in error.value.problems} == {
         (2, "transfer_departs"), (5, "transfer_departs")
     }  # fmt: skip
+
+
+# --- classes of bad input across every CSV file (issue 13, items 7 and 8) ------------
+
+
+def _numeric_cells() -> list[tuple[str, int, str]]:
+    """(file, line, column) of every number in the minimal scenario's CSV files."""
+    return [
+        (name, line, column)
+        for name, rows in minimal_files().items()
+        if name.endswith(".csv")
+        for line, row in enumerate(rows, start=2)
+        for column, value in row.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    where=st.sampled_from(_numeric_cells()),
+    huge=st.one_of(
+        st.integers(min_value=10**9 + 1).map(str),
+        st.integers(max_value=-(10**9) - 1).map(str),
+        st.floats(min_value=1.0000001e9, max_value=1e308).map(repr),
+        st.sampled_from([str(2**63), str(2**64), str(-(2**63) - 1), "9" * 400]),
+    ),
+)
+def test_a_number_too_large_in_any_numeric_column_is_a_located_problem(where, huge):
+    file, line, column = where
+    files = minimal_files()
+    cell(file, line, column, huge)(files)
+    with tempfile.TemporaryDirectory() as folder:
+        problems = problems_of(write_scenario(Path(folder), files))
+    assert any((p.file, p.line, p.column) == where for p in problems), problems
+
+
+def _csv_columns() -> list[tuple[str, str]]:
+    return [
+        (name, column)
+        for name, rows in minimal_files().items()
+        if name.endswith(".csv")
+        for column in rows[0]
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    where=st.sampled_from(_csv_columns()),
+    unknown=st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=12),
+    repeat=st.booleans(),
+)
+def test_a_repeated_or_unknown_column_in_any_csv_file_names_file_and_column(where, unknown, repeat):
+    file, column = where
+    files = minimal_files()
+    header = list(dict.fromkeys(key for row in files[file] for key in row))
+    added = column if repeat else unknown
+    hypothesis_assume(added not in header or repeat)
+    rows = [",".join([*header, added])]
+    rows += [",".join([*(str(r.get(c, "")) for c in header), "1"]) for r in files[file]]
+    files[file] = "\n".join(rows) + "\n"
+    with tempfile.TemporaryDirectory() as folder:
+        problems = problems_of(write_scenario(Path(folder), files))
+    assert any((p.file, p.line, p.column) == (file, 1, added) for p in problems), problems
+
+
+def test_the_columns_report_otif_writes_into_service_times_are_accepted(tmp_path):
+    files = minimal_files()
+    files["postcodes.csv"] = [{"postcode": "75011", "name": "Paris 11e", "lat": 48.86,
+                               "lon": 2.38}]  # fmt: skip
+    files["service_times.csv"] = [{"postcode": "75011", "factor": 1.5, "samples": 12,
+                                   "planned_median_s": 120, "actual_median_s": 180}]  # fmt: skip
+    load_scenario(write_scenario(tmp_path, files))
+
+
+def test_a_return_id_with_a_slash_is_refused(tmp_path):
+    files = minimal_files()
+    files["returns.csv"] = [{"return_id": "R/1", "lat": 48.86, "lon": 2.35,
+                             "slot_start": at("10:00"), "slot_end": at("12:00"),
+                             "service_time_s": 60}]  # fmt: skip
+    files["return_lines.csv"] = [{"return_id": "R/1", "sku": "SKU-A", "qty": 1}]
+    problems = problems_of(write_scenario(tmp_path, files))
+    assert [(p.file, p.line, p.column) for p in problems] == [("returns.csv", 2, "return_id")]
+    assert "contains '/'" in problems[0].message

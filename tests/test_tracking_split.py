@@ -46,6 +46,17 @@ def test_a_split_order_is_tracked_by_its_last_parcel_and_each_parcel_takes_event
             "vehicle_id": day["other"], "order_id": "S/2"}  # fmt: skip
     response = service.post("/v1/events", json=body, headers=PLANNER)
     assert response.status_code == 201, response.text
-    assert service.get("/v1/orders/S/2/tracking", headers=CHECKOUT).status_code == 404
+    # A parcel is tracked on its own too (issue 13, item 10), its id as is or encoded.
+    for path in ("/v1/orders/S/2/tracking", "/v1/orders/S%2F2/tracking"):
+        parcel = service.get(path, headers=CHECKOUT)
+        assert parcel.status_code == 200, parcel.text
+        assert parcel.json()["order_id"] == "S/2" and parcel.json()["status"] == "delivered"
+    link = parcel.json()["tracking_url"]
+    assert link.startswith("/track/S%2F2?token=")
+    assert service.get(link).status_code == 200
+    token = link.split("token=")[1]
+    assert service.get(f"/v1/orders/S/2/tracking?token={token}").status_code == 200
+    assert service.get(f"/v1/orders/S/1/tracking?token={token}").status_code == 401
+    assert service.get("/v1/orders/S/9/tracking", headers=CHECKOUT).status_code == 404
     tracked = service.get("/v1/orders/S/tracking", headers=CHECKOUT).json()
     assert tracked["order_id"] == "S/1" and tracked["status"] == "planned"

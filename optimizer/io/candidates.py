@@ -14,6 +14,13 @@ import math
 from pathlib import Path
 
 from optimizer.io.problems import Problem, ScenarioError
+from optimizer.io.scenario_reader import (
+    MAX_NUMBER,
+    MISSING_COORDINATES,
+    coordinates_look_missing,
+    header_problems,
+    header_readable,
+)
 from optimizer.network.sites import KIND_PROFILES, Site, candidate
 
 COLUMNS = ("site_id", "name", "kind", "lat", "lon")
@@ -39,16 +46,13 @@ def load_candidates(path: str | Path) -> list[Site]:
         raise CandidatesError(path, [Problem(name, None, None, "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CandidatesError(path, [Problem(name, None, None, f"cannot read: {exc}")]) from None
-    problems: list[Problem] = []
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise CandidatesError(path, [Problem(name, None, None, "empty; expected a header")])
     header = [c.strip() for c in rows[0]]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise CandidatesError(
-            path, [Problem(name, 1, None, f"missing columns {', '.join(missing)}")]
-        )
+    problems = header_problems(name, header, COLUMNS, OPTIONAL)
+    if not header_readable(problems):
+        raise CandidatesError(path, problems)
     sites: list[Site] = []
     seen: dict[str, int] = {}
     kinds = ", ".join(map(str, KIND_PROFILES))
@@ -74,9 +78,13 @@ def load_candidates(path: str | Path) -> list[Site]:
         numbers = {}
         for column, low, high in (("lat", -90, 90), ("lon", -180, 180)):
             numbers[column] = _number(cells.get(column, ""), low, high, column, bad)
+        if None not in (numbers["lat"], numbers["lon"]) and coordinates_look_missing(
+            numbers["lat"], numbers["lon"]
+        ):
+            bad("lat", MISSING_COORDINATES)
         for column in OPTIONAL:
             raw_value = cells.get(column, "")
-            numbers[column] = _number(raw_value, 0, None, column, bad) if raw_value else None
+            numbers[column] = _number(raw_value, 0, MAX_NUMBER, column, bad) if raw_value else None
         if len(problems) > found:
             continue
         capacity = numbers["capacity_orders_per_day"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import difflib
 import io
 import json
 import json.decoder
@@ -71,6 +72,15 @@ RETURNS_FILE = "returns.csv"
 RETURN_LINES_FILE = "return_lines.csv"
 # A zone's service-time factor outside (0, 10] is a typo, not a measurement.
 MAX_SERVICE_TIME_FACTOR = 10.0
+# What ``lastmile report otif --service-times`` writes besides postcode and factor (read
+# by people, not by the planner).
+SERVICE_TIMES_EXTRA = ("samples", "planned_median_s", "actual_median_s")
+# No quantity, count, duration, cost or capacity of a delivery day comes near this: a
+# larger number is a unit or export error, and would overflow the solvers' 64-bit sums.
+MAX_NUMBER = 1_000_000_000
+# Parcels of a split order are ORDER/1, ORDER/2 (tracked as such, also in URLs): an order
+# or return id with this character would be mistaken for a parcel and cannot be tracked.
+PARCEL_SEPARATOR = "/"
 
 # The planner's documented size (docs/scenario-format.md), checked before a file is
 # parsed: beyond it a plan would exhaust the machine's memory, not finish later. The
@@ -160,6 +170,25 @@ def _integer(raw: str) -> int:
         raise _Invalid(f"integer out of range: {_show(raw)}") from None
 
 
+def _capped(value: T, shown: str) -> T:
+    """``value`` if at most :data:`MAX_NUMBER` in size."""
+    if abs(value) > MAX_NUMBER:
+        raise _Invalid(f"too large: {shown} (at most {MAX_NUMBER:,} in size)")
+    return value
+
+
+def coordinates_look_missing(lat: float, lon: float) -> bool:
+    """0,0 (in the Gulf of Guinea) is where an export puts an address it has no
+    coordinates for, not a delivery address."""
+    return lat == 0 and lon == 0
+
+
+MISSING_COORDINATES = (
+    "coordinates 0,0 look missing (an export writes 0,0 for an address it could not"
+    " locate): give the address's lat and lon"
+)
+
+
 def _enum(raw: object, kind: type[E], what: str) -> E:
     if isinstance(raw, str):
         try:
@@ -219,6 +248,48 @@ class _Index:
     complete: bool = False
 
 
+def header_problems(
+    file: str, header: list[str], columns: tuple[str, ...], optional: tuple = ()
+) -> list[Problem]:
+    """Every problem of a CSV header (line 1): missing, repeated (which cell counts would
+    be unclear) and unknown columns (a misspelt optional column would be silently
+    ignored), with a close known name as a hint. A header with missing or repeated
+    columns cannot be read; unknown columns alone leave its lines readable."""
+    expected = columns + optional
+    problems = []
+    missing = [name for name in columns if name not in header]
+    if missing:
+        problems.append(Problem(
+            file, 1, None,
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+            f" (the header has: {', '.join(header)}; expected: {', '.join(expected)})",
+        ))  # fmt: skip
+    repeated = sorted({name for name in header if header.count(name) > 1}, key=header.index)
+    for name in repeated:
+        places = [str(i + 1) for i, other in enumerate(header) if other == name]
+        message = (
+            f"column {name!r} appears {len(places)} times (columns {', '.join(places)}):"
+            " which one counts is unclear"
+        )
+        problems.append(Problem(file, 1, name, message))
+    for i, name in enumerate(header):
+        if name in expected:
+            continue
+        if not name:
+            message = f"column {i + 1} has no name (a trailing comma?)"
+        else:
+            close = difflib.get_close_matches(name, expected, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            message = f"unknown column {name!r}{hint} (expected: {', '.join(expected)})"
+        problems.append(Problem(file, 1, name or None, message))
+    return problems
+
+
+def header_readable(problems: list[Problem]) -> bool:
+    """Whether a header with these :func:`header_problems` leaves its lines readable."""
+    return not any(p.message.startswith(("missing column", "column '")) for p in problems)
+
+
 class _Table:
     """One CSV file: reports a missing file, bad encoding or bad header once, then
     iterates over its non-blank lines as :class:`_Row` (cells stripped)."""
@@ -255,15 +326,7 @@ class _Table:
             self.problem(None, None, f"the file is empty; expected a header: {', '.join(columns)}")
             return
         header = [name.strip() for name in lines[0][1]]
-        missing = [name for name in columns if name not in header]
-        if missing:
-            self.problem(
-                1,
-                None,
-                f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
-                f" (the header has: {', '.join(header)}; expected:"
-                f" {', '.join(columns + optional)})",
-            )
+        if not self._header_ok(header, columns, optional):
             return
         self.complete = True
         for line, raw in lines[1:]:
@@ -275,6 +338,12 @@ class _Table:
                 self.complete = False
                 continue
             self.rows.append(_Row(self, line, dict(zip(header, cells, strict=False))))
+
+    def _header_ok(self, header: list[str], columns: tuple[str, ...], optional: tuple) -> bool:
+        """Record every problem of the header; True when its lines can be read."""
+        problems = header_problems(self.file, header, columns, optional)
+        self.reader.problems.extend(problems)
+        return header_readable(problems)
 
 
 class _Row:
@@ -319,14 +388,14 @@ class _Row:
         return self.get(
             column,
             f"a number {_bounds(min, max, strict)}".rstrip(),
-            lambda raw: _in_range(_number(raw), raw, min, max, strict),
+            lambda raw: _capped(_in_range(_number(raw), raw, min, max, strict), raw),
         )
 
     def integer(self, column: str, min: int = 0, strict: bool = False) -> int | None:
         return self.get(
             column,
             f"an integer {_bounds(min, None, strict)}",
-            lambda raw: _in_range(_integer(raw), raw, min, None, strict),
+            lambda raw: _capped(_in_range(_integer(raw), raw, min, None, strict), raw),
         )
 
     def enum(self, column: str, kind: type[E]) -> E | None:
@@ -396,6 +465,23 @@ class _Row:
             self.problem(column, f"unknown {index.noun} {value!r} (not in {index.file})")
         return value
 
+    def tracked_id(self, column: str, index: _Index) -> str | None:
+        """A unique id that is tracked on its own (an order, a return): without
+        :data:`PARCEL_SEPARATOR`."""
+        value = self.unique(column, index)
+        if value is not None and PARCEL_SEPARATOR in value:
+            self.problem(column, f"{value!r} contains {PARCEL_SEPARATOR!r}, which names the "
+                         f"parcels of a split order ({index.noun} id{PARCEL_SEPARATOR}1, ...)"
+                         f"; use another character")  # fmt: skip
+        return value
+
+    def coordinates(self) -> tuple[float | None, float | None]:
+        """``lat`` and ``lon``, in range; 0,0 is refused as probably missing."""
+        lat, lon = self.number("lat", min=-90, max=90), self.number("lon", min=-180, max=180)
+        if lat is not None and lon is not None and coordinates_look_missing(lat, lon):
+            self.problem("lat", MISSING_COORDINATES)
+        return lat, lon
+
 
 # --- scenario.yaml -------------------------------------------------------------------
 
@@ -451,7 +537,7 @@ def _number_value(
     def parse(value: object) -> Any:
         if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
             raise _Invalid(f"expected {expected}, got {_show(value)}")
-        return _in_range(value, str(value), low, None, strict)
+        return _capped(_in_range(value, str(value), low, None, strict), str(value))
 
     return parse
 
@@ -835,13 +921,14 @@ class _ScenarioReader:
         nodes: dict[str, Node] = {}
         for row in self.table("nodes.csv", columns, ids=self.node_ids):
             opens_s, closes_s = row.span("opens", "closes", row.time, "node", ("opens", "closes"))
+            lat, lon = row.coordinates()
             node = row.build(
                 Node,
                 node_id=row.unique("node_id", self.node_ids),
                 name=row.optional_text("name"),
                 kind=row.enum("kind", NodeKind),
-                lat=row.number("lat", min=-90, max=90),
-                lon=row.number("lon", min=-180, max=180),
+                lat=lat,
+                lon=lon,
                 opens_s=opens_s,
                 closes_s=closes_s,
                 **{c: row.number(c, min=0) for c in non_negative},
@@ -974,12 +1061,13 @@ class _ScenarioReader:
         places: dict[str, Place] = {}
         postcodes = _Index("postcode", POSTCODES_FILE)
         for row in self.table(POSTCODES_FILE, ("postcode", "name", "lat", "lon")):
+            lat, lon = row.coordinates()
             place = row.build(
                 Place,
                 postcode=row.unique("postcode", postcodes),
                 name=row.optional_text("name"),
-                lat=row.number("lat", min=-90, max=90),
-                lon=row.number("lon", min=-180, max=180),
+                lat=lat,
+                lon=lon,
             )
             if place is not None:
                 places[place.postcode] = place
@@ -993,7 +1081,7 @@ class _ScenarioReader:
             return orders
         factors: dict[str, float] = {}
         seen = _Index("postcode", SERVICE_TIMES_FILE)
-        for row in self.table(SERVICE_TIMES_FILE, ("postcode", "factor")):
+        for row in self.table(SERVICE_TIMES_FILE, ("postcode", "factor"), SERVICE_TIMES_EXTRA):
             postcode = row.unique("postcode", seen)
             factor = row.number("factor", min=0, max=MAX_SERVICE_TIME_FACTOR, strict=True)
             if postcode is not None and postcode not in places:
@@ -1033,11 +1121,12 @@ class _ScenarioReader:
             slot = row.span("slot_start", "slot_end", row.datetime, "slot")
             collect_node_id = self._collect_node(row, service)
             ship_from_node_id = self._ship_from_node(row)
+            lat, lon = row.coordinates()
             order = row.build(
                 dict,
-                order_id=row.unique("order_id", self.order_ids),
-                lat=row.number("lat", min=-90, max=90),
-                lon=row.number("lon", min=-180, max=180),
+                order_id=row.tracked_id("order_id", self.order_ids),
+                lat=lat,
+                lon=lon,
                 service=service,
                 slot_start_s=slot[0],
                 slot_end_s=slot[1],
@@ -1122,7 +1211,7 @@ class _ScenarioReader:
         table = self.table(RETURNS_FILE, columns, optional, self.return_ids)
         pending: list[dict[str, Any]] = []
         for row in table:
-            return_id = row.unique("return_id", self.return_ids)
+            return_id = row.tracked_id("return_id", self.return_ids)
             if return_id is not None and return_id in self.order_ids.lines:
                 row.problem("return_id", f"{return_id!r} is also an order_id in orders.csv; "
                             "return and order ids must differ")  # fmt: skip
@@ -1130,7 +1219,7 @@ class _ScenarioReader:
             if row.optional_text("kind"):
                 kind = row.enum("kind", ReturnKind)
             slot = row.span("slot_start", "slot_end", row.datetime, "slot")
-            lat, lon = row.number("lat", min=-90, max=90), row.number("lon", min=-180, max=180)
+            lat, lon = row.coordinates()
             order_id = row.optional_text("order_id") or None
             if kind is ReturnKind.EXCHANGE:
                 order_id = row.ref("order_id", self.order_ids, "the delivery order of the exchange")
