@@ -133,6 +133,29 @@ def running_service(
         yield client
 
 
+@contextmanager
+def served_by_uvicorn(app: FastAPI, log_level: str = "warning") -> Iterator[int]:
+    """``app`` served by a real uvicorn on a free port of 127.0.0.1 (in a thread) for
+    the block: its port."""
+    import threading
+    import time
+
+    import uvicorn
+
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level=log_level))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not uv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield uv.servers[0].sockets[0].getsockname()[1]
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=30)
+
+
 def service_fixture(
     backends: tuple[str, ...] = BACKENDS,
     scope: str = "module",

@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 import time
 
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.limits import BODY_LIMITS_BYTES, DEFAULT_BODY_LIMIT_BYTES, MIB, body_limit_bytes
@@ -21,6 +19,7 @@ from tests.api_support import (
     PLANNER_KEY,
     database_url,
     keyed,
+    served_by_uvicorn,
     service_fixture,
     service_settings,
 )
@@ -97,19 +96,8 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("limits-uvicorn")
     with database_url("sqlite", tmp) as url:
         app = create_app(service_settings(url, tmp, **quick_start_settings(tmp)))
-        uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not uv.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        port = uv.servers[0].sockets[0].getsockname()[1]
-        try:
+        with served_by_uvicorn(app) as port:
             yield ("127.0.0.1", port)
-        finally:
-            uv.should_exit = True
-            thread.join(timeout=30)
 
 
 def _send_until_answered(

@@ -6,18 +6,21 @@ Skipped when Chromium or Playwright is missing, except in CI (``CI`` set), where
 
 import os
 import shutil
-import socket
-import threading
-import time
 from datetime import datetime
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from optimizer.io import load_scenario
-from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, database_url, keyed, service_settings
+from tests.api_support import (
+    CHECKOUT_KEY,
+    PLANNER_KEY,
+    database_url,
+    keyed,
+    served_by_uvicorn,
+    service_settings,
+)
 from tests.api_support import quick_start as quick_start_settings
 from tests.tracking_support import KM_NORTH_DEG, hand_plan, store_done_plan, with_pickup
 
@@ -56,12 +59,6 @@ def browser():
         launched.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The service in uvicorn on a free port, with the hand-checked plan stored and a
@@ -73,15 +70,7 @@ def server(tmp_path_factory):
         node = next(iter(load_scenario(values["scenario"]).nodes))
         values["driver_keys"] = [f"{DRIVER_KEY}:{node}/ebike/1"]  # bike 1 of the hand plan
         app = create_app(service_settings(url, tmp, **values))
-        port = _free_port()
-        uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not uv.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        try:
+        with served_by_uvicorn(app) as port:
             base = f"http://127.0.0.1:{port}"
             scenario_dir = app.state.settings.scenario
             doc, facts = hand_plan(scenario_dir)
@@ -110,9 +99,6 @@ def server(tmp_path_factory):
                 pickup = client.get("/v1/orders/R1/tracking", headers=keyed(CHECKOUT_KEY))
             yield {"app": app, "base": base, "plan_id": plan_id, "tracking": tracking.json(),
                    "pickup": pickup.json(), **facts}  # fmt: skip
-        finally:
-            uv.should_exit = True
-            thread.join(timeout=30)
 
 
 def test_the_tracking_page_shows_the_status_the_eta_window_and_the_history(browser, server):

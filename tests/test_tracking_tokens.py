@@ -6,15 +6,12 @@ import base64
 import hashlib
 import hmac
 import logging
-import socket
-import threading
 import time
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.clock import ManualClock
@@ -27,6 +24,7 @@ from tests.api_support import (
     keyed,
     quick_start,
     running_service,
+    served_by_uvicorn,
     service_settings,
 )
 from tests.tracking_support import hand_plan, store_done_plan
@@ -119,12 +117,6 @@ def test_the_filter_redacts_an_access_log_record():
     assert "secret" not in record.getMessage() and "token=[redacted]" in record.getMessage()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Capture(logging.Handler):
     def __init__(self):
         super().__init__()
@@ -139,37 +131,28 @@ def test_uvicorns_access_log_never_shows_a_token(tmp_path):
     runs it: the access log has each request, its token redacted."""
     with database_url("sqlite", tmp_path) as url:
         app = create_app(service_settings(url, tmp_path, **quick_start(tmp_path)))
-        port = _free_port()
-        uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info"))
         capture = Capture()
-        thread = threading.Thread(target=uv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not uv.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        logging.getLogger("uvicorn.access").addHandler(capture)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            scenario_dir = app.state.settings.scenario
-            store_done_plan(app, scenario_dir, hand_plan(scenario_dir)[0])
-            order_id = "A"
-            with httpx.Client(base_url=base) as client:
-                answer = client.get(
-                    f"/v1/orders/{order_id}/tracking", headers=keyed(CHECKOUT_KEY)
-                ).json()
-                token = answer["tracking_url"].split("token=")[1]
-                assert client.get(answer["tracking_url"]).status_code == 200  # the page
-                assert client.get(
-                    f"/v1/orders/{order_id}/tracking", params={"token": token}
-                ).is_success
-            deadline = time.monotonic() + 10
-            while len(capture.lines) < 3 and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            logging.getLogger("uvicorn.access").removeHandler(capture)
-            uv.should_exit = True
-            thread.join(timeout=30)
+        with served_by_uvicorn(app, log_level="info") as port:
+            logging.getLogger("uvicorn.access").addHandler(capture)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                scenario_dir = app.state.settings.scenario
+                store_done_plan(app, scenario_dir, hand_plan(scenario_dir)[0])
+                order_id = "A"
+                with httpx.Client(base_url=base) as client:
+                    answer = client.get(
+                        f"/v1/orders/{order_id}/tracking", headers=keyed(CHECKOUT_KEY)
+                    ).json()
+                    token = answer["tracking_url"].split("token=")[1]
+                    assert client.get(answer["tracking_url"]).status_code == 200  # the page
+                    assert client.get(
+                        f"/v1/orders/{order_id}/tracking", params={"token": token}
+                    ).is_success
+                deadline = time.monotonic() + 10
+                while len(capture.lines) < 3 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            finally:
+                logging.getLogger("uvicorn.access").removeHandler(capture)
     logged = "\n".join(capture.lines)
     assert logged.count("token=[redacted]") == 2, logged
     assert token not in logged and token.partition(".")[2] not in logged
