@@ -9,10 +9,11 @@ A pure ASGI middleware (:class:`RequestGate`), outside FastAPI's body reading:
   still the endpoint's business (403, :func:`api.auth.require_role`). Requests without a
   body (``GET``, ``DELETE``, the customer's ``?token=`` tracking reads) are checked by
   their endpoint as before.
-* **Limit the body per endpoint** (:data:`BODY_LIMITS_BYTES`, default
-  :data:`DEFAULT_BODY_LIMIT_BYTES`): a declared ``Content-Length`` above the limit is
-  refused with 413 before a byte is read; a streamed (chunked) body is counted as it
-  arrives and refused with 413 as soon as it passes the limit.
+* **Limit the body per endpoint** (:data:`BODY_LIMITS_BYTES`, one entry per endpoint
+  that reads a body; :data:`DEFAULT_BODY_LIMIT_BYTES` for any other request): a
+  declared ``Content-Length`` above the limit is refused with 413 before a byte is read;
+  a streamed (chunked) body is counted as it arrives and refused with 413 as soon as it
+  passes the limit.
 """
 
 from __future__ import annotations
@@ -37,21 +38,36 @@ KIB = 1024
 MIB = 1024 * KIB
 # Every body the service reads is small (a basket, an option id, an event, a plan or
 # re-plan request) except a stock count.
-DEFAULT_BODY_LIMIT_BYTES = 64 * KIB
-# (method, path pattern) -> limit. PUT /v1/stock takes up to 100,000 rows of about 60
-# bytes each (see api.checkout.StockUpdate).
+SMALL_BODY_LIMIT_BYTES = 64 * KIB
+# (method, path pattern) -> limit, one entry for every endpoint that reads a body: a new
+# endpoint with a body and no entry here fails tests/test_api_limits.py, which walks the
+# app's routes. PUT /v1/stock takes up to 100,000 rows of about 60 bytes each (see
+# api.checkout.StockUpdate).
 BODY_LIMITS_BYTES: dict[tuple[str, str], int] = {
+    ("POST", r"/v1/plans"): SMALL_BODY_LIMIT_BYTES,
+    ("POST", r"/v1/plans/[^/]+/replan"): SMALL_BODY_LIMIT_BYTES,
+    ("POST", r"/v1/promise"): SMALL_BODY_LIMIT_BYTES,
+    ("POST", r"/v1/holds"): SMALL_BODY_LIMIT_BYTES,
     ("PUT", r"/v1/stock"): 16 * MIB,
+    ("POST", r"/v1/events"): SMALL_BODY_LIMIT_BYTES,
 }
+# Any other request (an endpoint that reads no body, an unknown path) carrying a body.
+DEFAULT_BODY_LIMIT_BYTES = SMALL_BODY_LIMIT_BYTES
 _COMPILED = [(m, re.compile(p + r"\Z"), limit) for (m, p), limit in BODY_LIMITS_BYTES.items()]
+
+
+def declared_body_limit_bytes(method: str, path: str) -> int | None:
+    """The limit :data:`BODY_LIMITS_BYTES` declares for ``method path``, or None."""
+    for m, pattern, limit in _COMPILED:
+        if m == method and pattern.match(path):
+            return limit
+    return None
 
 
 def body_limit_bytes(method: str, path: str) -> int:
     """The most bytes of body the service reads for ``method path``."""
-    for m, pattern, limit in _COMPILED:
-        if m == method and pattern.match(path):
-            return limit
-    return DEFAULT_BODY_LIMIT_BYTES
+    declared = declared_body_limit_bytes(method, path)
+    return DEFAULT_BODY_LIMIT_BYTES if declared is None else declared
 
 
 def _too_large_detail(method: str, path: str, limit_bytes: int) -> str:
