@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from api.db import Database
 from api.models import ApiKey
 from api.settings import Settings
+from optimizer.io.file_limits import MAX_KEYS_FILE_BYTES, FileTooLargeError, read_text_within
 
 Role = Literal["checkout", "planner", "driver"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -203,10 +204,17 @@ def _well_formed(key: str) -> bool:
 
 def _read_keys_file(path: Path) -> dict[str, Any]:
     """``{checkout: [...], planner: [...], driver: {key: [vehicle ids]}}`` from a YAML (or
-    JSON, which is YAML) file."""
+    JSON, which is YAML) file, at most :data:`MAX_KEYS_FILE_BYTES` (checked before it is
+    read: a YAML file of that size is parsed at once)."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = read_text_within(path, MAX_KEYS_FILE_BYTES, "an API keys file")
+    except FileTooLargeError as exc:
+        raise KeyConfigError(f"{exc} (LASTMILE_API_KEYS_FILE; see the README)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyConfigError(f"{path}: cannot read the API keys file ({exc})") from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise KeyConfigError(f"{path}: cannot read the API keys file ({exc})") from exc
     if document is None:
         return {}

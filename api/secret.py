@@ -25,10 +25,13 @@ from pathlib import Path
 from api.db import PRIVATE_FILE_MODE, Database, make_private_dir, tighten
 from api.models import KV
 from api.settings import Settings
+from optimizer.io.file_limits import KIB, read_text_within
 
 SECRET_FILE = "secret"
 KV_KEY = "server_secret"
 SECRET_BYTES = 32
+# The secret file holds 64 hex digits; anything far longer is not one (and not read).
+MAX_SECRET_FILE_BYTES = 4 * KIB
 
 
 class SecretError(RuntimeError):
@@ -89,7 +92,7 @@ def rotate_secret(db: Database, settings: Settings) -> str:
 def _read(path: Path) -> str:
     tighten(path)
     try:
-        value = path.read_text(encoding="ascii").strip()
+        value = read_text_within(path, MAX_SECRET_FILE_BYTES, "a server secret", "ascii").strip()
         bytes.fromhex(value)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SecretError(f"{path}: cannot read the server secret ({exc})") from exc

@@ -184,16 +184,13 @@ def check(
 ) -> None:
     """Verify a plan against the scenario alone; non-zero exit on any violation."""
     from optimizer.check import check_plan
+    from optimizer.check.read import PlanFileError, read_plan_file
 
     sc = _load(scenario)
     try:
-        document = json.loads(plan_json.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        _fail(f"{plan_json}: no such file")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _fail(f"{plan_json}: not a readable JSON plan ({exc})")
-    if not isinstance(document, dict):
-        _fail(f"{plan_json}: a plan is a JSON object")
+        document = read_plan_file(plan_json)
+    except PlanFileError as exc:
+        _fail(str(exc))
     report = check_plan(sc, document)
     if as_json:
         out = dict(report.kpis)

@@ -13,6 +13,7 @@ import io
 import math
 from pathlib import Path
 
+from optimizer.io.file_limits import MAX_CANDIDATES_BYTES, FileTooLargeError, read_text_within
 from optimizer.io.problems import Problem, ScenarioError
 from optimizer.io.scenario_reader import (
     MAX_NUMBER,
@@ -37,11 +38,15 @@ class CandidatesError(ScenarioError):
 
 
 def load_candidates(path: str | Path) -> list[Site]:
-    """Read and validate a candidate file; raises :class:`CandidatesError`."""
+    """Read and validate a candidate file; raises :class:`CandidatesError` (also for a
+    file beyond :data:`optimizer.io.file_limits.MAX_CANDIDATES_BYTES`, before reading it)."""
     path = Path(path)
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_text_within(path, MAX_CANDIDATES_BYTES, "a candidate-site file", "utf-8-sig")
+    except FileTooLargeError as exc:
+        message = f"{exc} (see docs/scenario-format.md, Size limits)"
+        raise CandidatesError(path, [Problem(name, None, None, message)]) from None
     except FileNotFoundError:
         raise CandidatesError(path, [Problem(name, None, None, "no such file")]) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -35,6 +35,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+from optimizer.io.file_limits import FileTooLargeError, read_text_within
 from optimizer.io.problems import Problem, ScenarioError
 from optimizer.live.zones import nearest_postcodes
 from optimizer.model.scenario import (
@@ -689,9 +690,10 @@ def _polygon(geometry: object) -> BaseGeometry:
 # --- the scenario --------------------------------------------------------------------
 
 
-def _too_big(size_bytes: int) -> str:
+def _too_big(size_bytes: int | None) -> str:
+    size = "more" if size_bytes is None else f"{size_bytes / 2**20:.1f} MiB"
     return (
-        f"the file is {size_bytes / 2**20:.1f} MiB, beyond the planner's limit of "
+        f"the file is {size}, beyond the planner's limit of "
         f"{MAX_FILE_BYTES // 2**20} MiB per file (see docs/scenario-format.md, Size limits): "
         "split the day into smaller scenarios"
     )
@@ -754,11 +756,7 @@ class _ScenarioReader:
         is parsed (its bytes before it is read)."""
         path = self.folder / file
         try:
-            size_bytes = path.stat().st_size
-            if size_bytes > MAX_FILE_BYTES:
-                self.problems.append(Problem(file, None, None, _too_big(size_bytes)))
-                return None
-            text = path.read_text(encoding="utf-8-sig")
+            text = read_text_within(path, MAX_FILE_BYTES, "a scenario file", "utf-8-sig")
             if file.endswith(".csv"):
                 limit = MAX_ROWS_BY_FILE.get(file, MAX_TABLE_ROWS)
                 # Lines after the header: at least the rows (a quoted cell may span lines).
@@ -767,6 +765,9 @@ class _ScenarioReader:
                     self.problems.append(Problem(file, None, None, _too_many(lines, limit)))
                     return None
             return text
+        except FileTooLargeError as error:
+            self.problems.append(Problem(file, None, None, _too_big(error.size_bytes)))
+            return None
         except FileNotFoundError:
             message = "the file is missing"
         except UnicodeDecodeError as error:

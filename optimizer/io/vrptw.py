@@ -13,10 +13,13 @@ BKS route files reproducible to the decimal.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from optimizer.io.file_limits import MAX_VRPTW_FILE_BYTES, read_text_within
 
 SCALE = 10  # integer units per unit of the instance files (one decimal)
 
@@ -98,9 +101,12 @@ def instance_name(path: Path) -> str:
 
 
 def read_instance(path: Path | str) -> VrptwInstance:
-    """Read a Solomon / Gehring-Homberger text file (``VEHICLE`` and ``CUSTOMER`` blocks)."""
+    """Read a Solomon / Gehring-Homberger text file (``VEHICLE`` and ``CUSTOMER`` blocks).
+    ``ValueError`` for a file that is not one, or beyond
+    :data:`optimizer.io.file_limits.MAX_VRPTW_FILE_BYTES` (checked before reading it)."""
     path = Path(path)
-    lines = [line.split() for line in path.read_text(encoding="ascii").splitlines()]
+    text = read_text_within(path, MAX_VRPTW_FILE_BYTES, "a VRPTW instance", "ascii")
+    lines = [line.split() for line in text.splitlines()]
     lines = [words for words in lines if words]
     try:
         vehicle_at = next(i for i, w in enumerate(lines) if w[0].upper() == "VEHICLE")
@@ -129,7 +135,8 @@ def read_instance(path: Path | str) -> VrptwInstance:
 def read_solution(path: Path | str) -> tuple[list[list[int]], float | None]:
     """Read a VRPLIB ``.sol`` file: the routes (customer numbers) and its ``Cost`` line."""
     routes, cost = [], None
-    for line in Path(path).read_text(encoding="ascii").splitlines():
+    text = read_text_within(path, MAX_VRPTW_FILE_BYTES, "a VRPTW solution", "ascii")
+    for line in text.splitlines():
         if line.startswith("Route"):
             routes.append([int(c) for c in line.split(":", 1)[1].split()])
         elif line.startswith("Cost"):
@@ -140,10 +147,10 @@ def read_solution(path: Path | str) -> tuple[list[list[int]], float | None]:
 def read_bks(path: Path | str, convention: str = "dimacs") -> dict[str, BksRow]:
     """The ``bks.csv`` rows of one convention (``dimacs`` by default), by instance name."""
     out = {}
-    with Path(path).open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row["source-convention"].split(";", 1)[0] == convention:
-                out[row["instance"]] = BksRow(int(row["vehicles"]), float(row["distance"]))
+    text = read_text_within(path, MAX_VRPTW_FILE_BYTES, "a best-known-solutions table")
+    for row in csv.DictReader(io.StringIO(text, newline="")):
+        if row["source-convention"].split(";", 1)[0] == convention:
+            out[row["instance"]] = BksRow(int(row["vehicles"]), float(row["distance"]))
     return out
 
 
