@@ -987,3 +987,128 @@ def test_a_return_id_with_a_slash_is_refused(tmp_path):
     problems = problems_of(write_scenario(tmp_path, files))
     assert [(p.file, p.line, p.column) for p in problems] == [("returns.csv", 2, "return_id")]
     assert "contains '/'" in problems[0].message
+
+
+# --- ids: '/' where it makes ids ambiguous, control characters anywhere (issue 13 item 10)
+
+
+def every_file() -> dict[str, object]:
+    """:func:`minimal_files` with every optional file too (returns, an exchange, inbound
+    stock, postcodes, service times): every id column of the format has a cell."""
+    files = minimal_files()
+    window = {"slot_start": at("10:00"), "slot_end": at("12:00"), "service_time_s": 60}
+    files["returns.csv"] = [
+        {"return_id": "R1", "kind": "return", "order_id": "", "lat": 48.86, "lon": 2.35,
+         **window, "shipped_from_node_id": "HUB1"},
+        {"return_id": "X1", "kind": "exchange", "order_id": "O1", "lat": 48.865, "lon": 2.35,
+         **window, "slot_end": at("11:00"), "shipped_from_node_id": ""},  # O1's slot
+    ]  # fmt: skip
+    files["return_lines.csv"] = [
+        {"return_id": "R1", "sku": "SKU-C", "qty": 1},
+        {"return_id": "X1", "sku": "SKU-A", "qty": 1},
+    ]
+    files["inbound.csv"] = [
+        {"node_id": "HUB1", "sku": "SKU-B", "qty": 5, "arrives_at": at("14:00")}
+    ]
+    files["postcodes.csv"] = [{"postcode": "75011", "name": "Paris 11e", "lat": 48.86, "lon": 2.38}]
+    files["service_times.csv"] = [{"postcode": "75011", "factor": 1.5}]
+    return files
+
+
+# The columns whose ids may not contain '/': node and vehicle-type ids are joined into
+# vehicle ids (NODE/TYPE/k), order and return ids name a split order's parcels (ORDER/k);
+# a reference to one of them is held to the same rule.
+SLASH_FREE_COLUMNS = {
+    "node_id", "vehicle_type_id", "order_id", "return_id", "collect_node_id",
+    "ship_from_node_id", "shipped_from_node_id",
+}  # fmt: skip
+ID_COLUMNS = SLASH_FREE_COLUMNS | {"sku", "postcode"}
+
+
+def _id_cells(columns: set[str]) -> list[tuple[str, int, str]]:
+    """(file, line, column) of every non-empty id cell of :func:`every_file` in ``columns``."""
+    return [
+        (name, line, column)
+        for name, rows in every_file().items()
+        if name.endswith(".csv")
+        for line, row in enumerate(rows, start=2)
+        for column, value in row.items()
+        if column in columns and value != ""
+    ]
+
+
+def test_every_file_is_a_valid_scenario_with_every_id_column(tmp_path):
+    scenario = load_scenario(write_scenario(tmp_path, every_file()))
+    assert len(scenario.returns) == 2 and scenario.places
+    seen = {column for _, _, column in _id_cells(ID_COLUMNS)}
+    assert seen == ID_COLUMNS - {"ship_from_node_id"}  # an option of click & collect
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    where=st.sampled_from(_id_cells(SLASH_FREE_COLUMNS)),
+    at_index=st.integers(0, 10),
+    suffix=st.text(st.characters(min_codepoint=48, max_codepoint=90), max_size=3),
+)
+def test_a_slash_in_any_id_column_is_refused_with_file_line_and_column(where, at_index, suffix):
+    file, line, column = where
+    files = every_file()
+    value = str(files[file][line - 2][column])
+    position = min(at_index, len(value))
+    cell(file, line, column, value[:position] + "/" + suffix + value[position:])(files)
+    with tempfile.TemporaryDirectory() as folder:
+        problems = problems_of(write_scenario(Path(folder), files))
+    located = [p for p in problems if (p.file, p.line, p.column) == where]
+    assert located and "contains '/'" in located[0].message, problems
+
+
+def test_node_and_vehicle_type_ids_with_a_slash_say_why(tmp_path):
+    files = every_file()
+    files["vehicle_types.csv"][0]["vehicle_type_id"] = "VAN/2"
+    for row in files["fleet.csv"]:
+        row["vehicle_type_id"] = row["vehicle_type_id"].replace("VAN", "VAN/2")
+    problems = problems_of(write_scenario(tmp_path, files))
+    assert [(p.file, p.line, p.column) for p in problems] == [
+        ("vehicle_types.csv", 2, "vehicle_type_id")
+    ]
+    assert "vehicle ids (NODE/TYPE/1" in problems[0].message
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    where=st.sampled_from(_id_cells(ID_COLUMNS)),
+    control=st.characters(categories=["Cc", "Zl", "Zp", "Cf"]).filter(
+        lambda c: c not in "\r\n\ufeff"  # a line break ends a CSV row; a BOM is stripped
+    ),
+)
+def test_a_control_character_in_any_id_is_refused_with_file_line_and_column(where, control):
+    file, line, column = where
+    files = every_file()
+    value = str(files[file][line - 2][column])
+    cell(file, line, column, value[:1] + control + value[1:])(files)
+    with tempfile.TemporaryDirectory() as folder:
+        problems = problems_of(write_scenario(Path(folder), files))
+    located = [p for p in problems if (p.file, p.line, p.column) == where]
+    assert located and "control or invisible character" in located[0].message, problems
+
+
+def test_a_zone_id_with_a_control_character_is_refused(tmp_path):
+    files = every_file()
+    files["zones.geojson"]["features"][0]["properties"]["zone_id"] = "Z\u200bTL"
+    problems = problems_of(write_scenario(tmp_path, files))
+    assert [(p.file, p.column) for p in problems] == [
+        ("zones.geojson", "features[0].properties.zone_id")
+    ]
+    assert "U+200B" in problems[0].message
+
+
+def test_html_and_url_characters_in_skus_and_zone_ids_are_accepted(tmp_path):
+    """They never form another id or a URL path, and every HTML output escapes them."""
+    files = every_file()
+    for name in ("catalogue.csv", "stock.csv", "order_lines.csv", "inbound.csv",
+                 "return_lines.csv"):  # fmt: skip
+        for row in files[name]:
+            row["sku"] = row["sku"].replace("SKU-A", "SKU<A>&'\"/?#%")
+    files["zones.geojson"]["features"][0]["properties"]["zone_id"] = "<ZTL>/&?#"
+    scenario = load_scenario(write_scenario(tmp_path, files))
+    assert "SKU<A>&'\"/?#%" in scenario.catalogue

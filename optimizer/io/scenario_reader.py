@@ -81,7 +81,18 @@ SERVICE_TIMES_EXTRA = ("samples", "planned_median_s", "actual_median_s")
 MAX_NUMBER = 1_000_000_000
 # Parcels of a split order are ORDER/1, ORDER/2 (tracked as such, also in URLs): an order
 # or return id with this character would be mistaken for a parcel and cannot be tracked.
+# Vehicle ids are NODE/TYPE/k (optimizer.model.Scenario.vehicles): a node or vehicle-type
+# id with it would make them ambiguous. SKUs, postcodes and zone ids may contain it (and
+# '<', '&', '?', '#'): they form no other id and no URL path, and every HTML output
+# escapes them (optimizer.io.html_text). No id may contain a control or invisible
+# character (see docs/scenario-format.md, Ids).
 PARCEL_SEPARATOR = "/"
+_WHY_NO_SEPARATOR = {
+    "order": "which names the parcels of a split order (order id/1, ...)",
+    "return": "which names the parcels of a split order (return id/1, ...)",
+    "node": "which joins vehicle ids (NODE/TYPE/1, ...)",
+    "vehicle type": "which joins vehicle ids (NODE/TYPE/1, ...)",
+}
 
 # The planner's documented size (docs/scenario-format.md), checked before a file is
 # parsed: beyond it a plan would exhaust the machine's memory, not finish later. The
@@ -247,6 +258,22 @@ class _Index:
     lines: dict[str, int] = field(default_factory=dict)
     # References into the file are checked only if every line of it could be read.
     complete: bool = False
+
+
+def id_problem(value: str, noun: str) -> str | None:
+    """What is wrong with ``value`` as an id of a ``noun`` (``"order"``, ``"SKU"``...):
+    a control or invisible character (any id), or :data:`PARCEL_SEPARATOR` (the ids of
+    :data:`_WHY_NO_SEPARATOR`); None when nothing is."""
+    hidden = next((c for c in value if not c.isprintable()), None)
+    if hidden is not None:
+        return (
+            f"{value!r} contains a control or invisible character (U+{ord(hidden):04X}); "
+            "an id is visible text"
+        )
+    why = _WHY_NO_SEPARATOR.get(noun)
+    if why is not None and PARCEL_SEPARATOR in value:
+        return f"{value!r} contains {PARCEL_SEPARATOR!r}, {why}; use another character"
+    return None
 
 
 def header_problems(
@@ -451,29 +478,25 @@ class _Row:
         return start_s, end_s
 
     def unique(self, column: str, index: _Index) -> str | None:
-        """An id this file declares; a repeat names the line of the first one."""
+        """An id this file declares (see :func:`id_problem`); a repeat names the line of
+        the first one."""
         value = self.text(column)
         if value is not None:
+            problem = id_problem(value, index.noun)
+            if problem is not None:
+                self.problem(column, problem)
             first = index.lines.setdefault(value, self.line)
             if first != self.line:
                 self.problem(column, f"duplicate {column} {value!r} (first on line {first})")
         return value
 
     def ref(self, column: str, index: _Index, expected: str | None = None) -> str | None:
-        """An id declared in another file."""
+        """An id declared in another file; an unknown one says why it cannot be one when
+        it breaks :func:`id_problem`'s rules (a declared one was refused there)."""
         value = self.text(column, expected or f"a {index.noun} id")
         if value is not None and index.complete and value not in index.lines:
-            self.problem(column, f"unknown {index.noun} {value!r} (not in {index.file})")
-        return value
-
-    def tracked_id(self, column: str, index: _Index) -> str | None:
-        """A unique id that is tracked on its own (an order, a return): without
-        :data:`PARCEL_SEPARATOR`."""
-        value = self.unique(column, index)
-        if value is not None and PARCEL_SEPARATOR in value:
-            self.problem(column, f"{value!r} contains {PARCEL_SEPARATOR!r}, which names the "
-                         f"parcels of a split order ({index.noun} id{PARCEL_SEPARATOR}1, ...)"
-                         f"; use another character")  # fmt: skip
+            problem = id_problem(value, index.noun)
+            self.problem(column, problem or f"unknown {index.noun} {value!r} (not in {index.file})")
         return value
 
     def coordinates(self) -> tuple[float | None, float | None]:
@@ -1125,7 +1148,7 @@ class _ScenarioReader:
             lat, lon = row.coordinates()
             order = row.build(
                 dict,
-                order_id=row.tracked_id("order_id", self.order_ids),
+                order_id=row.unique("order_id", self.order_ids),
                 lat=lat,
                 lon=lon,
                 service=service,
@@ -1212,7 +1235,7 @@ class _ScenarioReader:
         table = self.table(RETURNS_FILE, columns, optional, self.return_ids)
         pending: list[dict[str, Any]] = []
         for row in table:
-            return_id = row.tracked_id("return_id", self.return_ids)
+            return_id = row.unique("return_id", self.return_ids)
             if return_id is not None and return_id in self.order_ids.lines:
                 row.problem("return_id", f"{return_id!r} is also an order_id in orders.csv; "
                             "return and order ids must differ")  # fmt: skip
@@ -1321,6 +1344,8 @@ class _ScenarioReader:
         if properties is None:
             return None
         zone_id = check(".properties.zone_id", _text_value, properties.get("zone_id"))
+        if zone_id is not None and (problem := id_problem(zone_id, "zone")) is not None:
+            report(".properties.zone_id", problem)
         if zone_id is not None and first.setdefault(zone_id, (i, line))[0] != i:
             j, first_line = first[zone_id]
             report(
