@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from typing import Any
 
 TOLERANCE_S = 1  # per leg: travel providers round each leg's duration to whole seconds
@@ -16,8 +17,34 @@ def _pct(part: int, whole: int) -> float:
     return 100.0 * part / whole if whole else 100.0
 
 
+# No figure of a plan (metres, seconds, euros, grams, counts) comes near this: a larger
+# number is an error, and would overflow the checker's float sums (2**63 and up would
+# overflow numpy's integers).
+MAX_PLAN_NUMBER = 10**15
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number the checker computes with: finite, at most :data:`MAX_PLAN_NUMBER`
+    in size (an integer of any size is compared exactly, never converted first)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) <= MAX_PLAN_NUMBER  # False for NaN, and for infinities
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = 4
+_SHORT.maxlong = 40
+
+
+def _shown(value: Any) -> str:
+    """A value from the plan quoted for a message, cut short whatever its size or depth."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length():,} bits"
+    try:
+        return _SHORT.repr(value)
+    except (ValueError, RecursionError):  # an integer of over 4,300 digits inside, ...
+        return f"a {type(value).__name__}"
 
 
 def _num(value: float) -> str:

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from optimizer.check.costs import _Cost
-from optimizer.check.figures import _close, _is_number, _num, _pct
+from optimizer.check.figures import _close, _is_number, _num, _pct, _shown
 from optimizer.check.records import _Context, _Plan
 from optimizer.check.stock import _shipments
 from optimizer.model import UnassignedCode
@@ -152,7 +152,7 @@ def _check_kpi(ctx: _Context, name: str, said: Any, actual: float, exact: bool) 
     if said is None:
         ctx.flag("malformed", f"{name} is missing")
     elif not _is_number(said):
-        ctx.flag("malformed", f"{name} {said!r} is not a number")
+        ctx.flag("malformed", f"{name} {_shown(said)} is not a number (within 1e15)")
     elif (said != actual) if exact else not _close(said, actual):
         ctx.flag("kpi_mismatch", f"{name} is {_num(said)}, recomputed from the plan {_num(actual)}")
 

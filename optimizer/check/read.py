@@ -4,12 +4,13 @@ is flagged ``malformed``, never raised; a re-plan's order changes are checked as
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from optimizer.check.figures import _clock, _is_number, _or_inf
+from optimizer.check.figures import MAX_PLAN_NUMBER, _clock, _is_number, _or_inf, _shown
 from optimizer.check.records import (
     Lines,
     _Assignment,
@@ -26,6 +27,10 @@ from optimizer.io.file_limits import MAX_PLAN_JSON_BYTES, FileTooLargeError, rea
 from optimizer.model import NodeKind, OrderChange, Service
 
 PLAN_FORMAT = "lastmile-plan/1"
+# plan.json is 7 levels deep (plan.routes[i].stops[j].lines[k].qty); deeper is not a plan.
+MAX_PLAN_DEPTH = 32
+# The values :func:`_check_values` reports before it says how many more there are.
+MAX_WILD_VALUES = 20
 
 
 class PlanFileError(ValueError):
@@ -87,14 +92,16 @@ class _Fields:
         value = self._get(key, required)
         if value is None or isinstance(value, str):
             return value
-        self.bad(key, f"{value!r} is not a string")
+        self.bad(key, f"{_shown(value)} is not a string")
         return None
 
     def number(self, key: str, required: bool = True) -> float | None:
         value = self._get(key, required)
         if value is None or _is_number(value):
             return value
-        self.bad(key, f"{value!r} is not a number")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            self.bad(key, f"{_shown(value)} is not a number")
+        # else NaN, an infinity or a number too large: _check_values flagged it at its path
         return None
 
     def time(self, key: str, required: bool = True) -> int | None:
@@ -104,15 +111,15 @@ class _Fields:
         try:
             moment = datetime.fromisoformat(value)
         except (TypeError, ValueError):
-            self.bad(key, f"{value!r} is not an ISO 8601 datetime")
+            self.bad(key, f"{_shown(value)} is not an ISO 8601 datetime")
             return None
         if moment.utcoffset() is None:
-            self.bad(key, f"{value!r} has no UTC offset")
+            self.bad(key, f"{_shown(value)} has no UTC offset")
             return None
         try:
             return self.ctx.scenario.settings.to_seconds(moment)
         except OverflowError:  # e.g. year 1 at UTC+14: no such local time
-            self.bad(key, f"{value!r} is out of range")
+            self.bad(key, f"{_shown(value)} is out of range")
             return None
 
     def objects(self, key: str, required: bool = True) -> list[tuple[int, dict]] | None:
@@ -128,14 +135,64 @@ class _Fields:
             if isinstance(item, dict):
                 out.append((i, item))
             else:
-                self.bad(f"{key}[{i}]", f"{item!r} is not an object")
+                self.bad(f"{key}[{i}]", f"{_shown(item)} is not an object")
         return out
+
+
+def _json_path(path: tuple) -> str:
+    """``("routes", 0, "stops")`` -> ``plan.routes[0].stops``."""
+    return "plan" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def _wild_value(value: Any) -> str | None:
+    """What makes ``value`` no JSON value a plan could hold, leaving containers aside."""
+    if value is None or isinstance(value, str | bool | dict | list):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{_shown(value)} is not finite (JSON has no NaN or infinity)"
+    if isinstance(value, int | float):
+        if abs(value) > MAX_PLAN_NUMBER:
+            return f"{_shown(value)} is too large (a plan's figures are at most 1e15 in size)"
+        return None
+    return f"a {type(value).__name__} is not a JSON value"
+
+
+def _check_values(ctx: _Context, plan: dict) -> None:
+    """Flag, wherever they are (fields the checks read or not), values no plan holds:
+    NaN and infinities, numbers beyond :data:`MAX_PLAN_NUMBER`, nesting deeper than
+    :data:`MAX_PLAN_DEPTH`, keys that are not strings, values that are not JSON. The walk
+    is iterative (any depth) and stops after :data:`MAX_WILD_VALUES` findings."""
+    found = 0
+    stack: list[tuple[tuple, Any]] = [((), plan)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict | list) and len(path) >= MAX_PLAN_DEPTH:
+            problem = f"nested deeper than {MAX_PLAN_DEPTH} levels"
+        elif isinstance(value, dict):
+            problem = next(
+                (f"key {_shown(k)} is not a string" for k in value if not isinstance(k, str)),
+                None,
+            )
+            stack.extend(((*path, k), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
+            problem = None
+        else:
+            problem = _wild_value(value)
+        if problem is None:
+            continue
+        found += 1
+        if found > MAX_WILD_VALUES:
+            ctx.flag("malformed", f"{_json_path(path)} and after: more values like these")
+            return
+        ctx.flag("malformed", f"{_json_path(path)}: {problem}")
 
 
 def _read_plan(ctx: _Context, plan: Any) -> _Plan:
     if not isinstance(plan, dict):
         ctx.flag("malformed", f"plan.json is a {type(plan).__name__}, not a JSON object")
         return _Plan()
+    _check_values(ctx, plan)
     top = _Fields(ctx, plan, "plan")
     _check_header(ctx, top)
     routes = [_read_route(ctx, i, obj) for i, obj in top.objects("routes") or []]
@@ -147,7 +204,7 @@ def _read_plan(ctx: _Context, plan: Any) -> _Plan:
     assignments = top.objects("assignments", required=False)
     max_split = top.number("max_split", required=False)
     if max_split is not None and (max_split < 1 or max_split != int(max_split)):
-        top.bad("max_split", f"{max_split!r} is not an integer >= 1")
+        top.bad("max_split", f"{_shown(max_split)} is not an integer >= 1")
         max_split = None
     return _Plan(
         max_split=1 if max_split is None else int(max_split),

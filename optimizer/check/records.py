@@ -21,6 +21,16 @@ from optimizer.model import (
 from optimizer.travel import TravelProvider
 
 Lines = tuple[tuple[str, int], ...]  # (sku, qty) of a parcel
+# A violation's message names ids and values from the plan, which may be of any length.
+MAX_MESSAGE_CHARS = 500
+
+
+def _cut(message: str) -> str:
+    """``message``, at most :data:`MAX_MESSAGE_CHARS` long (what is cut is counted)."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    cut = len(message) - (MAX_MESSAGE_CHARS - 40)
+    return f"{message[: MAX_MESSAGE_CHARS - 40]}... ({cut:,} characters cut)"
 
 
 @dataclass
@@ -180,7 +190,7 @@ class _Context:
     def flag(
         self, code: str, message: str, order_id: str | None = None, vehicle_id: str | None = None
     ) -> None:
-        self.violations.append(Violation(code, message, order_id, vehicle_id))
+        self.violations.append(Violation(code, _cut(message), order_id, vehicle_id))
 
     def order(self, order_id: str | None) -> Order | None:
         return self.scenario.orders_by_id.get(order_id) if order_id is not None else None
