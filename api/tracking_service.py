@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -289,11 +289,20 @@ class TrackingService:
                     .order_by(PlanJob.finished_at.desc(), TrackedOrder.eta_at.desc().nulls_last())
                     .limit(1)
                 ).first()
+            confirmed = s.get(DayOrder, order_id)
+            earlier: list[TrackingEvent] = []  # of an order carried over from them
+            after = None
             if row is not None:
-                return self._tracked(s, row[0])
+                tracked = self._tracked(s, row[0])
+                if not _carried_past(confirmed, tracked):
+                    return tracked
+                # Not delivered on its day and carried into a later one: what that day
+                # says, after what happened before.
+                earlier, after = tracked.history, row[1]
             jobs = s.scalars(
                 select(PlanJob)
                 .where(PlanJob.status == "done")
+                .where(true() if after is None else PlanJob.finished_at > after)
                 .order_by(PlanJob.finished_at.desc())
                 .limit(RECENT_PLANS)
             ).all()
@@ -303,10 +312,11 @@ class TrackingService:
                     continue
                 doc = self._plan_doc(job)
                 if any(a["order_id"] == order_id for a in doc["assignments"]):
-                    return self._planned(doc, job, order_id)
-            confirmed = s.get(DayOrder, order_id)
+                    found = self._planned(doc, job, order_id)
+                    return found.model_copy(update={"history": earlier + found.history})
             if confirmed is not None:
-                return self._confirmed(confirmed)
+                found = self._confirmed(confirmed)
+                return found.model_copy(update={"history": earlier + found.history})
         raise TrackingError(
             404, f"no order {order_id!r} in any plan or checkout", ("path", "order_id")
         )
@@ -335,9 +345,10 @@ class TrackingService:
         )
 
     def _tracked(self, s: Session, order: TrackedOrder) -> Tracking:
-        """An order as its newest tracking row says, with the history of its day: its
-        events in every version of the plan (the plan ``order`` is of and the versions it
-        re-plans), and the departures and delays of the vehicle it was on in each."""
+        """An order as its newest tracking row says, with its history: its events in every
+        version of the plan (the plan ``order`` is of and the versions it re-plans) and
+        on earlier days (an order carried over), and the departures and delays of the
+        vehicle it was on in each version."""
         day = self._versions(s, order.plan_id)
         carried = s.execute(
             select(TrackedOrder.plan_id, TrackedOrder.vehicle_id)
@@ -349,12 +360,24 @@ class TrackingService:
             (TrackingEvent.plan_id == plan_id) & (TrackingEvent.vehicle_id == vehicle_id)
             for plan_id, vehicle_id in carried
         ]
+        # An order not delivered on its day is carried into the next under its id: its
+        # events of earlier days (plans of the same scenario folder) are its history too.
+        job = s.get(PlanJob, order.plan_id)
+        day_start = Day.of(self._plan_doc(job)).at(0)
+        same_folder = select(PlanJob.id).where(PlanJob.scenario_dir == job.scenario_dir)
+        earlier = TrackingEvent.plan_id.in_(same_folder) & (TrackingEvent.occurred_at < day_start)
         events = s.scalars(
             select(TrackingEvent)
-            .where(TrackingEvent.plan_id.in_(day))
             .where(
-                (TrackingEvent.order_id == order.order_id)
-                | (or_(false(), *vehicle_events) & TrackingEvent.kind.in_(("departed", "delayed")))
+                (
+                    (TrackingEvent.order_id == order.order_id)
+                    & (TrackingEvent.plan_id.in_(day) | earlier)
+                )
+                | (
+                    TrackingEvent.plan_id.in_(day)
+                    & or_(false(), *vehicle_events)
+                    & TrackingEvent.kind.in_(("departed", "delayed"))
+                )
             )
             .order_by(TrackingEvent.occurred_at, TrackingEvent.received_at)
         ).all()
@@ -492,6 +515,13 @@ class TrackingService:
             return load_scenario(job.scenario_dir)
         except (ScenarioError, OSError) as exc:
             raise TrackingError(409, f"cannot read the plan's scenario: {exc}") from exc
+
+
+def _carried_past(order: DayOrder | None, tracked: Tracking) -> bool:
+    """Whether ``order`` was carried into a day after the one ``tracked`` is of."""
+    if order is None or order.carried_from is None or tracked.promised_slot is None:
+        return False
+    return order.service_date > tracked.promised_slot.start.date().isoformat()
 
 
 def _body_sha256(event: EventIn) -> str:

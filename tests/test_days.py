@@ -311,3 +311,41 @@ def test_a_hold_left_open_at_midnight_gives_its_later_days_place_back(service):
     service.clock.set(at(nxt, 0) + timedelta(seconds=1))
     ready_on(service, nxt)
     assert taken() == 0
+
+
+def test_an_order_failed_one_day_is_carried_with_its_history(service):
+    ready_on(service, DAY)
+    planner = keyed(PLANNER_KEY)
+    job = service.post("/v1/plans", json={"time_limit_s": 2}, headers=planner).json()
+    plan = wait(lambda: _done(service, job["id"]), what="the plan job")
+    route = next(
+        r for r in plan["routes"]
+        if r["stops"] and r["stops"][0].get("kind", "delivery") == "delivery"
+        and r["stops"][0]["parcel_id"] == r["stops"][0]["order_id"]
+    )  # fmt: skip
+    stop = route["stops"][0]
+    order_id, vid = stop["order_id"], route["vehicle_id"]
+    for event_id, kind, when, extra in (
+        ("d1", "departed", route["start"], {}),
+        ("f1", "failed", stop["departure"], {"order_id": order_id, "reason": "nobody_home"}),
+    ):
+        body = {"event_id": event_id, "kind": kind, "plan_id": job["id"], "vehicle_id": vid,
+                "occurred_at": when, **extra}  # fmt: skip
+        r = service.post("/v1/events", json=body, headers=planner)
+        assert r.status_code == 201, r.text
+    nxt = DAY + timedelta(days=1)
+    service.clock.set(at(nxt, 6))
+    ready_on(service, nxt)
+    state = service.app.state
+    with state.db.transaction(write=False) as s:
+        row = s.get(DayOrder, order_id)
+    assert row.carried_from == DAY.isoformat() and "failed" in row.carried_reason
+    job2 = service.post("/v1/plans", json={"time_limit_s": 2}, headers=planner).json()
+    plan2 = wait(lambda: _done(service, job2["id"]), what="the next day's plan job")
+    assert plan2["scenario"]["date"] == nxt.isoformat()
+    assert order_id in {a["order_id"] for a in plan2["assignments"]}
+    tracking = service.get(f"/v1/orders/{order_id}/tracking", headers=keyed(CHECKOUT_KEY))
+    assert tracking.status_code == 200, tracking.text
+    body = tracking.json()
+    assert body["plan_id"] == job2["id"]
+    assert [h["kind"] for h in body["history"]][:2] == ["departed", "failed"], body["history"]
