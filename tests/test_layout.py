@@ -218,14 +218,6 @@ KNOWN_EXCEPTIONS: dict[str, dict[str, str]] = {
         "optimizer.bench.sourcing -> optimizer.check": "step 3/4: bench calls workflows",
         "optimizer.network.replay -> optimizer.check": "step 3: -> workflows/replay.py",
     },
-    "no private name across packages": {
-        "optimizer.live.replan -> optimizer.planning._fleet_full": "step 2: public name",
-        "optimizer.live.replan -> optimizer.planning._routes": "step 2: public name",
-        "api.cli -> optimizer.cli._fail": "step 2: public name",
-        "api.cli -> optimizer.cli._load": "step 2: public name",
-        "api.keys_cli -> optimizer.cli._fail": "step 2: public name",
-        "api.report_cli -> optimizer.cli._fail": "step 2: public name",
-    },
     "no cycle between packages": {
         # io <-> network through network/replay.py (step 3: -> workflows/replay.py) and
         # check -> io.file_limits (see the checker's row).

@@ -49,9 +49,9 @@ from optimizer.model import (
 )
 from optimizer.planning import (
     NodeProblem,
-    _fleet_full,
-    _routes,
     build_node_problem,
+    fleet_full_unassigned,
+    to_routes,
 )
 from optimizer.routing import ENGINES, RoutingProblem
 from optimizer.sourcing import GreedySourcing
@@ -230,7 +230,7 @@ class _Ledger:
         day = self.day
         ready = self.now + self.params.collect_ready_after_s
         if _nearest_store(day, self.sources, order_id, ready) is None:
-            u = _fleet_full(day, order_id, node_id)
+            u = fleet_full_unassigned(day, order_id, node_id)
             u.reason = "its vehicle broke down and " + u.reason
             self.unassigned.append(u)
             self.sources.pop(order_id, None)
@@ -670,7 +670,7 @@ def _replan(
         if result is not None:
             fresh += [
                 _after_earlier_tours(day, fleet[r.vehicle_id], r)
-                for r in _routes(day, batch, result)
+                for r in to_routes(day, batch, result)
             ]
         for order_id in dropped:
             if order_id in retry:
@@ -678,7 +678,7 @@ def _replan(
             elif order_id in recovered and order_id not in ends:
                 book.stranded(order_id, nid)
             else:
-                u = _fleet_full(day, order_id, nid)
+                u = fleet_full_unassigned(day, order_id, nid)
                 if order_id in recovered:
                     u.reason = "its vehicle broke down and " + u.reason
                 book.unassigned.append(u)
