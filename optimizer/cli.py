@@ -299,16 +299,14 @@ def design(
     from optimizer.io.plan_files import to_json, write_plan_files
     from optimizer.network import (
         DesignParams,
-        ReplayParams,
         aggregate_demand,
         day_volumes,
         design_networks,
-        replay,
     )
     from optimizer.network.demand import delivery_points
     from optimizer.network.design import comparison_csv, comparison_markdown
-    from optimizer.network.replay import COMPARISON_COLUMNS
     from optimizer.planning import PlanParams
+    from optimizer.workflows.replay import COMPARISON_COLUMNS, ReplayParams, replay
 
     files = ("comparison.csv", "comparison.md", "design.json", "map.html")
     if out.exists() and (

@@ -206,22 +206,12 @@ KNOWN_EXCEPTIONS: dict[str, dict[str, str]] = {
         # at the edge (workflows/cli) or moves file_limits below io, out of io.
         "optimizer.check.read -> optimizer.io.file_limits": "step 3: plan.json read at the edge",
     },
-    "solver packages never import io": {
-        # Step 3: network/replay.py becomes workflows/replay.py.
-        "optimizer.network.replay -> optimizer.io.plan_files": "step 3: -> workflows/replay.py",
-    },
     "only workflows import the checker": {
         # Step 3 routes these through workflows.plan_and_check; step 4 moves the edges.
         "optimizer.cli -> optimizer.check": "step 3/4: cli calls workflows",
         "optimizer.cli -> optimizer.check.read": "step 3/4: cli calls workflows",
         "optimizer.bench.scale -> optimizer.check": "step 3/4: bench calls workflows",
         "optimizer.bench.sourcing -> optimizer.check": "step 3/4: bench calls workflows",
-        "optimizer.network.replay -> optimizer.check": "step 3: -> workflows/replay.py",
-    },
-    "no cycle between packages": {
-        # io <-> network through network/replay.py (step 3: -> workflows/replay.py) and
-        # check -> io.file_limits (see the checker's row).
-        "optimizer.check, optimizer.io, optimizer.network": "step 3: replay to workflows",
     },
 }
 
