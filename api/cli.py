@@ -15,7 +15,7 @@ import typer
 from api.keys_cli import keys_app
 from api.report_cli import report_app
 from optimizer.bench.cli import bench_app
-from optimizer.cli import _fail, _load, app, errors
+from optimizer.cli import app, errors, fail, load
 
 __all__ = ["app"]
 
@@ -41,8 +41,8 @@ def serve(
         settings = Settings(**({"scenario": scenario} if scenario else {}))
         configured_keys(settings)
     except (ValidationError, KeyConfigError) as exc:
-        _fail(f"bad LASTMILE_* setting: {exc}")
-    _load(settings.scenario)
+        fail(f"bad LASTMILE_* setting: {exc}")
+    load(settings.scenario)
     uvicorn.run(create_app(settings), host=host, port=port)
 
 
@@ -98,19 +98,19 @@ def simulate(
     from api.simulate import simulate as run
 
     if policy not in ("auto", "retry_later_slot", "click_and_collect"):
-        _fail(
+        fail(
             f"--policy {policy!r} not understood; one of auto, retry_later_slot, click_and_collect"
         )
     if replan_time_limit <= 0:
-        _fail("--replan-time-limit must be > 0")
-    template = _load(scenario)
+        fail("--replan-time-limit must be > 0")
+    template = load(scenario)
     if start is None:  # the edge reads the machine's clock, once
         first = datetime.now(template.settings.tz).date()
     else:
         try:
             first = date.fromisoformat(start)
         except ValueError:
-            _fail(f"--start {start!r} is not a date YYYY-MM-DD")
+            fail(f"--start {start!r} is not a date YYYY-MM-DD")
     say = (lambda m: None) if as_json else (lambda m: errors.print(f"[dim]{m}...[/]"))
     try:
         figures = run(
@@ -127,7 +127,7 @@ def simulate(
             progress=say,
         )
     except SimulationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         sys.stdout.write(to_json(figures))
     else:

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from optimizer.cli import _fail, errors
+from optimizer.cli import errors, fail
 
 keys_app = typer.Typer(
     no_args_is_help=True,
@@ -37,13 +37,13 @@ def _database():
     try:
         settings = Settings()
     except ValidationError as exc:
-        _fail(f"bad LASTMILE_* setting: {exc}")
+        fail(f"bad LASTMILE_* setting: {exc}")
     db = Database(settings.database_url)
     try:
         db.migrate()
     except Exception as exc:  # unreachable server, wrong password, not a database...
         db.dispose()
-        _fail(f"cannot open the service's database ({type(exc).__name__}: {exc})")
+        fail(f"cannot open the service's database ({type(exc).__name__}: {exc})")
     return settings, db
 
 
@@ -90,7 +90,7 @@ def add(
     try:
         stored, key = add_key(db, settings, role, tuple(vehicle or ()))
     except KeyConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         db.dispose()
     _show_new(key, f"new {role} key {stored.key_id}")
@@ -107,9 +107,9 @@ def revoke(key_id: Annotated[int, typer.Argument(help="the key's id (`lastmile k
         gone = revoke_key(db, key_id)
         left = [k for k in list_keys(db) if k.role == gone.role]
     except KeyError:
-        _fail(f"no key {key_id}: `lastmile keys list` shows the ids")
+        fail(f"no key {key_id}: `lastmile keys list` shows the ids")
     except KeyConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         db.dispose()
     errors.print(f"revoked {gone.role} key {key_id} ({gone.key_prefix}...)", highlight=False)
@@ -135,7 +135,7 @@ def rotate(
     try:
         stored, key, revoked = rotate_keys(db, settings, role, tuple(vehicle or ()))
     except KeyConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         db.dispose()
     for k in revoked:
@@ -154,7 +154,7 @@ def rotate_secret() -> None:
     try:
         where = rotate(db, settings)
     except SecretError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         db.dispose()
     errors.print(

@@ -29,8 +29,8 @@ from api.tracking_models import TrackedOrder, TrackingEvent
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.io.plan_files import PICKUP_SERVICE
 from optimizer.live.report import Outcome
-from optimizer.live.zones import nearest_postcodes
 from optimizer.model import Settings as DaySettings
+from optimizer.travel.zones import nearest_postcodes
 
 
 class ReportError(ValueError):

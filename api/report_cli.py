@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from optimizer.cli import _fail, console
+from optimizer.cli import console, fail
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports on the day's operations.")
 
@@ -50,14 +50,14 @@ def otif(
     try:
         url = database_url or Settings().database_url
     except ValidationError as exc:
-        _fail(f"bad LASTMILE_* setting: {exc}")
+        fail(f"bad LASTMILE_* setting: {exc}")
     db = Database(url)
     try:
         found = tracked(db, plan_id or ())
     except ReportError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except SQLAlchemyError as exc:
-        _fail(f"cannot read the database: {str(exc).splitlines()[0]}")
+        fail(f"cannot read the database: {str(exc).splitlines()[0]}")
     finally:
         db.dispose()
     report = otif_report(found.outcomes)
@@ -68,7 +68,7 @@ def otif(
         try:
             service_times.write_text(service_times_csv(factors), encoding="utf-8")
         except OSError as exc:
-            _fail(f"cannot write {service_times}: {exc.strerror or exc}")
+            fail(f"cannot write {service_times}: {exc.strerror or exc}")
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return

@@ -31,18 +31,20 @@ SCENARIO_FILES = (
 )  # fmt: skip
 
 
-def _fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> None:
+    """Print ``error: message`` on stderr and exit with ``code`` (shared by every command)."""
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _load(scenario_dir: Path):
+def load(scenario_dir: Path):
+    """The scenario in ``scenario_dir``, or :func:`fail` naming what is wrong with it."""
     from optimizer.io import ScenarioError, load_scenario
 
     try:
         return load_scenario(scenario_dir)
     except ScenarioError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command()
@@ -101,7 +103,7 @@ def plan(
     from optimizer.scale.decompose import DECOMPOSE_ABOVE_ORDERS
     from optimizer.sourcing import SourcingParams
 
-    sc = _load(scenario)
+    sc = load(scenario)
     try:
         params = PlanParams(
             time_limit_s=time_limit,
@@ -110,7 +112,7 @@ def plan(
             sourcing=SourcingParams(max_split=max_split, split_penalty_eur=split_penalty),
         )
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     with Progress(
         TextColumn("[bold]planning[/] {task.description}"),
         BarColumn(),
@@ -143,7 +145,7 @@ def plan(
             },
         )
     except OSError as exc:
-        _fail(f"cannot write the plan: {exc}")
+        fail(f"cannot write the plan: {exc}")
     _print_kpis(kpis)
     console.print(
         f"plan written to [bold]{written}[/] (plan.json, kpis.json, routes.geojson, map.html)"
@@ -151,7 +153,7 @@ def plan(
     if not report.ok:
         for v in report.violations:
             errors.print(f"[red]violation[/] {v.code}: {v.message}", highlight=False)
-        _fail(f"the checker found {len(report.violations)} violations in this plan", code=1)
+        fail(f"the checker found {len(report.violations)} violations in this plan", code=1)
     console.print("checker: [green]no violation[/]")
 
 
@@ -165,12 +167,12 @@ def _plan_decomposed(sc, params, workers, scheduler, part_orders, part_time_limi
     try:
         scale = ScaleParams(part_orders=part_orders, part_time_limit_s=part_time_limit)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         with PeakRss() as rss, cluster_client(workers, scheduler) as client:
             plan, _ = plan_decomposed(sc, client, params, scale, progress=progress)
     except OSError as exc:  # no scheduler answers at that address
-        _fail(f"cannot reach the dask scheduler {scheduler}: {exc}")
+        fail(f"cannot reach the dask scheduler {scheduler}: {exc}")
     return plan, rss.mb
 
 
@@ -186,11 +188,11 @@ def check(
     from optimizer.check import check_plan
     from optimizer.check.read import PlanFileError, read_plan_file
 
-    sc = _load(scenario)
+    sc = load(scenario)
     try:
         document = read_plan_file(plan_json)
     except PlanFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     report = check_plan(sc, document)
     if as_json:
         out = dict(report.kpis)
@@ -239,16 +241,16 @@ def generate(
 
     if out.exists() or out.is_symlink():
         if not out.is_dir():
-            _fail(f"--out {out} exists and is not a folder; give a folder to write the day into")
+            fail(f"--out {out} exists and is not a folder; give a folder to write the day into")
         if any(out.iterdir()) and not force:
-            _fail(
+            fail(
                 f"--out {out} exists and is not empty; choose another folder, or add --force "
                 "to replace the scenario in it (its scenario files are removed)"
             )
     try:
         scenario = make(orders=orders, seed=seed, date=date, stock_scale=stock_scale)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         if force and out.is_dir():
             # No file of the day replaced may mix into the new one (an optional
@@ -257,7 +259,7 @@ def generate(
                 (out / name).unlink(missing_ok=True)
         write(scenario, out)
     except OSError as exc:
-        _fail(f"cannot write the day into {out}: {exc.strerror or exc}")
+        fail(f"cannot write the day into {out}: {exc.strerror or exc}")
     console.print(f"wrote a {orders}-order Paris day (seed {seed}) to [bold]{out}[/]")
 
 
@@ -297,30 +299,28 @@ def design(
     from optimizer.io.plan_files import to_json, write_plan_files
     from optimizer.network import (
         DesignParams,
-        ReplayParams,
         aggregate_demand,
         day_volumes,
         design_networks,
-        replay,
     )
     from optimizer.network.demand import delivery_points
     from optimizer.network.design import comparison_csv, comparison_markdown
-    from optimizer.network.replay import COMPARISON_COLUMNS
     from optimizer.planning import PlanParams
+    from optimizer.workflows.replay import COMPARISON_COLUMNS, ReplayParams, replay
 
     files = ("comparison.csv", "comparison.md", "design.json", "map.html")
     if out.exists() and (
         not out.is_dir() or any(p.name not in files for p in out.iterdir())
     ):  # refused now, not after the replay
-        _fail(f"{out} holds other files; write the comparison into an empty or previous one")
-    base = _load(scenario)
+        fail(f"{out} holds other files; write the comparison into an empty or previous one")
+    base = load(scenario)
     try:
         sites = load_candidates(candidates)
         first = Date.fromisoformat(start)
     except CandidatesError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except ValueError:
-        _fail(f"--start must be YYYY-MM-DD, got {start!r}")
+        fail(f"--start must be YYYY-MM-DD, got {start!r}")
     try:
         calendar = day_volumes(first, days, orders or max(1, len(base.orders)), seed=seed)
         params = DesignParams(new_sites=new_sites, cover_radius_km=radius_km)
@@ -332,7 +332,7 @@ def design(
         )
         proposal = design_networks(base, sites, demand, params)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(
         f"{len(proposal.networks)} networks to replay on {days} days "
         f"({', '.join(n.name for n in proposal.networks)})"
@@ -388,7 +388,7 @@ def design(
             },
         )
     except OSError as exc:
-        _fail(f"cannot write the comparison: {exc}")
+        fail(f"cannot write the comparison: {exc}")
     table = Table(title="networks", title_justify="left")
     shown = ("network", "sites", "cost_per_drop_eur", "co2_g_per_order", "bike_share_pct",
              "otif_pct", "express_slot_pct", "vans_needed", "bikes_needed")  # fmt: skip
@@ -403,7 +403,7 @@ def design(
         "(comparison.csv, comparison.md, design.json, map.html)"
     )
     if any(r.checker_violations for r in reports):
-        _fail("the checker found violations in replayed plans (see comparison.csv)", code=1)
+        fail("the checker found violations in replayed plans (see comparison.csv)", code=1)
 
 
 def _peak_rss_mb() -> float:

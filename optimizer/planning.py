@@ -245,12 +245,12 @@ def plan_day(
             if order_id in paired:
                 unassigned.append(_visit_full(routing, order_id, node_id, paired[order_id]))
             else:
-                unassigned.append(_fleet_full(routing, order_id, node_id))
+                unassigned.append(fleet_full_unassigned(routing, order_id, node_id))
     unassigned, held_back = _whole_orders(sourcing, decisions, unassigned)
     routes: list[Route] = []
     for _, (node_problem, result) in sorted(solved.items()):
         kept = _without(node_problem, result, held_back)
-        routes += [_as_parcels(r, sourcing) for r in _routes(routing, node_problem, kept)]
+        routes += [_as_parcels(r, sourcing) for r in to_routes(routing, node_problem, kept)]
 
     collections = [_collection(scenario.orders_by_id[o], n) for o, n in chosen.collections.items()]
     sources = {o: d.node_id for o, d in decisions.items() if not d.parts} | {
@@ -479,7 +479,7 @@ def _cost(scenario: Scenario, pairs: list[tuple[NodeProblem, RoutingResult]]) ->
     dropped = sum(len(result.dropped) for _, result in pairs)
     cost = 0.0
     for batch, result in pairs:
-        for route in _routes(scenario, batch, result):
+        for route in to_routes(scenario, batch, result):
             cost += route.cost_eur + scenario.nodes[route.node_id].handling_cost_eur * len(
                 route.stops
             )
@@ -735,7 +735,7 @@ def _solve_batches(
 # -- results -----------------------------------------------------------------------------
 
 
-def _routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult) -> list[Route]:
+def to_routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult) -> list[Route]:
     """Turn engine routes into timed, loaded, costed :class:`Route` objects, one per tour:
     a later tour starts when the previous one is back and reloads before leaving; the
     vehicle's fixed cost is on its first tour only. An exchange's stop becomes two plan
@@ -839,7 +839,9 @@ def _slot(scenario: Scenario, stop) -> str:
     return f"{to(stop.slot_start_s):%H:%M}-{to(stop.slot_end_s):%H:%M}"
 
 
-def _fleet_full(scenario: Scenario, order_id: str, node_id: str) -> Unassigned:
+def fleet_full_unassigned(scenario: Scenario, order_id: str, node_id: str) -> Unassigned:
+    """The order is left out because ``node_id``'s routes (and every other stocked
+    node's) are full in its slot; shared with the re-plan (:mod:`optimizer.live.replan`)."""
     order = scenario.orders_by_id[order_id]
     return Unassigned(
         order_id=order_id,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from optimizer.live.report import Outcome, otif_report, service_time_factors, summary
-from optimizer.live.zones import nearest_postcodes
 from optimizer.model import Place
+from optimizer.travel.zones import nearest_postcodes
 
 H = 3600
 

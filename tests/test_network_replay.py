@@ -20,7 +20,6 @@ from optimizer.model import NodeKind, Service
 from optimizer.network import (
     DesignParams,
     Network,
-    ReplayParams,
     aggregate_demand,
     apply_network,
     candidate,
@@ -29,11 +28,10 @@ from optimizer.network import (
     design_networks,
     existing_sites,
     grid_sites,
-    replay,
-    replay_day,
 )
 from optimizer.network.demand import MONTH_FACTOR, WEEKDAY_FACTOR, delivery_points
 from optimizer.planning import PlanParams
+from optimizer.workflows import ReplayParams, replay, replay_day
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = ROOT / "data" / "paris"

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from optimizer.insertion import LiveRoutes
 from optimizer.model import FleetEntry, Inbound, OrderLine, Plan, Service
 from optimizer.promise import LiveStop, PromiseEngine
-from optimizer.promise.live_routes import LiveRoutes
 from optimizer.travel import GreatCircle
 from tests.factory import H, scenario
 

@@ -37,7 +37,6 @@ from shapely.validation import explain_validity
 
 from optimizer.io.file_limits import FileTooLargeError, read_text_within
 from optimizer.io.problems import Problem, ScenarioError
-from optimizer.live.zones import nearest_postcodes
 from optimizer.model.scenario import (
     SAME_ADDRESS_DEG,
     FleetEntry,
@@ -60,6 +59,7 @@ from optimizer.model.scenario import (
     Zone,
     ZoneRule,
 )
+from optimizer.travel.zones import nearest_postcodes
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)

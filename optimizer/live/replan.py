@@ -49,14 +49,15 @@ from optimizer.model import (
 )
 from optimizer.planning import (
     NodeProblem,
-    _fleet_full,
-    _routes,
     build_node_problem,
+    fleet_full_unassigned,
+    to_routes,
 )
 from optimizer.routing import ENGINES, RoutingProblem
 from optimizer.sourcing import GreedySourcing
 from optimizer.sourcing.returns import candidate_nodes, reroute_price_eur
 from optimizer.travel import GreatCircle, Profile, TravelProvider
+from optimizer.travel.great_circle import great_circle_km
 
 OUTCOMES = ("delivered", "failed", "in_progress")
 
@@ -230,7 +231,7 @@ class _Ledger:
         day = self.day
         ready = self.now + self.params.collect_ready_after_s
         if _nearest_store(day, self.sources, order_id, ready) is None:
-            u = _fleet_full(day, order_id, node_id)
+            u = fleet_full_unassigned(day, order_id, node_id)
             u.reason = "its vehicle broke down and " + u.reason
             self.unassigned.append(u)
             self.sources.pop(order_id, None)
@@ -670,7 +671,7 @@ def _replan(
         if result is not None:
             fresh += [
                 _after_earlier_tours(day, fleet[r.vehicle_id], r)
-                for r in _routes(day, batch, result)
+                for r in to_routes(day, batch, result)
             ]
         for order_id in dropped:
             if order_id in retry:
@@ -678,7 +679,7 @@ def _replan(
             elif order_id in recovered and order_id not in ends:
                 book.stranded(order_id, nid)
             else:
-                u = _fleet_full(day, order_id, nid)
+                u = fleet_full_unassigned(day, order_id, nid)
                 if order_id in recovered:
                     u.reason = "its vehicle broke down and " + u.reason
                 book.unassigned.append(u)
@@ -1113,7 +1114,7 @@ def _nearest_store(
             continue
         for line in day.orders_by_id[other].lines:
             shipped[node_id, line.sku] = shipped.get((node_id, line.sku), 0) + line.qty
-    best, best_m = None, math.inf
+    best, best_km = None, math.inf
     for node in day.nodes.values():
         if node.kind is not NodeKind.STORE or node.closes_s <= ready_s:
             continue
@@ -1122,20 +1123,10 @@ def _nearest_store(
             >= line.qty
             for line in order.lines
         ):
-            m = _haversine_m(order.lat, order.lon, node.lat, node.lon)
-            if m < best_m:
-                best, best_m = node.node_id, m
+            km = great_circle_km(order.lat, order.lon, node.lat, node.lon)
+            if km < best_km:
+                best, best_km = node.node_id, km
     return best
-
-
-def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    # Only to rank stores by distance to the customer; 6,371 km: the mean Earth radius.
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_000 * math.asin(math.sqrt(a))
 
 
 # -- routing the pool ----------------------------------------------------------------------

@@ -32,7 +32,7 @@ class Outcome:
     Parameters
     ----------
     zone
-        Where (a postcode, see :mod:`optimizer.live.zones`).
+        Where (a postcode, see :mod:`optimizer.travel.zones`).
     mode
         The vehicle's mode.
     hour

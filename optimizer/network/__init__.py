@@ -2,8 +2,9 @@
 
 Candidate sites (:mod:`sites`), demand over a calendar (:mod:`demand`), exact models
 (:mod:`models`: capacitated facility location, p-median, maximal covering, with OR-Tools
-MathOpt), the shortlist they propose (:mod:`design`), and the replay that judges each
-network by the days it produces through the production pipeline (:mod:`replay`).
+MathOpt) and the shortlist they propose (:mod:`design`). The replay that judges each
+network by the days it produces through the production pipeline composes the planner and
+the checker, so it lives in the workflow layer (:mod:`optimizer.workflows.replay`).
 """
 
 from optimizer.network.apply import Network, apply_network, rebase_day
@@ -16,7 +17,6 @@ from optimizer.network.models import (
     max_covering,
     p_median,
 )
-from optimizer.network.replay import NetworkReport, ReplayParams, replay, replay_day
 from optimizer.network.sites import (
     KIND_PROFILES,
     Site,
@@ -33,8 +33,6 @@ __all__ = [
     "DesignParams",
     "LocationResult",
     "Network",
-    "NetworkReport",
-    "ReplayParams",
     "Site",
     "aggregate_demand",
     "apply_network",
@@ -49,6 +47,4 @@ __all__ = [
     "max_covering",
     "p_median",
     "rebase_day",
-    "replay",
-    "replay_day",
 ]

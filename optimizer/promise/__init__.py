@@ -1,5 +1,6 @@
 """The checkout promise: options and slots that the day's routes and stock can keep."""
 
+from optimizer.insertion import Insertion, LiveRoutes, LiveStop  # moved down (issue 14)
 from optimizer.promise.engine import (
     CollectOption,
     LineAvailability,
@@ -10,7 +11,6 @@ from optimizer.promise.engine import (
     door_time_s,
     price_eur,
 )
-from optimizer.promise.live_routes import Insertion, LiveRoutes, LiveStop
 
 __all__ = [
     "CollectOption",

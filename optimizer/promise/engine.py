@@ -5,7 +5,7 @@ A delivery slot is offered only when
 - a node holds the whole basket in free stock (stock minus what is planned and held),
 - one of that node's vehicles may deliver there (zone rules, green = bike only, size),
 - the stop fits into that vehicle's current route inside the slot without breaking any
-  other stop's slot, its capacity, battery range or shift (:mod:`live_routes`),
+  other stop's slot, its capacity, battery range or shift (:mod:`optimizer.insertion`),
 - the goods can be picked before the vehicle leaves (``pick_lead_s`` from now).
 
 Price and CO2 come from the marginal cost of that cheapest insertion (see
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optimizer.insertion import LiveRoutes
 from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service, VehicleType
-from optimizer.promise.live_routes import LiveRoutes
 from optimizer.travel import TravelProvider
 from optimizer.travel.great_circle import great_circle_km
 

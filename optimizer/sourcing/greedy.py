@@ -6,7 +6,7 @@ basket, has picking left, and one of its fleet groups could deliver the order al
 (see :mod:`optimizer.sourcing.reach`). Policies rank the candidates (see
 :class:`SourcingParams`): ``route_aware`` prices what the order adds to the node's
 routes as they are being built (cheapest insertion into the live routes of
-:mod:`optimizer.promise.live_routes`); the others are the order-management-system
+:mod:`optimizer.insertion`); the others are the order-management-system
 baselines it is measured against. Every decision keeps its cost terms and the
 runner-up's, for ``plan.json``.
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from optimizer.insertion import LiveRoutes, LiveStop
 from optimizer.model import (
     Order,
     OrderLine,
@@ -35,7 +36,6 @@ from optimizer.model import (
     Unassigned,
     UnassignedCode,
 )
-from optimizer.promise.live_routes import LiveRoutes, LiveStop
 from optimizer.sourcing.reach import Reach, Stage, compute_reach
 from optimizer.sourcing.split import split_candidates
 from optimizer.travel import TravelProvider

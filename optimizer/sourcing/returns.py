@@ -11,7 +11,7 @@ it up. The candidates (rule documented in ``docs/scenario-format.md``, returns):
    urban hub or warehouse nearest to that store stands for it.
 
 Each candidate is priced by the cheapest insertion of the pickup into that node's routes
-as sourcing has built them (:class:`optimizer.promise.live_routes.LiveRoutes`, the
+as sourcing has built them (:class:`optimizer.insertion.LiveRoutes`, the
 route-aware policy) plus the node's handling cost (checking the item back into stock).
 When no route of a candidate has room in the slot yet, or sourcing is not route-aware,
 the price is an out-and-back estimate from the node with its cheapest allowed vehicle
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optimizer.insertion import LiveStop
 from optimizer.model import (
     NodeKind,
     Return,
@@ -47,7 +48,6 @@ from optimizer.model import (
     Service,
     UnassignedCode,
 )
-from optimizer.promise.live_routes import LiveStop
 from optimizer.travel.great_circle import great_circle_km
 
 HUB_KINDS = (NodeKind.URBAN_HUB, NodeKind.WAREHOUSE)

@@ -3,6 +3,9 @@
 The report groups promise accuracy by zone, and re-estimated service times are fed back
 per zone; both use this one rule. Nearest by equirectangular distance (cos(latitude)
 scaled longitude): exact enough to rank points inside a city, and vectorised.
+
+It sits beside the travel model (it was ``optimizer/live/zones.py``) because the scenario
+reader needs it too, and io must not import live operations.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The day's routes as the checkout sees them: where a new stop can still go.
 
+Shared by the checkout promise (:mod:`optimizer.promise`) and route-aware sourcing
+(:mod:`optimizer.sourcing`), so it sits at the core's base, inside neither.
+
 Each vehicle keeps its stops in order with two schedules (Savelsbergh 1992, "The
 vehicle routing problem with time windows: minimizing route duration"):
 
