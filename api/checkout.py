@@ -75,8 +75,9 @@ class PromiseRequest(Strict):
     requested_at: Instant | None = Field(
         None,
         description="When the customer wants the options from (default: now; an earlier "
-        "instant counts as now: the past is never offered). The options expire 15 min after "
-        "the service's now, whatever this is.",
+        "instant counts as now: the past is never offered; nothing ending before it is "
+        "offered; beyond the promise's horizon of days, 422). The options expire 15 min "
+        "after the service's now, whatever this is.",
     )
 
 

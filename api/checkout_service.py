@@ -505,6 +505,13 @@ class CheckoutService:
         self._check_day(now)
         sc = self.scenario
         asked_at = max(asked_at or now, now)
+        horizon = max(self.params.eco_horizon_days, self.params.collect_horizon_days)
+        if asked_at.astimezone(sc.settings.tz).date() > self.day + timedelta(days=horizon):
+            raise CheckoutError(
+                422,
+                f"requested_at is beyond what the promise offers ({horizon} days after today)",
+                ("body", "requested_at"),
+            )
         now_s = sc.settings.to_seconds(asked_at)
         with self._cache_lock:
             engine = self._refresh()
@@ -514,6 +521,8 @@ class CheckoutService:
         to = sc.settings.to_datetime
         options = []
         for o in answer.options:
+            if isinstance(o, SlotOption) and o.slot_end_s <= now_s:
+                continue  # a later day's slot over before the instant asked for
             payload = {"la": lat, "lo": lon, "l": basket, "st": answer.service_time_s,
                        "x": int(expires.timestamp()), "n": o.node_id, "p": o.price_eur,
                        "sd": self.day.isoformat()}  # fmt: skip

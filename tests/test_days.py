@@ -349,3 +349,16 @@ def test_an_order_failed_one_day_is_carried_with_its_history(service):
     body = tracking.json()
     assert body["plan_id"] == job2["id"]
     assert [h["kind"] for h in body["history"]][:2] == ["departed", "failed"], body["history"]
+
+
+def test_a_promise_asked_for_later_offers_nothing_before_that_instant(service):
+    ready_on(service, DAY)
+    asked = at(DAY + timedelta(days=1), 13)
+    body = promise(service, requested_at=asked).json()
+    assert body["options"], body
+    for o in body["options"]:
+        end = datetime.fromisoformat(o.get("slot_end") or o["ready_by"])
+        assert end > asked, o
+    too_far = promise(service, requested_at=at(DAY + timedelta(days=30), 9))
+    assert too_far.status_code == 422
+    assert too_far.json()["detail"][0]["loc"] == ["body", "requested_at"]
