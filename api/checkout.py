@@ -8,11 +8,11 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import require_role
 from api.checkout_service import CheckoutError, CheckoutService
+from api.errors import problems
 from api.request_models import Instant, RequestModel
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.io.scenario_reader import coordinates_look_missing
@@ -190,19 +190,6 @@ class StockUpdated(BaseModel):
     version: int
 
 
-def _problem(status_code: int, msg: str, loc: tuple | list = (), kind: str = "value_error"):
-    return JSONResponse(
-        status_code=status_code, content={"detail": [{"loc": list(loc), "msg": msg, "type": kind}]}
-    )
-
-
-def checkout_error_response(exc: CheckoutError) -> JSONResponse:
-    kind = {404: "not_found", 409: "conflict", 410: "gone", 503: "not_ready"}.get(
-        exc.status, "value_error"
-    )
-    return _problem(exc.status, exc.message, exc.loc, kind)
-
-
 def _service(request: Request) -> CheckoutService:
     service = getattr(request.app.state, "checkout", None)
     if service is None:
@@ -263,12 +250,12 @@ def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
     service = _service(request)
     scenario = service.scenario
     unknown = [
-        {"loc": ["body", "lines", i, "sku"], "msg": f"unknown SKU {x.sku!r}", "type": "value_error"}
+        (("body", "lines", i, "sku"), f"unknown SKU {x.sku!r}")
         for i, x in enumerate(body.lines)
         if x.sku not in scenario.catalogue
     ]
     if unknown:
-        return JSONResponse(status_code=422, content={"detail": unknown})
+        raise problems(422, unknown)
     point = _resolve(scenario, body.address)
     lines = [OrderLine(x.sku, x.qty) for x in body.lines]
     quote = service.promise(lines, point.lat, point.lon, _now(request), body.requested_at)
@@ -357,12 +344,8 @@ def put_stock(body: StockUpdate, request: Request):
     """Set on-hand quantities per node and SKU (a count from the WMS) while the service runs."""
     service = _service(request)
     scenario = service.scenario
-    problems = [
-        {
-            "loc": ["body", "rows", i, field],
-            "msg": f"unknown {what} {value!r}",
-            "type": "value_error",
-        }
+    unknown = [
+        (("body", "rows", i, field), f"unknown {what} {value!r}")
         for i, row in enumerate(body.rows)
         for field, what, value, known in (
             ("node_id", "node", row.node_id, scenario.nodes),
@@ -370,8 +353,8 @@ def put_stock(body: StockUpdate, request: Request):
         )
         if value not in known
     ]
-    if problems:
-        return JSONResponse(status_code=422, content={"detail": problems})
+    if unknown:
+        raise problems(422, unknown)
     version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], _now(request))
     return StockUpdated(rows=len(body.rows), version=version)
 
@@ -396,14 +379,8 @@ def reload_scenario(request: Request):
     try:
         scenario = load_scenario(request.app.state.settings.scenario)
     except ScenarioError as exc:
-        return JSONResponse(
-            status_code=422,
-            content={"detail": [
-                {"loc": ["scenario", p.file, p.line, p.column], "msg": p.message,
-                 "type": "scenario_error"}
-                for p in exc.problems
-            ]},
-        )  # fmt: skip
+        found = [(("scenario", p.file, p.line, p.column), p.message) for p in exc.problems]
+        raise problems(422, found, "scenario_error") from exc
     answer = service.reload(scenario, _now(request))
     request.app.state.scenario = service.scenario  # the day served, re-dated
     return Reloaded(**answer)

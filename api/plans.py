@@ -25,15 +25,22 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import defer
 
-from api.auth import AUTH_RESPONSES, error_response, require_role
+from api.auth import require_role
 from api.db import Database
+from api.errors import (
+    AUTH_RESPONSES,
+    NOT_TEXT_RESPONSES,
+    ApiError,
+    message,
+    problem_item,
+    problem_responses,
+)
 from api.models import PlanJob, utcnow
 from api.request_models import RequestModel
 from optimizer.io import Problem, ScenarioError, load_scenario
@@ -134,8 +141,10 @@ class PlanJobOut(BaseModel):
     )
 
 
-NOT_FOUND = {404: error_response("No plan job with this id.")}
-NOT_DONE = {409: error_response("The job has not produced a plan (or, to cancel, it has ended).")}
+NOT_FOUND = problem_responses({404: "No plan job with this id."}, "message")
+NOT_DONE = problem_responses(
+    {409: "The job has not produced a plan (or, to cancel, it has ended)."}, "message"
+)
 
 
 # -- running jobs ------------------------------------------------------------------------
@@ -438,7 +447,7 @@ def _db(request: Request) -> Database:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PlanJobOut,
     response_model_exclude={"plan", "kpis"},
-    responses={400: error_response("The body is not text (FastAPI cannot decode it).")},
+    responses=NOT_TEXT_RESPONSES,
 )
 def submit_plan(
     request: Request,
@@ -472,17 +481,18 @@ def _check_scenario(given: str, served: Path) -> Path:
         problems = [Problem(given, None, None, f"cannot read: {why}")]
     else:
         return scenario_dir
-    raise RequestValidationError(
+    raise ApiError(
+        422,
         [
-            {
-                "loc": ("body", "scenario"),
-                "msg": str(problem),
-                "type": "scenario_problem",
-                "input": given,
-                "ctx": {"file": problem.file, "line": problem.line, "column": problem.column},
-            }
-            for problem in problems
-        ]
+            problem_item(
+                str(p),
+                ("body", "scenario"),
+                "scenario_problem",
+                {"file": p.file, "line": p.line, "column": p.column},
+            )
+            | {"input": given}
+            for p in problems
+        ],
     )
 
 
@@ -503,7 +513,7 @@ def cancel_plan(job_id: uuid.UUID, request: Request) -> PlanJobOut:
     a job that is done or failed cannot be cancelled (409)."""
     job = _found(_runner(request).cancel(str(job_id)))
     if job.status != "cancelled":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the job is {job.status}; nothing to cancel")
+        raise message(status.HTTP_409_CONFLICT, f"the job is {job.status}; nothing to cancel")
     return _out(job, with_results=False)
 
 
@@ -551,15 +561,15 @@ def _result(request: Request, job_id: uuid.UUID, column) -> str:
     with _db(request).transaction(write=False) as session:
         row = session.execute(query).one_or_none()
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no plan job with this id")
+        raise message(status.HTTP_404_NOT_FOUND, "no plan job with this id")
     if row[0] != "done":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the job is {row[0]}; no plan")
+        raise message(status.HTTP_409_CONFLICT, f"the job is {row[0]}; no plan")
     return row[1]
 
 
 def _found(job: PlanJob | None) -> PlanJob:
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no plan job with this id")
+        raise message(status.HTTP_404_NOT_FOUND, "no plan job with this id")
     return job
 
 
