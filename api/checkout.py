@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import require_role
-from api.checkout_service import CheckoutError, CheckoutService
+from api.checkout_service import CheckoutError
+from api.deps import CheckoutDep, ClockDep, SettingsDep, TrackingDep
 from api.errors import problems
 from api.request_models import Instant, RequestModel
 from optimizer.io import ScenarioError, load_scenario
@@ -190,18 +191,6 @@ class StockUpdated(BaseModel):
     version: int
 
 
-def _service(request: Request) -> CheckoutService:
-    service = getattr(request.app.state, "checkout", None)
-    if service is None:
-        raise CheckoutError(503, "the checkout is starting; retry shortly")
-    return service
-
-
-def _now(request: Request) -> datetime:
-    """The service's clock (``app.state.clock``): never the machine's."""
-    return request.app.state.clock.now()
-
-
 def _resolve(scenario: Scenario, address: Address) -> ResolvedAddress:
     if address.lat is not None:
         point = ResolvedAddress(lat=address.lat, lon=address.lon)
@@ -244,10 +233,9 @@ ERRORS = {
 @router.post(
     "/promise", response_model=PromiseResponse, dependencies=[checkout_key], responses=ERRORS
 )
-def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
+def promise(body: PromiseRequest, service: CheckoutDep, clock: ClockDep) -> PromiseResponse:
     """Every option that can be kept for this basket at this address: click & collect at
     nearby stores, and express, eco and green slots that fit the day's routes."""
-    service = _service(request)
     scenario = service.scenario
     unknown = [
         (("body", "lines", i, "sku"), f"unknown SKU {x.sku!r}")
@@ -258,7 +246,7 @@ def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
         raise problems(422, unknown)
     point = _resolve(scenario, body.address)
     lines = [OrderLine(x.sku, x.qty) for x in body.lines]
-    quote = service.promise(lines, point.lat, point.lon, _now(request), body.requested_at)
+    quote = service.promise(lines, point.lat, point.lon, clock.now(), body.requested_at)
     return PromiseResponse(
         address=point,
         currency=scenario.settings.currency,
@@ -280,9 +268,14 @@ def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
         410: {"description": "the option expired"},
     },  # fmt: skip
 )
-def create_hold(body: HoldRequest, request: Request, idempotency_key: IdempotencyKey = None):
+def create_hold(
+    body: HoldRequest,
+    service: CheckoutDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+):
     """Reserve the option's stock and its place on a route for the hold's time to live."""
-    return _service(request).hold(body.option_id, _now(request), idempotency_key)
+    return service.hold(body.option_id, clock.now(), idempotency_key)
 
 
 @router.get(
@@ -291,8 +284,8 @@ def create_hold(body: HoldRequest, request: Request, idempotency_key: Idempotenc
     dependencies=[checkout_key],
     responses={**ERRORS, 404: {"description": "no such hold"}},
 )
-def get_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
-    return _service(request).hold_status(hold_id)
+def get_hold(hold_id: Annotated[str, Field(max_length=64)], service: CheckoutDep):
+    return service.hold_status(hold_id)
 
 
 @router.post(
@@ -307,14 +300,15 @@ def get_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
 )
 def confirm_hold(
     hold_id: Annotated[str, Field(max_length=64)],
-    request: Request,
+    service: CheckoutDep,
+    tracking: TrackingDep,
+    clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ):
     """Turn the hold into an order of its day: that day's plan delivers it as promised.
     The answer carries the order's tracking link and token (its tracking says
     ``confirmed`` with the promised slot until a plan has it)."""
-    answer = _service(request).confirm(hold_id, _now(request), idempotency_key)
-    tracking = request.app.state.tracking
+    answer = service.confirm(hold_id, clock.now(), idempotency_key)
     order_id = answer["order_id"]
     token = tracking.token(order_id)
     return answer | {
@@ -333,16 +327,17 @@ def confirm_hold(
         409: {"description": "the hold is confirmed"},
     },  # fmt: skip
 )
-def release_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
+def release_hold(
+    hold_id: Annotated[str, Field(max_length=64)], service: CheckoutDep, clock: ClockDep
+):
     """Give the stock and the place back (releasing twice is harmless)."""
-    _service(request).release(hold_id, _now(request))
+    service.release(hold_id, clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/stock", response_model=StockUpdated, dependencies=[planner_key], responses=ERRORS)
-def put_stock(body: StockUpdate, request: Request):
+def put_stock(body: StockUpdate, service: CheckoutDep, clock: ClockDep):
     """Set on-hand quantities per node and SKU (a count from the WMS) while the service runs."""
-    service = _service(request)
     scenario = service.scenario
     unknown = [
         (("body", "rows", i, field), f"unknown {what} {value!r}")
@@ -355,7 +350,7 @@ def put_stock(body: StockUpdate, request: Request):
     ]
     if unknown:
         raise problems(422, unknown)
-    version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], _now(request))
+    version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], clock.now())
     return StockUpdated(rows=len(body.rows), version=version)
 
 
@@ -371,16 +366,15 @@ class Reloaded(BaseModel):
     dependencies=[planner_key],
     responses={**ERRORS, 409: {"description": "another day, or vehicles with stops removed"}},
 )
-def reload_scenario(request: Request):
+def reload_scenario(request: Request, service: CheckoutDep, clock: ClockDep, settings: SettingsDep):
     """Re-read the service's scenario folder (fleet, stock counts, catalogue) while the
     service runs; live routes, holds and confirmed orders are kept. A broken folder is a
     422 listing every problem with its file, line and column."""
-    service = _service(request)
     try:
-        scenario = load_scenario(request.app.state.settings.scenario)
+        scenario = load_scenario(settings.scenario)
     except ScenarioError as exc:
         found = [(("scenario", p.file, p.line, p.column), p.message) for p in exc.problems]
         raise problems(422, found, "scenario_error") from exc
-    answer = service.reload(scenario, _now(request))
+    answer = service.reload(scenario, clock.now())
     request.app.state.scenario = service.scenario  # the day served, re-dated
     return Reloaded(**answer)

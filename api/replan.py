@@ -15,12 +15,13 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, Body, Depends, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import require_role
+from api.deps import ClockDep, DbDep, StateDep
 from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, problem, problem_responses, problems
 from api.models import PlanJob, utcnow
 from api.plan_versions import replan_message
@@ -103,7 +104,9 @@ class ReplanOut(BaseModel):
 )
 def replan_plan(
     job_id: uuid.UUID,
-    request: Request,
+    db: DbDep,
+    clock: ClockDep,
+    app_state: StateDep,
     body: Annotated[ReplanRequest | None, Body()] = None,
 ) -> ReplanOut:
     """Re-plan the rest of the day: stops done or under way are kept, the rest is routed
@@ -112,8 +115,6 @@ def replan_plan(
     independent checker; the answer says what changed."""
     started = time.perf_counter()
     body = body or ReplanRequest()
-    app_state = request.app.state
-    db = app_state.db
     with db.transaction(write=False) as s:
         job = s.get(PlanJob, str(job_id))
         if job is None:
@@ -127,7 +128,7 @@ def replan_plan(
         scenario = scenario_for_plan(app_state, Path(scenario_dir), day.settings.date)
     except (ScenarioError, OSError) as exc:
         raise problem(409, f"cannot read the plan's scenario: {exc}", JOB_ID) from exc
-    now = body.now or app_state.clock.now()
+    now = body.now or clock.now()
     now_s = day.s(now)
     found = []
     if not 0 <= now_s <= 86_400:

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
 from api.auth import Caller, api_key_header, require_role
+from api.deps import TrackingDep
 from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, message, problem, problem_responses
 from api.tracking_schemas import EventIn, EventOut, LivePlan, Tracking
-from api.tracking_service import TrackingService
 
 router = APIRouter(tags=["tracking"])
 
@@ -43,10 +43,6 @@ PLANNER_OR_DRIVER = Depends(require_role("planner", "driver"))
 # the path, so a parcel is tracked as /v1/orders/ORDER/1/tracking (or ORDER%2F1).
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 PlanId = Annotated[str, Path(min_length=1, max_length=36)]
-
-
-def _service(request: Request) -> TrackingService:
-    return request.app.state.tracking
 
 
 def _theirs(caller: Caller) -> str:
@@ -83,7 +79,7 @@ def _check_driver(caller: Caller, event: EventIn) -> None:
 )
 def post_event(
     event: EventIn,
-    request: Request,
+    service: TrackingDep,
     response: Response,
     caller: Annotated[Caller, PLANNER_OR_DRIVER],
 ) -> EventOut:
@@ -100,7 +96,7 @@ def post_event(
     whose routes the driver app reads again before sending the event there. An event id
     already recorded stays a 200 replay, whatever the version."""
     _check_driver(caller, event)
-    out, created = _service(request).record(event)
+    out, created = service.record(event)
     if not created:
         response.status_code = 200
     return out
@@ -114,6 +110,7 @@ def post_event(
 def get_tracking(
     order_id: OrderId,
     request: Request,
+    service: TrackingDep,
     token: Annotated[
         str | None,
         Query(max_length=64, description="The customer's signed token (instead of a key)."),
@@ -124,7 +121,6 @@ def get_tracking(
     Called with a checkout key, or, from the customer's page, with the order's
     ``token`` (in ``tracking_url``; 401 once it expired: a checkout key's answer carries
     a new one)."""
-    service = _service(request)
     if token is not None:
         why = service.token_problem(order_id, token)
         if why is not None:
@@ -140,12 +136,12 @@ def get_tracking(
     responses=DRIVER_AUTH_RESPONSES | ERRORS,
 )
 def get_live(
-    plan_id: PlanId, request: Request, caller: Annotated[Caller, PLANNER_OR_DRIVER]
+    plan_id: PlanId, service: TrackingDep, caller: Annotated[Caller, PLANNER_OR_DRIVER]
 ) -> LivePlan:
     """Every vehicle of a plan: status, last position, done and remaining stops with
     their ETAs, late stops flagged (as planned until the plan's first event). A driver
     key sees its own vehicles of the plan (403 if none is on it)."""
-    live = _service(request).live(plan_id)
+    live = service.live(plan_id)
     if caller.role != "driver":
         return live
     mine = [v for v in live.vehicles if v.vehicle_id in caller.vehicle_ids]
