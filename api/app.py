@@ -34,13 +34,12 @@ from api.auth import (
     configured_keys,
     unknown_vehicles,
 )
-from api.checkout import checkout_error_response
-from api.checkout_service import CheckoutError, CheckoutService
+from api.checkout_service import CheckoutService
 from api.clock import Clock, clock_from_setting
 from api.days import DayKeeper
 from api.db import Database
+from api.errors import message, validation_error_response
 from api.limits import RequestGate
-from api.request_models import validation_error_response
 from api.secret import server_secret
 from api.settings import Settings
 from api.tracking_service import TrackingService
@@ -145,7 +144,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug: log it whole, tell the client nothing about the internals.
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+        return message(500, "internal server error").response()
 
     @app.middleware("http")
     async def allow_every_method(request: Request, call_next):
@@ -164,10 +163,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return response
 
     app.add_exception_handler(RequestValidationError, validation_error_response)
-
-    @app.exception_handler(CheckoutError)
-    async def refused(request: Request, exc: CheckoutError) -> JSONResponse:
-        return checkout_error_response(exc)
 
     # Outermost of the service's middleware: a caller without a known key is refused and
     # an oversized body cut off before anything reads the body (see api.limits).

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from fastapi import HTTPException, Request, Security, status
+from fastapi import Request, Security, status
 from fastapi.security import APIKeyHeader
 from sqlalchemy import func, select
 
 from api.db import Database
+from api.errors import ApiError, message
 from api.models import ApiKey
 from api.settings import Settings
 from optimizer.io.file_limits import MAX_KEYS_FILE_BYTES, FileTooLargeError, read_text_within
@@ -61,27 +62,6 @@ api_key_header = APIKeyHeader(
     description="A `checkout`, `planner` or `driver` key (see the endpoint's description).",
     auto_error=False,
 )
-
-
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "properties": {"detail": {"type": "string"}},
-    "required": ["detail"],
-}
-
-
-def error_response(description: str) -> dict[str, Any]:
-    """An OpenAPI response ``{"detail": "..."}`` in JSON. (FastAPI would document a
-    ``model=`` response in the endpoint's own media type, HTML for a map.)"""
-    return {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
-
-
-# For a router's ``responses=``: documents the 401 and 403 of keyed endpoints.
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: error_response("No key, or a key the service does not know."),
-    403: error_response("A key of a role this endpoint does not admit."),
-}
 
 
 class KeyConfigError(ValueError):
@@ -498,9 +478,9 @@ def require_role(role: Role, *more: Role) -> Callable[..., Caller]:
             raise _unauthorized(UNKNOWN_KEY)
         found_role, vehicles = found
         if found_role not in admitted:
-            raise HTTPException(
+            raise message(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"this is a {found_role} key; this endpoint needs a {needs} key",
+                f"this is a {found_role} key; this endpoint needs a {needs} key",
             )
         return Caller(role=found_role, key_prefix=api_key[:6], vehicle_ids=vehicles)
 
@@ -519,7 +499,5 @@ def key_problem(keys: KeyStore, api_key: str | None) -> str | None:
     return None
 
 
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "ApiKey"}
-    )
+def _unauthorized(detail: str) -> ApiError:
+    return message(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": "ApiKey"})

@@ -8,11 +8,12 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import require_role
-from api.checkout_service import CheckoutError, CheckoutService
+from api.checkout_service import CheckoutError
+from api.deps import CheckoutDep, ClockDep, SettingsDep, TrackingDep
+from api.errors import problems
 from api.request_models import Instant, RequestModel
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.io.scenario_reader import coordinates_look_missing
@@ -191,31 +192,6 @@ class StockUpdated(BaseModel):
     version: int
 
 
-def _problem(status_code: int, msg: str, loc: tuple | list = (), kind: str = "value_error"):
-    return JSONResponse(
-        status_code=status_code, content={"detail": [{"loc": list(loc), "msg": msg, "type": kind}]}
-    )
-
-
-def checkout_error_response(exc: CheckoutError) -> JSONResponse:
-    kind = {404: "not_found", 409: "conflict", 410: "gone", 503: "not_ready"}.get(
-        exc.status, "value_error"
-    )
-    return _problem(exc.status, exc.message, exc.loc, kind)
-
-
-def _service(request: Request) -> CheckoutService:
-    service = getattr(request.app.state, "checkout", None)
-    if service is None:
-        raise CheckoutError(503, "the checkout is starting; retry shortly")
-    return service
-
-
-def _now(request: Request) -> datetime:
-    """The service's clock (``app.state.clock``): never the machine's."""
-    return request.app.state.clock.now()
-
-
 def _resolve(scenario: Scenario, address: Address) -> ResolvedAddress:
     if address.lat is not None:
         point = ResolvedAddress(lat=address.lat, lon=address.lon)
@@ -258,21 +234,20 @@ ERRORS = {
 @router.post(
     "/promise", response_model=PromiseResponse, dependencies=[checkout_key], responses=ERRORS
 )
-def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
+def promise(body: PromiseRequest, service: CheckoutDep, clock: ClockDep) -> PromiseResponse:
     """Every option that can be kept for this basket at this address: click & collect at
     nearby stores, and express, eco and green slots that fit the day's routes."""
-    service = _service(request)
     scenario = service.scenario
     unknown = [
-        {"loc": ["body", "lines", i, "sku"], "msg": f"unknown SKU {x.sku!r}", "type": "value_error"}
+        (("body", "lines", i, "sku"), f"unknown SKU {x.sku!r}")
         for i, x in enumerate(body.lines)
         if x.sku not in scenario.catalogue
     ]
     if unknown:
-        return JSONResponse(status_code=422, content={"detail": unknown})
+        raise problems(422, unknown)
     point = _resolve(scenario, body.address)
     lines = [OrderLine(x.sku, x.qty) for x in body.lines]
-    quote = service.promise(lines, point.lat, point.lon, _now(request), body.requested_at)
+    quote = service.promise(lines, point.lat, point.lon, clock.now(), body.requested_at)
     return PromiseResponse(
         address=point,
         currency=scenario.settings.currency,
@@ -294,9 +269,14 @@ def promise(body: PromiseRequest, request: Request) -> PromiseResponse:
         410: {"description": "the option expired"},
     },  # fmt: skip
 )
-def create_hold(body: HoldRequest, request: Request, idempotency_key: IdempotencyKey = None):
+def create_hold(
+    body: HoldRequest,
+    service: CheckoutDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+):
     """Reserve the option's stock and its place on a route for the hold's time to live."""
-    return _service(request).hold(body.option_id, _now(request), idempotency_key)
+    return service.hold(body.option_id, clock.now(), idempotency_key)
 
 
 @router.get(
@@ -305,8 +285,8 @@ def create_hold(body: HoldRequest, request: Request, idempotency_key: Idempotenc
     dependencies=[checkout_key],
     responses={**ERRORS, 404: {"description": "no such hold"}},
 )
-def get_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
-    return _service(request).hold_status(hold_id)
+def get_hold(hold_id: Annotated[str, Field(max_length=64)], service: CheckoutDep):
+    return service.hold_status(hold_id)
 
 
 @router.post(
@@ -321,14 +301,15 @@ def get_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
 )
 def confirm_hold(
     hold_id: Annotated[str, Field(max_length=64)],
-    request: Request,
+    service: CheckoutDep,
+    tracking: TrackingDep,
+    clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ):
     """Turn the hold into an order of its day: that day's plan delivers it as promised.
     The answer carries the order's tracking link and token (its tracking says
     ``confirmed`` with the promised slot until a plan has it)."""
-    answer = _service(request).confirm(hold_id, _now(request), idempotency_key)
-    tracking = request.app.state.tracking
+    answer = service.confirm(hold_id, clock.now(), idempotency_key)
     order_id = answer["order_id"]
     token = tracking.token(order_id)
     return answer | {
@@ -347,23 +328,20 @@ def confirm_hold(
         409: {"description": "the hold is confirmed"},
     },  # fmt: skip
 )
-def release_hold(hold_id: Annotated[str, Field(max_length=64)], request: Request):
+def release_hold(
+    hold_id: Annotated[str, Field(max_length=64)], service: CheckoutDep, clock: ClockDep
+):
     """Give the stock and the place back (releasing twice is harmless)."""
-    _service(request).release(hold_id, _now(request))
+    service.release(hold_id, clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/stock", response_model=StockUpdated, dependencies=[planner_key], responses=ERRORS)
-def put_stock(body: StockUpdate, request: Request):
+def put_stock(body: StockUpdate, service: CheckoutDep, clock: ClockDep):
     """Set on-hand quantities per node and SKU (a count from the WMS) while the service runs."""
-    service = _service(request)
     scenario = service.scenario
-    problems = [
-        {
-            "loc": ["body", "rows", i, field],
-            "msg": f"unknown {what} {value!r}",
-            "type": "value_error",
-        }
+    unknown = [
+        (("body", "rows", i, field), f"unknown {what} {value!r}")
         for i, row in enumerate(body.rows)
         for field, what, value, known in (
             ("node_id", "node", row.node_id, scenario.nodes),
@@ -371,9 +349,9 @@ def put_stock(body: StockUpdate, request: Request):
         )
         if value not in known
     ]
-    if problems:
-        return JSONResponse(status_code=422, content={"detail": problems})
-    version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], _now(request))
+    if unknown:
+        raise problems(422, unknown)
+    version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], clock.now())
     return StockUpdated(rows=len(body.rows), version=version)
 
 
@@ -389,22 +367,15 @@ class Reloaded(BaseModel):
     dependencies=[planner_key],
     responses={**ERRORS, 409: {"description": "another day, or vehicles with stops removed"}},
 )
-def reload_scenario(request: Request):
+def reload_scenario(request: Request, service: CheckoutDep, clock: ClockDep, settings: SettingsDep):
     """Re-read the service's scenario folder (fleet, stock counts, catalogue) while the
     service runs; live routes, holds and confirmed orders are kept. A broken folder is a
     422 listing every problem with its file, line and column."""
-    service = _service(request)
     try:
-        scenario = load_scenario(request.app.state.settings.scenario)
+        scenario = load_scenario(settings.scenario)
     except ScenarioError as exc:
-        return JSONResponse(
-            status_code=422,
-            content={"detail": [
-                {"loc": ["scenario", p.file, p.line, p.column], "msg": p.message,
-                 "type": "scenario_error"}
-                for p in exc.problems
-            ]},
-        )  # fmt: skip
-    answer = service.reload(scenario, _now(request))
+        found = [(("scenario", p.file, p.line, p.column), p.message) for p in exc.problems]
+        raise problems(422, found, "scenario_error") from exc
+    answer = service.reload(scenario, clock.now())
     request.app.state.scenario = service.scenario  # the day served, re-dated
     return Reloaded(**answer)

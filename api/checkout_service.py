@@ -48,6 +48,7 @@ from api.checkout_models import (
     VehicleRoute,
 )
 from api.db import Database
+from api.errors import Problem
 from optimizer.io.plan_files import plan_to_dict
 from optimizer.kpis import plan_kpis
 from optimizer.model import Order, OrderLine, Plan, Scenario, Service, on_day
@@ -78,12 +79,9 @@ def _dialect_insert(dialect: str):
     return sqlite.insert
 
 
-class CheckoutError(Exception):
-    """A request the checkout refuses: HTTP ``status`` with a field path ``loc``."""
-
-    def __init__(self, status: int, message: str, loc: tuple = ()):
-        super().__init__(message)
-        self.status, self.message, self.loc = status, message, loc
+class CheckoutError(Problem):
+    """A request the checkout refuses: HTTP ``status`` with a field path ``loc`` (an
+    :class:`api.errors.Problem`: raised through a route, it is the answer)."""
 
 
 @dataclass

@@ -18,7 +18,6 @@ A pure ASGI middleware (:class:`RequestGate`), outside FastAPI's body reading:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -27,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
 from api.auth import key_problem
+from api.errors import message
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -142,10 +142,9 @@ class RequestGate:
 
 
 async def _answer(send: Send, status: int, detail: str, headers: dict | None = None) -> None:
-    """A JSON ``{"detail": ...}`` answer that closes the exchange (the body unread)."""
-    body = json.dumps({"detail": detail}).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    raw.append((b"connection", b"close"))  # the unread body makes the connection unusable
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    """A JSON ``{"detail": ...}`` answer (:func:`api.errors.message`) that closes the
+    exchange (the body unread)."""
+    # The unread body makes the connection unusable.
+    response = message(status, detail, (headers or {}) | {"connection": "close"}).response()
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})

@@ -25,15 +25,23 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Body, Depends, Response, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import defer
 
-from api.auth import AUTH_RESPONSES, error_response, require_role
+from api.auth import require_role
 from api.db import Database
+from api.deps import DbDep, PlanRunnerDep, SettingsDep
+from api.errors import (
+    AUTH_RESPONSES,
+    NOT_TEXT_RESPONSES,
+    ApiError,
+    message,
+    problem_item,
+    problem_responses,
+)
 from api.models import PlanJob, utcnow
 from api.request_models import RequestModel
 from optimizer.io import Problem, ScenarioError, load_scenario
@@ -134,8 +142,10 @@ class PlanJobOut(BaseModel):
     )
 
 
-NOT_FOUND = {404: error_response("No plan job with this id.")}
-NOT_DONE = {409: error_response("The job has not produced a plan (or, to cancel, it has ended).")}
+NOT_FOUND = problem_responses({404: "No plan job with this id."}, "message")
+NOT_DONE = problem_responses(
+    {409: "The job has not produced a plan (or, to cancel, it has ended)."}, "message"
+)
 
 
 # -- running jobs ------------------------------------------------------------------------
@@ -425,23 +435,16 @@ router = APIRouter(
 )
 
 
-def _runner(request: Request) -> PlanRunner:
-    return request.app.state.plans
-
-
-def _db(request: Request) -> Database:
-    return request.app.state.db
-
-
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PlanJobOut,
     response_model_exclude={"plan", "kpis"},
-    responses={400: error_response("The body is not text (FastAPI cannot decode it).")},
+    responses=NOT_TEXT_RESPONSES,
 )
 def submit_plan(
-    request: Request,
+    runner: PlanRunnerDep,
+    settings: SettingsDep,
     response: Response,
     body: Annotated[PlanRequest | None, Body()] = None,
 ) -> PlanJobOut:
@@ -449,12 +452,11 @@ def submit_plan(
     orders. Poll ``GET /v1/plans/{id}`` for progress and the plan. A scenario folder
     that cannot be loaded is refused with 422 and every problem found in it."""
     body = body or PlanRequest()
-    settings = request.app.state.settings
     scenario_dir = settings.scenario
     if body.scenario is not None:
         scenario_dir = _check_scenario(body.scenario, settings.scenario)
     time_limit_s = settings.plan_time_limit_s if body.time_limit_s is None else body.time_limit_s
-    job = _runner(request).submit(scenario_dir, time_limit_s)
+    job = runner.submit(scenario_dir, time_limit_s)
     response.headers["Location"] = f"/v1/plans/{job.id}"
     return _out(job, with_results=False)
 
@@ -472,38 +474,39 @@ def _check_scenario(given: str, served: Path) -> Path:
         problems = [Problem(given, None, None, f"cannot read: {why}")]
     else:
         return scenario_dir
-    raise RequestValidationError(
+    raise ApiError(
+        422,
         [
-            {
-                "loc": ("body", "scenario"),
-                "msg": str(problem),
-                "type": "scenario_problem",
-                "input": given,
-                "ctx": {"file": problem.file, "line": problem.line, "column": problem.column},
-            }
-            for problem in problems
-        ]
+            problem_item(
+                str(p),
+                ("body", "scenario"),
+                "scenario_problem",
+                {"file": p.file, "line": p.line, "column": p.column},
+            )
+            | {"input": given}
+            for p in problems
+        ],
     )
 
 
 @router.get("/{job_id}", response_model=PlanJobOut, responses=NOT_FOUND)
-def get_plan(job_id: uuid.UUID, request: Request) -> PlanJobOut:
+def get_plan(job_id: uuid.UUID, db: DbDep) -> PlanJobOut:
     """A job's status and progress; once done, the plan.json document, its KPIs and
     whether the independent checker found it sound."""
     query = _one(str(job_id)).options(defer(PlanJob.geojson), defer(PlanJob.map_html))
-    with _db(request).transaction(write=False) as session:
+    with db.transaction(write=False) as session:
         job = _found(session.scalars(query).one_or_none())
         return _out(job, with_results=True)
 
 
 @router.post("/{job_id}/cancel", response_model=PlanJobOut, responses=NOT_FOUND | NOT_DONE)
-def cancel_plan(job_id: uuid.UUID, request: Request) -> PlanJobOut:
+def cancel_plan(job_id: uuid.UUID, runner: PlanRunnerDep) -> PlanJobOut:
     """Cancel a job. A queued job never runs; a running one is stopped at once and
     anything it would have produced is discarded. Cancelling a cancelled job is a no-op;
     a job that is done or failed cannot be cancelled (409)."""
-    job = _found(_runner(request).cancel(str(job_id)))
+    job = _found(runner.cancel(str(job_id)))
     if job.status != "cancelled":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the job is {job.status}; nothing to cancel")
+        raise message(status.HTTP_409_CONFLICT, f"the job is {job.status}; nothing to cancel")
     return _out(job, with_results=False)
 
 
@@ -519,9 +522,9 @@ def cancel_plan(job_id: uuid.UUID, request: Request) -> PlanJobOut:
         **NOT_DONE,
     },
 )
-def get_routes_geojson(job_id: uuid.UUID, request: Request) -> Response:
+def get_routes_geojson(job_id: uuid.UUID, db: DbDep) -> Response:
     """The plan's nodes, routes and stops as GeoJSON."""
-    text = _result(request, job_id, PlanJob.geojson)
+    text = _result(db, job_id, PlanJob.geojson)
     return Response(text, media_type="application/geo+json")
 
 
@@ -537,29 +540,29 @@ MAP_HEADERS = {
     response_class=HTMLResponse,
     responses={200: {"description": "A folium (Leaflet) map."}, **NOT_FOUND, **NOT_DONE},
 )
-def get_map(job_id: uuid.UUID, request: Request) -> HTMLResponse:
+def get_map(job_id: uuid.UUID, db: DbDep) -> HTMLResponse:
     """The plan on a map: nodes, zones, one colour per vehicle, stops with their ETA.
 
     Its texts are escaped when the map is made (:mod:`optimizer.io.html_text`); the page
     is also sandboxed (``Content-Security-Policy: sandbox``: an origin of its own), so
     even a map stored before that cannot act as the service's origin."""
-    return HTMLResponse(_result(request, job_id, PlanJob.map_html), headers=MAP_HEADERS)
+    return HTMLResponse(_result(db, job_id, PlanJob.map_html), headers=MAP_HEADERS)
 
 
-def _result(request: Request, job_id: uuid.UUID, column) -> str:
+def _result(db: Database, job_id: uuid.UUID, column) -> str:
     query = select(PlanJob.status, column).where(PlanJob.id == str(job_id))
-    with _db(request).transaction(write=False) as session:
+    with db.transaction(write=False) as session:
         row = session.execute(query).one_or_none()
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no plan job with this id")
+        raise message(status.HTTP_404_NOT_FOUND, "no plan job with this id")
     if row[0] != "done":
-        raise HTTPException(status.HTTP_409_CONFLICT, f"the job is {row[0]}; no plan")
+        raise message(status.HTTP_409_CONFLICT, f"the job is {row[0]}; no plan")
     return row[1]
 
 
 def _found(job: PlanJob | None) -> PlanJob:
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no plan job with this id")
+        raise message(status.HTTP_404_NOT_FOUND, "no plan job with this id")
     return job
 
 

@@ -15,18 +15,19 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import AUTH_RESPONSES, error_response, require_role
+from api.auth import require_role
+from api.deps import ClockDep, DbDep, StateDep
+from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, problem, problem_responses, problems
 from api.models import PlanJob, utcnow
 from api.plan_versions import replan_message
 from api.plan_versions import versions as plan_versions
 from api.plans import scenario_for_plan
 from api.request_models import Instant, RequestModel
-from api.tracking import problems_response
 from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
 from api.tracking_state import Day, open_plan, orders_of, recompute
 from optimizer.check import check_plan
@@ -56,6 +57,7 @@ router = APIRouter(
 # Copied from the old plan's tracking rows to the new plan's, for the stops kept.
 ORDER_STATE = ("status", "arrived_at", "done_at", "eta_at", "eta_at_departure", "late",
                "failure_reason")  # fmt: skip
+JOB_ID = ("path", "job_id")  # the loc of a refusal of the plan job re-planned
 VEHICLE_STATE = ("status", "trip", "last_lat", "last_lon", "last_seen_at", "busy_until_at")
 # A done stop's tracking status -> the core's StopFact outcome: a return picked up is a
 # stop served, as a delivery is (the core tells pickups from deliveries by their id).
@@ -87,27 +89,24 @@ class ReplanOut(BaseModel):
     replan_ms: float
 
 
-def _refuse(code: int, loc: tuple, message: str) -> HTTPException:
-    kind = {404: "not_found", 409: "conflict"}.get(code, "value_error")
-    return HTTPException(code, [{"loc": list(loc), "msg": message, "type": kind}])
-
-
 @router.post(
     "/{job_id}/replan",
     status_code=status.HTTP_201_CREATED,
     response_model=ReplanOut,
-    responses={
-        400: error_response("The body is not text (FastAPI cannot decode it)."),
-        404: problems_response("No plan job with this id (`loc`: path, job_id)."),
-        409: problems_response(
-            "The job has not produced a plan, its scenario cannot be read, or the tracking "
-            "state does not fit the plan."
-        ),
-    },
+    responses=NOT_TEXT_RESPONSES
+    | problem_responses(
+        {
+            404: "No plan job with this id (`loc`: path, job_id).",
+            409: "The job has not produced a plan, its scenario cannot be read, or the "
+            "tracking state does not fit the plan.",
+        }
+    ),
 )
 def replan_plan(
     job_id: uuid.UUID,
-    request: Request,
+    db: DbDep,
+    clock: ClockDep,
+    app_state: StateDep,
     body: Annotated[ReplanRequest | None, Body()] = None,
 ) -> ReplanOut:
     """Re-plan the rest of the day: stops done or under way are kept, the rest is routed
@@ -116,33 +115,29 @@ def replan_plan(
     independent checker; the answer says what changed."""
     started = time.perf_counter()
     body = body or ReplanRequest()
-    app_state = request.app.state
-    db = app_state.db
     with db.transaction(write=False) as s:
         job = s.get(PlanJob, str(job_id))
         if job is None:
-            raise _refuse(404, ("path", "job_id"), "no plan job with this id")
+            raise problem(404, "no plan job with this id", JOB_ID)
         if job.status != "done":
-            raise _refuse(409, ("path", "job_id"), f"the job is {job.status}; no plan")
+            raise problem(409, f"the job is {job.status}; no plan", JOB_ID)
         doc = json.loads(job.plan_json)
         scenario_dir = job.scenario_dir
     day = Day.of(doc)
     try:
         scenario = scenario_for_plan(app_state, Path(scenario_dir), day.settings.date)
     except (ScenarioError, OSError) as exc:
-        raise _refuse(409, ("path", "job_id"), f"cannot read the plan's scenario: {exc}") from exc
-    now = body.now or app_state.clock.now()
+        raise problem(409, f"cannot read the plan's scenario: {exc}", JOB_ID) from exc
+    now = body.now or clock.now()
     now_s = day.s(now)
-    problems = []
+    found = []
     if not 0 <= now_s <= 86_400:
-        problems.append((("body", "now"), f"{now.isoformat()} is not on the plan's day"))
+        found.append((("body", "now"), f"{now.isoformat()} is not on the plan's day"))
     for i, vid in enumerate(body.broken_down):
         if vid not in scenario.vehicles_by_id:
-            problems.append((("body", "broken_down", i), f"no vehicle {vid!r} in the fleet"))
-    if problems:
-        raise HTTPException(
-            422, [{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in problems]
-        )
+            found.append((("body", "broken_down", i), f"no vehicle {vid!r} in the fleet"))
+    if found:
+        raise problems(422, found)
     old_changes = plan_from_dict(scenario, doc).order_changes
     morning_day = with_order_changes(scenario, old_changes)
     plan = plan_from_dict(morning_day, doc)
@@ -153,7 +148,7 @@ def replan_plan(
     try:
         new_plan, report = replan(scenario, plan, state, params)
     except ReplanError as exc:
-        raise _refuse(409, ("path", "job_id"), f"the tracking state does not fit: {exc}") from exc
+        raise problem(409, f"the tracking state does not fit: {exc}", JOB_ID) from exc
     new_plan.replan["replan_of"] = str(job_id)
     new_day = with_order_changes(scenario, new_plan.order_changes)
     kpis = plan_kpis(new_day, new_plan)

@@ -1,5 +1,5 @@
-"""What every request body shares: the strict base model, the bounded instant, and the
-rendering of a 422 that never fails on the values it echoes.
+"""What every request body shares: the strict base model and the bounded instant (the
+422 of a malformed request is :func:`api.errors.validation_error_response`).
 
 Every request schema in ``api/`` derives from :class:`RequestModel`: an unknown field is
 refused, and so is a number that is not finite (JSON has no ``NaN`` or ``Infinity``, but
@@ -11,14 +11,9 @@ conversion to a local day or to seconds can overflow.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 # The instants a request may name: far beyond any delivery day, far inside what
@@ -49,22 +44,3 @@ def _within_window(value: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, AfterValidator(_within_window)]
 """An ISO 8601 datetime with a UTC offset, from :data:`EARLIEST` to :data:`LATEST`."""
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float written as text (``"NaN"``, ``"Infinity"``,
-    ``"-Infinity"``), in dicts, lists and tuples: what a 422 echoes of the request."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return value
-
-
-async def validation_error_response(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 (``detail``: every problem with its ``loc``), with what it echoes of
-    the request made JSON-safe: FastAPI's own handler fails with a 500 on ``NaN``."""
-    detail = json_safe(jsonable_encoder(exc.errors()))
-    return JSONResponse(status_code=422, content={"detail": detail})

@@ -8,113 +8,41 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.responses import HTMLResponse
 
-from api.auth import (
-    AUTH_RESPONSES,
-    ERROR_SCHEMA,
-    Caller,
-    api_key_header,
-    error_response,
-    require_role,
-)
+from api.auth import Caller, api_key_header, require_role
+from api.deps import TrackingDep
+from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, message, problem, problem_responses
 from api.tracking_schemas import EventIn, EventOut, LivePlan, Tracking
-from api.tracking_service import TrackingService
-from api.tracking_state import TrackingError
 
 router = APIRouter(tags=["tracking"])
 
-PROBLEMS_SCHEMA = {
-    "title": "Problems",
-    "type": "object",
-    "properties": {
-        "detail": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
-                    "msg": {"type": "string"},
-                    "type": {"type": "string"},
-                    "ctx": {
-                        "type": "object",
-                        "description": "Values to act on: `current_plan_id` for an event "
-                        "sent to a superseded plan version.",
-                    },
-                },
-                "required": ["loc", "msg", "type"],
-            },
-        }
-    },
-    "required": ["detail"],
-}
-
-
-def problems_response(description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": PROBLEMS_SCHEMA}},
-    }
-
-
-ERRORS = {
-    404: problems_response("No such plan or order (`loc` says which)."),
-    409: problems_response(
-        "The event id was sent before with another body, or the event contradicts what "
+ERRORS = problem_responses(
+    {
+        404: "No such plan or order (`loc` says which).",
+        409: "The event id was sent before with another body, or the event contradicts what "
         "is known (a stop already done, a vehicle still at another stop), "
         "or the plan job has not produced a plan, or the event's plan was re-planned "
         "(`loc`: body, plan_id; the message and `ctx.current_plan_id` name the current "
-        "version)."
-    ),
-}
+        "version).",
+    }
+)
 # A driver key's 403: a string for a key of another role, field paths for a vehicle or a
 # plan that is not the driver's.
-DRIVER_AUTH_RESPONSES = AUTH_RESPONSES | {
-    403: {
-        "description": "A checkout key; or a driver key for another vehicle (`loc`: body, "
+DRIVER_AUTH_RESPONSES = AUTH_RESPONSES | problem_responses(
+    {
+        403: "A checkout key; or a driver key for another vehicle (`loc`: body, "
         "vehicle_id), a collected event (`loc`: body, kind) or a plan none of its vehicles "
         "is on (`loc`: path, plan_id).",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "title": "Forbidden",
-                    "type": "object",
-                    "properties": {
-                        "detail": {
-                            "anyOf": [
-                                ERROR_SCHEMA["properties"]["detail"],
-                                PROBLEMS_SCHEMA["properties"]["detail"],
-                            ]
-                        }
-                    },
-                    "required": ["detail"],
-                }
-            }
-        },
-    }
-}
+    },
+    "either",
+)
 PLANNER_OR_DRIVER = Depends(require_role("planner", "driver"))
 # An order id, or a parcel id of a split order (ORDER/1, ...): the routes take the rest of
 # the path, so a parcel is tracked as /v1/orders/ORDER/1/tracking (or ORDER%2F1).
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 PlanId = Annotated[str, Path(min_length=1, max_length=36)]
-
-
-def _service(request: Request) -> TrackingService:
-    return request.app.state.tracking
-
-
-def _refused(exc: TrackingError) -> HTTPException:
-    kind = {404: "not_found", 409: "conflict"}.get(exc.status, "value_error")
-    problem = {"loc": list(exc.loc), "msg": exc.message, "type": kind}
-    if exc.ctx:
-        problem["ctx"] = exc.ctx
-    return HTTPException(exc.status, [problem])
-
-
-def _forbidden(loc: tuple, message: str) -> HTTPException:
-    return HTTPException(403, [{"loc": list(loc), "msg": message, "type": "forbidden"}])
 
 
 def _theirs(caller: Caller) -> str:
@@ -126,15 +54,17 @@ def _check_driver(caller: Caller, event: EventIn) -> None:
     if caller.role != "driver":
         return
     if event.vehicle_id is None:
-        raise _forbidden(
-            ("body", "kind"),
+        raise problem(
+            403,
             f"a driver key reports its vehicles' events; {event.kind} (no vehicle) needs a "
             "planner key",
+            ("body", "kind"),
         )
     if event.vehicle_id not in caller.vehicle_ids:
-        raise _forbidden(
-            ("body", "vehicle_id"),
+        raise problem(
+            403,
             f"this driver key reports for {_theirs(caller)} only, not {event.vehicle_id!r}",
+            ("body", "vehicle_id"),
         )
 
 
@@ -144,14 +74,12 @@ def _check_driver(caller: Caller, event: EventIn) -> None:
     status_code=201,
     responses=DRIVER_AUTH_RESPONSES
     | ERRORS
-    | {
-        200: {"description": "A repeated event id: no change.", "model": EventOut},
-        400: error_response("The body is not text (FastAPI cannot decode it)."),
-    },
+    | NOT_TEXT_RESPONSES
+    | {200: {"description": "A repeated event id: no change.", "model": EventOut}},
 )
 def post_event(
     event: EventIn,
-    request: Request,
+    service: TrackingDep,
     response: Response,
     caller: Annotated[Caller, PLANNER_OR_DRIVER],
 ) -> EventOut:
@@ -168,10 +96,7 @@ def post_event(
     whose routes the driver app reads again before sending the event there. An event id
     already recorded stays a 200 replay, whatever the version."""
     _check_driver(caller, event)
-    try:
-        out, created = _service(request).record(event)
-    except TrackingError as exc:
-        raise _refused(exc) from exc
+    out, created = service.record(event)
     if not created:
         response.status_code = 200
     return out
@@ -185,6 +110,7 @@ def post_event(
 def get_tracking(
     order_id: OrderId,
     request: Request,
+    service: TrackingDep,
     token: Annotated[
         str | None,
         Query(max_length=64, description="The customer's signed token (instead of a key)."),
@@ -195,17 +121,13 @@ def get_tracking(
     Called with a checkout key, or, from the customer's page, with the order's
     ``token`` (in ``tracking_url``; 401 once it expired: a checkout key's answer carries
     a new one)."""
-    service = _service(request)
     if token is not None:
-        problem = service.token_problem(order_id, token)
-        if problem is not None:
-            raise HTTPException(401, problem)
+        why = service.token_problem(order_id, token)
+        if why is not None:
+            raise message(401, why)
     else:
         require_role("checkout")(request, api_key)
-    try:
-        return service.tracking(order_id)
-    except TrackingError as exc:
-        raise _refused(exc) from exc
+    return service.tracking(order_id)
 
 
 @router.get(
@@ -214,22 +136,20 @@ def get_tracking(
     responses=DRIVER_AUTH_RESPONSES | ERRORS,
 )
 def get_live(
-    plan_id: PlanId, request: Request, caller: Annotated[Caller, PLANNER_OR_DRIVER]
+    plan_id: PlanId, service: TrackingDep, caller: Annotated[Caller, PLANNER_OR_DRIVER]
 ) -> LivePlan:
     """Every vehicle of a plan: status, last position, done and remaining stops with
     their ETAs, late stops flagged (as planned until the plan's first event). A driver
     key sees its own vehicles of the plan (403 if none is on it)."""
-    try:
-        live = _service(request).live(plan_id)
-    except TrackingError as exc:
-        raise _refused(exc) from exc
+    live = service.live(plan_id)
     if caller.role != "driver":
         return live
     mine = [v for v in live.vehicles if v.vehicle_id in caller.vehicle_ids]
     if not mine:
-        raise _forbidden(
-            ("path", "plan_id"),
+        raise problem(
+            403,
             f"none of this driver key's vehicles ({_theirs(caller)}) has a route in this plan",
+            ("path", "plan_id"),
         )
     used = {v.node_id for v in mine}
     return live.model_copy(

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.errors import Problem
 from api.models import utcnow
 from api.tracking_models import TrackedOrder, TrackedVehicle
 from api.tracking_schemas import EventIn, StopState, VehicleState
@@ -30,16 +31,10 @@ DONE = ("delivered", "picked_up", "failed")
 SUCCESS = {"delivery": "delivered", "pickup": "picked_up"}
 
 
-class TrackingError(Exception):
+class TrackingError(Problem):
     """A refused event or lookup: HTTP status, message, field path, and ``ctx``, values
-    a client acts on (a superseded plan's ``current_plan_id``)."""
-
-    def __init__(self, status: int, message: str, loc: tuple = (), ctx: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.loc = loc
-        self.ctx = ctx
+    a client acts on (a superseded plan's ``current_plan_id``); an
+    :class:`api.errors.Problem`: raised through a route, it is the answer."""
 
 
 @dataclass(frozen=True)
