@@ -14,8 +14,9 @@ the :class:`DayKeeper` moves it on:
    earlier days and those carried) and becomes the routes the checkout sells on.
 
 A routed order whose plan no event ever touched counts as done (no news from the road is
-no failure). Returns' pickups are not carried: a pickup not made is a return the customer
-is asked to book again.
+no failure). A click & collect basket not collected waits at its store (nothing to ship
+again). Returns' pickups are not carried: a pickup not made is a return the customer is
+asked to book again.
 """
 
 from __future__ import annotations
@@ -144,8 +145,8 @@ def _left(
     if not any(r.status != "planned" for r in rows):
         return left  # never tracked: no news is no failure
     for r in rows:
-        if r.status in DONE:
-            continue
+        if r.status in DONE or r.vehicle_id is None:
+            continue  # a collection not yet collected waits at its store: nothing to ship
         order_id = parcels.get(r.order_id, r.order_id)
         why = r.status + (f": {r.failure_reason}" if r.failure_reason else "")
         left.setdefault(order_id, (None, f"last status {why}"))
