@@ -222,10 +222,7 @@ class CheckoutService:
                     taken[source, sku] = taken.get((source, sku), 0) + qty
         later = select(DayOrder).where(DayOrder.service_date > self.day.isoformat())
         for row in s.scalars(later):
-            data = json.loads(row.order_json)
-            node_id = data["ship_from_node_id"] or data["collect_node_id"]
-            for sku, qty in data["lines"]:
-                taken[node_id, sku] = taken.get((node_id, sku), 0) + int(qty)
+            _add_units(taken, row)
         return taken
 
     def start(self, plan_day: Callable[[], Plan], planned: Scenario | None = None) -> None:
@@ -299,12 +296,8 @@ class CheckoutService:
                 committed[key] = committed.get(key, 0) + line.qty
         today = select(DayOrder).where(DayOrder.service_date == sc.settings.date.isoformat())
         for row in s.scalars(today):
-            if row.order_id in sc.orders_by_id:
-                continue
-            data = json.loads(row.order_json)
-            node_id = data["ship_from_node_id"] or data["collect_node_id"]
-            for sku, qty in data["lines"]:
-                committed[node_id, sku] = committed.get((node_id, sku), 0) + int(qty)
+            if row.order_id not in sc.orders_by_id:
+                _add_units(committed, row)
         return committed
 
     def publish(
@@ -344,13 +337,6 @@ class CheckoutService:
             for vehicle_id, stop in kept:
                 if vehicle_id not in live.vehicles:
                     continue
-                if vehicle_id in off_road:  # put back on a vehicle still on the road
-                    vehicle_id = next(
-                        (v for v, lv in live.vehicles.items()
-                         if v not in off_road and lv.node == live.vehicles[vehicle_id].node
-                         and lv.vehicle_type.mode == live.vehicles[vehicle_id].vehicle_type.mode),
-                        vehicle_id,
-                    )  # fmt: skip
                 moved_to = self._put_back(live, vehicle_id, stop, off_road)
                 if stop.key in held:
                     held[stop.key].vehicle_id = moved_to
@@ -380,14 +366,18 @@ class CheckoutService:
         self, live: LiveRoutes, was_on: str, stop: LiveStop, off_road: frozenset[str]
     ) -> str:
         """Insert ``stop`` at its cheapest feasible place among the vehicles on the road of
-        the node and mode of ``was_on``; at the end of ``was_on`` if none fits. The
-        vehicle used."""
+        the node and mode of ``was_on``; if none fits, at the end of the first of them
+        (``was_on`` itself when it is on the road or none is). The vehicle used."""
         home = live.vehicles[was_on]
         same = (home.node.node_id, home.vehicle_type.mode)
+        on_road = [
+            vehicle_id
+            for vehicle_id, v in live.vehicles.items()
+            if (v.node.node_id, v.vehicle_type.mode) == same and vehicle_id not in off_road
+        ]
         allowed = np.array(
             [
-                (v.node.node_id, v.vehicle_type.mode) == same
-                and v.vehicle.vehicle_id not in off_road
+                v.vehicle.vehicle_id in on_road
                 and (not stop.green or v.vehicle_type.may_serve(Service.GREEN, []))
                 for v in live.vehicles.values()
             ]
@@ -397,8 +387,9 @@ class CheckoutService:
             [(stop.tw_start_s, stop.tw_end_s)], allowed,
         )  # fmt: skip
         if best is None:
-            live.insert(was_on, len(home.stops), stop)
-            return was_on
+            last = was_on if was_on not in off_road or not on_road else on_road[0]
+            live.insert(last, len(live.vehicles[last].stops), stop)
+            return last
         live.insert(best.vehicle_id, best.position, stop)
         return best.vehicle_id
 
@@ -948,6 +939,14 @@ class CheckoutService:
                 data["service"] = Service(data["service"])
                 out.append(Order(**data))
             return out
+
+
+def _add_units(units: dict[tuple[str, str], int], row: DayOrder) -> None:
+    """Add what a ``day_orders`` row takes, per (node it ships from, SKU), to ``units``."""
+    data = json.loads(row.order_json)
+    node_id = data["ship_from_node_id"] or data["collect_node_id"]
+    for sku, qty in data["lines"]:
+        units[node_id, sku] = units.get((node_id, sku), 0) + int(qty)
 
 
 def _quoted_day(option: dict, day: int, served: date) -> str:
