@@ -156,6 +156,23 @@ def served_by_uvicorn(app: FastAPI, log_level: str = "warning") -> Iterator[int]
         thread.join(timeout=30)
 
 
+@contextmanager
+def started_service(
+    backend: str,
+    tmp_dir: Path,
+    extend: Callable[[FastAPI], None] | None = None,
+    clock=None,
+    **overrides,
+) -> Iterator[TestClient]:
+    """A service started on an empty database of ``backend`` in ``tmp_dir``, with the
+    test settings and ``overrides`` (:func:`service_settings`), for the block."""
+    with (
+        database_url(backend, tmp_dir) as url,
+        running_service(service_settings(url, tmp_dir, **overrides), extend, clock) as client,
+    ):
+        yield client
+
+
 def service_fixture(
     backends: tuple[str, ...] = BACKENDS,
     scope: str = "module",
@@ -170,10 +187,7 @@ def service_fixture(
     def service(request, tmp_path_factory) -> Iterator[TestClient]:
         tmp = tmp_path_factory.mktemp(f"api-{request.param}")
         values = (_quick_start(tmp) if quick_start else {}) | overrides
-        with (
-            database_url(request.param, tmp) as url,
-            running_service(service_settings(url, tmp, **values), extend) as client,
-        ):
+        with started_service(request.param, tmp, extend, **values) as client:
             yield client
 
     return service

@@ -18,6 +18,7 @@ from tests.api_support import (
     quick_start,
     running_service,
     service_settings,
+    started_service,
 )
 from tests.tracking_support import hand_plan, store_done_plan
 
@@ -33,10 +34,7 @@ def service(request, tmp_path_factory):
     values = quick_start(tmp)
     node = next(iter(load_scenario(values["scenario"]).nodes))
     values["driver_keys"] = [f"{DRIVER_KEY}:{node}/ebike/1"]
-    with (
-        database_url(request.param, tmp) as url,
-        running_service(service_settings(url, tmp, **values)) as client,
-    ):
+    with started_service(request.param, tmp, **values) as client:
         yield client
 
 

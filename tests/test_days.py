@@ -25,10 +25,8 @@ from optimizer.model import on_day
 from tests.api_support import (
     CHECKOUT_KEY,
     PLANNER_KEY,
-    database_url,
     keyed,
-    running_service,
-    service_settings,
+    started_service,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -77,12 +75,11 @@ def template(tmp_path_factory):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def service(request, template, tmp_path):
     clock = ManualClock(at(DAY, 7))
-    settings = service_settings("", tmp_path, scenario=template, plan_time_limit_s=2.0)
-    with database_url(request.param, tmp_path) as url:
-        settings = settings.model_copy(update={"database_url": url})
-        with running_service(settings, clock=clock) as client:
-            client.clock = clock
-            yield client
+    with started_service(
+        request.param, tmp_path, clock=clock, scenario=template, plan_time_limit_s=2.0
+    ) as client:
+        client.clock = clock
+        yield client
 
 
 def test_the_clock_setting_names_one_clock():

@@ -22,10 +22,8 @@ from optimizer.planning import PlanParams, plan_day
 from tests.api_support import (
     CHECKOUT_KEY,
     PLANNER_KEY,
-    database_url,
     keyed,
-    running_service,
-    service_settings,
+    started_service,
 )
 from tests.tracking_support import store_done_plan
 
@@ -44,11 +42,7 @@ def small_day(tmp_path_factory):
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def service(request, tmp_path_factory, small_day):
     tmp = tmp_path_factory.mktemp(f"history-{request.param}")
-    settings = dict(scenario=small_day, plan_time_limit_s=1.0)
-    with (
-        database_url(request.param, tmp) as url,
-        running_service(service_settings(url, tmp, **settings)) as client,
-    ):
+    with started_service(request.param, tmp, scenario=small_day, plan_time_limit_s=1.0) as client:
         yield client
 
 

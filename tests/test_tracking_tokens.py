@@ -23,9 +23,9 @@ from tests.api_support import (
     database_url,
     keyed,
     quick_start,
-    running_service,
     served_by_uvicorn,
     service_settings,
+    started_service,
 )
 from tests.tracking_support import hand_plan, store_done_plan
 
@@ -35,11 +35,10 @@ MORNING = datetime.fromisoformat(SAMPLE_MORNING)
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tokens")
-    with database_url("sqlite", tmp) as url:
-        with running_service(service_settings(url, tmp, **quick_start(tmp))) as client:
-            scenario_dir = client.app.state.settings.scenario
-            store_done_plan(client.app, scenario_dir, hand_plan(scenario_dir)[0])
-            yield client
+    with started_service("sqlite", tmp, **quick_start(tmp)) as client:
+        scenario_dir = client.app.state.settings.scenario
+        store_done_plan(client.app, scenario_dir, hand_plan(scenario_dir)[0])
+        yield client
 
 
 def issued_at(client, moment: datetime, order_id: str, days: int = 30) -> str:
