@@ -49,8 +49,6 @@ from api.checkout_models import (
 )
 from api.db import Database
 from api.errors import Problem
-from optimizer.io.plan_files import plan_to_dict
-from optimizer.kpis import plan_kpis
 from optimizer.model import Order, OrderLine, Plan, Scenario, Service, on_day
 from optimizer.promise import (
     CollectOption,
@@ -61,6 +59,7 @@ from optimizer.promise import (
     SlotOption,
 )
 from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.workflows.plan import plan_document
 
 OPTION_TTL_S = 900  # an offered option can be held for 15 minutes after the promise
 DAY_S = 24 * 3600
@@ -234,7 +233,7 @@ class CheckoutService:
             return
         planned = planned or self.scenario
         plan = plan_day()
-        document = plan_to_dict(planned, plan, plan_kpis(planned, plan))
+        _, document = plan_document(planned, plan)
         with self.db.transaction() as s:
             state = s.get(DayState, 1)
             if state is not None and state.scenario_name == self.day_key:

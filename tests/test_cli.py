@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from optimizer.cli import app
+from cli import app
 
 runner = CliRunner()
 PARIS = Path(__file__).resolve().parent.parent / "data" / "paris"
@@ -116,12 +116,12 @@ def test_an_interrupt_before_writing_leaves_the_previous_plan(
     shutil.copytree(out, previous)
     before = (previous / "plan.json").read_text()
 
-    import optimizer.io.plan_map as plan_map
+    import optimizer.workflows.plan as workflow  # draws the map, before the files are written
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(plan_map, "plan_map", interrupted)
+    monkeypatch.setattr(workflow, "plan_map", interrupted)
     result = runner.invoke(
         app, ["plan", str(small_day), "--out", str(previous), "--time-limit", "1"]
     )

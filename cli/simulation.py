@@ -46,9 +46,9 @@ from api.app import create_app
 from api.clock import ManualClock
 from api.otif import outcomes
 from api.plans import scenario_for_plan
-from api.replay import checkout_stream, promise_body
 from api.settings import Settings
 from api.tracking_models import TrackedOrder
+from cli.checkout_stream import checkout_stream, promise_body
 from optimizer.check import check_plan
 from optimizer.io import load_scenario
 from optimizer.live.report import summary
