@@ -47,9 +47,7 @@ def _package(path: Path, depth: int) -> list[str]:
     modules = sorted(
         p.name for p in path.glob("*.py") if p.name not in ("__init__.py", "__main__.py")
     )
-    subpackages = sorted(
-        p for p in path.iterdir() if p.is_dir() and (p / "__init__.py").exists()
-    )
+    subpackages = sorted(p for p in path.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     if depth > 0 and modules:
         lines += textwrap.wrap(
             ", ".join(modules),
