@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 from optimizer.live.replan.state import FailedPolicy, ReplanParams, _Failed
+from optimizer.live.replan.times import _later_window
 from optimizer.model import (
     Collection,
     NodeKind,
@@ -121,6 +122,25 @@ class _Ledger:
         )
         self.collections.append(Collection(f.order_id, store, ready))
         self.sources[f.order_id] = store
+
+
+def _settle_failed(book: _Ledger, failed: list[_Failed]) -> dict[str, _Failed]:
+    """Failed deliveries: a later slot (routed with the pool), or click & collect (the
+    policy's, or no later slot is left today). A failed pickup: a later slot, else
+    unassigned. Returns the retries to route, by order."""
+    params = book.params
+    retry: dict[str, _Failed] = {}
+    for f in failed:
+        if params.policy is FailedPolicy.CLICK_AND_COLLECT and not f.pickup:
+            book.collect_or_give_up(f)
+            continue
+        window = _later_window(book.day.orders_by_id[f.order_id], f.ready_s, params)
+        if window is None:
+            book.collect_or_give_up(f)
+            continue
+        retry[f.order_id] = f
+        book.retry(f, window)
+    return retry
 
 
 def _nearest_store(

@@ -5,13 +5,144 @@ as reported, then what is on board, re-sequenced and re-timed from the last of t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from optimizer.live.replan.state import StopFact, TripFacts, _Vehicle
-from optimizer.model import Break, ReturnKind, Route, Scenario, Stop
+from optimizer.live.replan.state import LiveState, StopFact, TripFacts, _Failed, _Vehicle
+from optimizer.live.replan.times import _clock
+from optimizer.model import Break, Plan, ReturnKind, Route, Scenario, Stop
 from optimizer.routing import RoutingProblem
 from optimizer.travel import Profile, TravelProvider
+
+
+@dataclass
+class _Locked:
+    """What locking the plan's trips leaves: the routes kept (locked stops, then what is
+    on board), the orders to route again from their node, the failed deliveries to
+    settle, the parcels recovered from broken-down vehicles, the stops locked."""
+
+    kept: list[Route] = field(default_factory=list)
+    pool: list[str] = field(default_factory=list)
+    failed: list[_Failed] = field(default_factory=list)
+    recovered: set[str] = field(default_factory=set)
+    stops: int = 0
+
+
+def _lock_trips(
+    day: Scenario,
+    travel: TravelProvider,
+    engine,
+    plan: Plan,
+    state: LiveState,
+    fleet: dict[str, _Vehicle],
+    pickups: set[str],
+    tail_s: float,
+) -> _Locked:
+    """Every trip of the plan, vehicle by vehicle: a trip not started (and locked by no
+    earlier re-plan) goes back to the pool; one that started is locked (:func:`_lock_trip`)."""
+    out = _Locked()
+    by_vehicle: dict[str, list[Route]] = {}
+    for route in sorted(plan.routes, key=lambda r: (r.vehicle_id, r.start_s)):
+        by_vehicle.setdefault(route.vehicle_id, []).append(route)
+    for vid, routes in by_vehicle.items():
+        trips = state.trips.get(vid, ())
+        for k, route in enumerate(routes):
+            prior = _prior_facts(route)
+            if k >= len(trips) and not prior:
+                out.pool += [s.order_id for s in route.stops]
+                continue
+            facts = trips[k] if k < len(trips) else TripFacts(route.start_s)
+            _lock_trip(day, travel, engine, route, facts, prior, fleet[vid],
+                       state.now_s, pickups, tail_s, out)  # fmt: skip
+    return out
+
+
+def _lock_trip(
+    day: Scenario,
+    travel: TravelProvider,
+    engine,
+    route: Route,
+    facts: TripFacts,
+    prior: list[StopFact],
+    live: _Vehicle,
+    now: int,
+    pickups: set[str],
+    tail_s: float,
+    out: _Locked,
+) -> None:
+    """A trip that started: its stops that happened (and those an earlier re-plan
+    locked) stay; what is on board is re-sequenced and kept while it fits, or, the
+    vehicle back at its node (or broken down), goes back to the pool. The vehicle's day
+    moves on; its failed deliveries and those riding back are to settle."""
+    new_facts = [f for f in facts.stops if f.order_id not in {p.order_id for p in prior}]
+    facts = replace(facts, stops=tuple(prior + new_facts))
+    done = {f.order_id for f in facts.stops}
+    rest = [s.order_id for s in route.stops if s.order_id not in done]
+    out.stops += len(facts.stops)
+    if facts.back_s is not None or live.broken:
+        # Back at the node (or stuck): what it did not deliver is at the node.
+        out.pool += rest
+        if live.broken:
+            out.recovered.update(rest)
+        rest = []
+    if len(rest) > 1:
+        rest = _resequence(day, travel, engine, live, facts, rest, tail_s)
+    new, carried = _locked_route(day, travel, route, facts, rest, live)
+    out.kept.append(new)
+    live.used_today = True
+    live.trips += 1
+    live.used_m += new.distance_m
+    live.available_s = max(live.available_s, new.end_s)
+    out.failed += _failures(route, new, new_facts, carried, live, now, pickups)
+
+
+def _failures(
+    route: Route,
+    new: Route,
+    new_facts: list[StopFact],
+    carried: list[str],
+    live: _Vehicle,
+    now: int,
+    pickups: set[str],
+) -> list[_Failed]:
+    """The trip's deliveries to settle: those reported failed since the last re-plan
+    (an earlier re-plan placed the earlier ones again) and those riding back. A failed
+    parcel is back at the node with its vehicle (or recovered from a broken-down one
+    from now); a pickup has nothing riding back: it is retried from now."""
+    vid = route.vehicle_id
+    failed = []
+    ready = now if live.broken else max(now, new.end_s)
+    for f in new_facts:
+        if f.outcome == "failed":
+            up = f.order_id in pickups
+            failed.append(
+                _Failed(
+                    f.order_id,
+                    route.node_id,
+                    now if up else ready,
+                    f"{'pickup' if up else 'delivery'} failed "
+                    f"({f.failure_reason or 'other'}) at {_clock(f.arrival_s)} on {vid}",
+                    up,
+                )
+            )
+    for order_id in carried:
+        up = order_id in pickups
+        failed.append(
+            _Failed(
+                order_id,
+                route.node_id,
+                now if up else new.end_s,
+                f"{vid} runs too late to "
+                + (
+                    "pick it up in its slot"
+                    if up
+                    else f"deliver it in its slot; it rides back to {route.node_id}"
+                ),
+                up,
+            )  # fmt: skip
+        )
+    return failed
 
 
 def _prior_facts(route: Route) -> list[StopFact]:
@@ -125,6 +256,28 @@ def _exchanges_together(day: Scenario, rest: list[str], last: str | None) -> lis
     return out
 
 
+@dataclass
+class _Walk:
+    """A trip walked stop by stop: the clock, the stop the vehicle is at (0: its node),
+    the metres driven, the stops served as (index, arrival, begin, leave, the fact or
+    None) and the tour's planned breaks still ahead as (stops of the rest served before
+    it, length in seconds), with the breaks taken."""
+
+    t: int
+    at: int = 0
+    metres: int = 0
+    served: list[tuple[int, int, int, int, StopFact | None]] = field(default_factory=list)
+    pauses: list[tuple[int, int]] = field(default_factory=list)
+    breaks: list[Break] = field(default_factory=list)
+
+    def pause(self, served: int) -> None:
+        """Take the breaks due once ``served`` stops of the rest are served."""
+        while self.pauses and self.pauses[0][0] <= served:
+            _, length = self.pauses.pop(0)
+            self.breaks.append(Break(self.t, self.t + length, len(self.served)))
+            self.t += length
+
+
 def _locked_route(
     day: Scenario,
     travel: TravelProvider,
@@ -146,63 +299,98 @@ def _locked_route(
     dist, dur = travel.matrices(lat, lon, Profile.of(vt))
     range_m = int(vt.range_km * 1000) - live.used_m
 
-    t, at, metres = facts.start_s, 0, 0
-    plan: list[tuple[int, int, int, int, StopFact | None]] = []  # index, arrival, begin, leave
-    for k, f in enumerate(facts.stops, 1):
-        begin = max(f.arrival_s, min(orders[k - 1].slot_start_s, f.departure_s))
-        plan.append((k, f.arrival_s, begin, f.departure_s, f))
-        metres += int(dist[at, k])
-        t, at = f.departure_s, k
-    carried = []
+    walk = _walk_locked(facts, orders, dist)
     # The tour's planned breaks still ahead, by how many stops come before them.
-    pauses = sorted(
+    walk.pauses = sorted(
         (b.after_stop - len(facts.stops), b.end_s - b.start_s)
         for b in route.breaks
         if b.after_stop >= len(facts.stops) and facts.back_s is None
     )
-    breaks: list[Break] = []
+    carried = _walk_on_board(walk, orders, len(facts.stops), dist, dur,
+                             vehicle.shift_end_s, range_m)  # fmt: skip
+    walk.metres += int(dist[walk.at, 0])
+    end = walk.t + int(dur[walk.at, 0])
+    if facts.back_s is not None and not walk.served[len(facts.stops) :] and not live.broken:
+        end = facts.back_s  # the trip is over: when it was back is a fact too
+    stops, load_kg, load_l = _locked_stops(day, orders, walk.served, dist)
+    return (
+        Route(
+            vehicle_id=vehicle.vehicle_id,
+            vehicle_type_id=vt.vehicle_type_id,
+            node_id=vehicle.node_id,
+            mode=str(vt.mode),
+            start_s=facts.start_s,
+            end_s=end,
+            stops=stops,
+            distance_m=walk.metres,
+            load_kg=round(load_kg, 3),
+            load_l=round(load_l, 3),
+            cost_eur=0.0,  # set by _costed, once the vehicle's first route is known
+            co2_g=0.0,
+            trip=live.trips + 1,
+            reload_s=route.reload_s,
+            breaks=walk.breaks,
+        ),
+        carried,
+    )
 
-    def pause(t: int, served: int) -> int:
-        while pauses and pauses[0][0] <= served:
-            _, length = pauses.pop(0)
-            breaks.append(Break(t, t + length, len(plan)))
-            t += length
-        return t
 
-    if rest:
-        t = pause(t, 0)
-    for k in range(len(facts.stops) + 1, len(ids) + 1):
+def _walk_locked(facts: TripFacts, orders: list, dist) -> _Walk:
+    """The trip's locked stops as reported (``orders`` starts with theirs)."""
+    walk = _Walk(facts.start_s)
+    for k, f in enumerate(facts.stops, 1):
+        begin = max(f.arrival_s, min(orders[k - 1].slot_start_s, f.departure_s))
+        walk.served.append((k, f.arrival_s, begin, f.departure_s, f))
+        walk.metres += int(dist[walk.at, k])
+        walk.t, walk.at = f.departure_s, k
+    return walk
+
+
+def _walk_on_board(
+    walk: _Walk, orders: list, locked: int, dist, dur, shift_end_s: int, range_m: int
+) -> list[str]:
+    """What is on board (``orders`` after the ``locked`` first), re-timed from the last
+    locked stop with the breaks still due: a stop is served while its slot, the shift
+    (with the breaks still to take) and the range hold, else it rides back. Returns the
+    orders that ride back; ends with the breaks not taken yet."""
+    carried = []
+    if len(orders) > locked:
+        walk.pause(0)
+    for k in range(locked + 1, len(orders) + 1):
         order = orders[k - 1]
-        arrival = t + int(dur[at, k])
+        arrival = walk.t + int(dur[walk.at, k])
         begin = max(arrival, order.slot_start_s)
         leave = begin + order.service_time_s
-        pending_s = sum(length for _, length in pauses)  # breaks still to take today
+        pending_s = sum(length for _, length in walk.pauses)  # breaks still to take today
         if (
             begin > order.slot_end_s
-            or leave + pending_s + int(dur[k, 0]) > vehicle.shift_end_s
-            or metres + int(dist[at, k]) + int(dist[k, 0]) > range_m
+            or leave + pending_s + int(dur[k, 0]) > shift_end_s
+            or walk.metres + int(dist[walk.at, k]) + int(dist[k, 0]) > range_m
         ):
             carried.append(order.order_id)
             continue
-        plan.append((k, arrival, begin, leave, None))
-        metres += int(dist[at, k])
-        t, at = leave, k
-        t = pause(t, len(plan) - len(facts.stops))
-    while pauses:  # the tour ended sooner than planned: the break before going back
-        t = pause(t, pauses[0][0])
-    metres += int(dist[at, 0])
-    end = t + int(dur[at, 0])
-    if facts.back_s is not None and not plan[len(facts.stops) :] and not live.broken:
-        end = facts.back_s  # the trip is over: when it was back is a fact too
+        walk.served.append((k, arrival, begin, leave, None))
+        walk.metres += int(dist[walk.at, k])
+        walk.t, walk.at = leave, k
+        walk.pause(len(walk.served) - locked)
+    while walk.pauses:  # the tour ended sooner than planned: the break before going back
+        walk.pause(walk.pauses[0][0])
+    return carried
 
-    # The load of the stops the trip serves (the checker's reading: a parcel riding back
-    # unserved is no stop of the trip; it fitted when the trip left, with the others).
-    on_board = [orders[k - 1] for k, *_ in plan]
+
+def _locked_stops(
+    day: Scenario, orders: list, served: list[tuple], dist
+) -> tuple[list[Stop], float, float]:
+    """The trip's stops with the load on board at each, and the load it left with.
+
+    The load of the stops the trip serves (the checker's reading: a parcel riding back
+    unserved is no stop of the trip; it fitted when the trip left, with the others)."""
+    on_board = [orders[k - 1] for k, *_ in served]
     kg = sum(day.weight_kg(o) for o in on_board)
     litres = sum(day.volume_l(o) for o in on_board)
     load_kg, load_l = kg, litres
     stops, prev = [], 0
-    for k, arrival, begin, leave, f in plan:
+    for k, arrival, begin, leave, f in served:
         order = orders[k - 1]
         stops.append(
             Stop(
@@ -223,23 +411,4 @@ def _locked_route(
             kg -= day.weight_kg(order)
             litres -= day.volume_l(order)
         prev = k
-    return (
-        Route(
-            vehicle_id=vehicle.vehicle_id,
-            vehicle_type_id=vt.vehicle_type_id,
-            node_id=vehicle.node_id,
-            mode=str(vt.mode),
-            start_s=facts.start_s,
-            end_s=end,
-            stops=stops,
-            distance_m=metres,
-            load_kg=round(load_kg, 3),
-            load_l=round(load_l, 3),
-            cost_eur=0.0,  # set by _costed, once the vehicle's first route is known
-            co2_g=0.0,
-            trip=live.trips + 1,
-            reload_s=route.reload_s,
-            breaks=breaks,
-        ),
-        carried,
-    )
+    return stops, load_kg, load_l

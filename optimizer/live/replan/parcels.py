@@ -8,7 +8,7 @@ from dataclasses import replace
 from optimizer.live.replan.core import _replan
 from optimizer.live.replan.report import ReplanReport, _report_parcels
 from optimizer.live.replan.state import LiveState, ReplanParams
-from optimizer.model import Parcel, Plan, Scenario
+from optimizer.model import Parcel, Plan, Scenario, Unassigned
 from optimizer.travel import TravelProvider
 
 
@@ -27,10 +27,29 @@ def _replan_parcels(
     if not plan.parcels and not any(u.parcel_id for u in plan.unassigned):
         return _replan(scenario, plan, state, params, travel, ends=ends)
     parcels = dict(plan.parcels)
-    by_id = scenario.orders_by_id
     # Parcels an earlier re-plan left unassigned are orders of their own too.
     lost = {u.parcel_id: u for u in plan.unassigned if u.parcel_id}
-    units = replace(
+    units = _parcels_as_orders(scenario, parcels, lost)
+    as_units = _plan_of_units(plan, parcels)
+    split = {p.order_id for p in parcels.values()} | {u.order_id for u in lost.values()}
+    new, report = _replan(units, as_units, state, params, travel, split, ends=ends)
+    parent = {pid: p.order_id for pid, p in parcels.items()}
+    parent |= {pid: u.order_id for pid, u in lost.items()}
+    lines = {pid: p.lines for pid, p in parcels.items()}
+    lines |= {pid: u.lines or () for pid, u in lost.items()}
+    _parcels_back(new, parcels, parent, lines)
+    new.max_split = plan.max_split
+    _report_parcels(report, parent)
+    return new, report
+
+
+def _parcels_as_orders(
+    scenario: Scenario, parcels: dict[str, Parcel], lost: dict[str, Unassigned]
+) -> Scenario:
+    """The day with each parcel (and each parcel left unassigned) an order of its own:
+    its order's customer and slot, its own lines and node."""
+    by_id = scenario.orders_by_id
+    return replace(
         scenario,
         orders=scenario.orders
         + [
@@ -41,7 +60,11 @@ def _replan_parcels(
             replace(by_id[u.order_id], order_id=pid, lines=u.lines or ()) for pid, u in lost.items()
         ],
     )
-    as_units = replace(
+
+
+def _plan_of_units(plan: Plan, parcels: dict[str, Parcel]) -> Plan:
+    """The plan with every parcel named as the order it is re-planned as."""
+    return replace(
         plan,
         routes=[
             replace(
@@ -61,12 +84,17 @@ def _replan_parcels(
         order_changes=[replace(c, order_id=c.parcel_id or c.order_id, parcel_id=None)
                        for c in plan.order_changes],
     )  # fmt: skip
-    split = {p.order_id for p in parcels.values()} | {u.order_id for u in lost.values()}
-    new, report = _replan(units, as_units, state, params, travel, split, ends=ends)
-    parent = {pid: p.order_id for pid, p in parcels.items()}
-    parent |= {pid: u.order_id for pid, u in lost.items()}
-    lines = {pid: p.lines for pid, p in parcels.items()}
-    lines |= {pid: u.lines or () for pid, u in lost.items()}
+
+
+def _parcels_back(
+    new: Plan,
+    parcels: dict[str, Parcel],
+    parent: dict[str, str],
+    lines: dict[str, tuple],
+) -> None:
+    """The re-planned units named as parcels of their orders again, in ``new``: stops,
+    collections, unassigned and changes; the parcels still routed or collected (a parcel
+    offered click & collect takes the store's stock); no source or decision of a parcel."""
     new.routes = [
         replace(r, stops=[
             replace(s, order_id=parent[s.order_id], parcel_id=s.order_id)
@@ -100,6 +128,3 @@ def _replan_parcels(
     ]  # fmt: skip
     new.sources = {o: n for o, n in new.sources.items() if o not in parent}
     new.decisions = {o: d for o, d in new.decisions.items() if o not in parent}
-    new.max_split = plan.max_split
-    _report_parcels(report, parent)
-    return new, report

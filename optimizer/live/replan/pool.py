@@ -7,6 +7,7 @@ when a retry's detour costs more)."""
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -15,7 +16,7 @@ from optimizer.live.replan.ledger import _Ledger, _nearest_store
 from optimizer.live.replan.state import _Failed, _Vehicle
 from optimizer.live.replan.times import _retimed, _variable_cost
 from optimizer.model import Collection, Route, Scenario, Service, Unassigned
-from optimizer.planning import NodeProblem, build_node_problem
+from optimizer.planning import NodeProblem, build_node_problem, fleet_full_unassigned, to_routes
 from optimizer.sourcing import GreedySourcing
 from optimizer.sourcing.returns import reroute_price_eur
 from optimizer.travel import TravelProvider
@@ -50,6 +51,90 @@ def _source_new(
             out[o] = n
             collections.append(Collection(o, n, day.orders_by_id[o].slot_start_s))
     return out, unassigned, collections
+
+
+def _take_new_orders(
+    day: Scenario, travel: TravelProvider, book: _Ledger, new_orders: list[str]
+) -> list[str]:
+    """The orders confirmed since the plan get a node (:func:`_source_new`), in the
+    ledger; returns those to route (not collected, not unassigned)."""
+    new_sources, new_unassigned, new_collections = _source_new(
+        day, travel, book.sources, new_orders
+    )
+    book.sources.update(new_sources)
+    book.unassigned += new_unassigned
+    book.collections += new_collections
+    collected_new = {c.order_id for c in new_collections}
+    return [o for o in new_orders if o in new_sources and o not in collected_new]
+
+
+def _route_pool(
+    day: Scenario,
+    travel: TravelProvider,
+    engine,
+    units: list[str],
+    book: _Ledger,
+    retry: dict[str, _Failed],
+    fleet: dict[str, _Vehicle],
+    recovered: set[str],
+    ends: dict[str, list[str]],
+    started: float,
+) -> list[Route]:
+    """Route the pool, node by node, on the vehicles that still work, sharing what is
+    left of the budget (counted from ``started``) by the nodes' stops; what no route
+    takes is settled in the ledger (:func:`_settle_dropped`). Returns the new tours."""
+    by_node: dict[str, list[str]] = {}
+    for order_id in units:
+        by_node.setdefault(book.sources[order_id], []).append(order_id)
+    batches = {
+        nid: _node_batch(day, travel, nid, ids, fleet, retry, book.now)
+        for nid, ids in by_node.items()
+    }
+    remaining = max(0.1, book.params.time_limit_s - (time.perf_counter() - started))
+    total = sum(b.problem.num_stops for b in batches.values()) or 1
+    results = {
+        nid: engine.solve(b.problem, max(0.05, remaining * b.problem.num_stops / total))
+        for nid, b in batches.items()
+        if b.problem.num_stops
+    }
+    fresh: list[Route] = []
+    for nid, batch in sorted(batches.items()):
+        result = results.get(nid)
+        dropped = (  # (an exchange's stop drops both halves)
+            [u for i in result.dropped for u in batch.members(i)] if result else batch.unit_ids
+        )
+        if result is not None:
+            fresh += [
+                _after_earlier_tours(day, fleet[r.vehicle_id], r)
+                for r in to_routes(day, batch, result)
+            ]
+        for order_id in dropped:
+            _settle_dropped(day, book, retry, recovered, ends, order_id, nid)
+    return fresh
+
+
+def _settle_dropped(
+    day: Scenario,
+    book: _Ledger,
+    retry: dict[str, _Failed],
+    recovered: set[str],
+    ends: dict[str, list[str]],
+    order_id: str,
+    node_id: str,
+) -> None:
+    """An order no new tour of its node takes: a retry falls back (click & collect or
+    unassigned), a parcel of a broken-down vehicle is stranded, anything else is
+    unassigned (``fleet_full``, saying why)."""
+    if order_id in retry:
+        book.fall_back(retry, order_id, "no later slot today fits the routes")
+    elif order_id in recovered and order_id not in ends:
+        book.stranded(order_id, node_id)
+    else:
+        u = fleet_full_unassigned(day, order_id, node_id)
+        if order_id in recovered:
+            u.reason = "its vehicle broke down and " + u.reason
+        book.unassigned.append(u)
+        book.sources.pop(order_id, None)
 
 
 def _node_batch(
