@@ -15,7 +15,7 @@ from pathlib import Path
 
 from optimizer.io.file_limits import MAX_CANDIDATES_BYTES, FileTooLargeError, read_text_within
 from optimizer.io.problems import Problem, ScenarioError
-from optimizer.io.scenario_reader import (
+from optimizer.io.tables import (
     MAX_NUMBER,
     MISSING_COORDINATES,
     coordinates_look_missing,
