@@ -15,10 +15,12 @@ it: an edge is driven at ``min(edge speed, vehicle speed)``. So a street class n
 a van faster than its stated average, but living streets, service roads and pushed
 stretches make it slower.
 
-Snap legs. A point is joined to its node by a straight leg walked at
-:data:`ACCESS_WALK_KMH` (the vehicle stops on the network, the courier walks the rest);
-:meth:`RoadTravel.snap` gives each leg's length so callers can warn above
-:data:`SNAP_WARNING_M`.
+Snap legs. A point is joined to its node by a straight leg. The nodes are junctions, so
+the leg mostly stands for the stretch of street between the corner and the door, which
+the vehicle drives: by default it is covered at the vehicle's own ``speed_kmh``; pass
+``leg_speed_kmh`` to walk it instead (:data:`~optimizer.travel.road_rules.WALKING_KMH`,
+where vehicles park at the corner). :meth:`RoadTravel.snap` gives each leg's length so
+callers can warn above :data:`SNAP_WARNING_M`.
 """
 
 from __future__ import annotations
@@ -38,8 +40,6 @@ from optimizer.travel.streets import Streets
 
 EARTH_RADIUS_M = 6_371_008.8  # IUGG mean Earth radius (as optimizer.travel.great_circle)
 
-# Walking speed on a snap leg: OSRM's foot profile (profiles/foot.lua, walking_speed).
-ACCESS_WALK_KMH = 5.0
 
 # A snap leg longer than this means the address is off the network (in a park, across
 # water, outside the extract): callers warn naming the order (issue 16).
@@ -209,16 +209,14 @@ class RoadTravel:
     :data:`NETWORK_OF_MODE` picks the one a profile uses.
     """
 
-    def __init__(
-        self, networks: Mapping[str, RoadNetwork], access_walk_kmh: float = ACCESS_WALK_KMH
-    ):
-        if access_walk_kmh <= 0:
-            raise ValueError("access_walk_kmh <= 0 not understood.")
+    def __init__(self, networks: Mapping[str, RoadNetwork], leg_speed_kmh: float | None = None):
+        if leg_speed_kmh is not None and leg_speed_kmh <= 0:
+            raise ValueError("leg_speed_kmh <= 0 not understood.")
         for name, network in networks.items():
             if network.n_nodes == 0:
                 raise ValueError(f"network {name!r} has no street: nothing to route on.")
         self.networks = dict(networks)
-        self.access_walk_kmh = access_walk_kmh
+        self.leg_speed_kmh = leg_speed_kmh
         self._snappers: dict[str, _Snapper] = {}
         self._routers: dict[tuple[str, float], _Router] = {}
 
@@ -256,7 +254,7 @@ class RoadTravel:
         road_s, road_m = self._router(profile).fastest(from_node, to_node)
         leg_m = from_m[:, None] + to_m[None, :]
         distance_m = road_m + leg_m
-        duration_s = road_s + leg_m * 3.6 / self.access_walk_kmh
+        duration_s = road_s + leg_m * 3.6 / (self.leg_speed_kmh or profile.speed_kmh)
         same_point = (np.asarray(from_lat, dtype=np.float64)[:, None] == to_lat) & (
             np.asarray(from_lon, dtype=np.float64)[:, None] == to_lon
         )
