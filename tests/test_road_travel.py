@@ -354,3 +354,20 @@ def test_copenhagen_a_2000_point_matrix_runs(kbh, profile):
     )
     assert distance_m.shape == duration_s.shape == (2000, 2000)
     assert np.all(np.diag(distance_m) == 0) and np.all(distance_m[~np.eye(2000, dtype=bool)] > 0)
+
+
+def test_bench_travel_reports_build_cache_and_matrix_figures_per_mode(tmp_path):
+    from optimizer.workflows.bench_travel import bench_travel
+
+    andorra = ROOT / "data" / "osm" / "andorra.osm.pbf"
+    report = bench_travel(andorra, points=50, seed=1, cache_dir=tmp_path)
+    assert report["points"] == 50 and report["cache_dir"] == str(tmp_path)
+    for name in ("van", "bike"):
+        figures = report["modes"][name]
+        assert figures["nodes"] > 1000 and figures["cold_s"] >= figures["build_s"] > 0
+        assert figures["matrix_s"] > 0 and figures["matrix_peak_mb"] > 0
+        assert 0 <= figures["snaps_over_warning"] <= 50
+    assert report["modes"]["van"]["speed_kmh"] == 18.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in cache_paths(andorra, tmp_path).values()
+    )

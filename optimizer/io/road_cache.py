@@ -41,13 +41,13 @@ def load_road_networks(
     if not osm_path.is_file():
         raise FileNotFoundError(f"{osm_path}: no such OpenStreetMap extract.")
     paths = cache_paths(osm_path, cache_dir)
-    networks = {name: _read(path) for name, path in paths.items()}
+    networks = {name: read_network(path) for name, path in paths.items()}
     missing = [name for name, network in networks.items() if network is None]
     if missing:
         streets = read_streets(osm_path)
         for name in missing:
             networks[name] = build_network(streets, RULES[name])
-            _write(paths[name], networks[name])
+            write_network(paths[name], networks[name])
     return networks
 
 
@@ -71,7 +71,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read(path: Path) -> RoadNetwork | None:
+def read_network(path: Path) -> RoadNetwork | None:
     """The cached network, or None when absent or unreadable (then it is rebuilt)."""
     if not path.is_file():
         return None
@@ -84,7 +84,7 @@ def _read(path: Path) -> RoadNetwork | None:
         return None
 
 
-def _write(path: Path, network: RoadNetwork) -> None:
+def write_network(path: Path, network: RoadNetwork) -> None:
     """Writes atomically: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
