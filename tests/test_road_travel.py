@@ -107,6 +107,13 @@ def test_a_cargo_bike_rides_against_a_one_way_street_where_contraflow_is_tagged(
     assert van_m[1, 0] == pytest.approx(ROUND_M, abs=1)
 
 
+def test_a_cargo_trike_rides_the_bike_network_at_its_own_speed(tmp_path):
+    travel = square(tmp_path, {"highway": "cycleway"})
+    trike_m, trike_s = a_and_b(travel, Profile(Mode.CARGO_TRIKE, 12.0))
+    assert trike_m[0, 1] == pytest.approx(SIDE_M, abs=1)
+    assert trike_s[0, 1] == pytest.approx(SIDE_M * 3.6 / 12, abs=1)
+
+
 def test_a_cargo_bike_keeps_to_a_one_way_street_without_contraflow(tmp_path):
     travel = square(tmp_path, {"highway": "residential", "oneway": "yes", "cycleway": "track"})
     bike_m, _ = a_and_b(travel, BIKE_15)
