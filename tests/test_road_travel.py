@@ -378,3 +378,11 @@ def test_bench_travel_reports_build_cache_and_matrix_figures_per_mode(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         p.name for p in cache_paths(andorra, tmp_path).values()
     )
+
+
+def test_a_cache_that_cannot_be_written_warns_and_the_networks_still_load(tmp_path):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    with pytest.warns(UserWarning, match="not cached"):
+        networks = load_road_networks(KBH, not_a_directory)
+    assert set(networks) == {"van", "bike"}

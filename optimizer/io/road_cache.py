@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -47,7 +48,12 @@ def load_road_networks(
         streets = read_streets(osm_path)
         for name in missing:
             networks[name] = build_network(streets, RULES[name])
-            write_network(paths[name], networks[name])
+            try:
+                write_network(paths[name], networks[name])
+            except OSError as error:  # a read-only directory: plan on, uncached
+                warnings.warn(
+                    f"road network not cached in {paths[name].parent}: {error}", stacklevel=2
+                )
     return networks
 
 
