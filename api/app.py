@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.routing import Match
 
-from api import checkout, log_redaction, plans, replan, tracking
+from api import log_redaction
 from api.auth import (
     KeyStore,
     announce_generated_keys,
@@ -34,15 +34,18 @@ from api.auth import (
     configured_keys,
     unknown_vehicles,
 )
-from api.checkout_service import CheckoutService
 from api.clock import Clock, clock_from_setting
-from api.days import DayKeeper
 from api.db import Database
 from api.errors import message, validation_error_response
 from api.limits import RequestGate
+from api.routes import checkout, tracking
 from api.secret import server_secret
+from api.services import plan_jobs as plans
+from api.services import replan
+from api.services.checkout import CheckoutService
+from api.services.days import DayKeeper
+from api.services.tracking import TrackingService
 from api.settings import Settings
-from api.tracking_service import TrackingService
 from optimizer.io import load_scenario
 
 log = logging.getLogger("lastmile.api")

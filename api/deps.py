@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
-from api.checkout_service import CheckoutService
 from api.clock import Clock
 from api.db import Database
 from api.errors import problem
+from api.services.checkout import CheckoutService
+from api.services.tracking import TrackingService
 from api.settings import Settings
-from api.tracking_service import TrackingService
 from optimizer.model import Scenario
 
 if TYPE_CHECKING:  # api.plans takes its runner from here
-    from api.plans import PlanRunner
+    from api.services.plan_jobs import PlanRunner
 
 
 def _held(request: Request, name: str, what: str = "the service") -> Any:

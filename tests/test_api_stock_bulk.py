@@ -10,8 +10,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from api import checkout_service
-from api.checkout_models import DayState, StockLevel
+from api.models.checkout import DayState, StockLevel
+from api.services import checkout as checkout_service
 from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, keyed, service_fixture
 
 client = service_fixture(quick_start=True)

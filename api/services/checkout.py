@@ -38,7 +38,9 @@ import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from api.checkout_models import (
+from api.db import Database
+from api.errors import Problem
+from api.models.checkout import (
     DayOrder,
     DayState,
     Hold,
@@ -47,8 +49,6 @@ from api.checkout_models import (
     StockLevel,
     VehicleRoute,
 )
-from api.db import Database
-from api.errors import Problem
 from optimizer.io.plan_files import plan_to_dict
 from optimizer.kpis import plan_kpis
 from optimizer.model import Order, OrderLine, Plan, Scenario, Service, on_day

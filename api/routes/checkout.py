@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import require_role
-from api.checkout_service import CheckoutError
 from api.deps import CheckoutDep, ClockDep, SettingsDep, TrackingDep
 from api.errors import problems
-from api.request_models import Instant, RequestModel
+from api.schemas.base import Instant, RequestModel
+from api.services.checkout import CheckoutError
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.io.scenario_reader import coordinates_look_missing
 from optimizer.model import OrderLine, Scenario

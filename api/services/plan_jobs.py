@@ -43,7 +43,7 @@ from api.errors import (
     problem_responses,
 )
 from api.models import PlanJob, utcnow
-from api.request_models import RequestModel
+from api.schemas.base import RequestModel
 from optimizer.io import Problem, ScenarioError, load_scenario
 from optimizer.model import Scenario
 from optimizer.processes import die_with_parent
@@ -59,7 +59,12 @@ ROUTING_SHARE = 0.9
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 CONTEXT = multiprocessing.get_context(_START_METHOD)
 # What a plan child imports, loaded once in the fork server instead of in every child.
-PRELOAD = ["api.plans", "optimizer.planning", "optimizer.check", "optimizer.io.plan_map"]
+PRELOAD = [
+    "api.services.plan_jobs",
+    "optimizer.planning",
+    "optimizer.check",
+    "optimizer.io.plan_map",
+]
 
 
 # -- the seam for the day's confirmed orders ---------------------------------------------

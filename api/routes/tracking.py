@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from api.auth import Caller, api_key_header, require_role
 from api.deps import TrackingDep
 from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, message, problem, problem_responses
-from api.tracking_schemas import EventIn, EventOut, LivePlan, Tracking
+from api.schemas.tracking import EventIn, EventOut, LivePlan, Tracking
 
 router = APIRouter(tags=["tracking"])
 

@@ -24,8 +24,8 @@ from sqlalchemy import inspect, select
 
 from api.db import Database
 from api.models import PlanJob
-from api.plan_versions import versions
-from api.tracking_models import TrackedOrder, TrackingEvent
+from api.models.tracking import TrackedOrder, TrackingEvent
+from api.services.plan_versions import versions
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.io.plan_files import PICKUP_SERVICE
 from optimizer.live.report import Outcome

@@ -24,12 +24,12 @@ from api.auth import require_role
 from api.deps import ClockDep, DbDep, StateDep
 from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, problem, problem_responses, problems
 from api.models import PlanJob, utcnow
-from api.plan_versions import replan_message
-from api.plan_versions import versions as plan_versions
-from api.plans import scenario_for_plan
-from api.request_models import Instant, RequestModel
-from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
-from api.tracking_state import Day, open_plan, orders_of, recompute
+from api.models.tracking import TrackedOrder, TrackedVehicle, TrackingEvent
+from api.schemas.base import Instant, RequestModel
+from api.services.plan_jobs import scenario_for_plan
+from api.services.plan_versions import replan_message
+from api.services.plan_versions import versions as plan_versions
+from api.services.tracking_state import Day, open_plan, orders_of, recompute
 from optimizer.check import check_plan
 from optimizer.io import ScenarioError
 from optimizer.io.plan_files import plan_from_dict, plan_to_dict, routes_geojson, to_json

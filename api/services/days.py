@@ -31,12 +31,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api.checkout_models import DayOrder, DayState
-from api.checkout_service import CheckoutService
 from api.clock import Clock
 from api.db import Database
 from api.models import PlanJob
-from api.tracking_models import TrackedOrder
+from api.models.checkout import DayOrder, DayState
+from api.models.tracking import TrackedOrder
+from api.services.checkout import CheckoutService
 from optimizer.io.plan_files import PICKUP_SERVICE, plan_from_dict
 from optimizer.model import Order, Scenario, with_order_changes
 from optimizer.planning import PlanParams, plan_day

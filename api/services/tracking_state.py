@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from api.errors import Problem
 from api.models import utcnow
-from api.tracking_models import TrackedOrder, TrackedVehicle
-from api.tracking_schemas import EventIn, StopState, VehicleState
+from api.models.tracking import TrackedOrder, TrackedVehicle
+from api.schemas.tracking import EventIn, StopState, VehicleState
 from optimizer.io.plan_files import PICKUP_SERVICE
 from optimizer.live import Fix, Waypoint, at_stop, estimate
 from optimizer.model import Mode, Scenario
