@@ -18,12 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.routing import Match
 
 from api import log_redaction
@@ -38,12 +36,12 @@ from api.clock import Clock, clock_from_setting
 from api.db import Database
 from api.errors import message, validation_error_response
 from api.limits import RequestGate
-from api.routes import checkout, tracking
+from api.routes import checkout, health, plans, replan, tracking
 from api.secret import server_secret
-from api.services import plan_jobs as plans
-from api.services import replan
 from api.services.checkout import CheckoutService
 from api.services.days import DayKeeper
+from api.services.health import service_version
+from api.services.plan_jobs import CONTEXT, PlanRunner
 from api.services.tracking import TrackingService
 from api.settings import Settings
 from optimizer.io import load_scenario
@@ -64,18 +62,6 @@ No key or an unknown key gets 401, a key of a role the endpoint does not admit 4
 driver key for a vehicle not its own too). Malformed requests get
 422 with the path of each faulty field in `detail[].loc`.
 """
-
-
-def _version() -> str:
-    try:
-        return version("lastmile")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
-
-
-class Health(BaseModel):
-    status: str
-    version: str
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -102,7 +88,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             state.keys = KeyStore(db)
             state.keys.reload()
             state.server_secret = server_secret(db, settings)
-            state.plans = plans.PlanRunner(db, state)
+            state.plans = PlanRunner(db, state)
             state.plans.fail_interrupted()
             today = clock.now().astimezone(template.settings.tz).date()
             state.checkout = CheckoutService(
@@ -119,7 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 settings.scenario,
                 clock,
                 min(settings.plan_time_limit_s, START_PLAN_S),
-                plans.CONTEXT,
+                CONTEXT,
                 on_new_day=new_day,
             )
             try:
@@ -132,16 +118,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app = FastAPI(
         title="lastmile",
-        version=_version(),
+        version=service_version(),
         summary="Fulfilment node choice, routing and delivery promises for omnichannel retail.",
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-
-    @app.get("/healthz", response_model=Health, tags=["ops"])
-    def healthz() -> Health:
-        """Liveness: the service is up (needs no key)."""
-        return Health(status="ok", version=_version())
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -171,6 +152,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # an oversized body cut off before anything reads the body (see api.limits).
     app.add_middleware(RequestGate, keys=lambda: app.state.keys)
 
+    app.include_router(health.router)
     app.include_router(plans.router)
     app.include_router(replan.router)
     app.include_router(checkout.router)
