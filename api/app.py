@@ -1,16 +1,18 @@
-"""The FastAPI application. Routers translate HTTP to calls of the core and back.
+"""The FastAPI application: the service's start and stop, its middleware, and one
+``include_router`` per module of :mod:`api.routes`.
 
-What a router may rely on once the service has started (``request.app.state``):
-
-``settings`` (:class:`api.settings.Settings`), ``db`` (:class:`api.db.Database`: use
-``db.transaction()``), ``keys`` (:class:`api.auth.KeyStore`), ``scenario`` (the
-:class:`optimizer.model.Scenario` the service serves, loaded once), ``server_secret``
-(bytes: :mod:`api.secret`), ``plans`` (:class:`api.plans.PlanRunner`), ``checkout``
-(:class:`api.checkout_service.CheckoutService`), ``tracking``
-(:class:`api.tracking_service.TrackingService`), ``clock`` (:class:`api.clock.Clock`: the
-service's one clock; read ``clock.now()``, never the machine's), ``days``
-(:class:`api.days.DayKeeper`). ``scenario`` is the day served: the scenario folder
-re-dated to the clock's day (:func:`optimizer.model.on_day`), replaced when the day rolls.
+What the routes rely on once the service has started (``app.state``, which they read
+through :mod:`api.deps`): ``settings`` (:class:`api.settings.Settings`), ``db``
+(:class:`api.db.Database`: use ``db.transaction()``), ``keys``
+(:class:`api.auth.KeyStore`), ``scenario`` (the :class:`optimizer.model.Scenario` the
+service serves, loaded once), ``server_secret`` (bytes: :mod:`api.secret`), ``plans``
+(:class:`api.services.plan_jobs.PlanRunner`), ``checkout``
+(:class:`api.services.checkout.CheckoutService`), ``tracking``
+(:class:`api.services.tracking.TrackingService`), ``clock`` (:class:`api.clock.Clock`:
+the service's one clock; read ``clock.now()``, never the machine's), ``days``
+(:class:`api.services.days.DayKeeper`). ``scenario`` is the day served: the scenario
+folder re-dated to the clock's day (:func:`optimizer.model.on_day`), replaced when the
+day rolls.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def _under(module: str, prefixes: tuple[str, ...]) -> bool:
 
 def _package(module: str) -> str:
     """``optimizer.planning`` for ``optimizer.planning``; ``optimizer.check`` for
-    ``optimizer.check.read``; ``api`` for ``api.plans``: the unit a rule calls a package."""
+    ``optimizer.check.read``; ``api`` for ``api.routes.plans``: the unit a rule calls a package."""
     parts = module.split(".")
     return ".".join(parts[:2]) if parts[0] == "optimizer" else parts[0]
 

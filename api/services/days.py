@@ -9,7 +9,7 @@ the :class:`DayKeeper` moves it on:
    orders its tracking shows not delivered (failed, or never reported done), each with
    its reason, as orders of the new day in the same window of the day;
 2. the checkout serves the template re-dated to the new day
-   (:meth:`api.checkout_service.CheckoutService.switch_day`);
+   (:meth:`api.services.checkout.CheckoutService.switch_day`);
 3. the new day is planned (its template orders, those confirmed for it at checkout on
    earlier days and those carried) and becomes the routes the checkout sells on.
 

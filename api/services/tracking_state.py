@@ -1,8 +1,8 @@
 """The tracking state machine: a plan's rows opened from its plan.json, an event checked
 and applied to them, the vehicle's remaining stops given new ETAs, the state shown.
 
-Works on the rows of one session (:mod:`api.tracking_models`); the transaction, the
-locks and the idempotency are :class:`api.tracking_service.TrackingService`'s.
+Works on the rows of one session (:mod:`api.models.tracking`); the transaction, the
+locks and the idempotency are :class:`api.services.tracking.TrackingService`'s.
 """
 
 from __future__ import annotations
