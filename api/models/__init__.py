@@ -1,5 +1,7 @@
 """The service's tables (SQLAlchemy 2.0 declarative), created by the Alembic migrations
-in ``api/migrations``: :mod:`.base` (the declarative base, keys, service-wide values),
+in ``api/migrations``.
+
+:mod:`.base` (the declarative base, keys, service-wide values),
 :mod:`.plans` (plan jobs), :mod:`.checkout` (stock, holds, the day's orders and routes)
 and :mod:`.tracking` (tracked vehicles and orders, events). Importing the package
 registers every table on ``Base.metadata``."""

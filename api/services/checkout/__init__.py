@@ -1,7 +1,9 @@
 """The checkout: promise, holds, confirmed orders, the day's routes and its stock, over
-the database (:class:`CheckoutService`, one class assembled from one module per concern:
-:mod:`.promise`, :mod:`.holds`, :mod:`.publish`, :mod:`.stock`; the day it serves in
-:mod:`.service`), and what its routes answer (:mod:`.answers`)."""
+the database.
+
+:class:`CheckoutService` is one class assembled from one module per concern:
+:mod:`.promise`, :mod:`.holds`, :mod:`.publish`, :mod:`.stock` (the day it serves in
+:mod:`.service`); :mod:`.answers` is what its routes answer."""
 
 from api.services.checkout.common import DAY_S, OPTION_TTL_S, CheckoutError
 from api.services.checkout.promise import OptionCodec, Quote
