@@ -44,11 +44,11 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.clock import ManualClock
-from api.otif import outcomes
-from api.plans import scenario_for_plan
+from api.models.tracking import TrackedOrder
 from api.replay import checkout_stream, promise_body
+from api.services.otif import outcomes
+from api.services.plan_jobs import scenario_for_plan
 from api.settings import Settings
-from api.tracking_models import TrackedOrder
 from optimizer.check import check_plan
 from optimizer.io import load_scenario
 from optimizer.live.report import summary
@@ -532,7 +532,7 @@ class _Day:
         }
 
     def _carried_in(self) -> set[str]:
-        from api.checkout_models import DayOrder
+        from api.models.checkout import DayOrder
 
         with self.state.db.transaction(write=False) as s:
             return set(

@@ -25,12 +25,11 @@ from sqlalchemy import false, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.checkout_models import DayOrder
 from api.db import Database
 from api.models import PlanJob, utcnow
-from api.plan_versions import current_version, versions
-from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
-from api.tracking_schemas import (
+from api.models.checkout import DayOrder
+from api.models.tracking import TrackedOrder, TrackedVehicle, TrackingEvent
+from api.schemas.tracking import (
     EtaWindow,
     EventIn,
     EventOut,
@@ -39,7 +38,8 @@ from api.tracking_schemas import (
     Tracking,
     VehicleState,
 )
-from api.tracking_state import (
+from api.services.plan_versions import current_version, versions
+from api.services.tracking_state import (
     Day,
     TrackingError,
     apply_event,
