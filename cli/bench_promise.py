@@ -33,9 +33,9 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
-from api.checkout_models import StockLevel, VehicleRoute
-from api.checkout_service import CheckoutService
 from api.db import Database
+from api.models.checkout import StockLevel, VehicleRoute
+from api.services.checkout import CheckoutService
 from api.settings import SHIPPED_SCENARIO
 from cli.checkout_stream import checkout_stream, promise_body, replay_day
 from optimizer.io import load_scenario

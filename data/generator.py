@@ -738,6 +738,19 @@ def _distance_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
+class _Baskets(NamedTuple):
+    """What each order holds: units per SKU (``basket``, orders x SKUs), the SKUs drawn
+    in order (``ranked``) and how many of them it takes (``n_lines``), its weight,
+    volume and whether a bulky item is in it."""
+
+    ranked: np.ndarray
+    n_lines: np.ndarray
+    basket: np.ndarray
+    kg: np.ndarray
+    litres: np.ndarray
+    has_bulky: np.ndarray
+
+
 def _orders(
     rng: np.random.Generator,
     n_orders: int,
@@ -747,105 +760,17 @@ def _orders(
     limited: list[Polygon],
     clock: Settings,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    areas = paris_city.AREAS
-    n_skus = len(CATALOGUE)
-
-    # Where: an area by population, then a Gaussian around its centroid.
-    population = np.array([a.population for a in areas], dtype=float)
-    area = rng.choice(len(areas), size=n_orders, p=population / population.sum())
-    radius_km = np.array([a.radius_km for a in areas])[area]
-    offset_km = rng.normal(0.0, 1.0, size=(n_orders, 2)) * (SPREAD_SIGMA_RADII * radius_km)[:, None]
-    norm = np.hypot(offset_km[:, 0], offset_km[:, 1])
-    limit = SPREAD_MAX_RADII * radius_km
-    offset_km *= np.minimum(1.0, limit / np.maximum(norm, 1e-9))[:, None]
-    lat0 = np.array([a.lat for a in areas])[area]
-    lon0 = np.array([a.lon for a in areas])[area]
-    lat = np.round(lat0 + offset_km[:, 1] / KM_PER_DEG_LAT, 6)
-    lon = np.round(lon0 + offset_km[:, 0] / (KM_PER_DEG_LAT * np.cos(np.radians(lat0))), 6)
-    in_limited = np.zeros(n_orders, dtype=bool)
-    for poly in limited:
-        in_limited |= shapely.contains_xy(poly, lon, lat)
-
-    # What: 1-4 distinct SKUs by popularity (Gumbel top-k: weighted draws without
-    # replacement, all orders at once). Bulky goods go by van with two people: the web
-    # shop does not offer them at addresses vans may not reach. What is left always
-    # fits the biggest bike (at most ~1,000 L and ~140 kg for 4 lines of 3 units).
-    weight = np.array([c.weight_kg for c in CATALOGUE])
-    volume = np.array([c.volume_l for c in CATALOGUE])
-    bulky = np.array([c.kind == "bulky" for c in CATALOGUE])
-    popularity = np.array([c.popularity for c in CATALOGUE])
-    keys = np.log(popularity) + rng.gumbel(size=(n_orders, n_skus))
-    keys[np.ix_(in_limited, bulky)] = -np.inf
-    ranked = np.argsort(-keys, axis=1, kind="stable")[:, : max(LINES_PER_ORDER)]
-    n_lines = rng.choice(LINES_PER_ORDER, size=n_orders, p=LINES_SHARE)
-    qty_draw = rng.choice(QTY, size=(n_orders, max(LINES_PER_ORDER)), p=QTY_SHARE)
-    basket = np.zeros((n_orders, n_skus), dtype=np.int64)
-    for j in range(max(LINES_PER_ORDER)):
-        rows = np.flatnonzero(n_lines > j)
-        sku = ranked[rows, j]
-        basket[rows, sku] = np.where(bulky[sku], 1, qty_draw[rows, j])  # one sofa
-    basket_kg = basket @ weight
-    basket_l = basket @ volume
-    has_bulky = (basket[:, bulky] > 0).any(axis=1)
-
-    # Which service.
-    names = tuple(SERVICE_SHARE)
-    service = np.array(names)[rng.choice(len(names), size=n_orders, p=list(SERVICE_SHARE.values()))]
+    """The orders and their lines: where, what, which service, when and how long at the
+    door. The draws are made in this order, so a seed gives the same day."""
+    lat, lon, in_limited = _addresses(rng, n_orders, limited)
+    baskets = _baskets(rng, n_orders, in_limited)
     node_lat = np.array([nd.lat for nd in nodes])
     node_lon = np.array([nd.lon for nd in nodes])
     dist_km = _distance_km(lat[:, None], lon[:, None], node_lat[None, :], node_lon[None, :])
-    bike_types = {vt.vehicle_type_id for vt in paris_city.VEHICLE_TYPES if vt.mode != "van"}
-    bike_nodes = {row["node_id"] for row in fleet if row["vehicle_type_id"] in bike_types}
-    has_bikes = np.flatnonzero([nd.node_id in bike_nodes for nd in nodes])
-    bikes_hold = (basket[:, None, :] <= np.maximum(stock_qty[has_bikes], 0)[None]).all(axis=2)
-    near_bikes = (bikes_hold & (dist_km[:, has_bikes] <= GREEN_MAX_NODE_KM)).any(axis=1)
-    green_fits = (basket_kg <= GREEN_MAX_KG) & (basket_l <= GREEN_MAX_L) & ~has_bulky
-    service[(service == "green") & ~(near_bikes & green_fits)] = "eco"
-    service[(service == "click_collect") & has_bulky] = "eco"
-
-    # Click & collect: the web shop offers the closest stores / dark stores that show
-    # the whole basket available, and the customer takes the nearest. Where none does
-    # (the sold-out console, say), the customer has it delivered (eco) instead.
-    collect = np.full(n_orders, -1, dtype=np.int64)
-    cc = np.flatnonzero(service == "click_collect")
-    counters = np.flatnonzero([nd.kind in ("store", "dark_store") for nd in nodes])
-    nearest = counters[np.argsort(dist_km[np.ix_(cc, counters)], axis=1, kind="stable")]
-    nearest = nearest[:, :COLLECT_CANDIDATES]
-    holds = (basket[cc, None, :] <= np.maximum(stock_qty[nearest], 0)).all(axis=2)
-    service[cc[~holds.any(axis=1)]] = "eco"
-    collect[cc] = nearest[np.arange(len(cc)), holds.argmax(axis=1)]  # 0 if none holds
-    cc = np.flatnonzero(service == "click_collect")
-    collect[service != "click_collect"] = -1
-    # Ready by a half hour, at least an hour after the node opens; collectable until
-    # it closes.
-    opens_s = np.array([_hhmm_s(nd.opens) for nd in nodes])
-    closes_s = np.array([_hhmm_s(nd.closes) for nd in nodes])
-    earliest = np.maximum(COLLECT_READY_FIRST_S, opens_s[collect[cc]] + COLLECT_MIN_LEAD_S)
-    half_hours = (COLLECT_READY_LAST_S - earliest) // 1800 + 1
-    ready_s = earliest + 1800 * np.floor(rng.random(len(cc)) * half_hours).astype(np.int64)
-
-    # Slots: 2-hour windows for express and green, 4-hour ones for eco, 08:00-20:00.
-    slot_start = np.zeros(n_orders, dtype=np.int64)
-    two_hour_start = rng.choice(TWO_HOUR_SLOTS, size=n_orders, p=TWO_HOUR_SLOT_SHARE)
-    four_hour_start = rng.choice(FOUR_HOUR_SLOTS, size=n_orders, p=FOUR_HOUR_SLOT_SHARE)
-    two_hour = np.isin(service, ("express", "green"))
-    slot_start[two_hour] = two_hour_start[two_hour] * 3600
-    slot_start[service == "eco"] = four_hour_start[service == "eco"] * 3600
-    slot_end = slot_start.copy()
-    for name, values in SERVICES.items():
-        slot_end[service == name] += values["slot_length_min"] * 60
-    slot_start[cc] = ready_s
-    slot_end[cc] = closes_s[collect[cc]]
-
-    # Time at the door.
-    units = basket.sum(axis=1)
-    service_time = SERVICE_TIME_MIN_S + SERVICE_TIME_PER_EXTRA_UNIT_S * (units - 1)
-    service_time = service_time + SERVICE_TIME_PER_LITRE_S * basket_l
-    service_time = np.clip(
-        np.round(service_time / 10) * 10, SERVICE_TIME_MIN_S, SERVICE_TIME_MAX_S
-    ).astype(np.int64)
-    service_time[has_bulky] = SERVICE_TIME_BULKY_S
-    service_time[cc] = 0  # the customer comes to the counter: no vehicle stops
+    service = _services(rng, n_orders, nodes, stock_qty, fleet, baskets, dist_km)
+    collect, ready_s = _collections(rng, service, nodes, stock_qty, baskets.basket, dist_km)
+    slot_start, slot_end = _slots(rng, service, nodes, collect, ready_s)
+    service_time = _service_times(service, baskets)
 
     order_ids = _order_ids(n_orders)
     iso = {s: clock.to_iso(s) for s in np.unique(np.concatenate([slot_start, slot_end]))}
@@ -863,13 +788,162 @@ def _orders(
         }
         for o in range(n_orders)
     ]
+    return order_rows, _line_rows(order_ids, baskets)
+
+
+def _addresses(
+    rng: np.random.Generator, n_orders: int, limited: list[Polygon]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where: an area by population, then a Gaussian around its centroid; returns lat,
+    lon and whether each address is inside a limited-traffic zone."""
+    areas = paris_city.AREAS
+    population = np.array([a.population for a in areas], dtype=float)
+    area = rng.choice(len(areas), size=n_orders, p=population / population.sum())
+    radius_km = np.array([a.radius_km for a in areas])[area]
+    offset_km = rng.normal(0.0, 1.0, size=(n_orders, 2)) * (SPREAD_SIGMA_RADII * radius_km)[:, None]
+    norm = np.hypot(offset_km[:, 0], offset_km[:, 1])
+    limit = SPREAD_MAX_RADII * radius_km
+    offset_km *= np.minimum(1.0, limit / np.maximum(norm, 1e-9))[:, None]
+    lat0 = np.array([a.lat for a in areas])[area]
+    lon0 = np.array([a.lon for a in areas])[area]
+    lat = np.round(lat0 + offset_km[:, 1] / KM_PER_DEG_LAT, 6)
+    lon = np.round(lon0 + offset_km[:, 0] / (KM_PER_DEG_LAT * np.cos(np.radians(lat0))), 6)
+    in_limited = np.zeros(n_orders, dtype=bool)
+    for poly in limited:
+        in_limited |= shapely.contains_xy(poly, lon, lat)
+    return lat, lon, in_limited
+
+
+def _baskets(rng: np.random.Generator, n_orders: int, in_limited: np.ndarray) -> _Baskets:
+    """What: 1-4 distinct SKUs by popularity (Gumbel top-k: weighted draws without
+    replacement, all orders at once). Bulky goods go by van with two people: the web
+    shop does not offer them at addresses vans may not reach. What is left always
+    fits the biggest bike (at most ~1,000 L and ~140 kg for 4 lines of 3 units)."""
+    n_skus = len(CATALOGUE)
+    weight = np.array([c.weight_kg for c in CATALOGUE])
+    volume = np.array([c.volume_l for c in CATALOGUE])
+    bulky = np.array([c.kind == "bulky" for c in CATALOGUE])
+    popularity = np.array([c.popularity for c in CATALOGUE])
+    keys = np.log(popularity) + rng.gumbel(size=(n_orders, n_skus))
+    keys[np.ix_(in_limited, bulky)] = -np.inf
+    ranked = np.argsort(-keys, axis=1, kind="stable")[:, : max(LINES_PER_ORDER)]
+    n_lines = rng.choice(LINES_PER_ORDER, size=n_orders, p=LINES_SHARE)
+    qty_draw = rng.choice(QTY, size=(n_orders, max(LINES_PER_ORDER)), p=QTY_SHARE)
+    basket = np.zeros((n_orders, n_skus), dtype=np.int64)
+    for j in range(max(LINES_PER_ORDER)):
+        rows = np.flatnonzero(n_lines > j)
+        sku = ranked[rows, j]
+        basket[rows, sku] = np.where(bulky[sku], 1, qty_draw[rows, j])  # one sofa
+    has_bulky = (basket[:, bulky] > 0).any(axis=1)
+    return _Baskets(ranked, n_lines, basket, basket @ weight, basket @ volume, has_bulky)
+
+
+def _services(
+    rng: np.random.Generator,
+    n_orders: int,
+    nodes: tuple[paris_city.NodeFacts, ...],
+    stock_qty: np.ndarray,
+    fleet: list[dict[str, Any]],
+    baskets: _Baskets,
+    dist_km: np.ndarray,
+) -> np.ndarray:
+    """Which service, by its share; green only where a node with bikes near enough
+    holds the basket and it fits a bike, click & collect never for bulky goods (those
+    become eco)."""
+    basket = baskets.basket
+    names = tuple(SERVICE_SHARE)
+    service = np.array(names)[rng.choice(len(names), size=n_orders, p=list(SERVICE_SHARE.values()))]
+    bike_types = {vt.vehicle_type_id for vt in paris_city.VEHICLE_TYPES if vt.mode != "van"}
+    bike_nodes = {row["node_id"] for row in fleet if row["vehicle_type_id"] in bike_types}
+    has_bikes = np.flatnonzero([nd.node_id in bike_nodes for nd in nodes])
+    bikes_hold = (basket[:, None, :] <= np.maximum(stock_qty[has_bikes], 0)[None]).all(axis=2)
+    near_bikes = (bikes_hold & (dist_km[:, has_bikes] <= GREEN_MAX_NODE_KM)).any(axis=1)
+    green_fits = (baskets.kg <= GREEN_MAX_KG) & (baskets.litres <= GREEN_MAX_L) & ~baskets.has_bulky
+    service[(service == "green") & ~(near_bikes & green_fits)] = "eco"
+    service[(service == "click_collect") & baskets.has_bulky] = "eco"
+    return service
+
+
+def _collections(
+    rng: np.random.Generator,
+    service: np.ndarray,
+    nodes: tuple[paris_city.NodeFacts, ...],
+    stock_qty: np.ndarray,
+    basket: np.ndarray,
+    dist_km: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Click & collect: the web shop offers the closest stores / dark stores that show
+    the whole basket available, and the customer takes the nearest. Where none does
+    (the sold-out console, say), the customer has it delivered (eco) instead: ``service``
+    is changed in place. Returns each order's collection node (-1: none) and, per
+    click & collect order, when it is ready: by a half hour, at least an hour after the
+    node opens."""
+    collect = np.full(len(service), -1, dtype=np.int64)
+    cc = np.flatnonzero(service == "click_collect")
+    counters = np.flatnonzero([nd.kind in ("store", "dark_store") for nd in nodes])
+    nearest = counters[np.argsort(dist_km[np.ix_(cc, counters)], axis=1, kind="stable")]
+    nearest = nearest[:, :COLLECT_CANDIDATES]
+    holds = (basket[cc, None, :] <= np.maximum(stock_qty[nearest], 0)).all(axis=2)
+    service[cc[~holds.any(axis=1)]] = "eco"
+    collect[cc] = nearest[np.arange(len(cc)), holds.argmax(axis=1)]  # 0 if none holds
+    cc = np.flatnonzero(service == "click_collect")
+    collect[service != "click_collect"] = -1
+    opens_s = np.array([_hhmm_s(nd.opens) for nd in nodes])
+    earliest = np.maximum(COLLECT_READY_FIRST_S, opens_s[collect[cc]] + COLLECT_MIN_LEAD_S)
+    half_hours = (COLLECT_READY_LAST_S - earliest) // 1800 + 1
+    ready_s = earliest + 1800 * np.floor(rng.random(len(cc)) * half_hours).astype(np.int64)
+    return collect, ready_s
+
+
+def _slots(
+    rng: np.random.Generator,
+    service: np.ndarray,
+    nodes: tuple[paris_city.NodeFacts, ...],
+    collect: np.ndarray,
+    ready_s: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slots: 2-hour windows for express and green, 4-hour ones for eco, 08:00-20:00; a
+    click & collect order is collectable from when it is ready until its node closes."""
+    n_orders = len(service)
+    cc = np.flatnonzero(service == "click_collect")
+    closes_s = np.array([_hhmm_s(nd.closes) for nd in nodes])
+    slot_start = np.zeros(n_orders, dtype=np.int64)
+    two_hour_start = rng.choice(TWO_HOUR_SLOTS, size=n_orders, p=TWO_HOUR_SLOT_SHARE)
+    four_hour_start = rng.choice(FOUR_HOUR_SLOTS, size=n_orders, p=FOUR_HOUR_SLOT_SHARE)
+    two_hour = np.isin(service, ("express", "green"))
+    slot_start[two_hour] = two_hour_start[two_hour] * 3600
+    slot_start[service == "eco"] = four_hour_start[service == "eco"] * 3600
+    slot_end = slot_start.copy()
+    for name, values in SERVICES.items():
+        slot_end[service == name] += values["slot_length_min"] * 60
+    slot_start[cc] = ready_s
+    slot_end[cc] = closes_s[collect[cc]]
+    return slot_start, slot_end
+
+
+def _service_times(service: np.ndarray, baskets: _Baskets) -> np.ndarray:
+    """Time at the door: by units and volume, rounded to 10 s; bulky goods take
+    :data:`SERVICE_TIME_BULKY_S`, a click & collect none (no vehicle stops)."""
+    units = baskets.basket.sum(axis=1)
+    service_time = SERVICE_TIME_MIN_S + SERVICE_TIME_PER_EXTRA_UNIT_S * (units - 1)
+    service_time = service_time + SERVICE_TIME_PER_LITRE_S * baskets.litres
+    service_time = np.clip(
+        np.round(service_time / 10) * 10, SERVICE_TIME_MIN_S, SERVICE_TIME_MAX_S
+    ).astype(np.int64)
+    service_time[baskets.has_bulky] = SERVICE_TIME_BULKY_S
+    service_time[service == "click_collect"] = 0  # the customer comes to the counter
+    return service_time
+
+
+def _line_rows(order_ids: list[str], baskets: _Baskets) -> list[dict[str, Any]]:
+    """The rows of order_lines.csv, each order's SKUs in the order they were drawn."""
     skus = [c.sku for c in CATALOGUE]
     line_rows = []
-    for o in range(n_orders):
-        for j in range(n_lines[o]):
-            sku = ranked[o, j]
-            if basket[o, sku] > 0:
+    for o, order_id in enumerate(order_ids):
+        for j in range(baskets.n_lines[o]):
+            sku = baskets.ranked[o, j]
+            if baskets.basket[o, sku] > 0:
                 line_rows.append(
-                    {"order_id": order_ids[o], "sku": skus[sku], "qty": int(basket[o, sku])}
+                    {"order_id": order_id, "sku": skus[sku], "qty": int(baskets.basket[o, sku])}
                 )
-    return order_rows, line_rows
+    return line_rows

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from optimizer.io.file_limits import MAX_CANDIDATES_BYTES, FileTooLargeError, read_text_within
 from optimizer.io.problems import Problem, ScenarioError
-from optimizer.io.scenario_reader import (
+from optimizer.io.tables import (
     MAX_NUMBER,
     MISSING_COORDINATES,
     coordinates_look_missing,
@@ -42,16 +42,7 @@ def load_candidates(path: str | Path) -> list[Site]:
     file beyond :data:`optimizer.io.file_limits.MAX_CANDIDATES_BYTES`, before reading it)."""
     path = Path(path)
     name = path.name
-    try:
-        text = read_text_within(path, MAX_CANDIDATES_BYTES, "a candidate-site file", "utf-8-sig")
-    except FileTooLargeError as exc:
-        message = f"{exc} (see docs/scenario-format.md, Size limits)"
-        raise CandidatesError(path, [Problem(name, None, None, message)]) from None
-    except FileNotFoundError:
-        raise CandidatesError(path, [Problem(name, None, None, "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CandidatesError(path, [Problem(name, None, None, f"cannot read: {exc}")]) from None
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(_candidates_text(path))))
     if not rows:
         raise CandidatesError(path, [Problem(name, None, None, "empty; expected a header")])
     header = [c.strip() for c in rows[0]]
@@ -60,55 +51,77 @@ def load_candidates(path: str | Path) -> list[Site]:
         raise CandidatesError(path, problems)
     sites: list[Site] = []
     seen: dict[str, int] = {}
-    kinds = ", ".join(map(str, KIND_PROFILES))
     for line, raw in enumerate(rows[1:], start=2):
         cells = dict(zip(header, (c.strip() for c in raw), strict=False))
         if not any(cells.values()):
             continue
-        found = len(problems)
-
-        def bad(column: str | None, message: str, line: int = line) -> None:
-            problems.append(Problem(name, line, column, message))
-
-        site_id = cells.get("site_id", "")
-        if not site_id:
-            bad("site_id", "empty")
-        elif site_id in seen:
-            bad("site_id", f"{site_id} is already on line {seen[site_id]}")
-        else:
-            seen[site_id] = line
-        kind = cells.get("kind", "")
-        if kind not in KIND_PROFILES:
-            bad("kind", f"{kind!r} is not a kind a network opens; one of {kinds}")
-        numbers = {}
-        for column, low, high in (("lat", -90, 90), ("lon", -180, 180)):
-            numbers[column] = _number(cells.get(column, ""), low, high, column, bad)
-        if None not in (numbers["lat"], numbers["lon"]) and coordinates_look_missing(
-            numbers["lat"], numbers["lon"]
-        ):
-            bad("lat", MISSING_COORDINATES)
-        for column in OPTIONAL:
-            raw_value = cells.get(column, "")
-            numbers[column] = _number(raw_value, 0, MAX_NUMBER, column, bad) if raw_value else None
-        if len(problems) > found:
-            continue
-        capacity = numbers["capacity_orders_per_day"]
-        sites.append(
-            candidate(
-                site_id,
-                kind,
-                numbers["lat"],
-                numbers["lon"],
-                name=cells.get("name") or None,
-                cost_per_day_eur=numbers["cost_per_day_eur"],
-                capacity_orders_per_day=None if capacity is None else int(capacity),
-            )
-        )
+        site = _site(name, line, cells, seen, problems)
+        if site is not None:
+            sites.append(site)
     if not sites and not problems:
         problems.append(Problem(name, None, None, "no candidate site"))
     if problems:
         raise CandidatesError(path, problems)
     return sites
+
+
+def _candidates_text(path: Path) -> str:
+    """The file's text, or :class:`CandidatesError` when it cannot be read."""
+    name = path.name
+    try:
+        return read_text_within(path, MAX_CANDIDATES_BYTES, "a candidate-site file", "utf-8-sig")
+    except FileTooLargeError as exc:
+        message = f"{exc} (see docs/scenario-format.md, Size limits)"
+        raise CandidatesError(path, [Problem(name, None, None, message)]) from None
+    except FileNotFoundError:
+        raise CandidatesError(path, [Problem(name, None, None, "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CandidatesError(path, [Problem(name, None, None, f"cannot read: {exc}")]) from None
+
+
+def _site(
+    name: str, line: int, cells: dict[str, str], seen: dict[str, int], problems: list[Problem]
+) -> Site | None:
+    """The site of one line, or None with its problems added to ``problems``; ``seen``:
+    the site ids of the lines before, with their line."""
+    found = len(problems)
+
+    def bad(column: str | None, message: str) -> None:
+        problems.append(Problem(name, line, column, message))
+
+    site_id = cells.get("site_id", "")
+    if not site_id:
+        bad("site_id", "empty")
+    elif site_id in seen:
+        bad("site_id", f"{site_id} is already on line {seen[site_id]}")
+    else:
+        seen[site_id] = line
+    kind = cells.get("kind", "")
+    if kind not in KIND_PROFILES:
+        kinds = ", ".join(map(str, KIND_PROFILES))
+        bad("kind", f"{kind!r} is not a kind a network opens; one of {kinds}")
+    numbers = {}
+    for column, low, high in (("lat", -90, 90), ("lon", -180, 180)):
+        numbers[column] = _number(cells.get(column, ""), low, high, column, bad)
+    if None not in (numbers["lat"], numbers["lon"]) and coordinates_look_missing(
+        numbers["lat"], numbers["lon"]
+    ):
+        bad("lat", MISSING_COORDINATES)
+    for column in OPTIONAL:
+        raw_value = cells.get(column, "")
+        numbers[column] = _number(raw_value, 0, MAX_NUMBER, column, bad) if raw_value else None
+    if len(problems) > found:
+        return None
+    capacity = numbers["capacity_orders_per_day"]
+    return candidate(
+        site_id,
+        kind,
+        numbers["lat"],
+        numbers["lon"],
+        name=cells.get("name") or None,
+        cost_per_day_eur=numbers["cost_per_day_eur"],
+        capacity_orders_per_day=None if capacity is None else int(capacity),
+    )
 
 
 def _number(raw: str, low: float | None, high: float | None, column: str, bad) -> float | None:

@@ -37,49 +37,138 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
     re-plan's order changes are applied to ``scenario`` (again, if the caller did)."""
     scenario = with_order_changes(scenario, plan.order_changes)
     iso = scenario.settings.to_iso
-    orders = scenario.orders_by_id
-    assignments = {}
-    routes = []
-    split: dict[str, list[dict]] = {}  # order -> where its parcels go
     # A parcel's lines: shipped, or left unassigned after a failed attempt on a route.
     parcel_lines = {u.parcel_id: u.lines or () for u in plan.unassigned if u.parcel_id}
     parcel_lines |= {pid: p.lines for pid, p in plan.parcels.items()}
+    return {
+        "format": PLAN_FORMAT,
+        "scenario": {
+            "name": scenario.settings.name,
+            "date": scenario.settings.date.isoformat(),
+            "timezone": scenario.settings.timezone,
+        },
+        "engine": plan.engine,
+        "solve_s": round(plan.solve_s, 3),
+        "max_split": plan.max_split,
+        "routes": [_route(scenario, plan, r, parcel_lines) for r in plan.routes],
+        "collections": [_collection(scenario, plan, c) for c in plan.collections],
+        "unassigned": [_unassigned(u) for u in plan.unassigned],
+        "assignments": _assignments(scenario, plan),
+        "sourcing": [
+            _decision(d) for d in sorted(plan.decisions.values(), key=lambda d: d.order_id)
+        ],
+        "returns": [_return_assignment(a) for a in plan.returns],
+        "restock": [
+            {
+                "node_id": x["node_id"],
+                "vehicle_id": x["vehicle_id"],
+                "trip": x["trip"],
+                "at": iso(x["at_s"]),
+                "lines": _lines(x["lines"]),
+            }
+            for x in plan.restock(scenario)
+        ],
+        "kpis": kpis,
+        **_replanned(plan, iso),
+    }
+
+
+def _route(scenario: Scenario, plan: Plan, r: Route, parcel_lines: dict) -> dict:
+    """A route of ``routes``: the vehicle's trip, its breaks, figures and stops."""
+    iso = scenario.settings.to_iso
+    return {
+        "vehicle_id": r.vehicle_id,
+        "vehicle_type_id": r.vehicle_type_id,
+        "node_id": r.node_id,
+        "mode": r.mode,
+        "trip": r.trip,
+        "start": iso(r.start_s),
+        "reload_s": r.reload_s,
+        "end": iso(r.end_s),
+        "breaks": [
+            {"start": iso(b.start_s), "end": iso(b.end_s), "after_stop": b.after_stop}
+            for b in r.breaks
+        ],
+        "distance_m": r.distance_m,
+        "duration_s": r.duration_s,
+        "load_kg": r.load_kg,
+        "load_l": r.load_l,
+        "cost_eur": r.cost_eur,
+        "co2_g": r.co2_g,
+        "stops": [
+            _pickup(scenario, s) if s.is_pickup else _delivery(scenario, plan, s, parcel_lines)
+            for s in r.stops
+        ],
+    }
+
+
+def _delivery(scenario: Scenario, plan: Plan, s: Stop, parcel_lines: dict) -> dict:
+    """A delivery stop: an order, or one parcel of a split order (its own lines)."""
+    iso = scenario.settings.to_iso
+    order = parcel_view(scenario, plan, s.order_id, s.parcel_id)
+    out = {
+        "kind": "delivery",
+        "order_id": s.order_id,
+        "parcel_id": s.parcel_id or s.order_id,
+        "lines": _lines(parcel_lines.get(s.parcel_id or "", order.lines)),
+        "service": str(order.service),
+        "lat": s.lat,
+        "lon": s.lon,
+        "arrival": iso(s.arrival_s),
+        "service_start": iso(s.service_start_s),
+        "departure": iso(s.departure_s),
+        "slot_start": iso(order.slot_start_s),
+        "slot_end": iso(order.slot_end_s),
+        "distance_from_prev_m": s.distance_from_prev_m,
+        "load_kg": s.load_kg,
+        "load_l": s.load_l,
+    }
+    if s.locked:
+        out |= {"locked": True, "outcome": s.outcome}
+    return out
+
+
+def _collection(scenario: Scenario, plan: Plan, c: Collection) -> dict:
+    """A click & collect order (or a parcel of one a re-plan collects) at its store."""
+    iso = scenario.settings.to_iso
+    return {
+        "order_id": c.order_id,
+        # A whole order, or one parcel of a split order a re-plan has collected.
+        "parcel_id": c.parcel_id or c.order_id,
+        "lines": _lines(
+            plan.parcels[c.parcel_id].lines
+            if c.parcel_id
+            else scenario.orders_by_id[c.order_id].lines
+        ),
+        "node_id": c.node_id,
+        "ready_by": iso(c.ready_by_s),
+    } | _transfer(c, iso)
+
+
+def _unassigned(u: Unassigned) -> dict:
+    return {
+        "order_id": u.order_id,
+        "code": str(u.code),
+        "reason": u.reason,
+        "node_id": u.node_id,
+    } | ({"parcel_id": u.parcel_id, "lines": _lines(u.lines or ())} if u.parcel_id else {})
+
+
+def _assignments(scenario: Scenario, plan: Plan) -> list[dict]:
+    """One row per order of the scenario: routed, collected or unassigned, with its
+    node and vehicle; a split order lists its parcels instead."""
+    assignments: dict[str, dict] = {}
+    split: dict[str, list[dict]] = {}  # order -> where its parcels go
     for r in plan.routes:
-        stops = []
         for s in r.stops:
-            if s.is_pickup:
-                stops.append(_pickup(scenario, s))
-                continue
-            order = parcel_view(scenario, plan, s.order_id, s.parcel_id)
-            parcel = plan.parcels.get(s.parcel_id or "")
-            stops.append(
-                {
-                    "kind": "delivery",
-                    "order_id": s.order_id,
-                    "parcel_id": s.parcel_id or s.order_id,
-                    "lines": _lines(parcel_lines.get(s.parcel_id or "", order.lines)),
-                    "service": str(order.service),
-                    "lat": s.lat,
-                    "lon": s.lon,
-                    "arrival": iso(s.arrival_s),
-                    "service_start": iso(s.service_start_s),
-                    "departure": iso(s.departure_s),
-                    "slot_start": iso(order.slot_start_s),
-                    "slot_end": iso(order.slot_end_s),
-                    "distance_from_prev_m": s.distance_from_prev_m,
-                    "load_kg": s.load_kg,
-                    "load_l": s.load_l,
-                }
-            )
-            if s.locked:
-                stops[-1] |= {"locked": True, "outcome": s.outcome}
-            if s.failed_attempt:
-                continue  # the order is placed again elsewhere in the plan
+            if s.is_pickup or s.failed_attempt:
+                continue  # a failed order is placed again elsewhere in the plan
             assignments[s.order_id] = {
                 "status": "routed",
                 "node_id": r.node_id,
                 "vehicle_id": r.vehicle_id,
             }
+            parcel = plan.parcels.get(s.parcel_id or "")
             if parcel is not None:
                 split.setdefault(s.order_id, []).append(
                     {
@@ -88,29 +177,6 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
                         "vehicle_id": r.vehicle_id,
                     }
                 )
-        routes.append(
-            {
-                "vehicle_id": r.vehicle_id,
-                "vehicle_type_id": r.vehicle_type_id,
-                "node_id": r.node_id,
-                "mode": r.mode,
-                "trip": r.trip,
-                "start": iso(r.start_s),
-                "reload_s": r.reload_s,
-                "end": iso(r.end_s),
-                "breaks": [
-                    {"start": iso(b.start_s), "end": iso(b.end_s), "after_stop": b.after_stop}
-                    for b in r.breaks
-                ],
-                "distance_m": r.distance_m,
-                "duration_s": r.duration_s,
-                "load_kg": r.load_kg,
-                "load_l": r.load_l,
-                "cost_eur": r.cost_eur,
-                "co2_g": r.co2_g,
-                "stops": stops,
-            }
-        )
     for c in plan.collections:
         # The node whose stock it takes: the store, or where the shuttle brings it from.
         node_id = c.transfer_from_node_id or c.node_id
@@ -135,79 +201,34 @@ def plan_to_dict(scenario: Scenario, plan: Plan, kpis: dict) -> dict:
             "vehicle_id": None,
             "parcels": parcels,
         }
-    replanned = {}
-    if plan.replan is not None:
-        replanned = {
-            "replan": plan.replan,
-            "order_changes": [c.as_dict(iso) for c in plan.order_changes],
-        }
+    return [{"order_id": o.order_id, **assignments[o.order_id]} for o in scenario.orders]
+
+
+def _decision(d) -> dict:
+    """A sourcing decision with its cost terms and the runner-up's (and their parcels)."""
     return {
-        "format": PLAN_FORMAT,
-        "scenario": {
-            "name": scenario.settings.name,
-            "date": scenario.settings.date.isoformat(),
-            "timezone": scenario.settings.timezone,
-        },
-        "engine": plan.engine,
-        "solve_s": round(plan.solve_s, 3),
-        "max_split": plan.max_split,
-        "routes": routes,
-        "collections": [
-            {
-                "order_id": c.order_id,
-                # A whole order, or one parcel of a split order a re-plan has collected.
-                "parcel_id": c.parcel_id or c.order_id,
-                "lines": _lines(
-                    plan.parcels[c.parcel_id].lines if c.parcel_id else orders[c.order_id].lines
-                ),
-                "node_id": c.node_id,
-                "ready_by": iso(c.ready_by_s),
-            }
-            | _transfer(c, iso)
-            for c in plan.collections
-        ],
-        "unassigned": [
-            {"order_id": u.order_id, "code": str(u.code), "reason": u.reason, "node_id": u.node_id}
-            | ({"parcel_id": u.parcel_id, "lines": _lines(u.lines or ())} if u.parcel_id else {})
-            for u in plan.unassigned
-        ],
-        "assignments": [
-            {"order_id": o.order_id, **assignments[o.order_id]} for o in scenario.orders
-        ],
-        "sourcing": [
-            {
-                "order_id": d.order_id,
-                "policy": d.policy,
-                "node_id": d.node_id,
-                "cost_eur": round(d.cost_eur, 4),
-                "terms": d.terms,
-                "runner_up_node_id": d.runner_up_node_id,
-                "runner_up_cost_eur": (
-                    None if d.runner_up_cost_eur is None else round(d.runner_up_cost_eur, 4)
-                ),
-                "runner_up_terms": d.runner_up_terms,
-                **({"parts": [_part(p) for p in d.parts]} if d.parts else {}),
-                **(
-                    {"runner_up_parts": [_part(p) for p in d.runner_up_parts]}
-                    if d.runner_up_parts
-                    else {}
-                ),
-            }
-            for d in sorted(plan.decisions.values(), key=lambda d: d.order_id)
-        ],
-        "returns": [_return_assignment(a) for a in plan.returns],
-        "restock": [
-            {
-                "node_id": x["node_id"],
-                "vehicle_id": x["vehicle_id"],
-                "trip": x["trip"],
-                "at": iso(x["at_s"]),
-                "lines": _lines(x["lines"]),
-            }
-            for x in plan.restock(scenario)
-        ],
-        "kpis": kpis,
-        **replanned,
+        "order_id": d.order_id,
+        "policy": d.policy,
+        "node_id": d.node_id,
+        "cost_eur": round(d.cost_eur, 4),
+        "terms": d.terms,
+        "runner_up_node_id": d.runner_up_node_id,
+        "runner_up_cost_eur": (
+            None if d.runner_up_cost_eur is None else round(d.runner_up_cost_eur, 4)
+        ),
+        "runner_up_terms": d.runner_up_terms,
+        **({"parts": [_part(p) for p in d.parts]} if d.parts else {}),
+        **({"runner_up_parts": [_part(p) for p in d.runner_up_parts]} if d.runner_up_parts else {}),
+    }
+
+
+def _replanned(plan: Plan, iso) -> dict:
+    """A re-plan's own members (its summary and the order changes it made), if it is one."""
+    if plan.replan is None:
+        return {}
+    return {
+        "replan": plan.replan,
+        "order_changes": [c.as_dict(iso) for c in plan.order_changes],
     }
 
 
@@ -406,95 +427,21 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
     """Read back a plan.json written by :func:`plan_to_dict` (a trusted, checked plan:
     run ``optimizer.check.check_plan`` on documents from elsewhere first)."""
     seconds = lambda iso: scenario.settings.to_seconds(datetime.fromisoformat(iso))  # noqa: E731
-    routes = [
-        Route(
-            vehicle_id=r["vehicle_id"],
-            vehicle_type_id=r["vehicle_type_id"],
-            node_id=r["node_id"],
-            mode=r["mode"],
-            start_s=seconds(r["start"]),
-            end_s=seconds(r["end"]),
-            stops=[
-                Stop(
-                    order_id=s["order_id"],
-                    lat=s["lat"],
-                    lon=s["lon"],
-                    arrival_s=seconds(s["arrival"]),
-                    service_start_s=seconds(s["service_start"]),
-                    departure_s=seconds(s["departure"]),
-                    distance_from_prev_m=s["distance_from_prev_m"],
-                    load_kg=s["load_kg"],
-                    load_l=s["load_l"],
-                    parcel_id=s["parcel_id"]
-                    if s.get("parcel_id", s["order_id"]) != s["order_id"]
-                    else None,
-                    locked=bool(s.get("locked", False)),
-                    outcome=s.get("outcome"),
-                    kind=s.get("kind", "delivery"),
-                    return_id=s.get("return_id"),
-                )
-                for s in r["stops"]
-            ],
-            distance_m=r["distance_m"],
-            load_kg=r["load_kg"],
-            load_l=r["load_l"],
-            cost_eur=r["cost_eur"],
-            co2_g=r["co2_g"],
-            trip=r.get("trip", 1),
-            reload_s=r.get("reload_s", 0),
-            breaks=[
-                Break(seconds(b["start"]), seconds(b["end"]), b["after_stop"])
-                for b in r.get("breaks", [])
-            ],
-        )
-        for r in document["routes"]
-    ]
+    routes = [_read_route(r, seconds) for r in document["routes"]]
     sources = {
         a["order_id"]: a["node_id"]
         for a in document["assignments"]
         if a["status"] != "unassigned" and a["node_id"] is not None
     }
-    parcels = {
-        s.parcel_id: Parcel(s.parcel_id, s.order_id, r.node_id, lines[s.parcel_id])
-        for r, lines in zip(routes, _parcel_lines(document), strict=True)
-        for s in r.stops
-        if s.parcel_id is not None and not s.is_pickup and not s.failed_attempt
-    }
-    for c in document["collections"]:  # a parcel a re-plan collects at a store
-        if c.get("parcel_id") not in (None, c["order_id"]):
-            parcels[c["parcel_id"]] = Parcel(
-                c["parcel_id"], c["order_id"], c.get("transfer_from_node_id") or c["node_id"],
-                _read_lines(c.get("lines", ())),
-            )  # fmt: skip
     return Plan(
         scenario_name=document["scenario"]["name"],
         sources=sources,
         routes=routes,
-        collections=[
-            Collection(
-                c["order_id"],
-                c["node_id"],
-                seconds(c["ready_by"]),
-                c.get("transfer_from_node_id"),
-                seconds(c["transfer_departs"]) if c.get("transfer_departs") else None,
-                c["parcel_id"] if c.get("parcel_id") not in (None, c["order_id"]) else None,
-            )  # fmt: skip
-            for c in document["collections"]
-        ],
-        unassigned=[
-            Unassigned(
-                u["order_id"],
-                UnassignedCode(u["code"]),
-                u["reason"],
-                u.get("node_id"),
-                u.get("parcel_id"),
-                _read_lines(u["lines"]) if u.get("parcel_id") else None,
-            )  # fmt: skip
-            for u in document["unassigned"]
-        ],
+        collections=[_read_collection(c, seconds) for c in document["collections"]],
+        unassigned=[_read_unassigned(u) for u in document["unassigned"]],
         engine=document.get("engine", ""),
         solve_s=document.get("solve_s", 0.0),
-        parcels=parcels,
+        parcels=_read_parcels(document, routes),
         max_split=document.get("max_split", 1),
         order_changes=[
             OrderChange(
@@ -509,18 +456,102 @@ def plan_from_dict(scenario: Scenario, document: dict) -> Plan:
             for c in document.get("order_changes", [])
         ],
         replan=document.get("replan"),
-        returns=[
-            ReturnAssignment(
-                a["return_id"],
-                a["status"],
-                a.get("node_id"),
-                a.get("vehicle_id"),
-                a.get("code"),
-                a.get("reason"),
-                dict(a.get("candidates") or {}),
-            )
-            for a in document.get("returns", [])
+        returns=[_read_return_assignment(a) for a in document.get("returns", [])],
+    )
+
+
+def _read_route(r: dict, seconds) -> Route:
+    """A route of plan.json's ``routes``, its stops and breaks."""
+    return Route(
+        vehicle_id=r["vehicle_id"],
+        vehicle_type_id=r["vehicle_type_id"],
+        node_id=r["node_id"],
+        mode=r["mode"],
+        start_s=seconds(r["start"]),
+        end_s=seconds(r["end"]),
+        stops=[_read_stop(s, seconds) for s in r["stops"]],
+        distance_m=r["distance_m"],
+        load_kg=r["load_kg"],
+        load_l=r["load_l"],
+        cost_eur=r["cost_eur"],
+        co2_g=r["co2_g"],
+        trip=r.get("trip", 1),
+        reload_s=r.get("reload_s", 0),
+        breaks=[
+            Break(seconds(b["start"]), seconds(b["end"]), b["after_stop"])
+            for b in r.get("breaks", [])
         ],
+    )
+
+
+def _read_stop(s: dict, seconds) -> Stop:
+    """A delivery or pickup stop (a parcel id only where it differs from the order's)."""
+    return Stop(
+        order_id=s["order_id"],
+        lat=s["lat"],
+        lon=s["lon"],
+        arrival_s=seconds(s["arrival"]),
+        service_start_s=seconds(s["service_start"]),
+        departure_s=seconds(s["departure"]),
+        distance_from_prev_m=s["distance_from_prev_m"],
+        load_kg=s["load_kg"],
+        load_l=s["load_l"],
+        parcel_id=s["parcel_id"] if s.get("parcel_id", s["order_id"]) != s["order_id"] else None,
+        locked=bool(s.get("locked", False)),
+        outcome=s.get("outcome"),
+        kind=s.get("kind", "delivery"),
+        return_id=s.get("return_id"),
+    )
+
+
+def _read_parcels(document: dict, routes: list[Route]) -> dict[str, Parcel]:
+    """The parcels of split orders: shipped on a route, or collected at a store."""
+    parcels = {
+        s.parcel_id: Parcel(s.parcel_id, s.order_id, r.node_id, lines[s.parcel_id])
+        for r, lines in zip(routes, _parcel_lines(document), strict=True)
+        for s in r.stops
+        if s.parcel_id is not None and not s.is_pickup and not s.failed_attempt
+    }
+    for c in document["collections"]:  # a parcel a re-plan collects at a store
+        if c.get("parcel_id") not in (None, c["order_id"]):
+            parcels[c["parcel_id"]] = Parcel(
+                c["parcel_id"], c["order_id"], c.get("transfer_from_node_id") or c["node_id"],
+                _read_lines(c.get("lines", ())),
+            )  # fmt: skip
+    return parcels
+
+
+def _read_collection(c: dict, seconds) -> Collection:
+    return Collection(
+        c["order_id"],
+        c["node_id"],
+        seconds(c["ready_by"]),
+        c.get("transfer_from_node_id"),
+        seconds(c["transfer_departs"]) if c.get("transfer_departs") else None,
+        c["parcel_id"] if c.get("parcel_id") not in (None, c["order_id"]) else None,
+    )
+
+
+def _read_unassigned(u: dict) -> Unassigned:
+    return Unassigned(
+        u["order_id"],
+        UnassignedCode(u["code"]),
+        u["reason"],
+        u.get("node_id"),
+        u.get("parcel_id"),
+        _read_lines(u["lines"]) if u.get("parcel_id") else None,
+    )
+
+
+def _read_return_assignment(a: dict) -> ReturnAssignment:
+    return ReturnAssignment(
+        a["return_id"],
+        a["status"],
+        a.get("node_id"),
+        a.get("vehicle_id"),
+        a.get("code"),
+        a.get("reason"),
+        dict(a.get("candidates") or {}),
     )
 
 

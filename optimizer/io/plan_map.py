@@ -8,7 +8,7 @@ from __future__ import annotations
 import folium
 
 from optimizer.io.html_text import text
-from optimizer.model import Plan, Scenario, ZoneRule
+from optimizer.model import Plan, Route, Scenario, ZoneRule
 
 # A qualitative palette (ColorBrewer Set1 + Dark2), cycled over vehicles.
 PALETTE = [
@@ -22,12 +22,25 @@ ZONE_COLOUR = {ZoneRule.LIMITED_TRAFFIC: "#d7301f", ZoneRule.LOW_EMISSION: "#41a
 
 def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
     """The plan's map: zones, nodes, one layer per route, and the unassigned orders."""
-    hhmm = lambda s: f"{scenario.settings.to_datetime(s):%H:%M}"  # noqa: E731
     lats = [o.lat for o in scenario.orders] or [n.lat for n in scenario.nodes.values()]
     lons = [o.lon for o in scenario.orders] or [n.lon for n in scenario.nodes.values()]
     m = folium.Map(tiles="OpenStreetMap", control_scale=True)
     m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+    _zones_layer(scenario).add_to(m)
+    _nodes_layer(scenario).add_to(m)
+    for k, route in enumerate(plan.routes):
+        _route_layer(scenario, route, PALETTE[k % len(PALETTE)]).add_to(m)
+    if plan.unassigned:
+        _unassigned_layer(scenario, plan).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    return m
 
+
+def _hhmm(scenario: Scenario, seconds: int) -> str:
+    return f"{scenario.settings.to_datetime(seconds):%H:%M}"
+
+
+def _zones_layer(scenario: Scenario) -> folium.FeatureGroup:
     zones = folium.FeatureGroup(name="zones")
     for zone in scenario.zones:
         folium.GeoJson(
@@ -39,8 +52,10 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
             },
             tooltip=f"{text(zone.name)} ({text(zone.rule)})",
         ).add_to(zones)
-    zones.add_to(m)
+    return zones
 
+
+def _nodes_layer(scenario: Scenario) -> folium.FeatureGroup:
     nodes = folium.FeatureGroup(name="nodes")
     for node in scenario.nodes.values():
         folium.Marker(
@@ -48,54 +63,55 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
             tooltip=f"{text(node.name)} ({text(node.kind)})",
             icon=folium.Icon(color="black", icon=NODE_ICON[node.kind], prefix="fa"),
         ).add_to(nodes)
-    nodes.add_to(m)
+    return nodes
 
-    orders = scenario.orders_by_id
-    for k, route in enumerate(plan.routes):
-        colour = PALETTE[k % len(PALETTE)]
-        node = scenario.nodes[route.node_id]
-        group = folium.FeatureGroup(name=f"{text(route.vehicle_id)} ({len(route.stops)} stops)")
-        points = [[node.lat, node.lon]] + [[s.lat, s.lon] for s in route.stops]
-        folium.PolyLine(
-            points + [[node.lat, node.lon]],
+
+def _route_layer(scenario: Scenario, route: Route, colour: str) -> folium.FeatureGroup:
+    """A route's layer: its line from the node and back (dashed for bikes), and its
+    stops with slot and ETA."""
+    hhmm = lambda s: _hhmm(scenario, s)  # noqa: E731
+    node = scenario.nodes[route.node_id]
+    group = folium.FeatureGroup(name=f"{text(route.vehicle_id)} ({len(route.stops)} stops)")
+    points = [[node.lat, node.lon]] + [[s.lat, s.lon] for s in route.stops]
+    folium.PolyLine(
+        points + [[node.lat, node.lon]],
+        color=colour,
+        weight=3 if route.mode == "van" else 2,
+        dash_array=None if route.mode == "van" else "6 4",
+        tooltip=(
+            f"{text(route.vehicle_id)}: {hhmm(route.start_s)}-{hhmm(route.end_s)}, "
+            f"{route.distance_m / 1000:.1f} km, {route.cost_eur:.2f} EUR"
+        ),
+    ).add_to(group)
+    for seq, stop in enumerate(route.stops, start=1):
+        # A pickup's stop key is its return id: shown with the return's slot.
+        order = scenario.orders_by_id.get(stop.order_id) or scenario.returns_by_id[stop.return_id]
+        service = "return pickup" if stop.is_pickup else order.service
+        folium.CircleMarker(
+            [stop.lat, stop.lon],
+            radius=4,
             color=colour,
-            weight=3 if route.mode == "van" else 2,
-            dash_array=None if route.mode == "van" else "6 4",
-            tooltip=(
-                f"{text(route.vehicle_id)}: {hhmm(route.start_s)}-{hhmm(route.end_s)}, "
-                f"{route.distance_m / 1000:.1f} km, {route.cost_eur:.2f} EUR"
+            fill=True,
+            fill_opacity=0.9,
+            popup=folium.Popup(
+                f"<b>{text(stop.order_id)}</b> ({text(service)})<br>"
+                f"{text(route.vehicle_id)}, stop {seq}<br>"
+                f"slot {hhmm(order.slot_start_s)}-{hhmm(order.slot_end_s)}<br>"
+                f"ETA {hhmm(stop.arrival_s)}, service {hhmm(stop.service_start_s)}",
+                max_width=260,
             ),
         ).add_to(group)
-        for seq, stop in enumerate(route.stops, start=1):
-            # A pickup's stop key is its return id: shown with the return's slot.
-            order = orders.get(stop.order_id) or scenario.returns_by_id[stop.return_id]
-            service = "return pickup" if stop.is_pickup else order.service
-            folium.CircleMarker(
-                [stop.lat, stop.lon],
-                radius=4,
-                color=colour,
-                fill=True,
-                fill_opacity=0.9,
-                popup=folium.Popup(
-                    f"<b>{text(stop.order_id)}</b> ({text(service)})<br>"
-                    f"{text(route.vehicle_id)}, stop {seq}<br>"
-                    f"slot {hhmm(order.slot_start_s)}-{hhmm(order.slot_end_s)}<br>"
-                    f"ETA {hhmm(stop.arrival_s)}, service {hhmm(stop.service_start_s)}",
-                    max_width=260,
-                ),
-            ).add_to(group)
-        group.add_to(m)
+    return group
 
-    if plan.unassigned:
-        group = folium.FeatureGroup(name=f"unassigned ({len(plan.unassigned)})")
-        for u in plan.unassigned:
-            order = orders[u.order_id]
-            folium.CircleMarker(
-                [order.lat, order.lon], radius=5, color="#000000", fill=True,
-                fill_color="#ffffff", popup=folium.Popup(
-                    f"<b>{text(u.order_id)}</b> unassigned: {text(u.code)}<br>"
-                    f"{text(u.reason)}", max_width=300),
-            ).add_to(group)  # fmt: skip
-        group.add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
-    return m
+
+def _unassigned_layer(scenario: Scenario, plan: Plan) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=f"unassigned ({len(plan.unassigned)})")
+    for u in plan.unassigned:
+        order = scenario.orders_by_id[u.order_id]
+        folium.CircleMarker(
+            [order.lat, order.lon], radius=5, color="#000000", fill=True,
+            fill_color="#ffffff", popup=folium.Popup(
+                f"<b>{text(u.order_id)}</b> unassigned: {text(u.code)}<br>"
+                f"{text(u.reason)}", max_width=300),
+        ).add_to(group)  # fmt: skip
+    return group

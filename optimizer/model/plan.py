@@ -1,6 +1,6 @@
 """A daily plan: what the solver decided, in the core's units (seconds since midnight).
 
-``optimizer.io.plan_json`` writes it as ``plan.json`` (ISO 8601 times) and reads it back;
+``optimizer.io.plan_files`` writes it as ``plan.json`` (ISO 8601 times) and reads it back;
 ``optimizer.check`` verifies it against the scenario alone.
 """
 

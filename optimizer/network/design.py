@@ -118,6 +118,15 @@ def bike_distance_km(
     return distance_m / 1000.0
 
 
+# What each model's network is called in the shortlist.
+_MODEL_LABELS = {
+    "cflp-keep": "capacitated facility location, today's nodes kept",
+    "cflp-close": "capacitated facility location, closing allowed",
+    "p-median": "p-median, as many sites as today",
+    "max-cover": "maximal covering within a bike radius",
+}
+
+
 def design_networks(
     base: Scenario,
     candidates: list[Site],
@@ -128,6 +137,17 @@ def design_networks(
     """Run the models and return the shortlist (``today`` first)."""
     params = params or DesignParams()
     existing = existing_sites(base)
+    _check_candidate_ids(existing, candidates)
+    sites = existing + list(candidates)
+    dist = bike_distance_km(demand, sites, travel)
+    design = Design(sites=sites, demand=demand, distance_km=dist)
+    if len(demand):
+        _run_models(base, design, len(candidates), params)
+    design.networks = _shortlist(design)
+    return design
+
+
+def _check_candidate_ids(existing: list[Site], candidates: list[Site]) -> None:
     ids = [s.site_id for s in existing]
     clash = sorted({s.site_id for s in candidates} & set(ids))
     counts = Counter(s.site_id for s in candidates)
@@ -138,10 +158,13 @@ def design_networks(
             + ", ".join(clash + dup)
             + "."
         )
-    sites = existing + list(candidates)
-    dist = bike_distance_km(demand, sites, travel)
-    design = Design(sites=sites, demand=demand, distance_km=dist)
-    weight = demand.orders_per_day
+
+
+def _run_models(base: Scenario, design: Design, n_candidates: int, params: DesignParams) -> None:
+    """Each exact model's result, in ``design.results`` by the model's name (p-median
+    only when today has sites that may move, max-cover only with new sites to add)."""
+    sites, dist = design.sites, design.distance_km
+    weight = design.demand.orders_per_day
     is_existing = np.array([s.existing for s in sites])
     fixed_site = np.array([s.existing and not s.closable for s in sites])
     handling = np.array([_handling(base, s) for s in sites])
@@ -149,56 +172,52 @@ def design_networks(
     fixed = np.array([s.cost_per_day_eur for s in sites])
     capacity = np.array([s.capacity_orders_per_day for s in sites], dtype=float)
     solve = dict(time_limit_s=params.time_limit_s, solver=params.solver)
+    design.results["cflp-keep"] = facility_location(
+        weight, serve, fixed, capacity, must_open=is_existing, **solve
+    )
+    design.results["cflp-close"] = facility_location(
+        weight, serve, fixed, capacity, must_open=fixed_site, **solve
+    )
+    movable_today = int((is_existing & ~fixed_site).sum())
+    if movable_today:
+        design.results["p-median"] = p_median(
+            weight, dist, int(fixed_site.sum()) + movable_today, must_open=fixed_site,
+            **solve,
+        )  # fmt: skip
+    if params.new_sites and n_candidates:
+        if params.cover_time_s is None:
+            covers = covers_within(dist, params.cover_radius_km)
+        else:
+            covers = covers_within(dist / BIKE_SPEED_KMH * 3600, params.cover_time_s)
+        bikes = np.array([_has_bikes(base, s) for s in sites])
+        design.results["max-cover"] = max_covering(
+            weight,
+            covers & bikes[None, :],
+            int(is_existing.sum()) + min(params.new_sites, n_candidates),
+            must_open=is_existing,
+            **solve,
+        )
 
+
+def _shortlist(design: Design) -> list[Network]:
+    """Today's network, then each model's, once: a network a model before proposed is
+    recorded in ``design.same_as`` instead."""
     networks = [Network("today", model="today's network")]
-    if len(demand):
-        design.results["cflp-keep"] = facility_location(
-            weight, serve, fixed, capacity, must_open=is_existing, **solve
-        )
-        design.results["cflp-close"] = facility_location(
-            weight, serve, fixed, capacity, must_open=fixed_site, **solve
-        )
-        movable_today = int((is_existing & ~fixed_site).sum())
-        if movable_today:
-            design.results["p-median"] = p_median(
-                weight, dist, int(fixed_site.sum()) + movable_today, must_open=fixed_site,
-                **solve,
-            )  # fmt: skip
-        if params.new_sites and len(candidates):
-            if params.cover_time_s is None:
-                covers = covers_within(dist, params.cover_radius_km)
-            else:
-                covers = covers_within(dist / BIKE_SPEED_KMH * 3600, params.cover_time_s)
-            bikes = np.array([_has_bikes(base, s) for s in sites])
-            design.results["max-cover"] = max_covering(
-                weight,
-                covers & bikes[None, :],
-                int(is_existing.sum()) + min(params.new_sites, len(candidates)),
-                must_open=is_existing,
-                **solve,
-            )
-    labels = {
-        "cflp-keep": "capacitated facility location, today's nodes kept",
-        "cflp-close": "capacitated facility location, closing allowed",
-        "p-median": "p-median, as many sites as today",
-        "max-cover": "maximal covering within a bike radius",
-    }
     seen = {networks[0].key(): networks[0].name}
     for name, result in design.results.items():
-        chosen = list(zip(sites, result.open, strict=True))
+        chosen = list(zip(design.sites, result.open, strict=True))
         network = Network(
             name=name,
             opened=tuple(s for s, o in chosen if o and not s.existing),
             closed=tuple(s.site_id for s, o in chosen if s.existing and not o),
-            model=labels[name],
+            model=_MODEL_LABELS[name],
         )
         if network.key() in seen:
             design.same_as[name] = seen[network.key()]
         else:
             seen[network.key()] = name
             networks.append(network)
-    design.networks = networks
-    return design
+    return networks
 
 
 def _handling(base: Scenario, site: Site) -> float:

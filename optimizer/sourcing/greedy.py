@@ -22,152 +22,40 @@ from a node (``ship_from_node_id``) are not split either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
 from optimizer.insertion import LiveRoutes, LiveStop
-from optimizer.model import (
-    Order,
-    OrderLine,
-    Parcel,
-    Scenario,
-    Service,
-    Unassigned,
-    UnassignedCode,
+from optimizer.model import Order, OrderLine, Parcel, Scenario, Service
+from optimizer.sourcing.decisions import (
+    POLICIES,
+    DecisionPart,
+    Sourcing,
+    SourcingDecision,
+    SourcingParams,
 )
+from optimizer.sourcing.parcels import _SplitChoice
 from optimizer.sourcing.reach import Reach, Stage, compute_reach
-from optimizer.sourcing.split import split_candidates
+from optimizer.sourcing.unassigned import _Explanations
 from optimizer.travel import TravelProvider
 
-_STAGE_CODE = {
-    Stage.NO_ALLOWED_VEHICLE: UnassignedCode.NO_ALLOWED_VEHICLE,
-    Stage.TOO_BIG: UnassignedCode.TOO_BIG,
-    Stage.OUT_OF_RANGE: UnassignedCode.OUT_OF_RANGE,
-    Stage.SLOT_UNREACHABLE: UnassignedCode.SLOT_UNREACHABLE,
-}
+__all__ = [
+    "POLICIES",
+    "DecisionPart",
+    "GreedySourcing",
+    "Sourcing",
+    "SourcingDecision",
+    "SourcingParams",
+]
 
 
-@dataclass(frozen=True)
-class DecisionPart:
-    """One parcel of a split order: its node, its lines and its cost terms."""
+class GreedySourcing(_SplitChoice, _Explanations):
+    """Assigns orders to nodes, holding the stock and picking capacity left.
 
-    parcel_id: str
-    node_id: str
-    lines: tuple[OrderLine, ...]
-    terms: dict[str, float]
-
-    @property
-    def cost_eur(self) -> float:
-        return sum(self.terms.values())
-
-
-@dataclass
-class SourcingDecision:
-    """Why an order ships from ``node_id``: its cost terms and the runner-up's.
-
-    Terms are in euros: ``handling_eur`` (the node's picking and packing), ``route_eur``
-    (what delivering it adds to the node's routes: the cheapest insertion for the
-    route-aware policy, an out-and-back estimate otherwise), ``workload_eur`` (the share
-    of the node's picking capacity already used, priced), ``priority_eur`` (a planner's
-    surcharge on a node, e.g. to protect a busy store). A split order lists its
-    ``parts`` (one parcel per node, each with its own terms); its terms are their sums
-    plus ``split_eur``, the penalty of the extra parcels, and ``node_id`` is its first
-    part's node. The runner-up may be a split too (``runner_up_parts``).
-    """
-
-    order_id: str
-    node_id: str
-    terms: dict[str, float]
-    runner_up_node_id: str | None = None
-    runner_up_terms: dict[str, float] | None = None
-    policy: str = "route_aware"
-    parts: list[DecisionPart] = field(default_factory=list)
-    runner_up_parts: list[DecisionPart] = field(default_factory=list)
-
-    @property
-    def cost_eur(self) -> float:
-        return sum(self.terms.values())
-
-    @property
-    def runner_up_cost_eur(self) -> float | None:
-        return None if self.runner_up_terms is None else sum(self.runner_up_terms.values())
-
-    def move_part(self, parcel_id: str, node_id: str, terms: dict[str, float]) -> None:
-        """A parcel sourced again from another node (its route there was full)."""
-        penalty = self.terms.get("split_eur", 0.0)
-        self.parts = [
-            replace(p, node_id=node_id, terms=dict(terms)) if p.parcel_id == parcel_id else p
-            for p in self.parts
-        ]
-        self.node_id = self.parts[0].node_id
-        self.terms = {}
-        for part in self.parts:
-            for k, v in part.terms.items():
-                self.terms[k] = round(self.terms.get(k, 0.0) + v, 4)
-        self.terms["split_eur"] = penalty
-
-
-@dataclass
-class Sourcing:
-    # to be routed, by order id (a parcel id when a parcel alone was sourced again)
-    decisions: dict[str, SourcingDecision] = field(default_factory=dict)
-    collections: dict[str, str] = field(default_factory=dict)  # click & collect -> node
-    unassigned: list[Unassigned] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SourcingParams:
-    """How nodes are chosen.
-
-    Parameters
-    ----------
-    policy
-        ``route_aware`` (default): handling + the cheapest insertion into the node's
-        routes as they are being built + workload + priority. Baselines, as order
-        management systems rank: ``nearest`` (nearest node with the stock),
-        ``cheapest_handling`` (lowest handling cost with the stock), ``estimate``
-        (handling + an out-and-back delivery estimate).
-    workload_eur
-        Price of a node's picking being fully used: a node at 60 % of its day's picking
-        capacity adds 0.6 x this to each further order (spreads work before it jams).
-    node_priority_eur
-        A planner's surcharge per order on some nodes (e.g. protect a busy store).
-    max_split
-        The most nodes (parcels) a delivered basket may ship from; 1: never split.
-        ``None``: the scenario's ``max_split`` (2 unless ``scenario.yaml`` says).
-    split_penalty_eur
-        Cost of each parcel beyond the first, besides its handling and its stop.
-        ``None``: the scenario's ``split_penalty_eur`` (4 EUR: packaging and the
-        customer's experience, see :class:`optimizer.model.Settings`). The baselines
-        ``nearest`` and ``cheapest_handling`` split only baskets no single node holds.
-    """
-
-    policy: str = "route_aware"
-    workload_eur: float = 1.0
-    node_priority_eur: dict[str, float] = field(default_factory=dict)
-    max_split: int | None = None
-    split_penalty_eur: float | None = None
-
-    def __post_init__(self):
-        if self.policy not in POLICIES:
-            raise ValueError(f"policy {self.policy!r} not understood; one of {POLICIES}.")
-        if self.workload_eur < 0:
-            raise ValueError("workload_eur < 0 not understood.")
-        if self.max_split is not None and self.max_split < 1:
-            raise ValueError("max_split < 1 not understood (1: never split).")
-        if self.split_penalty_eur is not None and self.split_penalty_eur < 0:
-            raise ValueError("split_penalty_eur < 0 not understood.")
-
-
-POLICIES = ("route_aware", "nearest", "cheapest_handling", "estimate")
-# Splits priced exactly (each parcel's own route insertion) per order, of those the search
-# finds, cheapest lower bound first.
-SPLITS_PRICED = 4
-
-
-class GreedySourcing:
-    """Assigns orders to nodes, holding the stock and picking capacity left."""
+    Its methods are grouped by concern: splits are priced and taken in
+    :mod:`optimizer.sourcing.parcels`, the reasons for orders left unassigned are told in
+    :mod:`optimizer.sourcing.unassigned`."""
 
     def __init__(
         self, scenario: Scenario, travel: TravelProvider, params: SourcingParams | None = None
@@ -330,36 +218,24 @@ class GreedySourcing:
         """
         exclude = exclude or {}
         result = Sourcing()
-
-        def barred(unit_id: str) -> set[str]:
-            nodes = set(exclude.get(unit_id, ()))
-            return nodes | {self.parcels[p].node_id for p in self.siblings(unit_id)}
-
-        def reachable(unit_id: str) -> np.ndarray:
-            order = self._order(unit_id)
-            if unit_id in self.parcels:
-                ok = self._parcel_reach(unit_id)
+        ordered, deferred = self._sourcing_order(order_ids, exclude)
+        for order_id in ordered:
+            ok = self._candidates(order_id, exclude) & (self.picks_left > 0)
+            if not ok.any() and order_id not in deferred and self._splittable(order_id):
+                deferred.add(order_id)
+                ordered.append(order_id)  # after the orders still served whole
+                continue
+            if self._order(order_id).service is Service.CLICK_COLLECT:
+                self._assign_collection(order_id, ok, exclude, result)
             else:
-                ok = self.node_stage[self.reach_row[unit_id]] == Stage.FEASIBLE
-            if order.ship_from_node_id is not None:
-                ok &= np.arange(len(self.node_ids)) == self.node_index[order.ship_from_node_id]
-            for node_id in barred(unit_id):
-                ok[self.node_index[node_id]] = False
-            return ok
+                self._assign_delivery(order_id, ok, exclude, result)
+        return result
 
-        def candidates(unit_id: str) -> np.ndarray:
-            has_stock = np.all(self.stock >= self._need(unit_id), axis=1)
-            order = self._order(unit_id)
-            if order.service is Service.CLICK_COLLECT:  # never a parcel: not split
-                j = self._collect_stock_node(order)
-                ok = np.zeros(len(self.node_ids), dtype=bool)
-                ok[j] = has_stock[j] or self._inbound_covers(order, self.row[unit_id], j)
-                for node_id in exclude.get(unit_id, ()):
-                    ok[self.node_index[node_id]] = False
-                return ok
-            return has_stock & reachable(unit_id)
-
-        counts = {o: int(candidates(o).sum()) for o in order_ids}
+    def _sourcing_order(
+        self, order_ids: list[str], exclude: dict[str, set[str]]
+    ) -> tuple[list[str], set[str]]:
+        """The orders in the order they are sourced, and those deferred from the start."""
+        counts = {o: int(self._candidates(o, exclude).sum()) for o in order_ids}
         # Most constrained first, but baskets no node holds whole (any more) last: a split
         # never takes the stock an order one node could serve whole needs.
         ordered = sorted(
@@ -371,206 +247,99 @@ class GreedySourcing:
                 self.row[self._parent(o)],
             ),
         )
-        deferred: set[str] = {o for o in ordered if counts[o] == 0}
-        for order_id in ordered:
-            ok = candidates(order_id) & (self.picks_left > 0)
-            order = self._order(order_id)
-            if not ok.any() and order_id not in deferred and self._splittable(order_id):
-                deferred.add(order_id)
-                ordered.append(order_id)  # after the orders still served whole
-                continue
-            if order.service is Service.CLICK_COLLECT:
-                if not ok.any():
-                    result.unassigned.append(self._why_not(order_id, exclude.get(order_id, set())))
-                    continue
-                j = self._collect_stock_node(order)
-                self._hold(order_id, j)
-                result.collections[order_id] = order.collect_node_id
-                continue
-            terms = self._terms(order_id, ok) if ok.any() else {}
-            rank = self._rank(terms, order_id, ok) if ok.any() else np.full(len(ok), np.inf)
-            ranked = np.argsort(rank, kind="stable")
-            splits = self._splits(order_id, rank, barred(order_id))
-            best = float(rank[ranked[0]])
-            if splits and (
-                not np.isfinite(best)
-                or (self.policy in ("route_aware", "estimate") and splits[0][0] < best)
-            ):
-                result.decisions[order_id] = self._take_split(order_id, splits, rank, terms)
-                continue
-            if not ok.any():
-                result.unassigned.append(self._why_not(order_id, barred(order_id)))
-                self._best_rows.clear()
-                continue
-            j = int(ranked[0])
-            runner = int(ranked[1]) if len(ranked) > 1 and np.isfinite(rank[ranked[1]]) else None
-            self._hold(order_id, j)
-            self._placed(order_id, order_id, j)
+        return ordered, {o for o in ordered if counts[o] == 0}
+
+    def _barred(self, unit_id: str, exclude: dict[str, set[str]]) -> set[str]:
+        """Nodes an order or parcel may not ship from: excluded, or holding a sibling."""
+        nodes = set(exclude.get(unit_id, ()))
+        return nodes | {self.parcels[p].node_id for p in self.siblings(unit_id)}
+
+    def _reachable(self, unit_id: str, exclude: dict[str, set[str]]) -> np.ndarray:
+        """Per node, whether it could deliver the order (or parcel) alone, and may."""
+        order = self._order(unit_id)
+        if unit_id in self.parcels:
+            ok = self._parcel_reach(unit_id)
+        else:
+            ok = self.node_stage[self.reach_row[unit_id]] == Stage.FEASIBLE
+        if order.ship_from_node_id is not None:
+            ok &= np.arange(len(self.node_ids)) == self.node_index[order.ship_from_node_id]
+        for node_id in self._barred(unit_id, exclude):
+            ok[self.node_index[node_id]] = False
+        return ok
+
+    def _candidates(self, unit_id: str, exclude: dict[str, set[str]]) -> np.ndarray:
+        """Per node, whether it holds the basket and may serve it (picking aside)."""
+        has_stock = np.all(self.stock >= self._need(unit_id), axis=1)
+        order = self._order(unit_id)
+        if order.service is Service.CLICK_COLLECT:  # never a parcel: not split
+            j = self._collect_stock_node(order)
+            ok = np.zeros(len(self.node_ids), dtype=bool)
+            ok[j] = has_stock[j] or self._inbound_covers(order, self.row[unit_id], j)
+            for node_id in exclude.get(unit_id, ()):
+                ok[self.node_index[node_id]] = False
+            return ok
+        return has_stock & self._reachable(unit_id, exclude)
+
+    def _assign_collection(
+        self, order_id: str, ok: np.ndarray, exclude: dict[str, set[str]], result: Sourcing
+    ) -> None:
+        """A click & collect order: its stock held where it is collected (or shuttled
+        from), or the reason it cannot be."""
+        order = self._order(order_id)
+        if not ok.any():
+            result.unassigned.append(self._why_not(order_id, exclude.get(order_id, set())))
+            return
+        j = self._collect_stock_node(order)
+        self._hold(order_id, j)
+        result.collections[order_id] = order.collect_node_id
+
+    def _assign_delivery(
+        self, order_id: str, ok: np.ndarray, exclude: dict[str, set[str]], result: Sourcing
+    ) -> None:
+        """A delivered order: the best-ranked node, or a split when cheaper (or when no
+        single node can), or the reason it cannot be sourced."""
+        terms = self._terms(order_id, ok) if ok.any() else {}
+        rank = self._rank(terms, order_id, ok) if ok.any() else np.full(len(ok), np.inf)
+        ranked = np.argsort(rank, kind="stable")
+        splits = self._splits(order_id, rank, self._barred(order_id, exclude))
+        best = float(rank[ranked[0]])
+        if splits and (
+            not np.isfinite(best)
+            or (self.policy in ("route_aware", "estimate") and splits[0][0] < best)
+        ):
+            result.decisions[order_id] = self._take_split(order_id, splits, rank, terms)
+            return
+        if not ok.any():
+            result.unassigned.append(self._why_not(order_id, self._barred(order_id, exclude)))
             self._best_rows.clear()
-            decision = SourcingDecision(
-                order_id=order_id,
-                node_id=self.node_ids[j],
-                terms={k: round(float(v[j]), 4) for k, v in terms.items()},
-                runner_up_node_id=self.node_ids[runner] if runner is not None else None,
-                runner_up_terms=(
-                    None
-                    if runner is None
-                    else {k: round(float(v[runner]), 4) for k, v in terms.items()}
-                ),
-                policy=self.policy,
-            )
-            if runner is None and splits:  # the split it passed over
-                self._runner_up_split(decision, splits[0][1])
-            result.decisions[order_id] = decision
-        return result
-
-    def _splits(self, order_id: str, rank: np.ndarray, excluded: set[str]) -> list[tuple]:
-        """Priced splits of an order's basket, cheapest first: (cost, [(node id, units,
-        terms)]). Empty when splitting is off or not worth searching."""
-        if not self._splittable(order_id):
-            return []
-        order = self._order(order_id)
-        best = float(rank.min()) if len(rank) else np.inf
-        if np.isfinite(best) and self.policy in ("nearest", "cheapest_handling"):
-            return []  # the OMS rules split only baskets no node holds whole
-        usable = (self.parcel_node_stage[self.reach_row[order_id]] == Stage.FEASIBLE) & (
-            self.picks_left > 0
-        )
-        for node_id in excluded:
-            usable[self.node_index[node_id]] = False
-        fixed = self._fixed_terms()
-        fixed_sum = sum(fixed.values())
-        if np.isfinite(best):
-            two = np.sort(np.where(usable, fixed_sum, np.inf))[:2]
-            if two.sum() + self.split_penalty_eur >= best:
-                return []  # even free delivery could not make a split cheaper
-        need = self._need(order_id)
-        if not usable.any():
-            return []
-        lightest = min(
-            (self.scenario.catalogue[self.skus[k]] for k in np.flatnonzero(need)),
-            key=lambda sku: (sku.weight_kg, sku.volume_l),
-        )
-        bound = fixed_sum + self._part_route(order, lightest.weight_kg, lightest.volume_l, usable)
-        found = split_candidates(
-            need, self.stock, usable, bound, self.max_split, self.split_penalty_eur
-        )
-        sizes = {id(part): self._part_size(part) for c in found for _, part in c.parts}
-        found = [  # every parcel fits a vehicle of its node allowed at the address
-            c for c in found if all(self._carries(j, order, *sizes[id(p)]) for j, p in c.parts)
-        ]
-        priced = []
-        for c, candidate in enumerate(found[:SPLITS_PRICED]):
-            parts = []
-            for p, (j, part) in enumerate(candidate.parts):
-                mask = np.zeros(len(self.node_ids), dtype=bool)
-                mask[j] = True
-                kg, litres = sizes[id(part)]
-                route = self._part_route(order, kg, litres, mask, key=("split", c, p))
-                part_terms = {
-                    "handling_eur": float(fixed["handling_eur"][j]),
-                    "route_eur": float(route[j]),
-                    "workload_eur": float(fixed["workload_eur"][j]),
-                    "priority_eur": float(fixed["priority_eur"][j]),
-                }
-                parts.append((self.node_ids[j], part, part_terms))
-            cost = sum(sum(t.values()) for _, _, t in parts)
-            priced.append((cost + self.split_penalty_eur * (len(parts) - 1), parts, c))
-        priced.sort(key=lambda x: x[0])
-        return [x for x in priced if np.isfinite(x[0])]
-
-    def _splittable(self, order_id: str) -> bool:
-        """Whether an order may split: delivered, not promised from a node, not a parcel."""
-        order = self._order(order_id)
-        return not (
-            self.max_split < 2
-            or order_id in self.parcels
-            or order.ship_from_node_id is not None
-            or order.service is Service.CLICK_COLLECT
-        )
-
-    def _carries(self, j: int, order: Order, kg: float, litres: float) -> bool:
-        """Whether a vehicle type of node ``j`` may deliver a parcel of this size here."""
-        zones = self.scenario.zones_at(order.lat, order.lon)
-        types = self.scenario.vehicle_types
-        return any(types[t].may_carry(order.service, kg, litres, zones) for t in self.node_types[j])
-
-    def _parcel_reach(self, parcel_id: str) -> np.ndarray:
-        """Nodes that could deliver a parcel alone: the rules, and its size."""
-        order = self._order(parcel_id)
-        kg, litres = self._part_size(self._need(parcel_id))
-        ok = self.parcel_node_stage[self.reach_row[self._parent(parcel_id)]] == Stage.FEASIBLE
-        return ok & np.array([self._carries(j, order, kg, litres) for j in range(len(ok))])
-
-    def _fixed_terms(self) -> dict[str, np.ndarray]:
-        """The terms of a parcel from each node that do not depend on where it goes."""
-        used = 1.0 - self.picks_left / np.maximum(1, self.pick_capacity)
-        return {
-            "handling_eur": self.handling.astype(float),
-            "workload_eur": self.params.workload_eur * used,
-            "priority_eur": self.priority.astype(float),
-        }
-
-    def _part_size(self, need: np.ndarray) -> tuple[float, float]:
-        cat = self.scenario.catalogue
-        kg = sum(cat[self.skus[k]].weight_kg * int(need[k]) for k in np.flatnonzero(need))
-        litres = sum(cat[self.skus[k]].volume_l * int(need[k]) for k in np.flatnonzero(need))
-        return kg, litres
-
-    def _part_route(
-        self, order: Order, kg: float, litres: float, ok: np.ndarray, key: tuple | None = None
-    ) -> np.ndarray:
-        """Per node, what delivering a parcel of this size to the order adds to the routes:
-        the cheapest insertion (route-aware) where one fits, else the out-and-back
-        estimate (the routing engine makes room, as for whole orders)."""
-        estimate = self.parcel_delivery_cost[self.reach_row[self._parent(order.order_id)]]
-        if self.live is None:
-            return np.where(ok, estimate, np.inf)
-        inserted = self._insertion_costs(order, kg, litres, ok, key)
-        return np.where(ok, np.where(np.isfinite(inserted), inserted, estimate), np.inf)
-
-    def _take_split(
-        self, order_id: str, splits: list, rank: np.ndarray, terms: dict
-    ) -> SourcingDecision:
-        _, parts, c = splits[0]
-        decision_parts = []
-        for k, (node_id, need, part_terms) in enumerate(parts, start=1):
-            j = self.node_index[node_id]
-            parcel_id = self._new_parcel(order_id, k, j, need)
-            self._hold(parcel_id, j)
-            self._placed(("split", c, k - 1), parcel_id, j)
-            decision_parts.append(
-                DecisionPart(
-                    parcel_id,
-                    node_id,
-                    self.parcels[parcel_id].lines,
-                    {t: round(v, 4) for t, v in part_terms.items()},
-                )
-            )
+            return
+        j = int(ranked[0])
+        runner = int(ranked[1]) if len(ranked) > 1 and np.isfinite(rank[ranked[1]]) else None
+        self._hold(order_id, j)
+        self._placed(order_id, order_id, j)
         self._best_rows.clear()
+        result.decisions[order_id] = self._whole_decision(order_id, j, runner, terms, splits)
+
+    def _whole_decision(
+        self, order_id: str, j: int, runner: int | None, terms: dict, splits: list
+    ) -> SourcingDecision:
+        """The decision to ship an order whole from node ``j``, with the runner-up (a node,
+        or the split it passed over)."""
         decision = SourcingDecision(
             order_id=order_id,
-            node_id=parts[0][0],
-            terms=_total(parts, self.split_penalty_eur),
+            node_id=self.node_ids[j],
+            terms={k: round(float(v[j]), 4) for k, v in terms.items()},
+            runner_up_node_id=self.node_ids[runner] if runner is not None else None,
+            runner_up_terms=(
+                None
+                if runner is None
+                else {k: round(float(v[runner]), 4) for k, v in terms.items()}
+            ),
             policy=self.policy,
-            parts=decision_parts,
         )
-        j = int(np.argmin(rank))
-        if np.isfinite(rank[j]):
-            decision.runner_up_node_id = self.node_ids[j]
-            decision.runner_up_terms = {k: round(float(v[j]), 4) for k, v in terms.items()}
-        elif len(splits) > 1:
-            self._runner_up_split(decision, splits[1][1])
+        if runner is None and splits:  # the split it passed over
+            self._runner_up_split(decision, splits[0][1])
         return decision
-
-    def _runner_up_split(self, decision: SourcingDecision, parts: list) -> None:
-        """Record a split passed over as the runner-up (its parts have no parcel ids)."""
-        decision.runner_up_node_id = parts[0][0]
-        decision.runner_up_terms = _total(parts, self.split_penalty_eur)
-        decision.runner_up_parts = [
-            DecisionPart("", node_id, self._lines(need), {t: round(v, 4) for t, v in pt.items()})
-            for node_id, need, pt in parts
-        ]
 
     # -- scoring -----------------------------------------------------------------------
 
@@ -721,177 +490,3 @@ class GreedySourcing:
         parcel = self.parcels.get(order_id)
         if parcel is not None and parcel.node_id != self.node_ids[j]:
             self.parcels[order_id] = replace(parcel, node_id=self.node_ids[j])
-
-    # -- explanations ----------------------------------------------------------------
-
-    def _why_not(self, order_id: str, excluded: set[str]) -> Unassigned:
-        sc = self.scenario
-        order = self._order(order_id)
-        need = self._need(order_id)
-        has_stock = np.all(self.stock >= need, axis=1)
-        if order.service is Service.CLICK_COLLECT:
-            j = self._collect_stock_node(order)
-            if not has_stock[j]:
-                missing = self._missing_lines(need, j)
-                where = f"collection node {order.collect_node_id}"
-                if self.node_ids[j] != order.collect_node_id:
-                    where = f"shuttle source {self.node_ids[j]} for {where}"
-                return Unassigned(
-                    order_id,
-                    UnassignedCode.COLLECT_NODE_NO_STOCK,
-                    f"{where} lacks {missing} (click & collect orders are not split across nodes)",
-                    order.collect_node_id,
-                )
-            return Unassigned(
-                order_id,
-                UnassignedCode.PICK_CAPACITY,
-                f"collection node {order.collect_node_id} has no picking capacity left today "
-                f"({sc.nodes[order.collect_node_id].pick_capacity_per_day} orders)",
-                order.collect_node_id,
-            )
-        able = (self.node_stage[self.reach_row[self._parent(order_id)]] == Stage.FEASIBLE) & (
-            np.array([n not in excluded for n in self.node_ids])
-        )
-        had_stock = np.all(self.initial_stock >= need, axis=1)
-        if np.any(able & had_stock & ~has_stock):
-            nodes = [j for j in np.flatnonzero(able & had_stock & ~has_stock)]
-            return Unassigned(
-                order_id,
-                UnassignedCode.STOCK_ALLOCATED,
-                "the nodes able to deliver it gave the stock to earlier orders: "
-                + "; ".join(
-                    f"{self.node_ids[j]} lacks {self._missing_lines(need, j)}" for j in nodes
-                ),
-                self.node_ids[nodes[0]],
-            )
-        if not has_stock.any():
-            return self._no_node_holds_it(order_id, need, excluded)
-        stocked = [j for j in np.flatnonzero(has_stock) if self.node_ids[j] not in excluded]
-        if not stocked:
-            nodes = ", ".join(sorted(excluded))
-            return Unassigned(
-                order_id,
-                UnassignedCode.FLEET_FULL,
-                f"the routes of every node with the stock ({nodes}) are full in slot "
-                f"{self._slot(order)}",
-            )
-        stages = self.node_stage[self.reach_row[self._parent(order_id)], stocked]
-        best = Stage(int(stages.max()))
-        names = ", ".join(self.node_ids[j] for j in stocked)
-        if best is Stage.FEASIBLE:
-            return Unassigned(
-                order_id,
-                UnassignedCode.PICK_CAPACITY,
-                f"every node with the stock ({names}) has used its picking capacity for the day",
-            )
-        best_nodes = [self.node_ids[j] for j, s in zip(stocked, stages, strict=True) if s == best]
-        return Unassigned(
-            order_id, _STAGE_CODE[best], self._stage_story(order, best, best_nodes), best_nodes[0]
-        )
-
-    def _no_node_holds_it(self, order_id: str, need: np.ndarray, excluded: set[str]) -> Unassigned:
-        """No single node holds the basket: out of stock, or why no split serves it."""
-        total = self.stock.clip(min=0).sum(axis=0)
-        short = [k for k in np.flatnonzero(need) if total[k] < need[k]]
-        if short:
-            parts = ", ".join(
-                f"{self.skus[k]} x{need[k]} ({total[k]} left in all nodes)" for k in short
-            )
-            return Unassigned(order_id, UnassignedCode.OUT_OF_STOCK, f"out of stock: {parts}")
-        if self.max_split < 2 or order_id in self.parcels:
-            what = "parcel" if order_id in self.parcels else "basket"
-            why = (
-                "a parcel is not split again"
-                if order_id in self.parcels
-                else "max_split is 1: baskets are not split"
-            )
-            return Unassigned(
-                order_id,
-                UnassignedCode.OUT_OF_STOCK,
-                f"no single node holds the whole {what} ({why}); "
-                + self._holders(need, np.ones(len(self.node_ids), dtype=bool)),
-            )
-        order = self._order(order_id)
-        if order.ship_from_node_id is not None:
-            return Unassigned(
-                order_id,
-                UnassignedCode.OUT_OF_STOCK,
-                f"it was promised from {order.ship_from_node_id}, which lacks "
-                + self._missing_lines(need, self.node_index[order.ship_from_node_id]),
-                order.ship_from_node_id,
-            )
-        able = (self.parcel_node_stage[self.reach_row[order_id]] == Stage.FEASIBLE) & np.array(
-            [node_id not in excluded for node_id in self.node_ids]
-        )
-        zero = np.zeros(len(self.node_ids))
-        n = self.max_split
-        if split_candidates(need, self.stock, able, zero, n, 0.0):
-            return Unassigned(
-                order_id,
-                UnassignedCode.PICK_CAPACITY,
-                f"the nodes that hold the basket between them in up to {n} parcels have "
-                "used their picking capacity for the day",
-            )
-        if split_candidates(need, self.initial_stock, able, zero, n, 0.0):
-            return Unassigned(
-                order_id,
-                UnassignedCode.STOCK_ALLOCATED,
-                f"the nodes able to deliver it held the basket between them in up to {n} "
-                "parcels, but gave the stock to earlier orders; now " + self._holders(need, able),
-            )
-        return Unassigned(
-            order_id,
-            UnassignedCode.OUT_OF_STOCK,
-            f"no {n} nodes able to deliver here hold the basket between them (max_split "
-            f"{n}); " + self._holders(need, able),
-        )
-
-    def _holders(self, need: np.ndarray, nodes: np.ndarray) -> str:
-        """Which of ``nodes`` hold each line of a basket, for a planner."""
-        out = []
-        for k in np.flatnonzero(need):
-            held = [self.node_ids[j] for j in np.flatnonzero(nodes & (self.stock[:, k] >= need[k]))]
-            out.append(f"{self.skus[k]} x{need[k]} at {', '.join(held) or 'none of them'}")
-        return "; ".join(out)
-
-    def _missing_lines(self, need: np.ndarray, j: int) -> str:
-        short = np.flatnonzero(self.stock[j] < need)
-        return ", ".join(
-            f"{self.skus[k]} (needs {need[k]}, has {max(0, self.stock[j, k])})" for k in short
-        )
-
-    def _stage_story(self, order, stage: Stage, nodes: list[str]) -> str:
-        sc = self.scenario
-        where = ", ".join(nodes)
-        rules = [f"inside {z.name} ({z.rule})" for z in sc.zones_at(order.lat, order.lon)]
-        if order.service is Service.GREEN:
-            rules.append("green service needs a cargo bike or trike")
-        if stage is Stage.NO_ALLOWED_VEHICLE:
-            return f"no vehicle at {where} may deliver here: {'; '.join(rules) or 'rules'}"
-        if stage is Stage.TOO_BIG:
-            because = f" ({'; '.join(rules)})" if rules else ""
-            return (
-                f"basket of {sc.weight_kg(order):.1f} kg / {sc.volume_l(order):.0f} L is larger "
-                f"than every vehicle allowed here{because} at {where}"
-            )
-        if stage is Stage.OUT_OF_RANGE:
-            return f"the round trip from {where} is beyond the battery range of its vehicles"
-        return (
-            f"no shift at {where} can reach the slot {self._slot(order)} and be back before "
-            "the shift ends"
-        )
-
-    def _slot(self, order) -> str:
-        to = self.scenario.settings.to_datetime
-        return f"{to(order.slot_start_s):%H:%M}-{to(order.slot_end_s):%H:%M}"
-
-
-def _total(parts: list, penalty_eur: float) -> dict[str, float]:
-    """Terms of a split: each term summed over its parcels, and the split penalty."""
-    out: dict[str, float] = {}
-    for _, _, terms in parts:
-        for k, v in terms.items():
-            out[k] = out.get(k, 0.0) + v
-    out = {k: round(v, 4) for k, v in out.items()}
-    out["split_eur"] = round(penalty_eur * (len(parts) - 1), 4)
-    return out

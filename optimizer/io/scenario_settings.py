@@ -1,0 +1,466 @@
+"""Reading ``scenario.yaml`` (the day, its zone, services, transfers, breaks) and
+``zones.geojson`` (the traffic zones), the two files of a scenario folder that are not
+CSV. Each problem is reported with its file, line and key (or GeoJSON member).
+
+Mixed into :class:`optimizer.io.scenario_reader._ScenarioReader` as
+:class:`_SettingsFiles`; the contract is ``docs/scenario-format.md``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import json.decoder
+import json.scanner
+import math
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from optimizer.io.problems import Problem
+from optimizer.io.tables import (
+    _DATE,
+    _DAY_S,
+    T,
+    _bounds,
+    _capped,
+    _clock,
+    _enum,
+    _Files,
+    _in_range,
+    _Invalid,
+    _show,
+    id_problem,
+)
+from optimizer.model.scenario import (
+    Mode,
+    Service,
+    ServiceSettings,
+    Settings,
+    TransferSettings,
+    Zone,
+    ZoneRule,
+)
+
+SETTINGS_FILE = "scenario.yaml"
+ZONES_FILE = "zones.geojson"
+
+
+# When scenario.yaml is broken the other files are still checked, their times read on
+# this day; the scenario is refused anyway.
+_FALLBACK_DATE = date(2000, 1, 1)
+_FALLBACK_TIMEZONE = "UTC"
+
+
+# --- scenario.yaml -------------------------------------------------------------------
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """A safe loader that leaves dates as text (they are parsed and checked here)."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _key_lines(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[path + (str(key.value),)] = key.start_mark.line + 1
+            _key_lines(value, path + (str(key.value),), lines)
+
+
+def _text_value(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"expected a text, got {_show(value)}")
+    return value.strip()
+
+
+def _date_value(value: object) -> date:
+    try:
+        if isinstance(value, str) and _DATE.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise _Invalid(f"expected a date YYYY-MM-DD, got {_show(value)}")
+
+
+def _timezone_value(value: object) -> str:
+    try:
+        if isinstance(value, str):
+            ZoneInfo(value)
+            return value
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    raise _Invalid(f"unknown time zone {_show(value)} (expected an IANA name, e.g. Europe/Paris)")
+
+
+def _number_value(
+    low: float, strict: bool = False, integer: bool = False
+) -> Callable[[object], Any]:
+    kinds = int if integer else (int, float)
+    expected = f"{'an integer' if integer else 'a number'} {_bounds(low, None, strict)}"
+
+    def parse(value: object) -> Any:
+        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+            raise _Invalid(f"expected {expected}, got {_show(value)}")
+        return _capped(_in_range(value, str(value), low, None, strict), str(value))
+
+    return parse
+
+
+def _clocks_value(value: object) -> tuple[int, ...]:
+    """A list of ``HH:MM`` times of day -> sorted seconds since midnight."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(f"expected a list of times of day HH:MM, got {_show(value)}")
+    out = []
+    for raw in value:
+        seconds = _clock(raw.strip())
+        if seconds is None or seconds >= _DAY_S:
+            raise _Invalid(f"not a time of day HH:MM: {_show(raw)}")
+        out.append(seconds)
+    return tuple(sorted(set(out)))
+
+
+def _mapping_value(value: object) -> dict:
+    if not isinstance(value, dict):
+        raise _Invalid(f"expected a mapping of keys, got {_show(value)}")
+    return value
+
+
+class _Yaml:
+    """``scenario.yaml`` parsed, with the line of every key (for problems)."""
+
+    def __init__(self, reader: _Files, data: dict, lines: dict[tuple[str, ...], int]):
+        self.reader = reader
+        self.data = data
+        self.lines = lines
+
+    def problem(self, path: tuple[str, ...], message: str) -> None:
+        # A missing key is reported at the line of its parent, if there is one.
+        known = [self.lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in self.lines]
+        line = known[0] if known else None
+        self.reader.problems.append(Problem(SETTINGS_FILE, line, ".".join(path), message))
+
+    def parse(self, path: tuple[str, ...], value: object, parse: Callable[[object], T]) -> T | None:
+        try:
+            return parse(value)
+        except _Invalid as error:
+            self.problem(path, str(error))
+            return None
+
+    def get(
+        self, path: tuple[str, ...], parse: Callable[[object], T], default: T | None = None
+    ) -> T | None:
+        """The value at ``path`` (whose parents are mappings); missing and no default:
+        a problem."""
+        parent = self.data
+        for key in path[:-1]:
+            parent = parent[key]
+        if path[-1] not in parent:
+            if default is None:
+                self.problem(path, "missing key")
+            return default
+        return self.parse(path, parent[path[-1]], parse)
+
+
+# --- zones.geojson -------------------------------------------------------------------
+
+
+def _json_with_lines(text: str) -> tuple[Any, Callable[[object], int | None]]:
+    """Parse JSON and return it with ``line_of(obj)``: the line where a JSON object
+    (a dict of the result) starts. Uses the pure-Python scanner, which lets us see
+    where each object begins."""
+    starts: dict[int, int] = {}
+
+    def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[dict, int]:
+        obj, end = json.decoder.JSONObject(s_and_end, *args)
+        starts[id(obj)] = s_and_end[1] - 1
+        return obj, end
+
+    decoder = json.JSONDecoder()
+    decoder.parse_object = parse_object
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    data = decoder.decode(text)
+    newlines = [match.start() for match in re.finditer("\n", text)]
+
+    def line_of(obj: object) -> int | None:
+        start = starts.get(id(obj))
+        return None if start is None else bisect.bisect_left(newlines, start) + 1
+
+    return data, line_of
+
+
+def _modes(value: object) -> frozenset[Mode] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise _Invalid(
+            f"expected a non-empty list of modes (or no allowed_modes), got {_show(value)}"
+        )
+    return frozenset(_enum(mode, Mode, "mode") for mode in value)
+
+
+def _position(position: object, where: str) -> None:
+    if (
+        not isinstance(position, list)
+        or len(position) not in (2, 3)
+        or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+            for x in position
+        )
+    ):
+        raise _Invalid(f"{where}: expected a position [lon, lat], got {_show(position)}")
+    lon, lat = position[:2]
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise _Invalid(
+            f"{where}: position {_show(position)} is not [lon, lat] within -180..180, -90..90"
+        )
+
+
+def _rings(polygon: object, where: str) -> None:
+    if not isinstance(polygon, list) or not polygon:
+        raise _Invalid(f"{where}: expected a list of linear rings, got {_show(polygon)}")
+    for r, ring in enumerate(polygon, 1):
+        here = f"{where}ring {r}"
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise _Invalid(f"{here}: a linear ring needs at least 4 positions, got {_show(ring)}")
+        for position in ring:
+            _position(position, here)
+        if ring[0] != ring[-1]:
+            raise _Invalid(
+                f"{here}: ring is not closed (first position {ring[0]} differs from"
+                f" last {ring[-1]})"
+            )
+
+
+def _polygon(geometry: object) -> BaseGeometry:
+    """A valid GeoJSON Polygon or MultiPolygon -> shapely geometry."""
+    kind = geometry.get("type") if isinstance(geometry, dict) else None
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise _Invalid(f"expected a Polygon or MultiPolygon geometry, got {_show(kind)}")
+    coordinates = geometry.get("coordinates")
+    if kind == "Polygon":
+        _rings(coordinates, "")
+    elif not isinstance(coordinates, list) or not coordinates:
+        raise _Invalid(f"expected a list of polygons, got {_show(coordinates)}")
+    else:
+        for p, polygon in enumerate(coordinates, 1):
+            _rings(polygon, f"polygon {p}, ")
+    result = shape(geometry)
+    if not result.is_valid:
+        raise _Invalid(f"invalid polygon: {explain_validity(result)}")
+    return result
+
+
+# --- the reader ----------------------------------------------------------------------
+
+
+class _SettingsFiles(_Files):
+    """Reads ``scenario.yaml`` and ``zones.geojson``; :meth:`settings` also sets the
+    clock every later file's times are read with."""
+
+    def settings(self) -> Settings | None:
+        start = len(self.problems)
+        doc = self._yaml()
+        if doc is None:
+            return None
+        name = doc.get(("name",), _text_value)
+        day = doc.get(("date",), _date_value)
+        timezone = doc.get(("timezone",), _timezone_value)
+        self.clock = Settings(
+            name="", date=day or _FALLBACK_DATE, timezone=timezone or _FALLBACK_TIMEZONE
+        )
+        positive = _number_value(0, strict=True)
+        settings = Settings(
+            name=name,
+            date=day,
+            timezone=timezone,
+            currency=doc.get(("currency",), _text_value),
+            services=self._services(doc),
+            # 1000 when absent, as the contract says.
+            unserved_penalty_eur=doc.get(("unserved_penalty_eur",), positive, default=1000.0),
+            max_split=doc.get(
+                ("max_split",), _number_value(1, integer=True), default=Settings.max_split
+            ),
+            split_penalty_eur=doc.get(
+                ("split_penalty_eur",), _number_value(0), default=Settings.split_penalty_eur
+            ),
+            transfer=self._transfers(doc),
+            **self._breaks(doc),
+        )
+        return settings if len(self.problems) == start else None
+
+    def _breaks(self, doc: _Yaml) -> dict[str, int]:
+        """The break rule, in minutes in the file; absent keys keep the model's defaults
+        (French labour law: 20 min once the working day reaches 6 h)."""
+        minutes = _number_value(0, integer=True)
+        defaults = Settings(name="", date=_FALLBACK_DATE, timezone=_FALLBACK_TIMEZONE)
+        out = {}
+        for key, field_s in (
+            ("break_duration_min", "break_duration_s"),
+            ("max_work_before_break_min", "max_work_before_break_s"),
+            ("break_over_min", "break_over_s"),
+        ):
+            value = doc.get((key,), minutes, default=getattr(defaults, field_s) // 60)
+            if value is not None:
+                out[field_s] = 60 * value
+        return out
+
+    def _yaml(self) -> _Yaml | None:
+        text = self.read_text(SETTINGS_FILE)
+        if text is None:
+            return None
+        try:
+            loader = _YamlLoader(text)
+            try:
+                node = loader.get_single_node()
+                data = loader.construct_document(node) if node is not None else None
+            finally:
+                loader.dispose()
+        except yaml.MarkedYAMLError as error:
+            line = error.problem_mark.line + 1 if error.problem_mark else None
+            message = f"not valid YAML: {error.problem or error.context}"
+            self.problems.append(Problem(SETTINGS_FILE, line, None, message))
+            return None
+        except yaml.reader.ReaderError as error:
+            line = text.count("\n", 0, error.position) + 1
+            message = f"not valid YAML: character #x{error.character:04x} is not allowed"
+            self.problems.append(Problem(SETTINGS_FILE, line, None, message))
+            return None
+        if not isinstance(data, dict):
+            message = "expected a mapping of keys (name, date, timezone, currency, services)"
+            self.problems.append(Problem(SETTINGS_FILE, None, None, message))
+            return None
+        lines: dict[tuple[str, ...], int] = {}
+        _key_lines(node, (), lines)
+        return _Yaml(self, data, lines)
+
+    def _services(self, doc: _Yaml) -> dict[Service, ServiceSettings]:
+        services: dict[Service, ServiceSettings] = {}
+        raw = doc.get(("services",), _mapping_value)
+        if raw is None:
+            return services
+        for key, value in raw.items():
+            path = ("services", str(key))
+            service = doc.parse(path, key, lambda k: _enum(k, Service, "service"))
+            if service is None or doc.parse(path, value, _mapping_value) is None:
+                continue
+            price = doc.get(path + ("price_eur",), _number_value(0))
+            slot_length = doc.get(path + ("slot_length_min",), _number_value(0, integer=True))
+            if price is not None and slot_length is not None:
+                services[service] = ServiceSettings(price, slot_length)
+        for service in Service:
+            if service.value not in raw:
+                doc.problem(("services", service.value), "missing key")
+        return services
+
+    def _transfers(self, doc: _Yaml) -> TransferSettings:
+        """The optional ``transfers`` block (the store shuttle); defaults where absent."""
+        default = TransferSettings()
+        raw = doc.get(("transfers",), _mapping_value, default={})
+        if not raw:
+            return default
+        path = ("transfers",)
+        departures = doc.get(path + ("departures",), _clocks_value, default=default.departures_s)
+        minutes = _number_value(0)
+
+        def duration_s(key: str, fallback_s: int) -> int | None:
+            value = doc.get(path + (key,), minutes, default=fallback_s / 60)
+            return None if value is None else int(round(value * 60))
+
+        for key in raw:
+            if key not in ("departures", "lead_min", "prepare_min", "pick_before_min", "cost_eur"):
+                doc.problem(path + (str(key),), "unknown key (departures, lead_min, "
+                            "prepare_min, pick_before_min, cost_eur)")  # fmt: skip
+        values = {
+            "departures_s": departures,
+            "lead_s": duration_s("lead_min", default.lead_s),
+            "prepare_s": duration_s("prepare_min", default.prepare_s),
+            "pick_before_s": duration_s("pick_before_min", default.pick_before_s),
+            "cost_eur": doc.get(path + ("cost_eur",), minutes, default=default.cost_eur),
+        }
+        if any(v is None for v in values.values()):
+            return default  # the problems are recorded
+        return TransferSettings(**values)
+
+    def zones(self) -> list[Zone]:
+        if not (self.folder / ZONES_FILE).exists():
+            return []
+        text = self.read_text(ZONES_FILE)
+        if text is None:
+            return []
+        try:
+            data, line_of = _json_with_lines(text)
+        except json.JSONDecodeError as error:
+            message = f"not valid JSON: {error.msg} (column {error.colno})"
+            self.problems.append(Problem(ZONES_FILE, error.lineno, None, message))
+            return []
+        except RecursionError:
+            self.problems.append(Problem(ZONES_FILE, None, None, "not valid JSON: nested too deep"))
+            return []
+        features = data.get("features") if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or data.get("type") != "FeatureCollection"
+            or not isinstance(features, list)
+        ):
+            message = "expected a GeoJSON FeatureCollection with a list of features"
+            self.problems.append(Problem(ZONES_FILE, line_of(data), None, message))
+            return []
+        first: dict[str, tuple[int, int | None]] = {}
+        zones = [self._zone(i, f, line_of(f), first) for i, f in enumerate(features)]
+        return [zone for zone in zones if zone is not None]
+
+    def _zone(
+        self, i: int, feature: object, line: int | None, first: dict[str, tuple[int, int | None]]
+    ) -> Zone | None:
+        """Feature ``i`` of the collection (starting on ``line``) as a :class:`Zone`;
+        ``first`` maps the zone ids seen so far to their feature and line."""
+        start = len(self.problems)
+
+        def report(member: str, message: str) -> None:
+            self.problems.append(Problem(ZONES_FILE, line, f"features[{i}]{member}", message))
+
+        def check(member: str, parse: Callable[[object], T], value: object) -> T | None:
+            try:
+                return parse(value)
+            except _Invalid as error:
+                report(member, str(error))
+                return None
+
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            report("", f"expected a GeoJSON Feature, got {_show(feature)}")
+            return None
+        properties = check(".properties", _mapping_value, feature.get("properties"))
+        if properties is None:
+            return None
+        zone_id = check(".properties.zone_id", _text_value, properties.get("zone_id"))
+        if zone_id is not None and (problem := id_problem(zone_id, "zone")) is not None:
+            report(".properties.zone_id", problem)
+        if zone_id is not None and first.setdefault(zone_id, (i, line))[0] != i:
+            j, first_line = first[zone_id]
+            report(
+                ".properties.zone_id",
+                f"duplicate zone_id {zone_id!r} (first in features[{j}], line {first_line})",
+            )
+        rule = check(
+            ".properties.rule", lambda v: _enum(v, ZoneRule, "rule"), properties.get("rule")
+        )
+        modes = check(".properties.allowed_modes", _modes, properties.get("allowed_modes"))
+        if modes is not None and rule is ZoneRule.LOW_EMISSION:
+            report(".properties.allowed_modes", "only limited_traffic zones have allowed_modes")
+        geometry = check(".geometry", _polygon, feature.get("geometry"))
+        if len(self.problems) > start:
+            return None
+        name = properties.get("name")
+        return Zone(zone_id, name if isinstance(name, str) else zone_id, rule, geometry, modes)
