@@ -230,3 +230,14 @@ def test_an_integer_beyond_64_bits_in_stock_or_order_lines_is_a_clear_error(tmp_
     assert "order_lines.csv, line 2, column qty: too large" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "plan").exists()
+
+
+def test_lastmile_lists_every_command_and_group():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    for name in ("plan", "check", "generate", "design", "serve", "simulate", "bench", "report",
+                 "keys"):  # fmt: skip
+        assert f" {name} " in result.output, name
+    bench = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "120"})
+    for name in ("vrptw", "sourcing", "scale", "promise"):
+        assert f" {name} " in bench.output, name
