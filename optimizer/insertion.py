@@ -404,12 +404,12 @@ class LiveRoutes:
             "load_l": np.array([v.load_l for v in vehicles]),
             "capacity_kg": np.array([t.capacity_kg for t in vt]),
             "capacity_l": np.array([t.capacity_l for t in vt]),
-            "per_m_eur": np.array([t.cost_per_km_eur / 1000 for t in vt]),
-            "per_s_eur": np.array([t.cost_per_hour_eur / 3600 for t in vt]),
-            "co2_per_m_g": np.array([t.co2_g_per_km / 1000 for t in vt]),
+            "per_m_eur": np.array([t.cost_per_m_eur for t in vt]),
+            "per_s_eur": np.array([t.cost_per_s_eur for t in vt]),
+            "co2_per_m_g": np.array([t.co2_g_per_m for t in vt]),
             "fixed_eur": np.array([0.0 if v.stops else t.fixed_cost_eur
                                    for t, v in zip(vt, vehicles, strict=True)]),
-            "range_left_m": np.array([t.range_km * 1000 - v.distance_m
+            "range_left_m": np.array([t.range_m - v.distance_m
                                       for t, v in zip(vt, vehicles, strict=True)]),
         }  # fmt: skip
         g["per_vehicle"] = arrays
