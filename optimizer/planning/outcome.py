@@ -24,7 +24,7 @@ from optimizer.model import (
 from optimizer.planning.parcels import _as_parcels, _whole_orders, _without
 from optimizer.planning.problem import NodeProblem
 from optimizer.planning.state import DayState
-from optimizer.routing import RoutingResult
+from optimizer.routing import BreakResult, RouteResult, RoutingResult
 
 
 def to_routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResult) -> list[Route]:
@@ -33,96 +33,117 @@ def to_routes(scenario: Scenario, node_problem: NodeProblem, result: RoutingResu
     vehicle's fixed cost is on its first tour only. An exchange's stop becomes two plan
     stops at the address: the delivery, then the pickup (arriving when the delivery is
     done, no leg between)."""
-    p = node_problem.problem
     out = []
     for r in result.routes:
-        vehicle = node_problem.vehicles[r.vehicle]
-        vt = scenario.vehicle_types[vehicle.vehicle_type_id]
-        dist = p.distance_m[p.vehicle_profile[r.vehicle]]
-        dur = p.duration_s[p.vehicle_profile[r.vehicle]]
-        depot = int(p.vehicle_start_location[r.vehicle])
         start = int(r.start_s)
         for k, trip in enumerate(r.trips()):
-            reload_s = p.reload_s(r.vehicle) if k else 0
-            rest = r.rest if r.rest is not None and r.rest.trip == k else None
-            breaks: list[Break] = []
-
-            def take_break(served: int, after_stop: int, t: int, rest=rest, breaks=breaks) -> int:
-                # ``served``: the engine's stops so far; ``after_stop``: the plan's
-                if rest is None or rest.after_stop != served:
-                    return t
-                breaks.append(Break(rest.start_s, rest.start_s + rest.duration_s, after_stop))
-                return max(t, rest.start_s + rest.duration_s)
-
-            # (engine stop, order-like visit): an exchange's stop is two visits
-            visits = [(i, scenario.orders_by_id[u]) for i in trip for u in node_problem.members(i)]
-            orders = [o for _, o in visits]
-            pickup = [o.order_id in scenario.returns_by_id for o in orders]
-            load_kg = sum(
-                scenario.weight_kg(o) for o, up in zip(orders, pickup, strict=True) if not up
-            )
-            load_l = sum(
-                scenario.volume_l(o) for o, up in zip(orders, pickup, strict=True) if not up
-            )
-            t, prev, total_m = take_break(0, 0, start + reload_s), depot, 0
-            stops = []
-            kg, litres = load_kg, load_l
-            served = 0
-            for j, (i, order) in enumerate(visits, 1):
-                loc = int(p.stop_location[i])
-                same_visit = j > 1 and visits[j - 2][0] == i  # an exchange's pickup
-                arrival = t if same_visit else t + int(dur[prev, loc])
-                begin = max(arrival, order.slot_start_s)
-                leg = 0 if same_visit else int(dist[prev, loc])
-                total_m += leg
-                stops.append(
-                    Stop(
-                        order_id=order.order_id,
-                        lat=order.lat,
-                        lon=order.lon,
-                        arrival_s=arrival,
-                        service_start_s=begin,
-                        departure_s=begin + order.service_time_s,
-                        distance_from_prev_m=leg,
-                        load_kg=round(kg, 3),
-                        load_l=round(litres, 3),
-                        kind="pickup" if pickup[j - 1] else "delivery",
-                        return_id=order.order_id if pickup[j - 1] else None,
-                    )
-                )
-                sign = -1 if pickup[j - 1] else 1  # a delivery leaves, a pickup boards
-                kg -= sign * scenario.weight_kg(order)
-                litres -= sign * scenario.volume_l(order)
-                t, prev = begin + order.service_time_s, loc
-                if j == len(visits) or visits[j][0] != i:  # the engine's stop is done
-                    served += 1
-                    t = take_break(served, j, t)
-            end = t + int(dur[prev, depot])
-            total_m += int(dist[prev, depot])
-            hours = (end - start) / 3600
-            fixed = vt.fixed_cost_eur if k == 0 else 0.0
-            cost = fixed + vt.cost_per_km_eur * total_m / 1000 + vt.cost_per_hour_eur * hours
-            out.append(
-                Route(
-                    vehicle_id=vehicle.vehicle_id,
-                    vehicle_type_id=vt.vehicle_type_id,
-                    node_id=vehicle.node_id,
-                    mode=str(vt.mode),
-                    start_s=start,
-                    end_s=end,
-                    stops=stops,
-                    distance_m=total_m,
-                    load_kg=round(load_kg, 3),
-                    load_l=round(load_l, 3),
-                    cost_eur=round(cost, 6),
-                    co2_g=round(vt.co2_g_per_km * total_m / 1000, 6),
-                    trip=k + 1,
-                    reload_s=reload_s,
-                    breaks=breaks,
-                )
-            )
-            start = end
+            out.append(_tour(scenario, node_problem, r, k, trip, start))
+            start = out[-1].end_s
     return out
+
+
+def _tour(
+    scenario: Scenario, node_problem: NodeProblem, r: RouteResult, k: int, trip: list, start: int
+) -> Route:
+    """Tour ``k`` of the engine's route ``r`` (its stops ``trip``), starting at ``start``:
+    from the second tour on, with the reload at the node first."""
+    p = node_problem.problem
+    vehicle = node_problem.vehicles[r.vehicle]
+    vt = scenario.vehicle_types[vehicle.vehicle_type_id]
+    reload_s = p.reload_s(r.vehicle) if k else 0
+    rest = r.rest if r.rest is not None and r.rest.trip == k else None
+    # (engine stop, order-like visit): an exchange's stop is two visits
+    visits = [(i, scenario.orders_by_id[u]) for i in trip for u in node_problem.members(i)]
+    orders = [o for _, o in visits]
+    pickup = [o.order_id in scenario.returns_by_id for o in orders]
+    load_kg = sum(scenario.weight_kg(o) for o, up in zip(orders, pickup, strict=True) if not up)
+    load_l = sum(scenario.volume_l(o) for o, up in zip(orders, pickup, strict=True) if not up)
+    stops, breaks, end, total_m = _drive(
+        scenario, node_problem, r.vehicle, visits, rest, start + reload_s, (load_kg, load_l)
+    )
+    hours = (end - start) / 3600
+    fixed = vt.fixed_cost_eur if k == 0 else 0.0
+    cost = fixed + vt.cost_per_km_eur * total_m / 1000 + vt.cost_per_hour_eur * hours
+    return Route(
+        vehicle_id=vehicle.vehicle_id,
+        vehicle_type_id=vt.vehicle_type_id,
+        node_id=vehicle.node_id,
+        mode=str(vt.mode),
+        start_s=start,
+        end_s=end,
+        stops=stops,
+        distance_m=total_m,
+        load_kg=round(load_kg, 3),
+        load_l=round(load_l, 3),
+        cost_eur=round(cost, 6),
+        co2_g=round(vt.co2_g_per_km * total_m / 1000, 6),
+        trip=k + 1,
+        reload_s=reload_s,
+        breaks=breaks,
+    )
+
+
+def _drive(
+    scenario: Scenario,
+    node_problem: NodeProblem,
+    v: int,
+    visits: list,
+    rest: BreakResult | None,
+    leave_s: int,
+    load: tuple[float, float],
+) -> tuple[list[Stop], list[Break], int, int]:
+    """Drive one tour of vehicle ``v`` leaving its depot at ``leave_s`` with ``load``
+    (kg, litres) on board: its plan stops, its break, when it is back, and its metres."""
+    p = node_problem.problem
+    dist = p.distance_m[p.vehicle_profile[v]]
+    dur = p.duration_s[p.vehicle_profile[v]]
+    depot = int(p.vehicle_start_location[v])
+    breaks: list[Break] = []
+
+    def take_break(served: int, after_stop: int, t: int) -> int:
+        # ``served``: the engine's stops so far; ``after_stop``: the plan's
+        if rest is None or rest.after_stop != served:
+            return t
+        breaks.append(Break(rest.start_s, rest.start_s + rest.duration_s, after_stop))
+        return max(t, rest.start_s + rest.duration_s)
+
+    t, prev, total_m = take_break(0, 0, leave_s), depot, 0
+    stops = []
+    kg, litres = load
+    served = 0
+    for j, (i, order) in enumerate(visits, 1):
+        is_pickup = order.order_id in scenario.returns_by_id
+        loc = int(p.stop_location[i])
+        same_visit = j > 1 and visits[j - 2][0] == i  # an exchange's pickup
+        arrival = t if same_visit else t + int(dur[prev, loc])
+        begin = max(arrival, order.slot_start_s)
+        leg = 0 if same_visit else int(dist[prev, loc])
+        total_m += leg
+        stops.append(
+            Stop(
+                order_id=order.order_id,
+                lat=order.lat,
+                lon=order.lon,
+                arrival_s=arrival,
+                service_start_s=begin,
+                departure_s=begin + order.service_time_s,
+                distance_from_prev_m=leg,
+                load_kg=round(kg, 3),
+                load_l=round(litres, 3),
+                kind="pickup" if is_pickup else "delivery",
+                return_id=order.order_id if is_pickup else None,
+            )
+        )
+        sign = -1 if is_pickup else 1  # a delivery leaves, a pickup boards
+        kg -= sign * scenario.weight_kg(order)
+        litres -= sign * scenario.volume_l(order)
+        t, prev = begin + order.service_time_s, loc
+        if j == len(visits) or visits[j][0] != i:  # the engine's stop is done
+            served += 1
+            t = take_break(served, j, t)
+    end = t + int(dur[prev, depot])
+    total_m += int(dist[prev, depot])
+    return stops, breaks, end, total_m
 
 
 def _slot(scenario: Scenario, stop) -> str:
