@@ -110,6 +110,9 @@ class VehicleType:
     # DEFAULT_RELOAD_S). The range stays one battery for the whole shift: no swap.
     max_trips: int | None = None
     reload_s: int | None = None
+    # Stops a tour may make at most (a driver's round, a bike's parcel rack); None: no
+    # limit. An exchange's delivery and pickup, one visit, are one stop.
+    max_stops: int | None = None
 
     def __post_init__(self):
         if self.max_trips is None:
@@ -120,6 +123,8 @@ class VehicleType:
             raise ValueError("max_trips < 1 not understood.")
         if self.reload_s < 0:
             raise ValueError("reload_s < 0 not understood.")
+        if self.max_stops is not None and self.max_stops < 1:
+            raise ValueError("max_stops < 1 not understood.")
 
     # -- unit views: the figures in the solver's units, so no caller converts by hand --
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from optimizer.model import Order, Scenario, Service, Vehicle, Zone, grams
 from optimizer.processes import worker_pool
-from optimizer.routing import RoutingEngine, RoutingProblem, RoutingResult
+from optimizer.routing import NO_STOP_LIMIT, RoutingEngine, RoutingProblem, RoutingResult
 from optimizer.travel import Profile, TravelProvider
 
 Progress = Callable[[float, str], None]
@@ -148,6 +148,7 @@ class VehicleArrays:
     cost_per_s_eur: np.ndarray  # (V,) float
     max_trips: np.ndarray  # (V,) int
     reload_s: np.ndarray  # (V,) int
+    max_stops: np.ndarray | None  # (V,) int, stops a tour may make; None: no limit at all
     may_carry: np.ndarray  # (B, V) bool
     break_s: int
     max_work_before_break_s: int
@@ -168,6 +169,7 @@ class VehicleArrays:
             vehicle_cost_per_s_eur=self.cost_per_s_eur,
             vehicle_max_trips=self.max_trips,
             vehicle_reload_s=self.reload_s,
+            vehicle_max_stops=self.max_stops,
             break_s=self.break_s,
             max_work_before_break_s=self.max_work_before_break_s,
             break_over_s=self.break_over_s,
@@ -217,6 +219,11 @@ def vehicle_arrays(
         cost_per_s_eur=np.array([vt.cost_per_s_eur for vt in types]),
         max_trips=np.array([vt.max_trips for vt in types], dtype=np.int64),
         reload_s=np.array([vt.reload_s for vt in types], dtype=np.int64),
+        max_stops=(
+            np.array([vt.max_stops or NO_STOP_LIMIT for vt in types], dtype=np.int64)
+            if any(vt.max_stops is not None for vt in types)
+            else None
+        ),
         may_carry=may_carry,
         break_s=settings.break_duration_s,
         max_work_before_break_s=settings.max_work_before_break_s,

@@ -1,4 +1,5 @@
-"""OR-Tools routing engine: capacities, time windows, range, per-vehicle costs.
+"""OR-Tools routing engine: capacities, time windows, range, stops per tour, per-vehicle
+costs.
 
 Every figure is integer inside OR-Tools: costs are scaled by ``COST_SCALE`` units per
 euro. Matrices go in with ``RegisterTransitMatrix`` (no Python callback per arc), so
@@ -101,6 +102,7 @@ class _Model:
         self._arc_costs()
         self._distance_and_time()
         self._loads()
+        self._stop_counts()
         self._shifts()
         self._stops()
 
@@ -172,6 +174,17 @@ class _Model:
                 routing.solver().Add(
                     onboard.CumulVar(routing.Start(v)) == delivered.CumulVar(routing.End(v))
                 )
+
+    def _stop_counts(self) -> None:
+        """A counter dimension: each stop adds 1, a vehicle's tour at most its max_stops
+        (one tour per vehicle here)."""
+        p, routing = self.problem, self.routing
+        if p.vehicle_max_stops is None:
+            return
+        one = np.concatenate([np.zeros(self.num_depots, np.int64), np.ones(p.num_stops, np.int64)])
+        cb = routing.RegisterUnaryTransitVector(one.tolist())
+        limits = [p.max_stops(v) for v in range(p.num_vehicles)]
+        routing.AddDimensionWithVehicleCapacity(cb, 0, limits, True, "stops")
 
     def _shifts(self) -> None:
         """Each vehicle's shift, last departure, span for a break, and cost per second."""

@@ -18,6 +18,10 @@ PyVRP has no breaks: a vehicle whose shift is long enough to need one gets a rou
 duration at most its shift less the break (and twice the work allowed between breaks),
 and the schedule places the break in the route afterwards, dropping a stop if it cannot.
 
+PyVRP has no stop limit either: a problem with ``vehicle_max_stops`` gets one more load
+dimension in which every client weighs 1 and a vehicle carries its max_stops; a reload
+empties it, so the limit holds per tour.
+
 Costs are integers in PyVRP: ``COST_SCALE`` units per euro, as in the OR-Tools engine.
 Loads stay in the problem's grams and millilitres. PyVRP penalises a violation per
 unit (second of lateness, gram of overload, metre over range) with a weight it adapts
@@ -200,6 +204,9 @@ class _Model:
         if not self.clients:
             return
         self.usable = [int(v) for v in np.flatnonzero(usable)]
+        # A tour's stops are counted as one more load dimension: each client delivers
+        # 1 and a vehicle's capacity is its max_stops (PyVRP reloads empty it per tour).
+        self.counts_stops = p.vehicle_max_stops is not None
         self._depots()
         self._profiles()
         self._vehicle_types()
@@ -303,7 +310,8 @@ class _Model:
             reload_depot=self.reload_of[reload_key] if trips > 1 else None,
             max_trips=trips,
             profile=self.profile_of_vehicle[v],
-            capacity=tuple(int(c) for c in p.vehicle_capacity[v]),
+            capacity=tuple(int(c) for c in p.vehicle_capacity[v])
+            + ((p.max_stops(v),) if self.counts_stops else ()),
             earliest=earliest,
             leave_by=max(earliest, min(_leave_by(p, v), latest_end)),
             latest_end=latest_end,
@@ -348,12 +356,13 @@ class _Model:
     def _client(self, c: int, i: int) -> dict:
         """PyVRP's client ``c``, stop ``i`` of the problem, as keyword arguments."""
         p = self.problem
+        count = [1] if self.counts_stops else []  # the stop-count dimension
         return dict(
             location=self.first_client + c,
-            delivery=[int(x) for x in p.stop_demand[i]],
+            delivery=[int(x) for x in p.stop_demand[i]] + count,
             # PyVRP checks the load along the route: a tour leaves with its
             # deliveries and pickups board (returns).
-            pickup=[int(x) for x in p.pickup[i]],
+            pickup=[int(x) for x in p.pickup[i]] + [0] * len(count),
             service_duration=int(p.stop_service_s[i]),
             tw_early=int(p.tw_start_s[i]),
             tw_late=int(p.tw_end_s[i]),
