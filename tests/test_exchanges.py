@@ -416,7 +416,7 @@ def test_a_failed_exchange_is_retried_as_one_visit_or_given_up_whole(room):
 def test_on_board_resequencing_puts_an_exchange_back_into_one_visit():
     from types import SimpleNamespace
 
-    from optimizer.live.replan import _exchanges_together
+    from optimizer.live.replan.locked import _exchanges_together
     from optimizer.model import Return, ReturnKind
 
     def exchange(return_id, order_id):

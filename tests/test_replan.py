@@ -15,9 +15,9 @@ from optimizer.live.replan import (
     ReplanParams,
     StopFact,
     TripFacts,
-    _retimed,
     replan,
 )
+from optimizer.live.replan.times import _retimed
 from optimizer.model import (
     FleetEntry,
     NodeKind,
@@ -382,7 +382,8 @@ def test_on_board_stops_are_resequenced_from_the_last_locked_stop():
 
 
 def test_an_on_board_stop_rides_back_when_the_break_still_due_would_end_the_shift_late():
-    from optimizer.live.replan import _locked_route, _Vehicle
+    from optimizer.live.replan.locked import _locked_route
+    from optimizer.live.replan.state import _Vehicle
     from optimizer.model import Break
 
     scenario, plan = _day()
