@@ -16,6 +16,7 @@ from optimizer.check.records import _Context
 from optimizer.check.report import CODES, CheckReport, Violation
 from optimizer.check.returns import _check_restock, _check_returns
 from optimizer.check.stock import _check_picking, _check_stock
+from optimizer.check.stops import _check_max_stops
 from optimizer.check.vehicles import (
     _check_range,
     _check_shifts,
@@ -61,6 +62,7 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
         _check_capacity,
         _check_reported_loads,
         _check_trips,
+        _check_max_stops,
         _walk_routes,
         _check_range,
         _check_breaks,

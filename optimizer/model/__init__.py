@@ -36,6 +36,7 @@ from optimizer.model.scenario import (
     VehicleType,
     Zone,
     ZoneRule,
+    grams,
     on_day,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "Zone",
     "ZoneRule",
     "changed_order",
+    "grams",
     "parcel_view",
     "with_order_changes",
 ]

@@ -8,6 +8,7 @@ the edges. Every quantity carries its unit in its name.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -84,6 +85,13 @@ DEFAULT_MAX_TRIPS = {Mode.VAN: 1, Mode.CARGO_BIKE: 1, Mode.CARGO_TRIKE: 1}
 DEFAULT_RELOAD_S = 600
 
 
+def grams(kg: float, floor: bool = False) -> int:
+    """``kg`` in whole grams (or litres in millilitres), as the engines' integer loads:
+    a demand rounds up and a capacity (``floor``) down, so a plan that fits in grams also
+    fits in kilograms."""
+    return int(math.floor(kg * 1000 + 1e-6)) if floor else int(math.ceil(kg * 1000 - 1e-6))
+
+
 @dataclass(frozen=True)
 class VehicleType:
     vehicle_type_id: str
@@ -102,6 +110,9 @@ class VehicleType:
     # DEFAULT_RELOAD_S). The range stays one battery for the whole shift: no swap.
     max_trips: int | None = None
     reload_s: int | None = None
+    # Stops a tour may make at most (a driver's round, a bike's parcel rack); None: no
+    # limit. An exchange's delivery and pickup, one visit, are one stop.
+    max_stops: int | None = None
 
     def __post_init__(self):
         if self.max_trips is None:
@@ -112,6 +123,39 @@ class VehicleType:
             raise ValueError("max_trips < 1 not understood.")
         if self.reload_s < 0:
             raise ValueError("reload_s < 0 not understood.")
+        if self.max_stops is not None and self.max_stops < 1:
+            raise ValueError("max_stops < 1 not understood.")
+
+    # -- unit views: the figures in the solver's units, so no caller converts by hand --
+
+    @property
+    def range_m(self) -> float:
+        """The range in metres (one battery for the whole shift)."""
+        return self.range_km * 1000
+
+    @property
+    def cost_per_m_eur(self) -> float:
+        return self.cost_per_km_eur / 1000
+
+    @property
+    def cost_per_s_eur(self) -> float:
+        """Paid from leaving the node to coming back."""
+        return self.cost_per_hour_eur / 3600
+
+    @property
+    def co2_g_per_m(self) -> float:
+        return self.co2_g_per_km / 1000
+
+    @property
+    def capacity_g(self) -> int:
+        """The capacity in whole grams, rounded down (the engines' integer loads: a
+        plan that fits in grams also fits in kilograms, see :func:`grams`)."""
+        return grams(self.capacity_kg, floor=True)
+
+    @property
+    def capacity_ml(self) -> int:
+        """The capacity in whole millilitres, rounded down."""
+        return grams(self.capacity_l, floor=True)
 
     def may_serve(self, service: Service, zones: list[Zone]) -> bool:
         """Service and zone rules: click & collect is never delivered, green goes by bike
