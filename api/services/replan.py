@@ -44,7 +44,7 @@ from optimizer.live.replan import (
     replan,
 )
 from optimizer.model import with_order_changes
-from optimizer.travel import GreatCircle
+from optimizer.travel import travel_of
 
 # Copied from the old plan's tracking rows to the new plan's, for the stops kept.
 ORDER_STATE = ("status", "arrived_at", "done_at", "eta_at", "eta_at_departure", "late",
@@ -249,7 +249,7 @@ def _open_tracking(
     day = Day.of(doc)
     s.add_all(vehicles + orders)
     s.flush()
-    travel = GreatCircle()  # the tracking service's travel model
+    travel = travel_of(scenario)  # the travel model the plan was made with
     for vehicle in vehicles:
         old = old_vehicles.get(vehicle.vehicle_id)
         if old is not None:

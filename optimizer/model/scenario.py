@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -342,6 +343,36 @@ class ServiceSettings:
     slot_length_min: int
 
 
+class TravelKind(StrEnum):
+    """Which travel model the day is planned on (``scenario.yaml``'s ``travel.provider``)."""
+
+    GREAT_CIRCLE = "great_circle"  # crow-fly x a detour factor per mode (the default)
+    ROAD = "road"  # the OpenStreetMap street network of ``travel.osm`` (one per mode)
+
+
+@dataclass(frozen=True)
+class TravelSettings:
+    """The travel model of the day (``scenario.yaml``, ``travel:``).
+
+    ``provider`` great_circle (the default) uses ``detour_factor`` per mode, where given
+    (else :data:`optimizer.travel.great_circle.DETOUR_FACTOR`); road plans on the streets
+    of the OpenStreetMap extract ``osm_file`` (a path relative to the scenario folder).
+    The provider itself is built by the reader (:attr:`Scenario.road_travel`) and chosen
+    by :func:`optimizer.travel.travel_of`.
+    """
+
+    provider: TravelKind = TravelKind.GREAT_CIRCLE
+    osm_file: str | None = None
+    detour_factor: dict[Mode, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.provider is TravelKind.ROAD and not self.osm_file:
+            raise ValueError("travel provider road needs osm_file.")
+        for mode, factor in self.detour_factor.items():
+            if factor < 1.0:
+                raise ValueError(f"detour factor {factor} for {mode} < 1 not understood.")
+
+
 @dataclass(frozen=True)
 class TransferSettings:
     """The retailer's store replenishment shuttle, which also carries click & collect
@@ -385,6 +416,7 @@ class Settings:
     # second doorstep visit to wait for, and more "where is the rest?" contacts).
     split_penalty_eur: float = 4.0
     transfer: TransferSettings = field(default_factory=TransferSettings)
+    travel: TravelSettings = field(default_factory=TravelSettings)
     # Drivers' and riders' break: a working day (first departure to last return) longer
     # than break_over_s has a break of break_duration_s, with no more than
     # max_work_before_break_s of work before it or after it. French labour law
@@ -440,6 +472,14 @@ class Scenario:
     inbound: list[Inbound] = field(default_factory=list)
     places: dict[str, Place] = field(default_factory=dict)  # by postcode
     returns: list[Return] = field(default_factory=list)  # pickups (returns.csv)
+    # The street-network provider (an optimizer.travel.road.RoadTravel) when
+    # settings.travel.provider is road, built by the reader from the extract; None for
+    # great-circle travel. Typed loosely: the model does not import the travel package
+    # (which imports the model). Use optimizer.travel.travel_of(scenario).
+    road_travel: Any = field(default=None, repr=False, compare=False)
+    # What the reader noticed and accepted, for the planner to read (an address snapped
+    # far from the street network, say), one sentence each naming the order.
+    warnings: list[str] = field(default_factory=list, compare=False)
 
     @cached_property
     def vehicles(self) -> list[Vehicle]:

@@ -41,7 +41,7 @@ from optimizer.planning.state import DayState
 from optimizer.routing import ENGINES
 from optimizer.sourcing import GreedySourcing, SourcingParams
 from optimizer.sourcing.returns import choose_return_nodes
-from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel import TravelProvider, travel_of
 
 # Share of the time limit given to the first routing round; the rest goes to the
 # nodes that take over orders another node could not fit.
@@ -93,7 +93,7 @@ def plan_day(
 ) -> Plan:
     """Plan the day: every order routed, collected, or unassigned with a reason."""
     params = params or PlanParams()
-    travel = travel or GreatCircle()
+    travel = travel or travel_of(scenario)
     report = progress or (lambda fraction, message: None)
     started = time.perf_counter()
     engine = ENGINES[params.engine]()
