@@ -4,7 +4,9 @@
 ``write`` turns them into the files of ``docs/scenario-format.md`` byte for byte the
 same. The city (areas, nodes, vehicles, zones) comes from :mod:`data.paris_city`;
 this module adds what a retailer's day is made of: a catalogue, stock, a fleet
-sized to the day, and orders drawn where people live.
+sized to the day, and orders drawn where people live. ``generate_in`` makes that day
+in any :class:`City`; :mod:`data.osm_generator` gives it one read off an
+OpenStreetMap extract.
 
 What the day is built to show:
 

@@ -181,3 +181,21 @@ def test_a_folder_with_files_is_kept_unless_forced(tmp_path):
     assert len(_rows(out, "orders.csv")) == 40
     with pytest.raises(NotADirectoryError):
         generate_from_osm(EXTRACTS["kbh"], 40, 1, out / "orders.csv", force=True)
+
+
+def test_the_copenhagen_sample_is_the_generated_one(tmp_path):
+    """``data/copenhagen`` is what its README's command writes (the extract's path in
+    ``scenario.yaml`` is relative to the folder, so it is compared resolved)."""
+    sample = ROOT / "data" / "copenhagen"
+    out = generate_from_osm(
+        EXTRACTS["kbh"], 400, 1, tmp_path / "cph", city="Copenhagen", timezone="Europe/Copenhagen"
+    )
+    for file in sorted(p.name for p in out.iterdir() if p.name != "scenario.yaml"):
+        assert (sample / file).read_bytes() == (out / file).read_bytes(), file
+    shipped, made = (
+        yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+        for folder in (sample, out)
+    )
+    assert (sample / shipped["travel"].pop("osm")).resolve() == EXTRACTS["kbh"].resolve()
+    assert (out / made["travel"].pop("osm")).resolve() == EXTRACTS["kbh"].resolve()
+    assert shipped == made
