@@ -271,10 +271,10 @@ def _place_nodes(
 
     def best(score: np.ndarray, *masks: np.ndarray) -> int:
         """The best score under the first mask that leaves a junction (else anywhere)."""
-        for mask in (*masks, np.ones(len(score), dtype=bool)):
+        for mask in masks:
             if mask.any():
                 return int(np.flatnonzero(mask)[np.argmax(score[mask])])
-        raise AssertionError("unreachable")
+        return int(np.argmax(score))
 
     edge = distance >= radii["r90"]
     warehouse = best(-np.abs(distance - radii["r90"]), edge & arterial, edge)

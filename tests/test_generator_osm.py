@@ -199,3 +199,17 @@ def test_the_copenhagen_sample_is_the_generated_one(tmp_path):
     assert (sample / shipped["travel"].pop("osm")).resolve() == EXTRACTS["kbh"].resolve()
     assert (out / made["travel"].pop("osm")).resolve() == EXTRACTS["kbh"].resolve()
     assert shipped == made
+
+
+def test_an_extract_with_too_few_streets_is_refused(tmp_path):
+    """One short street: no city to place a day in."""
+    nodes = "".join(
+        f'<node id="{i}" lat="55.68" lon="{12.56 + i * 0.001:.3f}" version="1"/>'
+        for i in range(1, 4)
+    )
+    way = '<way id="1" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/>'
+    way += '<tag k="highway" v="residential"/></way>'
+    tiny = tmp_path / "tiny.osm"
+    tiny.write_text(f'<osm version="0.6">{nodes}{way}</osm>', encoding="utf-8")
+    with pytest.raises(ValueError, match="too few streets for a day"):
+        generate_osm(tiny, ORDERS, 1)
