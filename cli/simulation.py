@@ -53,7 +53,7 @@ from optimizer.check import check_plan
 from optimizer.io import load_scenario
 from optimizer.live.report import summary
 from optimizer.model import Scenario
-from optimizer.travel import GreatCircle, Profile
+from optimizer.travel import Profile, travel_of
 
 CHECKOUT_KEY = "simulate-checkout-" + "c" * 24
 PLANNER_KEY = "simulate-planner-" + "p" * 24
@@ -175,7 +175,7 @@ class _Day:
         self.scenario: Scenario = self.state.scenario
         self.past_offered = 0  # options dated before the instant asked: must stay 0
         self.refusals: dict[str, int] = {}  # why checkouts did not confirm
-        self.travel = GreatCircle()
+        self.travel = travel_of(self.scenario)
         self.events = 0
         self.failed = 0
         self.failed_pickups = 0  # of them: returns' pickups

@@ -40,7 +40,7 @@ from optimizer.live.replan import (
     TripFacts,
 )
 from optimizer.model import with_order_changes
-from optimizer.travel import GreatCircle
+from optimizer.travel import travel_of
 from optimizer.workflows.plan import artefacts
 from optimizer.workflows.replan import replan_and_check
 
@@ -243,7 +243,7 @@ def _open_tracking(
     day = Day.of(doc)
     s.add_all(vehicles + orders)
     s.flush()
-    travel = GreatCircle()  # the tracking service's travel model
+    travel = travel_of(scenario)  # the travel model the plan was made with
     for vehicle in vehicles:
         old = old_vehicles.get(vehicle.vehicle_id)
         if old is not None:

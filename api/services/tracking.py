@@ -55,7 +55,7 @@ from optimizer.io import ScenarioError, load_scenario
 from optimizer.live import eta_window
 from optimizer.model import Scenario
 from optimizer.model import Settings as DaySettings
-from optimizer.travel import GreatCircle
+from optimizer.travel import travel_of
 
 PLAN_CACHE_SIZE = 16
 ANCESTRY_CACHE_SIZE = 1024  # plan id -> its versions (a few ids each)
@@ -81,7 +81,6 @@ class TrackingService:
         self.db = db
         self.app_state = app_state
         self._secret = secret
-        self._travel = GreatCircle()
         self._plans: OrderedDict[str, dict] = OrderedDict()
         self._ancestry: OrderedDict[str, list[str]] = OrderedDict()
         self._lock = threading.Lock()
@@ -213,7 +212,8 @@ class TrackingService:
             )
             state = None
             if vehicle is not None:
-                recompute(vehicle, orders, day, event.kind == "departed", self._travel)
+                travel = travel_of(self.app_state.scenario)  # the plans' travel model
+                recompute(vehicle, orders, day, event.kind == "departed", travel)
                 state = vehicle_state(vehicle, orders, day.settings.tz)
             return EventOut(event_id=event.event_id, duplicate=False, vehicle=state), True
 

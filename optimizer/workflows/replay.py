@@ -35,7 +35,7 @@ from optimizer.network.apply import Network, apply_network
 from optimizer.network.sites import Site
 from optimizer.planning import PlanParams
 from optimizer.promise import PromiseEngine
-from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel import TravelProvider, travel_of
 from optimizer.workflows.plan import plan_and_check
 
 Progress = Callable[[float, str], None]
@@ -161,7 +161,7 @@ def replay_day(
     """Plan ``day`` on ``network``, check the plan, ask the promise; returns the figures,
     the day as the network runs it and its plan."""
     params = params or ReplayParams()
-    travel = travel or GreatCircle()
+    travel = travel or travel_of(day)
     scenario = apply_network(day, network)
     run = plan_and_check(scenario, params.plan, travel=travel)
     plan, kpis, report = run.plan, run.kpis, run.report

@@ -42,7 +42,7 @@ from api.services.checkout.publish import PublishMixin
 from api.services.checkout.stock import StockMixin
 from optimizer.model import Order, OrderLine, Scenario, Service, on_day
 from optimizer.promise import PromiseEngine, PromiseParams
-from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel import TravelProvider, travel_of
 
 
 class CheckoutService(PromiseMixin, HoldsMixin, PublishMixin, StockMixin):
@@ -65,7 +65,7 @@ class CheckoutService(PromiseMixin, HoldsMixin, PublishMixin, StockMixin):
         self.template = scenario
         self.scenario = on_day(scenario, day or scenario.settings.date)
         self.hold_ttl_s = hold_ttl_s
-        self.travel = travel or GreatCircle()
+        self.travel = travel or travel_of(scenario)
         self.params = params or PromiseParams()
         self.codec = OptionCodec(secret)
         self._engine: PromiseEngine | None = None
