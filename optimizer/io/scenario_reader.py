@@ -9,18 +9,21 @@ reference is checked only when the file it points into could be read completely,
 broken file is reported once rather than as a cascade of unknown ids in the others.
 
 The generic CSV machinery is :mod:`optimizer.io.tables`; each group of files has its
-reader: :mod:`optimizer.io.scenario_settings` (``scenario.yaml``, ``zones.geojson``),
+reader: :mod:`optimizer.io.scenario_settings` (``scenario.yaml``, the zones),
 :mod:`optimizer.io.scenario_fleet` (nodes, vehicle types, fleet) and
 :mod:`optimizer.io.scenario_orders` (catalogue, stock, orders, returns and their
-companions). This module reads a file's text within the planner's size limits and puts
-the scenario together.
+companions). This module reads a file's text (or a GIS layer, :mod:`optimizer.io.gis`)
+within the planner's size limits and puts the scenario together.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from optimizer.io.file_limits import FileTooLargeError, read_text_within
+from optimizer.io.gis import LayerError, read_layer
 from optimizer.io.problems import Problem, ScenarioError
 from optimizer.io.scenario_fleet import _FleetFiles
 from optimizer.io.scenario_orders import (
@@ -38,6 +41,7 @@ from optimizer.io.scenario_settings import (
     _FALLBACK_TIMEZONE,
     SETTINGS_FILE,
     ZONES_FILE,
+    ZONES_FILES,
     _SettingsFiles,
 )
 from optimizer.io.tables import (
@@ -69,6 +73,7 @@ __all__ = [
     "SERVICE_TIMES_FILE",
     "SETTINGS_FILE",
     "ZONES_FILE",
+    "ZONES_FILES",
     "coordinates_look_missing",
     "header_problems",
     "header_readable",
@@ -197,4 +202,20 @@ class _ScenarioReader(_SettingsFiles, _FleetFiles, _OrderFiles):
         except OSError as error:
             message = f"cannot be read: {error.strerror or error}"
         self.problems.append(Problem(file, None, None, message))
+        return None
+
+    def layer(self, file: str, name: str, properties: Sequence[str]) -> list[dict[str, Any]] | None:
+        """The GIS layer ``file`` (a GeoPackage's layer ``name`` if it holds several) as
+        GeoJSON features in WGS 84 (:func:`optimizer.io.gis.read_layer`); None (with a
+        problem) when it cannot be read, has no CRS it needs, or is beyond
+        :data:`MAX_FILE_BYTES` (each of a Shapefile's files)."""
+        try:
+            return read_layer(self.folder / file, name, properties, MAX_FILE_BYTES)
+        except FileTooLargeError as error:
+            problem = Problem(error.path.name, None, None, _too_big(error.size_bytes))
+        except LayerError as error:
+            problem = Problem(file, None, None, str(error))
+        except OSError as error:
+            problem = Problem(file, None, None, f"cannot be read: {error.strerror or error}")
+        self.problems.append(problem)
         return None

@@ -1,6 +1,7 @@
-"""Reading ``scenario.yaml`` (the day, its zone, services, transfers, breaks) and
-``zones.geojson`` (the traffic zones), the two files of a scenario folder that are not
-CSV. Each problem is reported with its file, line and key (or GeoJSON member).
+"""Reading ``scenario.yaml`` (the day, its zone, services, transfers, breaks) and the
+traffic zones (``zones.geojson``, ``zones.gpkg`` or ``zones.shp``), the files of a
+scenario folder that are not CSV. Each problem is reported with its file, line and key (or
+GeoJSON member; a GeoPackage or Shapefile's feature and field as one, without a line).
 
 Mixed into :class:`optimizer.io.scenario_reader._ScenarioReader` as
 :class:`_SettingsFiles`; the contract is ``docs/scenario-format.md``.
@@ -24,6 +25,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+from optimizer.io.gis import LayerError, geojson_crs, reproject_positions
 from optimizer.io.problems import Problem
 from optimizer.io.tables import (
     _DATE,
@@ -51,6 +53,10 @@ from optimizer.model.scenario import (
 
 SETTINGS_FILE = "scenario.yaml"
 ZONES_FILE = "zones.geojson"
+# A scenario's zones come in one of these (a Shapefile with its .dbf and .shx beside it).
+ZONES_FILES = (ZONES_FILE, "zones.gpkg", "zones.shp")
+ZONES_LAYER = "zones"  # the layer read from a GeoPackage holding several
+ZONE_PROPERTIES = ("zone_id", "name", "rule", "allowed_modes")
 
 
 # When scenario.yaml is broken the other files are still checked, their times read on
@@ -224,6 +230,8 @@ def _position(position: object, where: str) -> None:
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise _Invalid(
             f"{where}: position {_show(position)} is not [lon, lat] within -180..180, -90..90"
+            " (metres? zones.geojson is WGS 84 longitude/latitude, RFC 7946: export it"
+            " in EPSG:4326, or give zones.gpkg or zones.shp with the CRS it is in)"
         )
 
 
@@ -394,8 +402,32 @@ class _SettingsFiles(_Files):
         return TransferSettings(**values)
 
     def zones(self) -> list[Zone]:
-        if not (self.folder / ZONES_FILE).exists():
+        """The zones of the folder's one zones file (none: no zones)."""
+        present = [file for file in ZONES_FILES if (self.folder / file).exists()]
+        if len(present) > 1:
+            message = (
+                f"a scenario has one zones file, found {' and '.join(present)}: keep one"
+                f" ({', '.join(ZONES_FILES)})"
+            )
+            self.problems.append(Problem(present[0], None, None, message))
             return []
+        if not present:
+            return []
+        if present[0] == ZONES_FILE:
+            return self._geojson_zones()
+        return self._layer_zones(present[0])
+
+    def _layer_zones(self, file: str) -> list[Zone]:
+        """The zones of a GeoPackage or Shapefile, reprojected to WGS 84 lon/lat and
+        checked as GeoJSON features (``allowed_modes``: text, modes separated by commas)."""
+        features = self.layer(file, ZONES_LAYER, ZONE_PROPERTIES)
+        if features is None:
+            return []
+        first: dict[str, tuple[int, int | None]] = {}
+        zones = [self._zone(file, i, _listed_modes(f), None, first) for i, f in enumerate(features)]
+        return [zone for zone in zones if zone is not None]
+
+    def _geojson_zones(self) -> list[Zone]:
         text = self.read_text(ZONES_FILE)
         if text is None:
             return []
@@ -417,19 +449,31 @@ class _SettingsFiles(_Files):
             message = "expected a GeoJSON FeatureCollection with a list of features"
             self.problems.append(Problem(ZONES_FILE, line_of(data), None, message))
             return []
+        try:
+            crs = geojson_crs(data)
+        except LayerError as error:
+            self.problems.append(Problem(ZONES_FILE, line_of(data), "crs", str(error)))
+            return []
+        if crs is not None:
+            _reproject_features(features, crs)
         first: dict[str, tuple[int, int | None]] = {}
-        zones = [self._zone(i, f, line_of(f), first) for i, f in enumerate(features)]
+        zones = [self._zone(ZONES_FILE, i, f, line_of(f), first) for i, f in enumerate(features)]
         return [zone for zone in zones if zone is not None]
 
     def _zone(
-        self, i: int, feature: object, line: int | None, first: dict[str, tuple[int, int | None]]
+        self,
+        file: str,
+        i: int,
+        feature: object,
+        line: int | None,
+        first: dict[str, tuple[int, int | None]],
     ) -> Zone | None:
-        """Feature ``i`` of the collection (starting on ``line``) as a :class:`Zone`;
-        ``first`` maps the zone ids seen so far to their feature and line."""
+        """Feature ``i`` of the zones ``file`` (starting on ``line``, if it has lines) as a
+        :class:`Zone`; ``first`` maps the zone ids seen so far to their feature and line."""
         start = len(self.problems)
 
         def report(member: str, message: str) -> None:
-            self.problems.append(Problem(ZONES_FILE, line, f"features[{i}]{member}", message))
+            self.problems.append(Problem(file, line, f"features[{i}]{member}", message))
 
         def check(member: str, parse: Callable[[object], T], value: object) -> T | None:
             try:
@@ -449,10 +493,8 @@ class _SettingsFiles(_Files):
             report(".properties.zone_id", problem)
         if zone_id is not None and first.setdefault(zone_id, (i, line))[0] != i:
             j, first_line = first[zone_id]
-            report(
-                ".properties.zone_id",
-                f"duplicate zone_id {zone_id!r} (first in features[{j}], line {first_line})",
-            )
+            there = f"features[{j}]" + ("" if first_line is None else f", line {first_line}")
+            report(".properties.zone_id", f"duplicate zone_id {zone_id!r} (first in {there})")
         rule = check(
             ".properties.rule", lambda v: _enum(v, ZoneRule, "rule"), properties.get("rule")
         )
@@ -464,3 +506,25 @@ class _SettingsFiles(_Files):
             return None
         name = properties.get("name")
         return Zone(zone_id, name if isinstance(name, str) else zone_id, rule, geometry, modes)
+
+
+def _reproject_features(features: list, crs: Any) -> None:
+    """Reproject, in place, the positions of the features' geometries from ``crs`` (a
+    GeoJSON file's legacy ``crs`` member) to WGS 84; malformed ones are left for the
+    geometry checks."""
+    reproject = reproject_positions(crs)
+    for feature in features:
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if isinstance(geometry, dict) and "coordinates" in geometry:
+            geometry["coordinates"] = reproject(geometry["coordinates"])
+
+
+def _listed_modes(feature: dict[str, Any]) -> dict[str, Any]:
+    """A GIS layer's feature with its ``allowed_modes`` text (``van,cargo_bike``; a
+    GeoPackage or Shapefile field holds no list) as the list GeoJSON holds, and empty
+    text fields (a Shapefile's missing value) as absent."""
+    properties = {k: None if v == "" else v for k, v in feature["properties"].items()}
+    modes = properties.get("allowed_modes")
+    if isinstance(modes, str):
+        properties["allowed_modes"] = [m.strip() for m in modes.split(",") if m.strip()]
+    return {**feature, "properties": properties}
