@@ -428,6 +428,8 @@ class _SettingsFiles(_Files):
         return [zone for zone in zones if zone is not None]
 
     def _geojson_zones(self) -> list[Zone]:
+        """The zones of ``zones.geojson``, with the line of each problem (positions named
+        in another CRS by a legacy ``crs`` member reprojected to WGS 84 first)."""
         text = self.read_text(ZONES_FILE)
         if text is None:
             return []
