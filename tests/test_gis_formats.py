@@ -13,6 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import pytest
 from shapely.geometry import Polygon
 
@@ -292,3 +293,25 @@ def test_an_unreadable_or_oversized_zones_layer_is_one_clear_problem(tmp_path):
         fh.truncate(MAX_FILE_BYTES + 1)
     ((file, _, _, message),) = problems_of(folder)
     assert file == "zones.gpkg" and "beyond the planner's limit of 32 MiB per file" in message
+
+
+def test_a_geopackage_table_without_geometry_is_refused_clearly(tmp_path):
+    pyogrio.write_dataframe(pd.DataFrame({"site_id": ["A"]}), tmp_path / "sites.gpkg")
+    with pytest.raises(CandidatesError) as caught:
+        load_candidates(tmp_path / "sites.gpkg")
+    assert caught.value.problems[0].message == (
+        "the layer has no geometry (a table without points or polygons)"
+    )
+
+
+def test_geojson_candidates_in_metres_without_a_crs_member_are_refused_clearly(tmp_path):
+    write(candidates_layer().to_crs(LAMBERT_93), tmp_path / "sites.geojson")
+    data = json.loads((tmp_path / "sites.geojson").read_text())
+    data.pop("crs")
+    (tmp_path / "sites.geojson").write_text(json.dumps(data))
+    with pytest.raises(CandidatesError) as caught:
+        load_candidates(tmp_path / "sites.geojson")
+    ((problem),) = caught.value.problems
+    assert problem.message.startswith(
+        "its CRS is WGS 84 but its coordinates are not longitude/latitude (x from"
+    )

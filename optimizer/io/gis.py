@@ -82,6 +82,8 @@ def read_layer(
             raise FileTooLargeError(file, size_bytes, limit_bytes, "a GIS layer")
     try:
         frame = pyogrio.read_dataframe(path, layer=_layer_name(path, layer))
+        if not hasattr(frame, "geometry"):  # a GeoPackage's attribute table
+            raise LayerError("the layer has no geometry (a table without points or polygons)")
         frame = _lon_lat(frame, path.suffix.lower())
     except _read_errors() as error:
         raise LayerError(_unreadable(error)) from None
@@ -156,23 +158,26 @@ def _layer_name(path: Path, wanted: str) -> str | None:
 
 def _lon_lat(frame: Any, suffix: str) -> Any:
     """``frame`` (a GeoDataFrame) in WGS 84, or :class:`LayerError` when it has no CRS
-    and its coordinates are not degrees."""
-    if frame.crs is None:
-        minx, miny, maxx, maxy = frame.total_bounds
-        degrees = all(math.isnan(v) for v in (minx, maxx)) or (
-            -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90
-        )
-        if degrees:
-            return frame
+    (or says WGS 84) and its coordinates are not degrees."""
+    crs = frame.crs
+    if crs is not None and not crs.equals(WGS84, ignore_axis_order=True):
+        return frame.to_crs(WGS84)
+    minx, miny, maxx, maxy = frame.total_bounds
+    if all(math.isnan(v) for v in (minx, maxx)) or (
+        -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90
+    ):
+        return frame
+    extent = f"x from {minx:,.0f} to {maxx:,.0f}, y from {miny:,.0f} to {maxy:,.0f}: metres?"
+    if crs is None:
         fix = _CRS_FIX.get(suffix, "give it a CRS")
         raise LayerError(
-            "has no CRS and its coordinates are not longitude/latitude (x from"
-            f" {minx:,.0f} to {maxx:,.0f}, y from {miny:,.0f} to {maxy:,.0f}: metres?):"
+            f"has no CRS and its coordinates are not longitude/latitude ({extent}):"
             f" {fix}, or reproject it to EPSG:4326 (WGS 84)"
         )
-    if frame.crs.equals(WGS84):
-        return frame
-    return frame.to_crs(WGS84)
+    raise LayerError(
+        f"its CRS is WGS 84 but its coordinates are not longitude/latitude ({extent}):"
+        " export it in EPSG:4326, or as a GeoPackage in the CRS it is in"
+    )
 
 
 def _field_names(columns: list[str], properties: Sequence[str], shapefile: bool) -> dict:
