@@ -315,3 +315,11 @@ def test_geojson_candidates_in_metres_without_a_crs_member_are_refused_clearly(t
     assert problem.message.startswith(
         "its CRS is WGS 84 but its coordinates are not longitude/latitude (x from"
     )
+
+
+def test_a_zones_layer_that_is_not_a_regular_file_is_refused(tmp_path):
+    folder = paris_with(tmp_path, None, "zones.gpkg")
+    (folder / "zones.gpkg").mkdir()
+    assert problems_of(folder) == [
+        ("zones.gpkg", None, None, "not a regular file (a GIS layer is read from files)")
+    ]

@@ -68,8 +68,9 @@ def read_layer(
     Raises
     ------
     LayerError
-        The file is not a readable layer, or its coordinates are not lon/lat and it has no
-        CRS to reproject them from.
+        The file is not a readable layer (or not a regular file: the size limit could not
+        hold for a pipe or a device), or its coordinates are not lon/lat and it has no CRS
+        to reproject them from (or says WGS 84).
     FileTooLargeError
         A file of the layer is beyond ``limit_bytes``.
     """
@@ -103,10 +104,12 @@ def _layer_files(path: Path) -> list[Path]:
     """The files that make the layer (a Shapefile's companions), all present."""
     if not path.exists():
         raise LayerError("the file is missing")
-    if path.suffix.lower() != SHAPEFILE:
-        return [path]
-    files = [path, *(path.with_suffix(s) for s in SHAPEFILE_COMPANIONS)]
+    files = [path]
+    if path.suffix.lower() == SHAPEFILE:
+        files += [path.with_suffix(s) for s in SHAPEFILE_COMPANIONS]
     missing = [f.name for f in files if not f.exists()]
+    if not missing and not all(f.is_file() for f in files):
+        raise LayerError("not a regular file (a GIS layer is read from files)")
     if missing:
         raise LayerError(
             f"a Shapefile comes with its {' and '.join(SHAPEFILE_COMPANIONS)} files beside"
