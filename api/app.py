@@ -1,16 +1,18 @@
-"""The FastAPI application. Routers translate HTTP to calls of the core and back.
+"""The FastAPI application: the service's start and stop, its middleware, and one
+``include_router`` per module of :mod:`api.routes`.
 
-What a router may rely on once the service has started (``request.app.state``):
-
-``settings`` (:class:`api.settings.Settings`), ``db`` (:class:`api.db.Database`: use
-``db.transaction()``), ``keys`` (:class:`api.auth.KeyStore`), ``scenario`` (the
-:class:`optimizer.model.Scenario` the service serves, loaded once), ``server_secret``
-(bytes: :mod:`api.secret`), ``plans`` (:class:`api.plans.PlanRunner`), ``checkout``
-(:class:`api.checkout_service.CheckoutService`), ``tracking``
-(:class:`api.tracking_service.TrackingService`), ``clock`` (:class:`api.clock.Clock`: the
-service's one clock; read ``clock.now()``, never the machine's), ``days``
-(:class:`api.days.DayKeeper`). ``scenario`` is the day served: the scenario folder
-re-dated to the clock's day (:func:`optimizer.model.on_day`), replaced when the day rolls.
+What the routes rely on once the service has started (``app.state``, which they read
+through :mod:`api.deps`): ``settings`` (:class:`api.settings.Settings`), ``db``
+(:class:`api.db.Database`: use ``db.transaction()``), ``keys``
+(:class:`api.auth.KeyStore`), ``scenario`` (the :class:`optimizer.model.Scenario` the
+service serves, loaded once), ``server_secret`` (bytes: :mod:`api.secret`), ``plans``
+(:class:`api.services.plan_jobs.PlanRunner`), ``checkout``
+(:class:`api.services.checkout.CheckoutService`), ``tracking``
+(:class:`api.services.tracking.TrackingService`), ``clock`` (:class:`api.clock.Clock`:
+the service's one clock; read ``clock.now()``, never the machine's), ``days``
+(:class:`api.services.days.DayKeeper`). ``scenario`` is the day served: the scenario
+folder re-dated to the clock's day (:func:`optimizer.model.on_day`), replaced when the
+day rolls.
 """
 
 from __future__ import annotations
@@ -18,15 +20,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.routing import Match
 
-from api import checkout, log_redaction, plans, replan, tracking
+from api import log_redaction
 from api.auth import (
     KeyStore,
     announce_generated_keys,
@@ -34,15 +34,18 @@ from api.auth import (
     configured_keys,
     unknown_vehicles,
 )
-from api.checkout_service import CheckoutService
 from api.clock import Clock, clock_from_setting
-from api.days import DayKeeper
 from api.db import Database
 from api.errors import message, validation_error_response
 from api.limits import RequestGate
+from api.routes import checkout, health, plans, replan, tracking
 from api.secret import server_secret
+from api.services.checkout import CheckoutService
+from api.services.days import DayKeeper
+from api.services.health import service_version
+from api.services.plan_jobs import CONTEXT, PlanRunner
+from api.services.tracking import TrackingService
 from api.settings import Settings
-from api.tracking_service import TrackingService
 from optimizer.io import load_scenario
 
 log = logging.getLogger("lastmile.api")
@@ -61,18 +64,6 @@ No key or an unknown key gets 401, a key of a role the endpoint does not admit 4
 driver key for a vehicle not its own too). Malformed requests get
 422 with the path of each faulty field in `detail[].loc`.
 """
-
-
-def _version() -> str:
-    try:
-        return version("lastmile")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
-
-
-class Health(BaseModel):
-    status: str
-    version: str
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -99,7 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             state.keys = KeyStore(db)
             state.keys.reload()
             state.server_secret = server_secret(db, settings)
-            state.plans = plans.PlanRunner(db, state)
+            state.plans = PlanRunner(db, state)
             state.plans.fail_interrupted()
             today = clock.now().astimezone(template.settings.tz).date()
             state.checkout = CheckoutService(
@@ -116,7 +107,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 settings.scenario,
                 clock,
                 min(settings.plan_time_limit_s, START_PLAN_S),
-                plans.CONTEXT,
+                CONTEXT,
                 on_new_day=new_day,
             )
             try:
@@ -129,16 +120,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app = FastAPI(
         title="lastmile",
-        version=_version(),
+        version=service_version(),
         summary="Fulfilment node choice, routing and delivery promises for omnichannel retail.",
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-
-    @app.get("/healthz", response_model=Health, tags=["ops"])
-    def healthz() -> Health:
-        """Liveness: the service is up (needs no key)."""
-        return Health(status="ok", version=_version())
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -168,6 +154,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # an oversized body cut off before anything reads the body (see api.limits).
     app.add_middleware(RequestGate, keys=lambda: app.state.keys)
 
+    app.include_router(health.router)
     app.include_router(plans.router)
     app.include_router(replan.router)
     app.include_router(checkout.router)

@@ -33,16 +33,16 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
-from api.checkout_models import StockLevel, VehicleRoute
-from api.checkout_service import CheckoutService
 from api.db import Database
+from api.models.checkout import StockLevel, VehicleRoute
 from api.replay import checkout_stream, promise_body, replay_day
+from api.services.checkout import CheckoutService
 from api.settings import SHIPPED_SCENARIO
 from optimizer.io import load_scenario
 from optimizer.model import OrderLine
 from optimizer.planning import PlanParams, plan_day
 from optimizer.promise import LiveRoutes, LiveStop
-from optimizer.travel import GreatCircle
+from optimizer.travel import travel_of
 
 DEFAULT_PG_URL = "postgresql+psycopg://lastmile:lastmile@127.0.0.1:5432/lastmile_test"
 CHECKOUT_KEY = "bench-checkout-" + "c" * 24
@@ -277,7 +277,7 @@ def _audit(url: str, scenario) -> int:
         for row in s.scalars(sa.select(StockLevel)):
             oversold += max(0, row.committed - row.on_hand)
         rows = s.scalars(sa.select(VehicleRoute)).all()
-    live = LiveRoutes(scenario, GreatCircle())
+    live = LiveRoutes(scenario, travel_of(scenario))
     returns = {r.return_id for r in scenario.returns}
     for row in rows:
         vehicle = live.vehicles[row.vehicle_id]

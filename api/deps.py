@@ -9,20 +9,18 @@ shortly" for the checkout, "the service is starting; retry shortly" for the rest
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from api.checkout_service import CheckoutService
 from api.clock import Clock
 from api.db import Database
 from api.errors import problem
+from api.services.checkout import CheckoutService
+from api.services.plan_jobs import PlanRunner
+from api.services.tracking import TrackingService
 from api.settings import Settings
-from api.tracking_service import TrackingService
 from optimizer.model import Scenario
-
-if TYPE_CHECKING:  # api.plans takes its runner from here
-    from api.plans import PlanRunner
 
 
 def _held(request: Request, name: str, what: str = "the service") -> Any:
@@ -67,11 +65,11 @@ async def _state(request: Request) -> Any:
 DbDep = Annotated[Database, Depends(_db)]
 """The service's database (:class:`api.db.Database`): use ``db.transaction()``."""
 CheckoutDep = Annotated[CheckoutService, Depends(_checkout)]
-"""The checkout (:class:`api.checkout_service.CheckoutService`); 503 until it exists."""
+"""The checkout (:class:`api.services.checkout.CheckoutService`); 503 until it exists."""
 TrackingDep = Annotated[TrackingService, Depends(_tracking)]
-"""The tracking state of the service's plans (:class:`api.tracking_service.TrackingService`)."""
-PlanRunnerDep = Annotated["PlanRunner", Depends(_plans)]
-"""The plan jobs' runner (:class:`api.plans.PlanRunner`)."""
+"""The tracking state of the service's plans (:class:`api.services.tracking.TrackingService`)."""
+PlanRunnerDep = Annotated[PlanRunner, Depends(_plans)]
+"""The plan jobs' runner (:class:`api.services.plan_jobs.PlanRunner`)."""
 ClockDep = Annotated[Clock, Depends(_clock)]
 """The service's one clock: read ``clock.now()``, never the machine's."""
 SettingsDep = Annotated[Settings, Depends(_settings)]

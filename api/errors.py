@@ -6,8 +6,8 @@ Two shapes, each endpoint keeping the one it has always answered:
   when a client has values to act on): what FastAPI answers for a malformed request,
   and what the service answers for a request it refuses on a field or a resource
   (:func:`problem`, :func:`problems`; :class:`Problem` is the exception that carries
-  one, and :class:`api.checkout_service.CheckoutError` and
-  :class:`api.tracking_state.TrackingError` are Problems);
+  one, and :class:`api.services.checkout.CheckoutError` and
+  :class:`api.services.tracking_state.TrackingError` are Problems);
 * **a message**, ``{"detail": "..."}``: keys (401, 403), a plan job's 404 and 409, a body
   over its limit (413) (:func:`message`).
 

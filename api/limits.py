@@ -42,7 +42,7 @@ SMALL_BODY_LIMIT_BYTES = 64 * KIB
 # (method, path pattern) -> limit, one entry for every endpoint that reads a body: a new
 # endpoint with a body and no entry here fails tests/test_api_limits.py, which walks the
 # app's routes. PUT /v1/stock takes up to 100,000 rows of about 60 bytes each (see
-# api.checkout.StockUpdate).
+# api.schemas.checkout.StockUpdate).
 BODY_LIMITS_BYTES: dict[tuple[str, str], int] = {
     ("POST", r"/v1/plans"): SMALL_BODY_LIMIT_BYTES,
     ("POST", r"/v1/plans/[^/]+/replan"): SMALL_BODY_LIMIT_BYTES,

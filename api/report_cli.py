@@ -43,7 +43,7 @@ def otif(
     from sqlalchemy.exc import SQLAlchemyError
 
     from api.db import Database
-    from api.otif import ReportError, service_times_csv, tracked
+    from api.services.otif import ReportError, service_times_csv, tracked
     from api.settings import Settings
     from optimizer.live.report import otif_report, service_time_factors
 

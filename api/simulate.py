@@ -44,16 +44,16 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.clock import ManualClock
-from api.otif import outcomes
-from api.plans import scenario_for_plan
+from api.models.tracking import TrackedOrder
 from api.replay import checkout_stream, promise_body
+from api.services.otif import outcomes
+from api.services.plan_jobs import scenario_for_plan
 from api.settings import Settings
-from api.tracking_models import TrackedOrder
 from optimizer.check import check_plan
 from optimizer.io import load_scenario
 from optimizer.live.report import summary
 from optimizer.model import Scenario
-from optimizer.travel import GreatCircle, Profile
+from optimizer.travel import Profile, travel_of
 
 CHECKOUT_KEY = "simulate-checkout-" + "c" * 24
 PLANNER_KEY = "simulate-planner-" + "p" * 24
@@ -175,7 +175,7 @@ class _Day:
         self.scenario: Scenario = self.state.scenario
         self.past_offered = 0  # options dated before the instant asked: must stay 0
         self.refusals: dict[str, int] = {}  # why checkouts did not confirm
-        self.travel = GreatCircle()
+        self.travel = travel_of(self.scenario)
         self.events = 0
         self.failed = 0
         self.failed_pickups = 0  # of them: returns' pickups
@@ -532,7 +532,7 @@ class _Day:
         }
 
     def _carried_in(self) -> set[str]:
-        from api.checkout_models import DayOrder
+        from api.models.checkout import DayOrder
 
         with self.state.db.transaction(write=False) as s:
             return set(

@@ -12,7 +12,8 @@ vehicle routing problem with time windows: minimizing route duration"):
 
 Inserting a stop ``x`` between points ``g`` and ``g + 1`` is then feasible in O(1):
 ``max(slot start, departure_g + t(g, x)) <= slot end`` and
-``start_x + service_x + t(x, g + 1) <= latest_{g + 1}``, plus capacity and range.
+``start_x + service_x + t(x, g + 1) <= latest_{g + 1}``, plus capacity, range and the
+type's ``max_stops``.
 All insertion positions of all vehicles are kept as flat numpy arrays ("gaps"), so a
 checkout question is a handful of vectorised operations.
 """
@@ -290,6 +291,7 @@ class LiveRoutes:
         room = (per_vehicle["load_kg"] + weight_kg <= per_vehicle["capacity_kg"] + 1e-9) & (
             per_vehicle["load_l"] + volume_l <= per_vehicle["capacity_l"] + 1e-9
         )
+        room &= per_vehicle["stops_left"] > 0  # a tour at its type's max_stops takes no more
         mask = (allowed_vehicles & room)[g["vehicle"]] if len(g["vehicle"]) else np.zeros(0, bool)
         # Vehicles leave no earlier than now (e.g. once the order is picked): a route
         # that must leave before that is closed, the others' departures shift.
@@ -404,13 +406,17 @@ class LiveRoutes:
             "load_l": np.array([v.load_l for v in vehicles]),
             "capacity_kg": np.array([t.capacity_kg for t in vt]),
             "capacity_l": np.array([t.capacity_l for t in vt]),
-            "per_m_eur": np.array([t.cost_per_km_eur / 1000 for t in vt]),
-            "per_s_eur": np.array([t.cost_per_hour_eur / 3600 for t in vt]),
-            "co2_per_m_g": np.array([t.co2_g_per_km / 1000 for t in vt]),
+            "per_m_eur": np.array([t.cost_per_m_eur for t in vt]),
+            "per_s_eur": np.array([t.cost_per_s_eur for t in vt]),
+            "co2_per_m_g": np.array([t.co2_g_per_m for t in vt]),
             "fixed_eur": np.array([0.0 if v.stops else t.fixed_cost_eur
                                    for t, v in zip(vt, vehicles, strict=True)]),
-            "range_left_m": np.array([t.range_km * 1000 - v.distance_m
+            "range_left_m": np.array([t.range_m - v.distance_m
                                       for t, v in zip(vt, vehicles, strict=True)]),
+            # A vehicle's stops are one tour here: a type's max_stops caps them all.
+            "stops_left": np.array([len(v.stops) + 1 if t.max_stops is None
+                                    else t.max_stops - len(v.stops)
+                                    for t, v in zip(vt, vehicles, strict=True)]),
         }  # fmt: skip
         g["per_vehicle"] = arrays
         return arrays

@@ -178,7 +178,7 @@ def later_day(tmp_path, day: str):
 def test_eco_of_tomorrow_goes_into_tomorrows_plan_not_todays(ready, tmp_path):
     from datetime import date
 
-    from api.plans import scenario_for_plan
+    from api.services.plan_jobs import scenario_for_plan
 
     body = promise(ready).json()
     later = [o for o in body["options"] if o["service_date"] == "2026-11-25"]

@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-import api.plans
+import api.services.plan_jobs
 from api.app import create_app
 from data.generator import generate, write
 from optimizer.io import Problem, ScenarioError
@@ -127,7 +127,7 @@ def test_a_scenario_that_fails_to_load_when_the_job_runs_fails_the_job_with_ever
     def broken(app_state, scenario_dir):
         raise ScenarioError(scenario_dir, problems)
 
-    monkeypatch.setattr(api.plans, "scenario_for_plan", broken)
+    monkeypatch.setattr(api.services.plan_jobs, "scenario_for_plan", broken)
     job = wait_for(client, submit(client, scenario=str(small_day))["id"])
     assert job["status"] == "failed" and job["plan"] is None
     assert "orders.csv, line 3, column lat: expected a number" in job["error"]

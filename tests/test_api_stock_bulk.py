@@ -10,8 +10,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from api import checkout_service
-from api.checkout_models import DayState, StockLevel
+from api.models.checkout import DayState, StockLevel
+from api.services.checkout import stock as checkout_stock
 from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, keyed, service_fixture
 
 client = service_fixture(quick_start=True)
@@ -90,7 +90,7 @@ def test_a_100000_row_count_does_not_stall_a_concurrent_hold(ready):
 
 
 def test_a_count_is_applied_batch_by_batch_each_with_its_version(ready, monkeypatch):
-    monkeypatch.setattr(checkout_service, "STOCK_BATCH_ROWS", 50)
+    monkeypatch.setattr(checkout_stock, "STOCK_BATCH_ROWS", 50)
     rows = _count(ready, 320)  # 320 distinct pairs at most: 7 batches
     distinct = len({(r["node_id"], r["sku"]) for r in rows})
     with ready.app.state.db.transaction(write=False) as s:

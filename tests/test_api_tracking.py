@@ -431,9 +431,9 @@ def test_a_picked_up_pickup_is_a_stop_served_for_the_replan_and_not_an_order_for
     service, pickup_day
 ):
     from api.models import PlanJob
-    from api.otif import tracked
-    from api.replan import live_state
-    from api.tracking_state import Day
+    from api.services.otif import tracked
+    from api.services.replan import live_state
+    from api.services.tracking_state import Day
 
     day = pickup_day
     post(service, day, "dep", "departed", "09:00")

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from api.checkout_models import SlotCapacity
-from api.checkout_service import CheckoutError, CheckoutService
 from api.db import Database
+from api.models.checkout import SlotCapacity
+from api.services.checkout import CheckoutError, CheckoutService
 from optimizer.check import check_plan
 from optimizer.io.plan_files import plan_to_dict
 from optimizer.kpis import plan_kpis

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from api.checkout_models import DayOrder, VehicleRoute
 from api.clock import ManualClock, OffsetClock, SystemClock, clock_from_setting
-from api.plans import scenario_for_plan
+from api.models.checkout import DayOrder, VehicleRoute
+from api.services.plan_jobs import scenario_for_plan
 from data.generator import generate, write
 from optimizer.io import load_scenario
 from optimizer.model import on_day
@@ -235,7 +235,7 @@ def test_the_stock_counted_by_put_is_the_stock_plans_read(service):
 
 
 def _day_plan(state) -> str:
-    from api.checkout_models import DayState
+    from api.models.checkout import DayState
 
     with state.db.transaction(write=False) as s:
         return s.get(DayState, 1).plan_json
@@ -286,7 +286,7 @@ def test_simulated_days_roll_with_checkouts_confirmed_and_every_version_checked(
 
 
 def test_a_hold_left_open_at_midnight_gives_its_later_days_place_back(service):
-    from api.checkout_models import SlotCapacity
+    from api.models.checkout import SlotCapacity
 
     body = ready_on(service, DAY)
     state = service.app.state

@@ -9,12 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from optimizer import planning
 from optimizer.check import check_plan
 from optimizer.io.plan_files import plan_to_dict, to_json
 from optimizer.kpis import plan_kpis
 from optimizer.model import FleetEntry, OrderLine, Return, ReturnKind, UnassignedCode
-from optimizer.planning import PlanParams, _with_parcels, build_node_problem, plan_day
+from optimizer.planning import PlanParams, build_node_problem, plan_day
+from optimizer.planning import joint as joint_mode
+from optimizer.planning.parcels import _with_parcels
 from optimizer.sourcing import GreedySourcing
 from optimizer.travel import GreatCircle
 from tests.factory import H, order, scenario
@@ -82,10 +83,10 @@ def where(document, key):
 def test_an_exchange_is_one_visit_on_one_vehicle_with_the_load_walked(engine, joint, monkeypatch):
     if joint:  # STORE could ship the orders too, and the joint routes are taken
         sc = exchange_day(stock={(n, s): 20 for n in ("HUB", "STORE") for s in ("TV", "BOOK")})
-        monkeypatch.setattr(planning, "_better", lambda *_: True)
+        monkeypatch.setattr(joint_mode, "_better", lambda *_: True)
         adopted = []
-        adopt = planning._adopt_joint
-        monkeypatch.setattr(planning, "_adopt_joint", lambda *a: adopted.append(1) or adopt(*a))
+        adopt = joint_mode._adopt_joint
+        monkeypatch.setattr(joint_mode, "_adopt_joint", lambda *a: adopted.append(1) or adopt(*a))
     else:
         sc = exchange_day()
     plan, document = planned(sc, engine, joint)

@@ -76,7 +76,7 @@ def _under(module: str, prefixes: tuple[str, ...]) -> bool:
 
 def _package(module: str) -> str:
     """``optimizer.planning`` for ``optimizer.planning``; ``optimizer.check`` for
-    ``optimizer.check.read``; ``api`` for ``api.plans``: the unit a rule calls a package."""
+    ``optimizer.check.read``; ``api`` for ``api.routes.plans``: the unit a rule calls a package."""
     parts = module.split(".")
     return ".".join(parts[:2]) if parts[0] == "optimizer" else parts[0]
 
@@ -141,6 +141,22 @@ def package_cycles() -> set[str]:
     }
 
 
+def routes_outside_their_layer() -> set[str]:
+    """What ``api/routes/*`` import of the project (and of SQLAlchemy) beyond
+    :data:`ROUTES_MAY_IMPORT` and the core's public surface, ``optimizer`` itself."""
+    return {
+        f"{imp.importer} -> {imp.target}"
+        for imp in all_imports()
+        if _under(imp.importer, ("api.routes",))
+        and _under(imp.target, ("api", "optimizer", "cli", "data", "sqlalchemy"))
+        and not _under(imp.target, ROUTES_MAY_IMPORT)
+        and imp.target != "optimizer"
+    }
+
+
+# What a route may import of the service: the template's layers below the routes.
+ROUTES_MAY_IMPORT = ("api.deps", "api.errors", "api.schemas", "api.services", "api.auth")
+
 SOLVER_PACKAGES = tuple(
     f"optimizer.{p}"
     for p in (
@@ -182,6 +198,11 @@ CONTRACT: dict[str, Callable[[], set[str]]] = {
     "no private name across packages": private_names_across_packages,
     # 6. No import cycle between optimizer's packages.
     "no cycle between packages": package_cycles,
+    # 7. The API's routes translate HTTP only: they import api.{deps,errors,schemas,
+    #    services,auth} and the core's public surface (``from optimizer import ...``).
+    "api routes import only deps, errors, schemas, services, auth and optimizer": (
+        routes_outside_their_layer
+    ),
 }
 
 # What the code breaks today, each with the step of issue 14 that removes it.

@@ -263,6 +263,15 @@ def test_tours_reloads_and_breaks_load_with_their_defaults(tmp_path):
     assert rules.break_over_s == 6 * 3600  # absent: French labour law's 6 h
 
 
+def test_stops_per_tour_load_and_default_to_no_limit(tmp_path):
+    files = minimal_files()
+    files["vehicle_types.csv"][0] |= {"max_stops": "12"}
+    files["vehicle_types.csv"][1] |= {"max_stops": ""}
+    scenario = load_scenario(write_scenario(tmp_path / "day", files))
+    assert scenario.vehicle_types["VAN"].max_stops == 12
+    assert scenario.vehicle_types["BIKE"].max_stops is None  # empty: no limit
+
+
 def test_cells_are_stripped_and_blank_lines_ignored(tmp_path):
     files = minimal_files()
     for name, rows in files.items():
@@ -742,6 +751,14 @@ BAD_INPUT = {
     "negative reload time": (
         cell("vehicle_types.csv", 2, "reload_s", "-60"),
         ("vehicle_types.csv", 2, "reload_s", "must be >= 0, got -60"),
+    ),
+    "no stop a tour": (
+        cell("vehicle_types.csv", 3, "max_stops", "0"),
+        ("vehicle_types.csv", 3, "max_stops", "must be >= 1, got 0"),
+    ),
+    "half a stop": (
+        cell("vehicle_types.csv", 2, "max_stops", "2.5"),
+        ("vehicle_types.csv", 2, "max_stops", "expected an integer, got '2.5'"),
     ),
     "break length in hours": (
         setting("break_duration_min", value="0.5h"),

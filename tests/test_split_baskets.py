@@ -10,7 +10,8 @@ from optimizer.check import check_plan
 from optimizer.io.plan_files import plan_from_dict, plan_to_dict, to_json
 from optimizer.kpis import plan_kpis
 from optimizer.model import FleetEntry, Node, NodeKind, Service, Unassigned, UnassignedCode
-from optimizer.planning import PlanParams, _whole_orders, plan_day
+from optimizer.planning import PlanParams, plan_day
+from optimizer.planning.parcels import _whole_orders
 from optimizer.sourcing import GreedySourcing, SourcingParams
 from optimizer.sourcing.split import split_candidates
 from optimizer.travel import GreatCircle
@@ -268,7 +269,7 @@ def test_when_routing_leaves_a_parcel_out_the_order_is_unassigned_whole(monkeypa
     """The STORE parcel of A is left out by every routing round (as if the store's bike
     were full): A is unassigned with that reason, its HUB parcel comes off its route and
     its stock goes back; B, on the same HUB routes, is still delivered."""
-    import optimizer.planning as planning
+    import optimizer.planning.day as planning  # plan_day's steps look the solver up here
 
     solve = planning._solve_batches
 
@@ -337,7 +338,7 @@ def test_random_days_with_stock_spread_over_nodes_pass_the_checker_and_lose_noth
 def test_taking_a_held_back_parcel_off_a_route_keeps_its_tours_and_break_in_place():
     from types import SimpleNamespace
 
-    from optimizer.planning import _without
+    from optimizer.planning.parcels import _without
     from optimizer.routing import RouteResult, RoutingResult
     from optimizer.routing.problem import BreakResult
 

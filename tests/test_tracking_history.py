@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 from typer.testing import CliRunner
 
-from api.otif import tracked
+from api.services.otif import tracked
 from data.generator import generate, write
 from optimizer.io import load_scenario
 from optimizer.io.plan_files import plan_to_dict

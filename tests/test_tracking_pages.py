@@ -134,7 +134,7 @@ def test_the_tracking_page_keeps_a_failed_attempt_after_a_replan(browser, server
     naming it in ``replan.replan_of``); H is delivered on the new version: the page shows
     the failed attempt and the delivery."""
     from api.models import PlanJob
-    from api.plan_versions import replan_message
+    from api.services.plan_versions import replan_message
 
     app, at, other = server["app"], server["at"], server["other"]
     scenario_dir = app.state.settings.scenario
@@ -187,7 +187,7 @@ def test_the_tracking_page_with_an_expired_token_says_it_expired(browser, server
     from types import SimpleNamespace
 
     from api.clock import ManualClock
-    from api.tracking_service import TrackingService
+    from api.services.tracking import TrackingService
 
     state = server["app"].state
     long_ago = SimpleNamespace(

@@ -16,7 +16,7 @@ import pytest
 from api.app import create_app
 from api.clock import ManualClock
 from api.log_redaction import RedactTokens, redact
-from api.tracking_service import TrackingService
+from api.services.tracking import TrackingService
 from tests.api_support import (
     CHECKOUT_KEY,
     SAMPLE_MORNING,

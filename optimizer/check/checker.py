@@ -16,6 +16,7 @@ from optimizer.check.records import _Context
 from optimizer.check.report import CODES, CheckReport, Violation
 from optimizer.check.returns import _check_restock, _check_returns
 from optimizer.check.stock import _check_picking, _check_stock
+from optimizer.check.stops import _check_max_stops
 from optimizer.check.vehicles import (
     _check_range,
     _check_shifts,
@@ -24,7 +25,7 @@ from optimizer.check.vehicles import (
 )
 from optimizer.check.walk import _walk_routes
 from optimizer.model import Scenario, with_order_changes
-from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel import TravelProvider, travel_of
 
 __all__ = ["CODES", "CheckReport", "Violation", "check_plan"]
 
@@ -39,10 +40,11 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
     plan
         ``plan.json`` as parsed JSON; anything else is reported, never raised on.
     travel
-        The travel model to drive the routes with (default: :class:`GreatCircle`); use
-        the one the plan was made with.
+        The travel model to drive the routes with (default: the one the scenario names,
+        :func:`optimizer.travel.travel_of`: its street network, or great-circle with its
+        detour factors); use the one the plan was made with.
     """
-    ctx = _Context(scenario, travel if travel is not None else GreatCircle())
+    ctx = _Context(scenario, travel if travel is not None else travel_of(scenario))
     if isinstance(plan, dict) and plan.get("order_changes") is not None:
         changes = _read_order_changes(ctx, plan)
         ctx.scenario = with_order_changes(scenario, changes)
@@ -61,6 +63,7 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
         _check_capacity,
         _check_reported_loads,
         _check_trips,
+        _check_max_stops,
         _walk_routes,
         _check_range,
         _check_breaks,

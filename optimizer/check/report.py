@@ -30,6 +30,7 @@ CODES: dict[str, str] = {
     "vehicle_mismatch": "a route's node, vehicle type or mode is not its vehicle's",
     "vehicle_overlap": "a vehicle starts a tour before its previous tour is back",
     "too_many_trips": "a vehicle drives more tours than its type's max_trips",
+    "too_many_stops": "a tour makes more stops than its vehicle type's max_stops",
     "reload_too_short": "a later tour leaves its node before the reload time has passed",
     "break_missing": "a working day longer than the break threshold has no break",
     "break_too_short": "a break is shorter than the break duration",

@@ -52,7 +52,7 @@ class _FleetFiles(_Files):
         positive = ("capacity_kg", "capacity_l", "range_km", "speed_kmh")
         non_negative = ("fixed_cost_eur", "cost_per_km_eur", "cost_per_hour_eur", "co2_g_per_km")
         columns = ("vehicle_type_id", "mode", *positive, *non_negative)
-        optional = ("zero_emission", "max_trips", "reload_s")
+        optional = ("zero_emission", "max_trips", "reload_s", "max_stops")
         table = self.table("vehicle_types.csv", columns, optional, self.vehicle_type_ids)
         types: dict[str, VehicleType] = {}
         for row in table:
@@ -67,6 +67,8 @@ class _FleetFiles(_Files):
                 # Empty (or absent): the mode's default (see VehicleType).
                 max_trips=row.integer("max_trips", min=1) if row.cells.get("max_trips") else None,
                 reload_s=row.integer("reload_s", min=0) if row.cells.get("reload_s") else None,
+                # Empty (or absent): no limit on the stops of a tour.
+                max_stops=row.integer("max_stops", min=1) if row.cells.get("max_stops") else None,
             )
             if vehicle_type is not None:
                 types[vehicle_type.vehicle_type_id] = vehicle_type

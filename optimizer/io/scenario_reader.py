@@ -44,6 +44,7 @@ from optimizer.io.scenario_settings import (
     ZONES_FILES,
     _SettingsFiles,
 )
+from optimizer.io.scenario_travel import road_travel, snap_warnings
 from optimizer.io.tables import (
     MAX_NUMBER,
     MISSING_COORDINATES,
@@ -159,7 +160,7 @@ class _ScenarioReader(_SettingsFiles, _FleetFiles, _OrderFiles):
         returns = self.returns(orders)
         if self.problems:
             raise ScenarioError(path, self.problems)
-        return Scenario(
+        scenario = Scenario(
             settings,
             nodes,
             vehicle_types,
@@ -172,6 +173,19 @@ class _ScenarioReader(_SettingsFiles, _FleetFiles, _OrderFiles):
             places,
             returns,
         )
+        return self.on_streets(scenario, path)
+
+    def on_streets(self, scenario: Scenario, path: str | Path) -> Scenario:
+        """The scenario with its street network, when it plans on roads, and the
+        warnings for addresses far from it (:mod:`optimizer.io.scenario_travel`)."""
+        travel = road_travel(scenario, self.folder, self.problems)
+        if self.problems:
+            raise ScenarioError(path, self.problems)
+        if travel is None:
+            return scenario
+        scenario.road_travel = travel
+        scenario.warnings.extend(snap_warnings(scenario, travel))
+        return scenario
 
     def read_text(self, file: str) -> str | None:
         """The file's text; None (with a problem) when it is missing, unreadable, not

@@ -47,6 +47,8 @@ from optimizer.model.scenario import (
     ServiceSettings,
     Settings,
     TransferSettings,
+    TravelKind,
+    TravelSettings,
     Zone,
     ZoneRule,
 )
@@ -111,15 +113,15 @@ def _timezone_value(value: object) -> str:
 
 
 def _number_value(
-    low: float, strict: bool = False, integer: bool = False
+    low: float, strict: bool = False, integer: bool = False, high: float | None = None
 ) -> Callable[[object], Any]:
     kinds = int if integer else (int, float)
-    expected = f"{'an integer' if integer else 'a number'} {_bounds(low, None, strict)}"
+    expected = f"{'an integer' if integer else 'a number'} {_bounds(low, high, strict)}"
 
     def parse(value: object) -> Any:
         if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
             raise _Invalid(f"expected {expected}, got {_show(value)}")
-        return _capped(_in_range(value, str(value), low, None, strict), str(value))
+        return _capped(_in_range(value, str(value), low, high, strict), str(value))
 
     return parse
 
@@ -304,6 +306,7 @@ class _SettingsFiles(_Files):
                 ("split_penalty_eur",), _number_value(0), default=Settings.split_penalty_eur
             ),
             transfer=self._transfers(doc),
+            travel=self._travel(doc),
             **self._breaks(doc),
         )
         return settings if len(self.problems) == start else None
@@ -400,6 +403,53 @@ class _SettingsFiles(_Files):
         if any(v is None for v in values.values()):
             return default  # the problems are recorded
         return TransferSettings(**values)
+
+    def _travel(self, doc: _Yaml) -> TravelSettings:
+        """The optional ``travel`` block: ``provider`` (great_circle, the default, or
+        road), ``osm`` (road: the OpenStreetMap extract, relative to the folder) and
+        ``detour_factor`` (great_circle: per mode, each >= 1). Defaults where absent."""
+        raw = doc.get(("travel",), _mapping_value, default={})
+        if not raw:
+            return TravelSettings()
+        path = ("travel",)
+        for key in raw:
+            if key not in ("provider", "osm", "detour_factor"):
+                doc.problem(path + (str(key),), "unknown key (provider, osm, detour_factor)")
+        provider = doc.get(
+            path + ("provider",),
+            lambda v: _enum(v, TravelKind, "travel provider"),
+            default=TravelKind.GREAT_CIRCLE,
+        )
+        osm = doc.get(path + ("osm",), _text_value, default="") or None
+        factors = self._detour_factors(doc, path + ("detour_factor",))
+        if provider is TravelKind.ROAD and osm is None:
+            doc.problem(path + ("osm",), "missing key: the road provider needs an extract")
+            return TravelSettings()
+        if provider is TravelKind.GREAT_CIRCLE and osm is not None:
+            doc.problem(path + ("osm",), "only the road provider reads an extract")
+        if provider is TravelKind.ROAD and factors:
+            doc.problem(path + ("detour_factor",), "only the great_circle provider has "
+                        "detour factors (the road network has real streets)")  # fmt: skip
+        if provider is None or factors is None:
+            return TravelSettings()
+        if provider is TravelKind.ROAD and osm is not None and not (self.folder / osm).is_file():
+            doc.problem(path + ("osm",), f"file not found: {osm} (relative to the folder)")
+            return TravelSettings()
+        osm_file = osm if provider is TravelKind.ROAD else None
+        return TravelSettings(provider, osm_file, factors if osm_file is None else {})
+
+    def _detour_factors(self, doc: _Yaml, path: tuple[str, ...]) -> dict[Mode, float] | None:
+        raw = doc.get(path, _mapping_value, default={})
+        factors: dict[Mode, float] = {}
+        for key in raw:
+            mode = doc.parse(path + (str(key),), key, lambda k: _enum(k, Mode, "mode"))
+            # Below 1 the way would be shorter than the straight line; above 3 it is
+            # no longer a detour but a different trip (urban circuity is 1.2-1.4).
+            factor = doc.get(path + (str(key),), _number_value(1, high=3))
+            if mode is None or factor is None:
+                return None
+            factors[mode] = float(factor)
+        return factors
 
     def zones(self) -> list[Zone]:
         """The zones of the folder's one zones file (none: no zones)."""

@@ -32,10 +32,13 @@ from optimizer.model.scenario import (
     Settings,
     Sku,
     TransferSettings,
+    TravelKind,
+    TravelSettings,
     Vehicle,
     VehicleType,
     Zone,
     ZoneRule,
+    grams,
     on_day,
 )
 
@@ -63,6 +66,8 @@ __all__ = [
     "ServiceSettings",
     "Settings",
     "TransferSettings",
+    "TravelKind",
+    "TravelSettings",
     "Sku",
     "Stop",
     "Unassigned",
@@ -72,6 +77,7 @@ __all__ = [
     "Zone",
     "ZoneRule",
     "changed_order",
+    "grams",
     "parcel_view",
     "with_order_changes",
 ]

@@ -8,10 +8,12 @@ the edges. Every quantity carries its unit in its name.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -84,6 +86,13 @@ DEFAULT_MAX_TRIPS = {Mode.VAN: 1, Mode.CARGO_BIKE: 1, Mode.CARGO_TRIKE: 1}
 DEFAULT_RELOAD_S = 600
 
 
+def grams(kg: float, floor: bool = False) -> int:
+    """``kg`` in whole grams (or litres in millilitres), as the engines' integer loads:
+    a demand rounds up and a capacity (``floor``) down, so a plan that fits in grams also
+    fits in kilograms."""
+    return int(math.floor(kg * 1000 + 1e-6)) if floor else int(math.ceil(kg * 1000 - 1e-6))
+
+
 @dataclass(frozen=True)
 class VehicleType:
     vehicle_type_id: str
@@ -102,6 +111,9 @@ class VehicleType:
     # DEFAULT_RELOAD_S). The range stays one battery for the whole shift: no swap.
     max_trips: int | None = None
     reload_s: int | None = None
+    # Stops a tour may make at most (a driver's round, a bike's parcel rack); None: no
+    # limit. An exchange's delivery and pickup, one visit, are one stop.
+    max_stops: int | None = None
 
     def __post_init__(self):
         if self.max_trips is None:
@@ -112,6 +124,39 @@ class VehicleType:
             raise ValueError("max_trips < 1 not understood.")
         if self.reload_s < 0:
             raise ValueError("reload_s < 0 not understood.")
+        if self.max_stops is not None and self.max_stops < 1:
+            raise ValueError("max_stops < 1 not understood.")
+
+    # -- unit views: the figures in the solver's units, so no caller converts by hand --
+
+    @property
+    def range_m(self) -> float:
+        """The range in metres (one battery for the whole shift)."""
+        return self.range_km * 1000
+
+    @property
+    def cost_per_m_eur(self) -> float:
+        return self.cost_per_km_eur / 1000
+
+    @property
+    def cost_per_s_eur(self) -> float:
+        """Paid from leaving the node to coming back."""
+        return self.cost_per_hour_eur / 3600
+
+    @property
+    def co2_g_per_m(self) -> float:
+        return self.co2_g_per_km / 1000
+
+    @property
+    def capacity_g(self) -> int:
+        """The capacity in whole grams, rounded down (the engines' integer loads: a
+        plan that fits in grams also fits in kilograms, see :func:`grams`)."""
+        return grams(self.capacity_kg, floor=True)
+
+    @property
+    def capacity_ml(self) -> int:
+        """The capacity in whole millilitres, rounded down."""
+        return grams(self.capacity_l, floor=True)
 
     def may_serve(self, service: Service, zones: list[Zone]) -> bool:
         """Service and zone rules: click & collect is never delivered, green goes by bike
@@ -298,6 +343,36 @@ class ServiceSettings:
     slot_length_min: int
 
 
+class TravelKind(StrEnum):
+    """Which travel model the day is planned on (``scenario.yaml``'s ``travel.provider``)."""
+
+    GREAT_CIRCLE = "great_circle"  # crow-fly x a detour factor per mode (the default)
+    ROAD = "road"  # the OpenStreetMap street network of ``travel.osm`` (one per mode)
+
+
+@dataclass(frozen=True)
+class TravelSettings:
+    """The travel model of the day (``scenario.yaml``, ``travel:``).
+
+    ``provider`` great_circle (the default) uses ``detour_factor`` per mode, where given
+    (else :data:`optimizer.travel.great_circle.DETOUR_FACTOR`); road plans on the streets
+    of the OpenStreetMap extract ``osm_file`` (a path relative to the scenario folder).
+    The provider itself is built by the reader (:attr:`Scenario.road_travel`) and chosen
+    by :func:`optimizer.travel.travel_of`.
+    """
+
+    provider: TravelKind = TravelKind.GREAT_CIRCLE
+    osm_file: str | None = None
+    detour_factor: dict[Mode, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.provider is TravelKind.ROAD and not self.osm_file:
+            raise ValueError("travel provider road needs osm_file.")
+        for mode, factor in self.detour_factor.items():
+            if factor < 1.0:
+                raise ValueError(f"detour factor {factor} for {mode} < 1 not understood.")
+
+
 @dataclass(frozen=True)
 class TransferSettings:
     """The retailer's store replenishment shuttle, which also carries click & collect
@@ -341,6 +416,7 @@ class Settings:
     # second doorstep visit to wait for, and more "where is the rest?" contacts).
     split_penalty_eur: float = 4.0
     transfer: TransferSettings = field(default_factory=TransferSettings)
+    travel: TravelSettings = field(default_factory=TravelSettings)
     # Drivers' and riders' break: a working day (first departure to last return) longer
     # than break_over_s has a break of break_duration_s, with no more than
     # max_work_before_break_s of work before it or after it. French labour law
@@ -396,6 +472,14 @@ class Scenario:
     inbound: list[Inbound] = field(default_factory=list)
     places: dict[str, Place] = field(default_factory=dict)  # by postcode
     returns: list[Return] = field(default_factory=list)  # pickups (returns.csv)
+    # The street-network provider (an optimizer.travel.road.RoadTravel) when
+    # settings.travel.provider is road, built by the reader from the extract; None for
+    # great-circle travel. Typed loosely: the model does not import the travel package
+    # (which imports the model). Use optimizer.travel.travel_of(scenario).
+    road_travel: Any = field(default=None, repr=False, compare=False)
+    # What the reader noticed and accepted, for the planner to read (an address snapped
+    # far from the street network, say), one sentence each naming the order.
+    warnings: list[str] = field(default_factory=list, compare=False)
 
     @cached_property
     def vehicles(self) -> list[Vehicle]:

@@ -2,6 +2,7 @@
 
 from optimizer.routing.ortools_engine import OrToolsEngine
 from optimizer.routing.problem import (
+    NO_STOP_LIMIT,
     BreakResult,
     RouteResult,
     RoutingEngine,
@@ -15,6 +16,7 @@ ENGINES = {"ortools": OrToolsEngine, "pyvrp": PyVrpEngine}
 __all__ = [
     "BreakResult",
     "ENGINES",
+    "NO_STOP_LIMIT",
     "OrToolsEngine",
     "RouteResult",
     "RoutingEngine",

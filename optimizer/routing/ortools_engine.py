@@ -1,4 +1,5 @@
-"""OR-Tools routing engine: capacities, time windows, range, per-vehicle costs.
+"""OR-Tools routing engine: capacities, time windows, range, stops per tour, per-vehicle
+costs.
 
 Every figure is integer inside OR-Tools: costs are scaled by ``COST_SCALE`` units per
 euro. Matrices go in with ``RegisterTransitMatrix`` (no Python callback per arc), so
@@ -92,33 +93,52 @@ class _Model:
         starts = [depot_node[int(loc)] for loc in p.vehicle_start_location]
         ends = [depot_node[int(loc)] for loc in p.end_location]
         node_location = np.concatenate([depots, p.stop_location]).astype(np.int64)
-        service_s = np.concatenate([np.zeros(len(depots), np.int64), p.stop_service_s])
-
         self.manager = pywrapcp.RoutingIndexManager(
             len(node_location), p.num_vehicles, starts, ends
         )
-        self.routing = routing = pywrapcp.RoutingModel(self.manager)
-        grid = np.ix_(node_location, node_location)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self.grid = np.ix_(node_location, node_location)
+        self._profiles()
+        self._arc_costs()
+        self._distance_and_time()
+        self._loads()
+        self._stop_counts()
+        self._shifts()
+        self._stops()
 
-        distance_cb, time_cb, cost_cb = {}, {}, {}
+    def _profiles(self) -> None:
+        """Distance and travel-time (the drive plus the service at the node left) transit
+        matrices per travel profile."""
+        p, routing = self.problem, self.routing
+        service_s = np.concatenate([np.zeros(self.num_depots, np.int64), p.stop_service_s])
+        self.distance_cb, self.time_cb = {}, {}
         for prof in sorted(set(int(x) for x in p.vehicle_profile)):
-            distance = p.distance_m[prof][grid]
-            distance_cb[prof] = routing.RegisterTransitMatrix(distance.tolist())
-            travel = p.duration_s[prof][grid] + service_s[:, None]
-            time_cb[prof] = routing.RegisterTransitMatrix(travel.tolist())
+            distance = p.distance_m[prof][self.grid]
+            self.distance_cb[prof] = routing.RegisterTransitMatrix(distance.tolist())
+            travel = p.duration_s[prof][self.grid] + service_s[:, None]
+            self.time_cb[prof] = routing.RegisterTransitMatrix(travel.tolist())
+
+    def _arc_costs(self) -> None:
+        """Each vehicle pays its cost per metre on its profile's distances, and its
+        fixed cost if used."""
+        p, routing = self.problem, self.routing
+        cost_cb = {}
         for v in range(p.num_vehicles):
             prof = int(p.vehicle_profile[v])
             per_m = int(round(p.vehicle_cost_per_m_eur[v] * COST_SCALE))
             key = (prof, per_m)
             if key not in cost_cb:
-                cost = p.distance_m[prof][grid] * per_m
+                cost = p.distance_m[prof][self.grid] * per_m
                 cost_cb[key] = routing.RegisterTransitMatrix(cost.tolist())
             routing.SetArcCostEvaluatorOfVehicle(cost_cb[key], v)
             routing.SetFixedCostOfVehicle(int(round(p.vehicle_fixed_cost_eur[v] * COST_SCALE)), v)
 
+    def _distance_and_time(self) -> None:
+        """The range (a distance dimension) and the clock (a time dimension)."""
+        p, routing = self.problem, self.routing
         profiles = [int(x) for x in p.vehicle_profile]
         routing.AddDimensionWithVehicleTransitAndCapacity(
-            [distance_cb[x] for x in profiles],
+            [self.distance_cb[x] for x in profiles],
             0,
             [int(x) for x in p.vehicle_max_distance_m],
             True,
@@ -126,10 +146,15 @@ class _Model:
         )
         horizon = int(max(p.vehicle_latest_end_s.max(), p.tw_end_s.max())) + 1
         routing.AddDimensionWithVehicleTransitAndCapacity(
-            [time_cb[x] for x in profiles], horizon, [horizon] * p.num_vehicles, False, "time"
+            [self.time_cb[x] for x in profiles], horizon, [horizon] * p.num_vehicles, False, "time"
         )
-        self.time = time_dim = routing.GetDimensionOrDie("time")
-        zeros = np.zeros(len(depots), np.int64)
+        self.time = routing.GetDimensionOrDie("time")
+
+    def _loads(self) -> None:
+        """One load dimension per capacity dimension (and, with pickups, the load on
+        board along the route)."""
+        p, routing = self.problem, self.routing
+        zeros = np.zeros(self.num_depots, np.int64)
         for d in range(p.stop_demand.shape[1]):
             capacity = [int(x) for x in p.vehicle_capacity[:, d]]
             demand = np.concatenate([zeros, p.stop_demand[:, d]])
@@ -150,6 +175,20 @@ class _Model:
                     onboard.CumulVar(routing.Start(v)) == delivered.CumulVar(routing.End(v))
                 )
 
+    def _stop_counts(self) -> None:
+        """A counter dimension: each stop adds 1, a vehicle's tour at most its max_stops
+        (one tour per vehicle here)."""
+        p, routing = self.problem, self.routing
+        if p.vehicle_max_stops is None:
+            return
+        one = np.concatenate([np.zeros(self.num_depots, np.int64), np.ones(p.num_stops, np.int64)])
+        cb = routing.RegisterUnaryTransitVector(one.tolist())
+        limits = [p.max_stops(v) for v in range(p.num_vehicles)]
+        routing.AddDimensionWithVehicleCapacity(cb, 0, limits, True, "stops")
+
+    def _shifts(self) -> None:
+        """Each vehicle's shift, last departure, span for a break, and cost per second."""
+        p, routing, time_dim = self.problem, self.routing, self.time
         for v in range(p.num_vehicles):
             earliest, latest = int(p.vehicle_earliest_start_s[v]), int(p.vehicle_latest_end_s[v])
             leave_by = min(int(p.vehicle_latest_start_s[v]), latest)
@@ -171,10 +210,14 @@ class _Model:
         for v in range(p.num_vehicles):
             routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(v)))
 
+    def _stops(self) -> None:
+        """Each stop's window, the vehicles that may serve it, and its penalty if left
+        out (every stop is optional)."""
+        p, routing = self.problem, self.routing
         all_vehicles = np.arange(p.num_vehicles)
         for i in range(p.num_stops):
             index = self.manager.NodeToIndex(self.num_depots + i)
-            time_dim.CumulVar(index).SetRange(int(p.tw_start_s[i]), int(p.tw_end_s[i]))
+            self.time.CumulVar(index).SetRange(int(p.tw_start_s[i]), int(p.tw_end_s[i]))
             forbidden = all_vehicles[~p.allowed[i]]
             if len(forbidden):
                 routing.VehicleVar(index).RemoveValues([int(x) for x in forbidden])

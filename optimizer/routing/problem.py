@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+NO_STOP_LIMIT = 2**31 - 1  # vehicle_max_stops of a vehicle whose tours have no limit
+
 
 @dataclass(frozen=True)
 class RoutingProblem:
@@ -65,6 +67,9 @@ class RoutingProblem:
     # point of the tour the load (deliveries still to drop + pickups boarded) stays
     # within capacity. None: no pickups.
     stop_pickup: np.ndarray | None = None  # (S, D) int
+    # Stops a tour of vehicle v may make at most (an exchange's visit is one stop);
+    # NO_STOP_LIMIT for a vehicle without a limit, None: no vehicle has one.
+    vehicle_max_stops: np.ndarray | None = None  # (V,) int >= 1
 
     @property
     def pickup(self) -> np.ndarray:
@@ -109,6 +114,12 @@ class RoutingProblem:
     def reload_s(self, v: int) -> int:
         return 0 if self.vehicle_reload_s is None else int(self.vehicle_reload_s[v])
 
+    def max_stops(self, v: int) -> int:
+        """Stops a tour of vehicle v may make at most (all of them without a limit)."""
+        if self.vehicle_max_stops is None:
+            return max(1, self.num_stops)
+        return min(int(self.vehicle_max_stops[v]), max(1, self.num_stops))
+
     def may_need_break(self, v: int) -> bool:
         """Whether vehicle v's shift is long enough for its work to need a break."""
         shift_s = int(self.vehicle_latest_end_s[v]) - int(self.vehicle_earliest_start_s[v])
@@ -147,7 +158,7 @@ class RoutingProblem:
             raise ValueError("a vehicle that ends elsewhere than it starts drives one tour.")
         if len(self.distance_m) != len(self.duration_s):
             raise ValueError("distance_m and duration_s have different profile counts.")
-        for name in ("vehicle_max_trips", "vehicle_reload_s"):
+        for name in ("vehicle_max_trips", "vehicle_reload_s", "vehicle_max_stops"):
             value = getattr(self, name)
             if value is not None and len(value) != v:
                 raise ValueError(f"{name} has {len(value)} entries, not {v}.")
@@ -155,6 +166,8 @@ class RoutingProblem:
             raise ValueError("vehicle_max_trips < 1 not understood.")
         if self.vehicle_reload_s is not None and np.any(self.vehicle_reload_s < 0):
             raise ValueError("vehicle_reload_s < 0 not understood.")
+        if self.vehicle_max_stops is not None and np.any(self.vehicle_max_stops < 1):
+            raise ValueError("vehicle_max_stops < 1 not understood.")
         if min(self.break_s, self.max_work_before_break_s, self.break_over_s) < 0:
             raise ValueError("break_s, max_work_before_break_s, break_over_s < 0 not understood.")
         if self.break_s > 0 and self.max_work_before_break_s <= 0:

@@ -18,6 +18,10 @@ PyVRP has no breaks: a vehicle whose shift is long enough to need one gets a rou
 duration at most its shift less the break (and twice the work allowed between breaks),
 and the schedule places the break in the route afterwards, dropping a stop if it cannot.
 
+PyVRP has no stop limit either: a problem with ``vehicle_max_stops`` gets one more load
+dimension in which every client weighs 1 and a vehicle carries its max_stops; a reload
+empties it, so the limit holds per tour.
+
 Costs are integers in PyVRP: ``COST_SCALE`` units per euro, as in the OR-Tools engine.
 Loads stay in the problem's grams and millilitres. PyVRP penalises a violation per
 unit (second of lateness, gram of overload, metre over range) with a weight it adapts
@@ -194,46 +198,81 @@ class _Model:
 
     def __init__(self, problem: RoutingProblem):
         self.problem = p = problem
-        servable = p.allowed.any(axis=1)
         usable = p.vehicle_latest_end_s >= p.vehicle_earliest_start_s
-        servable &= p.allowed[:, usable].any(axis=1)
+        servable = p.allowed.any(axis=1) & p.allowed[:, usable].any(axis=1)
         self.clients = [int(i) for i in np.flatnonzero(servable)]  # client c is stop clients[c]
         if not self.clients:
             return
-        depots = np.unique(
+        self.usable = [int(v) for v in np.flatnonzero(usable)]
+        # A tour's stops are counted as one more load dimension: each client delivers
+        # 1 and a vehicle's capacity is its max_stops (PyVRP reloads empty it per tour).
+        self.counts_stops = p.vehicle_max_stops is not None
+        self._depots()
+        self._profiles()
+        self._vehicle_types()
+        self._client_args = [self._client(c, i) for c, i in enumerate(self.clients)]
+        self.must_serve = self._must_serve()
+        self.data = pyvrp.ProblemData(
+            locations=[pyvrp.Location(0.0, 0.0) for _ in self.node_location],
+            clients=[pyvrp.Client(**args) for args in self._client_args],
+            depots=[pyvrp.Depot(location=d) for d in range(len(self.depots))]
+            + [
+                # The reload starts by the last departure minus the reload time.
+                pyvrp.Depot(
+                    location=d, tw_late=max(0, leave_by - reload_s), service_duration=reload_s
+                )
+                for (_, reload_s, leave_by), d in self.reload_of.items()
+            ],
+            vehicle_types=self.types,
+            distance_matrices=self.distance,
+            duration_matrices=self.duration,
+        )
+
+    def _depots(self) -> None:
+        """PyVRP's nodes: the depots (distinct start and end locations of usable
+        vehicles), a reload depot per (location, reload time, last departure), then one
+        node per client."""
+        p = self.problem
+        usable = self.usable
+        self.depots = np.unique(
             np.concatenate([p.vehicle_start_location[usable], p.end_location[usable]])
         )
-        depot_of = {int(loc): d for d, loc in enumerate(depots)}
-        # Reload depots: a copy of a depot per (location, reload time, last departure).
-        reload_of: dict[tuple[int, int, int], int] = {}
-        for v in np.flatnonzero(usable):
+        self.depot_of = {int(loc): d for d, loc in enumerate(self.depots)}
+        self.reload_of: dict[tuple[int, int, int], int] = {}
+        for v in usable:
             if p.max_trips(v) > 1:
                 key = (int(p.vehicle_start_location[v]), p.reload_s(v), _leave_by(p, v))
-                reload_of.setdefault(key, len(depots) + len(reload_of))
-        depot_location = np.concatenate([depots, [k[0] for k in reload_of]]).astype(np.int64)
+                self.reload_of.setdefault(key, len(self.depots) + len(self.reload_of))
+        depot_location = np.concatenate([self.depots, [k[0] for k in self.reload_of]])
+        depot_location = depot_location.astype(np.int64)
         node_location = np.concatenate([depot_location, p.stop_location[self.clients]])
-        node_location = node_location.astype(np.int64)
-        grid = np.ix_(node_location, node_location)
-        first_client = len(depot_location)
+        self.node_location = node_location.astype(np.int64)
+        self.first_client = len(depot_location)
 
-        # One PyVRP profile per (travel profile, allowed pattern over the clients).
-        distance, duration = [], []
-        profile_of: dict[tuple[int, bytes], int] = {}
+    def _profiles(self) -> None:
+        """One PyVRP profile per (travel profile, allowed pattern over the clients):
+        PyVRP has no client-vehicle rule, so arcs into a client a vehicle may not serve
+        are prohibitively long in its profile. ``profile_of_vehicle[v]`` is v's."""
+        p = self.problem
+        grid = np.ix_(self.node_location, self.node_location)
         horizon = int(max(p.vehicle_latest_end_s.max(), p.tw_end_s.max()))
-        type_vehicles: dict[_TypeKey, list[int]] = {}
-        longest: dict[int, int] = {}  # longest arc between the nodes, per travel profile
-        longest_arc: dict[int, int] = {}  # the same, per usable vehicle
-        for v in np.flatnonzero(usable):
+        self.distance: list[np.ndarray] = []
+        self.duration: list[np.ndarray] = []
+        self.profile_of_vehicle: dict[int, int] = {}
+        self.longest_arc: dict[int, int] = {}  # longest arc between the nodes, per vehicle
+        profile_of: dict[tuple[int, bytes], int] = {}
+        longest: dict[int, int] = {}  # the same, per travel profile
+        for v in self.usable:
             prof = int(p.vehicle_profile[v])
             if prof not in longest:
                 longest[prof] = int(p.distance_m[prof][grid].max())
-            longest_arc[int(v)] = longest[prof]
+            self.longest_arc[v] = longest[prof]
             pattern = p.allowed[self.clients, v]
             key = (prof, pattern.tobytes())
             if key not in profile_of:
                 dist = p.distance_m[prof][grid].astype(np.int64)
                 dur = p.duration_s[prof][grid].astype(np.int64)
-                forbidden = first_client + np.flatnonzero(~pattern)
+                forbidden = self.first_client + np.flatnonzero(~pattern)
                 if len(forbidden):
                     # Long enough in time to arrive after every window and shift has
                     # closed (infeasible whatever the penalty weights), and in
@@ -244,38 +283,51 @@ class _Model:
                     dur[:, forbidden] = big_dur
                     dist[forbidden, forbidden] = 0
                     dur[forbidden, forbidden] = 0
-                profile_of[key] = len(distance)
-                distance.append(dist)
-                duration.append(dur)
-            earliest = int(p.vehicle_earliest_start_s[v])
-            latest_end = int(p.vehicle_latest_end_s[v])
-            max_duration = None
-            if p.may_need_break(v):
-                # PyVRP has no breaks: the day's span leaves room for one in the shift
-                # (the schedule places it, leaving earlier or coming back later), and
-                # no more work than one break allows.
-                max_duration = max(
-                    0, min(latest_end - earliest - p.break_s, 2 * p.max_work_before_break_s)
-                )
-            trips = p.max_trips(v)
-            loc = int(p.vehicle_start_location[v])
-            type_key = _TypeKey(
-                depot=depot_of[loc],
-                end_depot=depot_of[int(p.end_location[v])],
-                reload_depot=reload_of[loc, p.reload_s(v), _leave_by(p, v)] if trips > 1 else None,
-                max_trips=trips,
-                profile=profile_of[key],
-                capacity=tuple(int(c) for c in p.vehicle_capacity[v]),
-                earliest=earliest,
-                leave_by=max(earliest, min(_leave_by(p, v), latest_end)),
-                latest_end=latest_end,
-                max_duration=max_duration,
-                max_distance=int(p.vehicle_max_distance_m[v]),
-                fixed=_scaled(p.vehicle_fixed_cost_eur[v]),
-                per_m=_scaled(p.vehicle_cost_per_m_eur[v]),
-                per_s=_scaled(p.vehicle_cost_per_s_eur[v]),
+                profile_of[key] = len(self.distance)
+                self.distance.append(dist)
+                self.duration.append(dur)
+            self.profile_of_vehicle[v] = profile_of[key]
+
+    def _type_key(self, v: int) -> _TypeKey:
+        """What PyVRP knows of vehicle v: two vehicles with the same key are one type."""
+        p = self.problem
+        earliest = int(p.vehicle_earliest_start_s[v])
+        latest_end = int(p.vehicle_latest_end_s[v])
+        max_duration = None
+        if p.may_need_break(v):
+            # PyVRP has no breaks: the day's span leaves room for one in the shift
+            # (the schedule places it, leaving earlier or coming back later), and
+            # no more work than one break allows.
+            max_duration = max(
+                0, min(latest_end - earliest - p.break_s, 2 * p.max_work_before_break_s)
             )
-            type_vehicles.setdefault(type_key, []).append(int(v))
+        trips = p.max_trips(v)
+        loc = int(p.vehicle_start_location[v])
+        reload_key = (loc, p.reload_s(v), _leave_by(p, v))
+        return _TypeKey(
+            depot=self.depot_of[loc],
+            end_depot=self.depot_of[int(p.end_location[v])],
+            reload_depot=self.reload_of[reload_key] if trips > 1 else None,
+            max_trips=trips,
+            profile=self.profile_of_vehicle[v],
+            capacity=tuple(int(c) for c in p.vehicle_capacity[v])
+            + ((p.max_stops(v),) if self.counts_stops else ()),
+            earliest=earliest,
+            leave_by=max(earliest, min(_leave_by(p, v), latest_end)),
+            latest_end=latest_end,
+            max_duration=max_duration,
+            max_distance=int(p.vehicle_max_distance_m[v]),
+            fixed=_scaled(p.vehicle_fixed_cost_eur[v]),
+            per_m=_scaled(p.vehicle_cost_per_m_eur[v]),
+            per_s=_scaled(p.vehicle_cost_per_s_eur[v]),
+        )
+
+    def _vehicle_types(self) -> None:
+        """PyVRP's vehicle types: the usable vehicles grouped by :class:`_TypeKey`
+        (``type_vehicles[t]`` are type t's vehicles)."""
+        type_vehicles: dict[_TypeKey, list[int]] = {}
+        for v in self.usable:
+            type_vehicles.setdefault(self._type_key(v), []).append(v)
         self.type_vehicles = list(type_vehicles.values())
         self.types = [
             pyvrp.VehicleType(
@@ -300,51 +352,39 @@ class _Model:
             )
             for k, vehicles in type_vehicles.items()
         ]
-        self._client_args = [
-            dict(
-                location=first_client + c,
-                delivery=[int(x) for x in p.stop_demand[i]],
-                # PyVRP checks the load along the route: a tour leaves with its
-                # deliveries and pickups board (returns).
-                pickup=[int(x) for x in p.pickup[i]],
-                service_duration=int(p.stop_service_s[i]),
-                tw_early=int(p.tw_start_s[i]),
-                tw_late=int(p.tw_end_s[i]),
-                prize=_scaled(p.penalty_eur[i]),
-                required=False,
-            )
-            for c, i in enumerate(self.clients)
-        ]
-        # Clients whose penalty is above the cost of the dearest route any vehicle
-        # could drive (fixed cost, its range or every arc once, its whole shift):
-        # leaving one unserved never pays once it is served.
+
+    def _client(self, c: int, i: int) -> dict:
+        """PyVRP's client ``c``, stop ``i`` of the problem, as keyword arguments."""
+        p = self.problem
+        count = [1] if self.counts_stops else []  # the stop-count dimension
+        return dict(
+            location=self.first_client + c,
+            delivery=[int(x) for x in p.stop_demand[i]] + count,
+            # PyVRP checks the load along the route: a tour leaves with its
+            # deliveries and pickups board (returns).
+            pickup=[int(x) for x in p.pickup[i]] + [0] * len(count),
+            service_duration=int(p.stop_service_s[i]),
+            tw_early=int(p.tw_start_s[i]),
+            tw_late=int(p.tw_end_s[i]),
+            prize=_scaled(p.penalty_eur[i]),
+            required=False,
+        )
+
+    def _must_serve(self) -> list[int]:
+        """Clients whose penalty is above the cost of the dearest route any vehicle
+        could drive (fixed cost, its range or every arc once, its whole shift):
+        leaving one unserved never pays once it is served."""
+        p = self.problem
+        nodes = len(self.node_location)
         dearest = max(
             float(p.vehicle_fixed_cost_eur[v])
             + float(p.vehicle_cost_per_m_eur[v])
-            * min(int(p.vehicle_max_distance_m[v]), (len(node_location) + 1) * longest_arc[v])
+            * min(int(p.vehicle_max_distance_m[v]), (nodes + 1) * self.longest_arc[v])
             + float(p.vehicle_cost_per_s_eur[v])
             * (int(p.vehicle_latest_end_s[v]) - int(p.vehicle_earliest_start_s[v]))
-            for v in longest_arc
+            for v in self.longest_arc
         )
-        self.must_serve = [
-            c for c, i in enumerate(self.clients) if float(p.penalty_eur[i]) > dearest
-        ]
-        clients = [pyvrp.Client(**args) for args in self._client_args]
-        self.data = pyvrp.ProblemData(
-            locations=[pyvrp.Location(0.0, 0.0) for _ in node_location],
-            clients=clients,
-            depots=[pyvrp.Depot(location=d) for d in range(len(depots))]
-            + [
-                # The reload starts by the last departure minus the reload time.
-                pyvrp.Depot(
-                    location=d, tw_late=max(0, leave_by - reload_s), service_duration=reload_s
-                )
-                for (_, reload_s, leave_by), d in reload_of.items()
-            ],
-            vehicle_types=self.types,
-            distance_matrices=distance,
-            duration_matrices=duration,
-        )
+        return [c for c, i in enumerate(self.clients) if float(p.penalty_eur[i]) > dearest]
 
     def with_required(self, clients: list[int]) -> pyvrp.ProblemData:
         """The same data with ``clients`` required (no longer optional)."""

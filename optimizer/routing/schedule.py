@@ -2,7 +2,7 @@
 
 Both engines hand the order of the stops they chose (and, for PyVRP, where the vehicle
 reloads) to :func:`schedule_route`, which never trusts them: it keeps a stop only if
-the vehicle may serve it and the load (per tour), the range (whole shift), its window,
+the vehicle may serve it and the load and the stops (per tour), the range (whole shift), its window,
 the node's dispatch hours and the return by the shift's end all hold; then it times the
 day and places the break when the work is long enough to need one (see
 :class:`~optimizer.routing.problem.RoutingProblem`): in waiting time when there is
@@ -133,8 +133,8 @@ def _distance_m(p: RoutingProblem, v: int, trips: list[list[int]]) -> int:
 
 def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[list[int]]:
     """Walk the tours from the earliest start and keep a stop only if ``v`` may serve it
-    and, with it, its tour's load, the shift's range, its window, the tour's departure
-    before the node closes and the return by the shift's end all hold."""
+    and, with it, its tour's load and stop count, the shift's range, its window, the
+    tour's departure before the node closes and the return by the shift's end all hold."""
     veh = _Vehicle.of(p, v)
     max_m = int(p.vehicle_max_distance_m[v])
     out: list[list[int]] = []
@@ -152,6 +152,7 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
             leave = begin + int(p.stop_service_s[i])
             if (
                 not p.allowed[i, v]
+                or len(kept) >= p.max_stops(v)
                 or not p.load_fits(v, [*kept, i])
                 or metres + int(veh.dist[at, loc]) + int(veh.dist[loc, veh.home]) > max_m
                 or begin > p.tw_end_s[i]

@@ -43,7 +43,7 @@ import numpy as np
 from optimizer.model import Scenario, Service, Unassigned
 from optimizer.sourcing import GreedySourcing, SourcingParams
 from optimizer.sourcing.returns import candidate_nodes
-from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel import TravelProvider, travel_of
 from optimizer.travel.great_circle import great_circle_km
 
 KM_PER_DEG_LAT = 111.32  # mean length of a degree of latitude
@@ -118,7 +118,7 @@ def decompose(
 ) -> Decomposition:
     """Cut ``scenario`` into parts by the rule of this module's docstring."""
     params = params or ScaleParams()
-    travel = travel or GreatCircle()
+    travel = travel or travel_of(scenario)
     sourcing = GreedySourcing(scenario, travel, SourcingParams(policy="estimate"))
     node_ids = sourcing.node_ids
     deliverable = fleet_orders(scenario)

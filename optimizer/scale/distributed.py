@@ -20,7 +20,7 @@ from optimizer.planning import PlanParams, plan_day
 from optimizer.scale.decompose import Decomposition, Part, ScaleParams, decompose
 from optimizer.scale.merge import merge_plans
 from optimizer.sourcing import SourcingParams
-from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel import TravelProvider, travel_of
 
 Progress = Callable[[float, str], None]
 # How long to wait for an existing scheduler to answer before giving up.
@@ -86,7 +86,7 @@ def plan_decomposed(
 
     params = params or PlanParams()
     scale = scale or ScaleParams()
-    travel = travel or GreatCircle()
+    travel = travel or travel_of(scenario)
     report = progress or (lambda fraction, message: None)
     started = time.perf_counter()
     report(0.0, "decomposing")

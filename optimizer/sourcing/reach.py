@@ -129,7 +129,7 @@ def compute_reach(scenario: Scenario, travel: TravelProvider, order_ids: list[st
         out_m, out_s, back_m, back_s = tables[key]
         distance[:, g] = out_m
         fits = (weight <= vt.capacity_kg + 1e-9) & (volume <= vt.capacity_l + 1e-9)
-        in_range = out_m + back_m <= vt.range_km * 1000
+        in_range = out_m + back_m <= vt.range_m
         begin = np.maximum(group.earliest_start_s + out_s, slot_start)
         in_time = (begin <= slot_end) & (begin + service + back_s <= group.latest_end_s)
         in_time &= group.earliest_start_s <= node.closes_s  # must leave while it is open

@@ -39,7 +39,7 @@ from optimizer.network.apply import Network, apply_network
 from optimizer.network.sites import Site
 from optimizer.planning import PlanParams, plan_day
 from optimizer.promise import PromiseEngine
-from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel import TravelProvider, travel_of
 
 Progress = Callable[[float, str], None]
 
@@ -164,7 +164,7 @@ def replay_day(
     """Plan ``day`` on ``network``, check the plan, ask the promise; returns the figures,
     the day as the network runs it and its plan."""
     params = params or ReplayParams()
-    travel = travel or GreatCircle()
+    travel = travel or travel_of(day)
     scenario = apply_network(day, network)
     plan = plan_day(scenario, params.plan, travel)
     kpis = plan_kpis(scenario, plan)

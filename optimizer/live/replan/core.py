@@ -26,7 +26,7 @@ from optimizer.live.replan.state import (
 from optimizer.live.replan.times import _costed, _snap_retry_slots
 from optimizer.model import OrderChange, Plan, Route, Scenario, with_order_changes
 from optimizer.routing import ENGINES
-from optimizer.travel import GreatCircle, TravelProvider
+from optimizer.travel import TravelProvider, travel_of
 
 
 def _replan(
@@ -42,7 +42,7 @@ def _replan(
     ``ends``: the pickups among the units, each with the other end nodes it may go to."""
     params = params or ReplanParams()
     ends = ends or {}
-    travel = travel or GreatCircle()
+    travel = travel or travel_of(scenario)
     started = time.perf_counter()
     now = state.now_s
     _validate(scenario, plan, state)

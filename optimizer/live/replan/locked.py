@@ -12,6 +12,7 @@ import numpy as np
 from optimizer.live.replan.state import LiveState, StopFact, TripFacts, _Failed, _Vehicle
 from optimizer.live.replan.times import _clock
 from optimizer.model import Break, Plan, ReturnKind, Route, Scenario, Stop
+from optimizer.planning import vehicle_arrays
 from optimizer.routing import RoutingProblem
 from optimizer.travel import Profile, TravelProvider
 
@@ -191,12 +192,15 @@ def _resequence(
     at the end (the re-timing then decides whether they ride back)."""
     vehicle = live.vehicle
     vt = day.vehicle_types[vehicle.vehicle_type_id]
+    # Its rules as the plan has them (profile, range, costs); no stop limit: what is
+    # on board was planned within it, and a stop it cannot fit rides back anyway.
+    rules = vehicle_arrays(day, [vehicle])
     node = day.nodes[vehicle.node_id]
     done = [day.orders_by_id[f.order_id] for f in facts.stops]
     orders = [day.orders_by_id[o] for o in rest]
     lat = np.array([node.lat] + [o.lat for o in done + orders])
     lon = np.array([node.lon] + [o.lon for o in done + orders])
-    dist, dur = travel.matrices(lat, lon, Profile.of(vt))
+    dist, dur = travel.matrices(lat, lon, rules.profiles[0])
     path = [0, *range(1, len(done) + 1)]
     driven = sum(int(dist[a, b]) for a, b in zip(path, path[1:], strict=False))
     start = len(done)  # the last locked stop, or the node
@@ -214,12 +218,10 @@ def _resequence(
         vehicle_latest_start_s=np.array([t], dtype=np.int64),
         vehicle_latest_end_s=np.array([max(t, vehicle.shift_end_s)], dtype=np.int64),
         vehicle_capacity=capacity,  # loaded already (pickups: the load along the rest)
-        vehicle_max_distance_m=np.array(
-            [max(0, int(vt.range_km * 1000) - live.used_m - driven)], dtype=np.int64
-        ),
+        vehicle_max_distance_m=np.maximum(0, rules.max_distance_m - live.used_m - driven),
         vehicle_fixed_cost_eur=np.zeros(1),
-        vehicle_cost_per_m_eur=np.array([vt.cost_per_km_eur / 1000]),
-        vehicle_cost_per_s_eur=np.array([vt.cost_per_hour_eur / 3600]),
+        vehicle_cost_per_m_eur=rules.cost_per_m_eur,
+        vehicle_cost_per_s_eur=rules.cost_per_s_eur,
         stop_location=np.arange(2, 2 + n, dtype=np.int64),
         stop_demand=demand,
         stop_pickup=pickup,
@@ -297,7 +299,7 @@ def _locked_route(
     lat = np.array([node.lat] + [o.lat for o in orders])
     lon = np.array([node.lon] + [o.lon for o in orders])
     dist, dur = travel.matrices(lat, lon, Profile.of(vt))
-    range_m = int(vt.range_km * 1000) - live.used_m
+    range_m = int(vt.range_m) - live.used_m
 
     walk = _walk_locked(facts, orders, dist)
     # The tour's planned breaks still ahead, by how many stops come before them.

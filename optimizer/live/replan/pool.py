@@ -153,13 +153,11 @@ def _node_batch(
     batch = build_node_problem(day, travel, node_id, order_ids)
     p = batch.problem
     live = [fleet[v.vehicle_id] for v in batch.vehicles]
-    types = [day.vehicle_types[v.vehicle.vehicle_type_id] for v in live]
+    # The vehicle rules are the plan's arrays (vehicle_arrays), less what today used.
     # A vehicle back from a tour reloads before the next (the checker's rule too).
-    available = [
-        v.available_s + (vt.reload_s if v.trips else 0) for v, vt in zip(live, types, strict=True)
-    ]
+    available = [v.available_s + (p.reload_s(k) if v.trips else 0) for k, v in enumerate(live)]
     earliest = np.maximum(p.vehicle_earliest_start_s, available)
-    trips_left = np.array([vt.max_trips - v.trips for v, vt in zip(live, types, strict=True)])
+    trips_left = np.array([p.max_trips(k) - v.trips for k, v in enumerate(live)])
     node = day.nodes[node_id]
     usable = np.array(
         [
@@ -289,7 +287,7 @@ def _can_leave(day: Scenario, live: _Vehicle) -> bool:
         and live.trips < vt.max_trips
         and leaves < vehicle.shift_end_s
         and leaves <= day.nodes[vehicle.node_id].closes_s
-        and live.used_m < vt.range_km * 1000
+        and live.used_m < vt.range_m
     )
 
 

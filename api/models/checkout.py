@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.models import Base, UTCDateTime, utcnow
+from api.models.base import Base, UTCDateTime, utcnow
 
 
 class DayState(Base):

@@ -25,12 +25,11 @@ from sqlalchemy import false, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.checkout_models import DayOrder
 from api.db import Database
 from api.models import PlanJob, utcnow
-from api.plan_versions import current_version, versions
-from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
-from api.tracking_schemas import (
+from api.models.checkout import DayOrder
+from api.models.tracking import TrackedOrder, TrackedVehicle, TrackingEvent
+from api.schemas.tracking import (
     EtaWindow,
     EventIn,
     EventOut,
@@ -39,7 +38,8 @@ from api.tracking_schemas import (
     Tracking,
     VehicleState,
 )
-from api.tracking_state import (
+from api.services.plan_versions import current_version, versions
+from api.services.tracking_state import (
     Day,
     TrackingError,
     apply_event,
@@ -55,7 +55,7 @@ from optimizer.io import ScenarioError, load_scenario
 from optimizer.live import eta_window
 from optimizer.model import Scenario
 from optimizer.model import Settings as DaySettings
-from optimizer.travel import GreatCircle
+from optimizer.travel import travel_of
 
 PLAN_CACHE_SIZE = 16
 ANCESTRY_CACHE_SIZE = 1024  # plan id -> its versions (a few ids each)
@@ -81,7 +81,6 @@ class TrackingService:
         self.db = db
         self.app_state = app_state
         self._secret = secret
-        self._travel = GreatCircle()
         self._plans: OrderedDict[str, dict] = OrderedDict()
         self._ancestry: OrderedDict[str, list[str]] = OrderedDict()
         self._lock = threading.Lock()
@@ -213,7 +212,8 @@ class TrackingService:
             )
             state = None
             if vehicle is not None:
-                recompute(vehicle, orders, day, event.kind == "departed", self._travel)
+                travel = travel_of(self.app_state.scenario)  # the plans' travel model
+                recompute(vehicle, orders, day, event.kind == "departed", travel)
                 state = vehicle_state(vehicle, orders, day.settings.tz)
             return EventOut(event_id=event.event_id, duplicate=False, vehicle=state), True
 

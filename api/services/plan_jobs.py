@@ -1,4 +1,5 @@
-"""Plan jobs: ``/v1/plans`` runs the daily plan in the background (planner keys).
+"""Plan jobs: the daily plan run in the background for ``/v1/plans``
+(:mod:`api.routes.plans`).
 
 Jobs run one at a time. Each runs in a child process of its own, supervised by one
 thread of the service: OR-Tools holds the GIL while it solves, and a plan solved in the
@@ -20,37 +21,24 @@ import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Response, status
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import defer
 
-from api.auth import require_role
 from api.db import Database
-from api.deps import DbDep, PlanRunnerDep, SettingsDep
-from api.errors import (
-    AUTH_RESPONSES,
-    NOT_TEXT_RESPONSES,
-    ApiError,
-    message,
-    problem_item,
-    problem_responses,
-)
+from api.errors import ApiError, message, problem_item
 from api.models import PlanJob, utcnow
-from api.request_models import RequestModel
+from api.schemas.plans import PlanJobOut
 from optimizer.io import Problem, ScenarioError, load_scenario
 from optimizer.model import Scenario
 from optimizer.processes import die_with_parent
 
 log = logging.getLogger("lastmile.api.plans")
 
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 ACTIVE = ("queued", "running")
 # Share of the progress bar the routing takes; the rest is KPIs, checker and map.
 ROUTING_SHARE = 0.9
@@ -59,7 +47,12 @@ ROUTING_SHARE = 0.9
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 CONTEXT = multiprocessing.get_context(_START_METHOD)
 # What a plan child imports, loaded once in the fork server instead of in every child.
-PRELOAD = ["api.plans", "optimizer.planning", "optimizer.check", "optimizer.io.plan_map"]
+PRELOAD = [
+    "api.services.plan_jobs",
+    "optimizer.planning",
+    "optimizer.check",
+    "optimizer.io.plan_map",
+]
 
 
 # -- the seam for the day's confirmed orders ---------------------------------------------
@@ -100,52 +93,6 @@ def scenario_for_plan(app_state: Any, scenario_dir: Path, day: date | None = Non
     if problems:
         raise ScenarioError(scenario_dir, problems)
     return replace(scenario, orders=scenario.orders + confirmed) if confirmed else scenario
-
-
-# -- request and response schemas --------------------------------------------------------
-
-
-class PlanRequest(RequestModel):
-    """What to plan."""
-
-    scenario: str | None = Field(
-        None,
-        min_length=1,
-        max_length=4096,
-        description="Scenario folder on the server; default: the service's scenario.",
-    )
-    time_limit_s: float | None = Field(
-        None,
-        ge=1,
-        le=600,
-        description="Routing budget, seconds; default LASTMILE_PLAN_TIME_LIMIT_S.",
-    )
-
-
-class PlanJobOut(BaseModel):
-    id: str
-    status: JobStatus
-    progress: float = Field(description="0 to 1")
-    message: str | None = Field(description="What the job is doing, or how it ended.")
-    scenario: str = Field(description="The scenario folder planned.")
-    time_limit_s: float
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: str | None = Field(description="Why the job failed (scenario problems: all of them).")
-    checker_ok: bool | None = Field(
-        description="Whether the independent checker found the plan sound (once done)."
-    )
-    kpis: dict[str, Any] | None = Field(None, description="The plan's KPIs (once done).")
-    plan: dict[str, Any] | None = Field(
-        None, description="The plan.json document, docs/plan-format.md (once done)."
-    )
-
-
-NOT_FOUND = problem_responses({404: "No plan job with this id."}, "message")
-NOT_DONE = problem_responses(
-    {409: "The job has not produced a plan (or, to cancel, it has ended)."}, "message"
-)
 
 
 # -- running jobs ------------------------------------------------------------------------
@@ -425,43 +372,10 @@ def plan_process(scenario: Scenario, time_limit_s: float, sender: Connection) ->
         sender.close()
 
 
-# -- routes ------------------------------------------------------------------------------
-
-router = APIRouter(
-    prefix="/v1/plans",
-    tags=["plans"],
-    dependencies=[Depends(require_role("planner"))],
-    responses=AUTH_RESPONSES,
-)
+# -- what the routes ask of the jobs -----------------------------------------------------
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=PlanJobOut,
-    response_model_exclude={"plan", "kpis"},
-    responses=NOT_TEXT_RESPONSES,
-)
-def submit_plan(
-    runner: PlanRunnerDep,
-    settings: SettingsDep,
-    response: Response,
-    body: Annotated[PlanRequest | None, Body()] = None,
-) -> PlanJobOut:
-    """Plan the day in the background: the scenario's orders and the day's confirmed
-    orders. Poll ``GET /v1/plans/{id}`` for progress and the plan. A scenario folder
-    that cannot be loaded is refused with 422 and every problem found in it."""
-    body = body or PlanRequest()
-    scenario_dir = settings.scenario
-    if body.scenario is not None:
-        scenario_dir = _check_scenario(body.scenario, settings.scenario)
-    time_limit_s = settings.plan_time_limit_s if body.time_limit_s is None else body.time_limit_s
-    job = runner.submit(scenario_dir, time_limit_s)
-    response.headers["Location"] = f"/v1/plans/{job.id}"
-    return _out(job, with_results=False)
-
-
-def _check_scenario(given: str, served: Path) -> Path:
+def check_scenario(given: str, served: Path) -> Path:
     """The scenario folder ``given`` resolved, if it loads; else 422 with every problem."""
     try:
         scenario_dir = Path(given).resolve()
@@ -489,84 +403,43 @@ def _check_scenario(given: str, served: Path) -> Path:
     )
 
 
-@router.get("/{job_id}", response_model=PlanJobOut, responses=NOT_FOUND)
-def get_plan(job_id: uuid.UUID, db: DbDep) -> PlanJobOut:
-    """A job's status and progress; once done, the plan.json document, its KPIs and
-    whether the independent checker found it sound."""
-    query = _one(str(job_id)).options(defer(PlanJob.geojson), defer(PlanJob.map_html))
+def job_status(db: Database, job_id: str) -> PlanJobOut:
+    """A job as answered with its results (404 if there is none)."""
+    query = _one(job_id).options(defer(PlanJob.geojson), defer(PlanJob.map_html))
     with db.transaction(write=False) as session:
-        job = _found(session.scalars(query).one_or_none())
-        return _out(job, with_results=True)
+        job = found(session.scalars(query).one_or_none())
+        return job_out(job, with_results=True)
 
 
-@router.post("/{job_id}/cancel", response_model=PlanJobOut, responses=NOT_FOUND | NOT_DONE)
-def cancel_plan(job_id: uuid.UUID, runner: PlanRunnerDep) -> PlanJobOut:
-    """Cancel a job. A queued job never runs; a running one is stopped at once and
-    anything it would have produced is discarded. Cancelling a cancelled job is a no-op;
-    a job that is done or failed cannot be cancelled (409)."""
-    job = _found(runner.cancel(str(job_id)))
+def cancel_job(runner: PlanRunner, job_id: str) -> PlanJobOut:
+    """Cancel a job (:meth:`PlanRunner.cancel`): 404 if there is none, 409 if it ended."""
+    job = found(runner.cancel(job_id))
     if job.status != "cancelled":
-        raise message(status.HTTP_409_CONFLICT, f"the job is {job.status}; nothing to cancel")
-    return _out(job, with_results=False)
+        raise message(409, f"the job is {job.status}; nothing to cancel")
+    return job_out(job, with_results=False)
 
 
-@router.get(
-    "/{job_id}/routes.geojson",
-    response_class=Response,
-    responses={
-        200: {
-            "content": {"application/geo+json": {"schema": {"type": "object"}}},
-            "description": "Nodes, routes (LineStrings) and stops (Points).",
-        },
-        **NOT_FOUND,
-        **NOT_DONE,
-    },
-)
-def get_routes_geojson(job_id: uuid.UUID, db: DbDep) -> Response:
-    """The plan's nodes, routes and stops as GeoJSON."""
-    text = _result(db, job_id, PlanJob.geojson)
-    return Response(text, media_type="application/geo+json")
-
-
-# The map runs Leaflet's scripts, in an opaque origin: no access to the service's.
-MAP_HEADERS = {
-    "Content-Security-Policy": "sandbox allow-scripts allow-popups",
-    "X-Content-Type-Options": "nosniff",
-}
-
-
-@router.get(
-    "/{job_id}/map",
-    response_class=HTMLResponse,
-    responses={200: {"description": "A folium (Leaflet) map."}, **NOT_FOUND, **NOT_DONE},
-)
-def get_map(job_id: uuid.UUID, db: DbDep) -> HTMLResponse:
-    """The plan on a map: nodes, zones, one colour per vehicle, stops with their ETA.
-
-    Its texts are escaped when the map is made (:mod:`optimizer.io.html_text`); the page
-    is also sandboxed (``Content-Security-Policy: sandbox``: an origin of its own), so
-    even a map stored before that cannot act as the service's origin."""
-    return HTMLResponse(_result(db, job_id, PlanJob.map_html), headers=MAP_HEADERS)
-
-
-def _result(db: Database, job_id: uuid.UUID, column) -> str:
-    query = select(PlanJob.status, column).where(PlanJob.id == str(job_id))
+def job_result(db: Database, job_id: str, column: Literal["geojson", "map_html"]) -> str:
+    """A done job's stored ``column`` (404 if there is no job, 409 if it is not done)."""
+    query = select(PlanJob.status, getattr(PlanJob, column)).where(PlanJob.id == job_id)
     with db.transaction(write=False) as session:
         row = session.execute(query).one_or_none()
     if row is None:
-        raise message(status.HTTP_404_NOT_FOUND, "no plan job with this id")
+        raise message(404, "no plan job with this id")
     if row[0] != "done":
-        raise message(status.HTTP_409_CONFLICT, f"the job is {row[0]}; no plan")
+        raise message(409, f"the job is {row[0]}; no plan")
     return row[1]
 
 
-def _found(job: PlanJob | None) -> PlanJob:
+def found(job: PlanJob | None) -> PlanJob:
+    """``job``, or 404 if there is none."""
     if job is None:
-        raise message(status.HTTP_404_NOT_FOUND, "no plan job with this id")
+        raise message(404, "no plan job with this id")
     return job
 
 
-def _out(job: PlanJob, *, with_results: bool) -> PlanJobOut:
+def job_out(job: PlanJob, *, with_results: bool) -> PlanJobOut:
+    """The answer for ``job``; its plan and KPIs only ``with_results`` and once done."""
     done = with_results and job.status == "done"
     return PlanJobOut(
         id=job.id,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from api.request_models import Instant, RequestModel
+from api.schemas.base import Instant, RequestModel
 from optimizer.io.scenario_reader import coordinates_look_missing
 
 EventKind = Literal[

@@ -9,7 +9,7 @@ the :class:`DayKeeper` moves it on:
    orders its tracking shows not delivered (failed, or never reported done), each with
    its reason, as orders of the new day in the same window of the day;
 2. the checkout serves the template re-dated to the new day
-   (:meth:`api.checkout_service.CheckoutService.switch_day`);
+   (:meth:`api.services.checkout.CheckoutService.switch_day`);
 3. the new day is planned (its template orders, those confirmed for it at checkout on
    earlier days and those carried) and becomes the routes the checkout sells on.
 
@@ -31,12 +31,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api.checkout_models import DayOrder, DayState
-from api.checkout_service import CheckoutService
 from api.clock import Clock
 from api.db import Database
 from api.models import PlanJob
-from api.tracking_models import TrackedOrder
+from api.models.checkout import DayOrder, DayState
+from api.models.tracking import TrackedOrder
+from api.services.checkout import CheckoutService
 from optimizer.io.plan_files import PICKUP_SERVICE, plan_from_dict
 from optimizer.model import Order, Scenario, with_order_changes
 from optimizer.planning import PlanParams, plan_day

@@ -1,11 +1,13 @@
-"""The service's tables (SQLAlchemy 2.0 declarative). Alembic migrations create them:
-change a table here and add a migration in ``api/migrations/versions/``."""
+"""The declarative base every table derives from (with stable constraint names), the
+UTC datetime column type, and the service-wide tables: API keys and small values.
+Alembic migrations create the tables: change a table in ``api/models/`` and add a
+migration in ``api/migrations/versions/``."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, MetaData, String, Text
+from sqlalchemy import DateTime, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -59,29 +61,6 @@ class ApiKey(Base):
     source: Mapped[str] = mapped_column(String(16))  # "env" | "file" | "generated" | "cli"
     # A driver key's vehicles, a JSON list of vehicle ids (NULL for the other roles).
     vehicle_ids: Mapped[str | None] = mapped_column(Text)
-
-
-class PlanJob(Base):
-    """A daily-plan run requested through the API, and its results once done."""
-
-    __tablename__ = "plan_jobs"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4
-    # queued | running | done | failed | cancelled
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
-    message: Mapped[str | None] = mapped_column(Text)
-    scenario_dir: Mapped[str] = mapped_column(Text)
-    time_limit_s: Mapped[float] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    error: Mapped[str | None] = mapped_column(Text)
-    checker_ok: Mapped[bool | None] = mapped_column(Boolean)
-    plan_json: Mapped[str | None] = mapped_column(Text)
-    kpis_json: Mapped[str | None] = mapped_column(Text)
-    geojson: Mapped[str | None] = mapped_column(Text)
-    map_html: Mapped[str | None] = mapped_column(Text)
 
 
 class KV(Base):

@@ -24,8 +24,8 @@ from sqlalchemy import inspect, select
 
 from api.db import Database
 from api.models import PlanJob
-from api.plan_versions import versions
-from api.tracking_models import TrackedOrder, TrackingEvent
+from api.models.tracking import TrackedOrder, TrackingEvent
+from api.services.plan_versions import versions
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.io.plan_files import PICKUP_SERVICE
 from optimizer.live.report import Outcome
@@ -57,7 +57,7 @@ def tracked(db: Database, plan_ids: Sequence[str] = ()) -> Tracked:
     tracked plan).
 
     Several versions of one day (a plan and the re-plans of it, see
-    :mod:`api.plan_versions`) count each order and each return once, from the newest of
+    :mod:`api.services.plan_versions`) count each order and each return once, from the newest of
     those versions that has it (its final outcome); its failed attempts are those of
     every version of the day."""
     if not inspect(db.engine).has_table("tracked_orders"):

@@ -5,7 +5,6 @@ tracking page and the planner's live map."""
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
@@ -13,8 +12,10 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import Caller, api_key_header, require_role
 from api.deps import TrackingDep
-from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, message, problem, problem_responses
-from api.tracking_schemas import EventIn, EventOut, LivePlan, Tracking
+from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, message, problem_responses
+from api.schemas.tracking import EventIn, EventOut, LivePlan, Tracking
+from api.services.driver_scope import check_driver, live_for
+from api.services.pages import page
 
 router = APIRouter(tags=["tracking"])
 
@@ -45,29 +46,6 @@ OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 PlanId = Annotated[str, Path(min_length=1, max_length=36)]
 
 
-def _theirs(caller: Caller) -> str:
-    return ", ".join(sorted(caller.vehicle_ids))
-
-
-def _check_driver(caller: Caller, event: EventIn) -> None:
-    """A driver key reports for its own vehicles only (and never a store's collected)."""
-    if caller.role != "driver":
-        return
-    if event.vehicle_id is None:
-        raise problem(
-            403,
-            f"a driver key reports its vehicles' events; {event.kind} (no vehicle) needs a "
-            "planner key",
-            ("body", "kind"),
-        )
-    if event.vehicle_id not in caller.vehicle_ids:
-        raise problem(
-            403,
-            f"this driver key reports for {_theirs(caller)} only, not {event.vehicle_id!r}",
-            ("body", "vehicle_id"),
-        )
-
-
 @router.post(
     "/v1/events",
     response_model=EventOut,
@@ -95,7 +73,7 @@ def post_event(
     body, plan_id): its message and ``ctx.current_plan_id`` name the current version,
     whose routes the driver app reads again before sending the event there. An event id
     already recorded stays a 200 replay, whatever the version."""
-    _check_driver(caller, event)
+    check_driver(caller, event)
     out, created = service.record(event)
     if not created:
         response.status_code = 200
@@ -141,31 +119,14 @@ def get_live(
     """Every vehicle of a plan: status, last position, done and remaining stops with
     their ETAs, late stops flagged (as planned until the plan's first event). A driver
     key sees its own vehicles of the plan (403 if none is on it)."""
-    live = service.live(plan_id)
-    if caller.role != "driver":
-        return live
-    mine = [v for v in live.vehicles if v.vehicle_id in caller.vehicle_ids]
-    if not mine:
-        raise problem(
-            403,
-            f"none of this driver key's vehicles ({_theirs(caller)}) has a route in this plan",
-            ("path", "plan_id"),
-        )
-    used = {v.node_id for v in mine}
-    return live.model_copy(
-        update={"vehicles": mine, "nodes": [n for n in live.nodes if n["node_id"] in used]}
-    )
-
-
-def _page(name: str) -> str:
-    return files("api.pages").joinpath(name).read_text(encoding="utf-8")
+    return live_for(caller, service.live(plan_id))
 
 
 @router.get("/track/{order_id:path}", response_class=HTMLResponse, include_in_schema=False)
 def tracking_page(order_id: OrderId) -> HTMLResponse:
     """The customer's tracking page: it reads its token from the address and fetches
     ``/v1/orders/{id}/tracking`` every 30 s."""
-    return HTMLResponse(_page("track.html"))
+    return HTMLResponse(page("track.html"))
 
 
 @router.get("/live/{plan_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -174,4 +135,4 @@ def live_page(plan_id: PlanId) -> HTMLResponse:
     driver key: its own vehicles), or reads it from the address's fragment,
     ``#key=...``, which browsers never send to a server, and fetches
     ``/v1/plans/{id}/live`` with it."""
-    return HTMLResponse(_page("live.html"))
+    return HTMLResponse(page("live.html"))

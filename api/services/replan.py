@@ -1,6 +1,7 @@
-"""``POST /v1/plans/{id}/replan``: re-plan the rest of a tracked day (planner keys).
+"""The re-plan of a tracked day, behind ``POST /v1/plans/{id}/replan``
+(:mod:`api.routes.replan`).
 
-The route translates: the plan's tracking rows and events become the core's
+It translates: the plan's tracking rows and events become the core's
 :class:`optimizer.live.replan.LiveState`, the core re-plans, and the result is stored as
 a new plan job (a new plan version; its plan.json names the plan it re-plans in
 ``replan.replan_of``) whose tracking rows are opened at once with what already
@@ -13,23 +14,21 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any
 
-from fastapi import APIRouter, Body, Depends, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.auth import require_role
-from api.deps import ClockDep, DbDep, StateDep
-from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, problem, problem_responses, problems
+from api.clock import Clock
+from api.db import Database
+from api.errors import problem, problems
 from api.models import PlanJob, utcnow
-from api.plan_versions import replan_message
-from api.plan_versions import versions as plan_versions
-from api.plans import scenario_for_plan
-from api.request_models import Instant, RequestModel
-from api.tracking_models import TrackedOrder, TrackedVehicle, TrackingEvent
-from api.tracking_state import Day, open_plan, orders_of, recompute
+from api.models.tracking import TrackedOrder, TrackedVehicle, TrackingEvent
+from api.schemas.replan import ReplanOut, ReplanRequest
+from api.services.plan_jobs import scenario_for_plan
+from api.services.plan_versions import replan_message
+from api.services.plan_versions import versions as plan_versions
+from api.services.tracking_state import Day, open_plan, orders_of, recompute
 from optimizer.check import check_plan
 from optimizer.io import ScenarioError
 from optimizer.io.plan_files import plan_from_dict, plan_to_dict, routes_geojson, to_json
@@ -45,14 +44,7 @@ from optimizer.live.replan import (
     replan,
 )
 from optimizer.model import with_order_changes
-from optimizer.travel import GreatCircle
-
-router = APIRouter(
-    prefix="/v1/plans",
-    tags=["plans"],
-    dependencies=[Depends(require_role("planner"))],
-    responses=AUTH_RESPONSES,
-)
+from optimizer.travel import travel_of
 
 # Copied from the old plan's tracking rows to the new plan's, for the stops kept.
 ORDER_STATE = ("status", "arrived_at", "done_at", "eta_at", "eta_at_departure", "late",
@@ -64,57 +56,15 @@ VEHICLE_STATE = ("status", "trip", "last_lat", "last_lon", "last_seen_at", "busy
 OUTCOME = {"delivered": "delivered", "picked_up": "delivered", "failed": "failed"}
 
 
-class ReplanRequest(RequestModel):
-    """What to re-plan from."""
-
-    now: Instant | None = Field(
-        None, description="The re-plan's instant, ISO 8601 with offset (default: now)."
-    )
-    broken_down: list[str] = Field(
-        default_factory=list, max_length=1000, description="Vehicles out for the rest of the day."
-    )
-    policy: Literal["retry_later_slot", "click_and_collect", "auto"] = Field(
-        "auto", description="Failed deliveries: later slot, click & collect, or the cheaper."
-    )
-    time_limit_s: float = Field(2.0, gt=0, le=300, description="Routing budget, seconds.")
-
-
-class ReplanOut(BaseModel):
-    plan_id: str = Field(description="The new plan version's job id.")
-    replan_of: str
-    checker_ok: bool
-    violations: list[str]
-    changes: dict
-    kpis: dict
-    replan_ms: float
-
-
-@router.post(
-    "/{job_id}/replan",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ReplanOut,
-    responses=NOT_TEXT_RESPONSES
-    | problem_responses(
-        {
-            404: "No plan job with this id (`loc`: path, job_id).",
-            409: "The job has not produced a plan, its scenario cannot be read, or the "
-            "tracking state does not fit the plan.",
-        }
-    ),
-)
-def replan_plan(
-    job_id: uuid.UUID,
-    db: DbDep,
-    clock: ClockDep,
-    app_state: StateDep,
-    body: Annotated[ReplanRequest | None, Body()] = None,
+def replan_job(
+    job_id: str, body: ReplanRequest, db: Database, clock: Clock, app_state: Any
 ) -> ReplanOut:
-    """Re-plan the rest of the day: stops done or under way are kept, the rest is routed
-    again with the orders confirmed since, failed deliveries (per ``policy``) and
-    without the broken-down vehicles. The result is a new plan job, checked by the
-    independent checker; the answer says what changed."""
+    """Re-plan the rest of plan job ``job_id``'s day (see the module docstring) at
+    ``body.now`` (default: ``clock``'s now): a new plan job, its tracking rows opened,
+    its routes published to the checkout when the checker finds it sound. Refusals are
+    :class:`api.errors.Problem`\\ s: 404 and 409 on the job (``loc`` path, job_id), 422
+    on the body."""
     started = time.perf_counter()
-    body = body or ReplanRequest()
     with db.transaction(write=False) as s:
         job = s.get(PlanJob, str(job_id))
         if job is None:
@@ -299,7 +249,7 @@ def _open_tracking(
     day = Day.of(doc)
     s.add_all(vehicles + orders)
     s.flush()
-    travel = GreatCircle()  # the tracking service's travel model
+    travel = travel_of(scenario)  # the travel model the plan was made with
     for vehicle in vehicles:
         old = old_vehicles.get(vehicle.vehicle_id)
         if old is not None:

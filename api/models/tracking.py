@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.models import Base, UTCDateTime, utcnow
+from api.models.base import Base, UTCDateTime, utcnow
 
 
 class TrackingEvent(Base):

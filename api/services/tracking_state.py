@@ -1,8 +1,8 @@
 """The tracking state machine: a plan's rows opened from its plan.json, an event checked
 and applied to them, the vehicle's remaining stops given new ETAs, the state shown.
 
-Works on the rows of one session (:mod:`api.tracking_models`); the transaction, the
-locks and the idempotency are :class:`api.tracking_service.TrackingService`'s.
+Works on the rows of one session (:mod:`api.models.tracking`); the transaction, the
+locks and the idempotency are :class:`api.services.tracking.TrackingService`'s.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from api.errors import Problem
 from api.models import utcnow
-from api.tracking_models import TrackedOrder, TrackedVehicle
-from api.tracking_schemas import EventIn, StopState, VehicleState
+from api.models.tracking import TrackedOrder, TrackedVehicle
+from api.schemas.tracking import EventIn, StopState, VehicleState
 from optimizer.io.plan_files import PICKUP_SERVICE
 from optimizer.live import Fix, Waypoint, at_stop, estimate
 from optimizer.model import Mode, Scenario
@@ -65,6 +65,14 @@ def open_plan(
     routed or collected order."""
     day = Day.of(doc)
     now = utcnow()
+    vehicles, orders = _routed_rows(doc, plan_id, scenario, day, now)
+    return vehicles, orders + _collection_rows(doc, plan_id, scenario, day, now)
+
+
+def _routed_rows(
+    doc: dict, plan_id: str, scenario: Scenario, day: Day, now: datetime
+) -> tuple[list[TrackedVehicle], list[TrackedOrder]]:
+    """One row per vehicle with a route, one per order it delivers or picks up."""
     by_vehicle: dict[str, list[dict]] = {}
     for route in doc["routes"]:
         by_vehicle.setdefault(route["vehicle_id"], []).append(route)
@@ -129,6 +137,14 @@ def open_plan(
                     )
                 )
                 sequence += 1
+    return vehicles, orders
+
+
+def _collection_rows(
+    doc: dict, plan_id: str, scenario: Scenario, day: Day, now: datetime
+) -> list[TrackedOrder]:
+    """One row per order (or parcel) collected at a store."""
+    orders = []
     orders_by_id = scenario.orders_by_id
     # A parcel of a split order a re-plan offered click & collect: its agreed window.
     parcel_windows = {
@@ -167,7 +183,7 @@ def open_plan(
                 updated_at=now,
             )
         )
-    return vehicles, orders
+    return orders
 
 
 def recompute(

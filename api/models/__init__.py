@@ -1,0 +1,23 @@
+"""The service's tables (SQLAlchemy 2.0 declarative), created by the Alembic migrations
+in ``api/migrations``.
+
+:mod:`.base` (the declarative base, keys, service-wide values),
+:mod:`.plans` (plan jobs), :mod:`.checkout` (stock, holds, the day's orders and routes)
+and :mod:`.tracking` (tracked vehicles and orders, events). Importing the package
+registers every table on ``Base.metadata``."""
+
+from api.models import checkout, plans, tracking
+from api.models.base import KV, ApiKey, Base, UTCDateTime, utcnow
+from api.models.plans import PlanJob
+
+__all__ = [
+    "KV",
+    "ApiKey",
+    "Base",
+    "PlanJob",
+    "UTCDateTime",
+    "checkout",
+    "plans",
+    "tracking",
+    "utcnow",
+]

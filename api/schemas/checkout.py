@@ -1,0 +1,176 @@
+"""The checkout's bodies: the promise (a basket at an address, its options), holds and
+their confirmation, stock counts and a reloaded scenario."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from api.schemas.base import Instant, RequestModel
+from optimizer.io.scenario_reader import coordinates_look_missing
+
+
+class Strict(RequestModel):
+    """A checkout request body (see :class:`api.schemas.base.RequestModel`)."""
+
+
+class BasketLine(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(gt=0, le=999)
+
+
+class Address(Strict):
+    """Coordinates, or a postcode, or a Paris arrondissement number (one of the three)."""
+
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    postcode: str | None = Field(None, min_length=1, max_length=16)
+    arrondissement: int | None = Field(None, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Address:
+        forms = [
+            self.lat is not None or self.lon is not None,
+            self.postcode is not None,
+            self.arrondissement is not None,
+        ]
+        if sum(forms) != 1:
+            raise ValueError("give lat and lon, or a postcode, or an arrondissement")
+        if forms[0] and (self.lat is None or self.lon is None):
+            raise ValueError("give both lat and lon")
+        if forms[0] and coordinates_look_missing(self.lat, self.lon):
+            raise ValueError(
+                "coordinates 0,0 look missing (what a system sends for an address it could "
+                "not locate): give the address's lat and lon, or its postcode"
+            )
+        return self
+
+
+class PromiseRequest(Strict):
+    lines: list[BasketLine] = Field(min_length=1, max_length=100)
+    address: Address
+    requested_at: Instant | None = Field(
+        None,
+        description="When the customer wants the options from (default: now; an earlier "
+        "instant counts as now: the past is never offered; nothing ending before it is "
+        "offered; beyond the promise's horizon of days, 422). The options expire 15 min "
+        "after the service's now, whatever this is.",
+    )
+
+
+class ResolvedAddress(BaseModel):
+    lat: float
+    lon: float
+    postcode: str | None = None
+
+
+class DeliveryOption(BaseModel):
+    option_id: str
+    service: Literal["express", "eco", "green"]
+    slot_start: datetime
+    slot_end: datetime
+    eta_start: datetime
+    eta_end: datetime
+    price_eur: float
+    co2_g: float
+    node_id: str
+    mode: str
+    recommended: bool
+    service_date: date = Field(
+        description="The day delivered (eco may be a later day: its price is an estimate)."
+    )
+
+
+class CollectOption(BaseModel):
+    option_id: str
+    service: Literal["click_collect"]
+    node_id: str
+    node_name: str
+    ready_by: datetime
+    price_eur: float
+    distance_km: float
+    service_date: date = Field(description="The day the basket is ready to collect.")
+    transfer_from_node_id: str | None = Field(
+        None, description="Set when the basket comes from this node by the store shuttle."
+    )
+    stock_arrives_at: datetime | None = Field(
+        None, description="When the shuttle or the last inbound unit reaches the store."
+    )
+
+
+class LineStatus(BaseModel):
+    sku: str
+    qty: int
+    in_stock: bool
+    earliest_promise: datetime | None = Field(
+        None, description="When inbound stock makes an out-of-stock line promisable."
+    )
+
+
+class PromiseResponse(BaseModel):
+    address: ResolvedAddress
+    currency: str
+    quoted_at: datetime
+    options_expire_at: datetime
+    options: list[Annotated[DeliveryOption | CollectOption, Field(discriminator="service")]]
+    lines: list[LineStatus]
+
+
+class HoldRequest(Strict):
+    option_id: str = Field(min_length=1, max_length=4096)
+
+
+class HoldResponse(BaseModel):
+    hold_id: str
+    status: str
+    expires_at: datetime
+    node_id: str
+    service: str
+
+
+class ConfirmResponse(BaseModel):
+    hold_id: str
+    status: str
+    order_id: str
+    node_id: str
+    service_date: date = Field(description="The day of the plan the order joins.")
+    tracking_url: str = Field(
+        description="The customer's tracking page, signed with ``tracking_token`` (no API "
+        "key needed); trackable at once, before any plan has the order."
+    )
+    tracking_token: str = Field(
+        description="The order's tracking token: ``GET /v1/orders/{order_id}/tracking?token=``. "
+        "It expires at the end of the ``LASTMILE_TRACKING_TOKEN_DAYS``-th day (30) after "
+        "today; a checkout key's ``GET /v1/orders/{order_id}/tracking`` gives a new link."
+    )
+
+
+class HoldStatus(BaseModel):
+    hold_id: str
+    status: str
+    order_id: str | None
+    expires_at: datetime
+    node_id: str
+
+
+class StockRow(Strict):
+    node_id: str = Field(min_length=1, max_length=64)
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(ge=0, le=10_000_000)
+
+
+class StockUpdate(Strict):
+    rows: list[StockRow] = Field(min_length=1, max_length=100_000)
+
+
+class StockUpdated(BaseModel):
+    rows: int
+    version: int
+
+
+class Reloaded(BaseModel):
+    version: int
+    vehicles_added: int
+    vehicles_removed: int

@@ -1,0 +1,3 @@
+"""What the service does behind its routes: plan jobs, the re-plan, the checkout, the
+day's keeping, tracking and its reports. Services take the database and the core, never
+a request; their errors are :class:`api.errors.Problem`\\ s the routes let through."""

@@ -1,0 +1,34 @@
+"""What the checkout's modules share: its error, its constants, and what a hold or a
+day order takes of the stock."""
+
+from __future__ import annotations
+
+import json
+
+from api.errors import Problem
+from api.models.checkout import DayOrder, Hold
+
+OPTION_TTL_S = 900  # an offered option can be held for 15 minutes after the promise
+DAY_S = 24 * 3600
+
+
+class CheckoutError(Problem):
+    """A request the checkout refuses: HTTP ``status`` with a field path ``loc`` (an
+    :class:`api.errors.Problem`: raised through a route, it is the answer)."""
+
+
+def add_units(units: dict[tuple[str, str], int], row: DayOrder) -> None:
+    """Add what a ``day_orders`` row takes, per (node it ships from, SKU), to ``units``."""
+    data = json.loads(row.order_json)
+    node_id = data["ship_from_node_id"] or data["collect_node_id"]
+    for sku, qty in data["lines"]:
+        units[node_id, sku] = units.get((node_id, sku), 0) + int(qty)
+
+
+def allocation_rows(hold: Hold) -> list[tuple[str, int, str, int | None]]:
+    """A hold's reserved units; rows written before 0003 are ``[sku, qty]`` at its node."""
+    rows = json.loads(hold.lines_json)
+    return [
+        (r[0], int(r[1]), r[2], r[3]) if len(r) == 4 else (r[0], int(r[1]), hold.node_id, None)
+        for r in rows
+    ]

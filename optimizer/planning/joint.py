@@ -1,0 +1,176 @@
+"""Joint mode: one routing problem over every node, the engine choosing among origins.
+
+Each order may ship from its sourcing choice or up to three alternatives with stock
+(:func:`_joint_candidates`); the joint routes are kept when they beat the per-node ones
+(:func:`_better`), and then split into per-node problems (:func:`_adopt_joint`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.model import Scenario, Vehicle
+from optimizer.planning.outcome import to_routes
+from optimizer.planning.problem import JOINT, NodeProblem, build_node_problem, build_problem
+from optimizer.planning.state import DayState
+from optimizer.routing import RouteResult, RoutingResult
+from optimizer.sourcing import GreedySourcing
+
+# One problem over every node and order: its matrices grow with the square of the
+# orders, so bigger days use sourcing-then-routing only (and decomposition).
+JOINT_MAX_ORDERS = 1500
+JOINT_EXTRA_NODES = 3  # alternatives per order besides the sourcing choice
+# What placing one order in the retry round may cost at most, to compare plans that leave
+# out different numbers of orders (a van's fixed cost and an hour's work, roughly).
+RETRY_ALLOWANCE_EUR = 50.0
+
+
+def add_joint_batch(day: DayState, batches: dict[str, NodeProblem]) -> dict[str, set[str]]:
+    """Add the joint problem to ``batches`` (key ``JOINT``) when the day is small enough
+    and some order has an alternative origin; return each unit's candidate nodes (empty
+    when there is no joint problem to compare with)."""
+    if not 0 < len(day.units) <= JOINT_MAX_ORDERS:
+        return {}
+    candidates = _joint_candidates(day.scenario, day.sourcing, day.units, pinned=set(day.paired))
+    if any(len(c) > 1 for c in candidates.values()):
+        node_of = day.returns.node_of
+        candidates |= {r: {n} for r, n in node_of.items()}  # returns stay put
+        units = [*day.units, *node_of]
+        vehicles = day.scenario.vehicles
+        batches[JOINT] = build_problem(day.routing, day.travel, JOINT, units, vehicles, candidates)
+    return candidates
+
+
+def keep_better(
+    day: DayState,
+    batches: dict[str, NodeProblem],
+    results: dict[str, RoutingResult],
+    candidates: dict[str, set[str]],
+) -> tuple[dict[str, tuple[NodeProblem, RoutingResult]], dict[str, set[str]]]:
+    """The per-node routes, or the joint ones when they are better (:func:`_better`),
+    as (batch, result) per node; and the units they left out, each with the nodes that
+    could not take it (for the retry round). ``day.node_orders`` becomes what each
+    node's routes serve; the left-out stops come off the results."""
+    solved = {nid: (batches[nid], results[nid]) for nid in day.node_orders}
+    retry: dict[str, set[str]] = {}  # order -> nodes that could not take it
+    for nid, (batch, result) in solved.items():
+        for i in result.dropped:
+            retry |= {u: {nid} for u in batch.members(i)}
+    if JOINT in results and _better(
+        day.routing, (batches[JOINT], results[JOINT]), list(solved.values())
+    ):
+        solved, retry = _adopt_joint(
+            day.routing,
+            day.travel,
+            day.sourcing,
+            day.decisions,
+            batches[JOINT],
+            results[JOINT],
+            candidates,
+        )
+    day.node_orders = {}
+    for nid, (batch, result) in solved.items():
+        dropped = {u for i in result.dropped for u in batch.members(i)}
+        day.node_orders[nid] = [o for o in batch.unit_ids if o not in dropped]
+        result.dropped = []  # handled as a retry
+    return solved, retry
+
+
+def _joint_candidates(
+    scenario: Scenario,
+    sourcing: GreedySourcing,
+    units: dict[str, str],
+    pinned: set[str] = frozenset(),
+) -> dict[str, set[str]]:
+    """Per order: its sourcing choice plus up to three more nodes that could serve it,
+    cheapest first. An alternative's stock and picking are set aside for that order, so
+    any combination the engine picks is covered: no stock is promised twice. A parcel of a
+    split order stays at its node, and so does a ``pinned`` order (an exchange's: its
+    pickup ends at that node)."""
+    spare = sourcing.stock.copy()
+    picks = sourcing.picks_left.copy()
+    out = {}
+    for order_id in sorted(units):
+        node_ids = {units[order_id]}
+        whole = order_id not in sourcing.parcels and order_id not in pinned
+        if whole and scenario.orders_by_id[order_id].ship_from_node_id is None:
+            r, i = sourcing.reach_row[order_id], sourcing.row[order_id]
+            estimate = sourcing.handling + sourcing.delivery_cost[r]
+            # The node an OMS would pick on handling cost first, then the cheapest by
+            # estimate: the engine can then do at least as well as that rule.
+            by_handling = np.lexsort((estimate, sourcing.handling))
+            by_estimate = np.argsort(estimate, kind="stable")
+            for j in list(dict.fromkeys([*by_handling[:1], *by_estimate])):
+                if len(node_ids) > JOINT_EXTRA_NODES:
+                    break
+                if not np.isfinite(estimate[j]) or sourcing.node_ids[j] in node_ids:
+                    continue
+                if picks[j] <= 0:
+                    continue
+                if np.all(spare[j] >= sourcing.basket[i]):
+                    spare[j] -= sourcing.basket[i]
+                    picks[j] -= 1
+                    node_ids.add(sourcing.node_ids[j])
+        out[order_id] = node_ids
+    return out
+
+
+def _cost(scenario: Scenario, pairs: list[tuple[NodeProblem, RoutingResult]]) -> tuple:
+    """(orders dropped, route + handling cost) of routing results, to compare plans."""
+    dropped = sum(len(result.dropped) for _, result in pairs)
+    cost = 0.0
+    for batch, result in pairs:
+        for route in to_routes(scenario, batch, result):
+            cost += route.cost_eur + scenario.nodes[route.node_id].handling_cost_eur * len(
+                route.stops
+            )
+    return dropped, cost
+
+
+def _better(scenario: Scenario, joint: tuple, per_node: list[tuple]) -> bool:
+    """Whether the joint routes beat the per-node ones. An order either leaves out goes
+    to the retry round, where placing it rarely costs more than ``RETRY_ALLOWANCE_EUR``."""
+    joint_dropped, joint_cost = _cost(scenario, [joint])
+    node_dropped, node_cost = _cost(scenario, per_node)
+    return joint_cost + RETRY_ALLOWANCE_EUR * joint_dropped < (
+        node_cost + RETRY_ALLOWANCE_EUR * node_dropped
+    )
+
+
+def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidates):
+    """Take the joint routes: move the stock of orders the engine shipped from another
+    candidate node, and split the routes into per-node problems for the rest of the plan."""
+    per_node_orders: dict[str, list[str]] = {}
+    per_node_routes: dict[str, list[tuple[Vehicle, list[str], RouteResult]]] = {}
+    for r in result.routes:
+        vehicle = batch.vehicles[r.vehicle]
+        ids = [batch.order_ids[i] for i in r.stops]  # an exchange: keyed by its order
+        per_node_orders.setdefault(vehicle.node_id, []).extend(
+            u for i in r.stops for u in batch.members(i)
+        )
+        per_node_routes.setdefault(vehicle.node_id, []).append((vehicle, ids, r))
+        for order_id in ids:
+            first = decisions.get(order_id)  # None for a parcel: it stays at its node
+            if first is not None and vehicle.node_id != first.node_id:
+                sourcing.release(order_id)
+                sourcing.hold(order_id, vehicle.node_id)
+                decisions[order_id] = sourcing.decision(
+                    order_id, vehicle.node_id, runner_up=first.node_id, policy="joint"
+                )
+    solved = {}
+    for node_id, ids in per_node_orders.items():
+        node_batch = build_node_problem(scenario, travel, node_id, ids)
+        index = {o: k for k, o in enumerate(node_batch.order_ids)}
+        routes = [
+            RouteResult(
+                node_batch.vehicles.index(v),
+                [index[o] for o in stops],
+                r.start_s,
+                r.trip_sizes,
+                r.rest,
+            )
+            for v, stops, r in per_node_routes[node_id]
+        ]
+        solved[node_id] = (node_batch, RoutingResult(routes=routes))
+    retry = {u: set(candidates[u]) for i in result.dropped for u in batch.members(i)}
+    return solved, retry
