@@ -1,6 +1,6 @@
 """GIS layers in: a GeoPackage, Shapefile or GeoJSON file as GeoJSON features in WGS 84.
 
-Zones (:mod:`optimizer.io.scenario_settings`) and candidate sites
+Zones (:mod:`optimizer.io.scenario_zones`) and candidate sites
 (:mod:`optimizer.io.candidates`) may come from the files a planner's GIS exports. This
 module reads such a file with pyogrio (GDAL) and hands back its features as GeoJSON
 ``Feature`` mappings (``properties`` with plain Python values, ``geometry`` with
