@@ -3,11 +3,13 @@
 From a :class:`~optimizer.travel.streets.Streets` (arrays read from an OpenStreetMap
 extract by :mod:`optimizer.io.osm`) :func:`build_network` makes one directed network per
 mode with the rules of :mod:`optimizer.travel.road_rules`: its nodes are the street
-junctions, way ends and barriers (a way's inner points only shape its length), kept to the
-largest strongly connected part so every node reaches every other. :class:`RoadTravel`
-answers the :class:`~optimizer.travel.provider.TravelProvider` protocol on them: each
-point is snapped to its nearest node, times are the fastest paths (scipy's sparse
-Dijkstra, many-to-many) and distances the lengths of those fastest paths.
+junctions, way ends and barriers (a way's inner points only shape its edges: their length,
+and their drawing, kept per edge), kept to the largest strongly connected part so every
+node reaches every other. :class:`RoadTravel` answers the
+:class:`~optimizer.travel.provider.TravelProvider` protocol on them: each point is snapped
+to its nearest node, times are the fastest paths (scipy's sparse Dijkstra, many-to-many)
+and distances the lengths of those fastest paths; :meth:`RoadTravel.paths_lonlat` draws
+those very paths along the streets (for the maps and ``routes.geojson``).
 
 Speeds. Each edge has a free-flow speed from its highway class and ``maxspeed`` tag; the
 vehicle type's ``speed_kmh`` (its average speed in town, what the planner states) caps
