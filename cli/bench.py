@@ -253,3 +253,43 @@ def promise(
     else:
         for key, value in figures.items():
             typer.echo(f"{key:>24}: {value}")
+
+
+@bench_app.command()
+def travel(
+    osm: Annotated[Path, typer.Option(help="an OpenStreetMap extract (.osm.pbf)")],
+    points: Annotated[int, typer.Option(help="addresses in the matrix", min=1)] = 2000,
+    seed: Annotated[int, typer.Option(help="seed of the addresses drawn")] = 0,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="where the networks are cached (default: beside it)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Road travel on a street extract: build (cold), cache-hit load and a points x points
+    matrix per mode, with peak memory and how far the addresses snap."""
+    from optimizer.workflows.bench_travel import bench_travel
+
+    if not osm.is_file():
+        errors.print(f"[red]--osm {osm}: no such file[/]")
+        raise typer.Exit(2)
+    try:
+        figures = bench_travel(osm, points=points, seed=seed, cache_dir=cache_dir)
+    except (ValueError, OSError, RuntimeError) as exc:
+        errors.print(f"[red]{osm}: {exc}[/]")
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+        return
+    table = Table(title=f"road travel on {osm.name}: {points:,} points (seed {seed})")
+    columns = ("nodes", "edges", "cold_s", "cached_load_s", "matrix_s", "matrix_cpu_s",
+               "matrix_peak_mb", "snap_median_m", "snaps_over_warning")  # fmt: skip
+    table.add_column("network")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for name, mode in figures["modes"].items():
+        table.add_row(name, *(f"{mode.get(c, '')}" for c in columns))
+    console.print(table)
+    console.print(
+        f"parse {figures['parse_s']} s (shared by the modes); a second plan's cache hit "
+        f"{figures['cache_hit_all_modes_s']} s; process peak {figures['process_peak_rss_mb']} MB"
+    )

@@ -8,13 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.console import console, fail
-
-# Every file of the scenario format (docs/scenario-format.md), optional ones included.
-SCENARIO_FILES = (
-    "scenario.yaml", "nodes.csv", "vehicle_types.csv", "fleet.csv", "catalogue.csv",
-    "stock.csv", "orders.csv", "order_lines.csv", "inbound.csv", "postcodes.csv",
-    "service_times.csv", "returns.csv", "return_lines.csv", "zones.geojson",
-)  # fmt: skip
+from optimizer.io.scenario_reader import SCENARIO_FILES
 
 
 def generate(
@@ -29,10 +23,25 @@ def generate(
     force: Annotated[
         bool, typer.Option(help="replace the scenario in an existing folder (its files removed)")
     ] = False,
+    osm: Annotated[
+        Path | None,
+        typer.Option(help="an OpenStreetMap extract: a day on its streets instead of Paris's"),
+    ] = None,
+    city: Annotated[
+        str | None, typer.Option(help="with --osm: the city's name (default: the file's)")
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="with --osm: the city's IANA time zone")
+    ] = "Europe/Paris",
 ) -> None:
-    """Generate a seeded Paris day (nodes, fleet scaled to the orders, stock, orders, zones).
+    """Generate a seeded Paris day (nodes, fleet scaled to the orders, stock, orders, zones),
+    or with ``--osm`` a day on any OpenStreetMap extract's streets (nodes, zones and
+    addresses placed from its street network; planned on roads).
     An existing non-empty ``--out`` folder (the shipped ``data/paris``, say) is refused
     unless ``--force``; an existing file always."""
+    if osm is not None:
+        _generate_on_streets(out, orders, seed, date, stock_scale, force, osm, city, timezone)
+        return
     from data.generator import generate as make
     from data.generator import write
 
@@ -58,3 +67,33 @@ def generate(
     except OSError as exc:
         fail(f"cannot write the day into {out}: {exc.strerror or exc}")
     console.print(f"wrote a {orders}-order Paris day (seed {seed}) to [bold]{out}[/]")
+
+
+def _generate_on_streets(
+    out: Path,
+    orders: int,
+    seed: int,
+    date: str,
+    stock_scale: float,
+    force: bool,
+    osm: Path,
+    city: str | None,
+    timezone: str,
+) -> None:
+    """``generate --osm``: :func:`data.osm_generator.generate_from_osm`, its errors
+    printed as they are (each names what is wrong)."""
+    from data.osm_generator import generate_from_osm
+
+    try:
+        written = generate_from_osm(
+            osm, orders, seed, out, force, city=city, date=date, timezone=timezone,
+            stock_scale=stock_scale,
+        )  # fmt: skip
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the day into {out}: {exc.strerror or exc}")
+    console.print(
+        f"wrote a {orders}-order day on the streets of {osm.name} (seed {seed}) to "
+        f"[bold]{written}[/] (street data © OpenStreetMap contributors, ODbL 1.0)"
+    )

@@ -39,6 +39,10 @@ from data.generator import (
 )
 from data.osm_city import HomeStreets, OsmCity, derive_city
 from optimizer.io.osm import read_streets
+
+# A forced generation removes the scenario format's files first, so no file of the day
+# replaced (a service_times.csv, a zones.shp, say) mixes into the new one.
+from optimizer.io.scenario_reader import SCENARIO_FILES
 from optimizer.model import Settings
 from optimizer.travel.road import build_networks
 
@@ -59,14 +63,6 @@ LATE_VAN = ("12:00", "20:30")
 BIKE_SHIFTS = (("07:30", "14:30"), ("13:00", "20:30"))
 HUB_TRIKE = Shift("etrike", 1, "08:00", "16:00")
 DIESEL_VAN = Shift("dvan", 1, "07:00", "15:00", scaled=False)
-
-# Every file of the scenario format; a forced generation removes them first, so no file
-# of the day replaced (a service_times.csv, say) mixes into the new one.
-SCENARIO_FILES = (
-    "scenario.yaml", "nodes.csv", "vehicle_types.csv", "fleet.csv", "catalogue.csv",
-    "stock.csv", "orders.csv", "order_lines.csv", "inbound.csv", "postcodes.csv",
-    "service_times.csv", "returns.csv", "return_lines.csv", "zones.geojson",
-)  # fmt: skip
 
 
 def generate_from_osm(

@@ -56,6 +56,7 @@ from optimizer.io.tables import (
 from optimizer.model.scenario import Scenario, Settings
 
 __all__ = [
+    "SCENARIO_FILES",
     "INBOUND_FILE",
     "MAX_FILE_BYTES",
     "MAX_NUMBER",
@@ -79,6 +80,15 @@ __all__ = [
     "id_problem",
     "load_scenario",
 ]
+
+# Every file of the scenario format (docs/scenario-format.md), optional ones included, and
+# a Shapefile's companions: what `generate --force` clears before it writes a new day.
+SCENARIO_FILES = (
+    SETTINGS_FILE, "nodes.csv", "vehicle_types.csv", "fleet.csv", "catalogue.csv",
+    "stock.csv", "orders.csv", "order_lines.csv", INBOUND_FILE, POSTCODES_FILE,
+    SERVICE_TIMES_FILE, RETURNS_FILE, RETURN_LINES_FILE, *ZONES_FILES,
+    "zones.dbf", "zones.shx", "zones.prj", "zones.cpg",
+)  # fmt: skip
 
 # parsed: beyond it a plan would exhaust the machine's memory, not finish later. The
 # scale-out bench plans 50,000 orders (orders.csv about 4.5 MB, order_lines.csv 86,000
