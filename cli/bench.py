@@ -281,13 +281,13 @@ def travel(
         sys.stdout.write(json.dumps(figures, indent=2) + "\n")
         return
     table = Table(title=f"road travel on {osm.name}: {points:,} points (seed {seed})")
-    columns = ("nodes", "edges", "cold_s", "cached_load_s", "matrix_s", "matrix_cpu_s",
-               "matrix_peak_mb", "snap_median_m", "snaps_over_warning")  # fmt: skip
-    table.add_column("network")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for name, mode in figures["modes"].items():
-        table.add_row(name, *(f"{mode.get(c, '')}" for c in columns))
+    rows = ("nodes", "edges", "cold_s", "cached_load_s", "matrix_s", "matrix_cpu_s",
+            "matrix_peak_mb", "snap_median_m", "snaps_over_warning")  # fmt: skip
+    table.add_column("figure")
+    for name in figures["modes"]:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(row, *(f"{mode.get(row, '')}" for mode in figures["modes"].values()))
     console.print(table)
     console.print(
         f"parse {figures['parse_s']} s (shared by the modes); a second plan's cache hit "
