@@ -19,7 +19,8 @@ import numpy as np
 from optimizer.model import Order, Scenario, Service, Vehicle, Zone, grams
 from optimizer.processes import worker_pool
 from optimizer.routing import NO_STOP_LIMIT, RoutingEngine, RoutingProblem, RoutingResult
-from optimizer.travel import Profile, TravelProvider
+from optimizer.travel import Profile, SpeedProfile, TravelProvider, speed_profile
+from optimizer.travel.time_of_day import conservative_s
 
 Progress = Callable[[float, str], None]
 
@@ -101,7 +102,7 @@ def build_problem(
     matrices = [travel.matrices(lat, lon, p) for p in fleet.profiles]
     problem = RoutingProblem(
         distance_m=[m[0] for m in matrices],
-        duration_s=[m[1] for m in matrices],
+        **_durations(travel, fleet, [m[1] for m in matrices]),
         **fleet.routing_fields(),
         stop_location=np.arange(len(nodes), len(nodes) + len(stops.keys), dtype=np.int64),
         **stops.routing_fields(),
@@ -113,6 +114,32 @@ def build_problem(
         problem=problem,
         pickup_of=stops.pickup_of,
     )
+
+
+def _durations(travel: TravelProvider, fleet: VehicleArrays, free_s: list[np.ndarray]) -> dict:
+    """The duration fields of a :class:`RoutingProblem`: the free-flow matrices when the
+    travel has no hours, else each profile's at the worst hour of its vehicles' shifts
+    (no departure in them takes longer: routes the engines find stay feasible when
+    timed hour by hour) with the free-flow ones and the hours to time them with."""
+    return timed_durations(speed_profile(travel), fleet.profiles, fleet, free_s)
+
+
+def timed_durations(
+    speed: SpeedProfile, profiles: list[Profile], fleet: VehicleArrays, free_s: list[np.ndarray]
+) -> dict:
+    """:func:`_durations` for ``profiles`` (the re-plan's too)."""
+    if speed.is_flat:
+        return {"duration_s": free_s}
+    hours = [speed.of(p.mode) for p in profiles]
+    planned = []
+    for k, (factors, free) in enumerate(zip(hours, free_s, strict=True)):
+        mine = fleet.profile == k
+        if not mine.any():
+            planned.append(free)
+            continue
+        span = int(fleet.earliest_start_s[mine].min()), int(fleet.latest_end_s[mine].max())
+        planned.append(conservative_s(free, factors, *span))
+    return {"duration_s": planned, "free_flow_s": free_s, "hours": hours}
 
 
 Basket = tuple[Service, float, float, list[Zone]]  # service, weight_kg, volume_l, zones
