@@ -197,7 +197,7 @@ def test_a_day_planned_with_the_morning_peak_holds_under_it_and_one_planned_with
             assert abs(first.arrival_s - route.start_s - 2 * free_first[first.order_id]) <= 2
 
 
-def test_the_solver_plans_on_the_worst_hour_of_the_shift_and_times_hour_by_hour():
+def test_the_solver_plans_each_leg_at_its_worst_hour_and_times_hour_by_hour():
     day = _morning_day(MORNING_PEAK)
     travel = travel_of(day)
     problem = build_node_problem(day, travel, "HUB", [o.order_id for o in day.orders]).problem
@@ -206,6 +206,19 @@ def test_the_solver_plans_on_the_worst_hour_of_the_shift_and_times_hour_by_hour(
     assert np.array_equal(problem.duration_s[0], np.ceil(free * 2.0).astype(np.int64))
     assert problem.leg_s(0, 0, 1, 8 * H) == 2 * int(free[0, 1])
     assert problem.leg_s(0, 0, 1, 12 * H) == int(free[0, 1])
+
+
+def test_legs_that_can_only_be_driven_at_midday_are_planned_at_midday_speed():
+    day = _morning_day(MORNING_PEAK)
+    noon = [dataclasses.replace(o, slot_start_s=12 * H, slot_end_s=14 * H) for o in day.orders]
+    day = dataclasses.replace(day, orders=noon)
+    problem = build_node_problem(day, travel_of(day), "HUB", [o.order_id for o in noon]).problem
+    free, planned = problem.free_flow_s[0], problem.duration_s[0]
+    stops = problem.stop_location
+    # Between two noon stops: free flow; out of the hub (vans leave from 07:00): the peak.
+    assert np.array_equal(planned[np.ix_(stops, stops)], free[np.ix_(stops, stops)])
+    assert np.array_equal(planned[0, stops], 2 * free[0, stops])
+    assert np.array_equal(planned[stops, 0], free[stops, 0])  # back after 12:05
 
 
 def test_without_a_profile_the_problem_and_its_timing_are_todays():
@@ -260,3 +273,32 @@ def test_the_promise_tests_insertions_at_the_slowest_hour():
         )[0]
     # The drive out is timed at the day's slowest hour (x2), whatever the slot.
     assert found["peak"].added_s - 300 == 2 * (found["free"].added_s - 300)
+
+
+def test_a_replan_in_the_peak_times_with_it_and_stays_checker_clean():
+    from optimizer.live.replan import LiveState, ReplanParams, StopFact, TripFacts, replan
+
+    day = _morning_day(MORNING_PEAK)
+    plan, _ = _planned(day)
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    first = route.stops[0]
+    facts = TripFacts(
+        route.start_s,
+        (StopFact(first.order_id, "delivered", first.arrival_s + 300, first.departure_s + 300),),
+    )
+    new_order = f.order("NEW", 48.840, 2.388, [("SOFA", 1)], slot=(9, 11))
+    day = dataclasses.replace(day, orders=day.orders + [new_order])
+    state = LiveState(now_s=first.departure_s + 300, trips={route.vehicle_id: (facts,)})
+    new, _ = replan(day, plan, state, ReplanParams(time_limit_s=0.5))
+    doc = json.loads(to_json(plan_to_dict(day, new, plan_kpis(day, new))))
+    report = check_plan(day, doc)
+    assert report.ok, [str(v) for v in report.violations]
+    kept = next(r for r in new.routes if r.vehicle_id == route.vehicle_id)
+    # The on-board stops are re-timed from the delivered one, each leg in the peak.
+    after, nxt = kept.stops[0], kept.stops[1]
+    lat = np.array([after.lat, nxt.lat])
+    lon = np.array([after.lon, nxt.lon])
+    _, free = GreatCircle().matrices(lat, lon, Profile.of(day.vehicle_types["van"]))
+    assert nxt.arrival_s == after.departure_s + PEAK.of(Mode.VAN).duration_s(
+        after.departure_s, int(free[0, 1])
+    )

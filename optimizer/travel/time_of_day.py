@@ -82,6 +82,20 @@ class HourFactors:
         first, last = from_s // HOUR_S, max(from_s, to_s) // HOUR_S
         return max(self.factors[h % HOURS] for h in range(first, last + 1))
 
+    def worst_legs(self, from_s: np.ndarray, to_s: np.ndarray) -> np.ndarray:
+        """``(m, n)`` factors: for a leg leaving no earlier than ``from_s[a]`` and arriving
+        no later than ``to_s[b]``, the largest factor of the hours between (an empty span:
+        the factor at ``from_s[a]``)."""
+        span = 2 * HOURS  # a day's times run to 24:00, and a leg may end after it
+        f = np.array([self.factors[h % HOURS] for h in range(span)])
+        table = np.empty((span, span))
+        for h in range(span):
+            table[h, h:] = np.maximum.accumulate(f[h:])
+            table[h, :h] = f[h]
+        first = np.clip(np.asarray(from_s, dtype=np.int64) // HOUR_S, 0, span - 1)
+        last = np.clip(np.asarray(to_s, dtype=np.int64) // HOUR_S, 0, span - 1)
+        return table[first[:, None], last[None, :]]
+
 
 FLAT = HourFactors()
 
@@ -174,6 +188,15 @@ class TimedTravel:
 def speed_profile(travel: TravelProvider) -> SpeedProfile:
     """The hours ``travel`` drives with: a :class:`TimedTravel`'s, else free flow."""
     return travel.speed if isinstance(travel, TimedTravel) else FREE_FLOW
+
+
+def conservative_legs_s(
+    duration_s: np.ndarray, factors: HourFactors, leave_s: np.ndarray, arrive_s: np.ndarray
+) -> np.ndarray:
+    """``duration_s`` (free flow) of each leg ``a -> b`` at the worst hour between the
+    earliest it can leave ``a`` (``leave_s[a]``) and the latest it may reach ``b``
+    (``arrive_s[b]``), rounded up: the legs a feasible route drives never take longer."""
+    return np.ceil(duration_s * factors.worst_legs(leave_s, arrive_s)).astype(np.int64)
 
 
 def conservative_s(duration_s: np.ndarray, factors: HourFactors, from_s: int, to_s: int):

@@ -14,7 +14,8 @@ from optimizer.live.replan.times import _clock
 from optimizer.model import Break, Plan, ReturnKind, Route, Scenario, Stop
 from optimizer.planning import vehicle_arrays
 from optimizer.routing import RoutingProblem
-from optimizer.travel import Profile, TimedLegs, TravelProvider
+from optimizer.travel import Profile, TimedLegs, TravelProvider, speed_profile
+from optimizer.travel.time_of_day import conservative_s
 
 
 @dataclass
@@ -209,14 +210,15 @@ def _resequence(
     grid = np.ix_(locations, locations)
     n = len(orders)
     capacity, demand, pickup = _on_board_loads(day, vt, facts, orders)
+    end_s = max(t, vehicle.shift_end_s)
     problem = RoutingProblem(
         distance_m=[dist[grid]],
-        duration_s=[dur[grid]],
+        **_timed_durations(travel, dur[grid], vt.mode, t, end_s),
         vehicle_profile=np.zeros(1, dtype=np.int64),
         vehicle_start_location=np.zeros(1, dtype=np.int64),
         vehicle_earliest_start_s=np.array([t], dtype=np.int64),
         vehicle_latest_start_s=np.array([t], dtype=np.int64),
-        vehicle_latest_end_s=np.array([max(t, vehicle.shift_end_s)], dtype=np.int64),
+        vehicle_latest_end_s=np.array([end_s], dtype=np.int64),
         vehicle_capacity=capacity,  # loaded already (pickups: the load along the rest)
         vehicle_max_distance_m=np.maximum(0, rules.max_distance_m - live.used_m - driven),
         vehicle_fixed_cost_eur=np.zeros(1),
@@ -336,6 +338,18 @@ def _locked_route(
         ),
         carried,
     )
+
+
+def _timed_durations(
+    travel: TravelProvider, free_s: np.ndarray, mode, from_s: int, to_s: int
+) -> dict:
+    """The one-vehicle problem's durations: free flow, or with a time of day the worst
+    hour of ``[from_s, to_s]`` for the engine and the hours for its schedule."""
+    hours = speed_profile(travel).of(mode)
+    if hours.is_flat:
+        return {"duration_s": [free_s]}
+    planned = conservative_s(free_s, hours, from_s, to_s)
+    return {"duration_s": [planned], "free_flow_s": [free_s], "hours": [hours]}
 
 
 def _walk_locked(facts: TripFacts, orders: list, dist) -> _Walk:
