@@ -1,1 +1,2 @@
-"""Sample data: the Paris city facts and the seeded day generator built on them."""
+"""Sample data and the seeded day generator: Paris from hand-written city facts, any other
+city from an OpenStreetMap extract's streets (the Copenhagen sample)."""

@@ -4,7 +4,9 @@
 ``write`` turns them into the files of ``docs/scenario-format.md`` byte for byte the
 same. The city (areas, nodes, vehicles, zones) comes from :mod:`data.paris_city`;
 this module adds what a retailer's day is made of: a catalogue, stock, a fleet
-sized to the day, and orders drawn where people live.
+sized to the day, and orders drawn where people live. ``generate_in`` makes that day
+in any :class:`City`; :mod:`data.osm_generator` gives it one read off an
+OpenStreetMap extract.
 
 What the day is built to show:
 
@@ -25,6 +27,7 @@ import csv
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date as Date
 from pathlib import Path
@@ -399,32 +402,78 @@ def generate(
         addresses (the services offered follow the stock: click & collect and green
         only where a nearby node shows the basket).
     """
+    day = checked_day(orders, date, stock_scale)
+    nodes = network(orders)
+    scale = _network_fleet_scale(orders, nodes)
+    city = City(
+        name="paris",
+        timezone=TIMEZONE,
+        nodes=nodes,
+        zones=paris_city.ZONES,
+        postcodes=tuple((a.postcode, a.name, a.lat, a.lon) for a in paris_city.AREAS),
+        pick_scale=scale,
+        fleet=lambda limited, clock: _fleet(nodes, limited, scale, clock),
+        addresses=_addresses,
+    )
+    return generate_in(city, orders, seed, day, stock_scale)
+
+
+def checked_day(orders: int, date: str, stock_scale: float = 1.0) -> Date:
+    """The day of ``date``, once ``orders`` and ``stock_scale`` are checked (a
+    ``ValueError`` saying what is wrong otherwise)."""
     if isinstance(orders, bool) or not isinstance(orders, int) or orders < 1:
         raise ValueError(f"orders must be a positive integer, got {orders!r}.")
     if not (isinstance(stock_scale, int | float) and 0 < stock_scale <= 100):
         raise ValueError(f"stock_scale must be a number in (0, 100], got {stock_scale!r}.")
     try:
-        day = Date.fromisoformat(date)
+        return Date.fromisoformat(date)
     except (TypeError, ValueError):
         raise ValueError(f"date must be YYYY-MM-DD, got {date!r}.") from None
-    rng = np.random.default_rng(seed)
-    clock = Settings(name="", date=day, timezone=TIMEZONE)
-    nodes_facts = network(orders)
-    scale = _network_fleet_scale(orders, nodes_facts)
 
+
+class City(NamedTuple):
+    """Where a day is generated: the facts :func:`generate_in` builds a day on.
+
+    ``fleet(limited, clock)`` gives the rows of ``fleet.csv`` (``limited``: the
+    limited-traffic polygons); ``addresses(rng, n_orders, limited)`` draws the orders'
+    ``(lat, lon, in_limited)``, first of the order draws. ``postcodes`` are
+    ``(postcode, name, lat, lon)``.
+    """
+
+    name: str  # the scenario's name starts with it
+    timezone: str  # IANA name
+    nodes: tuple[paris_city.NodeFacts, ...]
+    zones: tuple[paris_city.ZoneFacts, ...]
+    postcodes: tuple[tuple[str, str, float, float], ...]
+    pick_scale: int  # multiplies every node's picking capacity
+    fleet: Callable[[list[Polygon], Settings], list[dict[str, Any]]]
+    addresses: Callable[
+        [np.random.Generator, int, list[Polygon]], tuple[np.ndarray, np.ndarray, np.ndarray]
+    ]
+
+
+def generate_in(
+    city: City, orders: int, seed: int, day: Date, stock_scale: float = 1.0
+) -> GeneratedScenario:
+    """A day of ``orders`` in ``city``: the catalogue, stock, orders, returns and inbound
+    stock of this module on the city's nodes, fleet, zones and addresses. The draws are
+    made in a fixed order from ``seed``, so a seed gives the same day."""
+    rng = np.random.default_rng(seed)
+    clock = Settings(name="", date=day, timezone=city.timezone)
+    nodes_facts = city.nodes
     settings = {
-        "name": f"paris-{day.isoformat()}-{orders}o-s{seed}",
+        "name": f"{city.name}-{day.isoformat()}-{orders}o-s{seed}",
         "date": day,
-        "timezone": TIMEZONE,
+        "timezone": city.timezone,
         "currency": "EUR",
         "unserved_penalty_eur": 1000,
         "services": {name: dict(values) for name, values in SERVICES.items()},
     }
-    nodes = [_node_row(node, scale) for node in nodes_facts]
+    nodes = [_node_row(node, city.pick_scale) for node in nodes_facts]
     vehicle_types = [_vehicle_type_row(vt) for vt in paris_city.VEHICLE_TYPES]
-    zones = _zones_geojson()
-    limited = [Polygon(z.ring) for z in paris_city.ZONES if z.rule == "limited_traffic"]
-    fleet = _fleet(nodes_facts, limited, scale, clock)
+    zones = _zones_geojson(city.zones)
+    limited = [Polygon(z.ring) for z in city.zones if z.rule == "limited_traffic"]
+    fleet = city.fleet(limited, clock)
     catalogue = [
         {"sku": c.sku, "name": c.name, "weight_kg": c.weight_kg, "volume_l": c.volume_l}
         for c in CATALOGUE
@@ -436,7 +485,8 @@ def generate(
         for s, item in enumerate(CATALOGUE)
         if stock_qty[n, s] >= 0
     ]
-    order_rows, line_rows = _orders(rng, orders, nodes_facts, stock_qty, fleet, limited, clock)
+    addresses = city.addresses(rng, orders, limited)
+    order_rows, line_rows = _orders(rng, addresses, nodes_facts, stock_qty, fleet, clock)
     return_rows, return_line_rows = _returns(
         np.random.default_rng([seed, RETURN_STREAM]), order_rows, line_rows, nodes_facts, clock
     )
@@ -452,8 +502,8 @@ def generate(
         zones=zones,
         inbound=_inbound(orders, nodes_facts, clock),
         postcodes=[
-            {"postcode": a.postcode, "name": a.name, "lat": a.lat, "lon": a.lon}
-            for a in paris_city.AREAS
+            {"postcode": code, "name": name, "lat": lat, "lon": lon}
+            for code, name, lat, lon in city.postcodes
         ],
         returns=return_rows,
         return_lines=return_line_rows,
@@ -614,9 +664,9 @@ def _vehicle_type_row(vt: paris_city.VehicleTypeFacts) -> dict[str, Any]:
     return vt._asdict()
 
 
-def _zones_geojson() -> dict[str, Any]:
+def _zones_geojson(zones: tuple[paris_city.ZoneFacts, ...]) -> dict[str, Any]:
     features = []
-    for zone in paris_city.ZONES:
+    for zone in zones:
         ring = [list(point) for point in zone.ring]
         features.append(
             {
@@ -645,17 +695,24 @@ def _fleet(
                 shifts = (Shift("ebike", STORE_BIKES, start, node.closes),)
         else:
             shifts = FLEET_TEMPLATE[node.kind]
-        for shift in shifts:
-            rows.append(
-                {
-                    "node_id": node.node_id,
-                    "vehicle_type_id": shift.vehicle_type_id,
-                    "count": shift.count * scale if shift.scaled else shift.count,
-                    "shift_start": clock.to_iso(_hhmm_s(shift.start)),
-                    "shift_end": clock.to_iso(_hhmm_s(shift.end)),
-                }
-            )
+        rows += shift_rows(node.node_id, shifts, scale, clock)
     return rows
+
+
+def shift_rows(
+    node_id: str, shifts: tuple[Shift, ...], scale: int, clock: Settings
+) -> list[dict[str, Any]]:
+    """The ``fleet.csv`` rows of a node's shifts, each ``scaled`` count times ``scale``."""
+    return [
+        {
+            "node_id": node_id,
+            "vehicle_type_id": shift.vehicle_type_id,
+            "count": shift.count * scale if shift.scaled else shift.count,
+            "shift_start": clock.to_iso(_hhmm_s(shift.start)),
+            "shift_end": clock.to_iso(_hhmm_s(shift.end)),
+        }
+        for shift in shifts
+    ]
 
 
 def _expected_units(orders: int) -> np.ndarray:
@@ -746,16 +803,17 @@ class _Baskets(NamedTuple):
 
 def _orders(
     rng: np.random.Generator,
-    n_orders: int,
+    addresses: tuple[np.ndarray, np.ndarray, np.ndarray],
     nodes: tuple[paris_city.NodeFacts, ...],
     stock_qty: np.ndarray,
     fleet: list[dict[str, Any]],
-    limited: list[Polygon],
     clock: Settings,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The orders and their lines: where, what, which service, when and how long at the
-    door. The draws are made in this order, so a seed gives the same day."""
-    lat, lon, in_limited = _addresses(rng, n_orders, limited)
+    """The orders and their lines at ``addresses`` (``lat, lon, in_limited``, drawn just
+    before): what, which service, when and how long at the door. The draws are made in
+    this order, so a seed gives the same day."""
+    lat, lon, in_limited = addresses
+    n_orders = len(lat)
     baskets = _baskets(rng, n_orders, in_limited)
     node_lat = np.array([nd.lat for nd in nodes])
     node_lon = np.array([nd.lon for nd in nodes])

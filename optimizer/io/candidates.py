@@ -1,9 +1,12 @@
-"""Candidate sites from a CSV file, validated: every problem at once, with line and column.
+"""Candidate sites from a CSV or GIS file, validated: every problem at once, with line and
+column (a GIS file: feature and property).
 
 Columns: ``site_id``, ``name``, ``kind`` (``dark_store`` | ``urban_hub`` | ``micro_hub``),
 ``lat``, ``lon`` and, optional (empty: the kind's default, see
 ``optimizer.network.sites.KIND_PROFILES``), ``cost_per_day_eur`` and
-``capacity_orders_per_day``.
+``capacity_orders_per_day``. A GeoPackage, Shapefile or GeoJSON file (by its suffix,
+:data:`GIS_SUFFIXES`) holds Point features with those properties, the point giving
+``lat`` and ``lon`` (reprojected to WGS 84 from the layer's CRS, :mod:`optimizer.io.gis`).
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from optimizer.io.file_limits import MAX_CANDIDATES_BYTES, FileTooLargeError, read_text_within
+from optimizer.io.gis import LayerError, read_layer
 from optimizer.io.problems import Problem, ScenarioError
 from optimizer.io.tables import (
     MAX_NUMBER,
@@ -26,6 +31,8 @@ from optimizer.network.sites import KIND_PROFILES, Site, candidate
 
 COLUMNS = ("site_id", "name", "kind", "lat", "lon")
 OPTIONAL = ("cost_per_day_eur", "capacity_orders_per_day")
+GIS_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json")  # any other file is read as CSV
+CANDIDATES_LAYER = "candidates"  # the layer read from a GeoPackage holding several
 
 
 class CandidatesError(ScenarioError):
@@ -39,8 +46,11 @@ class CandidatesError(ScenarioError):
 
 def load_candidates(path: str | Path) -> list[Site]:
     """Read and validate a candidate file; raises :class:`CandidatesError` (also for a
-    file beyond :data:`optimizer.io.file_limits.MAX_CANDIDATES_BYTES`, before reading it)."""
+    file beyond :data:`optimizer.io.file_limits.MAX_CANDIDATES_BYTES`, before reading it).
+    A file ending in one of :data:`GIS_SUFFIXES` is read as a GIS layer of points."""
     path = Path(path)
+    if path.suffix.lower() in GIS_SUFFIXES:
+        return _layer_candidates(path)
     name = path.name
     rows = list(csv.reader(io.StringIO(_candidates_text(path))))
     if not rows:
@@ -50,16 +60,74 @@ def load_candidates(path: str | Path) -> list[Site]:
     if not header_readable(problems):
         raise CandidatesError(path, problems)
     sites: list[Site] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, str] = {}
     for line, raw in enumerate(rows[1:], start=2):
         cells = dict(zip(header, (c.strip() for c in raw), strict=False))
         if not any(cells.values()):
             continue
-        site = _site(name, line, cells, seen, problems)
+
+        def bad(column: str | None, message: str, line: int = line) -> None:
+            problems.append(Problem(name, line, column, message))
+
+        site = _site(f"line {line}", cells, seen, bad)
         if site is not None:
             sites.append(site)
+    return _sites_or_error(path, sites, problems)
+
+
+def _layer_candidates(path: Path) -> list[Site]:
+    """The sites of a GIS file's point features, checked as a CSV file's rows (their
+    problems at ``features[i].properties.column``, or ``.geometry`` for the point)."""
+    name = path.name
+    if not path.exists():
+        raise CandidatesError(path, [Problem(name, None, None, "no such file")])
+    try:
+        features = read_layer(path, CANDIDATES_LAYER, COLUMNS + OPTIONAL, MAX_CANDIDATES_BYTES)
+    except FileTooLargeError as exc:
+        message = f"{exc} (see docs/scenario-format.md, Size limits)"
+        raise CandidatesError(path, [Problem(name, None, None, message)]) from None
+    except (LayerError, OSError) as exc:
+        raise CandidatesError(path, [Problem(name, None, None, str(exc))]) from None
+    problems: list[Problem] = []
+    sites: list[Site] = []
+    seen: dict[str, str] = {}
+    for i, feature in enumerate(features):
+        site = _feature_site(name, i, feature, seen, problems)
+        if site is not None:
+            sites.append(site)
+    return _sites_or_error(path, sites, problems)
+
+
+def _feature_site(
+    name: str, i: int, feature: dict, seen: dict[str, str], problems: list[Problem]
+) -> Site | None:
+    """Feature ``i``'s site: its properties as a CSV row's cells, its point as lat, lon."""
+    geometry = feature["geometry"] or {}
+    point = geometry.get("coordinates") if geometry.get("type") == "Point" else None
+    if not point:
+        kind = geometry.get("type")
+        message = f"expected a Point geometry, got {kind or 'none'}"
+        problems.append(Problem(name, None, f"features[{i}].geometry", message))
+    cells = {
+        column: "" if value is None else str(value).strip()
+        for column, value in feature["properties"].items()
+    }
+    lon, lat = point[:2] if point else ("", "")
+    cells.update(lat=str(lat), lon=str(lon))
+
+    def bad(column: str | None, message: str) -> None:
+        if column in ("lat", "lon"):
+            if point:  # else the geometry's problem is reported
+                problems.append(Problem(name, None, f"features[{i}].geometry", message))
+        else:
+            problems.append(Problem(name, None, f"features[{i}].properties.{column}", message))
+
+    return _site(f"features[{i}]", cells, seen, bad)
+
+
+def _sites_or_error(path: Path, sites: list[Site], problems: list[Problem]) -> list[Site]:
     if not sites and not problems:
-        problems.append(Problem(name, None, None, "no candidate site"))
+        problems.append(Problem(path.name, None, None, "no candidate site"))
     if problems:
         raise CandidatesError(path, problems)
     return sites
@@ -80,22 +148,25 @@ def _candidates_text(path: Path) -> str:
 
 
 def _site(
-    name: str, line: int, cells: dict[str, str], seen: dict[str, int], problems: list[Problem]
+    where: str, cells: dict[str, str], seen: dict[str, str], report: Callable[[str, str], None]
 ) -> Site | None:
-    """The site of one line, or None with its problems added to ``problems``; ``seen``:
-    the site ids of the lines before, with their line."""
-    found = len(problems)
+    """The site of one line (or feature: ``where`` it is, ``line 3``), or None with its
+    problems reported to ``report(column, message)``; ``seen``: the site ids of the lines
+    before, with where they are."""
+    found = False
 
-    def bad(column: str | None, message: str) -> None:
-        problems.append(Problem(name, line, column, message))
+    def bad(column: str, message: str) -> None:
+        nonlocal found
+        found = True
+        report(column, message)
 
     site_id = cells.get("site_id", "")
     if not site_id:
         bad("site_id", "empty")
     elif site_id in seen:
-        bad("site_id", f"{site_id} is already on line {seen[site_id]}")
+        bad("site_id", f"{site_id} is already on {seen[site_id]}")
     else:
-        seen[site_id] = line
+        seen[site_id] = where
     kind = cells.get("kind", "")
     if kind not in KIND_PROFILES:
         kinds = ", ".join(map(str, KIND_PROFILES))
@@ -110,7 +181,7 @@ def _site(
     for column in OPTIONAL:
         raw_value = cells.get(column, "")
         numbers[column] = _number(raw_value, 0, MAX_NUMBER, column, bad) if raw_value else None
-    if len(problems) > found:
+    if found:
         return None
     capacity = numbers["capacity_orders_per_day"]
     return candidate(

@@ -26,6 +26,7 @@ from optimizer.model import (
     parcel_view,
     with_order_changes,
 )
+from optimizer.travel.route_lines import route_lines
 
 PLAN_FORMAT = "lastmile-plan/1"
 # The ``service`` of a pickup stop (tracking keeps it per stop; OTIF leaves pickups out).
@@ -291,8 +292,10 @@ def _part(part) -> dict:
 
 
 def routes_geojson(scenario: Scenario, plan: Plan) -> dict:
-    """Nodes, routes (LineStrings, node -> stops -> node) and stops (Points) as GeoJSON."""
+    """Nodes, routes (LineStrings, node -> stops -> node; along the streets, credited, on
+    road travel) and stops (Points) as GeoJSON."""
     iso = scenario.settings.to_iso
+    lines = route_lines(scenario, plan.routes)
     features = []
     for node in scenario.nodes.values():
         features.append(
@@ -306,9 +309,7 @@ def routes_geojson(scenario: Scenario, plan: Plan) -> dict:
                 },
             )
         )
-    for r in plan.routes:
-        node = scenario.nodes[r.node_id]
-        line = [[node.lon, node.lat]] + [[s.lon, s.lat] for s in r.stops] + [[node.lon, node.lat]]
+    for r, line in zip(plan.routes, lines.lonlat, strict=True):
         features.append(
             _feature(
                 {"type": "LineString", "coordinates": line},
@@ -342,7 +343,8 @@ def routes_geojson(scenario: Scenario, plan: Plan) -> dict:
                     },
                 )
             )
-    return {"type": "FeatureCollection", "features": features}
+    credit = {"attribution": lines.credit} if lines.credit else {}
+    return {"type": "FeatureCollection", **credit, "features": features}
 
 
 def _feature(geometry: dict, properties: dict) -> dict:

@@ -1,14 +1,20 @@
-"""The plan on a map (folium): nodes, zones, routes coloured per vehicle, stops with ETAs.
+"""The plan on a map (folium): nodes, zones, routes coloured per vehicle (along the streets
+on road travel, credited to OpenStreetMap), stops with ETAs.
 
 Every scenario text (ids, names, reasons) goes through :func:`optimizer.io.html_text.text`:
 folium and Leaflet show tooltips, popups and layer names as HTML."""
 
 from __future__ import annotations
 
+import json
+
 import folium
+from branca.element import MacroElement
+from jinja2 import Template
 
 from optimizer.io.html_text import text
 from optimizer.model import Plan, Route, Scenario, ZoneRule
+from optimizer.travel.route_lines import route_lines
 
 # A qualitative palette (ColorBrewer Set1 + Dark2), cycled over vehicles.
 PALETTE = [
@@ -28,8 +34,11 @@ def plan_map(scenario: Scenario, plan: Plan) -> folium.Map:
     m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
     _zones_layer(scenario).add_to(m)
     _nodes_layer(scenario).add_to(m)
-    for k, route in enumerate(plan.routes):
-        _route_layer(scenario, route, PALETTE[k % len(PALETTE)]).add_to(m)
+    lines = route_lines(scenario, plan.routes)
+    for k, (route, line) in enumerate(zip(plan.routes, lines.lonlat, strict=True)):
+        _route_layer(scenario, route, line, PALETTE[k % len(PALETTE)]).add_to(m)
+    if lines.credit:
+        _Credit(lines.credit).add_to(m)
     if plan.unassigned:
         _unassigned_layer(scenario, plan).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
@@ -66,15 +75,31 @@ def _nodes_layer(scenario: Scenario) -> folium.FeatureGroup:
     return nodes
 
 
-def _route_layer(scenario: Scenario, route: Route, colour: str) -> folium.FeatureGroup:
-    """A route's layer: its line from the node and back (dashed for bikes), and its
-    stops with slot and ETA."""
+class _Credit(MacroElement):
+    """A line in the map's attribution (Leaflet's ``addAttribution``): whose data the
+    routes were drawn from."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.credit }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, credit: str):
+        super().__init__()
+        self._name = "Credit"
+        self.credit = json.dumps(text(credit), ensure_ascii=False)  # JS string, escaped HTML
+
+
+def _route_layer(
+    scenario: Scenario, route: Route, line: list[list[float]], colour: str
+) -> folium.FeatureGroup:
+    """A route's layer: its line (``[lon, lat]`` pairs from the node and back; dashed for
+    bikes), and its stops with slot and ETA."""
     hhmm = lambda s: _hhmm(scenario, s)  # noqa: E731
-    node = scenario.nodes[route.node_id]
     group = folium.FeatureGroup(name=f"{text(route.vehicle_id)} ({len(route.stops)} stops)")
-    points = [[node.lat, node.lon]] + [[s.lat, s.lon] for s in route.stops]
     folium.PolyLine(
-        points + [[node.lat, node.lon]],
+        [[lat, lon] for lon, lat in line],
         color=colour,
         weight=3 if route.mode == "van" else 2,
         dash_array=None if route.mode == "van" else "6 4",

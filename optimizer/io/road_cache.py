@@ -1,7 +1,7 @@
 """The street networks of an extract, cached on disk so the second plan of a day starts at
 once.
 
-One ``.npz`` per mode (the CSR arrays and node coordinates of a
+One ``.npz`` per mode (the CSR arrays, node coordinates and edge shapes of a
 :class:`~optimizer.travel.road.RoadNetwork`), named by the extract's sha256 and the digest
 of the mode's rules (:meth:`~optimizer.travel.road_rules.RoadRules.digest`, which carries
 ``RULES_VERSION``): a new extract or a changed rule misses the cache and rebuilds. The cache
@@ -24,8 +24,19 @@ from optimizer.travel.road import RoadNetwork, RoadTravel, build_network
 from optimizer.travel.road_rules import RULES
 
 CACHE_DIR_NAME = ".lastmile-cache"
-CACHE_FORMAT = "lastmile-road-network/1"
-_ARRAYS = ("node_lat", "node_lon", "indptr", "head", "length_m", "speed_kmh")
+# /2: with the edges' shapes (routes drawn along the streets); a /1 file is rebuilt.
+CACHE_FORMAT = "lastmile-road-network/2"
+_ARRAYS = (
+    "node_lat",
+    "node_lon",
+    "indptr",
+    "head",
+    "length_m",
+    "speed_kmh",
+    "shape_offsets",
+    "shape_lat",
+    "shape_lon",
+)
 
 
 def load_road_travel(osm_path: str | Path, cache_dir: str | Path | None = None) -> RoadTravel:

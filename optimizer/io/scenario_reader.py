@@ -9,11 +9,12 @@ reference is checked only when the file it points into could be read completely,
 broken file is reported once rather than as a cascade of unknown ids in the others.
 
 The generic CSV machinery is :mod:`optimizer.io.tables`; each group of files has its
-reader: :mod:`optimizer.io.scenario_settings` (``scenario.yaml``, ``zones.geojson``),
+reader: :mod:`optimizer.io.scenario_settings` (``scenario.yaml``),
+:mod:`optimizer.io.scenario_zones` (``zones.geojson``, ``.gpkg`` or ``.shp``),
 :mod:`optimizer.io.scenario_fleet` (nodes, vehicle types, fleet) and
 :mod:`optimizer.io.scenario_orders` (catalogue, stock, orders, returns and their
-companions). This module reads a file's text within the planner's size limits and puts
-the scenario together.
+companions). This module reads a file's text (or a GIS layer, :mod:`optimizer.io.gis`)
+within the planner's size limits and puts the scenario together.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from optimizer.io.file_limits import FileTooLargeError, read_text_within
+from optimizer.io.gis import LayerError, read_layer
 from optimizer.io.problems import Problem, ScenarioError
 from optimizer.io.scenario_fleet import _FleetFiles
 from optimizer.io.scenario_orders import (
@@ -37,10 +39,10 @@ from optimizer.io.scenario_settings import (
     _FALLBACK_DATE,
     _FALLBACK_TIMEZONE,
     SETTINGS_FILE,
-    ZONES_FILE,
     _SettingsFiles,
 )
 from optimizer.io.scenario_travel import road_travel, snap_warnings
+from optimizer.io.scenario_zones import ZONES_FILE, ZONES_FILES, _ZoneFiles
 from optimizer.io.tables import (
     MAX_NUMBER,
     MISSING_COORDINATES,
@@ -70,6 +72,7 @@ __all__ = [
     "SERVICE_TIMES_FILE",
     "SETTINGS_FILE",
     "ZONES_FILE",
+    "ZONES_FILES",
     "coordinates_look_missing",
     "header_problems",
     "header_readable",
@@ -125,9 +128,9 @@ def _too_many(lines: int, limit: int) -> str:
     )
 
 
-class _ScenarioReader(_SettingsFiles, _FleetFiles, _OrderFiles):
+class _ScenarioReader(_SettingsFiles, _ZoneFiles, _FleetFiles, _OrderFiles):
     """Reads one scenario folder file by file, collecting problems in ``problems``: each
-    group of files with its mixed-in reader (settings and zones, fleet, orders)."""
+    group of files with its mixed-in reader (settings, zones, fleet, orders)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -211,4 +214,20 @@ class _ScenarioReader(_SettingsFiles, _FleetFiles, _OrderFiles):
         except OSError as error:
             message = f"cannot be read: {error.strerror or error}"
         self.problems.append(Problem(file, None, None, message))
+        return None
+
+    def layer(self, file: str, name: str, properties: tuple[str, ...]) -> list[dict] | None:
+        """The GIS layer ``file`` (a GeoPackage's layer ``name`` if it holds several) as
+        GeoJSON features in WGS 84 (:func:`optimizer.io.gis.read_layer`); None (with a
+        problem) when it cannot be read, has no CRS it needs, or is beyond
+        :data:`MAX_FILE_BYTES` (each of a Shapefile's files)."""
+        try:
+            return read_layer(self.folder / file, name, properties, MAX_FILE_BYTES)
+        except FileTooLargeError as error:
+            problem = Problem(error.path.name, None, None, _too_big(error.size_bytes))
+        except LayerError as error:
+            problem = Problem(file, None, None, str(error))
+        except OSError as error:
+            problem = Problem(file, None, None, f"cannot be read: {error.strerror or error}")
+        self.problems.append(problem)
         return None

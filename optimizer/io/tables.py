@@ -181,6 +181,11 @@ class _Files:
         """The file's text; None (with a problem) when it cannot be read."""
         raise NotImplementedError
 
+    def layer(self, file: str, name: str, properties: tuple[str, ...]) -> list[dict] | None:
+        """The GIS file's features as GeoJSON in WGS 84; None (with a problem) when it
+        cannot be read (:mod:`optimizer.io.gis`)."""
+        raise NotImplementedError
+
     def table(
         self, file: str, columns: tuple[str, ...], optional: tuple = (), ids: _Index | None = None
     ) -> _Table:
