@@ -16,6 +16,7 @@ from optimizer.travel.time_of_day import (
     SpeedProfile,
     TimedLegs,
     TimedTravel,
+    free_flow,
     speed_profile,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "TimedLegs",
     "TimedTravel",
     "TravelProvider",
+    "free_flow",
     "speed_profile",
     "travel_of",
 ]

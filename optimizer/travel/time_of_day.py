@@ -190,6 +190,12 @@ def speed_profile(travel: TravelProvider) -> SpeedProfile:
     return travel.speed if isinstance(travel, TimedTravel) else FREE_FLOW
 
 
+def free_flow(travel: TravelProvider) -> TravelProvider:
+    """The provider under a :class:`TimedTravel` (itself otherwise): for what only the
+    streets decide, such as where a route is drawn."""
+    return travel.inner if isinstance(travel, TimedTravel) else travel
+
+
 def conservative_legs_s(
     duration_s: np.ndarray, factors: HourFactors, leave_s: np.ndarray, arrive_s: np.ndarray
 ) -> np.ndarray:
