@@ -302,3 +302,19 @@ def test_a_replan_in_the_peak_times_with_it_and_stays_checker_clean():
     assert nxt.arrival_s == after.departure_s + PEAK.of(Mode.VAN).duration_s(
         after.departure_s, int(free[0, 1])
     )
+
+
+def test_a_road_day_with_the_default_profile_plans_clean_and_draws_along_the_streets(tmp_path):
+    from optimizer.io.road_cache import load_road_travel
+    from optimizer.travel.route_lines import OSM_CREDIT, route_lines
+    from tests.test_road_scenario import KBH, _kbh_day
+
+    day = _kbh_day(load_road_travel(KBH, tmp_path / "cache"))
+    hours = {mode: factors.factors for mode, factors in DEFAULT.by_mode.items()}
+    travel = dataclasses.replace(day.settings.travel, time_of_day=hours)
+    day = dataclasses.replace(day, settings=dataclasses.replace(day.settings, travel=travel))
+    assert isinstance(travel_of(day), TimedTravel)
+    plan, document = _planned(day)
+    report = check_plan(day, document)
+    assert report.ok, [str(v) for v in report.violations]
+    assert plan.routes and route_lines(day, plan.routes).credit == OSM_CREDIT
