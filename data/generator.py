@@ -539,6 +539,13 @@ def write(scenario: GeneratedScenario, out_dir: Path) -> None:
         f.write("\n")
 
 
+def write_calendar_day(entry: Any, out_dir: Path) -> None:
+    """The generated day of a calendar entry (an :class:`optimizer.network.demand.DemandDay`:
+    its ``orders``, ``seed`` and ``day``) written into ``out_dir``: the ``make_day`` of
+    :func:`optimizer.workflows.design_days.generated_days`."""
+    write(generate(orders=entry.orders, seed=entry.seed, date=entry.day.isoformat()), out_dir)
+
+
 def _returns(
     rng: np.random.Generator,
     order_rows: list[dict[str, Any]],

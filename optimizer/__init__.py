@@ -34,6 +34,11 @@ _PUBLIC = {
     "PromiseParams": "optimizer.promise",
     # travel
     "GreatCircle": "optimizer.travel",
+    # the workflows an edge runs: plan, check and write; re-plan and check
+    "PlanRun": "optimizer.workflows.plan",
+    "plan_and_check": "optimizer.workflows.plan",
+    "artefacts": "optimizer.workflows.plan",
+    "replan_and_check": "optimizer.workflows.replan",
 }
 
 __all__ = sorted(_PUBLIC)

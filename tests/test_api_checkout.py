@@ -135,8 +135,8 @@ def test_roles_guard_the_checkout_and_the_stock(ready):
 def test_a_replayed_day_of_checkouts_keeps_its_promises_in_the_next_plan(ready):
     """Baskets through the API in time order, each confirmed; the day's plan then
     delivers at least 98 % of them in their promised slot, and the checker passes."""
-    from api.replay import replay_day
     from api.settings import SHIPPED_SCENARIO
+    from cli.checkout_stream import replay_day
     from optimizer.io import load_scenario
 
     result = replay_day(

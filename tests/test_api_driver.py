@@ -207,7 +207,7 @@ def test_a_keys_file_whose_driver_entry_is_not_a_mapping_is_refused(tmp_path):
 def test_serve_refuses_a_bad_driver_key_with_a_message_and_no_traceback(monkeypatch):
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from cli import app
 
     monkeypatch.setenv("LASTMILE_DRIVER_KEYS", "a-driver-key-without-vehicles")
     result = CliRunner().invoke(app, ["serve"])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from api.simulate import SimParams, simulate
+from cli.simulation import SimParams, simulate
 from data.generator import generate, write
 from optimizer.io import load_scenario
 from optimizer.io.plan_files import plan_to_dict

@@ -250,7 +250,7 @@ def test_report_otif_from_the_database_and_service_times_the_next_plan_loads(
 
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from cli import app
     from optimizer.io import load_scenario
 
     post(service, day, "dep", "departed", "09:00")

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from cli import app
 from data.generator import generate, write
 from optimizer.check import CheckReport, check_plan
 from optimizer.check.read import MAX_PLAN_DEPTH, MAX_PLAN_NUMBER, MAX_WILD_VALUES
-from optimizer.cli import app
 from optimizer.io import load_scenario
 from optimizer.io.plan_files import plan_to_dict
 from optimizer.kpis import plan_kpis

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from optimizer.cli import app
+from cli import app
 
 runner = CliRunner()
 PARIS = Path(__file__).resolve().parent.parent / "data" / "paris"
@@ -116,12 +116,12 @@ def test_an_interrupt_before_writing_leaves_the_previous_plan(
     shutil.copytree(out, previous)
     before = (previous / "plan.json").read_text()
 
-    import optimizer.io.plan_map as plan_map
+    import optimizer.workflows.plan as workflow  # draws the map, before the files are written
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(plan_map, "plan_map", interrupted)
+    monkeypatch.setattr(workflow, "plan_map", interrupted)
     result = runner.invoke(
         app, ["plan", str(small_day), "--out", str(previous), "--time-limit", "1"]
     )
@@ -230,3 +230,14 @@ def test_an_integer_beyond_64_bits_in_stock_or_order_lines_is_a_clear_error(tmp_
     assert "order_lines.csv, line 2, column qty: too large" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "plan").exists()
+
+
+def test_lastmile_lists_every_command_and_group():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    for name in ("plan", "check", "generate", "design", "serve", "simulate", "bench", "report",
+                 "keys"):  # fmt: skip
+        assert f" {name} " in result.output, name
+    bench = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "120"})
+    for name in ("vrptw", "sourcing", "scale", "promise"):
+        assert f" {name} " in bench.output, name

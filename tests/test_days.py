@@ -256,7 +256,7 @@ def _checkout_routes(state) -> dict[str, list[str]]:
 
 
 def test_simulated_days_roll_with_checkouts_confirmed_and_every_version_checked(template):
-    from api.simulate import SimParams, simulate
+    from cli.simulation import SimParams, simulate
 
     figures = simulate(
         template,

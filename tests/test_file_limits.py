@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from api import secret
 from api.auth import KeyConfigError, configured_keys
+from cli import app
 from data.generator import generate, write
-from optimizer.cli import app
 from optimizer.io import ScenarioError, load_scenario
 from optimizer.io import scenario_reader as reader
 from optimizer.io.candidates import CandidatesError, load_candidates
@@ -93,7 +93,7 @@ def test_check_refuses_a_plan_json_beyond_its_limit(tiny_day, tmp_path):
 
 
 def test_check_refuses_a_plan_json_that_does_not_end(tiny_day, tmp_path, monkeypatch):
-    import optimizer.check.read as plan_reader
+    import optimizer.io.plan_json as plan_reader
 
     monkeypatch.setattr(plan_reader, "MAX_PLAN_JSON_BYTES", 1024 * 1024)
     plan = endless(tmp_path / "plan.json")

@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from api.auth import KeyStore, configure_keys
-from api.cli import app
 from api.db import Database
 from api.secret import secret_path, server_secret
 from api.settings import Settings
+from cli import app
 
 runner = CliRunner()
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from cli import app
+from data.generator import write_calendar_day
 from optimizer.check import check_plan
-from optimizer.cli import app
 from optimizer.io import load_scenario
 from optimizer.io.candidates import CandidatesError, load_candidates
-from optimizer.io.design_days import generated_days
 from optimizer.io.plan_files import plan_to_dict, to_json
 from optimizer.model import NodeKind, Service
 from optimizer.network import (
@@ -32,6 +32,7 @@ from optimizer.network import (
 from optimizer.network.demand import MONTH_FACTOR, WEEKDAY_FACTOR, delivery_points
 from optimizer.planning import PlanParams
 from optimizer.workflows import ReplayParams, replay, replay_day
+from optimizer.workflows.design_days import generated_days
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = ROOT / "data" / "paris"
@@ -46,7 +47,7 @@ def base():
 
 @pytest.fixture(scope="module")
 def small_days(base):
-    return generated_days(base, day_volumes(date(2026, 11, 23), 2, 70, seed=4))
+    return generated_days(base, day_volumes(date(2026, 11, 23), 2, 70, seed=4), write_calendar_day)
 
 
 def test_day_volumes_follow_weekday_and_month_and_repeat_by_seed():

@@ -142,7 +142,7 @@ def test_a_day_planned_in_parts_on_a_dask_cluster_is_whole_and_checker_clean(day
 def test_plan_with_a_scheduler_address_dask_cannot_read_is_a_clear_error(tmp_path):
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from cli import app
 
     runner = CliRunner()
     day = tmp_path / "day"
@@ -160,7 +160,7 @@ def test_plan_with_a_scheduler_address_dask_cannot_read_is_a_clear_error(tmp_pat
 def test_bench_scale_refuses_sizes_that_are_not_positive_integers(option):
     from typer.testing import CliRunner
 
-    from optimizer.cli import app
+    from cli import app
 
     result = CliRunner().invoke(app, ["bench", "scale", *option])
     assert result.exit_code == 2

@@ -73,7 +73,7 @@ def test_lastmile_plan_refuses_a_200_mb_orders_file_at_once(tmp_path):
         f.truncate(200 * 1024 * 1024)
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "plan", str(folder), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "cli", "plan", str(folder), "--out", str(tmp_path / "out")],
         capture_output=True,
         text=True,
         env=env,

@@ -202,7 +202,7 @@ def test_report_otif_counts_each_order_once_from_its_final_outcome(service, repl
     last = {o.order_id: o for o in tracked(db, versions[-1:]).outcomes}
     assert last[b.order_id].attempt == 2
 
-    from api.cli import app
+    from cli import app
 
     url = service.app.state.settings.database_url
     args = ["report", "otif", "--database-url", url, "--json"]

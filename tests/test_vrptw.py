@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from optimizer.bench.cli import expand_instances
-from optimizer.cli import app
+from cli import app
+from cli.bench import expand_instances
 from optimizer.io.vrptw import (
     SCALE,
     evaluate,

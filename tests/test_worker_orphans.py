@@ -34,7 +34,7 @@ def _kill_all(processes: list[psutil.Process]) -> None:
 
 def test_kill_9_of_lastmile_plan_leaves_no_worker(tmp_path):
     env = os.environ | {"PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "api.cli", "plan", str(ROOT / "data" / "paris")]
+    command = [sys.executable, "-m", "cli", "plan", str(ROOT / "data" / "paris")]
     command += ["--workers", "2", "--time-limit", "60", "--out", str(tmp_path / "out")]
     parent = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

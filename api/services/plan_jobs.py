@@ -52,6 +52,7 @@ PRELOAD = [
     "optimizer.planning",
     "optimizer.check",
     "optimizer.io.plan_map",
+    "optimizer.workflows.plan",
 ]
 
 
@@ -337,11 +338,8 @@ def plan_process(scenario: Scenario, time_limit_s: float, sender: Connection) ->
         # This process is single-threaded: plan_day's solver pool can fork from it (fast,
         # modules already loaded) rather than start a fork server of its own.
         multiprocessing.set_start_method("fork", force=True)
-    from optimizer.check import check_plan
-    from optimizer.io.plan_files import plan_to_dict, routes_geojson, to_json
-    from optimizer.io.plan_map import plan_map
-    from optimizer.kpis import plan_kpis
-    from optimizer.planning import PlanParams, plan_day
+    from optimizer.planning import PlanParams
+    from optimizer.workflows.plan import artefacts, plan_and_check
 
     shown = 0.0
 
@@ -351,18 +349,16 @@ def plan_process(scenario: Scenario, time_limit_s: float, sender: Connection) ->
         sender.send(("progress", shown, message))
 
     try:
-        plan = plan_day(scenario, PlanParams(time_limit_s=time_limit_s), progress=progress)
-        sender.send(("progress", ROUTING_SHARE, "checking the plan, drawing the map"))
-        kpis = plan_kpis(scenario, plan)
-        plan_json = to_json(plan_to_dict(scenario, plan, kpis))
-        report = check_plan(scenario, json.loads(plan_json))
+        # plan_and_check says "checking the plan, drawing the map" at ROUTING_SHARE.
+        run = plan_and_check(scenario, PlanParams(time_limit_s=time_limit_s), progress)
+        files = artefacts(scenario, run)
         results = {
-            "checker_ok": report.ok,
-            "violations": "; ".join(str(v) for v in report.violations[:5]),
-            "plan_json": plan_json,
-            "kpis_json": to_json(kpis),
-            "geojson": to_json(routes_geojson(scenario, plan)),
-            "map_html": plan_map(scenario, plan).get_root().render(),
+            "checker_ok": run.report.ok,
+            "violations": "; ".join(str(v) for v in run.report.violations[:5]),
+            "plan_json": files["plan.json"],
+            "kpis_json": files["kpis.json"],
+            "geojson": files["routes.geojson"],
+            "map_html": files["map.html"],
         }
         sender.send(("done", results))
     except Exception as exc:

@@ -29,11 +29,8 @@ from api.services.plan_jobs import scenario_for_plan
 from api.services.plan_versions import replan_message
 from api.services.plan_versions import versions as plan_versions
 from api.services.tracking_state import Day, open_plan, orders_of, recompute
-from optimizer.check import check_plan
 from optimizer.io import ScenarioError
-from optimizer.io.plan_files import plan_from_dict, plan_to_dict, routes_geojson, to_json
-from optimizer.io.plan_map import plan_map
-from optimizer.kpis import plan_kpis
+from optimizer.io.plan_files import plan_from_dict
 from optimizer.live.replan import (
     FailedPolicy,
     LiveState,
@@ -41,10 +38,11 @@ from optimizer.live.replan import (
     ReplanParams,
     StopFact,
     TripFacts,
-    replan,
 )
 from optimizer.model import with_order_changes
 from optimizer.travel import travel_of
+from optimizer.workflows.plan import artefacts
+from optimizer.workflows.replan import replan_and_check
 
 # Copied from the old plan's tracking rows to the new plan's, for the stops kept.
 ORDER_STATE = ("status", "arrived_at", "done_at", "eta_at", "eta_at_departure", "late",
@@ -96,15 +94,11 @@ def replan_job(
         state = live_state(s, versions, day, now_s, frozenset(body.broken_down))
     params = ReplanParams(policy=FailedPolicy(body.policy), time_limit_s=body.time_limit_s)
     try:
-        new_plan, report = replan(scenario, plan, state, params)
+        run, report, new_day = replan_and_check(scenario, plan, state, params, str(job_id))
     except ReplanError as exc:
         raise problem(409, f"the tracking state does not fit: {exc}", JOB_ID) from exc
-    new_plan.replan["replan_of"] = str(job_id)
-    new_day = with_order_changes(scenario, new_plan.order_changes)
-    kpis = plan_kpis(new_day, new_plan)
-    new_doc = plan_to_dict(new_day, new_plan, kpis)
-    plan_json = to_json(new_doc)
-    check = check_plan(scenario, json.loads(plan_json))
+    new_plan, kpis, plan_json, check = run.plan, run.kpis, run.plan_json, run.report
+    files = artefacts(new_day, run)
     new_id = str(uuid.uuid4())
     moment = utcnow()
     with db.transaction() as s:
@@ -124,9 +118,9 @@ def replan_job(
                 finished_at=moment,
                 checker_ok=check.ok,
                 plan_json=plan_json,
-                kpis_json=to_json(kpis),
-                geojson=to_json(routes_geojson(new_day, new_plan)),
-                map_html=plan_map(new_day, new_plan).get_root().render(),
+                kpis_json=files["kpis.json"],
+                geojson=files["routes.geojson"],
+                map_html=files["map.html"],
             )
         )
         s.flush()

@@ -3,11 +3,9 @@ is flagged ``malformed``, never raised; a re-plan's order changes are checked as
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from optimizer.check.figures import MAX_PLAN_NUMBER, _clock, _is_number, _or_inf, _shown
@@ -23,7 +21,6 @@ from optimizer.check.records import (
     _Stop,
     _Unassigned,
 )
-from optimizer.io.file_limits import MAX_PLAN_JSON_BYTES, FileTooLargeError, read_bytes_within
 from optimizer.model import NodeKind, OrderChange, Service
 
 PLAN_FORMAT = "lastmile-plan/1"
@@ -31,44 +28,6 @@ PLAN_FORMAT = "lastmile-plan/1"
 MAX_PLAN_DEPTH = 32
 # The values :func:`_check_values` reports before it says how many more there are.
 MAX_WILD_VALUES = 20
-
-
-class PlanFileError(ValueError):
-    """A ``plan.json`` that cannot be read as a JSON object; the message names the file."""
-
-
-def _not_a_json_number(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON number")
-
-
-def read_plan_file(path: str | Path) -> dict:
-    """``plan.json`` parsed, for :func:`optimizer.check.check_plan`; a :class:`PlanFileError`
-    saying why not when the file is missing or unreadable, beyond
-    :data:`optimizer.io.file_limits.MAX_PLAN_JSON_BYTES` (checked before it is read), not
-    UTF-8, not strict JSON (``NaN``, ``Infinity``), nested too deeply, or not an object.
-    What the JSON holds is the checker's business: it reports, never raises."""
-    path = Path(path)
-    try:
-        data = read_bytes_within(path, MAX_PLAN_JSON_BYTES, "a plan.json")
-    except FileTooLargeError as exc:
-        raise PlanFileError(f"{exc} (see docs/plan-format.md)") from None
-    except FileNotFoundError:
-        raise PlanFileError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise PlanFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_not_a_json_number)
-    except UnicodeDecodeError as exc:
-        raise PlanFileError(
-            f"{path}: not a readable JSON plan (not UTF-8 at byte {exc.start})"
-        ) from None
-    except RecursionError:
-        raise PlanFileError(f"{path}: not a readable JSON plan (nested too deeply)") from None
-    except ValueError as exc:  # JSONDecodeError, NaN, an integer of over 4,300 digits
-        raise PlanFileError(f"{path}: not a readable JSON plan ({exc})") from None
-    if not isinstance(document, dict):
-        raise PlanFileError(f"{path}: a plan is a JSON object, not a {type(document).__name__}")
-    return document
 
 
 class _Fields:

@@ -24,22 +24,19 @@ Definitions (per network, over all replayed days):
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from optimizer.check import check_plan
-from optimizer.io.plan_files import plan_to_dict, to_json
-from optimizer.kpis import plan_kpis
 from optimizer.model import Mode, Plan, Scenario, Service
 from optimizer.network.apply import Network, apply_network
 from optimizer.network.sites import Site
-from optimizer.planning import PlanParams, plan_day
+from optimizer.planning import PlanParams
 from optimizer.promise import PromiseEngine
 from optimizer.travel import TravelProvider, travel_of
+from optimizer.workflows.plan import plan_and_check
 
 Progress = Callable[[float, str], None]
 
@@ -166,10 +163,8 @@ def replay_day(
     params = params or ReplayParams()
     travel = travel or travel_of(day)
     scenario = apply_network(day, network)
-    plan = plan_day(scenario, params.plan, travel)
-    kpis = plan_kpis(scenario, plan)
-    document = json.loads(to_json(plan_to_dict(scenario, plan, kpis)))
-    report = check_plan(scenario, document, travel)
+    run = plan_and_check(scenario, params.plan, travel=travel)
+    plan, kpis, report = run.plan, run.kpis, run.report
     orders = scenario.orders_by_id
     routed = [(r, s) for r in plan.routes for s in r.stops if not s.is_pickup]  # orders
     asked, offered = _express(scenario, plan, travel, params)

@@ -21,10 +21,9 @@ from api.models.checkout import (
     VehicleRoute,
 )
 from api.services.checkout.common import add_units
-from optimizer.io.plan_files import plan_to_dict
-from optimizer.kpis import plan_kpis
 from optimizer.model import Plan, Scenario, Service
 from optimizer.promise import LiveRoutes, LiveStop, PromiseEngine
+from optimizer.workflows.plan import plan_document
 
 
 class PublishMixin:
@@ -39,7 +38,7 @@ class PublishMixin:
             return
         planned = planned or self.scenario
         plan = plan_day()
-        document = plan_to_dict(planned, plan, plan_kpis(planned, plan))
+        _, document = plan_document(planned, plan)
         with self.db.transaction() as s:
             state = s.get(DayState, 1)
             if state is not None and state.scenario_name == self.day_key:

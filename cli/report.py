@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from optimizer.cli import console, fail
+from cli.console import console, fail
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports on the day's operations.")
 

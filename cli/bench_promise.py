@@ -9,7 +9,7 @@ On the shipped Paris day with its planned orders:
    promise throughput of concurrent clients;
 3. a race: many clients hold the last units of one SKU at once; afterwards the database
    is audited (no stock committed beyond what is on hand, every route still feasible);
-4. the promise kept: a day of checkouts replayed and planned (:mod:`api.replay`).
+4. the promise kept: a day of checkouts replayed and planned (:mod:`cli.checkout_stream`).
 
 The bench replays the scenario's own day: the server's clock (``LASTMILE_CLOCK``) starts
 at 07:00 of that day and runs, whatever the machine's date.
@@ -35,9 +35,9 @@ import sqlalchemy as sa
 
 from api.db import Database
 from api.models.checkout import StockLevel, VehicleRoute
-from api.replay import checkout_stream, promise_body, replay_day
 from api.services.checkout import CheckoutService
 from api.settings import SHIPPED_SCENARIO
+from cli.checkout_stream import checkout_stream, promise_body, replay_day
 from optimizer.io import load_scenario
 from optimizer.model import OrderLine
 from optimizer.planning import PlanParams, plan_day

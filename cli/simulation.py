@@ -1,4 +1,4 @@
-"""``lastmile simulate``: a day on the road, driven through the API.
+"""The driver of ``lastmile simulate``: a day on the road, driven through the API.
 
 The service runs in-process (FastAPI's ``TestClient``) on a temporary SQLite database.
 It plans the day (``POST /v1/plans``); then a simulated clock moves the vehicles along
@@ -13,7 +13,7 @@ final plan is checked by the independent checker.
 The service's clock is the simulation's (:class:`api.clock.ManualClock`): every promise,
 hold, confirmation and re-plan happens at its simulated instant. With ``days`` > 1 the
 clock then moves to the next morning: the service rolls to the next day by itself
-(:mod:`api.days`: what was not delivered is carried over, the day is planned and sold
+(:mod:`api.services.days`: what was not delivered is carried over, the day is planned and sold
 on), and the next day is driven the same way. Figures are per day.
 
 Figures: orders delivered, collected, unassigned; OTIF and the ETA error (from the
@@ -45,10 +45,10 @@ from sqlalchemy import select
 from api.app import create_app
 from api.clock import ManualClock
 from api.models.tracking import TrackedOrder
-from api.replay import checkout_stream, promise_body
 from api.services.otif import outcomes
 from api.services.plan_jobs import scenario_for_plan
 from api.settings import Settings
+from cli.checkout_stream import checkout_stream, promise_body
 from optimizer.check import check_plan
 from optimizer.io import load_scenario
 from optimizer.live.report import summary

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from optimizer.cli import errors, fail
+from cli.console import errors, fail
 
 keys_app = typer.Typer(
     no_args_is_help=True,

@@ -1,10 +1,8 @@
-"""The ``lastmile`` command: the core's commands (``optimizer.cli``) plus the service's
-(``serve``, ``bench promise``, ``report otif``, ``keys``). It lives at the edge because it starts
-the service and reads its database; the core never imports ``api``."""
+"""``lastmile simulate``: days on the road driven through the API
+(:mod:`cli.simulation`), with what every order became and the checker's verdicts."""
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -12,68 +10,9 @@ from typing import Annotated
 
 import typer
 
-from api.keys_cli import keys_app
-from api.report_cli import report_app
-from optimizer.bench.cli import bench_app
-from optimizer.cli import app, errors, fail, load
-
-__all__ = ["app"]
+from cli.console import errors, fail, load
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
-    scenario: Annotated[
-        Path | None,
-        typer.Option(help="scenario folder to serve [default: data/paris, or LASTMILE_SCENARIO]"),
-    ] = None,
-) -> None:
-    """Start the HTTP service (SQLite in .lastmile/ unless LASTMILE_DATABASE_URL is set)."""
-    import uvicorn
-    from pydantic import ValidationError
-
-    from api.app import create_app
-    from api.auth import KeyConfigError, configured_keys
-    from api.settings import Settings
-
-    try:
-        settings = Settings(**({"scenario": scenario} if scenario else {}))
-        configured_keys(settings)
-    except (ValidationError, KeyConfigError) as exc:
-        fail(f"bad LASTMILE_* setting: {exc}")
-    load(settings.scenario)
-    uvicorn.run(create_app(settings), host=host, port=port)
-
-
-@bench_app.command()
-def promise(
-    requests: Annotated[int, typer.Option(help="promise requests timed", min=10)] = 500,
-    clients: Annotated[int, typer.Option(help="clients racing for the last units", min=2)] = 200,
-    baskets: Annotated[int, typer.Option(help="checkouts replayed for promise kept", min=1)] = 150,
-    plan_time_limit: Annotated[float, typer.Option(help="routing budget per plan, s")] = 20.0,
-    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
-) -> None:
-    """Checkout promise: latency in-process and over HTTP, throughput, a race for the last
-    units (holds_oversold must be 0), and the share of promises kept by the day's plan."""
-    from api.bench_promise import run
-
-    say = (lambda m: None) if as_json else (lambda m: errors.print(f"[dim]{m}...[/]"))
-    figures = run(
-        requests=requests,
-        race_clients=clients,
-        replay_baskets=baskets,
-        plan_time_limit_s=plan_time_limit,
-        progress=say,
-    )
-    if as_json:
-        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
-    else:
-        for key, value in figures.items():
-            typer.echo(f"{key:>24}: {value}")
-
-
-@app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario folder (the service serves it)")],
     seed: Annotated[int, typer.Option(help="seed of every random draw", min=0)] = 1,
@@ -94,8 +33,8 @@ def simulate(
     breakdown, new checkouts, re-plans; then the next day (what was not delivered is
     carried over). Print what every order became and the checker's verdict on every plan
     version, per day. The scenario folder is the template of each day."""
-    from api.simulate import SimParams, SimulationError, to_json
-    from api.simulate import simulate as run
+    from cli.simulation import SimParams, SimulationError, to_json
+    from cli.simulation import simulate as run
 
     if policy not in ("auto", "retry_later_slot", "click_and_collect"):
         fail(
@@ -137,10 +76,3 @@ def simulate(
             typer.echo("")
     if not figures["checker_ok"] or not figures["replans_checker_ok"] or figures["orders_open"]:
         raise typer.Exit(1)
-
-
-app.add_typer(report_app, name="report")
-app.add_typer(keys_app, name="keys")
-
-if __name__ == "__main__":
-    app()

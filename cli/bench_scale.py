@@ -20,21 +20,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from optimizer.check import check_plan
 from optimizer.io import load_scenario
-from optimizer.io.plan_files import plan_to_dict, to_json
-from optimizer.kpis import plan_kpis
 from optimizer.model import Plan, Scenario
 from optimizer.planning import PlanParams, plan_day
 from optimizer.scale import ScaleParams
 from optimizer.scale.distributed import cluster_client, plan_decomposed
 from optimizer.scale.memory import PeakRss
+from optimizer.workflows.plan import checked
 
 
 def figures(scenario: Scenario, plan: Plan) -> dict:
     """Served, checker verdict and cost of a plan, the checker working on plan.json."""
-    kpis = plan_kpis(scenario, plan)
-    report = check_plan(scenario, json.loads(to_json(plan_to_dict(scenario, plan, kpis))))
+    run = checked(scenario, plan)
+    kpis, report = run.kpis, run.report
     return {
         "served": kpis["orders_routed"] + kpis["orders_collected"],
         "unassigned": kpis["orders_unassigned"],

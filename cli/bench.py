@@ -1,4 +1,6 @@
-"""``lastmile bench ...``: speed and quality figures."""
+"""``lastmile bench ...``: speed and quality figures. The drivers are beside this module
+(:mod:`cli.bench_vrptw`, :mod:`cli.bench_sourcing`, :mod:`cli.bench_scale`,
+:mod:`cli.bench_promise`); the commands here parse, run one and print its figures."""
 
 from __future__ import annotations
 
@@ -9,14 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cli.console import console, errors
 from optimizer.scale import ScaleParams
 
 bench_app = typer.Typer(help="benchmarks: speed and quality figures")
-console = Console()
-errors = Console(stderr=True)
 
 # What `lastmile bench vrptw` solves with unless told: the engine with the smallest
 # mean gap measured on Solomon at 10 s and G&H 400 at 60 s (see the commit adding it).
@@ -59,7 +59,7 @@ def vrptw(
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
     """Solomon / Gehring-Homberger VRPTW: distance, vehicles and gap to the DIMACS BKS."""
-    from optimizer.bench.vrptw import run
+    from cli.bench_vrptw import run
 
     try:
         paths = expand_instances(instances)
@@ -115,9 +115,9 @@ def sourcing(
 ) -> None:
     """Route-aware node choice vs nearest node and cheapest handling, on the Paris day
     and a generated big day, same routing time: cost, km, CO2, vehicles, served."""
-    from optimizer.bench.sourcing import run
+    from cli.bench_sourcing import run
 
-    paris = Path(__file__).resolve().parents[2] / "data" / "paris"
+    paris = Path(__file__).resolve().parents[1] / "data" / "paris"
     say = (lambda m: None) if as_json else (lambda m: errors.print(f"[dim]{m}...[/]"))
     figures = run(paris, orders, seed, time_limit, engine, progress=say)
     if as_json:
@@ -160,7 +160,7 @@ def scale(
 ) -> None:
     """Big days decomposed on dask: time, peak memory (workers included), served,
     checker and cost per size and worker count; the decomposition's cost penalty."""
-    from optimizer.bench.scale import run
+    from cli.bench_scale import run
 
     try:
         sizes = _counts(orders, "--orders")
@@ -226,3 +226,30 @@ def _counts(text: str, option: str) -> list[int]:
     if not values or any(v < 1 for v in values):
         raise ValueError(f"{option} {text!r}: comma-separated positive integers")
     return values
+
+
+@bench_app.command()
+def promise(
+    requests: Annotated[int, typer.Option(help="promise requests timed", min=10)] = 500,
+    clients: Annotated[int, typer.Option(help="clients racing for the last units", min=2)] = 200,
+    baskets: Annotated[int, typer.Option(help="checkouts replayed for promise kept", min=1)] = 150,
+    plan_time_limit: Annotated[float, typer.Option(help="routing budget per plan, s")] = 20.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """Checkout promise: latency in-process and over HTTP, throughput, a race for the last
+    units (holds_oversold must be 0), and the share of promises kept by the day's plan."""
+    from cli.bench_promise import run
+
+    say = (lambda m: None) if as_json else (lambda m: errors.print(f"[dim]{m}...[/]"))
+    figures = run(
+        requests=requests,
+        race_clients=clients,
+        replay_baskets=baskets,
+        plan_time_limit_s=plan_time_limit,
+        progress=say,
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+    else:
+        for key, value in figures.items():
+            typer.echo(f"{key:>24}: {value}")

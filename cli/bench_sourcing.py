@@ -9,18 +9,15 @@ handling cost with the stock), the last two routed per node by the same engine.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
 
-from optimizer.check import check_plan
 from optimizer.io import load_scenario
-from optimizer.io.plan_files import plan_to_dict, to_json
-from optimizer.kpis import plan_kpis
 from optimizer.model import Scenario
 from optimizer.planning import PlanParams, plan_day
 from optimizer.sourcing import SourcingParams
+from optimizer.workflows.plan import checked
 
 POLICIES = ("route_aware", "nearest", "cheapest_handling")
 
@@ -35,8 +32,8 @@ def measure(scenario: Scenario, policy: str, time_limit_s: float, engine: str) -
     started = time.perf_counter()
     plan = plan_day(scenario, params)
     wall = time.perf_counter() - started
-    kpis = plan_kpis(scenario, plan)
-    report = check_plan(scenario, json.loads(to_json(plan_to_dict(scenario, plan, kpis))))
+    run = checked(scenario, plan)
+    kpis, report = run.kpis, run.report
     return {
         "cost_eur": round(kpis["cost_eur"], 2),
         "distance_km": round(sum(kpis["distance_km_by_mode"].values()), 1),

@@ -1,1 +1,0 @@
-"""Benchmarks: speed and quality figures of lastmile's engines (``lastmile bench ...``)."""
