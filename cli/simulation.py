@@ -53,7 +53,7 @@ from optimizer.check import check_plan
 from optimizer.io import load_scenario
 from optimizer.live.report import summary
 from optimizer.model import Scenario
-from optimizer.travel import Profile, travel_of
+from optimizer.travel import Profile, speed_profile, travel_of
 
 CHECKOUT_KEY = "simulate-checkout-" + "c" * 24
 PLANNER_KEY = "simulate-planner-" + "p" * 24
@@ -266,12 +266,13 @@ class _Day:
     def _seconds(self, iso: str) -> int:
         return self.scenario.settings.to_seconds(datetime.fromisoformat(iso))
 
-    def _leg_s(self, vehicle_id: str, lat0, lon0, lat1, lon1) -> int:
+    def _leg_s(self, vehicle_id: str, lat0, lon0, lat1, lon1, depart_s: int) -> int:
+        """The leg's travel time leaving at ``depart_s`` (the scenario's time of day)."""
         vt = self.scenario.vehicle_types[self.scenario.vehicles_by_id[vehicle_id].vehicle_type_id]
         _, dur = self.travel.matrices(
             np.array([lat0, lat1]), np.array([lon0, lon1]), Profile.of(vt)
         )
-        return int(dur[0, 1])
+        return speed_profile(self.travel).of(vt.mode).duration_s(depart_s, int(dur[0, 1]))
 
     def _factor(self, sigma: float) -> float:
         return float(np.exp(self.rng.normal(0.0, sigma)))
@@ -303,7 +304,7 @@ class _Day:
             if not todo:
                 node = self.scenario.nodes[route["node_id"]]
                 back = v.t + round(
-                    self._leg_s(v.vehicle_id, v.lat, v.lon, node.lat, node.lon)
+                    self._leg_s(v.vehicle_id, v.lat, v.lon, node.lat, node.lon, v.t)
                     * self._factor(self.params.travel_sigma)
                 )
                 if back >= until:
@@ -319,7 +320,7 @@ class _Day:
                 v.t
                 + hold
                 + round(
-                    self._leg_s(v.vehicle_id, v.lat, v.lon, stop["lat"], stop["lon"])
+                    self._leg_s(v.vehicle_id, v.lat, v.lon, stop["lat"], stop["lon"], v.t + hold)
                     * self._factor(self.params.travel_sigma)
                 )
             )

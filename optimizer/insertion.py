@@ -25,7 +25,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from optimizer.model import Node, Plan, Scenario, Vehicle, VehicleType
-from optimizer.travel import Profile, TravelProvider
+from optimizer.travel import Profile, TravelProvider, speed_profile
+from optimizer.travel.time_of_day import HOUR_S, HOURS, conservative_s
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class LiveVehicle:
         lat = np.array([self.node.lat] + [s.lat for s in self.stops] + [self.node.lat])
         lon = np.array([self.node.lon] + [s.lon for s in self.stops] + [self.node.lon])
         dist, dur = travel.matrices(lat, lon, Profile.of(self.vehicle_type))
+        dur = _worst_hour(travel, dur, self.vehicle_type.mode)
         n = len(lat)
         idx = np.arange(n - 1)
         self.leg_m = dist[idx, idx + 1].astype(np.int64)
@@ -111,6 +113,13 @@ class LiveVehicle:
         self.departure_s, self.latest_s = departure, latest
         self.nowait_s = np.concatenate([[0], np.cumsum(self.leg_s + service[1:])])
         self.feasible = bool(ok) and bool(np.all(latest >= departure - service))
+
+
+def _worst_hour(travel: TravelProvider, duration_s: np.ndarray, mode) -> np.ndarray:
+    """Durations at the day's slowest hour for ``mode`` (the travel's time of day; the
+    free-flow ones without): a promise made on them holds at any hour, since leaving
+    earlier never arrives later."""
+    return conservative_s(duration_s, speed_profile(travel).of(mode), 0, HOURS * HOUR_S)
 
 
 @dataclass
@@ -314,8 +323,10 @@ class LiveRoutes:
             d_out, t_out = self.travel.table(
                 x_lat, x_lon, g["next_lat"][rows], g["next_lon"][rows], profile
             )
-            to_x_m[sel], to_x_s[sel] = d_in[:, 0], t_in[:, 0]
-            from_x_m[sel], from_x_s[sel] = d_out[0], t_out[0]
+            to_x_m[sel] = d_in[:, 0]
+            to_x_s[sel] = _worst_hour(self.travel, t_in, profile.mode)[:, 0]
+            from_x_m[sel] = d_out[0]
+            from_x_s[sel] = _worst_hour(self.travel, t_out, profile.mode)[0]
         added_m = to_x_m + from_x_m - g["leg_m"][idx]
         added_s = to_x_s + from_x_s - g["leg_s"][idx] + service_s
         cost = (

@@ -3,6 +3,7 @@ times, reload and breaks on the way, back by the route's end."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,9 @@ import numpy as np
 from optimizer.check.figures import TOLERANCE_M, TOLERANCE_S, _clock, _span
 from optimizer.check.records import _Context, _Plan, _Route, _Stop, _Walk
 from optimizer.model import Order
-from optimizer.travel import Profile
+from optimizer.travel import Profile, speed_profile
+
+HOUR_S = 3600
 
 
 def _walk_routes(ctx: _Context, plan: _Plan) -> None:
@@ -31,6 +34,7 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
     lat = np.array([route.base.lat] + [o.lat for o in orders], dtype=np.float64)
     lon = np.array([route.base.lon] + [o.lon for o in orders], dtype=np.float64)
     dist_m, dur_s = ctx.travel.matrices(lat, lon, Profile.of(route.vehicle_type))
+    hours = speed_profile(ctx.travel).of(route.vehicle_type.mode).factors
     n = len(orders)
     legs = [(k, k + 1) for k in range(n)] + [(n, 0)]
     walk = _Walk(distance_m=int(sum(dist_m[a, b] for a, b in legs)), service_start_s=[])
@@ -40,7 +44,7 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
     reload_s = route.vehicle_type.reload_s if route.tour > 1 else 0
     t = _rest(ctx, route, 0, route.start_s + reload_s)
     for k, (stop, order) in enumerate(zip(route.stops, orders, strict=True)):
-        arrival_s = t + int(dur_s[k, k + 1])
+        arrival_s = _arrival_s(hours, t, int(dur_s[k, k + 1]))
         if k == 0 and reload_s and stop.arrival_s is not None and not stop.locked:
             if stop.arrival_s < arrival_s - TOLERANCE_S:
                 ctx.flag(
@@ -55,7 +59,7 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
         service_s, t = _serve(ctx, route, stop, order, arrival_s)
         walk.service_start_s.append(service_s)
         t = _rest(ctx, route, k + 1, t)
-    back_s = t + int(dur_s[n, 0])
+    back_s = _arrival_s(hours, t, int(dur_s[n, 0]))
     done = bool(route.stops) and all(stop.locked for stop in route.stops)
     if route.end_s is not None and back_s > route.end_s + TOLERANCE_S and not done:
         ctx.flag(
@@ -72,6 +76,24 @@ def _walk(ctx: _Context, route: _Route) -> _Walk | None:
             vehicle_id=route.vehicle_id,
         )
     return walk
+
+
+def _arrival_s(hours: tuple[float, ...], depart_s: int, free_s: int) -> int:
+    """When a leg of ``free_s`` free-flow seconds leaving at ``depart_s`` arrives, driven
+    at each hour's duration factor (``hours[h]``, local time) for the part of it in that
+    hour; rounded up to the second. The checker's own reckoning of the profile."""
+    if all(f == 1.0 for f in hours):
+        return depart_s + free_s
+    t, left = float(depart_s), float(free_s)
+    while left > 0:
+        hour = int(t // HOUR_S)
+        factor, hour_end = hours[hour % len(hours)], (hour + 1) * HOUR_S
+        if t + left * factor <= hour_end:
+            t, left = t + left * factor, 0.0
+        else:
+            left -= (hour_end - t) / factor
+            t = float(hour_end)
+    return math.ceil(t - 1e-6)
 
 
 def _rest(ctx: _Context, route: _Route, after_stop: int, free_s: int) -> int:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from optimizer.io.problems import Problem
+from optimizer.io.scenario_time_of_day import time_of_day
 from optimizer.io.tables import (
     _DATE,
     _DAY_S,
@@ -296,15 +297,19 @@ class _SettingsFiles(_Files):
 
     def _travel(self, doc: _Yaml) -> TravelSettings:
         """The optional ``travel`` block: ``provider`` (great_circle, the default, or
-        road), ``osm`` (road: the OpenStreetMap extract, relative to the folder) and
-        ``detour_factor`` (great_circle: per mode, each >= 1). Defaults where absent."""
+        road), ``osm`` (road: the OpenStreetMap extract, relative to the folder),
+        ``detour_factor`` (great_circle: per mode, each >= 1) and ``time_of_day`` (the
+        hours' duration factors, :mod:`optimizer.io.scenario_time_of_day`). Defaults
+        where absent."""
         raw = doc.get(("travel",), _mapping_value, default={})
         if not raw:
             return TravelSettings()
         path = ("travel",)
         for key in raw:
-            if key not in ("provider", "osm", "detour_factor"):
-                doc.problem(path + (str(key),), "unknown key (provider, osm, detour_factor)")
+            if key not in ("provider", "osm", "detour_factor", "time_of_day"):
+                doc.problem(
+                    path + (str(key),), "unknown key (provider, osm, detour_factor, time_of_day)"
+                )
         provider = doc.get(
             path + ("provider",),
             lambda v: _enum(v, TravelKind, "travel provider"),
@@ -312,6 +317,7 @@ class _SettingsFiles(_Files):
         )
         osm = doc.get(path + ("osm",), _text_value, default="") or None
         factors = self._detour_factors(doc, path + ("detour_factor",))
+        hours = time_of_day(doc, path + ("time_of_day",))
         if provider is TravelKind.ROAD and osm is None:
             doc.problem(path + ("osm",), "missing key: the road provider needs an extract")
             return TravelSettings()
@@ -320,13 +326,13 @@ class _SettingsFiles(_Files):
         if provider is TravelKind.ROAD and factors:
             doc.problem(path + ("detour_factor",), "only the great_circle provider has "
                         "detour factors (the road network has real streets)")  # fmt: skip
-        if provider is None or factors is None:
+        if provider is None or factors is None or hours is None:
             return TravelSettings()
         if provider is TravelKind.ROAD and osm is not None and not (self.folder / osm).is_file():
             doc.problem(path + ("osm",), f"file not found: {osm} (relative to the folder)")
             return TravelSettings()
         osm_file = osm if provider is TravelKind.ROAD else None
-        return TravelSettings(provider, osm_file, factors if osm_file is None else {})
+        return TravelSettings(provider, osm_file, factors if osm_file is None else {}, hours)
 
     def _detour_factors(self, doc: _Yaml, path: tuple[str, ...]) -> dict[Mode, float] | None:
         raw = doc.get(path, _mapping_value, default={})

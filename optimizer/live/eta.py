@@ -9,8 +9,10 @@ The method is the plan's own schedule rule applied from the vehicle's fix instea
 the morning's departure: travel from the fix to the next waypoint with the travel model
 (the elapsed time is in the fix: a vehicle seen at the same place 20 minutes later is 20
 minutes later for every stop after), wait for a slot that has not opened, serve for the
-stop's service time, travel on. A stop is late when the vehicle gets to the door after
-the slot's end (the plan's on-time rule: service starts inside the slot).
+stop's service time, travel on; each leg at the speed of the hours it is driven in
+when the travel model has a time of day (:mod:`optimizer.travel.time_of_day`). A stop
+is late when the vehicle gets to the door after the slot's end (the plan's on-time
+rule: service starts inside the slot).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.travel import Profile, TravelProvider
+from optimizer.travel import Profile, TravelProvider, speed_profile
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,11 @@ def estimate(
     # Only consecutive legs are needed: one table from each point to the next.
     _, legs_s = travel.table(lat[:-1], lon[:-1], lat[1:], lon[1:], profile)
     leg_s = np.diagonal(legs_s)
+    hours = speed_profile(travel).of(profile.mode)  # each leg at its hour's speed
     out: list[Eta] = []
     clock = fix.leaves_s
     for waypoint, travel_s in zip(waypoints, leg_s, strict=True):
-        arrival = clock + int(travel_s)
+        arrival = hours.arrival_s(clock, int(travel_s))
         start = max(arrival, waypoint.slot_start_s)
         departure = start + waypoint.service_s
         late = 0 if waypoint.slot_end_s is None else max(0, arrival - waypoint.slot_end_s)

@@ -358,12 +358,15 @@ class TravelSettings:
     (else :data:`optimizer.travel.great_circle.DETOUR_FACTOR`); road plans on the streets
     of the OpenStreetMap extract ``osm_file`` (a path relative to the scenario folder).
     The provider itself is built by the reader (:attr:`Scenario.road_travel`) and chosen
-    by :func:`optimizer.travel.travel_of`.
+    by :func:`optimizer.travel.travel_of`. ``time_of_day``: per mode, 24 duration
+    factors (>= 1), one per hour of the local day (empty: free flow all day, the
+    default; see :mod:`optimizer.travel.time_of_day`).
     """
 
     provider: TravelKind = TravelKind.GREAT_CIRCLE
     osm_file: str | None = None
     detour_factor: dict[Mode, float] = field(default_factory=dict)
+    time_of_day: dict[Mode, tuple[float, ...]] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.provider is TravelKind.ROAD and not self.osm_file:

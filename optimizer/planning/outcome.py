@@ -96,7 +96,7 @@ def _drive(
     (kg, litres) on board: its plan stops, its break, when it is back, and its metres."""
     p = node_problem.problem
     dist = p.distance_m[p.vehicle_profile[v]]
-    dur = p.duration_s[p.vehicle_profile[v]]
+    prof = int(p.vehicle_profile[v])
     depot = int(p.vehicle_start_location[v])
     breaks: list[Break] = []
 
@@ -115,7 +115,7 @@ def _drive(
         is_pickup = order.order_id in scenario.returns_by_id
         loc = int(p.stop_location[i])
         same_visit = j > 1 and visits[j - 2][0] == i  # an exchange's pickup
-        arrival = t if same_visit else t + int(dur[prev, loc])
+        arrival = t if same_visit else t + p.leg_s(prof, prev, loc, t)
         begin = max(arrival, order.slot_start_s)
         leg = 0 if same_visit else int(dist[prev, loc])
         total_m += leg
@@ -141,7 +141,7 @@ def _drive(
         if j == len(visits) or visits[j][0] != i:  # the engine's stop is done
             served += 1
             t = take_break(served, j, t)
-    end = t + int(dur[prev, depot])
+    end = t + p.leg_s(prof, prev, depot, t)
     total_m += int(dist[prev, depot])
     return stops, breaks, end, total_m
 

@@ -19,7 +19,8 @@ import numpy as np
 from optimizer.model import Order, Scenario, Service, Vehicle, Zone, grams
 from optimizer.processes import worker_pool
 from optimizer.routing import NO_STOP_LIMIT, RoutingEngine, RoutingProblem, RoutingResult
-from optimizer.travel import Profile, TravelProvider
+from optimizer.travel import Profile, TravelProvider, speed_profile
+from optimizer.travel.time_of_day import conservative_legs_s
 
 Progress = Callable[[float, str], None]
 
@@ -101,7 +102,7 @@ def build_problem(
     matrices = [travel.matrices(lat, lon, p) for p in fleet.profiles]
     problem = RoutingProblem(
         distance_m=[m[0] for m in matrices],
-        duration_s=[m[1] for m in matrices],
+        **_durations(travel, fleet, stops, [m[1] for m in matrices]),
         **fleet.routing_fields(),
         stop_location=np.arange(len(nodes), len(nodes) + len(stops.keys), dtype=np.int64),
         **stops.routing_fields(),
@@ -113,6 +114,49 @@ def build_problem(
         problem=problem,
         pickup_of=stops.pickup_of,
     )
+
+
+def _durations(
+    travel: TravelProvider, fleet: VehicleArrays, stops: _Stops, free_s: list[np.ndarray]
+) -> dict:
+    """The duration fields of a :class:`RoutingProblem`: the free-flow matrices when the
+    travel has no hours; else, for the engines, each leg at the worst hour it can be
+    driven in (from the earliest it can leave its stop, its slot's start plus its service,
+    to the latest it may reach the next, its slot's end; a node's from its vehicles'
+    earliest start to their latest end), with the free-flow matrices and the hours the
+    schedule times the routes with. A route the engines find feasible is then feasible
+    hour by hour too: no leg it drives takes longer, and leaving earlier never arrives
+    later (docs/time-of-day.md)."""
+    speed = speed_profile(travel)
+    if speed.is_flat:
+        return {"duration_s": free_s}
+    hours = [speed.of(p.mode) for p in fleet.profiles]
+    planned = []
+    for k, (factors, free) in enumerate(zip(hours, free_s, strict=True)):
+        leave_s, arrive_s = _leg_bounds(fleet, stops, k, len(free))
+        planned.append(conservative_legs_s(free, factors, leave_s, arrive_s))
+    return {"duration_s": planned, "free_flow_s": free_s, "hours": hours}
+
+
+def _leg_bounds(
+    fleet: VehicleArrays, stops: _Stops, k: int, locations: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per location (the nodes, then the stops): the earliest a vehicle of profile ``k``
+    leaves it and the latest it arrives there."""
+    mine = fleet.profile == k
+    if not mine.any():
+        mine = np.ones_like(mine)
+    nodes = locations - len(stops.keys)
+    leave_s = np.full(locations, fleet.earliest_start_s[mine].min(), dtype=np.int64)
+    arrive_s = np.full(locations, fleet.latest_end_s[mine].max(), dtype=np.int64)
+    for d in range(nodes):
+        here = mine & (fleet.start_location == d)
+        if here.any():
+            leave_s[d] = fleet.earliest_start_s[here].min()
+            arrive_s[d] = fleet.latest_end_s[here].max()
+    leave_s[nodes:] = stops.tw_start_s + stops.service_s
+    arrive_s[nodes:] = stops.tw_end_s
+    return leave_s, arrive_s
 
 
 Basket = tuple[Service, float, float, list[Zone]]  # service, weight_kg, volume_l, zones

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from optimizer.travel import HourFactors
+
 NO_STOP_LIMIT = 2**31 - 1  # vehicle_max_stops of a vehicle whose tours have no limit
 
 
@@ -70,6 +72,20 @@ class RoutingProblem:
     # Stops a tour of vehicle v may make at most (an exchange's visit is one stop);
     # NO_STOP_LIMIT for a vehicle without a limit, None: no vehicle has one.
     vehicle_max_stops: np.ndarray | None = None  # (V,) int >= 1
+    # Time of day: ``hours[p]`` are profile p's hourly duration factors and
+    # ``free_flow_s[p]`` its free-flow durations; ``duration_s[p]`` then holds them at
+    # the worst hour of its vehicles' shifts, what the engines plan on, and the schedule
+    # times each leg from its departure (:meth:`leg_s`). None: durations are the same
+    # at every hour.
+    free_flow_s: list[np.ndarray] | None = None
+    hours: list[HourFactors] | None = None
+
+    def leg_s(self, prof: int, a: int, b: int, depart_s: int) -> int:
+        """Seconds from location ``a`` to ``b`` for profile ``prof`` leaving at
+        ``depart_s``."""
+        if self.hours is None:
+            return int(self.duration_s[prof][a, b])
+        return self.hours[prof].duration_s(depart_s, int(self.free_flow_s[prof][a, b]))
 
     @property
     def pickup(self) -> np.ndarray:

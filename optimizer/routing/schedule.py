@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.routing.problem import BreakResult, RouteResult, RoutingProblem
+from optimizer.travel import HourFactors
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,14 @@ class _Vehicle:
     leave_by: int
     latest_end: int
     reload_s: int
+    free: np.ndarray | None = None  # free-flow durations, with ``hours`` (time of day)
+    hours: HourFactors | None = None
+
+    def leg(self, a: int, b: int, depart_s: int) -> int:
+        """Seconds from ``a`` to ``b`` leaving at ``depart_s``."""
+        if self.hours is None:
+            return int(self.dur[a, b])
+        return self.hours.duration_s(depart_s, int(self.free[a, b]))
 
     @classmethod
     def of(cls, p: RoutingProblem, v: int) -> _Vehicle:
@@ -55,6 +64,8 @@ class _Vehicle:
             leave_by=max(earliest, min(int(p.vehicle_latest_start_s[v]), latest_end)),
             latest_end=latest_end,
             reload_s=p.reload_s(v),
+            free=None if p.free_flow_s is None else p.free_flow_s[prof],
+            hours=None if p.hours is None else p.hours[prof],
         )
 
 
@@ -148,7 +159,7 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
         at = veh.depot
         for i in trip:
             loc = int(p.stop_location[i])
-            begin = max(t + int(veh.dur[at, loc]), int(p.tw_start_s[i]))
+            begin = max(t + veh.leg(at, loc, t), int(p.tw_start_s[i]))
             leave = begin + int(p.stop_service_s[i])
             if (
                 not p.allowed[i, v]
@@ -156,7 +167,7 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
                 or not p.load_fits(v, [*kept, i])
                 or metres + int(veh.dist[at, loc]) + int(veh.dist[loc, veh.home]) > max_m
                 or begin > p.tw_end_s[i]
-                or leave + int(veh.dur[loc, veh.home]) > veh.latest_end
+                or leave + veh.leg(loc, veh.home, leave) > veh.latest_end
             ):
                 continue
             kept.append(i)
@@ -164,7 +175,7 @@ def _feasible_part(p: RoutingProblem, v: int, trips: list[list[int]]) -> list[li
             t, at = leave, loc
         if kept:
             metres += int(veh.dist[at, veh.home])
-            t += int(veh.dur[at, veh.home])
+            t += veh.leg(at, veh.home, t)
             out.append(kept)
     return out
 
@@ -199,7 +210,7 @@ def _walk(
         at = veh.depot
         for j, i in enumerate(trip, 1):
             loc = int(p.stop_location[i])
-            arrive = t + int(veh.dur[at, loc])
+            arrive = t + veh.leg(at, loc, t)
             begin = max(arrive, int(p.tw_start_s[i]))
             if begin > p.tw_end_s[i]:
                 return None
@@ -208,7 +219,7 @@ def _walk(
             if rest_at == (k, j):
                 rest_start = t + rest_delay_s
                 t = rest_start + rest_s
-        t += int(veh.dur[at, veh.home])
+        t += veh.leg(at, veh.home, t)
     if t > veh.latest_end:
         return None
     return t, rest_start, events
@@ -224,6 +235,25 @@ def _latest_departure(veh: _Vehicle, t0: int, events: list[tuple[int, int, int]]
     return t0 + max(0, min(delay, waited))
 
 
+def _latest_walk(
+    p: RoutingProblem,
+    veh: _Vehicle,
+    trips: list[list[int]],
+    walked: tuple[int, int | None, list[tuple[int, int, int]]],
+    rest_at: tuple[int, int] | None = None,
+    rest_delay_s: int = 0,
+) -> tuple[int, tuple[int, int | None, list[tuple[int, int, int]]]]:
+    """The latest departure (:func:`_latest_departure`) and its walk, from ``walked``
+    (the walk from the earliest start). With time of day a delay can grow on the way (a
+    leg moved into the peak): then, when leaving late misses a window or makes the day
+    longer, the vehicle leaves at its earliest."""
+    start = _latest_departure(veh, veh.earliest, walked[2])
+    late = _walk(p, veh, trips, start, rest_at, rest_delay_s) if start != veh.earliest else None
+    if late is None or late[0] - start > walked[0] - veh.earliest:
+        return veh.earliest, walked
+    return start, late
+
+
 def _timed(p: RoutingProblem, v: int, trips: list[list[int]]) -> _Timing | None:
     """The cheapest timing of the tours (shortest day), with the break if the day needs
     one; None if no placement of the break holds."""
@@ -231,8 +261,7 @@ def _timed(p: RoutingProblem, v: int, trips: list[list[int]]) -> _Timing | None:
     walked = _walk(p, veh, trips, veh.earliest)
     if walked is None:
         return None
-    start = _latest_departure(veh, veh.earliest, walked[2])
-    end = _walk(p, veh, trips, start)[0]
+    start, (end, _, _) = _latest_walk(p, veh, trips, walked)
     if p.break_s <= 0 or end - start <= p.break_over_s:
         return _Timing(start, end, None)
     best: tuple[tuple[int, int, int], _Timing] | None = None
@@ -269,11 +298,7 @@ def _timed_with_rest(
     walked = _walk(p, veh, trips, veh.earliest, rest_at, delay)
     if walked is None:
         return None
-    start = _latest_departure(veh, veh.earliest, walked[2])
-    walked = _walk(p, veh, trips, start, rest_at, delay)
-    if walked is None:
-        return None
-    end, rest_start, _ = walked
+    start, (end, rest_start, _) = _latest_walk(p, veh, trips, walked, rest_at, delay)
     work = p.max_work_before_break_s
     if rest_start - start > work or end - (rest_start + p.break_s) > work:
         return None

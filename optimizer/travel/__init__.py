@@ -9,14 +9,48 @@ names, so the plan, the checker, the promise, the ETAs and the re-plan all trave
 from optimizer.model import Scenario, TravelKind
 from optimizer.travel.great_circle import GreatCircle
 from optimizer.travel.provider import Profile, TravelProvider
+from optimizer.travel.time_of_day import (
+    DEFAULT,
+    FREE_FLOW,
+    HourFactors,
+    SpeedProfile,
+    TimedLegs,
+    TimedTravel,
+    free_flow,
+    speed_profile,
+)
 
-__all__ = ["GreatCircle", "Profile", "TravelProvider", "travel_of"]
+__all__ = [
+    "DEFAULT",
+    "FREE_FLOW",
+    "GreatCircle",
+    "HourFactors",
+    "Profile",
+    "SpeedProfile",
+    "TimedLegs",
+    "TimedTravel",
+    "TravelProvider",
+    "free_flow",
+    "speed_profile",
+    "travel_of",
+]
 
 
 def travel_of(scenario: Scenario) -> TravelProvider:
     """The travel provider the scenario's ``travel`` settings name: its street network
     (built by the reader) for ``road``, else great-circle with the scenario's detour
-    factors. A road scenario built in code without its network is a ValueError."""
+    factors; driven with the hours of ``time_of_day`` (:class:`TimedTravel`) when the
+    settings name some. A road scenario built in code without its network is a
+    ValueError."""
+    provider = _free_flow_of(scenario)
+    hours = scenario.settings.travel.time_of_day
+    if not hours:
+        return provider
+    speed = SpeedProfile({mode: HourFactors(tuple(f)) for mode, f in hours.items()})
+    return TimedTravel(provider, speed)
+
+
+def _free_flow_of(scenario: Scenario) -> TravelProvider:
     settings = scenario.settings.travel
     if settings.provider is TravelKind.ROAD:
         if scenario.road_travel is None:

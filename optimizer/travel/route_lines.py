@@ -16,7 +16,7 @@ from itertools import pairwise
 import numpy as np
 
 from optimizer.model import Route, Scenario
-from optimizer.travel import Profile, travel_of
+from optimizer.travel import Profile, free_flow, travel_of
 from optimizer.travel.road import RoadTravel
 
 # The credit the ODbL asks of a work drawn from OpenStreetMap data (data/osm/README.md).
@@ -34,7 +34,7 @@ class RouteLines:
 
 def route_lines(scenario: Scenario, routes: Sequence[Route]) -> RouteLines:
     """The lines of ``routes``, drawn as the scenario's travel provider travels."""
-    travel = travel_of(scenario)
+    travel = free_flow(travel_of(scenario))  # the streets, with or without hours
     points = [_points(scenario, route) for route in routes]
     if not isinstance(travel, RoadTravel):
         return RouteLines([[[lon, lat] for lat, lon in route] for route in points], None)

@@ -14,7 +14,8 @@ from optimizer.live.replan.times import _clock
 from optimizer.model import Break, Plan, ReturnKind, Route, Scenario, Stop
 from optimizer.planning import vehicle_arrays
 from optimizer.routing import RoutingProblem
-from optimizer.travel import Profile, TravelProvider
+from optimizer.travel import Profile, TimedLegs, TravelProvider, speed_profile
+from optimizer.travel.time_of_day import conservative_s
 
 
 @dataclass
@@ -209,14 +210,15 @@ def _resequence(
     grid = np.ix_(locations, locations)
     n = len(orders)
     capacity, demand, pickup = _on_board_loads(day, vt, facts, orders)
+    end_s = max(t, vehicle.shift_end_s)
     problem = RoutingProblem(
         distance_m=[dist[grid]],
-        duration_s=[dur[grid]],
+        **_timed_durations(travel, dur[grid], vt.mode, t, end_s),
         vehicle_profile=np.zeros(1, dtype=np.int64),
         vehicle_start_location=np.zeros(1, dtype=np.int64),
         vehicle_earliest_start_s=np.array([t], dtype=np.int64),
         vehicle_latest_start_s=np.array([t], dtype=np.int64),
-        vehicle_latest_end_s=np.array([max(t, vehicle.shift_end_s)], dtype=np.int64),
+        vehicle_latest_end_s=np.array([end_s], dtype=np.int64),
         vehicle_capacity=capacity,  # loaded already (pickups: the load along the rest)
         vehicle_max_distance_m=np.maximum(0, rules.max_distance_m - live.used_m - driven),
         vehicle_fixed_cost_eur=np.zeros(1),
@@ -298,7 +300,8 @@ def _locked_route(
     orders = [day.orders_by_id[o] for o in ids]
     lat = np.array([node.lat] + [o.lat for o in orders])
     lon = np.array([node.lon] + [o.lon for o in orders])
-    dist, dur = travel.matrices(lat, lon, Profile.of(vt))
+    dist, free_s = travel.matrices(lat, lon, Profile.of(vt))
+    dur = TimedLegs.of(travel, free_s, vt.mode)
     range_m = int(vt.range_m) - live.used_m
 
     walk = _walk_locked(facts, orders, dist)
@@ -311,7 +314,7 @@ def _locked_route(
     carried = _walk_on_board(walk, orders, len(facts.stops), dist, dur,
                              vehicle.shift_end_s, range_m)  # fmt: skip
     walk.metres += int(dist[walk.at, 0])
-    end = walk.t + int(dur[walk.at, 0])
+    end = walk.t + dur(walk.at, 0, walk.t)
     if facts.back_s is not None and not walk.served[len(facts.stops) :] and not live.broken:
         end = facts.back_s  # the trip is over: when it was back is a fact too
     stops, load_kg, load_l = _locked_stops(day, orders, walk.served, dist)
@@ -337,6 +340,18 @@ def _locked_route(
     )
 
 
+def _timed_durations(
+    travel: TravelProvider, free_s: np.ndarray, mode, from_s: int, to_s: int
+) -> dict:
+    """The one-vehicle problem's durations: free flow, or with a time of day the worst
+    hour of ``[from_s, to_s]`` for the engine and the hours for its schedule."""
+    hours = speed_profile(travel).of(mode)
+    if hours.is_flat:
+        return {"duration_s": [free_s]}
+    planned = conservative_s(free_s, hours, from_s, to_s)
+    return {"duration_s": [planned], "free_flow_s": [free_s], "hours": [hours]}
+
+
 def _walk_locked(facts: TripFacts, orders: list, dist) -> _Walk:
     """The trip's locked stops as reported (``orders`` starts with theirs)."""
     walk = _Walk(facts.start_s)
@@ -349,7 +364,13 @@ def _walk_locked(facts: TripFacts, orders: list, dist) -> _Walk:
 
 
 def _walk_on_board(
-    walk: _Walk, orders: list, locked: int, dist, dur, shift_end_s: int, range_m: int
+    walk: _Walk,
+    orders: list,
+    locked: int,
+    dist,
+    dur: TimedLegs,
+    shift_end_s: int,
+    range_m: int,
 ) -> list[str]:
     """What is on board (``orders`` after the ``locked`` first), re-timed from the last
     locked stop with the breaks still due: a stop is served while its slot, the shift
@@ -360,13 +381,13 @@ def _walk_on_board(
         walk.pause(0)
     for k in range(locked + 1, len(orders) + 1):
         order = orders[k - 1]
-        arrival = walk.t + int(dur[walk.at, k])
+        arrival = walk.t + dur(walk.at, k, walk.t)
         begin = max(arrival, order.slot_start_s)
         leave = begin + order.service_time_s
         pending_s = sum(length for _, length in walk.pauses)  # breaks still to take today
         if (
             begin > order.slot_end_s
-            or leave + pending_s + int(dur[k, 0]) > shift_end_s
+            or leave + pending_s + dur(k, 0, leave + pending_s) > shift_end_s
             or walk.metres + int(dist[walk.at, k]) + int(dist[k, 0]) > range_m
         ):
             carried.append(order.order_id)

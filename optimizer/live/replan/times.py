@@ -11,7 +11,7 @@ import numpy as np
 
 from optimizer.live.replan.state import FailedPolicy, ReplanParams
 from optimizer.model import Break, OrderChange, Route, Scenario, Stop
-from optimizer.travel import Profile, TravelProvider
+from optimizer.travel import Profile, TimedLegs, TravelProvider
 
 
 def _clock(seconds: int) -> str:
@@ -67,7 +67,8 @@ def _retimed(scenario: Scenario, travel: TravelProvider, route: Route, stops: li
     orders = [scenario.orders_by_id[s.order_id] for s in stops]
     lat = np.array([node.lat] + [o.lat for o in orders])
     lon = np.array([node.lon] + [o.lon for o in orders])
-    dist, dur = travel.matrices(lat, lon, Profile.of(vt))
+    dist, free_s = travel.matrices(lat, lon, Profile.of(vt))
+    dur = TimedLegs.of(travel, free_s, vt.mode)
     kg = sum(scenario.weight_kg(o) for o in orders)
     litres = sum(scenario.volume_l(o) for o in orders)
     keep = {s.order_id for s in stops}
@@ -85,7 +86,7 @@ def _retimed(scenario: Scenario, travel: TravelProvider, route: Route, stops: li
 
     t, at, metres, new = pause(route.start_s + route.reload_s, 0), 0, 0, []
     for k, order in enumerate(orders, 1):
-        arrival = t + int(dur[at, k])
+        arrival = t + dur(at, k, t)
         begin = max(arrival, order.slot_start_s)
         new.append(
             Stop(
@@ -108,7 +109,7 @@ def _retimed(scenario: Scenario, travel: TravelProvider, route: Route, stops: li
         route,
         stops=new,
         breaks=breaks,
-        end_s=t + int(dur[at, 0]),
+        end_s=t + dur(at, 0, t),
         distance_m=metres + int(dist[at, 0]),
         load_kg=round(sum(scenario.weight_kg(o) for o in orders), 3),
         load_l=round(sum(scenario.volume_l(o) for o in orders), 3),
