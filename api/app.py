@@ -80,6 +80,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         state.settings = settings
         state.clock = clock
         template = load_scenario(settings.scenario)
+        for warning in template.warnings:  # an address far from the streets, say
+            log.warning("scenario %s: %s", settings.scenario, warning)
         state.db = db = Database(settings.database_url)
         try:
             db.migrate()

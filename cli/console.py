@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -29,9 +30,25 @@ def load(scenario_dir: Path):
     from optimizer.io import ScenarioError, load_scenario
 
     try:
-        return load_scenario(scenario_dir)
+        scenario = load_scenario(scenario_dir)
     except ScenarioError as exc:
         fail(str(exc))
+    warn(scenario.warnings)
+    return scenario
+
+
+# Warnings shown one by one before the rest are counted: a day on the wrong extract
+# names every address, and the first twenty say what is wrong.
+SHOWN_WARNINGS = 20
+
+
+def warn(warnings: list[str]) -> None:
+    """What the reader accepted but the planner should read (an address far from the
+    streets, say), on stderr; the first :data:`SHOWN_WARNINGS`, then how many more."""
+    for text in warnings[:SHOWN_WARNINGS]:
+        errors.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
+    if len(warnings) > SHOWN_WARNINGS:
+        errors.print(f"[yellow]warning:[/] and {len(warnings) - SHOWN_WARNINGS} more like these")
 
 
 @contextmanager

@@ -65,3 +65,19 @@ def test_bench_travel_prints_per_mode_figures(tmp_path):
     for mode in figures["modes"].values():
         assert mode["nodes"] > 1000 and mode["matrix_s"] >= 0 and mode["cached_load_s"] >= 0
     assert runner.invoke(app, ["bench", "travel", "--osm", str(tmp_path / "x.pbf")]).exit_code
+
+
+def test_an_address_far_from_the_streets_is_named_when_planning(tmp_path):
+    """Paris's day on Copenhagen's streets: every address is ~1,000 km off; the planner is
+    told which (the first twenty, then how many more), before anything is planned."""
+    import shutil
+
+    folder = tmp_path / "day"
+    shutil.copytree(ROOT / "data" / "paris", folder)
+    shutil.copy(ROOT / "data" / "osm" / "kbh.osm.pbf", folder / "kbh.osm.pbf")
+    with (folder / "scenario.yaml").open("a", encoding="utf-8") as out:
+        out.write("travel:\n  provider: road\n  osm: kbh.osm.pbf\n")
+    result = runner.invoke(app, ["check", str(folder), str(folder / "no-plan.json")])
+    assert result.exit_code != 0
+    assert "warning: node" in result.output and "from the van streets" in result.output
+    assert "more like these" in result.output
