@@ -3,7 +3,7 @@ the checks of the modules beside it, in order."""
 
 from __future__ import annotations
 
-from optimizer.check.access import _check_access
+from optimizer.check.access import _check_access, _check_item_modes
 from optimizer.check.breaks import _check_breaks
 from optimizer.check.collect import _check_collections
 from optimizer.check.costs import _check_route_figures, _route_costs
@@ -60,6 +60,7 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
         _check_vehicle_identity,
         _check_shifts,
         _check_access,
+        _check_item_modes,
         _check_capacity,
         _check_reported_loads,
         _check_trips,

@@ -51,6 +51,7 @@ CODES: dict[str, str] = {
     "limited_traffic_zone": "a delivery in a limited-traffic zone by a mode not allowed there",
     "low_emission_zone": "a delivery in a low-emission zone by a non-zero-emission vehicle",
     "green_not_bike": "a green order delivered by a vehicle that is not a bike",
+    "item_mode": "an item delivered by a mode its catalogue row does not allow",
     "route_figure_mismatch": "a route's reported cost, CO2 or duration differs from recomputed",
     "kpi_mismatch": "a reported KPI differs from the one recomputed from the plan",
     "bad_order_change": "a re-plan's change to an order (later slot, click & collect) is not "

@@ -19,6 +19,7 @@ from optimizer.io.tables import _Files, _hhmm, _Index, _Row
 from optimizer.model.scenario import (
     SAME_ADDRESS_DEG,
     Inbound,
+    Mode,
     Order,
     OrderLine,
     Place,
@@ -41,6 +42,22 @@ MAX_SERVICE_TIME_FACTOR = 10.0
 SERVICE_TIMES_EXTRA = ("samples", "planned_median_s", "actual_median_s")
 
 
+def _modes(row: _Row, column: str) -> frozenset[Mode] | None:
+    """An optional cell of modes separated by commas (``van``, ``van,cargo_bike``, as a
+    GIS layer's ``allowed_modes``); empty: None (any mode). An unknown mode is a problem
+    of the row."""
+    names = [m.strip() for m in row.optional_text(column).split(",") if m.strip()]
+    unknown = [m for m in names if m not in {mode.value for mode in Mode}]
+    if unknown:
+        row.problem(
+            column,
+            f"unknown mode {', '.join(repr(m) for m in unknown)} "
+            f"(allowed: {', '.join(Mode)}, several separated by commas)",
+        )
+        return None
+    return frozenset(Mode(m) for m in names) or None
+
+
 class _OrderFiles(_Files):
     """Reads the catalogue, stock, orders and returns files (and their optional
     companions)."""
@@ -53,12 +70,13 @@ class _OrderFiles(_Files):
     def catalogue(self) -> dict[str, Sku]:
         catalogue: dict[str, Sku] = {}
         columns = ("sku", "name", "weight_kg", "volume_l")
-        for row in self.table("catalogue.csv", columns, ids=self.skus):
+        for row in self.table("catalogue.csv", columns, optional=("modes",), ids=self.skus):
             sku = row.build(
                 Sku,
                 sku=row.unique("sku", self.skus),
                 name=row.optional_text("name"),
                 **{c: row.number(c, min=0, strict=True) for c in columns[2:]},
+                modes=_modes(row, "modes"),
             )
             if sku is not None:
                 catalogue[sku.sku] = sku

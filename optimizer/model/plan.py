@@ -19,6 +19,9 @@ class UnassignedCode(StrEnum):
     OUT_OF_STOCK = "out_of_stock"  # no node (nor max_split nodes between them) holds it
     COLLECT_NODE_NO_STOCK = "collect_node_no_stock"  # click & collect store lacks stock
     NO_ALLOWED_VEHICLE = "no_allowed_vehicle"  # zone / service rules exclude every vehicle
+    # An item may go only by some modes (catalogue.csv's modes) and no vehicle of those
+    # modes may deliver there (or none is based at the nodes with the stock).
+    NO_VEHICLE_FOR_ITEM = "no_vehicle_for_item"
     TOO_BIG = "too_big"  # basket heavier or larger than every allowed vehicle
     SLOT_UNREACHABLE = "slot_unreachable"  # no shift reaches the slot and gets back in time
     OUT_OF_RANGE = "out_of_range"  # round trip longer than every allowed battery range

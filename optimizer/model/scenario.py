@@ -158,23 +158,34 @@ class VehicleType:
         """The capacity in whole millilitres, rounded down."""
         return grams(self.capacity_l, floor=True)
 
-    def may_serve(self, service: Service, zones: list[Zone]) -> bool:
-        """Service and zone rules: click & collect is never delivered, green goes by bike
-        or trike only, and every zone at the address must admit this vehicle type."""
+    def may_serve(
+        self, service: Service, zones: list[Zone], item_modes: frozenset[Mode] | None = None
+    ) -> bool:
+        """Service, zone and item rules: click & collect is never delivered, green goes
+        by bike or trike only, every zone at the address must admit this vehicle type,
+        and its mode must be one of ``item_modes`` (the basket's items' modes, see
+        :meth:`Scenario.item_modes`; None: any mode)."""
         if service is Service.CLICK_COLLECT:
             return False
         if service is Service.GREEN and not self.mode.is_bike:
             return False
+        if item_modes is not None and self.mode not in item_modes:
+            return False
         return all(z.admits(self) for z in zones)
 
     def may_carry(
-        self, service: Service, weight_kg: float, volume_l: float, zones: list[Zone]
+        self,
+        service: Service,
+        weight_kg: float,
+        volume_l: float,
+        zones: list[Zone],
+        item_modes: frozenset[Mode] | None = None,
     ) -> bool:
         """:meth:`may_serve`, and the basket fits by weight and volume."""
         return (
             weight_kg <= self.capacity_kg + 1e-9
             and volume_l <= self.capacity_l + 1e-9
-            and self.may_serve(service, zones)
+            and self.may_serve(service, zones, item_modes)
         )
 
 
@@ -206,6 +217,9 @@ class Sku:
     name: str
     weight_kg: float
     volume_l: float
+    # The modes that may carry it (``catalogue.csv``'s ``modes``: a sofa by van only);
+    # None: any mode.
+    modes: frozenset[Mode] | None = None
 
 
 @dataclass(frozen=True)
@@ -548,12 +562,24 @@ class Scenario:
     def volume_l(self, order: Order | Return) -> float:
         return sum(self.catalogue[line.sku].volume_l * line.qty for line in order.lines)
 
+    def item_modes(self, lines: tuple[OrderLine, ...] | list[OrderLine]) -> frozenset[Mode] | None:
+        """The modes that may carry all of ``lines`` (an order's, or a parcel's): the
+        modes every restricted SKU among them allows (``Sku.modes``); None when no line
+        is restricted (any mode), empty when two lines allow no common mode."""
+        allowed = None
+        for line in lines:
+            modes = self.catalogue[line.sku].modes
+            if modes is not None:
+                allowed = modes if allowed is None else allowed & modes
+        return allowed
+
     def zones_at(self, lat: float, lon: float) -> list[Zone]:
         return [z for z in self.zones if z.contains(lat, lon)]
 
     def may_deliver(self, vehicle_type: VehicleType, order: Order) -> bool:
-        """Zone rules and service rules: may this vehicle type deliver this order?"""
-        return vehicle_type.may_serve(order.service, self.zones_at(order.lat, order.lon))
+        """Zone, service and item rules: may this vehicle type deliver this order?"""
+        zones = self.zones_at(order.lat, order.lon)
+        return vehicle_type.may_serve(order.service, zones, self.item_modes(order.lines))
 
 
 def on_day(scenario: Scenario, day: date) -> Scenario:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.model import Order, Scenario, Service, Vehicle, Zone, grams
+from optimizer.model import Mode, Order, Scenario, Service, Vehicle, Zone, grams
 from optimizer.processes import worker_pool
 from optimizer.routing import NO_STOP_LIMIT, RoutingEngine, RoutingProblem, RoutingResult
 from optimizer.travel import Profile, TravelProvider, speed_profile
@@ -159,13 +159,18 @@ def _leg_bounds(
     return leave_s, arrive_s
 
 
-Basket = tuple[Service, float, float, list[Zone]]  # service, weight_kg, volume_l, zones
+# service, weight_kg, volume_l, zones, item modes (None: any)
+Basket = tuple[Service, float, float, list[Zone], frozenset[Mode] | None]
 
 
 def _basket(scenario: Scenario, order: Order) -> Basket:
-    """What decides which vehicle types may carry an order: service, size, zones."""
+    """What decides which vehicle types may carry an order: service, size, zones, and
+    the modes its items allow (a parcel's own lines; a return's pickup is not
+    restricted by its items)."""
     zones = scenario.zones_at(order.lat, order.lon)
-    return (order.service, scenario.weight_kg(order), scenario.volume_l(order), zones)
+    is_return = order.order_id in scenario.returns_by_id
+    modes = None if is_return else scenario.item_modes(order.lines)
+    return (order.service, scenario.weight_kg(order), scenario.volume_l(order), zones, modes)
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,7 @@ class VehicleArrays:
 
     Locations ``0 .. len(depot_ids) - 1`` are the vehicles' nodes; matrix pair ``k`` is
     for ``profiles[k]``. ``may_carry[b, v]``: vehicle ``v``'s type may carry basket ``b``
-    (zone access, service, size).
+    (zone access, service, size, the items' modes).
     """
 
     depot_ids: list[str]
@@ -226,7 +231,7 @@ def vehicle_arrays(
     """The one translation of vehicle types, fleet, shifts, breaks, reloads, range and
     zone access into the arrays the engines use (and the re-plan, from the same rules).
 
-    ``baskets`` (service, weight_kg, volume_l, zones at the address) are the stops to
+    ``baskets`` (service, weight_kg, volume_l, zones at the address, item modes) are the stops to
     test each vehicle's type against (:meth:`VehicleType.may_carry`).
     """
     types = [scenario.vehicle_types[v.vehicle_type_id] for v in vehicles]

@@ -254,6 +254,7 @@ class PromiseEngine:
             return result
         self.live.set_now(now_s + params.pick_lead_s)
         zones = sc.zones_at(lat, lon)
+        modes = sc.item_modes(lines)  # a van-only item: no bike-only (green) offer
         offers = []
         for service in (Service.EXPRESS, Service.GREEN, Service.ECO):
             settings = sc.settings.services.get(service)
@@ -261,7 +262,7 @@ class PromiseEngine:
                 continue
             slots = self._slots(settings.slot_length_min * 60, now_s)
             allowed = (
-                _carry_mask(self.vehicle_types, service, weight, volume, zones)
+                _carry_mask(self.vehicle_types, service, weight, volume, zones, modes)
                 & has_stock[self.vehicle_node]
             )
             if slots and allowed.any():
@@ -281,7 +282,9 @@ class PromiseEngine:
                 )
             result.options += _steer(options, params)
         if Service.ECO in services:
-            result.options += self._later_eco(lat, lon, service_s, weight, volume, zones, has_stock)
+            result.options += self._later_eco(
+                lat, lon, service_s, (weight, volume, zones, modes), has_stock
+            )
         return result
 
     def _slots(self, length_s: int, now_s: int) -> list[tuple[int, int]]:
@@ -338,14 +341,17 @@ class PromiseEngine:
             )
         return self._future
 
-    def _later_eco(self, lat, lon, service_s, weight, volume, zones, has_stock) -> list:
+    def _later_eco(self, lat, lon, service_s, basket: tuple, has_stock) -> list:
+        """Eco options on later days; ``basket``: weight_kg, volume_l, zones at the
+        address, the items' modes."""
+        weight, volume, zones, modes = basket
         settings = self.scenario.settings.services.get(Service.ECO)
         slots = self.future_slots()
         if settings is None or not slots:
             return []
         live = self._future_routes()
         allowed = (
-            _carry_mask(live.vehicle_types, Service.ECO, weight, volume, zones)
+            _carry_mask(live.vehicle_types, Service.ECO, weight, volume, zones, modes)
             & has_stock[self._future_node]
         )
         if not allowed.any():
@@ -531,14 +537,20 @@ class PromiseEngine:
 
 
 def _carry_mask(
-    types: list[VehicleType], service: Service, weight_kg: float, volume_l: float, zones: list
+    types: list[VehicleType],
+    service: Service,
+    weight_kg: float,
+    volume_l: float,
+    zones: list,
+    item_modes: frozenset | None = None,
 ) -> np.ndarray:
-    """Which of ``types`` (one per vehicle) may carry the basket there: decided once per
-    vehicle type."""
+    """Which of ``types`` (one per vehicle) may carry the basket there (its items by
+    ``item_modes``): decided once per vehicle type."""
     verdict: dict[str, bool] = {}
     for vt in types:
         if vt.vehicle_type_id not in verdict:
-            verdict[vt.vehicle_type_id] = vt.may_carry(service, weight_kg, volume_l, zones)
+            carry = (service, weight_kg, volume_l, zones, item_modes)
+            verdict[vt.vehicle_type_id] = vt.may_carry(*carry)
     return np.array([verdict[vt.vehicle_type_id] for vt in types], dtype=bool)
 
 

@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from optimizer.insertion import LiveRoutes, LiveStop
-from optimizer.model import Order, OrderLine, Parcel, Scenario, Service
+from optimizer.model import Mode, Order, OrderLine, Parcel, Scenario, Service
 from optimizer.sourcing.decisions import (
     POLICIES,
     DecisionPart,
@@ -356,9 +356,10 @@ class GreedySourcing(_SplitChoice, _Explanations):
         }
         if self.live is not None:
             order = self._order(order_id)
-            terms["route_eur"] = self._insertion_costs(
-                order, self.scenario.weight_kg(order), self.scenario.volume_l(order), ok, order_id
-            )
+            sc = self.scenario
+            size = sc.weight_kg(order), sc.volume_l(order)
+            modes = sc.item_modes(order.lines)
+            terms["route_eur"] = self._insertion_costs(order, *size, ok, order_id, modes)
         return {k: np.where(ok, v, np.inf) for k, v in terms.items()}
 
     def _rank(self, terms: dict[str, np.ndarray], order_id: str, ok: np.ndarray) -> np.ndarray:
@@ -380,14 +381,21 @@ class GreedySourcing(_SplitChoice, _Explanations):
         return total
 
     def _insertion_costs(
-        self, order: Order, weight: float, volume: float, ok: np.ndarray, key
+        self,
+        order: Order,
+        weight: float,
+        volume: float,
+        ok: np.ndarray,
+        key,
+        item_modes: frozenset[Mode] | None = None,
     ) -> np.ndarray:
         """Per node, the cheapest insertion of a stop for the order (or a parcel of it,
-        of ``weight``/``volume``) into the routes built so far."""
+        of ``weight``/``volume`` and ``item_modes``) into the routes built so far."""
         sc, live = self.scenario, self.live
         zones = sc.zones_at(order.lat, order.lon)
+        carry = (order.service, weight, volume, zones, item_modes)
         allowed = ok[self.vehicle_node] & np.array(
-            [vt.may_carry(order.service, weight, volume, zones) for vt in live.vehicle_types]
+            [vt.may_carry(*carry) for vt in live.vehicle_types]
         )
         out = np.full(len(self.node_ids), np.inf)
         if not allowed.any():

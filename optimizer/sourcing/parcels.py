@@ -57,8 +57,11 @@ class _SplitChoice:
             need, self.stock, usable, bound, self.max_split, self.split_penalty_eur
         )
         sizes = {id(part): self._part_size(part) for c in found for _, part in c.parts}
+        modes = {id(part): self._part_modes(part) for c in found for _, part in c.parts}
         found = [  # every parcel fits a vehicle of its node allowed at the address
-            c for c in found if all(self._carries(j, order, *sizes[id(p)]) for j, p in c.parts)
+            c
+            for c in found
+            if all(self._carries(j, order, *sizes[id(p)], modes[id(p)]) for j, p in c.parts)
         ]
         priced = []
         for c, candidate in enumerate(found[:SPLITS_PRICED]):
@@ -67,7 +70,9 @@ class _SplitChoice:
                 mask = np.zeros(len(self.node_ids), dtype=bool)
                 mask[j] = True
                 kg, litres = sizes[id(part)]
-                route = self._part_route(order, kg, litres, mask, key=("split", c, p))
+                route = self._part_route(
+                    order, kg, litres, mask, key=("split", c, p), item_modes=modes[id(part)]
+                )
                 part_terms = {
                     "handling_eur": float(fixed["handling_eur"][j]),
                     "route_eur": float(route[j]),
@@ -90,18 +95,23 @@ class _SplitChoice:
             or order.service is Service.CLICK_COLLECT
         )
 
-    def _carries(self, j: int, order: Order, kg: float, litres: float) -> bool:
-        """Whether a vehicle type of node ``j`` may deliver a parcel of this size here."""
-        zones = self.scenario.zones_at(order.lat, order.lon)
+    def _carries(
+        self, j: int, order: Order, kg: float, litres: float, item_modes: frozenset | None
+    ) -> bool:
+        """Whether a vehicle type of node ``j`` may deliver a parcel of this size (and of
+        items carried by ``item_modes``) here."""
+        carry = (order.service, kg, litres, self.scenario.zones_at(order.lat, order.lon))
         types = self.scenario.vehicle_types
-        return any(types[t].may_carry(order.service, kg, litres, zones) for t in self.node_types[j])
+        return any(types[t].may_carry(*carry, item_modes) for t in self.node_types[j])
 
     def _parcel_reach(self, parcel_id: str) -> np.ndarray:
-        """Nodes that could deliver a parcel alone: the rules, and its size."""
+        """Nodes that could deliver a parcel alone: the rules, its size and its items."""
         order = self._order(parcel_id)
-        kg, litres = self._part_size(self._need(parcel_id))
+        need = self._need(parcel_id)
+        kg, litres = self._part_size(need)
+        modes = self._part_modes(need)
         ok = self.parcel_node_stage[self.reach_row[self._parent(parcel_id)]] == Stage.FEASIBLE
-        return ok & np.array([self._carries(j, order, kg, litres) for j in range(len(ok))])
+        return ok & np.array([self._carries(j, order, kg, litres, modes) for j in range(len(ok))])
 
     def _fixed_terms(self) -> dict[str, np.ndarray]:
         """The terms of a parcel from each node that do not depend on where it goes."""
@@ -118,8 +128,18 @@ class _SplitChoice:
         litres = sum(cat[self.skus[k]].volume_l * int(need[k]) for k in np.flatnonzero(need))
         return kg, litres
 
+    def _part_modes(self, need: np.ndarray) -> frozenset | None:
+        """The modes that may carry a part of the basket (None: any)."""
+        return self.scenario.item_modes(self._lines(need))
+
     def _part_route(
-        self, order: Order, kg: float, litres: float, ok: np.ndarray, key: tuple | None = None
+        self,
+        order: Order,
+        kg: float,
+        litres: float,
+        ok: np.ndarray,
+        key: tuple | None = None,
+        item_modes: frozenset | None = None,
     ) -> np.ndarray:
         """Per node, what delivering a parcel of this size to the order adds to the routes:
         the cheapest insertion (route-aware) where one fits, else the out-and-back
@@ -127,7 +147,7 @@ class _SplitChoice:
         estimate = self.parcel_delivery_cost[self.reach_row[self._parent(order.order_id)]]
         if self.live is None:
             return np.where(ok, estimate, np.inf)
-        inserted = self._insertion_costs(order, kg, litres, ok, key)
+        inserted = self._insertion_costs(order, kg, litres, ok, key, item_modes)
         return np.where(ok, np.where(np.isfinite(inserted), inserted, estimate), np.inf)
 
     def _take_split(

@@ -2,8 +2,9 @@
 
 For every (order, fleet group) pair we know, before any routing, whether one vehicle
 of that group could deliver the order alone: zone and service rules, size, battery
-range for the round trip, and the slot within the shift. Sourcing only sends an
-order to a node that passes; a route that drops it anyway was simply full.
+range for the round trip, the items' modes (``Sku.modes``), and the slot within the
+shift. Sourcing only sends an order to a node that passes; a route that drops it
+anyway was simply full.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from optimizer.travel import Profile, TravelProvider
 class Stage(IntEnum):
     """How far an order gets with a fleet group; the first rule it breaks names why."""
 
-    NO_ALLOWED_VEHICLE = 0  # zone or service rules exclude the vehicle type
+    NO_ALLOWED_VEHICLE = 0  # zone, service or item rules exclude the vehicle type
     TOO_BIG = 1  # basket over the vehicle's weight or volume
     OUT_OF_RANGE = 2  # round trip beyond the battery range
     SLOT_UNREACHABLE = 3  # cannot arrive in the slot and be back by the shift's end
@@ -42,8 +43,9 @@ class FleetGroup:
 class Reach:
     """Per order (rows) and fleet group (columns): the stage reached, and the one-way
     distance from the group's node to the customer. ``parcel_stage`` is the stage a part
-    of the basket reaches, whatever its size (every rule but TOO_BIG: a split order's
-    parcel may fit a vehicle its whole basket does not)."""
+    of the basket reaches, whatever its size and items (every rule but TOO_BIG and the
+    items' modes: a split order's parcel may fit a vehicle its whole basket does not,
+    and may leave the van-only item to the other parcel)."""
 
     groups: list[FleetGroup]
     stage: np.ndarray  # (O, G) int8 of Stage
@@ -109,6 +111,16 @@ def compute_reach(scenario: Scenario, travel: TravelProvider, order_ids: list[st
             mask |= green
         refused[vt.vehicle_type_id] = mask
 
+    # Item rules per vehicle type: the whole basket's items' modes (a parcel's own lines
+    # are checked when a split is chosen, so not in parcel_stage).
+    item_modes = [scenario.item_modes(o.lines) for o in orders]
+    unfit = {
+        vt.vehicle_type_id: np.array(
+            [m is not None and vt.mode not in m for m in item_modes], dtype=bool
+        )
+        for vt in scenario.vehicle_types.values()
+    }
+
     stage = np.zeros((n, len(groups)), dtype=np.int8)
     parcel_stage = np.zeros((n, len(groups)), dtype=np.int8)
     distance = np.zeros((n, len(groups)), dtype=np.int64)
@@ -138,7 +150,7 @@ def compute_reach(scenario: Scenario, travel: TravelProvider, order_ids: list[st
         s[~in_range] = Stage.OUT_OF_RANGE
         parcel_stage[:, g] = np.where(refused[vt.vehicle_type_id], Stage.NO_ALLOWED_VEHICLE, s)
         s[~fits] = Stage.TOO_BIG
-        s[refused[vt.vehicle_type_id]] = Stage.NO_ALLOWED_VEHICLE
+        s[refused[vt.vehicle_type_id] | unfit[vt.vehicle_type_id]] = Stage.NO_ALLOWED_VEHICLE
         stage[:, g] = s
     return Reach(
         groups=groups,

@@ -137,12 +137,13 @@ def _tie(scenario: Scenario, ret: Return, shipped: dict[str, str], out: ReturnCh
         return False
     zones = scenario.zones_at(order.lat, order.lon)
     weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
+    delivery = (order.service, scenario.weight_kg(order), scenario.volume_l(order))
     per_hour = [
         vt.cost_per_hour_eur
         for v in scenario.vehicles
         if v.node_id == node_id
         for vt in [scenario.vehicle_types[v.vehicle_type_id]]
-        if vt.may_carry(order.service, scenario.weight_kg(order), scenario.volume_l(order), zones)
+        if vt.may_carry(*delivery, zones, scenario.item_modes(order.lines))
         and vt.may_carry(Service.ECO, weight, volume, zones)
     ]
     if not per_hour:

@@ -87,8 +87,44 @@ class _Explanations:
                 f"every node with the stock ({names}) has used its picking capacity for the day",
             )
         best_nodes = [self.node_ids[j] for j, s in zip(stocked, stages, strict=True) if s == best]
+        if best is Stage.NO_ALLOWED_VEHICLE and self._items_bar(order, best_nodes):
+            return self._no_vehicle_for_item(order, best_nodes)
         return Unassigned(
             order_id, _STAGE_CODE[best], self._stage_story(order, best, best_nodes), best_nodes[0]
+        )
+
+    def _items_bar(self, order, nodes: list[str]) -> bool:
+        """Whether the items' modes are what bars the order: some vehicle type of
+        ``nodes`` may deliver there by the zone and service rules alone."""
+        sc = self.scenario
+        if sc.item_modes(order.lines) is None:
+            return False
+        zones = sc.zones_at(order.lat, order.lon)
+        return any(
+            sc.vehicle_types[t].may_serve(order.service, zones)
+            for n in nodes
+            for t in self.node_types[self.node_index[n]]
+        )
+
+    def _no_vehicle_for_item(self, order, nodes: list[str]) -> Unassigned:
+        """No vehicle of the modes its items allow may deliver there: which SKU goes only
+        by which modes, and the other rules at the address."""
+        sc = self.scenario
+        restricted = [
+            f"{line.sku} only by {', '.join(sorted(sc.catalogue[line.sku].modes))}"
+            for line in order.lines
+            if sc.catalogue[line.sku].modes is not None
+        ]
+        rules = [f"inside {z.name} ({z.rule})" for z in sc.zones_at(order.lat, order.lon)]
+        if order.service is Service.GREEN:
+            rules.append("green service needs a cargo bike or trike")
+        also = f"; {'; '.join(rules)}" if rules else ""
+        return Unassigned(
+            order.order_id,
+            UnassignedCode.NO_VEHICLE_FOR_ITEM,
+            f"no vehicle at {', '.join(nodes)} may carry its items here: "
+            f"{'; '.join(restricted)}{also}",
+            nodes[0],
         )
 
     def _no_node_holds_it(self, order_id: str, need: np.ndarray, excluded: set[str]) -> Unassigned:

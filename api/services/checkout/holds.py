@@ -114,8 +114,9 @@ class HoldsMixin:
         volume = sum(sc.catalogue[x.sku].volume_l * x.qty for x in lines)
         zones = sc.zones_at(option["la"], option["lo"])
         service = Service(option["s"])
+        modes = sc.item_modes(lines)
         allowed = np.array(
-            [vt.may_carry(service, weight, volume, zones) for vt in live.vehicle_types]
+            [vt.may_carry(service, weight, volume, zones, modes) for vt in live.vehicle_types]
         )
         (best,) = live.cheapest_insertions(
             option["la"], option["lo"], option["st"], weight, volume,
