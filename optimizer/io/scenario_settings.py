@@ -30,15 +30,8 @@ from optimizer.io.tables import (
     _Invalid,
     _show,
 )
-from optimizer.model.scenario import (
-    Mode,
-    Service,
-    ServiceSettings,
-    Settings,
-    TransferSettings,
-    TravelKind,
-    TravelSettings,
-)
+from optimizer.model.scenario import Service, ServiceSettings, Settings, TransferSettings
+from optimizer.model.travel import Mode, TravelKind, TravelSettings
 
 SETTINGS_FILE = "scenario.yaml"
 

@@ -18,7 +18,6 @@ from optimizer.model.plan import (
 from optimizer.model.scenario import (
     FleetEntry,
     Inbound,
-    Mode,
     Node,
     NodeKind,
     Order,
@@ -32,8 +31,6 @@ from optimizer.model.scenario import (
     Settings,
     Sku,
     TransferSettings,
-    TravelKind,
-    TravelSettings,
     Vehicle,
     VehicleType,
     Zone,
@@ -41,6 +38,7 @@ from optimizer.model.scenario import (
     grams,
     on_day,
 )
+from optimizer.model.travel import Mode, TravelKind, TravelSettings
 
 __all__ = [
     "on_day",
