@@ -26,6 +26,7 @@ from tests.api_support import (
     service_fixture,
     service_settings,
 )
+from tests.tracking_support import hand_plan, store_done_plan
 
 QUICK = dict(webhook_poll_s=0.05, webhook_backoff_s=0.1, webhook_attempts=3, webhook_timeout_s=5)
 client = service_fixture(**QUICK)
@@ -193,6 +194,38 @@ def test_a_subscription_to_other_events_receives_nothing(client):
         assert other.received == [] and deliveries_of(client, elsewhere["id"]) == []
         for s in (sub, elsewhere):
             client.delete(f"/v1/webhooks/{s['id']}", headers=PLANNER)
+
+
+def test_tracking_events_are_announced(client):
+    scenario_dir = client.app.state.settings.scenario
+    doc, day = hand_plan(scenario_dir)
+    plan_id = store_done_plan(client.app, scenario_dir, doc)
+    types = ["order.out_for_delivery", "order.delivered", "order.failed", "order.collected"]
+
+    def event(name, kind, at, **fields):
+        body = {"event_id": f"{plan_id[:8]}-{name}", "kind": kind, "plan_id": plan_id,
+                "occurred_at": day["at"](at), **fields}  # fmt: skip
+        if kind != "collected":
+            body["vehicle_id"] = day["bike"]
+        r = client.post("/v1/events", json=body, headers=PLANNER)
+        assert r.status_code == 201, r.text
+
+    with receiving() as receiver:
+        sub = subscribe(client, receiver.url, types)
+        event("dep", "departed", "09:00")
+        event("del-a", "delivered", "09:12", order_id="A")
+        event("fail-c", "failed", "10:40", order_id="C", reason="nobody_home")
+        event("col", "collected", "10:20", order_id="K")
+        event("pos", "position", "10:41", lat=day["node"].lat, lon=day["node"].lon)
+        wait_for(lambda: len(deliveries_of(client, sub["id"], "delivered")) == 6, what="six")
+        got = [(e["type"], e["data"]["order_id"]) for e in receiver.bodies()]
+        assert sorted(got[:3]) == [("order.out_for_delivery", o) for o in "ABC"]
+        assert got[3:] == [("order.delivered", "A"), ("order.failed", "C"),
+                           ("order.collected", "K")]  # fmt: skip
+        first, failed = receiver.bodies()[0]["data"], receiver.bodies()[4]["data"]
+        assert first["plan_id"] == plan_id and first["eta_at"] is not None
+        assert failed["reason"] == "nobody_home" and failed["vehicle_id"] == day["bike"]
+        client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
 
 
 def test_the_feed_pages_through_the_events_in_order(client):

@@ -91,12 +91,22 @@ class Deliverer:
     def deliver_due(self, http: httpx.Client) -> int:
         """Claim the due deliveries (a batch), send each; how many were tried."""
         claimed = self._claim()
-        for attempt in claimed:
-            if self._stop.is_set():
-                break  # its claim lapses: tried again later
+        for done, attempt in enumerate(claimed):
+            if self._stop.is_set():  # stopping: the rest are given back, untried
+                self._unclaim([a.delivery_id for a in claimed[done:]])
+                break
             error = self._send(http, attempt)
             self._record(attempt.delivery_id, error)
         return len(claimed)
+
+    def _unclaim(self, delivery_ids: list[str]) -> None:
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            for delivery_id in delivery_ids:
+                delivery = s.get(WebhookDelivery, delivery_id, with_for_update=True)
+                if delivery is not None and delivery.status == "pending":
+                    delivery.attempts -= 1
+                    delivery.next_attempt_at = now
 
     def _claim(self) -> list[Attempt]:
         now = self.clock.now()
