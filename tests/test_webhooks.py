@@ -228,6 +228,21 @@ def test_tracking_events_are_announced(client):
         client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
 
 
+def test_a_published_plan_is_announced(client):
+    r = client.post("/v1/plans", json={"time_limit_s": 1}, headers=PLANNER)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+
+    def announced():
+        page = client.get("/v1/events", params={"limit": 1000}, headers=PLANNER).json()
+        return [e for e in page["events"] if e["type"] == "plan.published"
+                and e["data"]["plan_id"] == job_id]  # fmt: skip
+
+    [event] = wait_for(announced, 180, "plan.published")
+    assert event["data"]["plan_url"] == f"/v1/plans/{job_id}"
+    assert client.get(f"/v1/plans/{job_id}", headers=PLANNER).json()["status"] == "done"
+
+
 def test_the_feed_pages_through_the_events_in_order(client):
     orders = {confirm_order(client) for _ in range(3)}
     seen, after = [], 0

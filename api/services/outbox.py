@@ -34,6 +34,7 @@ EVENT_TYPES = (
     "order.failed",
     "order.collected",
     "return.picked_up",
+    "plan.published",
 )
 """The event types a subscription may ask for (see docs/webhooks.md)."""
 
