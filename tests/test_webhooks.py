@@ -261,6 +261,8 @@ def test_the_feed_pages_through_the_events_in_order(client):
     assert len({e["id"] for e in seen}) == len(seen)
     assert orders <= {e["data"]["order_id"] for e in seen if e["type"] == "order.confirmed"}
     assert client.get("/v1/events", headers=keyed(CHECKOUT_KEY)).status_code == 403
+    misspelt = client.get("/v1/events", params={"afer": 3}, headers=PLANNER)
+    assert misspelt.status_code == 422 and misspelt.json()["detail"][0]["loc"] == ["query", "afer"]
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, UTCDateTime
+
+# 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY (its rowid) is 64-bit already.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class WebhookSubscription(Base):
@@ -34,7 +37,7 @@ class OutboxEvent(Base):
 
     __tablename__ = "outbox_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # cursor
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)  # cursor
     event_id: Mapped[str] = mapped_column(String(40), unique=True)  # evt_<hex>, stable
     type: Mapped[str] = mapped_column(String(64), index=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -48,7 +51,7 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # msg_<hex>
-    event_pk: Mapped[int] = mapped_column(ForeignKey("outbox_events.id"), index=True)
+    event_pk: Mapped[int] = mapped_column(BigId, ForeignKey("outbox_events.id"), index=True)
     subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscriptions.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # pending|delivered|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

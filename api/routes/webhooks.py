@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from api.auth import require_role
 from api.deps import ClockDep, DbDep
-from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, problem_responses
+from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, problem, problem_responses
 from api.schemas.webhooks import (
     DeliveryOut,
     EventPage,
@@ -26,6 +26,22 @@ router = APIRouter(
 )
 NOT_FOUND = problem_responses({404: "No such subscription or delivery."})
 Id = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+def only_query(*names: str):
+    """A dependency refusing (422, ``loc`` ``["query", name]``) a query parameter other
+    than ``names``: a misspelt ``after`` would otherwise read the feed from the start."""
+
+    async def check(request: Request) -> None:
+        for name in request.query_params:
+            if name not in names:
+                raise problem(422, f"unknown query parameter {name!r}", ("query", name))
+
+    return Depends(check)
+
+
+MAX_CURSOR = 2**63 - 1  # the outbox's ids are 64-bit
+Cursor = Annotated[int, Query(ge=0, le=MAX_CURSOR, description="0 for the first event.")]
 
 
 @router.post(
@@ -53,7 +69,11 @@ def unsubscribe(subscription_id: Id, db: DbDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/v1/webhooks/deliveries", response_model=list[DeliveryOut])
+@router.get(
+    "/v1/webhooks/deliveries",
+    response_model=list[DeliveryOut],
+    dependencies=[only_query("status", "limit")],
+)
 def list_deliveries(
     db: DbDep,
     status: Literal["pending", "delivered", "failed"] | None = None,
@@ -73,10 +93,10 @@ def replay(delivery_id: Id, db: DbDep, clock: ClockDep) -> dict:
     return webhooks.replay(db, delivery_id, clock.now())
 
 
-@router.get("/v1/events", response_model=EventPage)
+@router.get("/v1/events", response_model=EventPage, dependencies=[only_query("after", "limit")])
 def event_feed(
     db: DbDep,
-    after: Annotated[int, Query(ge=0, description="A cursor: 0 for the first event.")] = 0,
+    after: Cursor = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     """The events after the cursor ``after``, in order, at most ``limit``, with the

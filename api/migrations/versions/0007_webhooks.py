@@ -17,6 +17,10 @@ branch_labels = None
 depends_on = None
 
 
+# 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY (its rowid) is 64-bit already.
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 def upgrade() -> None:
     when = sa.DateTime(timezone=True)
     op.create_table(
@@ -31,7 +35,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox_events",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
         sa.Column("event_id", sa.String(40), nullable=False),
         sa.Column("type", sa.String(64), nullable=False),
         sa.Column("occurred_at", when, nullable=False),
@@ -43,7 +47,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_deliveries",
         sa.Column("id", sa.String(40), nullable=False),
-        sa.Column("event_pk", sa.Integer(), nullable=False),
+        sa.Column("event_pk", BIG_ID, nullable=False),
         sa.Column("subscription_id", sa.String(40), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
