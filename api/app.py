@@ -10,9 +10,10 @@ service serves, loaded once), ``server_secret`` (bytes: :mod:`api.secret`), ``pl
 (:class:`api.services.checkout.CheckoutService`), ``tracking``
 (:class:`api.services.tracking.TrackingService`), ``clock`` (:class:`api.clock.Clock`:
 the service's one clock; read ``clock.now()``, never the machine's), ``days``
-(:class:`api.services.days.DayKeeper`). ``scenario`` is the day served: the scenario
-folder re-dated to the clock's day (:func:`optimizer.model.on_day`), replaced when the
-day rolls.
+(:class:`api.services.days.DayKeeper`), ``deliverer``
+(:class:`api.services.webhook_delivery.Deliverer`: sends the outbox's webhooks).
+``scenario`` is the day served: the scenario folder re-dated to the clock's day
+(:func:`optimizer.model.on_day`), replaced when the day rolls.
 """
 
 from __future__ import annotations
@@ -38,13 +39,14 @@ from api.clock import Clock, clock_from_setting
 from api.db import Database
 from api.errors import message, validation_error_response
 from api.limits import RequestGate
-from api.routes import checkout, health, plans, replan, tracking
+from api.routes import checkout, health, plans, replan, tracking, webhooks
 from api.secret import server_secret
 from api.services.checkout import CheckoutService
 from api.services.days import DayKeeper
 from api.services.health import service_version
 from api.services.plan_jobs import CONTEXT, PlanRunner
 from api.services.tracking import TrackingService
+from api.services.webhook_delivery import Deliverer
 from api.settings import Settings
 from optimizer.io import load_scenario
 
@@ -112,9 +114,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 CONTEXT,
                 on_new_day=new_day,
             )
+            state.deliverer = Deliverer(db, clock, settings)
+            if settings.webhook_deliver:
+                state.deliverer.start()
             try:
                 yield
             finally:
+                state.deliverer.stop()
                 state.days.stop()
                 state.plans.shutdown()
         finally:
@@ -161,6 +167,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(replan.router)
     app.include_router(checkout.router)
     app.include_router(tracking.router)
+    app.include_router(webhooks.router)
     return app
 
 

@@ -49,6 +49,18 @@ class Settings(BaseSettings):
         The service's clock (:mod:`api.clock`): ``system`` (default), an ISO 8601
         instant with offset to start from and run on (a replay, a demo), or one followed
         by `` frozen`` (it then stays there).
+    webhook_attempts
+        How many times a webhook delivery is tried before it is ``failed`` (replayable).
+    webhook_backoff_s, webhook_backoff_max_s
+        The wait after the n-th failed attempt: ``webhook_backoff_s * 2**(n-1)`` seconds,
+        at most ``webhook_backoff_max_s``.
+    webhook_timeout_s
+        How long a receiver has to answer one attempt.
+    webhook_poll_s
+        How often the deliverer looks for due deliveries.
+    webhook_deliver
+        False: the service writes webhooks to its outbox but sends none (another
+        instance, or a later start, delivers them).
     """
 
     model_config = SettingsConfigDict(env_prefix="LASTMILE_", extra="ignore")
@@ -65,6 +77,12 @@ class Settings(BaseSettings):
     secret: SecretStr | None = Field(None, min_length=32)
     tracking_token_days: int = Field(30, ge=1, le=366)
     clock: str = "system"
+    webhook_attempts: int = Field(8, ge=1, le=50)
+    webhook_backoff_s: float = Field(2.0, gt=0, le=3600)
+    webhook_backoff_max_s: float = Field(3600.0, gt=0)
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120)
+    webhook_poll_s: float = Field(1.0, gt=0, le=60)
+    webhook_deliver: bool = True
 
     @field_validator("checkout_keys", "planner_keys", mode="before")
     @classmethod

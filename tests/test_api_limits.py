@@ -45,6 +45,7 @@ BODIED = [
     ("post", "/v1/holds/h-1/confirm", CHECKOUT_KEY),
     ("put", "/v1/stock", PLANNER_KEY),
     ("post", "/v1/events", PLANNER_KEY),
+    ("post", "/v1/webhooks", PLANNER_KEY),
     ("post", "/v1/plans", PLANNER_KEY),
     ("post", "/v1/plans/00000000-0000-0000-0000-000000000000/replan", PLANNER_KEY),
     ("post", "/v1/scenario/reload", PLANNER_KEY),

@@ -2,11 +2,12 @@
 in ``api/migrations``.
 
 :mod:`.base` (the declarative base, keys, service-wide values),
-:mod:`.plans` (plan jobs), :mod:`.checkout` (stock, holds, the day's orders and routes)
-and :mod:`.tracking` (tracked vehicles and orders, events). Importing the package
+:mod:`.plans` (plan jobs), :mod:`.checkout` (stock, holds, the day's orders and routes),
+:mod:`.tracking` (tracked vehicles and orders, events) and :mod:`.webhooks`
+(subscriptions, the outbox of events, deliveries). Importing the package
 registers every table on ``Base.metadata``."""
 
-from api.models import checkout, plans, tracking
+from api.models import checkout, plans, tracking, webhooks
 from api.models.base import KV, ApiKey, Base, UTCDateTime, utcnow
 from api.models.plans import PlanJob
 
@@ -20,4 +21,5 @@ __all__ = [
     "plans",
     "tracking",
     "utcnow",
+    "webhooks",
 ]

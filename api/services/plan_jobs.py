@@ -33,6 +33,7 @@ from api.db import Database
 from api.errors import ApiError, message, problem_item
 from api.models import PlanJob, utcnow
 from api.schemas.plans import PlanJobOut
+from api.services.outbox import announce
 from optimizer.io import Problem, ScenarioError, load_scenario
 from optimizer.model import Scenario
 from optimizer.processes import die_with_parent
@@ -212,6 +213,7 @@ class PlanRunner:
                 kpis_json=payload["kpis_json"],
                 geojson=payload["geojson"],
                 map_html=payload["map_html"],
+                announced={"plan_id": job_id, "plan_url": f"/v1/plans/{job_id}"} if ok else None,
             )
             if not stored:
                 log.info("plan job %s was cancelled while running: result discarded", job_id)
@@ -287,16 +289,20 @@ class PlanRunner:
             found = session.scalar(select(PlanJob.status).where(PlanJob.id == job_id))
         return found == "running"
 
-    def _update_running(self, job_id: str, **values: Any) -> bool:
+    def _update_running(self, job_id: str, announced: dict | None = None, **values: Any) -> bool:
         """Update a job if it is still running (a conditional update, so a cancel that
-        came first wins); False if it is not, e.g. it was cancelled."""
+        came first wins); False if it is not, e.g. it was cancelled. ``announced``: the
+        data of the ``plan.published`` webhook written with the update."""
         statement = (
             update(PlanJob)
             .where(PlanJob.id == job_id, PlanJob.status == "running")
             .values(**values)
         )
         with self.db.transaction() as session:
-            return session.execute(statement).rowcount > 0
+            updated = session.execute(statement).rowcount > 0
+            if updated and announced is not None:
+                announce(session, "plan.published", announced, self.app_state.clock.now())
+            return updated
 
     def _fail_active(self, ids: set[str] | None) -> None:
         """Queued or running jobs (of ``ids``, or all) failed: the service stopped."""

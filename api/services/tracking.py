@@ -38,6 +38,7 @@ from api.schemas.tracking import (
     Tracking,
     VehicleState,
 )
+from api.services.outbox import announce
 from api.services.plan_versions import current_version, versions
 from api.services.tracking_state import (
     Day,
@@ -61,6 +62,13 @@ PLAN_CACHE_SIZE = 16
 ANCESTRY_CACHE_SIZE = 1024  # plan id -> its versions (a few ids each)
 # An order no event has touched is looked up in this many of the latest done plans.
 RECENT_PLANS = 10
+# The tracking events announced by a webhook (besides departed: order.out_for_delivery).
+ANNOUNCED = {
+    "delivered": "order.delivered",
+    "failed": "order.failed",
+    "picked_up": "return.picked_up",
+    "collected": "order.collected",
+}
 
 
 class TrackingService:
@@ -192,6 +200,7 @@ class TrackingService:
                 order = s.get(TrackedOrder, (event.plan_id, event.order_id))
                 check_order(event, order, doc)
             orders = [] if vehicle is None else orders_of(s, vehicle)
+            before = {o.order_id: o.status for o in orders}
             apply_event(event, vehicle, order, orders)
             s.add(
                 TrackingEvent(
@@ -215,7 +224,27 @@ class TrackingService:
                 travel = travel_of(self.app_state.scenario)  # the plans' travel model
                 recompute(vehicle, orders, day, event.kind == "departed", travel)
                 state = vehicle_state(vehicle, orders, day.settings.tz)
+            self._announce(s, event, [o for o in orders if o.status != before[o.order_id]])
             return EventOut(event_id=event.event_id, duplicate=False, vehicle=state), True
+
+    def _announce(self, s: Session, event: EventIn, changed: list[TrackedOrder]) -> None:
+        """The webhooks of ``event`` (:data:`ANNOUNCED`), in its transaction: one per
+        order it sent out for delivery, or the order it delivered, failed, picked up or
+        collected."""
+        now = self.app_state.clock.now()
+        base = {"plan_id": event.plan_id, "vehicle_id": event.vehicle_id,
+                "occurred_at": event.occurred_at.isoformat()}  # fmt: skip
+        if event.kind == "departed":
+            for o in changed:
+                if o.status == "out_for_delivery":
+                    eta = None if o.eta_at is None else o.eta_at.isoformat()
+                    data = base | {"order_id": o.order_id, "eta_at": eta}
+                    announce(s, "order.out_for_delivery", data, now)
+        elif event.kind in ANNOUNCED and event.order_id is not None:
+            data = base | {"order_id": event.order_id}
+            if event.kind == "failed":
+                data["reason"] = event.reason
+            announce(s, ANNOUNCED[event.kind], data, now)
 
     def _check_day(self, event: EventIn, day: Day) -> None:
         offset_s = day.s(event.occurred_at)

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from api.models.checkout import DayOrder, Hold, InboundStock, SlotCapacity, StockLevel, VehicleRoute
 from api.services.checkout.common import DAY_S, CheckoutError, allocation_rows
+from api.services.outbox import announce
 from optimizer.model import OrderLine, Service
 from optimizer.promise import LiveRoutes, LiveStop
 
@@ -177,13 +178,22 @@ class HoldsMixin:
             day = (option["r"] if option["s"] == Service.CLICK_COLLECT else option["a"]) // DAY_S
             s.add(DayOrder(order_id=order_id, hold_id=hold.id, order_json=json.dumps(order),
                            service_date=self.date_of(day)))  # fmt: skip
-            return self._confirmation(hold)
+            confirmation = self._confirmation(hold)
+            announce(s, "order.confirmed", self._announced(confirmation, order), now)
+            return confirmation
 
     def _confirmation(self, hold: Hold) -> dict:
         option = json.loads(hold.option_json)
         start = option["r"] if option["s"] == Service.CLICK_COLLECT else option["a"]
         return {"hold_id": hold.id, "status": "confirmed", "order_id": hold.order_id,
                 "node_id": hold.node_id, "service_date": self.date_of(start // DAY_S)}  # fmt: skip
+
+    def _announced(self, confirmation: dict, order: dict) -> dict:
+        """The ``order.confirmed`` event's data: the confirmation, the service and the
+        slot (local times of the service date)."""
+        slot = {"slot_start_s": order["slot_start_s"], "slot_end_s": order["slot_end_s"]}
+        lines = [{"sku": sku, "qty": qty} for sku, qty in order["lines"]]
+        return confirmation | {"service": order["service"], "lines": lines} | slot
 
     def _order(self, order_id: str, option: dict) -> dict:
         """The order as the plan of its day reads it: times from that day's midnight."""

@@ -1,0 +1,304 @@
+"""Signed webhooks from the outbox, and the event feed, on SQLite and PostgreSQL: a real
+HTTP receiver on 127.0.0.1 gets each event once, signed; retries with backoff; failed
+deliveries visible and replayed; the outbox committed with the change it announces
+survives a stop before delivery; the feed pages through the events in order."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.api_support import (
+    BACKENDS,
+    CHECKOUT_KEY,
+    PLANNER_KEY,
+    database_url,
+    keyed,
+    running_service,
+    service_fixture,
+    service_settings,
+)
+from tests.tracking_support import hand_plan, store_done_plan
+
+QUICK = dict(webhook_poll_s=0.05, webhook_backoff_s=0.1, webhook_attempts=3, webhook_timeout_s=5)
+client = service_fixture(**QUICK)
+NEAR_BERCY = {"lat": 48.835, "lon": 2.389}
+PLANNER = keyed(PLANNER_KEY)
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 recording every POST (headers, body); it answers the
+    statuses of ``script`` in turn, then 200."""
+
+    def __init__(self, script=(), port=0):
+        self.received: list[tuple[dict, bytes]] = []
+        self.script = list(script)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.script.pop(0) if receiver.script else 200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def bodies(self):
+        return [json.loads(body) for _, body in self.received]
+
+
+@contextmanager
+def receiving(script=()):
+    receiver = Receiver(script)
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+def verify(secret: str, headers: dict, body: bytes) -> bool:
+    """The receiver's check, as docs/webhooks.md shows it."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    given = [s.removeprefix("v1,") for s in headers["webhook-signature"].split()]
+    return any(hmac.compare_digest(expected, s) for s in given)
+
+
+def wait_for(check, timeout_s=30.0, what="the condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def confirm_order(service) -> str:
+    """Promise, hold and confirm an express delivery: its order id."""
+    body = {"lines": [{"sku": "SKU-1001", "qty": 1}], "address": NEAR_BERCY}
+    checkout = keyed(CHECKOUT_KEY)
+
+    def promised():
+        r = service.post("/v1/promise", json=body, headers=checkout)
+        assert r.status_code in (200, 503), r.text
+        return r.json()["options"] if r.status_code == 200 else None
+
+    options = wait_for(promised, 120, "the checkout")
+    option = next(o for o in options if o["service"] == "express")
+    hold = service.post("/v1/holds", json={"option_id": option["option_id"]}, headers=checkout)
+    assert hold.status_code == 201, hold.text
+    done = service.post(f"/v1/holds/{hold.json()['hold_id']}/confirm", headers=checkout)
+    assert done.status_code == 200, done.text
+    return done.json()["order_id"]
+
+
+def subscribe(service, url, event_types=("order.confirmed",)) -> dict:
+    r = service.post("/v1/webhooks", json={"url": url, "event_types": list(event_types)},
+                     headers=PLANNER)  # fmt: skip
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def deliveries_of(service, sub_id, status=None):
+    params = {"limit": 1000} | ({"status": status} if status else {})
+    r = service.get("/v1/webhooks/deliveries", params=params, headers=PLANNER)
+    assert r.status_code == 200, r.text
+    return [d for d in r.json() if d["subscription_id"] == sub_id]
+
+
+def test_a_confirmed_order_is_received_once_signed(client):
+    with receiving() as receiver:
+        sub = subscribe(client, receiver.url)
+        assert sub["secret"].startswith("whsec_")
+        order_id = confirm_order(client)
+        wait_for(lambda: deliveries_of(client, sub["id"], "delivered"), what="the delivery")
+        time.sleep(0.3)  # nothing more comes
+        [(headers, body)] = receiver.received
+        assert verify(sub["secret"], headers, body)
+        assert not verify(sub["secret"], headers, body + b" ")
+        event = json.loads(body)
+        assert event["type"] == "order.confirmed" and event["data"]["order_id"] == order_id
+        assert event["data"]["service"] == "express"
+        [delivery] = deliveries_of(client, sub["id"])
+        assert headers["webhook-id"] == delivery["id"] and delivery["attempts"] == 1
+        assert delivery["event_id"] == event["id"]
+        now_s = client.app.state.clock.now().timestamp()
+        assert abs(int(headers["webhook-timestamp"]) - now_s) < 60
+        assert "secret" not in json.dumps(client.get("/v1/webhooks", headers=PLANNER).json())
+        assert client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER).status_code == 204
+
+
+def test_a_failing_receiver_gets_it_on_the_third_attempt(client):
+    with receiving(script=(500, 500)) as receiver:
+        sub = subscribe(client, receiver.url)
+        confirm_order(client)
+        [d] = wait_for(lambda: deliveries_of(client, sub["id"], "delivered"), what="delivered")
+        assert d["attempts"] == 3 and len(receiver.received) == 3
+        assert len({h["webhook-id"] for h, _ in receiver.received}) == 1  # one id throughout
+        assert all(verify(sub["secret"], h, b) for h, b in receiver.received)
+        client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
+
+
+def test_a_receiver_down_fails_visibly_and_is_replayed(client):
+    receiver = Receiver()
+    port = receiver.port
+    receiver.close()  # down: connections refused
+    sub = subscribe(client, f"http://127.0.0.1:{port}/hooks")
+    confirm_order(client)
+    [d] = wait_for(lambda: deliveries_of(client, sub["id"], "failed"), what="failed")
+    assert d["attempts"] == 3 and d["last_error"] and d["delivered_at"] is None
+    receiver = Receiver(port=port)  # up again
+    try:
+        r = client.post(f"/v1/webhooks/deliveries/{d['id']}/replay", headers=PLANNER)
+        assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+        wait_for(lambda: deliveries_of(client, sub["id"], "delivered"), what="the replay")
+        [(headers, _)] = receiver.received
+        assert headers["webhook-id"] == d["id"]
+        again = client.post(f"/v1/webhooks/deliveries/{d['id']}/replay", headers=PLANNER)
+        assert again.status_code == 409
+    finally:
+        receiver.close()
+        client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
+
+
+def test_a_subscription_to_other_events_receives_nothing(client):
+    with receiving() as wanted, receiving() as other:
+        sub = subscribe(client, wanted.url)
+        elsewhere = subscribe(client, other.url, ["order.delivered", "order.failed"])
+        confirm_order(client)
+        wait_for(lambda: deliveries_of(client, sub["id"], "delivered"), what="the delivery")
+        time.sleep(0.3)
+        assert other.received == [] and deliveries_of(client, elsewhere["id"]) == []
+        for s in (sub, elsewhere):
+            client.delete(f"/v1/webhooks/{s['id']}", headers=PLANNER)
+
+
+def test_tracking_events_are_announced(client):
+    scenario_dir = client.app.state.settings.scenario
+    doc, day = hand_plan(scenario_dir)
+    plan_id = store_done_plan(client.app, scenario_dir, doc)
+    types = ["order.out_for_delivery", "order.delivered", "order.failed", "order.collected"]
+
+    def event(name, kind, at, **fields):
+        body = {"event_id": f"{plan_id[:8]}-{name}", "kind": kind, "plan_id": plan_id,
+                "occurred_at": day["at"](at), **fields}  # fmt: skip
+        if kind != "collected":
+            body["vehicle_id"] = day["bike"]
+        r = client.post("/v1/events", json=body, headers=PLANNER)
+        assert r.status_code == 201, r.text
+
+    with receiving() as receiver:
+        sub = subscribe(client, receiver.url, types)
+        event("dep", "departed", "09:00")
+        event("del-a", "delivered", "09:12", order_id="A")
+        event("fail-c", "failed", "10:40", order_id="C", reason="nobody_home")
+        event("col", "collected", "10:20", order_id="K")
+        event("pos", "position", "10:41", lat=day["node"].lat, lon=day["node"].lon)
+        wait_for(lambda: len(deliveries_of(client, sub["id"], "delivered")) == 6, what="six")
+        got = [(e["type"], e["data"]["order_id"]) for e in receiver.bodies()]
+        assert sorted(got[:3]) == [("order.out_for_delivery", o) for o in "ABC"]
+        assert got[3:] == [("order.delivered", "A"), ("order.failed", "C"),
+                           ("order.collected", "K")]  # fmt: skip
+        first, failed = receiver.bodies()[0]["data"], receiver.bodies()[4]["data"]
+        assert first["plan_id"] == plan_id and first["eta_at"] is not None
+        assert failed["reason"] == "nobody_home" and failed["vehicle_id"] == day["bike"]
+        client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
+
+
+def test_a_published_plan_is_announced(client):
+    r = client.post("/v1/plans", json={"time_limit_s": 1}, headers=PLANNER)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+
+    def announced():
+        page = client.get("/v1/events", params={"limit": 1000}, headers=PLANNER).json()
+        return [e for e in page["events"] if e["type"] == "plan.published"
+                and e["data"]["plan_id"] == job_id]  # fmt: skip
+
+    [event] = wait_for(announced, 180, "plan.published")
+    assert event["data"]["plan_url"] == f"/v1/plans/{job_id}"
+    assert client.get(f"/v1/plans/{job_id}", headers=PLANNER).json()["status"] == "done"
+
+
+def test_the_feed_pages_through_the_events_in_order(client):
+    orders = {confirm_order(client) for _ in range(3)}
+    seen, after = [], 0
+    while True:
+        r = client.get("/v1/events", params={"after": after, "limit": 2}, headers=PLANNER)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        if not page["events"]:
+            assert page["next"] == after
+            break
+        assert len(page["events"]) <= 2 and page["next"] == page["events"][-1]["cursor"]
+        seen += page["events"]
+        after = page["next"]
+    cursors = [e["cursor"] for e in seen]
+    assert cursors == sorted(cursors) and len(set(cursors)) == len(cursors)
+    assert len({e["id"] for e in seen}) == len(seen)
+    assert orders <= {e["data"]["order_id"] for e in seen if e["type"] == "order.confirmed"}
+    assert client.get("/v1/events", headers=keyed(CHECKOUT_KEY)).status_code == 403
+    misspelt = client.get("/v1/events", params={"afer": 3}, headers=PLANNER)
+    assert misspelt.status_code == 422 and misspelt.json()["detail"][0]["loc"] == ["query", "afer"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": "ftp://127.0.0.1/x", "event_types": ["order.confirmed"]},
+        {"url": "http://user:pw@127.0.0.1/x", "event_types": ["order.confirmed"]},
+        {"url": "/relative", "event_types": ["order.confirmed"]},
+        {"url": "http://127.0.0.1/x", "event_types": ["order.teleported"]},
+        {"url": "http://127.0.0.1/x", "event_types": []},
+    ],
+)
+def test_subscriptions_are_checked_and_planner_only(client, body):
+    r = client.post("/v1/webhooks", json=body, headers=PLANNER)
+    assert r.status_code == 422, r.text
+    assert {tuple(d["loc"][:2]) for d in r.json()["detail"]} <= {
+        ("body", "url"),
+        ("body", "event_types"),
+    }
+    ok = {"url": "http://127.0.0.1/x", "event_types": ["order.confirmed"]}
+    assert client.post("/v1/webhooks", json=ok, headers=keyed(CHECKOUT_KEY)).status_code == 403
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_outbox_is_committed_with_the_order_and_delivered_after_a_restart(backend, tmp_path):
+    with database_url(backend, tmp_path) as url, receiving() as receiver:
+        quiet = service_settings(url, tmp_path, **QUICK, webhook_deliver=False)
+        with running_service(quiet) as first:
+            sub = subscribe(first, receiver.url)
+            order_id = confirm_order(first)
+            [pending] = deliveries_of(first, sub["id"])
+            assert pending["status"] == "pending" and pending["attempts"] == 0
+        assert receiver.received == []  # stopped before any delivery
+        with running_service(service_settings(url, tmp_path, **QUICK)) as second:
+            wait_for(lambda: deliveries_of(second, sub["id"], "delivered"), what="delivered")
+            time.sleep(0.3)
+        [(headers, body)] = receiver.received
+        assert headers["webhook-id"] == pending["id"] and verify(sub["secret"], headers, body)
+        assert json.loads(body)["data"]["order_id"] == order_id
