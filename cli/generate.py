@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from cli.console import console, fail
-from optimizer.io.scenario_reader import SCENARIO_FILES
 
 
 def generate(
@@ -58,12 +57,7 @@ def generate(
     except ValueError as exc:
         fail(str(exc))
     try:
-        if force and out.is_dir():
-            # No file of the day replaced may mix into the new one (an optional
-            # service_times.csv, say); files of no scenario (a README) stay.
-            for name in SCENARIO_FILES:
-                (out / name).unlink(missing_ok=True)
-        write(scenario, out)
+        write(scenario, out, replace=force)
     except OSError as exc:
         fail(f"cannot write the day into {out}: {exc.strerror or exc}")
     console.print(f"wrote a {orders}-order Paris day (seed {seed}) to [bold]{out}[/]")

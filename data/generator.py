@@ -39,6 +39,7 @@ import yaml
 from shapely.geometry import Polygon
 
 from data import paris_city
+from optimizer.io.scenario_reader import SCENARIO_FILES
 from optimizer.model import Settings
 
 TIMEZONE = "Europe/Paris"
@@ -510,9 +511,15 @@ def generate_in(
     )
 
 
-def write(scenario: GeneratedScenario, out_dir: Path) -> None:
-    """Write ``scenario`` as a scenario folder (created if missing) in ``out_dir``."""
+def write(scenario: GeneratedScenario, out_dir: Path, replace: bool = False) -> None:
+    """Write ``scenario`` as a scenario folder (created if missing) in ``out_dir``. With
+    ``replace``, every file of the scenario format already there is removed first, so no
+    file of the day replaced (an optional service_times.csv, a zones.shp) mixes into the
+    new one; files of no scenario (a README) stay."""
     out_dir = Path(out_dir)
+    if replace and out_dir.is_dir():
+        for name in SCENARIO_FILES:
+            (out_dir / name).unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "scenario.yaml", "w", encoding="utf-8", newline="\n") as f:
         yaml.safe_dump(scenario.settings, f, sort_keys=False, allow_unicode=True)

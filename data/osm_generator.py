@@ -39,10 +39,6 @@ from data.generator import (
 )
 from data.osm_city import HomeStreets, OsmCity, derive_city
 from optimizer.io.osm import read_streets
-
-# A forced generation removes the scenario format's files first, so no file of the day
-# replaced (a service_times.csv, a zones.shp, say) mixes into the new one.
-from optimizer.io.scenario_reader import SCENARIO_FILES
 from optimizer.model import Settings
 from optimizer.travel.road import build_networks
 
@@ -123,10 +119,7 @@ def generate_from_osm(
     )
     travel = {"provider": "road", "osm": _relative_path(Path(osm_path), out_dir)}
     scenario = dataclasses.replace(scenario, settings={**scenario.settings, "travel": travel})
-    if force and out_dir.is_dir():
-        for name in SCENARIO_FILES:
-            (out_dir / name).unlink(missing_ok=True)
-    generator.write(scenario, out_dir)
+    generator.write(scenario, out_dir, replace=force)
     return out_dir
 
 
