@@ -1,4 +1,5 @@
-"""``lastmile generate``: a seeded Paris day written as a scenario folder."""
+"""``lastmile generate``: a seeded Paris day written as a scenario folder (or, with
+``--kind domain``, a day of the peers' Paris-like kind, :mod:`data.domain_generator`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated
 import typer
 
 from cli.console import console, fail
+
+KINDS = ("paris", "domain")
 
 
 def generate(
@@ -32,26 +35,35 @@ def generate(
     timezone: Annotated[
         str, typer.Option(help="with --osm: the city's IANA time zone")
     ] = "Europe/Paris",
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="paris: the shipped day's city and catalogue; domain: the peers' "
+            "Paris-like mixed-fleet day (lastmile bench domain)"
+        ),
+    ] = "paris",
 ) -> None:
     """Generate a seeded Paris day (nodes, fleet scaled to the orders, stock, orders, zones),
     or with ``--osm`` a day on any OpenStreetMap extract's streets (nodes, zones and
     addresses placed from its street network; planned on roads).
     An existing non-empty ``--out`` folder (the shipped ``data/paris``, say) is refused
-    unless ``--force``; an existing file always."""
+    unless ``--force``; an existing file always. ``--kind domain`` makes a day of the
+    peers' kind (14 depots, e-vans and cargo bikes, every order free to ship from any
+    depot; see ``lastmile bench domain``)."""
+    if kind not in KINDS:
+        fail(f"--kind {kind!r}: one of {', '.join(KINDS)}")
+    if kind == "domain":
+        if osm is not None or stock_scale != 1.0:
+            fail("--kind domain takes neither --osm nor --stock-scale (its stock never binds)")
+        _generate_domain(out, orders, seed, date, force)
+        return
     if osm is not None:
         _generate_on_streets(out, orders, seed, date, stock_scale, force, osm, city, timezone)
         return
     from data.generator import generate as make
     from data.generator import write
 
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            fail(f"--out {out} exists and is not a folder; give a folder to write the day into")
-        if any(out.iterdir()) and not force:
-            fail(
-                f"--out {out} exists and is not empty; choose another folder, or add --force "
-                "to replace the scenario in it (its scenario files are removed)"
-            )
+    _check_out(out, force)
     try:
         scenario = make(orders=orders, seed=seed, date=date, stock_scale=stock_scale)
     except ValueError as exc:
@@ -61,6 +73,33 @@ def generate(
     except OSError as exc:
         fail(f"cannot write the day into {out}: {exc.strerror or exc}")
     console.print(f"wrote a {orders}-order Paris day (seed {seed}) to [bold]{out}[/]")
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse an ``--out`` that is a file, or a non-empty folder without ``--force``."""
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            fail(f"--out {out} exists and is not a folder; give a folder to write the day into")
+        if any(out.iterdir()) and not force:
+            fail(
+                f"--out {out} exists and is not empty; choose another folder, or add --force "
+                "to replace the scenario in it (its scenario files are removed)"
+            )
+
+
+def _generate_domain(out: Path, orders: int, seed: int, date: str, force: bool) -> None:
+    from data.domain_generator import generate, write
+
+    _check_out(out, force)
+    try:
+        day = generate(orders=orders, seed=seed, date=date)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        write(day, out, replace=force)
+    except OSError as exc:
+        fail(f"cannot write the day into {out}: {exc.strerror or exc}")
+    console.print(f"wrote a {orders}-order day of the peers' kind (seed {seed}) to [bold]{out}[/]")
 
 
 def _generate_on_streets(
