@@ -1,6 +1,7 @@
 """``lastmile bench ...``: speed and quality figures. The drivers are beside this module
 (:mod:`cli.bench_vrptw`, :mod:`cli.bench_sourcing`, :mod:`cli.bench_scale`,
-:mod:`cli.bench_promise`); the commands here parse, run one and print its figures."""
+:mod:`cli.bench_promise`, :mod:`cli.bench_domain`); the commands here parse, run one
+and print its figures."""
 
 from __future__ import annotations
 
@@ -226,6 +227,102 @@ def _counts(text: str, option: str) -> list[int]:
     if not values or any(v < 1 for v in values):
         raise ValueError(f"{option} {text!r}: comma-separated positive integers")
     return values
+
+
+@bench_app.command()
+def domain(
+    scenario: Annotated[
+        list[Path] | None,
+        typer.Option(help="scenario folders (repeatable; default: the peers' shared day)"),
+    ] = None,
+    orders: Annotated[
+        str, typer.Option(help="sizes of the generated days, comma-separated ('': none)")
+    ] = "600,2000",
+    seeds: Annotated[str, typer.Option(help="seeds of the generated days (and raw PyVRP)")] = "1",
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds per plan, each (default 30 up to 1,000 orders, 60 above)", min=1
+        ),
+    ] = None,
+    detour: Annotated[
+        float, typer.Option(help="road km per crow-fly km, every mode (the peers': 1.3)", min=1)
+    ] = 1.3,
+    workers: Annotated[int, typer.Option(help="lastmile plan's processes", min=1)] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """lastmile against raw PyVRP on the peers' Paris-like day and generated days of its
+    kind, same time and travel, both priced by the checker: cost, unserved, objective
+    (cost + 1,000 EUR per unserved order), and the ratio lastmile / raw PyVRP."""
+    from cli.bench_domain import days_to_measure, run
+
+    say = lambda m: errors.print(f"[dim]{m}[/]", highlight=False)  # noqa: E731
+    folders = scenario or []
+    problems = [f"--scenario {p}: no such folder" for p in folders if not p.is_dir()]
+    try:
+        sizes = _counts(orders, "--orders") if orders.strip() else []
+        seed_list = _seeds(seeds)
+    except ValueError as exc:
+        problems.append(str(exc))
+    if problems:
+        errors.print("[bold red]error:[/] " + "; ".join(problems), highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    days = days_to_measure(folders, sizes, seed_list, note=say)
+    try:
+        result = run(days, time_limit, detour, workers, progress=say)
+    except (ValueError, OSError) as exc:  # a scenario it cannot load or raw PyVRP cannot model
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    _domain_table(result)
+
+
+def _seeds(text: str) -> list[int]:
+    """``"1,2,3"`` -> ``[1, 2, 3]``; integers >= 0, at least one."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds {text!r}: comma-separated integers >= 0") from None
+    if not values or any(v < 0 for v in values):
+        raise ValueError(f"--seeds {text!r}: comma-separated integers >= 0")
+    return values
+
+
+def _domain_table(result: dict) -> None:
+    table = Table(
+        title=f"lastmile vs raw PyVRP, detour {result['detour']:g}; objective = cost + "
+        "1,000 EUR per unserved order",
+        title_justify="left",
+    )
+    columns = ("day", "orders", "limit s", "solver", "cost EUR", "unserved", "objective EUR",
+               "checker", "wall s", "ratio")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("day", "solver") else "right")
+    for day in result["days"]:
+        for who, label in (("lastmile", "lastmile"), ("raw_pyvrp", "raw PyVRP")):
+            f = day[who]
+            first = who == "lastmile"
+            table.add_row(
+                day["day"] if first else "",
+                str(day["orders"]) if first else "",
+                f"{day['time_limit_s']:g}" if first else "",
+                label,
+                f"{f['cost_eur']:,.2f}",
+                str(f["unserved"]),
+                f"{f['objective_eur']:,.2f}",
+                "ok" if f["checker_ok"] else f"[red]{f['violations']} violations[/]",
+                f"{f['wall_s']:.1f}",
+                f"{day['ratio']:.4f}" if first else "",
+            )
+    console.print(table)
+    s = result["summary"]
+    if s["days"]:
+        console.print(
+            f"ratio lastmile / raw PyVRP: mean {s['mean_ratio']:.4f}, worst {s['worst_ratio']:.4f} "
+            f"over {s['days']} day(s); load average at start {result['load_avg']}"
+        )
 
 
 @bench_app.command()

@@ -239,5 +239,5 @@ def test_lastmile_lists_every_command_and_group():
                  "keys"):  # fmt: skip
         assert f" {name} " in result.output, name
     bench = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "120"})
-    for name in ("vrptw", "sourcing", "scale", "promise"):
+    for name in ("vrptw", "sourcing", "scale", "promise", "domain"):
         assert f" {name} " in bench.output, name
