@@ -249,12 +249,20 @@ def domain(
         float, typer.Option(help="road km per crow-fly km, every mode (the peers': 1.3)", min=1)
     ] = 1.3,
     workers: Annotated[int, typer.Option(help="lastmile plan's processes", min=1)] = 2,
+    shared: Annotated[
+        bool, typer.Option(help="without --scenario, measure the peers' shared day too")
+    ] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="keep each plan's plan.json and kpis.json in OUT/<day>/<solver>"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
     """lastmile against raw PyVRP on the peers' Paris-like day and generated days of its
     kind, same time and travel, both priced by the checker: cost, unserved, objective
     (cost + 1,000 EUR per unserved order), and the ratio lastmile / raw PyVRP."""
     from cli.bench_domain import days_to_measure, run
+    from optimizer.io import ScenarioError
 
     say = lambda m: errors.print(f"[dim]{m}[/]", highlight=False)  # noqa: E731
     folders = scenario or []
@@ -267,10 +275,13 @@ def domain(
     if problems:
         errors.print("[bold red]error:[/] " + "; ".join(problems), highlight=False, soft_wrap=True)
         raise typer.Exit(2)
-    days = days_to_measure(folders, sizes, seed_list, note=say)
+    days = days_to_measure(folders, sizes, seed_list, note=say, shared=shared)
+    if not days:
+        errors.print("[bold red]error:[/] no day to measure", highlight=False)
+        raise typer.Exit(2)
     try:
-        result = run(days, time_limit, detour, workers, progress=say)
-    except (ValueError, OSError) as exc:  # a scenario it cannot load or raw PyVRP cannot model
+        result = run(days, time_limit, detour, workers, progress=say, out_dir=out)
+    except (ScenarioError, ValueError, OSError) as exc:  # a bad day, or one raw PyVRP cannot model
         errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if as_json:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optimizer.io import load_scenario
+from optimizer.io.plan_files import to_json, write_plan_files
 from optimizer.model import Mode, Plan, Scenario
 from optimizer.planning import PlanParams
 from optimizer.travel import GreatCircle, TravelProvider
@@ -51,16 +52,20 @@ def default_time_limit_s(orders: int) -> float:
 
 
 def days_to_measure(
-    scenarios: list[Path], orders: list[int], seeds: list[int], note: Callable[[str], None]
+    scenarios: list[Path],
+    orders: list[int],
+    seeds: list[int],
+    note: Callable[[str], None],
+    shared: bool = True,
 ) -> list[Day]:
-    """The given folders (else the shared day, when present: a note when not), measured
-    with the first seed; then a generated day per size and seed."""
+    """The given folders (else, with ``shared``, the shared day when present: a note when
+    not), measured with the first seed; then a generated day per size and seed."""
     days = []
     if scenarios:
         days += [Day(p.name, p, seeds[0]) for p in scenarios]
-    elif SHARED_DAY.is_dir():
+    elif shared and SHARED_DAY.is_dir():
         days.append(Day(SHARED_DAY.name, SHARED_DAY, seeds[0]))
-    else:
+    elif shared:
         note(f"the peers' shared day is not at {SHARED_DAY}: skipped")
     days += [Day(f"domain-{n}-s{s}", None, s, n) for n in orders for s in seeds]
     return days
@@ -72,8 +77,11 @@ def run(
     detour: float,
     workers: int,
     progress: Callable[[str], None] = lambda message: None,
+    out_dir: Path | None = None,
 ) -> dict:
-    """Measure every day; the figures as a JSON-ready dict with a summary."""
+    """Measure every day; the figures as a JSON-ready dict with a summary. With
+    ``out_dir``, each plan's ``plan.json`` and ``kpis.json`` are kept in
+    ``out_dir/<day>/lastmile`` and ``out_dir/<day>/raw-pyvrp``."""
     from data.domain_generator import generate, write
 
     travel = GreatCircle({mode: detour for mode in Mode})
@@ -87,14 +95,18 @@ def run(
                 write(generate(day.orders, day.seed), folder)
             scenario = load_scenario(folder)
             limit_s = time_limit_s or default_time_limit_s(len(scenario.orders))
+            keep = None if out_dir is None else Path(out_dir) / day.name
             progress(f"{day.name}: lastmile plan, {limit_s:g} s")
+            params = PlanParams(limit_s, workers=workers)
             lastmile = _measure(
-                lambda sc=scenario, t=limit_s: plan_and_check(
-                    sc, PlanParams(t, workers=workers), travel=travel
-                )
+                lambda: plan_and_check(scenario, params, travel=travel),  # noqa: B023
+                keep and keep / "lastmile",
             )
             progress(f"{day.name}: raw PyVRP, {limit_s:g} s, seed {day.seed}")
-            raw = _measure(lambda sc=scenario, t=limit_s, s=day.seed: _raw(sc, t, s, travel))
+            raw = _measure(
+                lambda: _raw(scenario, limit_s, day.seed, travel),  # noqa: B023
+                keep and keep / "raw-pyvrp",
+            )
             out.append({
                 "day": day.name,
                 "orders": len(scenario.orders),
@@ -120,11 +132,14 @@ def _raw(scenario: Scenario, time_limit_s: float, seed: int, travel: TravelProvi
     return checked(scenario, plan, travel)
 
 
-def _measure(solve: Callable[[], PlanRun]) -> dict:
-    """Run ``solve`` (a plan written as plan.json and checked); its figures and wall time."""
+def _measure(solve: Callable[[], PlanRun], keep: Path | None) -> dict:
+    """Run ``solve`` (a plan written as plan.json and checked); its figures and wall time,
+    and its plan.json and kpis.json written into ``keep`` when given."""
     started = time.perf_counter()
     result = solve()
     wall_s = time.perf_counter() - started
+    if keep is not None:
+        write_plan_files(keep, {"plan.json": result.plan_json, "kpis.json": to_json(result.kpis)})
     kpis, report = result.kpis, result.report
     unserved = kpis["orders_unassigned"]
     return {

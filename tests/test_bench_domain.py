@@ -106,7 +106,7 @@ def test_bench_domain_prints_both_solvers_figures_as_json(monkeypatch, tmp_path)
     result = CliRunner().invoke(
         app,
         ["bench", "domain", "--orders", "40", "--seeds", "3", "--time-limit", "1",
-         "--workers", "1", "--json"],
+         "--workers", "1", "--out", str(tmp_path / "plans"), "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "not at" in result.stderr
@@ -121,6 +121,18 @@ def test_bench_domain_prints_both_solvers_figures_as_json(monkeypatch, tmp_path)
     ratio = day["lastmile"]["objective_eur"] / day["raw_pyvrp"]["objective_eur"]
     assert day["ratio"] == pytest.approx(ratio, abs=1e-4)
     assert figures["summary"]["worst_ratio"] == day["ratio"]
+    for solver in ("lastmile", "raw-pyvrp"):
+        kept = json.loads((tmp_path / "plans" / "domain-40-s3" / solver / "plan.json").read_text())
+        assert kept["kpis"]["orders_total"] == 40
+
+
+def test_bench_domain_names_a_broken_scenario_without_a_traceback(tmp_path):
+    (tmp_path / "broken").mkdir()
+    result = CliRunner().invoke(
+        app, ["bench", "domain", "--scenario", str(tmp_path / "broken"), "--orders", ""]
+    )
+    assert result.exit_code == 2
+    assert "broken" in result.output and "Traceback" not in result.output
 
 
 def test_bench_domain_refuses_a_missing_scenario_and_bad_seeds(tmp_path):
