@@ -142,3 +142,16 @@ def test_bench_domain_refuses_a_missing_scenario_and_bad_seeds(tmp_path):
     assert result.exit_code == 2
     assert "no such folder" in result.output and "--seeds" in result.output
     assert "Traceback" not in result.output
+
+
+def test_generate_kind_domain_writes_the_generators_day(tmp_path):
+    result = CliRunner().invoke(
+        app, ["generate", "--kind", "domain", "--orders", "60", "--seed", "4",
+              "--out", str(tmp_path / "day")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    write(generate(60, seed=4), tmp_path / "same")
+    for name in ("orders.csv", "catalogue.csv", "fleet.csv", "zones.geojson", "scenario.yaml"):
+        assert (tmp_path / "day" / name).read_text() == (tmp_path / "same" / name).read_text()
+    refused = CliRunner().invoke(app, ["generate", "--kind", "tiny", "--out", str(tmp_path / "x")])
+    assert refused.exit_code == 2 and "--kind" in refused.output
