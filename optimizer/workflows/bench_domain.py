@@ -41,7 +41,8 @@ from optimizer.travel import Profile, TravelProvider, travel_of
 ENGINE = "raw-pyvrp"
 # PyVRP costs are integers: one unit is a micro-euro. A van's 0.25 EUR/km is then exactly
 # 250 per metre, a bike's 0.02 EUR/km 20; 25 EUR/h is 6,944.4 per second, rounded to
-# 6,944 (0.006 % off, below a cent on a 14-hour route).
+# 6,944 (20 EUR/h: 5,555.6 to 5,556), 0.006-0.008 % off, 2 cents on a 14-hour route.
+# The plan's costs are the checker's own formula, not these.
 UNITS_PER_EUR = 1_000_000
 # Into a client a vehicle type may not deliver: farther than any range and longer than
 # any shift, so a route using it has excess distance and time warp and is never feasible.
