@@ -1,7 +1,8 @@
 """Joint mode: one routing problem over every node, the engine choosing among origins.
 
-Each order may ship from its sourcing choice or up to three alternatives with stock
-(:func:`_joint_candidates`); the joint routes are kept when they beat the per-node ones
+Each order may ship from its sourcing choice or any other node with the stock, picking
+and vehicles to serve it (:func:`_joint_candidates`): one multi-depot problem in which
+the engine chooses the node. The joint routes are kept when they beat the per-node ones
 (:func:`_better`), and then split into per-node problems (:func:`_adopt_joint`).
 """
 
@@ -11,15 +12,20 @@ import numpy as np
 
 from optimizer.model import Scenario, Vehicle
 from optimizer.planning.outcome import to_routes
-from optimizer.planning.problem import JOINT, NodeProblem, build_node_problem, build_problem
+from optimizer.planning.problem import (
+    JOINT,
+    JOINT_AGAIN,
+    NodeProblem,
+    build_node_problem,
+    build_problem,
+)
 from optimizer.planning.state import DayState
 from optimizer.routing import RouteResult, RoutingResult
 from optimizer.sourcing import GreedySourcing
 
 # One problem over every node and order: its matrices grow with the square of the
 # orders, so bigger days use sourcing-then-routing only (and decomposition).
-JOINT_MAX_ORDERS = 1500
-JOINT_EXTRA_NODES = 3  # alternatives per order besides the sourcing choice
+JOINT_MAX_ORDERS = 2500
 # What placing one order in the retry round may cost at most, to compare plans that leave
 # out different numbers of orders (a van's fixed cost and an hour's work, roughly).
 RETRY_ALLOWANCE_EUR = 50.0
@@ -56,6 +62,11 @@ def keep_better(
     for nid, (batch, result) in solved.items():
         for i in result.dropped:
             retry |= {u: {nid} for u in batch.members(i)}
+    again = results.pop(JOINT_AGAIN, None)  # the joint problem's second search, if any
+    if again is not None and _better(
+        day.routing, (batches[JOINT], again), [(batches[JOINT], results[JOINT])]
+    ):
+        results[JOINT] = again
     if JOINT in results and _better(
         day.routing, (batches[JOINT], results[JOINT]), list(solved.values())
     ):
@@ -82,36 +93,41 @@ def _joint_candidates(
     units: dict[str, str],
     pinned: set[str] = frozenset(),
 ) -> dict[str, set[str]]:
-    """Per order: its sourcing choice plus up to three more nodes that could serve it,
-    cheapest first. An alternative's stock and picking are set aside for that order, so
-    any combination the engine picks is covered: no stock is promised twice. A parcel of a
+    """Per order: its sourcing choice and every other node that could ship it, so the
+    engine chooses among all of them (a multi-depot problem). Each node's spare stock
+    and picking (what sourcing did not hold) are shared out among the orders it would
+    serve at the least extra cost over their cheapest node, until they run out: so any
+    combination the engine picks is covered and no stock is promised twice, and when a
+    node's stock does not reach every order, it goes where it saves most. A parcel of a
     split order stays at its node, and so does a ``pinned`` order (an exchange's: its
     pickup ends at that node)."""
-    spare = sourcing.stock.copy()
-    picks = sourcing.picks_left.copy()
-    out = {}
-    for order_id in sorted(units):
-        node_ids = {units[order_id]}
-        whole = order_id not in sourcing.parcels and order_id not in pinned
-        if whole and scenario.orders_by_id[order_id].ship_from_node_id is None:
-            r, i = sourcing.reach_row[order_id], sourcing.row[order_id]
-            estimate = sourcing.handling + sourcing.delivery_cost[r]
-            # The node an OMS would pick on handling cost first, then the cheapest by
-            # estimate: the engine can then do at least as well as that rule.
-            by_handling = np.lexsort((estimate, sourcing.handling))
-            by_estimate = np.argsort(estimate, kind="stable")
-            for j in list(dict.fromkeys([*by_handling[:1], *by_estimate])):
-                if len(node_ids) > JOINT_EXTRA_NODES:
-                    break
-                if not np.isfinite(estimate[j]) or sourcing.node_ids[j] in node_ids:
-                    continue
-                if picks[j] <= 0:
-                    continue
-                if np.all(spare[j] >= sourcing.basket[i]):
-                    spare[j] -= sourcing.basket[i]
-                    picks[j] -= 1
-                    node_ids.add(sourcing.node_ids[j])
-        out[order_id] = node_ids
+    out = {order_id: {node_id} for order_id, node_id in units.items()}
+    free = [
+        o
+        for o in sorted(units)
+        if o not in sourcing.parcels
+        and o not in pinned
+        and scenario.orders_by_id[o].ship_from_node_id is None
+    ]
+    if not free:
+        return out
+    rows = np.array([sourcing.row[o] for o in free])
+    estimate = sourcing.handling + sourcing.delivery_cost[[sourcing.reach_row[o] for o in free]]
+    extra = estimate - estimate.min(axis=1, keepdims=True)  # (orders, nodes), inf: cannot
+    for j, node_id in enumerate(sourcing.node_ids):
+        spare = sourcing.stock[j].copy()
+        picks = int(sourcing.picks_left[j])
+        for k in np.argsort(extra[:, j], kind="stable"):
+            if picks <= 0 or not np.isfinite(extra[k, j]):
+                break
+            order_id = free[k]
+            if node_id in out[order_id]:
+                continue
+            basket = sourcing.basket[rows[k]]
+            if np.all(spare >= basket):
+                spare -= basket
+                picks -= 1
+                out[order_id].add(node_id)
     return out
 
 

@@ -73,6 +73,11 @@ class PyVrpEngine:
             raise ValueError("seed < 0 not understood.")
         self.seed = seed
 
+    def other_search(self, k: int) -> PyVrpEngine:
+        """The same engine on the ``k``-th other seed stream: a search of a problem uses
+        ``seed`` and ``seed + 1`` (its two stages), so streams are two apart."""
+        return PyVrpEngine(self.seed + 2 * k)
+
     def solve(self, problem: RoutingProblem, time_limit_s: float) -> RoutingResult:
         if time_limit_s <= 0:
             raise ValueError("time_limit_s <= 0 not understood.")
