@@ -8,6 +8,8 @@ the engine chooses the node. The joint routes are kept when they beat the per-no
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from optimizer.model import Scenario, Vehicle
@@ -27,7 +29,8 @@ from optimizer.sourcing import GreedySourcing
 # orders, so bigger days use sourcing-then-routing only (and decomposition).
 JOINT_MAX_ORDERS = 2500
 # What placing one order in the retry round may cost at most, to compare plans that leave
-# out different numbers of orders (a van's fixed cost and an hour's work, roughly).
+# out different numbers of orders (a van's fixed cost and an hour's work, roughly), when
+# the retry round has another node to offer it; else it costs its unserved penalty.
 RETRY_ALLOWANCE_EUR = 50.0
 
 
@@ -63,12 +66,13 @@ def keep_better(
         for i in result.dropped:
             retry |= {u: {nid} for u in batch.members(i)}
     again = results.pop(JOINT_AGAIN, None)  # the joint problem's second search, if any
-    if again is not None and _better(
-        day.routing, (batches[JOINT], again), [(batches[JOINT], results[JOINT])]
-    ):
-        results[JOINT] = again
+    if again is not None:
+        first, second = ([(batches[JOINT], r)] for r in (results[JOINT], again))
+        stays_out = lambda unit, node: False  # noqa: E731 (both offered every candidate)
+        if _objective(day.routing, second, stays_out) < _objective(day.routing, first, stays_out):
+            results[JOINT] = again
     if JOINT in results and _better(
-        day.routing, (batches[JOINT], results[JOINT]), list(solved.values())
+        day.routing, (batches[JOINT], results[JOINT]), list(solved.values()), candidates
     ):
         solved, retry = _adopt_joint(
             day.routing,
@@ -131,26 +135,33 @@ def _joint_candidates(
     return out
 
 
-def _cost(scenario: Scenario, pairs: list[tuple[NodeProblem, RoutingResult]]) -> tuple:
-    """(orders dropped, route + handling cost) of routing results, to compare plans."""
-    dropped = sum(len(result.dropped) for _, result in pairs)
+def _objective(
+    scenario: Scenario, pairs: list[tuple[NodeProblem, RoutingResult]], retry_left: Callable
+) -> float:
+    """Route + handling cost of routing results, plus what each order they leave out
+    would cost: ``RETRY_ALLOWANCE_EUR`` when the retry round has another node to try
+    (``retry_left(unit, node)``), else its unserved penalty (it will stay out)."""
     cost = 0.0
     for batch, result in pairs:
         for route in to_routes(scenario, batch, result):
             cost += route.cost_eur + scenario.nodes[route.node_id].handling_cost_eur * len(
                 route.stops
             )
-    return dropped, cost
+        for i in result.dropped:
+            left = retry_left(batch.order_ids[i], batch.node_id)
+            cost += RETRY_ALLOWANCE_EUR if left else batch.problem.penalty_eur[i]
+    return cost
 
 
-def _better(scenario: Scenario, joint: tuple, per_node: list[tuple]) -> bool:
-    """Whether the joint routes beat the per-node ones. An order either leaves out goes
-    to the retry round, where placing it rarely costs more than ``RETRY_ALLOWANCE_EUR``."""
-    joint_dropped, joint_cost = _cost(scenario, [joint])
-    node_dropped, node_cost = _cost(scenario, per_node)
-    return joint_cost + RETRY_ALLOWANCE_EUR * joint_dropped < (
-        node_cost + RETRY_ALLOWANCE_EUR * node_dropped
-    )
+def _better(
+    scenario: Scenario, joint: tuple, per_node: list[tuple], candidates: dict[str, set[str]]
+) -> bool:
+    """Whether the joint routes beat the per-node ones (:func:`_objective`). An order
+    the per-node routes leave out may go to another of its candidate nodes in the retry
+    round; one the joint routes leave out has been offered to all of them already."""
+    joint_eur = _objective(scenario, [joint], lambda unit, node: False)
+    node_eur = _objective(scenario, per_node, lambda unit, node: len(candidates[unit]) > 1)
+    return joint_eur < node_eur
 
 
 def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidates):
