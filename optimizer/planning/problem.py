@@ -425,12 +425,17 @@ def _solve_batches(
 def _time_limits(
     batches: dict[str, NodeProblem], budget_s: float, workers: int, node_share: float
 ) -> dict[str, float]:
-    """Seconds per batch: the joint problem's whole budget (half of it on one worker);
-    the node problems ``node_share`` of the rest, in proportion to their stops."""
+    """Seconds per batch. With a joint problem: on one worker, the node problems get
+    ``NODE_SHARE_BESIDE_JOINT`` of the budget after the joint problem's rest; on more,
+    the joint problem gets the whole budget on its worker and the node problems
+    ``node_share`` of it on the others. Node problems share their time in proportion
+    to their stops."""
     joint = JOINT in batches
     node_keys = [k for k in batches if k != JOINT]
     node_workers = max(1, workers - 1) if joint and workers > 1 else workers
-    node_budget = (budget_s / 2 if joint and workers == 1 else budget_s) * node_share
+    if joint and workers == 1:
+        node_share = NODE_SHARE_BESIDE_JOINT
+    node_budget = budget_s * node_share
     total = sum(batches[k].problem.num_stops for k in node_keys) or 1
     limits = {
         k: min(
@@ -439,5 +444,5 @@ def _time_limits(
         for k in node_keys
     }
     if joint:
-        limits[JOINT] = budget_s / 2 if workers == 1 else budget_s
+        limits[JOINT] = budget_s * (1 - NODE_SHARE_BESIDE_JOINT) if workers == 1 else budget_s
     return limits
