@@ -16,7 +16,13 @@ from optimizer.model import FleetEntry, Service
 from optimizer.planning import PlanParams, plan_day
 from optimizer.planning.day import _source
 from optimizer.planning.joint import _joint_candidates, add_joint_batch
-from optimizer.planning.problem import JOINT, JOINT_AGAIN, _solve_batches, build_node_problem
+from optimizer.planning.problem import (
+    JOINT,
+    JOINT_AGAIN,
+    _joint_start,
+    _solve_batches,
+    build_node_problem,
+)
 from optimizer.routing.pyvrp_engine import PyVrpEngine
 from optimizer.sourcing import POLICIES, SourcingParams
 from optimizer.travel import GreatCircle
@@ -110,3 +116,21 @@ def test_with_two_workers_the_joint_problem_is_searched_twice_and_the_plan_is_cl
     assert all(not results[k].dropped for k in (JOINT, JOINT_AGAIN))
     plan = plan_day(sc, PlanParams(time_limit_s=5, workers=2))
     assert not plan.unassigned and checked(sc, plan).ok
+
+
+def test_a_warm_start_is_where_the_search_starts_and_it_never_ends_worse():
+    sc = both_nodes_day({("HUB", "BOOK"): 50, ("STORE", "BOOK"): 50})
+    day, _ = candidates_of(sc)
+    batches = {
+        nid: build_node_problem(day.routing, day.travel, nid, ids)
+        for nid, ids in day.node_orders.items()
+    }
+    add_joint_batch(day, batches)
+    nodes = {k: PyVrpEngine().solve(b.problem, 1.0) for k, b in batches.items() if k != JOINT}
+    start = _joint_start(batches, nodes)
+    joint = batches[JOINT].problem
+    assert sorted(i for r in start for i in r.stops) == list(range(joint.num_stops))
+    assert all(joint.allowed[i, r.vehicle] for r in start for i in r.stops)
+    warm = PyVrpEngine(seed=3).solve(joint, 0.2, start)
+    assert not warm.dropped
+    assert warm.objective_eur <= sum(r.objective_eur for r in nodes.values()) + 1e-6

@@ -19,7 +19,13 @@ import numpy as np
 
 from optimizer.model import Mode, Order, Scenario, Service, Vehicle, Zone, grams
 from optimizer.processes import worker_pool
-from optimizer.routing import NO_STOP_LIMIT, RoutingEngine, RoutingProblem, RoutingResult
+from optimizer.routing import (
+    NO_STOP_LIMIT,
+    RouteResult,
+    RoutingEngine,
+    RoutingProblem,
+    RoutingResult,
+)
 from optimizer.travel import Profile, TravelProvider, speed_profile
 from optimizer.travel.time_of_day import conservative_legs_s
 
@@ -393,8 +399,10 @@ def _solve_batches(
     problems share the other workers' time in proportion to their stops. With a second
     worker and an engine that can search again on another seed stream
     (``other_search``), the node problems get ``NODE_SHARE_BESIDE_JOINT`` of the budget
-    and the joint problem is searched a second time for the rest (key ``JOINT_AGAIN``):
-    the joint routes kept are the better of the two (:mod:`optimizer.planning.joint`)."""
+    and the joint problem is searched a second time for the rest (key ``JOINT_AGAIN``),
+    starting from the node problems' routes: the sourcing's plan is the warm start of a
+    search in which every order may still move to any of its candidate nodes. The joint
+    routes kept are the better of the two (:mod:`optimizer.planning.joint`)."""
     started = time.perf_counter()
     batches = {k: b for k, b in batches.items() if b.problem.num_stops}
     again = getattr(engine, "other_search", None)
@@ -415,10 +423,40 @@ def _solve_batches(
             report((n + 1) / len(order), f"routed {k}")
         left_s = budget_s - (time.perf_counter() - started)
         if second and left_s >= MIN_SECOND_SEARCH_S:
-            out[JOINT_AGAIN] = pool.submit(again(1).solve, batches[JOINT].problem, left_s).result()
+            start = _joint_start(batches, out)  # the node problems' routes
+            search = pool.submit(again(1).solve, batches[JOINT].problem, left_s, start)
+            out[JOINT_AGAIN] = search.result()
         if second:
             out[JOINT] = futures[JOINT].result()
             report(1.0, f"routed {JOINT}")
+    return out
+
+
+def _joint_start(
+    batches: dict[str, NodeProblem], results: dict[str, RoutingResult]
+) -> list[RouteResult]:
+    """The node problems' routes as routes of the joint problem (its warm start); a
+    stop the joint problem keys otherwise (an exchange it keeps as two) is left out."""
+    joint = batches[JOINT]
+    vehicle_of = {v.vehicle_id: k for k, v in enumerate(joint.vehicles)}
+    stop_of = {o: i for i, o in enumerate(joint.order_ids)}
+    out = []
+    for key, result in results.items():
+        batch = batches.get(key)
+        if key == JOINT or batch is None:
+            continue
+        for route in result.routes:
+            keys = [[batch.order_ids[i] for i in trip] for trip in route.trips()]
+            trips = [[stop_of[o] for o in trip if o in stop_of] for trip in keys]
+            trips = [t for t in trips if t]
+            out.append(
+                RouteResult(
+                    vehicle=vehicle_of[batch.vehicles[route.vehicle].vehicle_id],
+                    stops=[i for t in trips for i in t],
+                    start_s=route.start_s,
+                    trip_sizes=[len(t) for t in trips] if len(trips) > 1 else [],
+                )
+            )
     return out
 
 
