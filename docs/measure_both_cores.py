@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import replace
 
 import optimizer.planning.joint as joint_mode
 from optimizer.check import check_plan
@@ -68,16 +69,22 @@ def _record_comparison() -> dict:
     seen: dict = {}
     better = joint_mode._better
 
-    def recording(scenario, joint, per_node):
-        dropped, cost = joint_mode._cost(scenario, [joint])
-        seen["joint"] = [dropped, round(cost, 1)]
-        dropped, cost = joint_mode._cost(scenario, per_node)
-        seen["per_node"] = [dropped, round(cost, 1)]
-        seen["joint_won"] = better(scenario, joint, per_node)
+    def recording(scenario, joint, per_node, candidates):
+        seen["joint"] = [len(joint[1].dropped), round(_routes_eur(scenario, [joint]), 1)]
+        dropped = sum(len(result.dropped) for _, result in per_node)
+        seen["per_node"] = [dropped, round(_routes_eur(scenario, per_node), 1)]
+        seen["joint_won"] = better(scenario, joint, per_node, candidates)
         return seen["joint_won"]
 
     joint_mode._better = recording
     return seen
+
+
+def _routes_eur(scenario, pairs) -> float:
+    """Route + handling cost of routing results, orders left out aside."""
+    return joint_mode._objective(
+        scenario, [(b, replace(r, dropped=[])) for b, r in pairs], lambda *_: False
+    )
 
 
 if __name__ == "__main__":

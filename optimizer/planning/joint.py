@@ -1,27 +1,36 @@
 """Joint mode: one routing problem over every node, the engine choosing among origins.
 
-Each order may ship from its sourcing choice or up to three alternatives with stock
-(:func:`_joint_candidates`); the joint routes are kept when they beat the per-node ones
+Each order may ship from its sourcing choice or any other node with the stock, picking
+and vehicles to serve it (:func:`_joint_candidates`): one multi-depot problem in which
+the engine chooses the node. The joint routes are kept when they beat the per-node ones
 (:func:`_better`), and then split into per-node problems (:func:`_adopt_joint`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from optimizer.model import Scenario, Vehicle
 from optimizer.planning.outcome import to_routes
-from optimizer.planning.problem import JOINT, NodeProblem, build_node_problem, build_problem
+from optimizer.planning.problem import (
+    JOINT,
+    JOINT_AGAIN,
+    NodeProblem,
+    build_node_problem,
+    build_problem,
+)
 from optimizer.planning.state import DayState
 from optimizer.routing import RouteResult, RoutingResult
 from optimizer.sourcing import GreedySourcing
 
 # One problem over every node and order: its matrices grow with the square of the
 # orders, so bigger days use sourcing-then-routing only (and decomposition).
-JOINT_MAX_ORDERS = 1500
-JOINT_EXTRA_NODES = 3  # alternatives per order besides the sourcing choice
+JOINT_MAX_ORDERS = 2500
 # What placing one order in the retry round may cost at most, to compare plans that leave
-# out different numbers of orders (a van's fixed cost and an hour's work, roughly).
+# out different numbers of orders (a van's fixed cost and an hour's work, roughly), when
+# the retry round has another node to offer it; else it costs its unserved penalty.
 RETRY_ALLOWANCE_EUR = 50.0
 
 
@@ -56,8 +65,14 @@ def keep_better(
     for nid, (batch, result) in solved.items():
         for i in result.dropped:
             retry |= {u: {nid} for u in batch.members(i)}
+    again = results.pop(JOINT_AGAIN, None)  # the joint problem's second search, if any
+    if again is not None:
+        first, second = ([(batches[JOINT], r)] for r in (results[JOINT], again))
+        stays_out = lambda unit, node: False  # noqa: E731 (both offered every candidate)
+        if _objective(day.routing, second, stays_out) < _objective(day.routing, first, stays_out):
+            results[JOINT] = again
     if JOINT in results and _better(
-        day.routing, (batches[JOINT], results[JOINT]), list(solved.values())
+        day.routing, (batches[JOINT], results[JOINT]), list(solved.values()), candidates
     ):
         solved, retry = _adopt_joint(
             day.routing,
@@ -82,59 +97,71 @@ def _joint_candidates(
     units: dict[str, str],
     pinned: set[str] = frozenset(),
 ) -> dict[str, set[str]]:
-    """Per order: its sourcing choice plus up to three more nodes that could serve it,
-    cheapest first. An alternative's stock and picking are set aside for that order, so
-    any combination the engine picks is covered: no stock is promised twice. A parcel of a
+    """Per order: its sourcing choice and every other node that could ship it, so the
+    engine chooses among all of them (a multi-depot problem). Each node's spare stock
+    and picking (what sourcing did not hold) are shared out among the orders it would
+    serve at the least extra cost over their cheapest node, until they run out: so any
+    combination the engine picks is covered and no stock is promised twice, and when a
+    node's stock does not reach every order, it goes where it saves most. A parcel of a
     split order stays at its node, and so does a ``pinned`` order (an exchange's: its
     pickup ends at that node)."""
-    spare = sourcing.stock.copy()
-    picks = sourcing.picks_left.copy()
-    out = {}
-    for order_id in sorted(units):
-        node_ids = {units[order_id]}
-        whole = order_id not in sourcing.parcels and order_id not in pinned
-        if whole and scenario.orders_by_id[order_id].ship_from_node_id is None:
-            r, i = sourcing.reach_row[order_id], sourcing.row[order_id]
-            estimate = sourcing.handling + sourcing.delivery_cost[r]
-            # The node an OMS would pick on handling cost first, then the cheapest by
-            # estimate: the engine can then do at least as well as that rule.
-            by_handling = np.lexsort((estimate, sourcing.handling))
-            by_estimate = np.argsort(estimate, kind="stable")
-            for j in list(dict.fromkeys([*by_handling[:1], *by_estimate])):
-                if len(node_ids) > JOINT_EXTRA_NODES:
-                    break
-                if not np.isfinite(estimate[j]) or sourcing.node_ids[j] in node_ids:
-                    continue
-                if picks[j] <= 0:
-                    continue
-                if np.all(spare[j] >= sourcing.basket[i]):
-                    spare[j] -= sourcing.basket[i]
-                    picks[j] -= 1
-                    node_ids.add(sourcing.node_ids[j])
-        out[order_id] = node_ids
+    out = {order_id: {node_id} for order_id, node_id in units.items()}
+    free = [
+        o
+        for o in sorted(units)
+        if o not in sourcing.parcels
+        and o not in pinned
+        and scenario.orders_by_id[o].ship_from_node_id is None
+    ]
+    if not free:
+        return out
+    rows = np.array([sourcing.row[o] for o in free])
+    estimate = sourcing.handling + sourcing.delivery_cost[[sourcing.reach_row[o] for o in free]]
+    extra = estimate - estimate.min(axis=1, keepdims=True)  # (orders, nodes), inf: cannot
+    for j, node_id in enumerate(sourcing.node_ids):
+        spare = sourcing.stock[j].copy()
+        picks = int(sourcing.picks_left[j])
+        for k in np.argsort(extra[:, j], kind="stable"):
+            if picks <= 0 or not np.isfinite(extra[k, j]):
+                break
+            order_id = free[k]
+            if node_id in out[order_id]:
+                continue
+            basket = sourcing.basket[rows[k]]
+            if np.all(spare >= basket):
+                spare -= basket
+                picks -= 1
+                out[order_id].add(node_id)
     return out
 
 
-def _cost(scenario: Scenario, pairs: list[tuple[NodeProblem, RoutingResult]]) -> tuple:
-    """(orders dropped, route + handling cost) of routing results, to compare plans."""
-    dropped = sum(len(result.dropped) for _, result in pairs)
+def _objective(
+    scenario: Scenario, pairs: list[tuple[NodeProblem, RoutingResult]], retry_left: Callable
+) -> float:
+    """Route + handling cost of routing results, plus what each order they leave out
+    would cost: ``RETRY_ALLOWANCE_EUR`` when the retry round has another node to try
+    (``retry_left(unit, node)``), else its unserved penalty (it will stay out)."""
     cost = 0.0
     for batch, result in pairs:
         for route in to_routes(scenario, batch, result):
             cost += route.cost_eur + scenario.nodes[route.node_id].handling_cost_eur * len(
                 route.stops
             )
-    return dropped, cost
+        for i in result.dropped:
+            left = retry_left(batch.order_ids[i], batch.node_id)
+            cost += RETRY_ALLOWANCE_EUR if left else batch.problem.penalty_eur[i]
+    return cost
 
 
-def _better(scenario: Scenario, joint: tuple, per_node: list[tuple]) -> bool:
-    """Whether the joint routes beat the per-node ones. An order either leaves out goes
-    to the retry round, where placing it rarely costs more than ``RETRY_ALLOWANCE_EUR``."""
-    joint_dropped, joint_cost = _cost(scenario, [joint])
-    node_dropped, node_cost = _cost(scenario, per_node)
-    return joint_cost + RETRY_ALLOWANCE_EUR * joint_dropped < (
-        node_cost + RETRY_ALLOWANCE_EUR * node_dropped
-    )
+def _better(
+    scenario: Scenario, joint: tuple, per_node: list[tuple], candidates: dict[str, set[str]]
+) -> bool:
+    """Whether the joint routes beat the per-node ones (:func:`_objective`). An order
+    the per-node routes leave out may go to another of its candidate nodes in the retry
+    round; one the joint routes leave out has been offered to all of them already."""
+    joint_eur = _objective(scenario, [joint], lambda unit, node: False)
+    node_eur = _objective(scenario, per_node, lambda unit, node: len(candidates[unit]) > 1)
+    return joint_eur < node_eur
 
 
 def _adopt_joint(scenario, travel, sourcing, decisions, batch, result, candidates):

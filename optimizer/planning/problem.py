@@ -11,6 +11,7 @@ budget.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,7 +19,13 @@ import numpy as np
 
 from optimizer.model import Mode, Order, Scenario, Service, Vehicle, Zone, grams
 from optimizer.processes import worker_pool
-from optimizer.routing import NO_STOP_LIMIT, RoutingEngine, RoutingProblem, RoutingResult
+from optimizer.routing import (
+    NO_STOP_LIMIT,
+    RouteResult,
+    RoutingEngine,
+    RoutingProblem,
+    RoutingResult,
+)
 from optimizer.travel import Profile, TravelProvider, speed_profile
 from optimizer.travel.time_of_day import conservative_legs_s
 
@@ -27,6 +34,16 @@ Progress = Callable[[float, str], None]
 # The key of the joint batch (one problem over every node, see
 # :mod:`optimizer.planning.joint`) among the node ids.
 JOINT = "*joint*"
+# The joint problem searched a second time, on another seed stream, by the worker the
+# node problems leave free (see :func:`_solve_batches`).
+JOINT_AGAIN = "*joint*again"
+# Share of the budget the node problems get when a second search of the joint problem
+# follows them on their worker. Measured on the peers' 600-order day and data/paris at
+# 30 s (docs/both-cores.md): with every node a candidate the joint routes won every run,
+# so the node problems are the fallback and the search of the joint problem is worth
+# more of the second core's time.
+NODE_SHARE_BESIDE_JOINT = 0.25
+MIN_SECOND_SEARCH_S = 2.0  # less is too short for PyVRP to get past its construction
 
 
 @dataclass
@@ -376,23 +393,21 @@ def _solve_batches(
     workers: int,
     report: Progress,
 ) -> dict[str, RoutingResult]:
-    """Solve every batch within ``budget_s`` of wall time on ``workers`` processes. The
-    joint problem, if any, gets a worker and the whole budget to itself; node problems
-    share the other workers' time in proportion to their stops."""
+    """Solve every batch within ``budget_s`` of wall time on ``workers`` processes.
+
+    The joint problem, if any, gets a worker and the whole budget to itself; node
+    problems share the other workers' time in proportion to their stops. With a second
+    worker and an engine that can search again on another seed stream
+    (``other_search``), the node problems get ``NODE_SHARE_BESIDE_JOINT`` of the budget
+    and the joint problem is searched a second time for the rest (key ``JOINT_AGAIN``),
+    starting from the node problems' routes: the sourcing's plan is the warm start of a
+    search in which every order may still move to any of its candidate nodes. The joint
+    routes kept are the better of the two (:mod:`optimizer.planning.joint`)."""
+    started = time.perf_counter()
     batches = {k: b for k, b in batches.items() if b.problem.num_stops}
-    joint = JOINT in batches
-    node_keys = [k for k in batches if k != JOINT]
-    node_workers = max(1, workers - 1) if joint and workers > 1 else workers
-    node_budget = budget_s / 2 if joint and workers == 1 else budget_s
-    total = sum(batches[k].problem.num_stops for k in node_keys) or 1
-    limits = {
-        k: min(
-            node_budget, max(0.5, node_budget * node_workers * batches[k].problem.num_stops / total)
-        )
-        for k in node_keys
-    }
-    if joint:
-        limits[JOINT] = budget_s / 2 if workers == 1 else budget_s
+    again = getattr(engine, "other_search", None)
+    second = JOINT in batches and workers > 1 and again is not None
+    limits = _time_limits(batches, budget_s, workers, NODE_SHARE_BESIDE_JOINT if second else 1.0)
     # The joint problem first, then the largest: the longest solves do not start last.
     order = sorted(batches, key=lambda k: (k != JOINT, -batches[k].problem.num_stops))
     out: dict[str, RoutingResult] = {}
@@ -403,7 +418,69 @@ def _solve_batches(
         return out
     with worker_pool(workers) as pool:
         futures = {k: pool.submit(engine.solve, batches[k].problem, limits[k]) for k in order}
-        for n, k in enumerate(order):
+        for n, k in enumerate(order[1:] if second else order):
             out[k] = futures[k].result()
             report((n + 1) / len(order), f"routed {k}")
+        left_s = budget_s - (time.perf_counter() - started)
+        if second and left_s >= MIN_SECOND_SEARCH_S:
+            start = _joint_start(batches, out)  # the node problems' routes
+            search = pool.submit(again(1).solve, batches[JOINT].problem, left_s, start)
+            out[JOINT_AGAIN] = search.result()
+        if second:
+            out[JOINT] = futures[JOINT].result()
+            report(1.0, f"routed {JOINT}")
     return out
+
+
+def _joint_start(
+    batches: dict[str, NodeProblem], results: dict[str, RoutingResult]
+) -> list[RouteResult]:
+    """The node problems' routes as routes of the joint problem (its warm start); a
+    stop the joint problem keys otherwise (an exchange it keeps as two) is left out."""
+    joint = batches[JOINT]
+    vehicle_of = {v.vehicle_id: k for k, v in enumerate(joint.vehicles)}
+    stop_of = {o: i for i, o in enumerate(joint.order_ids)}
+    out = []
+    for key, result in results.items():
+        batch = batches.get(key)
+        if key == JOINT or batch is None:
+            continue
+        for route in result.routes:
+            keys = [[batch.order_ids[i] for i in trip] for trip in route.trips()]
+            trips = [[stop_of[o] for o in trip if o in stop_of] for trip in keys]
+            trips = [t for t in trips if t]
+            out.append(
+                RouteResult(
+                    vehicle=vehicle_of[batch.vehicles[route.vehicle].vehicle_id],
+                    stops=[i for t in trips for i in t],
+                    start_s=route.start_s,
+                    trip_sizes=[len(t) for t in trips] if len(trips) > 1 else [],
+                )
+            )
+    return out
+
+
+def _time_limits(
+    batches: dict[str, NodeProblem], budget_s: float, workers: int, node_share: float
+) -> dict[str, float]:
+    """Seconds per batch. With a joint problem: on one worker, the node problems get
+    ``NODE_SHARE_BESIDE_JOINT`` of the budget after the joint problem's rest; on more,
+    the joint problem gets the whole budget on its worker and the node problems
+    ``node_share`` of it on the others. Node problems share their time in proportion
+    to their stops."""
+    joint = JOINT in batches
+    node_keys = [k for k in batches if k != JOINT]
+    node_workers = max(1, workers - 1) if joint and workers > 1 else workers
+    if joint and workers == 1:
+        node_share = NODE_SHARE_BESIDE_JOINT
+    node_budget = budget_s * node_share
+    total = sum(batches[k].problem.num_stops for k in node_keys) or 1
+    limits = {
+        k: min(
+            node_budget, max(0.5, node_budget * node_workers * batches[k].problem.num_stops / total)
+        )
+        for k in node_keys
+    }
+    if joint:
+        limits[JOINT] = budget_s * (1 - NODE_SHARE_BESIDE_JOINT) if workers == 1 else budget_s
+    return limits

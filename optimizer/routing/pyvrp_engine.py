@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyvrp
 
-from optimizer.routing.problem import RoutingProblem, RoutingResult
+from optimizer.routing.problem import RouteResult, RoutingProblem, RoutingResult
 from optimizer.routing.schedule import reinsert, route_cost_eur, schedule_route
 
 COST_SCALE = 1_000_000  # integer cost units per euro (a micro-euro resolution)
@@ -73,7 +73,20 @@ class PyVrpEngine:
             raise ValueError("seed < 0 not understood.")
         self.seed = seed
 
-    def solve(self, problem: RoutingProblem, time_limit_s: float) -> RoutingResult:
+    def other_search(self, k: int) -> PyVrpEngine:
+        """The same engine on the ``k``-th other seed stream: a search of a problem uses
+        ``seed`` and ``seed + 1`` (its two stages), so streams are two apart."""
+        return PyVrpEngine(self.seed + 2 * k)
+
+    def solve(
+        self,
+        problem: RoutingProblem,
+        time_limit_s: float,
+        initial: list[RouteResult] | None = None,
+    ) -> RoutingResult:
+        """Routes for ``problem`` within ``time_limit_s``. ``initial`` (routes of this
+        problem, say the per-node plan's) is where the search starts: a warm start,
+        the search keeping the best it finds from there."""
         if time_limit_s <= 0:
             raise ValueError("time_limit_s <= 0 not understood.")
         problem.validate()
@@ -86,6 +99,7 @@ class PyVrpEngine:
         ref = max(1, max(vt.unit_distance_cost + vt.unit_duration_cost for vt in model.types))
         penalty = pyvrp.PenaltyParams(min_penalty=MIN_PENALTY * ref, max_penalty=MAX_PENALTY * ref)
         deadline = started + time_limit_s
+        start = model.solution_of(initial) if initial else None
 
         if not model.must_serve:
             found = pyvrp.solve(
@@ -94,16 +108,22 @@ class PyVrpEngine:
                 seed=self.seed,
                 collect_stats=False,
                 params=pyvrp.SolveParams(penalty=penalty),
+                initial_solution=start,
             )
             best = found.best
         else:
-            best = self._two_stages(model, penalty, started, deadline)
+            best = self._two_stages(model, penalty, started, deadline, start)
         result = model.extract(best)
         result.solve_s = time.perf_counter() - started
         return result
 
     def _two_stages(
-        self, model: _Model, penalty: pyvrp.PenaltyParams, started: float, deadline: float
+        self,
+        model: _Model,
+        penalty: pyvrp.PenaltyParams,
+        started: float,
+        deadline: float,
+        initial: pyvrp.Solution | None = None,
     ) -> pyvrp.Solution:
         """Search with every stop optional until the must-serve ones are all served (or
         ``FIRST_STAGE_SHARE`` of the budget is gone), then, from that solution, with
@@ -118,6 +138,7 @@ class PyVrpEngine:
             params=pyvrp.SolveParams(
                 ils=pyvrp.IteratedLocalSearchParams(callbacks=watch), penalty=penalty
             ),
+            initial_solution=initial,
         )
         if time.perf_counter() >= deadline:
             return found.best
@@ -395,6 +416,28 @@ class _Model:
                 for c, args in enumerate(self._client_args)
             ]
         )
+
+    def solution_of(self, routes: list[RouteResult]) -> pyvrp.Solution:
+        """A PyVRP solution of ``routes`` (a warm start): each route on its vehicle's
+        type, its tours cut by the type's reload depot; stops the model cannot serve
+        and vehicles it does not use are left out (the search puts them back)."""
+        client_of = {int(i): c for c, i in enumerate(self.clients)}
+        type_of = {int(v): t for t, vehicles in enumerate(self.type_vehicles) for v in vehicles}
+        depot, client = pyvrp.ActivityType.DEPOT, pyvrp.ActivityType.CLIENT
+        out = []
+        for route in routes:
+            t = type_of.get(route.vehicle)
+            if t is None:
+                continue
+            reload = self.types[t].reload_depots
+            activities = []
+            for k, trip in enumerate(route.trips()):
+                if k and reload:
+                    activities.append(pyvrp.Activity(depot, reload[0]))
+                activities += [pyvrp.Activity(client, client_of[i]) for i in trip if i in client_of]
+            if any(a.is_client() for a in activities):
+                out.append(pyvrp.Route(self.data, activities, t))
+        return pyvrp.Solution(self.data, out)
 
     def extract(self, solution: pyvrp.Solution) -> RoutingResult:
         result = RoutingResult()
