@@ -69,11 +69,11 @@ def _record_comparison() -> dict:
     seen: dict = {}
     better = joint_mode._better
 
-    def recording(scenario, joint, per_node, candidates):
+    def recording(scenario, joint, per_node):
         seen["joint"] = [len(joint[1].dropped), round(_routes_eur(scenario, [joint]), 1)]
         dropped = sum(len(result.dropped) for _, result in per_node)
         seen["per_node"] = [dropped, round(_routes_eur(scenario, per_node), 1)]
-        seen["joint_won"] = better(scenario, joint, per_node, candidates)
+        seen["joint_won"] = better(scenario, joint, per_node)
         return seen["joint_won"]
 
     joint_mode._better = recording
@@ -82,9 +82,7 @@ def _record_comparison() -> dict:
 
 def _routes_eur(scenario, pairs) -> float:
     """Route + handling cost of routing results, orders left out aside."""
-    return joint_mode._objective(
-        scenario, [(b, replace(r, dropped=[])) for b, r in pairs], lambda *_: False
-    )
+    return joint_mode._objective(scenario, [(b, replace(r, dropped=[])) for b, r in pairs])
 
 
 if __name__ == "__main__":
