@@ -53,12 +53,14 @@ COST_SCALE = 1_000_000  # integer cost units per euro (a micro-euro resolution)
 # travel cost of 1; multiplied by the problem's largest per-unit travel cost. The search
 # does not start at their midpoint, as PyVRP's does, but at :meth:`_Model.starting_penalties`.
 MIN_PENALTY, MAX_PENALTY = 0.1, 100_000.0
-# A typical violation first costs about this many typical legs. Measured at 1, 10 and
-# 100 (commit adding it): on a 2,000-order day of the peers' kind at 40 s, 0, 0 and 30
-# orders left out (57 when starting at the bounds' midpoint); on Solomon R101, R105,
-# RC101, RC105 at 3 s, 10 gave the shortest routes (1 was 4-8 % longer, the midpoint
-# 0.3-1.0 % longer).
-STARTING_LEGS = 10.0
+# A typical violation first costs about this many typical legs. Measured (one run each,
+# loaded machine; commit adding it), the joint problem of the peers' 600-order day at
+# 27 s: 2,200 EUR at 1, 2,168 at 3, 2,292 at 10, 2,779 at 0.1 (raw PyVRP at 30 s:
+# 2,258); a 2,000-order day of that kind at 40 s: 0 orders left out at 1, 3 and 10
+# (6,642 / 6,945 / 7,067 EUR), 30 at 100, 57 from the bounds' midpoint; Solomon R101,
+# R105, RC101, RC105 at 3 s: 3 and 10 within 0.7 % of the midpoint's distances or
+# shorter, 1 was 4-8 % longer.
+STARTING_LEGS = 3.0
 
 # Most of the budget the first stage (every stop optional) may take before the second.
 FIRST_STAGE_SHARE = 0.5
