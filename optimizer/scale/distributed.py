@@ -66,6 +66,16 @@ def _part_sourcing(sourcing: SourcingParams, part: Part) -> SourcingParams:
     return sourcing
 
 
+def part_params(params: PlanParams, scale: ScaleParams, part: Part) -> PlanParams:
+    """How one part is planned: its share of the routing time, one process."""
+    return replace(
+        params,
+        time_limit_s=scale.time_limit_s(part.routed_orders),
+        workers=1,
+        sourcing=_part_sourcing(params.sourcing, part),
+    )
+
+
 def plan_part(scenario: Scenario, params: PlanParams, travel: TravelProvider) -> Plan:
     """One part, planned on a worker (the task dask runs)."""
     return plan_day(scenario, params, travel)
@@ -94,16 +104,10 @@ def plan_decomposed(
     parts = decomposition.parts
     submitted = []
     for part in parts:
-        part_params = replace(
-            params,
-            time_limit_s=scale.time_limit_s(part.routed_orders),
-            workers=1,
-            sourcing=_part_sourcing(params.sourcing, part),
-        )
         future = client.submit(
             plan_part,
             part.scenario,
-            part_params,
+            part_params(params, scale, part),
             travel,
             pure=False,
             priority=part.routed_orders,  # the biggest parts start first
