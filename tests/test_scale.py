@@ -19,6 +19,7 @@ from optimizer.planning import PlanParams
 from optimizer.scale import ScaleParams, bisect, decompose, merge_plans
 from optimizer.scale.decompose import node_sectors
 from optimizer.scale.distributed import plan_decomposed
+from optimizer.scale.repair import repair_part, with_repair
 from optimizer.scale.split import apportion, deal, sector_of, sectors, share
 from tests import factory
 
@@ -156,13 +157,19 @@ def test_a_day_planned_in_parts_on_a_dask_cluster_is_whole_and_checker_clean(day
         plan, d = plan_decomposed(day, client, PlanParams(), scale)
     assert len(d.parts) >= 2
 
-    # Nodes, and so vehicles and stock, belong to one part each.
-    owner = Counter(n for part in d.parts for n in part.node_ids)
-    assert max(owner.values()) == 1
-    part_of_node = {n: part.index for part in d.parts for n in part.node_ids}
+    # Each vehicle is in one part; the repair has those no part used (so a route is driven
+    # in one part); an order retried by the repair is routed there if anywhere.
+    owner = Counter(p.global_vehicle_id(v.vehicle_id) for p in d.parts for v in p.scenario.vehicles)
+    assert set(owner) == {v.vehicle_id for v in day.vehicles} and max(owner.values()) == 1
+    parts = [*d.parts, *filter(None, [d.repair])]
+    part_of_vehicle = {
+        part.global_vehicle_id(v.vehicle_id): part.index
+        for part in parts
+        for v in part.scenario.vehicles
+    }
     part_of_order = {
         o.order_id: part.index
-        for part in d.parts
+        for part in parts
         for o in [*part.scenario.orders, *(r.as_stop() for r in part.scenario.returns)]
     }
     # A return (a pickup: its id is the stop's) is in one part, like an order.
@@ -170,7 +177,8 @@ def test_a_day_planned_in_parts_on_a_dask_cluster_is_whole_and_checker_clean(day
         r.return_id for r in day.returns
     )
     for route in plan.routes:
-        assert all(part_of_order[s.order_id] == part_of_node[route.node_id] for s in route.stops)
+        part = part_of_vehicle[route.vehicle_id]
+        assert all(part_of_order[s.order_id] == part for s in route.stops)
 
     # Every order exactly once: routed (whole, or as its parcels, each once), collected
     # or unassigned with a reason.
@@ -262,6 +270,16 @@ def test_a_day_cut_into_many_parts_and_sectors_is_whole_and_checker_clean(day100
     assert any(p.sector is not None for p in d.parts)  # a node too big for a part is cut
     plans = [plan_day(p.scenario, part_params(PlanParams(), scale, p)) for p in d.parts]
     plan = merge_plans(day1000, d, plans, solve_s=0.0)
+    # The boundary repair retries what the parts left unserved, with what is left.
+    repair = repair_part(day1000, d, plan)
+    assert repair is not None and repair.orders >= 1
+    left = {v.vehicle_id for v in day1000.vehicles} - {r.vehicle_id for r in plan.routes}
+    assert {repair.global_vehicle_id(v.vehicle_id) for v in repair.scenario.vehicles} == left
+    repaired = with_repair(
+        plan, repair, plan_day(repair.scenario, part_params(PlanParams(), scale, repair))
+    )
+    assert len(repaired.unassigned) <= len(plan.unassigned)
+    plan = repaired
 
     # Each vehicle of the day in one part at most, under its own id once merged.
     day_ids = Counter(

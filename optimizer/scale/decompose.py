@@ -80,10 +80,14 @@ class ScaleParams:
         Routing seconds of a part of ``part_orders`` orders; a smaller part gets its
         share (at least ``MIN_PART_TIME_S``). The day's routing time therefore grows
         with its orders: 4 s per 1,000 orders with the defaults.
+    repair
+        Retry the orders the parts left unserved with the vehicles, stock and picking
+        the day has left, across the borders (:mod:`optimizer.scale.repair`).
     """
 
     part_orders: int = 1500
     part_time_limit_s: float = 6.0
+    repair: bool = True
 
     def __post_init__(self):
         if self.part_orders < 1:
@@ -136,6 +140,10 @@ class Decomposition:
     region_of_node: dict[str, int]
     # Orders no node of the whole network can take, with the network-wide reason.
     unassigned: list[Unassigned] = field(default_factory=list)
+    # The boundary repair's part, once planned (:mod:`optimizer.scale.repair`), and how
+    # many of its orders it served.
+    repair: Part | None = None
+    repaired_orders: int = 0
 
 
 def decompose(
