@@ -5,11 +5,13 @@ For each size, a seeded Paris day is generated (the network grows with the day, 
 ``LocalCluster`` of 1, 2, ... workers (or on an existing cluster). Each run reports the
 wall time of planning (decomposition, parts, merge; not the cluster's start), the peak
 resident memory of the whole process tree (this process and every dask worker,
-sampled), what was served, whether the independent checker passes, and the cost.
+sampled), what was served, whether the independent checker passes, the cost, the parts
+(and the sectors of nodes cut between parts) and what the boundary repair retried and
+served.
 
 The decomposition penalty: on the smallest day, the monolithic ``plan_day`` against the
-decomposed plan with the same routing time (the parts' routing seconds summed, spread
-over as many processes as there are workers).
+decomposed plan with the same routing time (the parts' routing seconds, the repair's
+included, summed and spread over as many processes as there are workers).
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def run(
                 started = time.perf_counter()
                 plan, decomposition = plan_decomposed(scenario, client, params, scale)
                 wall = time.perf_counter() - started
-            routing_s = sum(scale.time_limit_s(p.routed_orders) for p in decomposition.parts)
+            done = [*decomposition.parts, *filter(None, [decomposition.repair])]
+            routing_s = sum(scale.time_limit_s(p.routed_orders) for p in done)
             run_figures = {
                 "orders": orders,
                 "workers": n,
@@ -80,6 +83,9 @@ def run(
                 "parts": len(decomposition.parts),
                 "largest_part_orders": max(p.orders for p in decomposition.parts),
                 "routing_s_total": round(routing_s, 1),
+                "sectors": sum(p.sector is not None for p in decomposition.parts),
+                "repair_retried": decomposition.repair.orders if decomposition.repair else 0,
+                "repair_served": decomposition.repaired_orders,
             }
             runs.append(run_figures)
             progress(json.dumps(run_figures))

@@ -562,7 +562,8 @@ def _returns(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The day's home pickups (see :data:`RETURN_SHARE`): returns at the address of a
     random order of the day moved by up to ~300 m (another customer of the same
-    neighbourhood), exchanges at a delivery's own address and slot."""
+    neighbourhood), exchanges at a delivery's own address and slot, one per delivery at
+    most."""
     n = int(round(RETURN_SHARE * len(order_rows)))
     if n == 0:
         return [], []
@@ -586,10 +587,14 @@ def _returns(
     shipper = rng.integers(0, len(shippers), size=n)
     rows, lines = [], []
     width = len(str(n))
+    exchanged: set[str] = set()  # an order has one exchange at most (one visit)
     for k in range(n):
         return_id = f"R{k + 1:0{width}d}"
-        if exchange[k] and delivered:
-            order = delivered[pick_delivery[k]]
+        order = delivered[pick_delivery[k]] if delivered else None
+        if exchange[k] and order is not None and order["order_id"] not in exchanged:
+            # A second draw of the same delivery becomes a plain return below (the draws
+            # stay those of the seed: every other row is unchanged).
+            exchanged.add(order["order_id"])
             swap = [x for x in lines_of[order["order_id"]] if kinds[x["sku"]] != "bulky"]
             rows.append(
                 {

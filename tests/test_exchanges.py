@@ -431,3 +431,27 @@ def test_on_board_resequencing_puts_an_exchange_back_into_one_visit():
     # A plain return is not moved.
     plain = SimpleNamespace(returns=[Return("R1", 48.85, 2.35, 0, 3600, 60, (), order_id="O3")])
     assert _exchanges_together(plain, ["R1", "O4", "O3"], None) == ["R1", "O4", "O3"]
+
+
+def test_an_order_has_one_exchange_at_most(tmp_path):
+    from tests.test_returns import returns_files
+    from tests.test_scenario_loading import problems_of, write_scenario
+
+    files = returns_files()
+    files["returns.csv"].append(files["returns.csv"][1] | {"return_id": "X2"})
+    files["return_lines.csv"].append({"return_id": "X2", "sku": "SKU-B", "qty": 1})
+    problems = problems_of(write_scenario(tmp_path / "d", files))
+    messages = {(p.file, p.line, p.column): p.message for p in problems}
+    assert "'O1' is already exchanged by 'X1'" in messages["returns.csv", 4, "order_id"]
+
+
+def test_a_generated_day_exchanges_an_order_once_at_most():
+    from collections import Counter
+
+    from data.generator import generate
+
+    # Seed 9's day drew O00890 twice for an exchange; the second draw is a plain return.
+    returns = generate(1000, seed=9).returns
+    exchanged = Counter(r["order_id"] for r in returns if r["kind"] == "exchange")
+    assert exchanged and max(exchanged.values()) == 1
+    assert len(returns) == 50

@@ -270,6 +270,7 @@ class _OrderFiles(_Files):
         by_id = {o.order_id: o for o in orders}
         table = self.table(RETURNS_FILE, columns, optional, self.return_ids)
         pending: list[dict[str, Any]] = []
+        exchange_of: dict[str, str] = {}  # order -> the return exchanging it
         for row in table:
             return_id = row.unique("return_id", self.return_ids)
             if return_id is not None and return_id in self.order_ids.lines:
@@ -284,6 +285,12 @@ class _OrderFiles(_Files):
             if kind is ReturnKind.EXCHANGE:
                 order_id = row.ref("order_id", self.order_ids, "the delivery order of the exchange")
                 order = by_id.get(order_id) if order_id else None
+                if order_id in exchange_of:
+                    row.problem("order_id", f"order {order_id!r} is already exchanged by "
+                                f"{exchange_of[order_id]!r}: one exchange per order (one "
+                                "visit: one hand-over, one pickup)")  # fmt: skip
+                elif order_id is not None:
+                    exchange_of[order_id] = str(return_id)
                 if order is not None and order.service is Service.CLICK_COLLECT:
                     row.problem("order_id", f"an exchange goes with a delivery; order "
                                 f"{order_id!r} is click_collect")  # fmt: skip

@@ -1,10 +1,12 @@
 """Run the parts of a decomposed day as dask.distributed tasks.
 
 The driver decomposes the day (:mod:`optimizer.scale.decompose`), submits one task per
-part (:func:`optimizer.planning.plan_day` on the part's scenario, one process each), and
-merges the plans. By default it starts a ``LocalCluster`` of ``workers`` processes with
-one thread each; given a scheduler address (``tcp://host:8786``) it uses that cluster,
-whose workers must have the same version of lastmile installed.
+part (:func:`optimizer.planning.plan_day` on the part's scenario, one process each),
+merges the plans, then retries what the parts left unserved across the borders (one more
+task: :mod:`optimizer.scale.repair`). By default it starts a ``LocalCluster`` of
+``workers`` processes with one thread each; given a scheduler address
+(``tcp://host:8786``) it uses that cluster, whose workers must have the same version of
+lastmile installed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from optimizer.model import Plan, Scenario
 from optimizer.planning import PlanParams, plan_day
 from optimizer.scale.decompose import Decomposition, Part, ScaleParams, decompose
 from optimizer.scale.merge import merge_plans
+from optimizer.scale.repair import repair_part, with_repair
 from optimizer.sourcing import SourcingParams
 from optimizer.travel import TravelProvider, travel_of
 
@@ -66,6 +69,16 @@ def _part_sourcing(sourcing: SourcingParams, part: Part) -> SourcingParams:
     return sourcing
 
 
+def part_params(params: PlanParams, scale: ScaleParams, part: Part) -> PlanParams:
+    """How one part is planned: its share of the routing time, one process."""
+    return replace(
+        params,
+        time_limit_s=scale.time_limit_s(part.routed_orders),
+        workers=1,
+        sourcing=_part_sourcing(params.sourcing, part),
+    )
+
+
 def plan_part(scenario: Scenario, params: PlanParams, travel: TravelProvider) -> Plan:
     """One part, planned on a worker (the task dask runs)."""
     return plan_day(scenario, params, travel)
@@ -94,16 +107,10 @@ def plan_decomposed(
     parts = decomposition.parts
     submitted = []
     for part in parts:
-        part_params = replace(
-            params,
-            time_limit_s=scale.time_limit_s(part.routed_orders),
-            workers=1,
-            sourcing=_part_sourcing(params.sourcing, part),
-        )
         future = client.submit(
             plan_part,
             part.scenario,
-            part_params,
+            part_params(params, scale, part),
             travel,
             pure=False,
             priority=part.routed_orders,  # the biggest parts start first
@@ -117,4 +124,14 @@ def plan_decomposed(
     merged = merge_plans(
         scenario, decomposition, [plans[p.index] for p in parts], time.perf_counter() - started
     )
-    return merged, decomposition
+    repair = repair_part(scenario, decomposition, merged) if scale.repair else None
+    if repair is not None:
+        report(1.0, f"retrying {repair.orders} unserved orders across the borders")
+        future = client.submit(
+            plan_part, repair.scenario, part_params(params, scale, repair), travel, pure=False
+        )
+        before = len(merged.unassigned)
+        merged = with_repair(merged, repair, future.result())
+        decomposition.repair = repair
+        decomposition.repaired_orders = before - len(merged.unassigned)
+    return replace(merged, solve_s=time.perf_counter() - started), decomposition

@@ -13,8 +13,9 @@ def merge_plans(
 ) -> Plan:
     """The day's plan from one plan per part (in ``decomposition.parts`` order).
 
-    Parts share no node, so routes, collections, sources and the parcels of split
-    orders are simply put together.
+    Parts share no vehicle and no unit of stock (a node cut into sectors gives each its
+    own share), so routes, collections, sources and the parcels of split orders are
+    simply put together, a sector's vehicles renamed to the day's ids.
     An order a part could not serve keeps that part's reason, said to hold within its
     region; "out of stock" inside a region becomes ``stock_allocated``, since the
     network-wide pass found the stock for it (in the region) before other orders of the
@@ -26,15 +27,18 @@ def merge_plans(
     unassigned = list(decomposition.unassigned)
     engines = set()
     for part, plan in zip(decomposition.parts, plans, strict=True):
-        routes += plan.routes
+        routes += [replace(r, vehicle_id=part.global_vehicle_id(r.vehicle_id)) for r in plan.routes]
         collections += plan.collections
         sources.update(plan.sources)
         decisions.update(plan.decisions)
         parcels.update(plan.parcels)
-        returns += plan.returns  # a return is in one part (its region's)
+        returns += [  # a return is in one part (its region's)
+            replace(a, vehicle_id=part.global_vehicle_id(a.vehicle_id)) if a.vehicle_id else a
+            for a in plan.returns
+        ]
         if plan.engine:
             engines.add(plan.engine)
-        region = _region(part.node_ids)
+        region = _region(part.node_ids, part.sector)
         unassigned += [_in_region(u, region) for u in plan.unassigned]
     return Plan(
         scenario_name=scenario.settings.name,
@@ -51,10 +55,11 @@ def merge_plans(
     )
 
 
-def _region(node_ids: list[str]) -> str:
+def _region(node_ids: list[str], sector: tuple[int, int] | None = None) -> str:
     shown = ", ".join(node_ids[:4])
     more = f" and {len(node_ids) - 4} more" if len(node_ids) > 4 else ""
-    return f"region of {shown}{more}"
+    cut = f" (sector {sector[0] + 1} of {sector[1]})" if sector else ""
+    return f"region of {shown}{more}{cut}"
 
 
 def _in_region(u: Unassigned, region: str) -> Unassigned:
