@@ -5,17 +5,12 @@ survives a stop before delivery; the feed pages through the events in order."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import threading
 import time
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from api.services.webhook_delivery import refused_target
 from tests.api_support import (
     BACKENDS,
     CHECKOUT_KEY,
@@ -27,73 +22,12 @@ from tests.api_support import (
     service_settings,
 )
 from tests.tracking_support import hand_plan, store_done_plan
+from tests.webhook_support import Receiver, receiving, verify, wait_for
 
 QUICK = dict(webhook_poll_s=0.05, webhook_backoff_s=0.1, webhook_attempts=3, webhook_timeout_s=5)
 client = service_fixture(**QUICK)
 NEAR_BERCY = {"lat": 48.835, "lon": 2.389}
 PLANNER = keyed(PLANNER_KEY)
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 recording every POST (headers, body); it answers the
-    statuses of ``script`` in turn, then 200."""
-
-    def __init__(self, script=(), port=0):
-        self.received: list[tuple[dict, bytes]] = []
-        self.script = list(script)
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.script.pop(0) if receiver.script else 200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def bodies(self):
-        return [json.loads(body) for _, body in self.received]
-
-
-@contextmanager
-def receiving(script=()):
-    receiver = Receiver(script)
-    try:
-        yield receiver
-    finally:
-        receiver.close()
-
-
-def verify(secret: str, headers: dict, body: bytes) -> bool:
-    """The receiver's check, as docs/webhooks.md shows it."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    given = [s.removeprefix("v1,") for s in headers["webhook-signature"].split()]
-    return any(hmac.compare_digest(expected, s) for s in given)
-
-
-def wait_for(check, timeout_s=30.0, what="the condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def confirm_order(service) -> str:
@@ -302,3 +236,41 @@ def test_the_outbox_is_committed_with_the_order_and_delivered_after_a_restart(ba
         [(headers, body)] = receiver.received
         assert headers["webhook-id"] == pending["id"] and verify(sub["secret"], headers, body)
         assert json.loads(body)["data"]["order_id"] == order_id
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "http://10.1.2.3/x",
+        "http://192.168.0.10/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://0.0.0.0/x",
+    ],
+)
+def test_private_addresses_are_refused_unless_allowed(url):
+    assert refused_target(url) is not None
+    assert refused_target("https://93.184.215.14/hooks") is None  # a global address
+
+
+def test_a_private_url_is_refused_at_subscription_and_delivery(client):
+    settings = client.app.state.settings
+    with receiving() as receiver:
+        sub = subscribe(client, receiver.url)  # allowed while the tests' setting is on
+        settings.webhook_allow_private = False
+        try:
+            r = client.post("/v1/webhooks", json={"url": receiver.url,
+                            "event_types": ["order.confirmed"]}, headers=PLANNER)  # fmt: skip
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "url"]
+            assert "LASTMILE_WEBHOOK_ALLOW_PRIVATE" in r.json()["detail"][0]["msg"]
+            confirm_order(client)
+            [d] = wait_for(lambda: deliveries_of(client, sub["id"], "failed"), what="failed")
+            assert d["last_error"].startswith("refused: 127.0.0.1")
+            assert receiver.received == []
+        finally:
+            settings.webhook_allow_private = True
+            client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
+

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from api.db import Database
 from api.errors import problem
 from api.models.webhooks import OutboxEvent, WebhookDelivery, WebhookSubscription
+from api.services.webhook_delivery import refused_target
 
 SECRET_BYTES = 32
 
@@ -39,8 +40,15 @@ def delivery_out(d: WebhookDelivery, event: OutboxEvent) -> dict:
             "last_error": d.last_error, "created_at": d.created_at}  # fmt: skip
 
 
-def subscribe(db: Database, url: str, event_types: list[str], now: datetime) -> dict:
-    """A new subscription; its answer is the only one that holds the secret."""
+def subscribe(
+    db: Database, url: str, event_types: list[str], now: datetime, allow_private: bool = False
+) -> dict:
+    """A new subscription; its answer is the only one that holds the secret. A URL to a
+    private or local address is a 422 unless ``allow_private``
+    (:func:`api.services.webhook_delivery.refused_target`)."""
+    refused = None if allow_private else refused_target(url)
+    if refused is not None:
+        raise problem(422, refused, ("body", "url"))
     secret = new_secret()
     sub = WebhookSubscription(id="sub_" + uuid.uuid4().hex, url=url, secret=secret,
                               event_types_json=json.dumps(sorted(set(event_types))),
