@@ -159,7 +159,52 @@ def test_tracking_events_are_announced(client):
         first, failed = receiver.bodies()[0]["data"], receiver.bodies()[4]["data"]
         assert first["plan_id"] == plan_id and first["eta_at"] is not None
         assert failed["reason"] == "nobody_home" and failed["vehicle_id"] == day["bike"]
+        # What an SMS gateway needs: the tracking link, the ETA window with its offset.
+        window = first["eta_window"]
+        assert window["start"].endswith(day["tz"]) and window["end"].endswith(day["tz"])
+        assert window["start"] < first["eta_at"] < window["end"]
+        assert first["slot"] == {"start": day["at"]("09:00"), "end": day["at"]("11:00")}
+        assert "contact" not in first  # the hand plan's orders carry none
+        link = client.get(first["tracking_url"])
+        assert link.status_code == 200 and "token=" in first["tracking_url"]
+        assert failed["status"] == "failed" and failed["eta_window"] is None
         client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
+
+
+def test_an_eta_moved_past_a_subscribers_threshold_is_announced_once(client):
+    scenario_dir = client.app.state.settings.scenario
+    doc, day = hand_plan(scenario_dir)
+    plan_id = store_done_plan(client.app, scenario_dir, doc)
+
+    def event(name, kind, at, **fields):
+        body = {"event_id": f"{plan_id[:8]}-{name}", "kind": kind, "plan_id": plan_id,
+                "occurred_at": day["at"](at), "vehicle_id": day["bike"], **fields}  # fmt: skip
+        r = client.post("/v1/events", json=body, headers=PLANNER)
+        assert r.status_code == 201, r.text
+
+    with receiving() as receiver:
+        quarter = subscribe(client, receiver.url, ["order.eta_changed"])
+        r = client.post("/v1/webhooks", headers=PLANNER, json={"url": receiver.url,
+                        "event_types": ["order.eta_changed"], "eta_moved_min": 60})  # fmt: skip
+        assert r.status_code == 201 and r.json()["eta_moved_min"] == 60, r.text
+        hour = r.json()
+        assert quarter["eta_moved_min"] == 15  # the default
+        event("dep", "departed", "09:00")
+        event("pos", "position", "09:01", lat=day["node"].lat, lon=day["node"].lon)
+        time.sleep(0.3)
+        assert deliveries_of(client, quarter["id"]) == []  # on time: nothing to say
+        event("late", "delayed", "09:02", delay_s=1800)  # half an hour stuck
+        wait_for(lambda: len(deliveries_of(client, quarter["id"], "delivered")) == 3, what="3")
+        event("pos2", "position", "09:03", lat=day["node"].lat, lon=day["node"].lon)
+        time.sleep(0.3)
+        got = receiver.bodies()
+        assert sorted(e["data"]["order_id"] for e in got) == ["A", "B", "C"]  # once each
+        assert {e["type"] for e in got} == {"order.eta_changed"}
+        assert all(e["data"]["moved_s"] > 15 * 60 for e in got)
+        assert all(e["data"]["eta_window"] and e["data"]["tracking_url"] for e in got)
+        assert deliveries_of(client, hour["id"]) == []  # moved less than an hour
+        for sub in (quarter, hour):
+            client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
 
 
 def test_a_published_plan_is_announced(client):
@@ -274,3 +319,112 @@ def test_a_private_url_is_refused_at_subscription_and_delivery(client):
             settings.webhook_allow_private = True
             client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
 
+
+def test_back_in_stock_is_told_once_after_the_stock_update_that_makes_it_promisable(client, caplog):
+    sku, phone = "SKU-1013", "+33612345678"  # a board game, out of stock everywhere below
+    nodes = list(client.app.state.scenario.nodes)
+    zero = {"rows": [{"node_id": n, "sku": sku, "qty": 0} for n in nodes]}
+    counted = wait_for(lambda: (r := client.put("/v1/stock", json=zero, headers=PLANNER))
+                       .status_code != 503 and r, 120, "the checkout")  # fmt: skip
+    assert counted.status_code == 200, counted.text
+    body = {"sku": sku, "address": {"postcode": "75012"}, "channel": "sms", "contact": phone}
+    checkout = keyed(CHECKOUT_KEY)
+    caplog.set_level("DEBUG")
+    with receiving() as receiver:
+        sub = subscribe(client, receiver.url, ["stock.back_in_stock"])
+
+        def answered():
+            r = client.post("/v1/back-in-stock", json=body, headers=checkout)
+            return r if r.status_code != 503 else None
+
+        created = wait_for(answered, 120, "the checkout")
+        assert created.status_code == 201, created.text
+        alert = created.json()
+        assert alert["status"] == "waiting" and alert["contact"] == phone
+        assert alert["address"]["postcode"] == "75012"
+        mine = [a for a in client.get("/v1/back-in-stock", headers=checkout).json()
+                if a["id"] == alert["id"]]  # fmt: skip
+        assert mine[0]["contact"] == phone
+        planner_view = client.get("/v1/back-in-stock", headers=PLANNER).json()
+        assert all(a["contact"] is None for a in planner_view)  # personal: checkout only
+        other = {"rows": [{"node_id": "HUB-BERCY", "sku": "SKU-1002", "qty": 40}]}
+        assert client.put("/v1/stock", json=other, headers=PLANNER).status_code == 200
+        # On hand 30: more than the day's orders take there (9 units), so some are free.
+        back = {"rows": [{"node_id": "HUB-BERCY", "sku": sku, "qty": 30}]}
+        assert client.put("/v1/stock", json=back, headers=PLANNER).status_code == 200
+        wait_for(lambda: deliveries_of(client, sub["id"], "delivered"), what="the alert")
+        more = {"rows": [{"node_id": "HUB-BERCY", "sku": sku, "qty": 31}]}
+        assert client.put("/v1/stock", json=more, headers=PLANNER).status_code == 200
+        time.sleep(0.3)
+        [(headers, raw)] = receiver.received  # one alert, once
+        assert verify(sub["secret"], headers, raw)
+        event = json.loads(raw)
+        data = event["data"]
+        assert event["type"] == "stock.back_in_stock" and data["alert_id"] == alert["id"]
+        assert data["sku"] == sku and data["channel"] == "sms" and data["contact"] == phone
+        assert data["first_promisable_date"] >= "2026-11-24" and data["first_promisable_at"]
+        [ended] = [a for a in client.get("/v1/back-in-stock", params={"status": "notified"},
+                   headers=checkout).json() if a["id"] == alert["id"]]  # fmt: skip
+        assert ended["event_id"] == event["id"] and ended["notified_at"]
+        feed = client.get("/v1/events", params={"limit": 1000}, headers=PLANNER).json()
+        [told] = [e for e in feed["events"] if e["id"] == event["id"]]
+        assert "contact" not in told["data"]  # the feed leaves the customer's contact out
+        client.delete(f"/v1/webhooks/{sub['id']}", headers=PLANNER)
+    assert phone not in caplog.text  # never logged
+    again = client.post("/v1/back-in-stock", json=body, headers=checkout)
+    assert again.status_code == 409  # promisable now: the checkout promises it instead
+
+
+@pytest.mark.parametrize(
+    "body, loc",
+    [
+        ({"sku": "SKU-1013", "address": {"postcode": "75012"}, "channel": "sms",
+          "contact": "0612"}, ["body"]),
+        ({"sku": "SKU-1013", "address": {"postcode": "75012"}, "channel": "email",
+          "contact": "+33612345678"}, ["body"]),
+        ({"sku": "SKU-1013", "address": {"postcode": "75012"}, "channel": "fax",
+          "contact": "x"}, ["body", "channel"]),
+        ({"sku": "NOPE", "address": {"postcode": "75012"}, "channel": "email",
+          "contact": "leo@example.com"}, ["body", "sku"]),
+    ],
+)  # fmt: skip
+def test_back_in_stock_requests_are_checked_and_checkout_only(client, body, loc):
+    r = client.post("/v1/back-in-stock", json=body, headers=keyed(CHECKOUT_KEY))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"][: len(loc)] == loc
+    assert client.post("/v1/back-in-stock", json=body, headers=PLANNER).status_code == 403
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migration_0008_keeps_the_subscriptions_of_0007_and_matches_the_models(backend, tmp_path):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect, text
+
+    from api.db import Database, alembic_config, migrate
+    from api.models import Base
+
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        migrate(database.engine, "0007")
+        with database.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO webhook_subscriptions (id, url, event_types_json, secret, "
+                "created_at, active) VALUES ('sub_1', 'https://oms.example.com/h', "
+                "'[\"order.confirmed\"]', 'whsec_x', CURRENT_TIMESTAMP, true)"
+            ))  # fmt: skip
+        migrate(database.engine, "head")
+        tables = set(inspect(database.engine).get_table_names())
+        assert {"order_notices", "back_in_stock_alerts"} <= tables
+        with database.engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, eta_moved_min FROM webhook_subscriptions"))
+            assert rows.all() == [("sub_1", 15)]  # the default threshold
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            assert [d for d in diff if "order_notices" in str(d) or "back_in_stock" in str(d)
+                    or "eta_moved_min" in str(d)] == []  # fmt: skip
+        with database.engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0007")
+        assert "back_in_stock_alerts" not in set(inspect(database.engine).get_table_names())
+        migrate(database.engine, "head")
+        database.dispose()

@@ -55,7 +55,8 @@ def subscribe(body: SubscriptionIn, db: DbDep, clock: ClockDep, settings: Settin
     ``secret``, never shown again (see docs/webhooks.md to verify a signature). A URL to
     a private or local address is refused (422) unless the service allows them."""
     return webhooks.subscribe(db, body.url, body.event_types, clock.now(),
-                              allow_private=settings.webhook_allow_private)  # fmt: skip
+                              allow_private=settings.webhook_allow_private,
+                              eta_moved_min=body.eta_moved_min)  # fmt: skip
 
 
 @router.get("/v1/webhooks", response_model=list[SubscriptionOut])
