@@ -219,7 +219,16 @@ def test_a_published_plan_is_announced(client):
 
     [event] = wait_for(announced, 180, "plan.published")
     assert event["data"]["plan_url"] == f"/v1/plans/{job_id}"
-    assert client.get(f"/v1/plans/{job_id}", headers=PLANNER).json()["status"] == "done"
+    job = client.get(f"/v1/plans/{job_id}", headers=PLANNER).json()
+    assert job["status"] == "done"
+    # Its click & collect orders are announced ready, in the same transaction.
+    units = {c.get("parcel_id") or c["order_id"] for c in job["plan"]["collections"]}
+    assert units  # the Paris day has click & collect orders
+    page = client.get("/v1/events", params={"limit": 1000}, headers=PLANNER).json()
+    ready = {e["data"]["order_id"]: e["data"] for e in page["events"]
+             if e["type"] == "order.ready_for_collection"}  # fmt: skip
+    assert units <= set(ready)
+    assert all(ready[u]["ready_at"] and ready[u]["tracking_url"] for u in units)
 
 
 def test_the_feed_pages_through_the_events_in_order(client):
@@ -428,3 +437,34 @@ def test_migration_0008_keeps_the_subscriptions_of_0007_and_matches_the_models(b
         assert "back_in_stock_alerts" not in set(inspect(database.engine).get_table_names())
         migrate(database.engine, "head")
         database.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_alert_left_waiting_by_a_stop_after_the_count_is_told_at_the_next_start(
+    backend, tmp_path
+):
+    sku, node = "SKU-1013", "HUB-BERCY"
+    body = {"sku": sku, "address": {"postcode": "75012"}, "channel": "email",
+            "contact": "leo@example.com"}  # fmt: skip
+    with database_url(backend, tmp_path) as url, receiving() as receiver:
+        with running_service(service_settings(url, tmp_path, **QUICK)) as first:
+            sub = subscribe(first, receiver.url, ["stock.back_in_stock"])
+            zero = {"rows": [{"node_id": n, "sku": sku, "qty": 0}
+                             for n in first.app.state.scenario.nodes]}  # fmt: skip
+            wait_for(lambda: first.put("/v1/stock", json=zero, headers=PLANNER).status_code
+                     == 200, 120, "the checkout")  # fmt: skip
+            # The first start's own check of the waiting alerts is over (there were none).
+            wait_for(lambda: not first.app.state.days._alerts_due, what="the start's check")
+            created = first.post("/v1/back-in-stock", json=body, headers=keyed(CHECKOUT_KEY))
+            assert created.status_code == 201, created.text
+            # The count committed, the service stopped before its alerts were checked.
+            checkout = first.app.state.checkout
+            checkout.set_stock([(node, sku, 30)], first.app.state.clock.now())
+        assert receiver.received == []
+        with running_service(service_settings(url, tmp_path, **QUICK)) as second:
+            wait_for(lambda: deliveries_of(second, sub["id"], "delivered"), 120, "the alert")
+            listed = second.get("/v1/back-in-stock", headers=keyed(CHECKOUT_KEY)).json()
+            assert [(a["id"], a["status"]) for a in listed] == [(created.json()["id"], "notified")]
+        [(headers, raw)] = receiver.received
+        assert verify(sub["secret"], headers, raw)
+        assert json.loads(raw)["data"]["alert_id"] == created.json()["id"]

@@ -7,7 +7,9 @@ the transaction that ends the alert (a conditional update: two counts at once te
 once).
 
 An alert is checked after the count that makes its SKU promisable is committed: a crash
-in between leaves it waiting, told at the next count of that SKU. The contact is
+in between leaves it waiting, told once the restarted service's day is ready
+(:class:`api.services.days.DayKeeper` checks every waiting alert then) or at the next
+count of that SKU. The contact is
 personal data: never logged, answered only to checkout keys (the role that creates
 alerts), sent only to the webhook subscribers and left out of the event feed
 (:func:`api.services.webhooks.feed`).
