@@ -1,9 +1,10 @@
 """Nothing lost across a crash: the real service (``python -m cli serve``, uvicorn in a
-subprocess, a SQLite file) confirms orders while its webhook receiver, a real HTTP
-server on 127.0.0.1, is down and then slow; the service is killed with SIGKILL while
-deliveries are pending and one is in flight, restarted on the same database, and every
-event reaches the receiver, signed, exactly once by ``webhook-id`` once the receiver
-de-duplicates. The test prints the counts (sent, retried, delivered, lost)."""
+subprocess, a SQLite file) confirms orders and tells a back-in-stock alert while its
+webhook receiver, a real HTTP server on 127.0.0.1, is down and then slow; the service
+is killed with SIGKILL while deliveries are pending and one is in flight, restarted on
+the same database, and every event reaches the receiver, signed, exactly once by
+``webhook-id`` once the receiver de-duplicates. The test prints the counts (sent,
+retried, delivered, lost)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from tests.webhook_support import Receiver, verify, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = 6
+EVENTS = ORDERS + 1  # and one back-in-stock alert
+TYPES = ["order.confirmed", "stock.back_in_stock"]
+LAMP = "SKU-1013"  # out of stock, then counted back in
 NEAR_BERCY = {"lat": 48.835, "lon": 2.389}
 SLOW_RECEIVER_S = 2.0  # long enough for the kill to land while a POST is in flight
 READY_S = 300.0  # a first start plans the Paris day (a 10 s budget) on a shared machine
@@ -96,6 +100,36 @@ def confirm_order(http: httpx.Client) -> str:
     return done.json()["order_id"]
 
 
+def back_in_stock(http: httpx.Client) -> str:
+    """Léo's lamp: out of stock everywhere, an SMS alert asked near Bercy, then counted
+    back in at HUB-BERCY (30 on hand, more than the day's orders take there). The
+    alert's id."""
+    nodes = [
+        "WH-GARONOR",
+        "HUB-CHAPELLE",
+        "HUB-BERCY",
+        "DS-VAUGIRARD",
+        "DS-BATIGNOLLES",
+        "DS-GAMBETTA",
+        "ST-HALLES",
+        "ST-OPERA",
+        "ST-MONTPARNASSE",
+        "ST-BASTILLE",
+        "ST-ITALIE2",
+        "ST-DEFENSE",
+        "ST-BOULOGNE",
+        "ST-MONTREUIL",
+    ]  # data/paris/nodes.csv
+    zero = {"rows": [{"node_id": n, "sku": LAMP, "qty": 0} for n in nodes]}
+    assert http.put("/v1/stock", json=zero, headers=PLANNER).status_code == 200
+    body = {"sku": LAMP, "address": NEAR_BERCY, "channel": "sms", "contact": "+33612345678"}
+    r = http.post("/v1/back-in-stock", json=body, headers=CHECKOUT)
+    assert r.status_code == 201, r.text
+    back = {"rows": [{"node_id": "HUB-BERCY", "sku": LAMP, "qty": 30}]}
+    assert http.put("/v1/stock", json=back, headers=PLANNER).status_code == 200
+    return r.json()["id"]
+
+
 def deliveries(http: httpx.Client, sub_id: str) -> list[dict]:
     r = http.get("/v1/webhooks/deliveries", params={"limit": 1000}, headers=PLANNER)
     assert r.status_code == 200, r.text
@@ -109,20 +143,21 @@ def test_kill_9_with_webhooks_pending_loses_none_and_repeats_none(tmp_path):
     first, base = start_service(tmp_path, SAMPLE_MORNING, "first.log")
     try:
         with httpx.Client(base_url=base, timeout=30) as http:
-            wanted = {"url": f"http://127.0.0.1:{port}/hooks", "event_types": ["order.confirmed"]}
+            wanted = {"url": f"http://127.0.0.1:{port}/hooks", "event_types": TYPES}
             r = http.post("/v1/webhooks", json=wanted, headers=PLANNER)
             assert r.status_code == 201, r.text
             sub = r.json()
             orders = [confirm_order(http) for _ in range(ORDERS)]
+            alert_id = back_in_stock(http)
 
-            # Every delivery tried and refused at least once: pending, being retried.
+            # Every delivery refused and tried again (its second attempt claimed): pending.
             def all_refused() -> bool:
                 ds = deliveries(http, sub["id"])
-                return len(ds) == ORDERS and all(
-                    d["attempts"] >= 1 and d["status"] == "pending" for d in ds
+                return len(ds) == EVENTS and all(
+                    d["attempts"] >= 2 and d["status"] == "pending" for d in ds
                 )
 
-            wait_for(all_refused, 60, "every delivery refused once")
+            wait_for(all_refused, 60, "every delivery refused and retried")
         receiver = Receiver(port=port, delay_s=SLOW_RECEIVER_S)  # up again, but slow
         wait_for(lambda: len(receiver.received) >= 2, 60, "a POST in flight")
         kill_9(first)  # the second POST is in flight: received, its answer never recorded
@@ -148,7 +183,7 @@ def test_kill_9_with_webhooks_pending_loses_none_and_repeats_none(tmp_path):
         kill_9(first)
         receiver.close()
 
-    events = {e["id"]: e for e in feed["events"] if e["type"] == "order.confirmed"}
+    events = {e["id"]: e for e in feed["events"] if e["type"] in TYPES}
     ids = Counter(h["webhook-id"] for h, _ in receiver.received)
     unique = {h["webhook-id"]: (h, b) for h, b in receiver.received}  # the receiver's de-dup
     got_events = Counter(e["id"] for e in (receiver.bodies()))
@@ -161,8 +196,11 @@ def test_kill_9_with_webhooks_pending_loses_none_and_repeats_none(tmp_path):
         f"duplicates={sent - len(unique)} retried={retried} "
         f"delivered={sum(d['status'] == 'delivered' for d in done)} lost={lost}"
     )
-    assert {e["data"]["order_id"] for e in events.values()} == set(orders)
-    assert len(done) == len(events) == ORDERS == len(unique)  # once each, by id
+    confirmed = [e["data"] for e in events.values() if e["type"] == "order.confirmed"]
+    assert {d["order_id"] for d in confirmed} == set(orders)
+    [alert] = [e["data"] for e in events.values() if e["type"] == "stock.back_in_stock"]
+    assert alert["alert_id"] == alert_id and alert["first_promisable_date"]
+    assert len(done) == len(events) == EVENTS == len(unique)  # once each, by id
     assert lost == 0 and set(got_events) == set(events)
     assert {d["id"] for d in done} == set(ids)
     assert all(verify(sub["secret"], h, b) for h, b in receiver.received)
@@ -170,4 +208,4 @@ def test_kill_9_with_webhooks_pending_loses_none_and_repeats_none(tmp_path):
     assert all(len({h["webhook-id"] for h, b in receiver.received if b == body}) == 1
                for _, body in unique.values())  # fmt: skip
     assert sent > len(unique)  # the POST in flight at the kill was sent again after it
-    assert retried == ORDERS  # each was refused while the receiver was down
+    assert retried == EVENTS  # each was refused while the receiver was down
