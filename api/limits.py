@@ -51,6 +51,7 @@ BODY_LIMITS_BYTES: dict[tuple[str, str], int] = {
     ("PUT", r"/v1/stock"): 16 * MIB,
     ("POST", r"/v1/events"): SMALL_BODY_LIMIT_BYTES,
     ("POST", r"/v1/webhooks"): SMALL_BODY_LIMIT_BYTES,
+    ("POST", r"/v1/back-in-stock"): SMALL_BODY_LIMIT_BYTES,
 }
 # Any other request (an endpoint that reads no body, an unknown path) carrying a body.
 DEFAULT_BODY_LIMIT_BYTES = SMALL_BODY_LIMIT_BYTES

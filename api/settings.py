@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     webhook_deliver
         False: the service writes webhooks to its outbox but sends none (another
         instance, or a later start, delivers them).
+    webhook_allow_private
+        True: webhook URLs may name private, loopback or link-local addresses (a
+        receiver on the same machine or network: tests, demos). False (default): such
+        URLs are refused at subscription and at every delivery, so a subscription cannot
+        make the service POST into its own network.
     """
 
     model_config = SettingsConfigDict(env_prefix="LASTMILE_", extra="ignore")
@@ -83,6 +88,7 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(10.0, gt=0, le=120)
     webhook_poll_s: float = Field(1.0, gt=0, le=60)
     webhook_deliver: bool = True
+    webhook_allow_private: bool = False
 
     @field_validator("checkout_keys", "planner_keys", mode="before")
     @classmethod

@@ -104,6 +104,9 @@ def service_settings(url: str, tmp_dir: Path, *, keys: bool = True, **overrides)
         plan_time_limit_s=30.0,
         secret=None,
         tracking_token_days=30,
+        # The tests' webhook receivers listen on 127.0.0.1 (test_webhooks.py checks the
+        # refusal with this off).
+        webhook_allow_private=True,
         # The service's clock starts on the shipped day's morning and runs: no test
         # depends on the machine's date (tests of other days set their own).
         clock=SAMPLE_MORNING,

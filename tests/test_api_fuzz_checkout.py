@@ -24,7 +24,7 @@ fuzz = schemathesis.pytest.from_fixture("fuzz_schema")
 SETTINGS = fuzz_settings(max_examples=25)
 
 
-@fuzz.include(path_regex="^/v1/(promise|holds)").parametrize()
+@fuzz.include(path_regex="^/v1/(promise|holds|back-in-stock)").parametrize()
 @SETTINGS
 def test_fuzzed_checkout_requests_get_no_5xx_and_documented_answers(case):
     # Schema-valid data may still be refused by meaning (an unknown SKU, a postcode the

@@ -94,6 +94,15 @@ def test_replan_keeps_what_happened_and_carries_the_tracking_over(service, day):
     # The vehicle goes on against the new plan.
     _event(service, out["plan_id"], 5, "arrived", third["arrival"], vehicle_id=vid,
            order_id=third["order_id"])  # fmt: skip
+    # Announced in the re-plan's transaction: the new version, the failed order ready at
+    # a store.
+    events = service.get("/v1/events", params={"limit": 1000}, headers=PLANNER).json()["events"]
+    [published] = [e["data"] for e in events if e["type"] == "plan.published"
+                   and e["data"]["plan_id"] == out["plan_id"]]  # fmt: skip
+    assert published["replan_of"] == plan_id
+    ready = [e["data"] for e in events if e["type"] == "order.ready_for_collection"]
+    [mine] = [d for d in ready if d["order_id"] == second["order_id"]]
+    assert mine["ready_at"] and mine["tracking_url"].startswith(f"/track/{second['order_id']}")
 
 
 def test_replan_needs_a_planner_key(service, day):

@@ -180,6 +180,12 @@ WITH_COORDINATES = {
         "lines": [{"sku": "SKU", "qty": 1}],
         "address": None,
     },
+    ("post", "/v1/back-in-stock", ("address",)): {
+        "sku": "SKU",
+        "address": None,
+        "channel": "email",
+        "contact": "leo@example.com",
+    },
     ("post", "/v1/events", ()): {
         "event_id": "e-0-0",
         "kind": "position",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String, Text, true
+from sqlalchemy import Boolean, Float, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, UTCDateTime, utcnow
@@ -118,3 +118,25 @@ class InboundStock(Base):
     qty: Mapped[int] = mapped_column(Integer)
     committed: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
+class BackInStockAlert(Base):
+    """A customer waiting for an out-of-stock SKU at an address (``POST
+    /v1/back-in-stock``): once a stock update makes it promisable there, one
+    ``stock.back_in_stock`` webhook carries the first promisable date, and the alert ends.
+    ``contact`` is personal data: never logged, shown only to checkout keys."""
+
+    __tablename__ = "back_in_stock_alerts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # bis_<hex>
+    sku: Mapped[str] = mapped_column(String(64), index=True)
+    qty: Mapped[int] = mapped_column(Integer, default=1)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(8))  # sms | email
+    contact: Mapped[str] = mapped_column(Text)  # a phone number or an e-mail address
+    status: Mapped[str] = mapped_column(String(16), index=True)  # waiting | notified
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    event_id: Mapped[str | None] = mapped_column(String(40))  # the evt_ that told it

@@ -1,6 +1,7 @@
 """The webhook tables: the retailer's subscriptions, the outbox of events (written in
-the same transaction as the change each announces) and one delivery per event and
-subscription, with its attempts.
+the same transaction as the change each announces), one delivery per event and
+subscription, with its attempts, and what was last told about an order (the ETA each
+subscriber last received, a collection announced) so a change is announced once.
 
 ``outbox_events.id`` only grows and is given in commit order (:mod:`api.services.outbox`):
 it is the event feed's cursor (``GET /v1/events?after=``).
@@ -30,6 +31,8 @@ class WebhookSubscription(Base):
     secret: Mapped[str] = mapped_column(String(64))  # whsec_<base64>: signs, never shown again
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)  # False once deleted
+    # order.eta_changed: sent when the ETA moved by more than this from the one it last got.
+    eta_moved_min: Mapped[int] = mapped_column(Integer, default=15)
 
 
 class OutboxEvent(Base):
@@ -59,3 +62,14 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OrderNotice(Base):
+    """What was last told about an order under a ``topic``: a subscription's id or
+    ``feed`` (the ETA it last received), ``ready`` (the ready time of a collection)."""
+
+    __tablename__ = "order_notices"
+
+    topic: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    told_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the ETA or time told

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from api.auth import require_role
-from api.deps import ClockDep, DbDep
+from api.deps import ClockDep, DbDep, SettingsDep
 from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, problem, problem_responses
 from api.schemas.webhooks import (
     DeliveryOut,
@@ -50,10 +50,13 @@ Cursor = Annotated[int, Query(ge=0, le=MAX_CURSOR, description="0 for the first 
     status_code=status.HTTP_201_CREATED,
     responses=NOT_TEXT_RESPONSES,
 )
-def subscribe(body: SubscriptionIn, db: DbDep, clock: ClockDep) -> dict:
+def subscribe(body: SubscriptionIn, db: DbDep, clock: ClockDep, settings: SettingsDep) -> dict:
     """Subscribe ``url`` to ``event_types``. The answer holds the subscription's signing
-    ``secret``, never shown again (see docs/webhooks.md to verify a signature)."""
-    return webhooks.subscribe(db, body.url, body.event_types, clock.now())
+    ``secret``, never shown again (see docs/webhooks.md to verify a signature). A URL to
+    a private or local address is refused (422) unless the service allows them."""
+    return webhooks.subscribe(db, body.url, body.event_types, clock.now(),
+                              allow_private=settings.webhook_allow_private,
+                              eta_moved_min=body.eta_moved_min)  # fmt: skip
 
 
 @router.get("/v1/webhooks", response_model=list[SubscriptionOut])

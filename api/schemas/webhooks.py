@@ -39,6 +39,13 @@ class SubscriptionIn(RequestModel):
 
     url: str = Field(max_length=MAX_URL_CHARS, description="http(s) URL, no credentials.")
     event_types: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    eta_moved_min: int = Field(
+        15,
+        ge=1,
+        le=1440,
+        description="`order.eta_changed`: sent when an ETA moved by more than this many "
+        "minutes from the one this subscription last received.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -50,6 +57,7 @@ class SubscriptionOut(BaseModel):
     id: str
     url: str
     event_types: list[str]
+    eta_moved_min: int
     created_at: datetime
 
 

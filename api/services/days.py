@@ -13,6 +13,10 @@ the :class:`DayKeeper` moves it on:
 3. the new day is planned (its template orders, those confirmed for it at checkout on
    earlier days and those carried) and becomes the routes the checkout sells on.
 
+Once the day is ready after a start or a new day, the back-in-stock alerts still
+waiting are promised again (:func:`api.services.back_in_stock.tell_back_in_stock`): a
+stop between a stock count and its alerts' check leaves none waiting for the next count.
+
 A routed order whose plan no event ever touched counts as done (no news from the road is
 no failure). A click & collect basket not collected waits at its store (nothing to ship
 again). Returns' pickups are not carried: a pickup not made is a return the customer is
@@ -36,6 +40,7 @@ from api.db import Database
 from api.models import PlanJob
 from api.models.checkout import DayOrder, DayState
 from api.models.tracking import TrackedOrder
+from api.services.back_in_stock import tell_back_in_stock
 from api.services.checkout import CheckoutService
 from optimizer.io.plan_files import PICKUP_SERVICE, plan_from_dict
 from optimizer.model import Order, Scenario, with_order_changes
@@ -197,6 +202,10 @@ class DayKeeper:
         self._wake = threading.Event()
         self._pool: ProcessPoolExecutor | None = None
         service.on_stale_day = self._wake.set
+        # The back-in-stock alerts are checked once the day is ready after a start (the
+        # service may have stopped between a stock count and its alerts' check) and
+        # after a new day started (its stock).
+        self._alerts_due = True
         self._thread = threading.Thread(target=self._run, name="lastmile-days", daemon=True)
         self._thread.start()
 
@@ -213,6 +222,9 @@ class DayKeeper:
                 if self._stop.is_set():
                     return
                 self.service.expire_due(self.clock.now())
+                if self._alerts_due:  # once the day is ready: alerts a stop left waiting
+                    tell_back_in_stock(self.service, None, self.clock.now())
+                    self._alerts_due = False
             except Exception:  # the service stays up; promises answer 503 meanwhile
                 if self._stop.is_set():
                     return
@@ -239,6 +251,7 @@ class DayKeeper:
         self._pool = None
         if not self._stop.is_set():
             service.start(lambda: plan, scenario)
+            self._alerts_due = True
 
     def stop(self) -> None:
         self._stop.set()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -30,18 +31,29 @@ OUTBOX_LOCK = 0x6C6D_0003
 EVENT_TYPES = (
     "order.confirmed",
     "order.out_for_delivery",
+    "order.eta_changed",
     "order.delivered",
     "order.failed",
+    "order.ready_for_collection",
     "order.collected",
     "return.picked_up",
     "plan.published",
+    "stock.back_in_stock",
 )
 """The event types a subscription may ask for (see docs/webhooks.md)."""
 
 
-def announce(s: Session, event_type: str, data: dict[str, Any], now: datetime) -> OutboxEvent:
+def announce(
+    s: Session,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+    only: Collection[str] | None = None,
+) -> OutboxEvent:
     """Write the event ``event_type`` with ``data`` to the outbox in ``s``'s transaction,
-    with a pending delivery for every active subscription to that type, due ``now``."""
+    with a pending delivery for every active subscription to that type (of the ids
+    ``only``, when given: ``order.eta_changed`` goes to those whose threshold it
+    passed), due ``now``."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     s.flush()  # the change itself first: the lock below is then held for the commit only
@@ -55,7 +67,7 @@ def announce(s: Session, event_type: str, data: dict[str, Any], now: datetime) -
     s.flush()  # its id
     active = select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
     for sub in s.scalars(active):
-        if event_type in json.loads(sub.event_types_json):
+        if event_type in json.loads(sub.event_types_json) and (only is None or sub.id in only):
             s.add(WebhookDelivery(id="msg_" + uuid.uuid4().hex, event_pk=event.id,
                                   subscription_id=sub.id, status="pending", attempts=0,
                                   next_attempt_at=now, created_at=now))  # fmt: skip

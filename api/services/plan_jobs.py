@@ -33,6 +33,7 @@ from api.db import Database
 from api.errors import ApiError, message, problem_item
 from api.models import PlanJob, utcnow
 from api.schemas.plans import PlanJobOut
+from api.services.order_events import announce_collections
 from api.services.outbox import announce
 from optimizer.io import Problem, ScenarioError, load_scenario
 from optimizer.model import Scenario
@@ -301,7 +302,11 @@ class PlanRunner:
         with self.db.transaction() as session:
             updated = session.execute(statement).rowcount > 0
             if updated and announced is not None:
-                announce(session, "plan.published", announced, self.app_state.clock.now())
+                now = self.app_state.clock.now()
+                announce(session, "plan.published", announced, now)
+                doc = json.loads(values["plan_json"])
+                link = self.app_state.tracking.tracking_url
+                announce_collections(session, doc, now, link)
             return updated
 
     def _fail_active(self, ids: set[str] | None) -> None:

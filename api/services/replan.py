@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from api.errors import problem, problems
 from api.models import PlanJob, utcnow
 from api.models.tracking import TrackedOrder, TrackedVehicle, TrackingEvent
 from api.schemas.replan import ReplanOut, ReplanRequest
+from api.services.order_events import announce_collections, announce_eta_moves
+from api.services.outbox import announce
 from api.services.plan_jobs import scenario_for_plan
 from api.services.plan_versions import replan_message
 from api.services.plan_versions import versions as plan_versions
@@ -124,9 +127,12 @@ def replan_job(
             )
         )
         s.flush()
-        _open_tracking(
-            s, str(job_id), new_id, json.loads(plan_json), new_day, frozenset(body.broken_down)
+        new_doc = json.loads(plan_json)
+        tracked = _open_tracking(
+            s, str(job_id), new_id, new_doc, new_day, frozenset(body.broken_down)
         )
+        if check.ok:
+            _announce(s, str(job_id), new_id, new_doc, tracked, clock.now(), app_state)
     checkout = getattr(app_state, "checkout", None)
     if check.ok and checkout is not None and Path(scenario_dir) == app_state.settings.scenario:
         # The checkout sells on the new version at once (a broken-down van sells nothing).
@@ -207,12 +213,26 @@ def live_state(
     return LiveState(now_s=now_s, trips=trips, broken_down=broken)
 
 
+def _announce(
+    s: Session, old_id: str, new_id: str, doc: dict, orders: list[TrackedOrder],
+    now: datetime, app_state: Any,
+) -> None:  # fmt: skip
+    """The re-plan's webhooks, in its transaction: ``plan.published`` (with
+    ``replan_of``), the ETAs it moved past a subscriber's threshold, the collections it
+    made ready at another time or newly."""
+    data = {"plan_id": new_id, "plan_url": f"/v1/plans/{new_id}", "replan_of": old_id}
+    announce(s, "plan.published", data, now)
+    link = app_state.tracking.tracking_url
+    announce_eta_moves(s, orders, Day.of(doc).settings.tz, now, link)
+    announce_collections(s, doc, now, link)
+
+
 def _open_tracking(
     s: Session, old_id: str, new_id: str, doc: dict, scenario, broken: frozenset[str]
-) -> None:
+) -> list[TrackedOrder]:
     """The new plan's tracking rows, with what already happened copied from the old
     plan's: statuses, arrival and done times, ETAs at departure, each vehicle's fix. A
-    stop the re-plan moved starts again as planned on its new vehicle."""
+    stop the re-plan moved starts again as planned on its new vehicle. Its orders."""
     vehicles, orders = open_plan(doc, new_id, scenario)
     old_orders = {
         o.order_id: o
@@ -252,3 +272,4 @@ def _open_tracking(
         if vehicle.vehicle_id in broken:
             vehicle.status = "done"
         recompute(vehicle, orders_of(s, vehicle), day, False, travel)
+    return orders

@@ -38,6 +38,7 @@ from api.schemas.tracking import (
     Tracking,
     VehicleState,
 )
+from api.services.order_events import announce_eta_moves, status_data
 from api.services.outbox import announce
 from api.services.plan_versions import current_version, versions
 from api.services.tracking_state import (
@@ -224,27 +225,39 @@ class TrackingService:
                 travel = travel_of(self.app_state.scenario)  # the plans' travel model
                 recompute(vehicle, orders, day, event.kind == "departed", travel)
                 state = vehicle_state(vehicle, orders, day.settings.tz)
-            self._announce(s, event, [o for o in orders if o.status != before[o.order_id]])
+            changed = [o for o in orders if o.status != before[o.order_id]]
+            self._announce(s, event, day.settings.tz, order, orders, changed)
             return EventOut(event_id=event.event_id, duplicate=False, vehicle=state), True
 
-    def _announce(self, s: Session, event: EventIn, changed: list[TrackedOrder]) -> None:
+    def _announce(
+        self,
+        s: Session,
+        event: EventIn,
+        tz: ZoneInfo,
+        order: TrackedOrder | None,
+        orders: list[TrackedOrder],
+        changed: list[TrackedOrder],
+    ) -> None:
         """The webhooks of ``event`` (:data:`ANNOUNCED`), in its transaction: one per
         order it sent out for delivery, or the order it delivered, failed, picked up or
-        collected."""
+        collected, each with its status, slot, ETA window and tracking link
+        (:func:`~api.services.order_events.status_data`); and ``order.eta_changed`` for
+        the vehicle's orders whose ETA moved past a subscriber's threshold."""
         now = self.app_state.clock.now()
         base = {"plan_id": event.plan_id, "vehicle_id": event.vehicle_id,
                 "occurred_at": event.occurred_at.isoformat()}  # fmt: skip
         if event.kind == "departed":
             for o in changed:
                 if o.status == "out_for_delivery":
-                    eta = None if o.eta_at is None else o.eta_at.isoformat()
-                    data = base | {"order_id": o.order_id, "eta_at": eta}
+                    data = status_data(o, tz, self.tracking_url) | base
                     announce(s, "order.out_for_delivery", data, now)
-        elif event.kind in ANNOUNCED and event.order_id is not None:
-            data = base | {"order_id": event.order_id}
+        elif event.kind in ANNOUNCED and order is not None:
+            data = status_data(order, tz, self.tracking_url) | base
             if event.kind == "failed":
                 data["reason"] = event.reason
             announce(s, ANNOUNCED[event.kind], data, now)
+        if event.kind != "departed":  # at departure, the ETAs told are the new ones
+            announce_eta_moves(s, orders, tz, now, self.tracking_url)
 
     def _check_day(self, event: EventIn, day: Day) -> None:
         offset_s = day.s(event.occurred_at)

@@ -11,6 +11,11 @@ its claim lapses: delivery is at least once, and a receiver de-duplicates on the
 Signatures follow Standard Webhooks (https://www.standardwebhooks.com): HMAC-SHA256,
 keyed with the base64-decoded part of the subscription's ``whsec_`` secret, over
 ``{webhook-id}.{webhook-timestamp}.{body}``, sent as ``webhook-signature: v1,<base64>``.
+
+Unless ``LASTMILE_WEBHOOK_ALLOW_PRIVATE`` is set, a URL whose host is (or resolves to) a
+private, loopback, link-local or otherwise non-global address is refused
+(:func:`refused_target`): at subscription, and again before every attempt (a name's
+addresses can change after it was subscribed).
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -43,6 +51,31 @@ def signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     signed = f"{webhook_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def refused_target(url: str) -> str | None:
+    """Why a webhook may not be sent to ``url`` when private addresses are not allowed
+    (its host is, or resolves to, an address that is not global: private, loopback,
+    link-local, shared, reserved, multicast), or None. A name that does not resolve is
+    not refused here: its attempts fail on their own."""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return None
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in found]
+    for address in addresses:
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is 127.0.0.1
+        address = mapped or address
+        if not address.is_global or address.is_multicast:
+            return (
+                f"{host} is a private or local address ({address}); such webhook URLs "
+                "need LASTMILE_WEBHOOK_ALLOW_PRIVATE=true"
+            )
+    return None
 
 
 def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
@@ -132,6 +165,10 @@ class Deliverer:
 
     def _send(self, http: httpx.Client, attempt: Attempt) -> str | None:
         """POST ``attempt``; None when the receiver answered 2xx, else what went wrong."""
+        if not self.settings.webhook_allow_private:
+            refused = refused_target(attempt.url)
+            if refused is not None:
+                return f"refused: {refused}"[:MAX_ERROR_CHARS]
         timestamp = int(self.clock.now().timestamp())
         headers = {
             "content-type": "application/json",

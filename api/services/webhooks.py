@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from api.db import Database
 from api.errors import problem
 from api.models.webhooks import OutboxEvent, WebhookDelivery, WebhookSubscription
+from api.services.webhook_delivery import refused_target
 
 SECRET_BYTES = 32
 
@@ -26,7 +27,7 @@ def new_secret() -> str:
 
 def subscription_out(sub: WebhookSubscription, secret: str | None = None) -> dict:
     out = {"id": sub.id, "url": sub.url, "event_types": json.loads(sub.event_types_json),
-           "created_at": sub.created_at}  # fmt: skip
+           "eta_moved_min": sub.eta_moved_min, "created_at": sub.created_at}  # fmt: skip
     if secret is not None:
         out["secret"] = secret
     return out
@@ -39,12 +40,25 @@ def delivery_out(d: WebhookDelivery, event: OutboxEvent) -> dict:
             "last_error": d.last_error, "created_at": d.created_at}  # fmt: skip
 
 
-def subscribe(db: Database, url: str, event_types: list[str], now: datetime) -> dict:
-    """A new subscription; its answer is the only one that holds the secret."""
+def subscribe(
+    db: Database,
+    url: str,
+    event_types: list[str],
+    now: datetime,
+    allow_private: bool = False,
+    eta_moved_min: int = 15,
+) -> dict:
+    """A new subscription; its answer is the only one that holds the secret. A URL to a
+    private or local address is a 422 unless ``allow_private``
+    (:func:`api.services.webhook_delivery.refused_target`)."""
+    refused = None if allow_private else refused_target(url)
+    if refused is not None:
+        raise problem(422, refused, ("body", "url"))
     secret = new_secret()
     sub = WebhookSubscription(id="sub_" + uuid.uuid4().hex, url=url, secret=secret,
                               event_types_json=json.dumps(sorted(set(event_types))),
-                              created_at=now, active=True)  # fmt: skip
+                              created_at=now, active=True,
+                              eta_moved_min=eta_moved_min)  # fmt: skip
     with db.transaction() as s:
         s.add(sub)
     return subscription_out(sub, secret)
@@ -105,9 +119,13 @@ def replay(db: Database, delivery_id: str, now: datetime) -> dict:
 
 def feed(db: Database, after: int, limit: int) -> dict:
     """The events after the cursor ``after``, oldest first, at most ``limit``, and the
-    cursor to ask from next (``after`` again when there is nothing new)."""
+    cursor to ask from next (``after`` again when there is nothing new). A customer's
+    ``contact`` is left out (it is personal data: the webhooks carry it to the
+    retailer's gateway, planner keys do not read it)."""
     query = select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id)
     with db.transaction(write=False) as s:
         rows = s.scalars(query.limit(limit)).all()
     events = [{"cursor": row.id, **json.loads(row.payload_json)} for row in rows]
+    for event in events:  # a customer's contact goes to the subscribed URLs only
+        event["data"].pop("contact", None)
     return {"events": events, "next": rows[-1].id if rows else after}

@@ -19,6 +19,7 @@ from api.schemas.checkout import (
     StockUpdate,
     StockUpdated,
 )
+from api.services.back_in_stock import tell_back_in_stock
 from api.services.checkout.common import CheckoutError
 from api.services.checkout.service import CheckoutService
 from optimizer.io import ScenarioError, load_scenario
@@ -84,7 +85,8 @@ def resolve(scenario: Scenario, address: Address) -> ResolvedAddress:
 
 def count_stock(service: CheckoutService, body: StockUpdate, now: datetime) -> StockUpdated:
     """Set the counted quantities (:meth:`CheckoutService.set_stock`), every node and SKU
-    known first."""
+    known first; then the back-in-stock alerts of the SKUs counted are told if they are
+    promisable now (:func:`~api.services.back_in_stock.tell_back_in_stock`)."""
     scenario = service.scenario
     unknown = [
         (("body", "rows", i, field), f"unknown {what} {value!r}")
@@ -98,6 +100,7 @@ def count_stock(service: CheckoutService, body: StockUpdate, now: datetime) -> S
     if unknown:
         raise problems(422, unknown)
     version = service.set_stock([(r.node_id, r.sku, r.qty) for r in body.rows], now)
+    tell_back_in_stock(service, {r.sku for r in body.rows}, now)  # committed: now promisable?
     return StockUpdated(rows=len(body.rows), version=version)
 
 
@@ -114,4 +117,5 @@ def reload_served(
         raise problems(422, found, "scenario_error") from exc
     answer = service.reload(scenario, now)
     app_state.scenario = service.scenario  # the day served, re-dated
+    tell_back_in_stock(service, None, now)  # new counts, inbound stock: any SKU
     return Reloaded(**answer)
