@@ -66,7 +66,7 @@ class PlanParams:
         How nodes are chosen (:class:`optimizer.sourcing.SourcingParams`).
     joint
         Also solve one routing problem over every node in which each order may ship
-        from its chosen node or up to three alternatives with stock (the engine picks),
+        from any node with the stock (the engine picks; :mod:`optimizer.planning.joint`),
         and keep the better plan (days up to ``JOINT_MAX_ORDERS`` orders).
     """
 

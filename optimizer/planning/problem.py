@@ -38,10 +38,10 @@ JOINT = "*joint*"
 # node problems leave free (see :func:`_solve_batches`).
 JOINT_AGAIN = "*joint*again"
 # Share of the budget the node problems get when a second search of the joint problem
-# follows them on their worker. Measured on the peers' 600-order day and data/paris at
-# 30 s (docs/both-cores.md): with every node a candidate the joint routes won every run,
-# so the node problems are the fallback and the search of the joint problem is worth
-# more of the second core's time.
+# follows them on their worker. With every node a candidate the joint routes won on the
+# peers' 600-order day, data/paris and the 2,000-order days measured (docs/both-cores.md),
+# so the node problems are mostly the fallback and the warm start of that second search,
+# which is worth more of the second core's time.
 NODE_SHARE_BESIDE_JOINT = 0.25
 MIN_SECOND_SEARCH_S = 2.0  # less is too short for PyVRP to get past its construction
 
