@@ -103,10 +103,12 @@ def test_hold_confirm_release_and_idempotency(ready):
     assert ready.post(f"/v1/holds/{hold_id}/confirm", headers=confirm_headers).json() == done.json()
     assert ready.delete(f"/v1/holds/{hold_id}", headers=keyed(CHECKOUT_KEY)).status_code == 409
 
-    other = next(o for o in options if o["service"] == "eco")
+    # A fresh promise: the express order may have taken the last unit a node had.
+    other = next(o for o in promise(ready).json()["options"] if o["service"] == "eco")
     held = ready.post(
         "/v1/holds", json={"option_id": other["option_id"]}, headers=keyed(CHECKOUT_KEY)
     )
+    assert held.status_code == 201, (other, held.text)
     gone = ready.delete(f"/v1/holds/{held.json()['hold_id']}", headers=keyed(CHECKOUT_KEY))
     assert gone.status_code == 204
     status = ready.get(f"/v1/holds/{held.json()['hold_id']}", headers=keyed(CHECKOUT_KEY))
