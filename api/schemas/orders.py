@@ -76,7 +76,7 @@ class OrderLineOut(BaseModel):
 class OrderOut(BaseModel):
     order_id: str
     status: str = Field(description="confirmed, then as tracking tells (planned, delivered...).")
-    channel: str
+    channel: str | None = Field(description="None for a checkout order given no channel.")
     customer_id: str | None
     hold_id: str
     node_id: str

@@ -11,8 +11,8 @@ caller confirms a hold it already has (``from_hold``).
 
 A return is stored in ``day_returns`` and read by the plan of its day
 (:meth:`CheckoutService.scenario_of_day`), as a ``returns.csv`` row would be: the live
-day's routes have no place for a pickup booked after they were made, so it joins the
-day's next plan (``POST /v1/plans``), not a re-plan of the current one.
+day's routes have no place for a pickup booked after they were made (a hold inserts
+deliveries only), so it joins the day's next plan (``POST /v1/plans``).
 
 The caller's id makes every request idempotent: the same id with the same body gets the
 first answer again; with another body, a 409.
@@ -179,8 +179,7 @@ class OrdersService:
             s.add(ApiOrder(order_id=o.order_id, channel=o.channel, customer_id=o.customer_id,
                            request_sha256=wanted, hold_id=hold_id,
                            response_json=out.model_dump_json(), created_at=now))  # fmt: skip
-            return {"channel": o.channel, "customer_id": o.customer_id,
-                    "tracking_url": out.tracking_url}  # fmt: skip
+            return {"channel": o.channel, "customer_id": o.customer_id}
 
         self.checkout.confirm(hold_id, now, order_id=o.order_id, record=record)
         if "out" not in answer:  # confirmed meanwhile by another request
@@ -196,7 +195,7 @@ class OrdersService:
         return OrderOut(
             order_id=row.order_id,
             status=status,
-            channel=(hold.channel if hold else None) or "web",
+            channel=hold.channel if hold else None,
             customer_id=hold.customer_id if hold else None,
             hold_id=row.hold_id or "",
             node_id=data["collect_node_id"] or data["ship_from_node_id"],
