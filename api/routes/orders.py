@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Response, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import Field, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from api.auth import require_role
 from api.deps import CheckoutDep, ClockDep, TrackingDep
@@ -36,15 +36,34 @@ ERRORS = {
     503: {"description": "the day's plan is not ready yet"},
 }
 
-ORDERS_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": "One order (`OrderIn`: `order_id`, `channel`, `customer_id`, and "
-        '`lines`, `address`, `service`, `slot`, or `from_hold`) or a batch `{"orders": '
-        "[...]}` (see docs/orders-api.md).",
-        "content": {"application/json": {"schema": {"type": "object"}}},
+
+def _inlined(node: Any, defs: dict) -> Any:
+    """``node`` with every ``#/$defs/`` reference replaced by its definition (the
+    models of an order refer to no model of their own: no cycle)."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inlined(defs[node["$ref"].rsplit("/", 1)[1]], defs)
+        return {key: _inlined(value, defs) for key, value in node.items() if key != "$defs"}
+    if isinstance(node, list):
+        return [_inlined(item, defs) for item in node]
+    return node
+
+
+def _orders_body() -> dict:
+    """The body's OpenAPI: one order (``OrderIn``) or a batch (``OrderBatch``). The route
+    reads the body itself (a union would put the model's name into every error's path),
+    so its schema is given here, whole."""
+    schema = TypeAdapter(OrderIn | OrderBatch).json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "description": 'One order, or a batch `{"orders": [...]}` (docs/orders-api.md).',
+            "content": {"application/json": {"schema": _inlined(schema, schema.get("$defs", {}))}},
+        }
     }
-}
+
+
+ORDERS_BODY = _orders_body()
 
 
 def _orders_of(payload: Any) -> tuple[list[OrderIn], bool]:
