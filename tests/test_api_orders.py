@@ -220,3 +220,21 @@ def test_migration_0009_keeps_the_holds_of_0008_and_matches_the_models(backend, 
         assert "customer_id" not in columns
         migrate(database.engine, "head")
         database.dispose()
+
+
+def test_twin_requests_with_one_order_id_make_one_order(ready):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = store_order(ready, "TWIN-1")
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: ready.post("/v1/orders", json=body,
+                                                     headers=CHECKOUT), range(4)))  # fmt: skip
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+    assert len({a.text for a in answers}) == 1
+    with ready.app.state.checkout.db.transaction(write=False) as s:
+        from sqlalchemy import func, select
+
+        from api.models.checkout import Hold
+
+        held = s.scalar(select(func.count()).select_from(Hold).where(Hold.status == "held"))
+    assert held == 0  # the twins' holds were given back

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError, Problem, problems
 from api.models.checkout import DayOrder, Hold
@@ -83,7 +84,9 @@ class OrdersService:
             created |= new
         return answers, created
 
-    def take(self, o: OrderIn, now: datetime, loc: tuple = ("body",)) -> tuple[OrderOut, bool]:
+    def take(
+        self, o: OrderIn, now: datetime, loc: tuple = ("body",), retried: bool = False
+    ) -> tuple[OrderOut, bool]:
         """One order: its answer and whether it is new (the same request again: False)."""
         wanted = digest(o)
         with self.checkout.db.transaction(write=False) as s:
@@ -98,15 +101,21 @@ class OrdersService:
             ):
                 raise CheckoutError(409, f"order id {o.order_id} is another order's",
                                     ("body", "order_id"))  # fmt: skip
-        if o.from_hold is not None:
-            return self._confirm(o, o.from_hold, now, wanted), True
-        option_id = self._option(o, now)
-        hold = self.checkout.hold(option_id, now, None, o.channel, o.customer_id)
         try:
-            return self._confirm(o, hold["hold_id"], now, wanted), True
-        except BaseException:
-            self.checkout.release(hold["hold_id"], now)
-            raise
+            if o.from_hold is not None:
+                return self._confirm(o, o.from_hold, now, wanted), True
+            option_id = self._option(o, now)
+            hold = self.checkout.hold(option_id, now, None, o.channel, o.customer_id)
+            try:
+                return self._confirm(o, hold["hold_id"], now, wanted), True
+            except BaseException:
+                self.checkout.release(hold["hold_id"], now)
+                raise
+        except IntegrityError:
+            if retried:
+                raise
+            # The same order_id taken by a twin request meanwhile: its answer, or a 409.
+            return self.take(o, now, loc, retried=True)
 
     def _option(self, o: OrderIn, now: datetime) -> str:
         """The promise's option of the order's service and slot; every problem of the
@@ -271,14 +280,15 @@ class OrdersService:
             slot_start=to(day + start_s), slot_end=to(day + start_s + length_s),
             lines=[{"sku": x.sku, "qty": x.qty} for x in r.lines],
         )  # fmt: skip
-        with self.checkout.db.transaction() as s:
-            if s.get(DayReturn, r.return_id) is not None:  # a twin request meanwhile
-                return self.take_return(r, now)
-            s.add(DayReturn(return_id=r.return_id, order_id=r.order_id, kind=r.kind,
-                            channel=r.channel, customer_id=customer_id,
-                            service_date=service_date, return_json=json.dumps(ret),
-                            request_sha256=wanted, response_json=out.model_dump_json(),
-                            created_at=now))  # fmt: skip
+        try:
+            with self.checkout.db.transaction() as s:
+                s.add(DayReturn(return_id=r.return_id, order_id=r.order_id, kind=r.kind,
+                                channel=r.channel, customer_id=customer_id,
+                                service_date=service_date, return_json=json.dumps(ret),
+                                request_sha256=wanted, response_json=out.model_dump_json(),
+                                created_at=now))  # fmt: skip
+        except IntegrityError:  # the same return_id taken by a twin request meanwhile
+            return self.take_return(r, now)
         return out, True
 
     def _return_problems(self, r: ReturnIn, order: dict | None, now: datetime) -> list:
