@@ -39,7 +39,16 @@ from api.clock import Clock, clock_from_setting
 from api.db import Database
 from api.errors import message, validation_error_response
 from api.limits import RequestGate
-from api.routes import back_in_stock, checkout, health, plans, replan, tracking, webhooks
+from api.routes import (
+    back_in_stock,
+    checkout,
+    health,
+    orders,
+    plans,
+    replan,
+    tracking,
+    webhooks,
+)
 from api.secret import server_secret
 from api.services.checkout import CheckoutService
 from api.services.days import DayKeeper
@@ -166,6 +175,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(plans.router)
     app.include_router(replan.router)
     app.include_router(checkout.router)
+    app.include_router(orders.router)
     app.include_router(back_in_stock.router)
     app.include_router(tracking.router)
     app.include_router(webhooks.router)

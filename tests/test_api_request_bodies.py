@@ -186,6 +186,26 @@ WITH_COORDINATES = {
         "channel": "email",
         "contact": "leo@example.com",
     },
+    ("post", "/v1/orders", ("address",)): {
+        "order_id": "O-0-0",
+        "channel": "store",
+        "lines": [{"sku": "SKU", "qty": 1}],
+        "address": None,
+        "service": "express",
+        "slot": "2026-11-24T12:00:00+01:00",
+    },
+    ("post", "/v1/orders", ("orders", 0, "address")): {
+        "orders": [
+            {
+                "order_id": "O-0-0",
+                "channel": "app",
+                "lines": [{"sku": "SKU", "qty": 1}],
+                "address": None,
+                "service": "eco",
+                "slot": "2026-11-24T12:00:00+01:00",
+            }
+        ]
+    },
     ("post", "/v1/events", ()): {
         "event_id": "e-0-0",
         "kind": "position",
@@ -205,7 +225,10 @@ def test_every_body_with_coordinates_is_covered():
 def test_coordinates_0_0_are_refused_as_probably_missing(service, method, route, parent):
     body = json.loads(json.dumps(WITH_COORDINATES[(method, route, parent)]))
     if parent:
-        body[parent[-1]] = {"lat": 0, "lon": 0.0}
+        where = body
+        for step in parent[:-1]:  # a batch's order: ("orders", 0, "address")
+            where = where[step]
+        where[parent[-1]] = {"lat": 0, "lon": 0.0}
     else:
         body |= {"lat": 0.0, "lon": -0.0}
     response = _post(service, method, route, json.dumps(body))

@@ -69,6 +69,10 @@ class Hold(Base):
     lines_json: Mapped[str] = mapped_column(Text)
     order_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     response_json: Mapped[str] = mapped_column(Text)
+    # The sales channel (web|app|store|call_centre) and the retailer's opaque customer id,
+    # when the checkout gives them (0009); never personal data.
+    channel: Mapped[str | None] = mapped_column(String(16))
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class DayOrder(Base):

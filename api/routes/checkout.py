@@ -73,7 +73,9 @@ def create_hold(
     idempotency_key: IdempotencyKey = None,
 ):
     """Reserve the option's stock and its place on a route for the hold's time to live."""
-    return service.hold(body.option_id, clock.now(), idempotency_key)
+    return service.hold(
+        body.option_id, clock.now(), idempotency_key, body.channel, body.customer_id
+    )
 
 
 @router.get(

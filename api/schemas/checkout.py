@@ -118,8 +118,25 @@ class PromiseResponse(BaseModel):
     lines: list[LineStatus]
 
 
+Channel = Literal["web", "app", "store", "call_centre"]
+"""Where an order was taken (issue 17, item 1)."""
+
+CustomerId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The retailer's opaque customer id (no personal data: not an e-mail or a "
+        "phone number), the same across channels.",
+    ),
+]
+
+
 class HoldRequest(Strict):
     option_id: str = Field(min_length=1, max_length=4096)
+    channel: Channel | None = Field(None, description="Where the order is taken.")
+    customer_id: CustomerId | None = None
 
 
 class HoldResponse(BaseModel):

@@ -23,7 +23,16 @@ from optimizer.promise import LiveRoutes, LiveStop
 class HoldsMixin:
     """Holds of :class:`api.services.checkout.CheckoutService` (mixed into it)."""
 
-    def hold(self, option_id: str, now: datetime, idempotency_key: str | None = None) -> dict:
+    def hold(
+        self,
+        option_id: str,
+        now: datetime,
+        idempotency_key: str | None = None,
+        channel: str | None = None,
+        customer_id: str | None = None,
+    ) -> dict:
+        """Reserve the option's stock and place for the hold's time to live; ``channel``
+        and ``customer_id`` (optional) go with the hold to its order."""
         option = self.codec.decode(option_id)
         if option.get("x", 0) < now.timestamp():
             raise CheckoutError(410, "this option has expired: ask for a new promise",
@@ -92,6 +101,8 @@ class HoldsMixin:
                     vehicle_id=vehicle_id,
                     lines_json=json.dumps([list(x) for x in allocation]),
                     response_json=json.dumps(response),
+                    channel=channel,
+                    customer_id=customer_id,
                 )
             )
             return response
@@ -151,7 +162,18 @@ class HoldsMixin:
         if taken != 1:
             raise CheckoutError(409, "this slot is no longer available: ask for a new promise")
 
-    def confirm(self, hold_id: str, now: datetime, idempotency_key: str | None = None) -> dict:
+    def confirm(
+        self,
+        hold_id: str,
+        now: datetime,
+        idempotency_key: str | None = None,
+        order_id: str | None = None,
+        record=None,
+    ) -> dict:
+        """Turn the hold into an order of its day (``order_id``: the caller's, from the
+        orders API; default ``W`` and the hold's id). ``record(s, confirmation)``, when
+        given, writes in the same transaction (the orders API's row) and returns what the
+        ``order.confirmed`` event carries besides (its channel and customer id)."""
         with self.db.transaction() as s:
             if idempotency_key:
                 done = s.scalar(select(Hold).where(Hold.confirm_key == idempotency_key))
@@ -170,7 +192,7 @@ class HoldsMixin:
             if hold.status != "held":
                 raise CheckoutError(410, f"this hold is {hold.status}: ask for a new promise")
             option = json.loads(hold.option_json)
-            order_id = "W" + hold.id.replace("-", "")[:11].upper()
+            order_id = order_id or "W" + hold.id.replace("-", "")[:11].upper()
             hold.status, hold.order_id, hold.confirm_key = "confirmed", order_id, idempotency_key
             if hold.vehicle_id is not None:
                 self._rename_stop(s, hold.vehicle_id, hold.id, order_id, version)
@@ -179,7 +201,11 @@ class HoldsMixin:
             s.add(DayOrder(order_id=order_id, hold_id=hold.id, order_json=json.dumps(order),
                            service_date=self.date_of(day)))  # fmt: skip
             confirmation = self._confirmation(hold)
-            announce(s, "order.confirmed", self._announced(confirmation, order), now)
+            told = {"channel": hold.channel, "customer_id": hold.customer_id}
+            if record is not None:
+                told |= record(s, confirmation)
+            data = self._announced(confirmation, order) | told
+            announce(s, "order.confirmed", data, now)
             return confirmation
 
     def _confirmation(self, hold: Hold) -> dict:

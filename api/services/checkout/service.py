@@ -35,12 +35,13 @@ from sqlalchemy import select, update
 
 from api.db import Database
 from api.models.checkout import DayOrder, DayState
+from api.models.orders import DayReturn
 from api.services.checkout.common import CheckoutError
 from api.services.checkout.holds import HoldsMixin
 from api.services.checkout.promise import OptionCodec, PromiseMixin
 from api.services.checkout.publish import PublishMixin
 from api.services.checkout.stock import StockMixin
-from optimizer.model import Order, OrderLine, Scenario, Service, on_day
+from optimizer.model import Order, OrderLine, Return, ReturnKind, Scenario, Service, on_day
 from optimizer.promise import PromiseEngine, PromiseParams
 from optimizer.travel import TravelProvider, travel_of
 
@@ -103,13 +104,17 @@ class CheckoutService(PromiseMixin, HoldsMixin, PublishMixin, StockMixin):
 
     def scenario_of_day(self, day: date | None = None, live_stock: bool = False) -> Scenario:
         """The template dated ``day`` (default: the served day) with the orders confirmed
-        at checkout for it or carried into it; with ``live_stock``, the stock as the
-        checkout holds it (:meth:`plan_stock`) rather than the folder's count."""
+        at checkout for it or carried into it, and the returns taken by API for it; with
+        ``live_stock``, the stock as the checkout holds it (:meth:`plan_stock`) rather
+        than the folder's count."""
         day = day or self.day
         sc = self.scenario if day == self.day else on_day(self.template, day)
         confirmed = self.confirmed_orders(day)
         if confirmed:
             sc = replace(sc, orders=sc.orders + confirmed)
+        returns = self.api_returns(day)
+        if returns:
+            sc = replace(sc, returns=sc.returns + returns)
         if live_stock and day == self.day:
             stock = self.plan_stock()
             if stock is not None:
@@ -163,4 +168,20 @@ class CheckoutService(PromiseMixin, HoldsMixin, PublishMixin, StockMixin):
                 data["lines"] = tuple(OrderLine(sku, int(qty)) for sku, qty in data["lines"])
                 data["service"] = Service(data["service"])
                 out.append(Order(**data))
+            return out
+
+    def api_returns(self, day: date) -> list[Return]:
+        """The returns taken by API (``POST /v1/returns``) for ``day``, for its plan."""
+        with self.db.transaction(write=False) as s:
+            query = (
+                select(DayReturn)
+                .where(DayReturn.service_date == day.isoformat())
+                .order_by(DayReturn.created_at, DayReturn.return_id)
+            )
+            out = []
+            for row in s.scalars(query):
+                data = json.loads(row.return_json)
+                data["lines"] = tuple(OrderLine(sku, int(qty)) for sku, qty in data["lines"])
+                data["kind"] = ReturnKind(data["kind"])
+                out.append(Return(**data))
             return out
