@@ -37,7 +37,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 KIB = 1024
 MIB = 1024 * KIB
 # Every body the service reads is small (a basket, an option id, an event, a plan or
-# re-plan request) except a stock count.
+# re-plan request, a return) except a stock count and a batch of orders.
 SMALL_BODY_LIMIT_BYTES = 64 * KIB
 # (method, path pattern) -> limit, one entry for every endpoint that reads a body: a new
 # endpoint with a body and no entry here fails tests/test_api_limits.py, which walks the
@@ -52,6 +52,10 @@ BODY_LIMITS_BYTES: dict[tuple[str, str], int] = {
     ("POST", r"/v1/events"): SMALL_BODY_LIMIT_BYTES,
     ("POST", r"/v1/webhooks"): SMALL_BODY_LIMIT_BYTES,
     ("POST", r"/v1/back-in-stock"): SMALL_BODY_LIMIT_BYTES,
+    # A batch of up to 500 orders (api.schemas.orders.OrderBatch), each a few lines and an
+    # address: well under 2 KiB an order.
+    ("POST", r"/v1/orders"): 1 * MIB,
+    ("POST", r"/v1/returns"): SMALL_BODY_LIMIT_BYTES,
 }
 # Any other request (an endpoint that reads no body, an unknown path) carrying a body.
 DEFAULT_BODY_LIMIT_BYTES = SMALL_BODY_LIMIT_BYTES
