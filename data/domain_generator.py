@@ -24,8 +24,6 @@ and ``write`` turns a day into the files of ``docs/scenario-format.md``.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from dataclasses import dataclass
 from datetime import date as Date
@@ -33,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from optimizer.io.scenario_reader import SCENARIO_FILES
+from data.generator import write_folder
 from optimizer.model import Settings
 from optimizer.travel.great_circle import EARTH_RADIUS_M
 
@@ -210,13 +207,6 @@ def generate(orders: int = BASE_ORDERS, seed: int = 1, date: str = "2026-11-24")
 def write(day: DomainDay, out_dir: Path, replace: bool = False) -> None:
     """Write ``day`` as a scenario folder (created if missing). With ``replace``, the
     scenario format's files already there are removed first; other files stay."""
-    out_dir = Path(out_dir)
-    if replace and out_dir.is_dir():
-        for name in SCENARIO_FILES:
-            (out_dir / name).unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "scenario.yaml", "w", encoding="utf-8", newline="\n") as f:
-        yaml.safe_dump(day.settings, f, sort_keys=False, allow_unicode=True)
     tables = (
         ("nodes.csv", NODE_COLUMNS, day.nodes),
         ("vehicle_types.csv", VEHICLE_TYPE_COLUMNS, day.vehicle_types),
@@ -226,14 +216,7 @@ def write(day: DomainDay, out_dir: Path, replace: bool = False) -> None:
         ("orders.csv", ORDER_COLUMNS, day.orders),
         ("order_lines.csv", ORDER_LINE_COLUMNS, day.order_lines),
     )
-    for filename, columns, rows in tables:
-        with open(out_dir / filename, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(columns)
-            writer.writerows([_cell(row[c]) for c in columns] for row in rows)
-    with open(out_dir / "zones.geojson", "w", encoding="utf-8", newline="\n") as f:
-        json.dump(day.zones, f, indent=1)
-        f.write("\n")
+    write_folder(out_dir, day.settings, tables, day.zones, replace, zones_indent=1)
 
 
 def _settings(clock: Settings) -> dict[str, Any]:
@@ -341,9 +324,3 @@ def _zones() -> dict[str, Any]:
         "geometry": {"type": "Polygon", "coordinates": [_ztl_ring()]},
     }
     return {"type": "FeatureCollection", "features": [feature]}
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)

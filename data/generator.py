@@ -516,13 +516,6 @@ def write(scenario: GeneratedScenario, out_dir: Path, replace: bool = False) -> 
     ``replace``, every file of the scenario format already there is removed first, so no
     file of the day replaced (an optional service_times.csv, a zones.shp) mixes into the
     new one; files of no scenario (a README) stay."""
-    out_dir = Path(out_dir)
-    if replace and out_dir.is_dir():
-        for name in SCENARIO_FILES:
-            (out_dir / name).unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "scenario.yaml", "w", encoding="utf-8", newline="\n") as f:
-        yaml.safe_dump(scenario.settings, f, sort_keys=False, allow_unicode=True)
     tables = (
         ("nodes.csv", NODE_COLUMNS, scenario.nodes),
         ("vehicle_types.csv", VEHICLE_TYPE_COLUMNS, scenario.vehicle_types),
@@ -536,13 +529,34 @@ def write(scenario: GeneratedScenario, out_dir: Path, replace: bool = False) -> 
         ("returns.csv", RETURN_COLUMNS, scenario.returns),
         ("return_lines.csv", RETURN_LINE_COLUMNS, scenario.return_lines),
     )
+    write_folder(out_dir, scenario.settings, tables, scenario.zones, replace)
+
+
+def write_folder(
+    out_dir: Path,
+    settings: dict[str, Any],
+    tables: tuple[tuple[str, tuple[str, ...], list[dict[str, Any]]], ...],
+    zones: dict[str, Any],
+    replace: bool = False,
+    zones_indent: int = 2,
+) -> None:
+    """Write a generated day as a scenario folder (created if missing): scenario.yaml,
+    one CSV per (file name, columns, rows) of ``tables`` and zones.geojson. With
+    ``replace``, every file of the scenario format already there is removed first."""
+    out_dir = Path(out_dir)
+    if replace and out_dir.is_dir():
+        for name in SCENARIO_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "scenario.yaml", "w", encoding="utf-8", newline="\n") as f:
+        yaml.safe_dump(settings, f, sort_keys=False, allow_unicode=True)
     for filename, columns, rows in tables:
         with open(out_dir / filename, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(columns)
             writer.writerows([_cell(row[c]) for c in columns] for row in rows)
     with open(out_dir / "zones.geojson", "w", encoding="utf-8", newline="\n") as f:
-        json.dump(scenario.zones, f, indent=2, ensure_ascii=False)
+        json.dump(zones, f, indent=zones_indent, ensure_ascii=False)
         f.write("\n")
 
 
