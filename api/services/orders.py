@@ -90,12 +90,9 @@ class OrdersService:
         """One order: its answer and whether it is new (the same request again: False)."""
         wanted = digest(o)
         with self.checkout.db.transaction(write=False) as s:
-            done = s.get(ApiOrder, o.order_id)
+            done = _earlier_answer(s, ApiOrder, o.order_id, wanted, OrderOut, "order")
             if done is not None:
-                if done.request_sha256 != wanted:
-                    raise CheckoutError(409, f"order {o.order_id} was sent before with another "
-                                        "body", ("body", "order_id"))  # fmt: skip
-                return OrderOut.model_validate_json(done.response_json), False
+                return done, False
             if s.get(DayOrder, o.order_id) is not None or any(
                 x.order_id == o.order_id for x in self.checkout.scenario.orders
             ):
@@ -241,12 +238,9 @@ class OrdersService:
         slot asked for (on the eco grid, as the promise cuts later days' slots)."""
         wanted = digest(r)
         with self.checkout.db.transaction(write=False) as s:
-            done = s.get(DayReturn, r.return_id)
+            done = _earlier_answer(s, DayReturn, r.return_id, wanted, ReturnOut, "return")
             if done is not None:
-                if done.request_sha256 != wanted:
-                    raise CheckoutError(409, f"return {r.return_id} was sent before with "
-                                        "another body", ("body", "return_id"))  # fmt: skip
-                return ReturnOut.model_validate_json(done.response_json), False
+                return done, False
             row = s.get(DayOrder, r.order_id)
             hold = s.get(Hold, row.hold_id) if row is not None and row.hold_id else None
         order = json.loads(row.order_json) if row is not None else None
@@ -341,3 +335,16 @@ class OrdersService:
             deliveries=[x for x in outs if x.status not in CLOSED],
             returns=[x for x in rets if x.status not in CLOSED],
         )
+
+
+def _earlier_answer(s, table, key: str, wanted: str, answer, what: str):
+    """The answer given to an earlier request under the caller's id ``key`` (an order or
+    a return, ``what``), or None: the same body gets it again, another body is a 409."""
+    done = s.get(table, key)
+    if done is None:
+        return None
+    if done.request_sha256 != wanted:
+        raise CheckoutError(
+            409, f"{what} {key} was sent before with another body", ("body", f"{what}_id")
+        )
+    return answer.model_validate_json(done.response_json)
