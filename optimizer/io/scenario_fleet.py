@@ -8,6 +8,8 @@ the contract is ``docs/scenario-format.md``.
 
 from __future__ import annotations
 
+import re
+
 from optimizer.io.tables import _Files, _Index, _Row
 from optimizer.model.scenario import (
     FleetEntry,
@@ -18,6 +20,23 @@ from optimizer.model.scenario import (
     Zone,
     ZoneRule,
 )
+
+# A piece of equipment is a name (``tail_lift``, ``trolley``): letters, digits, _ and -.
+EQUIPMENT_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def equipment_names(row: _Row, column: str = "equipment") -> frozenset[str]:
+    """An optional cell of equipment names separated by commas (a vehicle type's, or
+    what a SKU needs); empty: none. A name that is not a word is a problem of the row."""
+    names = [n.strip() for n in row.optional_text(column).split(",") if n.strip()]
+    bad = [n for n in names if not EQUIPMENT_NAME.fullmatch(n)]
+    if bad:
+        row.problem(
+            column,
+            f"{', '.join(repr(n) for n in bad)} is not an equipment name (letters, digits, "
+            "_ and -, several separated by commas: tail_lift,trolley)",
+        )
+    return frozenset(names)
 
 
 class _FleetFiles(_Files):
@@ -52,7 +71,7 @@ class _FleetFiles(_Files):
         positive = ("capacity_kg", "capacity_l", "range_km", "speed_kmh")
         non_negative = ("fixed_cost_eur", "cost_per_km_eur", "cost_per_hour_eur", "co2_g_per_km")
         columns = ("vehicle_type_id", "mode", *positive, *non_negative)
-        optional = ("zero_emission", "max_trips", "reload_s", "max_stops")
+        optional = ("zero_emission", "max_trips", "reload_s", "max_stops", "crew", "equipment")
         table = self.table("vehicle_types.csv", columns, optional, self.vehicle_type_ids)
         types: dict[str, VehicleType] = {}
         for row in table:
@@ -69,6 +88,9 @@ class _FleetFiles(_Files):
                 reload_s=row.integer("reload_s", min=0) if row.cells.get("reload_s") else None,
                 # Empty (or absent): no limit on the stops of a tour.
                 max_stops=row.integer("max_stops", min=1) if row.cells.get("max_stops") else None,
+                # Empty (or absent): one driver, no equipment.
+                crew=row.integer("crew", min=1) if row.cells.get("crew") else 1,
+                equipment=equipment_names(row),
             )
             if vehicle_type is not None:
                 types[vehicle_type.vehicle_type_id] = vehicle_type

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.io.problems import Problem
+from optimizer.io.scenario_fleet import equipment_names
 from optimizer.io.tables import _Files, _hhmm, _Index, _Row
 from optimizer.model.scenario import (
     SAME_ADDRESS_DEG,
@@ -37,6 +38,11 @@ RETURNS_FILE = "returns.csv"
 RETURN_LINES_FILE = "return_lines.csv"
 # A zone's service-time factor outside (0, 10] is a typo, not a measurement.
 MAX_SERVICE_TIME_FACTOR = 10.0
+# catalogue.csv's optional columns for bulky items (docs/scenario-format.md): the crew
+# it takes, the minutes per unit to carry it in and install it, the vehicle's equipment.
+BULKY_COLUMNS = ("crew", "install_min", "equipment")
+# An installation longer than a 12-hour shift per unit is a typo, not a sofa.
+MAX_INSTALL_MIN = 12 * 60
 # What ``lastmile report otif --service-times`` writes besides postcode and factor (read
 # by people, not by the planner).
 SERVICE_TIMES_EXTRA = ("samples", "planned_median_s", "actual_median_s")
@@ -58,6 +64,19 @@ def _modes(row: _Row, column: str) -> frozenset[Mode] | None:
     return frozenset(Mode(m) for m in names) or None
 
 
+def _bulky(row: _Row) -> dict[str, Any]:
+    """A catalogue row's optional bulky-item cells as :class:`Sku` fields; empty (or
+    absent): one person, no installation, no equipment."""
+    install_min = (
+        row.number("install_min", min=0, max=MAX_INSTALL_MIN) if row.cells.get("install_min") else 0
+    )
+    return dict(
+        crew=row.integer("crew", min=1) if row.cells.get("crew") else 1,
+        install_s=None if install_min is None else round(install_min * 60),
+        equipment=equipment_names(row),
+    )
+
+
 class _OrderFiles(_Files):
     """Reads the catalogue, stock, orders and returns files (and their optional
     companions)."""
@@ -70,13 +89,15 @@ class _OrderFiles(_Files):
     def catalogue(self) -> dict[str, Sku]:
         catalogue: dict[str, Sku] = {}
         columns = ("sku", "name", "weight_kg", "volume_l")
-        for row in self.table("catalogue.csv", columns, optional=("modes",), ids=self.skus):
+        optional = ("modes", *BULKY_COLUMNS)
+        for row in self.table("catalogue.csv", columns, optional=optional, ids=self.skus):
             sku = row.build(
                 Sku,
                 sku=row.unique("sku", self.skus),
                 name=row.optional_text("name"),
                 **{c: row.number(c, min=0, strict=True) for c in columns[2:]},
                 modes=_modes(row, "modes"),
+                **_bulky(row),
             )
             if sku is not None:
                 catalogue[sku.sku] = sku
@@ -162,6 +183,21 @@ class _OrderFiles(_Files):
             else o
             for o, zone in zip(orders, zones, strict=True)
         ]
+
+    @staticmethod
+    def install_times(orders: list[Order], catalogue: dict[str, Sku]) -> list[Order]:
+        """Every delivered order's service time with its items' carrying in and
+        installing (``install_min`` per unit): the stop lasts the handover of
+        ``orders.csv`` plus that; a collected order has no installation."""
+        out = []
+        for o in orders:
+            install_s = sum(
+                catalogue[x.sku].install_s * x.qty for x in o.lines if x.sku in catalogue
+            )
+            if install_s and o.service is not Service.CLICK_COLLECT:
+                o = replace(o, service_time_s=o.service_time_s + install_s)
+            out.append(o)
+        return out
 
     def orders(self) -> list[Order]:
         columns = (
@@ -262,7 +298,8 @@ class _OrderFiles(_Files):
 
     def returns(self, orders: list[Order]) -> list[Return]:
         """Optional ``returns.csv`` (with ``return_lines.csv``): pickups at customers'
-        addresses. An exchange names its delivery order, whose slot it shares."""
+        addresses. An exchange (or a take-back) names its delivery order, whose address and
+        slot it shares: one visit."""
         if not (self.folder / RETURNS_FILE).exists():
             return []
         columns = ("return_id", "lat", "lon", "slot_start", "slot_end", "service_time_s")
@@ -282,17 +319,18 @@ class _OrderFiles(_Files):
             slot = row.span("slot_start", "slot_end", row.datetime, "slot")
             lat, lon = row.coordinates()
             order_id = row.optional_text("order_id") or None
-            if kind is ReturnKind.EXCHANGE:
-                order_id = row.ref("order_id", self.order_ids, "the delivery order of the exchange")
+            if kind is not None and kind.one_visit:
+                what = "an exchange" if kind is ReturnKind.EXCHANGE else "a take-back"
+                order_id = row.ref("order_id", self.order_ids, f"the delivery order of {what}")
                 order = by_id.get(order_id) if order_id else None
                 if order_id in exchange_of:
                     row.problem("order_id", f"order {order_id!r} is already exchanged by "
-                                f"{exchange_of[order_id]!r}: one exchange per order (one "
-                                "visit: one hand-over, one pickup)")  # fmt: skip
+                                f"{exchange_of[order_id]!r}: one exchange or take-back per "
+                                "order (one visit: one hand-over, one pickup)")  # fmt: skip
                 elif order_id is not None:
                     exchange_of[order_id] = str(return_id)
                 if order is not None and order.service is Service.CLICK_COLLECT:
-                    row.problem("order_id", f"an exchange goes with a delivery; order "
+                    row.problem("order_id", f"{what} goes with a delivery; order "
                                 f"{order_id!r} is click_collect")  # fmt: skip
                 elif (
                     order is not None
@@ -300,13 +338,13 @@ class _OrderFiles(_Files):
                     and ((order.slot_start_s, order.slot_end_s) != slot)
                 ):
                     window = f"{_hhmm(order.slot_start_s)}-{_hhmm(order.slot_end_s)}"
-                    row.problem("slot_start", f"an exchange shares its order's slot ({window})")
+                    row.problem("slot_start", f"{what} shares its order's slot ({window})")
                 if (
                     order is not None
                     and None not in (lat, lon)
                     and max(abs(lat - order.lat), abs(lon - order.lon)) > SAME_ADDRESS_DEG
                 ):
-                    row.problem("lat", "an exchange is picked up where its order is delivered "
+                    row.problem("lat", f"{what} is picked up where its order is delivered "
                                 f"({order.lat}, {order.lon}): one visit")  # fmt: skip
             shipped = None
             if row.optional_text("shipped_from_node_id"):

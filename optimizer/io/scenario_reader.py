@@ -164,7 +164,7 @@ class _ScenarioReader(_SettingsFiles, _ZoneFiles, _FleetFiles, _OrderFiles):
         orders = self.orders()
         inbound = self.inbound()
         places = self.places()
-        orders = self.service_times(orders, places)
+        orders = self.install_times(self.service_times(orders, places), catalogue)
         returns = self.returns(orders)
         if self.problems:
             raise ScenarioError(path, self.problems)

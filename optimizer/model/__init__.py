@@ -18,6 +18,7 @@ from optimizer.model.plan import (
 from optimizer.model.scenario import (
     FleetEntry,
     Inbound,
+    ItemNeeds,
     Node,
     NodeKind,
     Order,
@@ -46,6 +47,7 @@ __all__ = [
     "Collection",
     "FleetEntry",
     "Inbound",
+    "ItemNeeds",
     "Mode",
     "Node",
     "NodeKind",

@@ -106,6 +106,11 @@ class VehicleType:
     # Stops a tour may make at most (a driver's round, a bike's parcel rack); None: no
     # limit. An exchange's delivery and pickup, one visit, are one stop.
     max_stops: int | None = None
+    # People on board (``vehicle_types.csv``'s ``crew``): a two-person van may carry a
+    # sofa that needs two (``Sku.crew``). And what it is fitted with (``equipment``: a
+    # tail lift, a trolley...), names an item may need (``Sku.equipment``).
+    crew: int = 1
+    equipment: frozenset[str] = frozenset()
 
     def __post_init__(self):
         if self.max_trips is None:
@@ -118,6 +123,8 @@ class VehicleType:
             raise ValueError("reload_s < 0 not understood.")
         if self.max_stops is not None and self.max_stops < 1:
             raise ValueError("max_stops < 1 not understood.")
+        if self.crew < 1:
+            raise ValueError("crew < 1 not understood.")
 
     # -- unit views: the figures in the solver's units, so no caller converts by hand --
 
@@ -151,17 +158,24 @@ class VehicleType:
         return grams(self.capacity_l, floor=True)
 
     def may_serve(
-        self, service: Service, zones: list[Zone], item_modes: frozenset[Mode] | None = None
+        self,
+        service: Service,
+        zones: list[Zone],
+        item_modes: ItemNeeds | frozenset[Mode] | None = None,
     ) -> bool:
         """Service, zone and item rules: click & collect is never delivered, green goes
         by bike or trike only, every zone at the address must admit this vehicle type,
-        and its mode must be one of ``item_modes`` (the basket's items' modes, see
-        :meth:`Scenario.item_modes`; None: any mode)."""
+        and the basket's items must admit it: ``item_modes`` is what they need
+        (:meth:`Scenario.item_needs`: modes, crew, equipment) or only the modes they
+        allow (:meth:`Scenario.item_modes`); None: anything."""
         if service is Service.CLICK_COLLECT:
             return False
         if service is Service.GREEN and not self.mode.is_bike:
             return False
-        if item_modes is not None and self.mode not in item_modes:
+        if isinstance(item_modes, ItemNeeds):
+            if not item_modes.admits(self):
+                return False
+        elif item_modes is not None and self.mode not in item_modes:
             return False
         return all(z.admits(self) for z in zones)
 
@@ -171,7 +185,7 @@ class VehicleType:
         weight_kg: float,
         volume_l: float,
         zones: list[Zone],
-        item_modes: frozenset[Mode] | None = None,
+        item_modes: ItemNeeds | frozenset[Mode] | None = None,
     ) -> bool:
         """:meth:`may_serve`, and the basket fits by weight and volume."""
         return (
@@ -212,6 +226,48 @@ class Sku:
     # The modes that may carry it (``catalogue.csv``'s ``modes``: a sofa by van only);
     # None: any mode.
     modes: frozenset[Mode] | None = None
+    # Bulky items (``crew``, ``install_min``, ``equipment``): the people it takes to carry
+    # it in, the time per unit to carry it in and install or assemble it (added to the
+    # order's service time by the scenario reader), and what the vehicle must be fitted
+    # with (a tail lift). The defaults: a parcel one driver hands over.
+    crew: int = 1
+    install_s: int = 0
+    equipment: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ItemNeeds:
+    """What a basket's items need of the vehicle that carries them
+    (:meth:`Scenario.item_needs`): one of ``modes`` (None: any), at least ``crew``
+    people on board, and every piece of ``equipment``."""
+
+    modes: frozenset[Mode] | None = None
+    crew: int = 1
+    equipment: frozenset[str] = frozenset()
+
+    def admits(self, vehicle_type: VehicleType) -> bool:
+        """Whether ``vehicle_type`` is of an allowed mode, has the crew and the equipment."""
+        return (
+            (self.modes is None or vehicle_type.mode in self.modes)
+            and vehicle_type.crew >= self.crew
+            and self.equipment <= vehicle_type.equipment
+        )
+
+    def in_words(self) -> str:
+        """The crew and equipment, for a planner (``a crew of 2, tail_lift``)."""
+        out = [f"a crew of {self.crew}"] if self.crew > 1 else []
+        return ", ".join(out + sorted(self.equipment)) or "no crew or equipment"
+
+    def shortfalls(self, vehicle_type: VehicleType) -> list[str]:
+        """What ``vehicle_type`` lacks for these items, in words (crew, equipment; the
+        modes are the caller's to name with their SKUs)."""
+        out = []
+        if vehicle_type.crew < self.crew:
+            out.append(f"a crew of {self.crew}, it has {vehicle_type.crew}")
+        missing = sorted(self.equipment - vehicle_type.equipment)
+        if missing:
+            out.append(f"{', '.join(missing)}, which it lacks")
+        return out
 
 
 @dataclass(frozen=True)
@@ -248,6 +304,14 @@ class ReturnKind(StrEnum):
     # The return half of an exchange: a delivery order (``order_id``) and this pickup at
     # the same address in the same slot.
     EXCHANGE = "exchange"
+    # The old item taken back (to be recycled) when its replacement is delivered: a
+    # pickup with its delivery order in one visit, as an exchange.
+    TAKEBACK = "takeback"
+
+    @property
+    def one_visit(self) -> bool:
+        """Whether the pickup goes with its delivery order (``order_id``) in one visit."""
+        return self in (ReturnKind.EXCHANGE, ReturnKind.TAKEBACK)
 
 
 # An exchange's pickup is at its order's address: the same coordinates, up to 1e-6
@@ -497,12 +561,13 @@ class Scenario:
         return {v.vehicle_id: v for v in self.vehicles}
 
     def exchange_order(self, ret: Return) -> Order | None:
-        """The delivery order an exchange's pickup is one visit with (the driver hands
-        over the replacement and takes the old item back): ``ret.order_id`` when ``ret``
-        is an exchange whose order is in the scenario, delivered (not click & collect),
-        at the same address (within ``SAME_ADDRESS_DEG``) and in the same slot (what the
-        scenario reader requires). None otherwise: the pickup is then a plain return."""
-        if ret.kind is not ReturnKind.EXCHANGE or ret.order_id is None:
+        """The delivery order an exchange's (or a take-back's) pickup is one visit with
+        (the driver hands over the replacement and takes the old item back):
+        ``ret.order_id`` when ``ret`` is an exchange or a take-back whose order is in the
+        scenario, delivered (not click & collect), at the same address (within
+        ``SAME_ADDRESS_DEG``) and in the same slot (what the scenario reader requires).
+        None otherwise: the pickup is then a plain return."""
+        if not ret.kind.one_visit or ret.order_id is None:
             return None
         order = self.orders_by_id.get(ret.order_id)
         if (
@@ -532,13 +597,33 @@ class Scenario:
                 allowed = modes if allowed is None else allowed & modes
         return allowed
 
+    def item_needs(
+        self, lines: tuple[OrderLine, ...] | list[OrderLine], modes: bool = True
+    ) -> ItemNeeds | None:
+        """What the vehicle carrying ``lines`` needs (:class:`ItemNeeds`): the modes of
+        :meth:`item_modes` (unless ``modes`` is False: a pickup is not bound by them), the
+        largest crew and every piece of equipment of their SKUs; None when nothing
+        restricts the vehicle."""
+        skus = [self.catalogue[line.sku] for line in lines]
+        needs = ItemNeeds(
+            modes=self.item_modes(lines) if modes else None,
+            crew=max((s.crew for s in skus), default=1),
+            equipment=frozenset().union(*(s.equipment for s in skus)),
+        )
+        return None if needs == ItemNeeds() else needs
+
+    def pickup_needs(self, ret: Return) -> ItemNeeds | None:
+        """What picking ``ret`` up needs: the crew and equipment of its items (the old
+        sofa takes two people, as the new one), not their modes."""
+        return self.item_needs(ret.lines, modes=False)
+
     def zones_at(self, lat: float, lon: float) -> list[Zone]:
         return [z for z in self.zones if z.contains(lat, lon)]
 
     def may_deliver(self, vehicle_type: VehicleType, order: Order) -> bool:
         """Zone, service and item rules: may this vehicle type deliver this order?"""
         zones = self.zones_at(order.lat, order.lon)
-        return vehicle_type.may_serve(order.service, zones, self.item_modes(order.lines))
+        return vehicle_type.may_serve(order.service, zones, self.item_needs(order.lines))
 
 
 def on_day(scenario: Scenario, day: date) -> Scenario:

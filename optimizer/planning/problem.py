@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.model import Mode, Order, Scenario, Service, Vehicle, Zone, grams
+from optimizer.model import ItemNeeds, Order, Scenario, Service, Vehicle, Zone, grams
 from optimizer.processes import worker_pool
 from optimizer.routing import (
     NO_STOP_LIMIT,
@@ -176,18 +176,19 @@ def _leg_bounds(
     return leave_s, arrive_s
 
 
-# service, weight_kg, volume_l, zones, item modes (None: any)
-Basket = tuple[Service, float, float, list[Zone], frozenset[Mode] | None]
+# service, weight_kg, volume_l, zones, what the items need (None: nothing)
+Basket = tuple[Service, float, float, list[Zone], ItemNeeds | None]
 
 
 def _basket(scenario: Scenario, order: Order) -> Basket:
     """What decides which vehicle types may carry an order: service, size, zones, and
-    the modes its items allow (a parcel's own lines; a return's pickup is not
-    restricted by its items)."""
+    what its items need (a parcel's own lines): the modes they allow, the crew and the
+    equipment; a return's pickup needs the crew and equipment of its items, not their
+    modes (:meth:`Scenario.pickup_needs`)."""
     zones = scenario.zones_at(order.lat, order.lon)
     is_return = order.order_id in scenario.returns_by_id
-    modes = None if is_return else scenario.item_modes(order.lines)
-    return (order.service, scenario.weight_kg(order), scenario.volume_l(order), zones, modes)
+    needs = scenario.item_needs(order.lines, modes=not is_return)
+    return (order.service, scenario.weight_kg(order), scenario.volume_l(order), zones, needs)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class VehicleArrays:
 
     Locations ``0 .. len(depot_ids) - 1`` are the vehicles' nodes; matrix pair ``k`` is
     for ``profiles[k]``. ``may_carry[b, v]``: vehicle ``v``'s type may carry basket ``b``
-    (zone access, service, size, the items' modes).
+    (zone access, service, size, the items' modes, crew and equipment).
     """
 
     depot_ids: list[str]
@@ -248,7 +249,7 @@ def vehicle_arrays(
     """The one translation of vehicle types, fleet, shifts, breaks, reloads, range and
     zone access into the arrays the engines use (and the re-plan, from the same rules).
 
-    ``baskets`` (service, weight_kg, volume_l, zones at the address, item modes) are the stops to
+    ``baskets`` (service, weight_kg, volume_l, zones at the address, item needs) are the stops to
     test each vehicle's type against (:meth:`VehicleType.may_carry`).
     """
     types = [scenario.vehicle_types[v.vehicle_type_id] for v in vehicles]

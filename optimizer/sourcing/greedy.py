@@ -27,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from optimizer.insertion import LiveRoutes, LiveStop
-from optimizer.model import Mode, Order, OrderLine, Parcel, Scenario, Service
+from optimizer.model import ItemNeeds, Order, OrderLine, Parcel, Scenario, Service
 from optimizer.sourcing.decisions import (
     POLICIES,
     DecisionPart,
@@ -358,8 +358,8 @@ class GreedySourcing(_SplitChoice, _Explanations):
             order = self._order(order_id)
             sc = self.scenario
             size = sc.weight_kg(order), sc.volume_l(order)
-            modes = sc.item_modes(order.lines)
-            terms["route_eur"] = self._insertion_costs(order, *size, ok, order_id, modes)
+            needs = sc.item_needs(order.lines)
+            terms["route_eur"] = self._insertion_costs(order, *size, ok, order_id, needs)
         return {k: np.where(ok, v, np.inf) for k, v in terms.items()}
 
     def _rank(self, terms: dict[str, np.ndarray], order_id: str, ok: np.ndarray) -> np.ndarray:
@@ -387,10 +387,11 @@ class GreedySourcing(_SplitChoice, _Explanations):
         volume: float,
         ok: np.ndarray,
         key,
-        item_modes: frozenset[Mode] | None = None,
+        item_modes: ItemNeeds | None = None,
     ) -> np.ndarray:
         """Per node, the cheapest insertion of a stop for the order (or a parcel of it,
-        of ``weight``/``volume`` and ``item_modes``) into the routes built so far."""
+        of ``weight``/``volume`` and what its items need, ``item_modes``: modes, crew,
+        equipment) into the routes built so far."""
         sc, live = self.scenario, self.live
         zones = sc.zones_at(order.lat, order.lon)
         carry = (order.service, weight, volume, zones, item_modes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.model import Order, Service
+from optimizer.model import ItemNeeds, Order, Service
 from optimizer.sourcing.decisions import DecisionPart, SourcingDecision
 from optimizer.sourcing.reach import Stage
 from optimizer.sourcing.split import split_candidates
@@ -96,7 +96,7 @@ class _SplitChoice:
         )
 
     def _carries(
-        self, j: int, order: Order, kg: float, litres: float, item_modes: frozenset | None
+        self, j: int, order: Order, kg: float, litres: float, item_modes: ItemNeeds | None
     ) -> bool:
         """Whether a vehicle type of node ``j`` may deliver a parcel of this size (and of
         items carried by ``item_modes``) here."""
@@ -128,9 +128,10 @@ class _SplitChoice:
         litres = sum(cat[self.skus[k]].volume_l * int(need[k]) for k in np.flatnonzero(need))
         return kg, litres
 
-    def _part_modes(self, need: np.ndarray) -> frozenset | None:
-        """The modes that may carry a part of the basket (None: any)."""
-        return self.scenario.item_modes(self._lines(need))
+    def _part_modes(self, need: np.ndarray) -> ItemNeeds | None:
+        """What a part of the basket needs of its vehicle (modes, crew, equipment; None:
+        nothing)."""
+        return self.scenario.item_needs(self._lines(need))
 
     def _part_route(
         self,
@@ -139,7 +140,7 @@ class _SplitChoice:
         litres: float,
         ok: np.ndarray,
         key: tuple | None = None,
-        item_modes: frozenset | None = None,
+        item_modes: ItemNeeds | None = None,
     ) -> np.ndarray:
         """Per node, what delivering a parcel of this size to the order adds to the routes:
         the cheapest insertion (route-aware) where one fits, else the out-and-back

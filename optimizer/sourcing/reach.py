@@ -2,8 +2,8 @@
 
 For every (order, fleet group) pair we know, before any routing, whether one vehicle
 of that group could deliver the order alone: zone and service rules, size, battery
-range for the round trip, the items' modes (``Sku.modes``), and the slot within the
-shift. Sourcing only sends an order to a node that passes; a route that drops it
+range for the round trip, what the items need (``Sku.modes``, crew, equipment), and the
+slot within the shift. Sourcing only sends an order to a node that passes; a route that drops it
 anyway was simply full.
 """
 
@@ -111,12 +111,13 @@ def compute_reach(scenario: Scenario, travel: TravelProvider, order_ids: list[st
             mask |= green
         refused[vt.vehicle_type_id] = mask
 
-    # Item rules per vehicle type: the whole basket's items' modes (a parcel's own lines
-    # are checked when a split is chosen, so not in parcel_stage).
-    item_modes = [scenario.item_modes(o.lines) for o in orders]
+    # Item rules per vehicle type: what the whole basket's items need (modes, crew,
+    # equipment; a parcel's own lines are checked when a split is chosen, so not in
+    # parcel_stage).
+    item_needs = [scenario.item_needs(o.lines) for o in orders]
     unfit = {
         vt.vehicle_type_id: np.array(
-            [m is not None and vt.mode not in m for m in item_modes], dtype=bool
+            [m is not None and not m.admits(vt) for m in item_needs], dtype=bool
         )
         for vt in scenario.vehicle_types.values()
     }

@@ -43,7 +43,6 @@ from optimizer.model import (
     NodeKind,
     Return,
     ReturnAssignment,
-    ReturnKind,
     Scenario,
     Service,
     UnassignedCode,
@@ -98,7 +97,7 @@ def choose_return_nodes(scenario: Scenario, sourcing, shipped: dict[str, str]) -
     for ret in scenario.returns:
         if _tie(scenario, ret, shipped, out):
             continue
-        if ret.kind is ReturnKind.EXCHANGE:
+        if ret.kind.one_visit:
             out.note[ret.return_id] = _apart(scenario, sourcing, ret, shipped)
         candidates = candidate_nodes(scenario, ret, shipped)
         weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
@@ -109,7 +108,7 @@ def choose_return_nodes(scenario: Scenario, sourcing, shipped: dict[str, str]) -
             for v in scenario.vehicles
             if v.node_id == n
             and scenario.vehicle_types[v.vehicle_type_id].may_carry(
-                Service.ECO, weight, volume, zones
+                Service.ECO, weight, volume, zones, scenario.pickup_needs(ret)
             )
         }
         if not candidates or not serving:
@@ -143,8 +142,8 @@ def _tie(scenario: Scenario, ret: Return, shipped: dict[str, str], out: ReturnCh
         for v in scenario.vehicles
         if v.node_id == node_id
         for vt in [scenario.vehicle_types[v.vehicle_type_id]]
-        if vt.may_carry(*delivery, zones, scenario.item_modes(order.lines))
-        and vt.may_carry(Service.ECO, weight, volume, zones)
+        if vt.may_carry(*delivery, zones, scenario.item_needs(order.lines))
+        and vt.may_carry(Service.ECO, weight, volume, zones, scenario.pickup_needs(ret))
     ]
     if not per_hour:
         return False
@@ -186,11 +185,12 @@ def _apart(scenario: Scenario, sourcing, ret: Return, shipped: dict[str, str]) -
     )
 
 
-def _allowed(live, node_ids: set[str], weight, volume, zones) -> np.ndarray:
+def _allowed(live, ret: Return, node_ids: set[str], weight, volume, zones) -> np.ndarray:
+    needs = live.scenario.pickup_needs(ret)
     return np.array(
         [
             live.vehicles[v].node.node_id in node_ids
-            and live.vehicles[v].vehicle_type.may_carry(Service.ECO, weight, volume, zones)
+            and live.vehicles[v].vehicle_type.may_carry(Service.ECO, weight, volume, zones, needs)
             for v in live.vehicles
         ],
         dtype=bool,
@@ -210,7 +210,7 @@ def _insertions(scenario, live, ret: Return, nodes: set[str], weight, volume, zo
 
 
 def _cheapest(live, ret: Return, node_id: str, weight, volume, zones):
-    allowed = _allowed(live, {node_id}, weight, volume, zones)
+    allowed = _allowed(live, ret, {node_id}, weight, volume, zones)
     if not allowed.any():
         return None
     return live.cheapest_insertions(
@@ -231,7 +231,7 @@ def _estimate(
         for v in scenario.vehicles
         if v.node_id == node_id and (vehicle_ids is None or v.vehicle_id in vehicle_ids)
         for vt in [scenario.vehicle_types[v.vehicle_type_id]]
-        if vt.may_carry(Service.ECO, weight, volume, zones)
+        if vt.may_carry(Service.ECO, weight, volume, zones, scenario.pickup_needs(ret))
     ]
     return min(costs) if costs else np.inf
 
@@ -273,6 +273,13 @@ def _why_not(scenario, ret: Return, candidates, weight, volume, zones) -> Return
         for v in scenario.vehicles
         if v.node_id in candidates
     }
+    needs = scenario.pickup_needs(ret)
+    if needs is not None and not any(vt.may_serve(Service.ECO, zones, needs) for vt in types):
+        return ReturnAssignment(
+            ret.return_id, "unassigned", code=UnassignedCode.NO_VEHICLE_FOR_ITEM.value,
+            reason=f"no vehicle of the candidate nodes ({names}) has what its items need: "
+            f"{needs.in_words()}",
+        )  # fmt: skip
     if any(vt.may_serve(Service.ECO, zones) for vt in types):
         return ReturnAssignment(
             ret.return_id, "unassigned", code=UnassignedCode.TOO_BIG.value,

@@ -94,10 +94,11 @@ class _Explanations:
         )
 
     def _items_bar(self, order, nodes: list[str]) -> bool:
-        """Whether the items' modes are what bars the order: some vehicle type of
-        ``nodes`` may deliver there by the zone and service rules alone."""
+        """Whether the items' needs (modes, crew, equipment) are what bars the order:
+        some vehicle type of ``nodes`` may deliver there by the zone and service rules
+        alone."""
         sc = self.scenario
-        if sc.item_modes(order.lines) is None:
+        if sc.item_needs(order.lines) is None:
             return False
         zones = sc.zones_at(order.lat, order.lon)
         return any(
@@ -107,14 +108,22 @@ class _Explanations:
         )
 
     def _no_vehicle_for_item(self, order, nodes: list[str]) -> Unassigned:
-        """No vehicle of the modes its items allow may deliver there: which SKU goes only
-        by which modes, and the other rules at the address."""
+        """No vehicle of the modes its items allow, with the crew and equipment they
+        need, may deliver there: which SKU goes only by which modes or needs what, what
+        the whole fleet lacks, and the other rules at the address."""
         sc = self.scenario
-        restricted = [
-            f"{line.sku} only by {', '.join(sorted(sc.catalogue[line.sku].modes))}"
-            for line in order.lines
-            if sc.catalogue[line.sku].modes is not None
-        ]
+        restricted = [need for line in order.lines for need in _sku_needs(sc, line.sku)]
+        needs = sc.item_needs(order.lines)
+        types = [sc.vehicle_types[t] for t in {f.vehicle_type_id for f in sc.fleet if f.count}]
+        most = max((vt.crew for vt in types), default=0)
+        if needs.crew > most:
+            restricted.append(
+                f"no vehicle of the fleet has a crew of {needs.crew} (at most {most})"
+            )
+        fitted = frozenset().union(*(vt.equipment for vt in types))
+        if needs.equipment - fitted:
+            lacking = ", ".join(sorted(needs.equipment - fitted))
+            restricted.append(f"no vehicle of the fleet has {lacking}")
         rules = [f"inside {z.name} ({z.rule})" for z in sc.zones_at(order.lat, order.lon)]
         if order.service is Service.GREEN:
             rules.append("green service needs a cargo bike or trike")
@@ -222,3 +231,14 @@ class _Explanations:
     def _slot(self, order) -> str:
         to = self.scenario.settings.to_datetime
         return f"{to(order.slot_start_s):%H:%M}-{to(order.slot_end_s):%H:%M}"
+
+
+def _sku_needs(sc, sku_id: str) -> list[str]:
+    """What one SKU asks of its vehicle, in words: its modes, its crew, its equipment."""
+    sku = sc.catalogue[sku_id]
+    out = [f"{sku_id} only by {', '.join(sorted(sku.modes))}"] if sku.modes is not None else []
+    if sku.crew > 1:
+        out.append(f"{sku_id} needs a crew of {sku.crew}")
+    if sku.equipment:
+        out.append(f"{sku_id} needs {', '.join(sorted(sku.equipment))}")
+    return out

@@ -150,11 +150,11 @@ class RawModel:
 
     def _compatibility(self) -> dict[str, np.ndarray]:
         """Per vehicle type, which orders it may carry (lastmile's rule: service, zones,
-        items' modes, and the basket fits)."""
+        items' needs, and the basket fits)."""
         sc = self.scenario
         facts = [
             (o.service, sc.weight_kg(o), sc.volume_l(o), sc.zones_at(o.lat, o.lon),
-             sc.item_modes(o.lines))
+             sc.item_needs(o.lines))
             for o in self.orders
         ]  # fmt: skip
         return {

@@ -11,7 +11,7 @@ import numpy as np
 
 from optimizer.live.replan.state import LiveState, StopFact, TripFacts, _Failed, _Vehicle
 from optimizer.live.replan.times import _clock
-from optimizer.model import Break, Plan, ReturnKind, Route, Scenario, Stop
+from optimizer.model import Break, Plan, Route, Scenario, Stop
 from optimizer.planning import vehicle_arrays
 from optimizer.routing import RoutingProblem
 from optimizer.travel import Profile, TimedLegs, TravelProvider, speed_profile
@@ -247,7 +247,7 @@ def _exchanges_together(day: Scenario, rest: list[str], last: str | None) -> lis
     out = list(rest)
     for ret in day.returns:
         delivery, pickup = ret.order_id, ret.return_id
-        if ret.kind is not ReturnKind.EXCHANGE or delivery is None:
+        if not ret.kind.one_visit or delivery is None:
             continue
         if pickup in out and delivery in out:
             out.remove(pickup)
