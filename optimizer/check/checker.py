@@ -8,6 +8,7 @@ from optimizer.check.breaks import _check_breaks
 from optimizer.check.collect import _check_collections
 from optimizer.check.costs import _check_route_figures, _route_costs
 from optimizer.check.exchanges import _check_exchanges
+from optimizer.check.handling import _check_item_handling
 from optimizer.check.kpis import _check_kpis, _recompute_kpis
 from optimizer.check.loads import _check_capacity, _check_reported_loads
 from optimizer.check.orders import _check_assignments, _check_order_coverage, _check_unassigned
@@ -61,6 +62,7 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
         _check_shifts,
         _check_access,
         _check_item_modes,
+        _check_item_handling,
         _check_capacity,
         _check_reported_loads,
         _check_trips,

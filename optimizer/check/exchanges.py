@@ -54,14 +54,17 @@ def _check_exchanges(ctx: _Context, plan: _Plan) -> None:
 
 def _one_vehicle_may_serve(sc: Scenario, order: Order, ret, node_id: str | None) -> bool:
     """Whether a vehicle type of the node's fleet may deliver the order and pick up the
-    return (any service may pick up; zones apply to both)."""
+    return (any service may pick up; zones, and the items' crew and equipment, apply to
+    both)."""
     zones = sc.zones_at(order.lat, order.lon)
     for entry in sc.fleet:
         vt = sc.vehicle_types.get(entry.vehicle_type_id)
         if entry.node_id != node_id or vt is None:
             continue
-        if vt.may_carry(
-            order.service, sc.weight_kg(order), sc.volume_l(order), zones
-        ) and vt.may_carry(Service.ECO, sc.weight_kg(ret), sc.volume_l(ret), zones):
+        delivery = (order.service, sc.weight_kg(order), sc.volume_l(order), zones)
+        pickup = (Service.ECO, sc.weight_kg(ret), sc.volume_l(ret), zones)
+        if vt.may_carry(*delivery, sc.item_needs(order.lines)) and vt.may_carry(
+            *pickup, sc.pickup_needs(ret)
+        ):
             return True
     return False

@@ -52,6 +52,12 @@ CODES: dict[str, str] = {
     "low_emission_zone": "a delivery in a low-emission zone by a non-zero-emission vehicle",
     "green_not_bike": "a green order delivered by a vehicle that is not a bike",
     "item_mode": "an item delivered by a mode its catalogue row does not allow",
+    "crew_short": "an item delivered or picked up by a vehicle whose crew is smaller than "
+    "its catalogue row's crew (a two-person sofa on a one-person van)",
+    "equipment_missing": "an item delivered or picked up by a vehicle without the equipment "
+    "its catalogue row needs (a tail lift)",
+    "install_too_short": "a stop leaves before its service time, which includes carrying in "
+    "and installing its items (the catalogue's install_min), is over",
     "route_figure_mismatch": "a route's reported cost, CO2 or duration differs from recomputed",
     "kpi_mismatch": "a reported KPI differs from the one recomputed from the plan",
     "bad_order_change": "a re-plan's change to an order (later slot, click & collect) is not "

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from optimizer.check.figures import TOLERANCE_M, TOLERANCE_S, _clock, _span
+from optimizer.check.handling import install_words
 from optimizer.check.records import _Context, _Plan, _Route, _Stop, _Walk
 from optimizer.model import Order
 from optimizer.travel import Profile, speed_profile
@@ -184,6 +185,7 @@ def _serve(
             f"{_clock(order.slot_end_s)} ({_span(service_s - order.slot_end_s)} late)",
             *ids,
         )
+    installs = "" if stop.pickup else install_words(ctx.scenario, order)
     departure_s = _kept(
         ctx,
         who,
@@ -191,7 +193,8 @@ def _serve(
         "departure",
         stop.departure_s,
         service_s + order.service_time_s,
-        f"service takes {_span(order.service_time_s)}, it cannot leave before",
+        f"service takes {_span(order.service_time_s)}{installs}, it cannot leave before",
+        "install_too_short" if installs else "teleport",
     )
     return service_s, departure_s
 
@@ -204,13 +207,15 @@ def _kept(
     said_s: int | None,
     earliest_s: int,
     because: str,
+    code: str = "teleport",
 ) -> int:
-    """The plan's time if it is physically possible, else the earliest possible one."""
+    """The plan's time if it is physically possible, else the earliest possible one
+    (flagged as ``code``)."""
     if said_s is None:
         return earliest_s
     if said_s < earliest_s - TOLERANCE_S:
         ctx.flag(
-            "teleport",
+            code,
             f"{who}: {what} {_clock(said_s)} is earlier than possible: {because} "
             f"{_clock(earliest_s)} ({_span(earliest_s - said_s)} too early)",
             *ids,
