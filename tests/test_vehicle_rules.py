@@ -14,7 +14,7 @@ import pytest
 from factory import H, order, scenario
 from shapely.geometry import Polygon
 
-from optimizer.model import Mode, Service, VehicleType, Zone, ZoneRule
+from optimizer.model import Mode, Service, Sku, VehicleType, Zone, ZoneRule
 from optimizer.planning import VehicleArrays, vehicle_arrays
 from optimizer.planning.problem import _basket
 from optimizer.routing import RoutingProblem
@@ -35,10 +35,16 @@ def day():
         order("B", 48.870, 2.330, [("BOOK", 1)]),  # inside the low-emission zone
         order("C", 48.845, 2.380, [("SOFA", 1)]),  # a sofa: a van's size
         order("D", 48.845, 2.380, [("BOOK", 1)], service=Service.GREEN, slot=(12, 14)),
+        order("E", 48.845, 2.380, [("WARDROBE", 1)]),  # takes a crew of two
+        order("F", 48.845, 2.380, [("FRIDGE", 1)]),  # needs a tail lift
     ]
     sc = scenario(orders)
     zones = [*sc.zones, Zone("LEZ", "Low emission", ZoneRule.LOW_EMISSION, LEZ)]
-    return dataclasses.replace(sc, zones=zones)
+    bulky = {
+        "WARDROBE": Sku("WARDROBE", "Wardrobe", 60, 800, crew=2),
+        "FRIDGE": Sku("FRIDGE", "Fridge", 70, 600, equipment=frozenset({"tail_lift"})),
+    }
+    return dataclasses.replace(sc, zones=zones, catalogue={**sc.catalogue, **bulky})
 
 
 def arrays(sc) -> VehicleArrays:
@@ -70,6 +76,8 @@ def changed(value):
         return value + "-other"
     if value is None:
         return 1  # an optional limit, set
+    if isinstance(value, frozenset):
+        return value ^ {"tail_lift"}  # equipment: fitted, or taken off
     raise AssertionError(f"no other value for {value!r}: teach changed() this kind")
 
 
