@@ -217,6 +217,7 @@ def test_a_two_person_van_delivers_installs_and_takes_the_old_sofa_back(tmp_path
     assert pickup["load_after_kg"] == pytest.approx(pickup["load_kg"] + 40)
     (row,) = document["returns"]
     assert (row["status"], row["vehicle_id"]) == ("routed", "HUB1/DUO/1")
+    assert row["reason"].startswith("a take-back: picked up in the same visit as the delivery")
 
 
 @pytest.mark.parametrize("engine", ["pyvrp", "ortools"])

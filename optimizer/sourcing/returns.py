@@ -43,6 +43,7 @@ from optimizer.model import (
     NodeKind,
     Return,
     ReturnAssignment,
+    ReturnKind,
     Scenario,
     Service,
     UnassignedCode,
@@ -154,7 +155,7 @@ def _tie(scenario: Scenario, ret: Return, shipped: dict[str, str], out: ReturnCh
     }
     out.tied[ret.return_id] = order.order_id
     out.note[ret.return_id] = (
-        f"an exchange: picked up in the same visit as the delivery of {order.order_id}, by "
+        f"{_visit_name(ret)}: picked up in the same visit as the delivery of {order.order_id}, by "
         f"the vehicle that brings the replacement, so it goes back to {node_id}"
     )
     return True
@@ -165,12 +166,12 @@ def _apart(scenario: Scenario, sourcing, ret: Return, shipped: dict[str, str]) -
     order = scenario.exchange_order(ret)
     if order is None:
         return (
-            f"an exchange whose order {ret.order_id} is not delivered at its address in its "
+            f"{_visit_name(ret)} whose order {ret.order_id} is not delivered at its address in its "
             "slot: picked up as a plain return, its end node chosen by cost"
         )
     if order.order_id in shipped:
         return (
-            f"an exchange: no vehicle of {shipped[order.order_id]}, which ships "
+            f"{_visit_name(ret)}: no vehicle of {shipped[order.order_id]}, which ships "
             f"{order.order_id}, may serve both the delivery and the pickup, so the pickup is "
             "a plain return (a visit of its own), its end node chosen by cost"
         )
@@ -180,9 +181,14 @@ def _apart(scenario: Scenario, sourcing, ret: Return, shipped: dict[str, str]) -
     else:
         why = "is not shipped today (see the unassigned orders)"
     return (
-        f"an exchange whose delivery {order.order_id} {why}: picked up as a plain return "
+        f"{_visit_name(ret)} whose delivery {order.order_id} {why}: picked up as a plain return "
         "(a visit of its own), its end node chosen by cost"
     )
+
+
+def _visit_name(ret: Return) -> str:
+    """What a one-visit pickup is called in its row's reason."""
+    return "an exchange" if ret.kind is ReturnKind.EXCHANGE else "a take-back"
 
 
 def _allowed(live, ret: Return, node_ids: set[str], weight, volume, zones) -> np.ndarray:
