@@ -102,14 +102,14 @@ def choose_return_nodes(scenario: Scenario, sourcing, shipped: dict[str, str]) -
             out.note[ret.return_id] = _apart(scenario, sourcing, ret, shipped)
         candidates = candidate_nodes(scenario, ret, shipped)
         weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
-        zones = scenario.zones_at(ret.lat, ret.lon)
+        zones, needs = scenario.zones_at(ret.lat, ret.lon), scenario.pickup_needs(ret)
         serving = {
             n
             for n in candidates
             for v in scenario.vehicles
             if v.node_id == n
             and scenario.vehicle_types[v.vehicle_type_id].may_carry(
-                Service.ECO, weight, volume, zones, scenario.pickup_needs(ret)
+                Service.ECO, weight, volume, zones, needs
             )
         }
         if not candidates or not serving:
@@ -137,14 +137,15 @@ def _tie(scenario: Scenario, ret: Return, shipped: dict[str, str], out: ReturnCh
         return False
     zones = scenario.zones_at(order.lat, order.lon)
     weight, volume = scenario.weight_kg(ret), scenario.volume_l(ret)
-    delivery = (order.service, scenario.weight_kg(order), scenario.volume_l(order))
+    delivery = (order.service, scenario.weight_kg(order), scenario.volume_l(order), zones)
+    delivery_needs, pickup_needs = scenario.item_needs(order.lines), scenario.pickup_needs(ret)
     per_hour = [
         vt.cost_per_hour_eur
         for v in scenario.vehicles
         if v.node_id == node_id
         for vt in [scenario.vehicle_types[v.vehicle_type_id]]
-        if vt.may_carry(*delivery, zones, scenario.item_needs(order.lines))
-        and vt.may_carry(Service.ECO, weight, volume, zones, scenario.pickup_needs(ret))
+        if vt.may_carry(*delivery, delivery_needs)
+        and vt.may_carry(Service.ECO, weight, volume, zones, pickup_needs)
     ]
     if not per_hour:
         return False
@@ -232,12 +233,13 @@ def _estimate(
     (among ``vehicle_ids`` when given: those that can still leave)."""
     node = scenario.nodes[node_id]
     km = great_circle_km(ret.lat, ret.lon, node.lat, node.lon)
+    needs = scenario.pickup_needs(ret)
     costs = [
         2 * km * (vt.cost_per_km_eur + vt.cost_per_hour_eur / vt.speed_kmh)
         for v in scenario.vehicles
         if v.node_id == node_id and (vehicle_ids is None or v.vehicle_id in vehicle_ids)
         for vt in [scenario.vehicle_types[v.vehicle_type_id]]
-        if vt.may_carry(Service.ECO, weight, volume, zones, scenario.pickup_needs(ret))
+        if vt.may_carry(Service.ECO, weight, volume, zones, needs)
     ]
     return min(costs) if costs else np.inf
 
