@@ -208,3 +208,14 @@ def test_a_stop_of_a_made_to_order_basket_is_never_offered_before_its_day(lead_d
     result = ask(furniture_day(lead_days=lead_days), lines=SOFA + [OrderLine("BOOK", 1)])
     slots = [o for o in result.options if isinstance(o, SlotOption)]
     assert slots and min(o.day for o in slots) == lead_days + 1
+
+
+def test_a_made_to_order_sofa_with_no_stock_anywhere_is_planned_and_checker_clean():
+    sofa = order("S1", *NEAR_HUB, [("SOFA", 1)], service=Service.ECO, slot=(8, 12))
+    sc = furniture_day(lead_days=4, orders=[sofa])
+    sc = dataclasses.replace(sc, stock={k: q for k, q in sc.stock.items() if k[1] != "SOFA"})
+    document = planned(sc)
+    routed = [s["order_id"] for r in document["routes"] for s in r["stops"]]
+    assert routed == ["S1"]
+    report = check_plan(sc, document)
+    assert report.ok, [str(v) for v in report.violations]
