@@ -254,6 +254,8 @@ class PromiseEngine:
     def made_to_order(self, node_id: str, lines: list[OrderLine]) -> tuple[int, list[OrderLine]]:
         """The day (from today) the made-to-order goods of ``lines`` are at ``node_id``
         (0: none), and the lines taken from its stock (the others)."""
+        if not self._made_to_order:
+            return 0, list(lines)
         ready, stocked = 0, []
         for line in lines:
             days = self.scenario.lead_time_days(node_id, line.sku)
@@ -443,12 +445,14 @@ class PromiseEngine:
             settings = self.scenario.settings.services.get(service)
             if service not in services or settings is None or settings.slot_length_min <= 0:
                 continue
+            first, last = self.service_days(service)
+            lo, hi = ready_day[home] + first, ready_day[home] + last
+            if max(1, int(lo.min())) > min(self.params.eco_horizon_days, int(hi.max())):
+                continue  # no later day within the horizon (express today only, say)
             carry = _carry_mask(live.vehicle_types, service, weight, volume, zones, modes)
             carry &= has_stock[home]
             if carry.any():
-                first, last = self.service_days(service)
-                span = (ready_day[home] + first, ready_day[home] + last)
-                offers.append((service, settings, span, carry))
+                offers.append((service, settings, (lo, hi), carry))
         if not offers:
             return []
         union = np.logical_or.reduce([carry for *_, carry in offers])
