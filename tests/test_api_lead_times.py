@@ -127,3 +127,44 @@ def test_every_later_day_of_the_horizon_has_slot_places(client):
         dates = {r.service_date for r in s.scalars(select(SlotCapacity))}
     assert min(dates) == "2026-11-25" and max(dates) == "2026-12-15"  # 21 days ahead
     assert len(dates) == 21
+
+
+def test_the_last_place_of_a_slot_weeks_ahead_is_sold_once(client):
+    options = [
+        o
+        for o in promise(client, SOFA)["options"]
+        if o["service"] != "click_collect" and days_ahead(o) == 15  # fmt: skip
+    ]
+    first = next(o for o in options if o["service"] == "express")
+    same = next(
+        o
+        for o in options
+        if o["service"] == "eco"
+        and o["slot_start"] == first["slot_start"]
+        and o["node_id"] == first["node_id"]  # fmt: skip
+    )
+    state = client.app.state
+    start_s = int(first["slot_start"][11:13]) * 3600
+    with state.db.transaction() as s:
+        (row,) = s.scalars(
+            select(SlotCapacity).where(
+                SlotCapacity.service_date == first["service_date"],
+                SlotCapacity.node_id == first["node_id"],
+                SlotCapacity.slot_start_s == start_s,
+            )
+        ).all()
+        row.taken = row.capacity - 1  # one place left, shared by express and eco
+    won = client.post(
+        "/v1/holds", json={"option_id": first["option_id"]}, headers=keyed(CHECKOUT_KEY)
+    )
+    lost = client.post(
+        "/v1/holds", json={"option_id": same["option_id"]}, headers=keyed(CHECKOUT_KEY)
+    )
+    assert won.status_code == 201, won.text
+    assert lost.status_code == 409, lost.text
+    gone = client.delete(f"/v1/holds/{won.json()['hold_id']}", headers=keyed(CHECKOUT_KEY))
+    assert gone.status_code == 204
+    again = client.post(
+        "/v1/holds", json={"option_id": same["option_id"]}, headers=keyed(CHECKOUT_KEY)
+    )
+    assert again.status_code == 201, again.text  # the released place is sold again
