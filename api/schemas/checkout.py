@@ -79,7 +79,8 @@ class DeliveryOption(BaseModel):
     mode: str
     recommended: bool
     service_date: date = Field(
-        description="The day delivered (eco may be a later day: its price is an estimate)."
+        description="The day delivered (a later day's price is an estimate; made-to-order "
+        "goods are delivered after their lead time)."
     )
 
 
@@ -109,6 +110,11 @@ class LineStatus(BaseModel):
     )
 
 
+class Unavailable(BaseModel):
+    service: Literal["express", "eco", "green", "click_collect"]
+    reason: str = Field(description="Why nothing can be offered within the promise's horizon.")
+
+
 class PromiseResponse(BaseModel):
     address: ResolvedAddress
     currency: str
@@ -116,6 +122,11 @@ class PromiseResponse(BaseModel):
     options_expire_at: datetime
     options: list[Annotated[DeliveryOption | CollectOption, Field(discriminator="service")]]
     lines: list[LineStatus]
+    unavailable: list[Unavailable] = Field(
+        default_factory=list,
+        description="Services asked for that cannot be offered within the horizon, and why "
+        "(a made-to-order lead time that ends beyond it).",
+    )
 
 
 Channel = Literal["web", "app", "store", "call_centre"]

@@ -16,7 +16,7 @@ from optimizer.check.read import _read_order_changes, _read_plan
 from optimizer.check.records import _Context
 from optimizer.check.report import CODES, CheckReport, Violation
 from optimizer.check.returns import _check_restock, _check_returns
-from optimizer.check.stock import _check_picking, _check_stock
+from optimizer.check.stock import _check_picking, _check_ready, _check_stock
 from optimizer.check.stops import _check_max_stops
 from optimizer.check.vehicles import (
     _check_range,
@@ -57,6 +57,7 @@ def check_plan(scenario: Scenario, plan: dict, travel: TravelProvider | None = N
         _check_assignments,
         _check_collections,
         _check_stock,
+        _check_ready,
         _check_picking,
         _check_vehicle_identity,
         _check_shifts,

@@ -23,6 +23,8 @@ CODES: dict[str, str] = {
     "wrong_collect_node": "a click & collect order is collected at another node than its own",
     "collect_not_ready": "a click & collect order is ready after the customer may collect it",
     "stock_exceeded": "a node ships more of a SKU than it holds",
+    "goods_not_ready": "an order leaves its node (a tour's start, a collection's ready time) "
+    "before its made-to-order or supplier goods are there (its ready_at)",
     "bad_transfer": "a click & collect by the store shuttle from the wrong node, on no "
     "scheduled departure, or ready before the shuttle is in and the basket prepared",
     "pick_capacity_exceeded": "a node ships more orders than it can pick in a day",

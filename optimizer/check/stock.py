@@ -1,5 +1,6 @@
-"""Nodes: no more shipped of a SKU than held (or inbound in time), no more parcels than
-a node can pick in a day."""
+"""Nodes: no more shipped of a SKU than held (or inbound in time; made-to-order goods take
+no stock), no order leaving before its made-to-order goods are there, no more parcels
+than a node can pick in a day."""
 
 from __future__ import annotations
 
@@ -27,13 +28,35 @@ def _check_stock(ctx: _Context, plan: _Plan) -> None:
     shipped: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     for order, node, lines in _shipments(ctx, plan):
         for sku, qty in lines:
-            shipped[node.node_id, sku].append((order.order_id, qty))
+            if ctx.scenario.lead_time_days(node.node_id, sku) is None:  # else made to order
+                shipped[node.node_id, sku].append((order.order_id, qty))
     for (node_id, sku), parts in sorted(shipped.items()):
         qty = sum(q for _, q in parts)
         held = ctx.scenario.stock.get((node_id, sku), 0)
         if qty > held and not _inbound_in_time(ctx, plan, node_id, sku):
             detail = ", ".join(f"{oid} x{q}" for oid, q in parts)
             ctx.flag("stock_exceeded", f"{node_id} ships {qty} x {sku} ({detail}) but holds {held}")
+
+
+def _check_ready(ctx: _Context, plan: _Plan) -> None:
+    """No order with a ready time (``Order.ready_s``: its made-to-order goods at the node)
+    leaves before it: not on a tour starting earlier, nor ready for collection earlier."""
+    for route in plan.routes:
+        for stop in route.stops:
+            order = None if stop.pickup else ctx.order(stop.order_id)
+            if order is None or order.ready_s is None or route.start_s is None:
+                continue
+            if route.start_s < order.ready_s:
+                ctx.flag("goods_not_ready", f"{route.label} leaves at {_clock(route.start_s)} "
+                         f"with {order.order_id}, whose goods are ready at "
+                         f"{_clock(order.ready_s)}")  # fmt: skip
+    for c in plan.collections:
+        order = ctx.order(c.order_id)
+        if order is None or order.ready_s is None or c.ready_by_s is None:
+            continue
+        if c.ready_by_s < order.ready_s:
+            ctx.flag("goods_not_ready", f"{order.order_id} is ready for collection at "
+                     f"{_clock(c.ready_by_s)}, its goods at {_clock(order.ready_s)}")  # fmt: skip
 
 
 def _inbound_in_time(ctx: _Context, plan: _Plan, node_id: str, sku: str) -> bool:

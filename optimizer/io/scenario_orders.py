@@ -1,6 +1,7 @@
 """Reading what a scenario folder sells, holds and delivers: ``catalogue.csv``,
-``stock.csv``, ``inbound.csv``, ``orders.csv`` with ``order_lines.csv``, ``returns.csv``
-with ``return_lines.csv``, and the optional ``postcodes.csv`` and ``service_times.csv``.
+``stock.csv``, ``inbound.csv``, ``lead_times.csv``, ``orders.csv`` with
+``order_lines.csv``, ``returns.csv`` with ``return_lines.csv``, and the optional
+``postcodes.csv`` and ``service_times.csv``.
 
 Mixed into :class:`optimizer.io.scenario_reader._ScenarioReader` as :class:`_OrderFiles`;
 the contract is ``docs/scenario-format.md``.
@@ -32,6 +33,7 @@ from optimizer.model.scenario import (
 from optimizer.travel.zones import nearest_postcodes
 
 INBOUND_FILE = "inbound.csv"
+LEAD_TIMES_FILE = "lead_times.csv"
 POSTCODES_FILE = "postcodes.csv"
 SERVICE_TIMES_FILE = "service_times.csv"
 RETURNS_FILE = "returns.csv"
@@ -89,8 +91,9 @@ class _OrderFiles(_Files):
     def catalogue(self) -> dict[str, Sku]:
         catalogue: dict[str, Sku] = {}
         columns = ("sku", "name", "weight_kg", "volume_l")
-        optional = ("modes", *BULKY_COLUMNS)
+        optional = ("modes", "lead_time_days", *BULKY_COLUMNS)
         for row in self.table("catalogue.csv", columns, optional=optional, ids=self.skus):
+            lead = row.integer("lead_time_days") if row.optional_text("lead_time_days") else 0
             sku = row.build(
                 Sku,
                 sku=row.unique("sku", self.skus),
@@ -98,6 +101,7 @@ class _OrderFiles(_Files):
                 **{c: row.number(c, min=0, strict=True) for c in columns[2:]},
                 modes=_modes(row, "modes"),
                 **_bulky(row),
+                lead_time_days=lead,
             )
             if sku is not None:
                 catalogue[sku.sku] = sku
@@ -134,6 +138,26 @@ class _OrderFiles(_Files):
             if row.ok:
                 inbound.append(Inbound(node_id, sku, qty, arrives_at_s))
         return inbound
+
+    def lead_times(self) -> dict[tuple[str, str], int]:
+        """Optional ``lead_times.csv`` (node_id, sku, lead_time_days): a SKU made to
+        order or shipped from a supplier at that node, its goods there that many days
+        after the order (over the catalogue's ``lead_time_days``)."""
+        if not (self.folder / LEAD_TIMES_FILE).exists():
+            return {}
+        out: dict[tuple[str, str], int] = {}
+        first_lines: dict[tuple[str, str], int] = {}
+        for row in self.table(LEAD_TIMES_FILE, ("node_id", "sku", "lead_time_days")):
+            key = (row.ref("node_id", self.node_ids), row.ref("sku", self.skus))
+            days = row.integer("lead_time_days", min=0)
+            if None not in key:
+                first = first_lines.setdefault(key, row.line)
+                if first != row.line:
+                    row.problem("sku", f"duplicate lead time for node {key[0]!r} and SKU "
+                                f"{key[1]!r} (first on line {first})")  # fmt: skip
+            if row.ok:
+                out[key] = days
+        return out
 
     def places(self) -> dict[str, Place]:
         """Optional ``postcodes.csv``: a reference point per postcode."""
@@ -209,7 +233,7 @@ class _OrderFiles(_Files):
             "slot_end",
             "service_time_s",
         )
-        optional = ("collect_node_id", "ship_from_node_id", "transfer_departs")
+        optional = ("collect_node_id", "ship_from_node_id", "transfer_departs", "ready_at")
         table = self.table("orders.csv", columns, optional, self.order_ids)
         pending: list[dict[str, Any]] = []  # an order's fields, waiting for its lines
         for row in table:
@@ -230,6 +254,7 @@ class _OrderFiles(_Files):
                 service_time_s=row.integer("service_time_s", min=0),
                 ship_from_node_id=ship_from_node_id,
                 transfer_departs_s=self._transfer_departs(row, collect_node_id, ship_from_node_id),
+                ready_s=row.datetime("ready_at") if row.optional_text("ready_at") else None,
             )
             if order is not None:
                 pending.append(order)

@@ -27,6 +27,7 @@ from optimizer.io.problems import Problem, ScenarioError
 from optimizer.io.scenario_fleet import _FleetFiles
 from optimizer.io.scenario_orders import (
     INBOUND_FILE,
+    LEAD_TIMES_FILE,
     MAX_SERVICE_TIME_FACTOR,
     POSTCODES_FILE,
     RETURN_LINES_FILE,
@@ -58,6 +59,7 @@ from optimizer.model.scenario import Scenario, Settings
 __all__ = [
     "SCENARIO_FILES",
     "INBOUND_FILE",
+    "LEAD_TIMES_FILE",
     "MAX_FILE_BYTES",
     "MAX_NUMBER",
     "MAX_ORDERS",
@@ -85,7 +87,7 @@ __all__ = [
 # a Shapefile's companions: what `generate --force` clears before it writes a new day.
 SCENARIO_FILES = (
     SETTINGS_FILE, "nodes.csv", "vehicle_types.csv", "fleet.csv", "catalogue.csv",
-    "stock.csv", "orders.csv", "order_lines.csv", INBOUND_FILE, POSTCODES_FILE,
+    "stock.csv", "orders.csv", "order_lines.csv", INBOUND_FILE, LEAD_TIMES_FILE, POSTCODES_FILE,
     SERVICE_TIMES_FILE, RETURNS_FILE, RETURN_LINES_FILE, *ZONES_FILES,
     "zones.dbf", "zones.shx", "zones.prj", "zones.cpg",
 )  # fmt: skip
@@ -163,6 +165,7 @@ class _ScenarioReader(_SettingsFiles, _ZoneFiles, _FleetFiles, _OrderFiles):
         stock = self.stock()
         orders = self.orders()
         inbound = self.inbound()
+        lead_times = self.lead_times()
         places = self.places()
         orders = self.install_times(self.service_times(orders, places), catalogue)
         returns = self.returns(orders)
@@ -180,6 +183,7 @@ class _ScenarioReader(_SettingsFiles, _ZoneFiles, _FleetFiles, _OrderFiles):
             inbound,
             places,
             returns,
+            lead_times,
         )
         return self.on_streets(scenario, path)
 

@@ -191,6 +191,7 @@ class _SettingsFiles(_Files):
             ),
             transfer=self._transfers(doc),
             travel=self._travel(doc),
+            promise_horizon_days=self._promise_horizon(doc),
             **self._breaks(doc),
         )
         return settings if len(self.problems) == start else None
@@ -252,12 +253,29 @@ class _SettingsFiles(_Files):
                 continue
             price = doc.get(path + ("price_eur",), _number_value(0))
             slot_length = doc.get(path + ("slot_length_min",), _number_value(0, integer=True))
-            if price is not None and slot_length is not None:
-                services[service] = ServiceSettings(price, slot_length)
+            days = _number_value(0, integer=True)
+            min_days = doc.get(path + ("min_days",), days, default=0)
+            max_days = doc.get(path + ("max_days",), days, default=-1)  # -1: absent
+            if None not in (min_days, max_days) and 0 <= max_days < min_days:
+                doc.problem(path + ("max_days",), f"{max_days} is before min_days ({min_days})")
+            if None not in (price, slot_length, min_days, max_days):
+                max_days = None if max_days == -1 else max_days
+                services[service] = ServiceSettings(price, slot_length, min_days, max_days)
         for service in Service:
             if service.value not in raw:
                 doc.problem(("services", service.value), "missing key")
         return services
+
+    def _promise_horizon(self, doc: _Yaml) -> int | None:
+        """The optional ``promise`` block: ``horizon_days``, the days after today the
+        checkout offers (at most a year: beyond, no fleet or stock figure means much)."""
+        raw = doc.get(("promise",), _mapping_value, default={})
+        if not raw:
+            return None
+        for key in raw:
+            if key != "horizon_days":
+                doc.problem(("promise", str(key)), "unknown key (horizon_days)")
+        return doc.get(("promise", "horizon_days"), _number_value(0, integer=True, high=366))
 
     def _transfers(self, doc: _Yaml) -> TransferSettings:
         """The optional ``transfers`` block (the store shuttle); defaults where absent."""

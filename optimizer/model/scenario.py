@@ -234,6 +234,11 @@ class Sku:
     install_s: int = 0
     equipment: frozenset[str] = frozenset()
 
+    # Made to order or shipped from a supplier (``catalogue.csv``'s ``lead_time_days``):
+    # its goods are at any node that ships it this many days after the order, never
+    # taken from stock; 0: a stocked item. ``lead_times.csv`` sets it per node.
+    lead_time_days: int = 0
+
 
 @dataclass(frozen=True)
 class ItemNeeds:
@@ -297,6 +302,10 @@ class Order:
     # A transfer's shuttle departure from ``ship_from_node_id`` (seconds since the day's
     # midnight; < 0 for a shuttle of an earlier day).
     transfer_departs_s: int | None = None
+    # When its made-to-order or supplier goods are at the node it ships from (seconds
+    # since the day's midnight, < 0 on an earlier day; ``orders.csv``'s ``ready_at``): no
+    # tour may leave with it, nor collection be ready, before. None: stock on hand.
+    ready_s: int | None = None
 
 
 class ReturnKind(StrEnum):
@@ -411,6 +420,12 @@ class ServiceSettings:
 
     price_eur: float
     slot_length_min: int
+    # The days it is offered on, counted from the day the basket's goods are at the node
+    # (today for stock on hand; later for made-to-order goods, ``Sku.lead_time_days``):
+    # from ``min_days`` to ``max_days`` (None: eco to the promise's horizon, the other
+    # services the first day only), never beyond the horizon (``promise_horizon_days``).
+    min_days: int = 0
+    max_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -466,6 +481,9 @@ class Settings:
     break_duration_s: int = 20 * 60
     max_work_before_break_s: int = 6 * 3600
     break_over_s: int = 6 * 3600
+    # Days after today the checkout promise offers (``promise: horizon_days``); None:
+    # the promise's defaults (``optimizer.promise.PromiseParams``, 2 days).
+    promise_horizon_days: int | None = None
 
     def __post_init__(self):
         for name in ("break_duration_s", "max_work_before_break_s", "break_over_s"):
@@ -512,6 +530,8 @@ class Scenario:
     inbound: list[Inbound] = field(default_factory=list)
     places: dict[str, Place] = field(default_factory=dict)  # by postcode
     returns: list[Return] = field(default_factory=list)  # pickups (returns.csv)
+    # Lead times per (node_id, sku) in days (``lead_times.csv``), over the catalogue's.
+    lead_times: dict[tuple[str, str], int] = field(default_factory=dict)
     # The street-network provider (an optimizer.travel.road.RoadTravel) when
     # settings.travel.provider is road, built by the reader from the extract; None for
     # great-circle travel. Typed loosely: the model does not import the travel package
@@ -616,6 +636,15 @@ class Scenario:
         """What picking ``ret`` up needs: the crew and equipment of its items (the old
         sofa takes two people, as the new one), not their modes."""
         return self.item_needs(ret.lines, modes=False)
+
+    def lead_time_days(self, node_id: str, sku: str) -> int | None:
+        """Days until made-to-order or supplier goods of ``sku`` are at ``node_id``
+        (``lead_times.csv``, else the catalogue's ``lead_time_days``); None for a
+        stocked item there (taken from stock)."""
+        days = self.lead_times.get((node_id, sku))
+        if days is None:
+            days = self.catalogue[sku].lead_time_days or None
+        return days
 
     def zones_at(self, lat: float, lon: float) -> list[Zone]:
         return [z for z in self.zones if z.contains(lat, lon)]

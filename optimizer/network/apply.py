@@ -102,6 +102,7 @@ def apply_network(day: Scenario, network: Network) -> Scenario:
         zones=day.zones,
         inbound=[i for i in day.inbound if i.node_id not in closed],
         places=day.places,
+        lead_times={k: d for k, d in day.lead_times.items() if k[0] in nodes},
     )
 
 
@@ -132,6 +133,9 @@ def rebase_day(day: Scenario, base: Scenario) -> Scenario:
         zones=list(base.zones),
         inbound=[i for i in day.inbound if i.node_id in base.nodes],
         places=dict(base.places) or dict(day.places),
+        lead_times={
+            k: d for k, d in (base.lead_times | day.lead_times).items() if k[0] in base.nodes
+        },
     )
 
 

@@ -11,9 +11,16 @@ A delivery slot is offered only when
 Price and CO2 come from the marginal cost of that cheapest insertion (see
 :func:`price_eur` for the formula).
 
-Eco is also offered on the next ``eco_horizon_days``: no route exists for those days, so
-a slot is priced from an insertion into an empty route (its fixed cost and stem shared
-by a full shift's drops) and bounded by the places a node's fleet has in it.
+Eco is also offered on the next ``eco_horizon_days`` (``scenario.yaml``'s ``promise:
+horizon_days`` sets it), and any delivery service on the days its ``min_days`` and
+``max_days`` allow: no route exists for those days, so a slot is priced from an
+insertion into an empty route (its fixed cost and stem shared by a full shift's drops)
+and bounded by the places a node's fleet has in it, which every service shares.
+
+A SKU made to order or shipped from a supplier (``Scenario.lead_time_days``) takes no
+stock: its goods are at the node that many days after the order, and a service's days
+are counted from that day; an option that the horizon cuts off is answered as
+unavailable with its reason (:attr:`Promise.unavailable`).
 
 Click & collect at a nearby store is ready when the store has picked the basket, or
 when the store shuttle has brought it from a node that holds it (``scenario.yaml``
@@ -86,6 +93,15 @@ class PromiseParams:
     future_drops_per_vehicle_hour: float = 4.0
     future_capacity_share: float = 0.5
 
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, **knobs) -> PromiseParams:
+        """The defaults, with the scenario's horizon (``promise: horizon_days``) for eco,
+        every service's later days and click & collect; ``knobs`` over both."""
+        horizon = scenario.settings.promise_horizon_days
+        if horizon is not None:
+            knobs = {"eco_horizon_days": horizon, "collect_horizon_days": horizon} | knobs
+        return cls(**knobs)
+
     def __post_init__(self) -> None:
         for name in ("collect_horizon_days", "eco_horizon_days"):
             if getattr(self, name) < 0:
@@ -145,6 +161,7 @@ class LineAvailability:
     qty: int
     in_stock: bool  # some node holds the qty in free stock now
     earliest_s: int | None = None  # when inbound stock makes it promisable, if not now
+    lead_time_days: int | None = None  # made to order: the shortest lead time over nodes
 
 
 @dataclass
@@ -152,6 +169,9 @@ class Promise:
     options: list[SlotOption | CollectOption] = field(default_factory=list)
     lines: list[LineAvailability] = field(default_factory=list)
     service_time_s: int = 0
+    # Services asked for that nothing can offer within the horizon, with the reason (a
+    # made-to-order lead time that ends beyond it), by service.
+    unavailable: dict[Service, str] = field(default_factory=dict)
 
 
 def door_time_s(weight_kg: float, volume_l: float, lines: int) -> int:
@@ -176,7 +196,7 @@ class PromiseEngine:
     def __init__(self, scenario: Scenario, live: LiveRoutes, params: PromiseParams | None = None):
         self.scenario = scenario
         self.live = live
-        self.params = params or PromiseParams()
+        self.params = params or PromiseParams.for_scenario(scenario)
         self.node_ids = list(scenario.nodes)
         self.node_index = {n: j for j, n in enumerate(self.node_ids)}
         self.skus = list(scenario.catalogue)
@@ -199,6 +219,9 @@ class PromiseEngine:
         # :meth:`future_capacity` until the caller (the checkout's database) says less.
         self._places: dict[tuple[int, int], np.ndarray] = {}
         self._future: LiveRoutes | None = None
+        self._made_to_order = bool(scenario.lead_times) or any(
+            s.lead_time_days for s in scenario.catalogue.values()
+        )
 
     @classmethod
     def from_plan(
@@ -228,6 +251,41 @@ class PromiseEngine:
     def give_back(self, node_id: str, lines: list[OrderLine]) -> None:
         self.free[self.node_index[node_id]] += self.basket(lines)
 
+    def made_to_order(self, node_id: str, lines: list[OrderLine]) -> tuple[int, list[OrderLine]]:
+        """The day (from today) the made-to-order goods of ``lines`` are at ``node_id``
+        (0: none), and the lines taken from its stock (the others)."""
+        if not self._made_to_order:
+            return 0, list(lines)
+        ready, stocked = 0, []
+        for line in lines:
+            days = self.scenario.lead_time_days(node_id, line.sku)
+            if days is None:
+                stocked.append(line)
+            else:
+                ready = max(ready, days)
+        return ready, stocked
+
+    def _ready_days(self, lines: list[OrderLine], need: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per node: whether its free stock holds the basket's stocked lines, and the day
+        its made-to-order goods are there (0: none)."""
+        if not self._made_to_order:
+            return np.all(self.free >= need, axis=1), np.zeros(len(self.node_ids), np.int64)
+        has, ready = np.zeros(len(self.node_ids), bool), np.zeros(len(self.node_ids), np.int64)
+        for j, node_id in enumerate(self.node_ids):
+            ready[j], stocked = self.made_to_order(node_id, lines)
+            has[j] = bool(np.all(self.free[j] >= self.basket(stocked)))
+        return has, ready
+
+    def service_days(self, service: Service) -> tuple[int, int]:
+        """The first and last day ``service`` is offered on, counted from the day the
+        goods are at the node (``ServiceSettings.min_days`` and ``max_days``; by default
+        eco to the horizon, the others their first day only)."""
+        settings = self.scenario.settings.services[service]
+        last = settings.max_days
+        if last is None:
+            last = self.params.eco_horizon_days if service is Service.ECO else settings.min_days
+        return settings.min_days, last
+
     # -- the question ------------------------------------------------------------------
 
     def promise(
@@ -243,15 +301,16 @@ class PromiseEngine:
         includes its later days). The lines' availability is always answered."""
         sc, params = self.scenario, self.params
         need = self.basket(lines)
-        has_stock = np.all(self.free >= need, axis=1)
+        has_stock, ready_day = self._ready_days(lines, need)
         weight = sum(sc.catalogue[x.sku].weight_kg * x.qty for x in lines)
         volume = sum(sc.catalogue[x.sku].volume_l * x.qty for x in lines)
         service_s = door_time_s(weight, volume, len(lines))
         result = Promise(lines=self._availability(lines, need, now_s), service_time_s=service_s)
         if Service.CLICK_COLLECT in services:
-            result.options += self._collect(lat, lon, lines, need, has_stock, now_s)
+            result.options += self._collect(lat, lon, lines, need, (has_stock, ready_day), now_s)
         if not has_stock.any():
             return result
+        result.unavailable = self._beyond_horizon(lines, services, has_stock, ready_day)
         self.live.set_now(now_s + params.pick_lead_s)
         zones = sc.zones_at(lat, lon)
         modes = sc.item_modes(lines)  # a van-only item: no bike-only (green) offer
@@ -261,9 +320,10 @@ class PromiseEngine:
             if service not in services or settings is None or settings.slot_length_min <= 0:
                 continue
             slots = self._slots(settings.slot_length_min * 60, now_s)
+            today = has_stock & (ready_day == 0) & (settings.min_days == 0)
             allowed = (
                 _carry_mask(self.vehicle_types, service, weight, volume, zones, modes)
-                & has_stock[self.vehicle_node]
+                & today[self.vehicle_node]
             )
             if slots and allowed.any():
                 offers.append((service, settings, slots, allowed))
@@ -281,11 +341,38 @@ class PromiseEngine:
                     _option(service, (start, end), eta, ins, self.live, settings, params)
                 )
             result.options += _steer(options, params)
-        if Service.ECO in services:
-            result.options += self._later_eco(
-                lat, lon, service_s, (weight, volume, zones, modes), has_stock
-            )
+        basket = (weight, volume, zones, modes)
+        result.options += self._later_days(
+            lat, lon, service_s, basket, (has_stock, ready_day), services
+        )
         return result
+
+    def _beyond_horizon(self, lines, services, has_stock, ready_day) -> dict[Service, str]:
+        """The services asked for whose first day, at every node that could ship the
+        basket, is after the horizon because of a lead time, with the reason."""
+        if not ready_day.any():
+            return {}
+        out = {}
+        first_ready = int(ready_day[has_stock].min())
+        made = sorted({
+            x.sku for x in lines
+            if any(self.scenario.lead_time_days(n, x.sku) is not None for n in self.node_ids)
+        })  # fmt: skip
+        why = f"{', '.join(made)} made to order: ready in {first_ready} days at the earliest"
+        for service in services:
+            settings = self.scenario.settings.services.get(service)
+            if settings is None:
+                continue
+            if service is Service.CLICK_COLLECT:
+                horizon, first = self.params.collect_horizon_days, first_ready
+            else:
+                horizon, first = self.params.eco_horizon_days, first_ready + settings.min_days
+            if first > horizon:
+                out[service] = (
+                    f"{why}; {service} from day {first}, beyond the promise's horizon of "
+                    f"{horizon} days"
+                )
+        return out
 
     def _slots(self, length_s: int, now_s: int) -> list[tuple[int, int]]:
         p = self.params
@@ -341,43 +428,67 @@ class PromiseEngine:
             )
         return self._future
 
-    def _later_eco(self, lat, lon, service_s, basket: tuple, has_stock) -> list:
-        """Eco options on later days; ``basket``: weight_kg, volume_l, zones at the
-        address, the items' modes."""
+    def _later_days(self, lat, lon, service_s, basket: tuple, nodes: tuple, services) -> list:
+        """Options on later days, every delivery service on the days it allows
+        (:meth:`service_days`) from the day the goods are at the node; ``basket``:
+        weight_kg, volume_l, zones at the address, the items' modes; ``nodes``: per node,
+        whether it holds the stocked lines and the day the made-to-order goods are in."""
         weight, volume, zones, modes = basket
-        settings = self.scenario.settings.services.get(Service.ECO)
+        has_stock, ready_day = nodes
         slots = self.future_slots()
-        if settings is None or not slots:
+        if not slots:
             return []
         live = self._future_routes()
-        allowed = (
-            _carry_mask(live.vehicle_types, Service.ECO, weight, volume, zones, modes)
-            & has_stock[self._future_node]
-        )
-        if not allowed.any():
+        home = self._future_node
+        offers = []
+        for service in (Service.EXPRESS, Service.GREEN, Service.ECO):
+            settings = self.scenario.settings.services.get(service)
+            if service not in services or settings is None or settings.slot_length_min <= 0:
+                continue
+            first, last = self.service_days(service)
+            lo, hi = ready_day[home] + first, ready_day[home] + last
+            if max(1, int(lo.min())) > min(self.params.eco_horizon_days, int(hi.max())):
+                continue  # no later day within the horizon (express today only, say)
+            carry = _carry_mask(live.vehicle_types, service, weight, volume, zones, modes)
+            carry &= has_stock[home]
+            if carry.any():
+                offers.append((service, settings, (lo, hi), carry))
+        if not offers:
             return []
-        table = live.insertion_table(lat, lon, service_s, weight, volume, allowed)
+        union = np.logical_or.reduce([carry for *_, carry in offers])
+        table = live.insertion_table(lat, lon, service_s, weight, volume, union)
         out = []
-        for day in range(1, self.params.eco_horizon_days + 1):
-            # slots whose nodes with places left are the same share one search
-            groups: dict[bytes, tuple[np.ndarray, list[tuple[int, int]]]] = {}
-            for start, end in slots:
-                usable = allowed & (self._places_row(day, start) > 0)[self._future_node]
-                groups.setdefault(usable.tobytes(), (usable, []))[1].append((start, end))
-            found = []
-            for usable, group in groups.values():
-                found += zip(group, live.best_in_slots(table, group, usable), strict=True)
-            options = []
-            for (start, end), ins in sorted(found, key=lambda item: item[0]):
-                if ins is None:
-                    continue
-                # A later day's routes are not built yet: the ETA is the slot itself.
-                slot = (day * DAY_S + start, day * DAY_S + end)
-                options.append(
-                    _option(Service.ECO, slot, slot, ins, live, settings, self.params, day)
-                )
-            out += _steer(options, self.params)
+        for service, settings, (lo, hi), carry in offers:
+            last = min(self.params.eco_horizon_days, int(hi.max()))
+            for day in range(max(1, int(lo.min())), last + 1):
+                allowed = carry & (lo <= day) & (day <= hi)
+                if allowed.any():
+                    found = self._best_later(live, table, day, slots, allowed)
+                    options = [
+                        _option(service, slot, slot, ins, live, settings, self.params, day)
+                        for slot, ins in found
+                    ]
+                    out += _steer(options, self.params)
         return out
+
+    def _best_later(self, live, table, day: int, slots, allowed) -> list:
+        """The cheapest insertion per slot of ``day`` among the ``allowed`` vehicles of
+        nodes with places left in it: (slot as seconds since today's midnight, insertion),
+        in slot order, slots with none left out."""
+        # slots whose nodes with places left are the same share one search
+        groups: dict[bytes, tuple[np.ndarray, list[tuple[int, int]]]] = {}
+        for start, end in slots:
+            usable = allowed & (self._places_row(day, start) > 0)[self._future_node]
+            groups.setdefault(usable.tobytes(), (usable, []))[1].append((start, end))
+        found = []
+        for usable, group in groups.values():
+            found += zip(group, live.best_in_slots(table, group, usable), strict=True)
+        # A later day's routes are not built yet: the ETA is the slot itself.
+        return [
+            ((day * DAY_S + start, day * DAY_S + end), ins)
+            for (start, end), ins in sorted(found, key=lambda item: item[0])
+            if ins is not None
+        ]
 
     def set_places_left(self, day: int, node_id: str, start_s: int, places: int) -> None:
         """Places the checkout may still sell at ``node_id`` in the eco slot starting at
@@ -413,11 +524,14 @@ class PromiseEngine:
                 return begin + work_s
         return None
 
-    def _collect(self, lat, lon, lines, need, has_stock, now_s) -> list[CollectOption]:
+    def _collect(self, lat, lon, lines, need, nodes, now_s) -> list[CollectOption]:
         """At each store or dark store within the radius, the earliest of: picking the
-        basket there, the basket coming by the shuttle from a node that holds it, or
-        the missing units arriving there as inbound stock."""
+        basket there (once its made-to-order goods are in), the basket coming by the
+        shuttle from a node that holds it, or the missing units arriving there as inbound
+        stock (these two for stocked baskets only). ``nodes``: per node, whether it holds
+        the stocked lines and the day its made-to-order goods are there."""
         sc, p = self.scenario, self.params
+        has_stock, ready_day = nodes
         base = sc.settings.services.get(Service.CLICK_COLLECT)
         price = base.price_eur if base else 0.0
         out = []
@@ -428,13 +542,14 @@ class PromiseEngine:
             km = great_circle_km(lat, lon, node.lat, node.lon)
             if km > p.collect_radius_km:
                 continue
-            basket = tuple((x.sku, x.qty, node_id, None) for x in lines)
+            made_day, stocked = self.made_to_order(node_id, lines)
+            basket = tuple((x.sku, x.qty, node_id, None) for x in stocked)
             option = None
             if has_stock[j]:
-                ready = self._ready_at(node_id, now_s, p.pick_lead_s)
+                ready = self._ready_at(node_id, max(now_s, made_day * DAY_S), p.pick_lead_s)
                 if ready is not None:
                     option = CollectOption(node_id, node.name, ready, price, round(km, 2), basket)
-            else:
+            elif len(stocked) == len(lines) and not ready_day.any():
                 option = _earliest(
                     self._by_transfer(j, lines, has_stock, now_s, price, round(km, 2)),
                     self._by_inbound(j, lines, need, now_s, price, round(km, 2)),
@@ -532,7 +647,9 @@ class PromiseEngine:
                     if got >= line.qty:
                         earliest = at + self.params.pick_lead_s
                         break
-            out.append(LineAvailability(line.sku, line.qty, in_stock, earliest))
+            leads = [self.scenario.lead_time_days(n, line.sku) for n in self.node_ids]
+            lead = min((d for d in leads if d is not None), default=None)
+            out.append(LineAvailability(line.sku, line.qty, in_stock, earliest, lead))
         return out
 
 

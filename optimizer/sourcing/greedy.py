@@ -49,6 +49,10 @@ __all__ = [
     "SourcingParams",
 ]
 
+# What a node "holds" of a made-to-order SKU (``Scenario.lead_time_days``): more than any
+# day sells, so its goods never limit the node choice.
+MADE_TO_ORDER_UNITS = 10**9
+
 
 class GreedySourcing(_SplitChoice, _Explanations):
     """Assigns orders to nodes, holding the stock and picking capacity left.
@@ -76,6 +80,11 @@ class GreedySourcing(_SplitChoice, _Explanations):
         self.stock = np.zeros((len(self.node_ids), len(self.skus)), dtype=np.int64)
         for (node_id, sku), qty in sc.stock.items():
             self.stock[self.node_index[node_id], sku_index[sku]] += qty
+        # Made-to-order goods (a lead time at the node) are made for each order: never short.
+        for j, node_id in enumerate(self.node_ids):
+            for k, sku in enumerate(self.skus):
+                if sc.lead_time_days(node_id, sku) is not None:
+                    self.stock[j, k] = MADE_TO_ORDER_UNITS
         self.initial_stock = self.stock.copy()
         # Inbound deliveries: a click & collect at their node may wait for them.
         self.inbound = [(self.node_index[i.node_id], sku_index[i.sku], i.qty, i.arrives_at_s)

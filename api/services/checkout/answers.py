@@ -52,6 +52,7 @@ def quote(service: CheckoutService, body: PromiseRequest, now: datetime) -> Prom
         options_expire_at=answer.expires_at,
         options=answer.options,
         lines=answer.lines,
+        unavailable=answer.unavailable,
     )
 
 

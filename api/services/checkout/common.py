@@ -7,6 +7,7 @@ import json
 
 from api.errors import Problem
 from api.models.checkout import DayOrder, Hold
+from optimizer.model import Scenario
 
 OPTION_TTL_S = 900  # an offered option can be held for 15 minutes after the promise
 DAY_S = 24 * 3600
@@ -17,12 +18,19 @@ class CheckoutError(Problem):
     :class:`api.errors.Problem`: raised through a route, it is the answer)."""
 
 
-def add_units(units: dict[tuple[str, str], int], row: DayOrder) -> None:
-    """Add what a ``day_orders`` row takes, per (node it ships from, SKU), to ``units``."""
+def add_units(units: dict[tuple[str, str], int], row: DayOrder, sc: Scenario) -> None:
+    """Add what a ``day_orders`` row takes of the stock, per (node it ships from, SKU),
+    to ``units`` (made-to-order goods in ``sc`` take none)."""
     data = json.loads(row.order_json)
     node_id = data["ship_from_node_id"] or data["collect_node_id"]
     for sku, qty in data["lines"]:
-        units[node_id, sku] = units.get((node_id, sku), 0) + int(qty)
+        if stocked(sc, node_id, sku):
+            units[node_id, sku] = units.get((node_id, sku), 0) + int(qty)
+
+
+def stocked(sc: Scenario, node_id: str, sku: str) -> bool:
+    """Whether ``sku`` is taken from ``node_id``'s stock (not made to order there)."""
+    return sku not in sc.catalogue or sc.lead_time_days(node_id, sku) is None
 
 
 def allocation_rows(hold: Hold) -> list[tuple[str, int, str, int | None]]:

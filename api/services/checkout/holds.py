@@ -228,6 +228,8 @@ class HoldsMixin:
         start = option["r"] if collect else option["a"]
         shift = start // DAY_S * DAY_S
         departs = option.get("td") if collect else None
+        # Made-to-order goods: at the node from the midnight of their ready day.
+        ready = {} if "rd" not in option else {"ready_s": option["rd"] * DAY_S - shift}
         return {
             "order_id": order_id,
             "lat": option["la"],
@@ -240,7 +242,7 @@ class HoldsMixin:
             "collect_node_id": option["n"] if collect else None,
             "ship_from_node_id": option.get("t") if collect else option["n"],
             "transfer_departs_s": None if departs is None else departs - shift,
-        }
+        } | ready
 
     def release(self, hold_id: str, now: datetime) -> None:
         with self.db.transaction() as s:

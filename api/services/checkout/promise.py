@@ -8,7 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -29,6 +29,7 @@ class Quote:
     lines: list[dict]
     quoted_at: datetime
     expires_at: datetime
+    unavailable: list[dict] = field(default_factory=list)
 
 
 class OptionCodec:
@@ -151,6 +152,10 @@ class PromiseMixin:
             payload = {"la": lat, "lo": lon, "l": basket, "st": answer.service_time_s,
                        "x": int(expires.timestamp()), "n": o.node_id, "p": o.price_eur,
                        "sd": self.day.isoformat()}  # fmt: skip
+            ready_day, stocked = engine.made_to_order(o.node_id, lines)
+            if ready_day or len(stocked) < len(lines):  # made to order: what stock it takes
+                payload |= {"rd": ready_day, "al": [[x.sku, x.qty, o.node_id, None]
+                                                    for x in stocked]}  # fmt: skip
             if isinstance(o, SlotOption):
                 payload |= {"s": str(o.service), "a": o.slot_start_s, "b": o.slot_end_s,
                             "m": o.mode, "c": o.co2_g, "d": o.day}  # fmt: skip
@@ -199,4 +204,5 @@ class PromiseMixin:
             }
             for x in answer.lines
         ]
-        return Quote(lat, lon, options, line_status, asked_at, expires)
+        unavailable = [{"service": str(k), "reason": v} for k, v in answer.unavailable.items()]
+        return Quote(lat, lon, options, line_status, asked_at, expires, unavailable)

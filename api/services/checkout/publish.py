@@ -20,7 +20,7 @@ from api.models.checkout import (
     StockLevel,
     VehicleRoute,
 )
-from api.services.checkout.common import add_units
+from api.services.checkout.common import add_units, stocked
 from optimizer.model import Plan, Scenario, Service
 from optimizer.promise import LiveRoutes, LiveStop, PromiseEngine
 from optimizer.workflows.plan import plan_document
@@ -96,12 +96,13 @@ class PublishMixin:
         committed = self._reserved_elsewhere(s)
         for node_id, lines in plan.shipments(sc):
             for line in lines:
-                key = (node_id, line.sku)
-                committed[key] = committed.get(key, 0) + line.qty
+                if stocked(sc, node_id, line.sku):
+                    key = (node_id, line.sku)
+                    committed[key] = committed.get(key, 0) + line.qty
         today = select(DayOrder).where(DayOrder.service_date == sc.settings.date.isoformat())
         for row in s.scalars(today):
             if row.order_id not in sc.orders_by_id:
-                add_units(committed, row)
+                add_units(committed, row, sc)
         return committed
 
     def publish(

@@ -67,7 +67,7 @@ class CheckoutService(PromiseMixin, HoldsMixin, PublishMixin, StockMixin):
         self.scenario = on_day(scenario, day or scenario.settings.date)
         self.hold_ttl_s = hold_ttl_s
         self.travel = travel or travel_of(scenario)
-        self.params = params or PromiseParams()
+        self.params = params or PromiseParams.for_scenario(scenario)
         self.codec = OptionCodec(secret)
         self._engine: PromiseEngine | None = None
         self._version = -1

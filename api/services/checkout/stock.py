@@ -52,7 +52,7 @@ class StockMixin:
                     taken[source, sku] = taken.get((source, sku), 0) + qty
         later = select(DayOrder).where(DayOrder.service_date > self.day.isoformat())
         for row in s.scalars(later):
-            add_units(taken, row)
+            add_units(taken, row, self.scenario)
         return taken
 
     def set_stock(self, rows: list[tuple[str, str, int]], now: datetime) -> int:
