@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 
 from optimizer.check import check_plan
+from optimizer.insertion import LiveRoutes
 from optimizer.io import load_scenario
 from optimizer.io.plan_files import plan_to_dict, to_json
 from optimizer.kpis import plan_kpis
-from optimizer.model import ItemNeeds, ReturnKind, UnassignedCode
+from optimizer.model import ItemNeeds, OrderLine, ReturnKind, UnassignedCode
 from optimizer.planning import PlanParams, plan_day
+from optimizer.promise import PromiseEngine, SlotOption
+from optimizer.promise.engine import door_time_s
+from optimizer.travel import GreatCircle
 from tests.test_scenario_loading import (
     at,
     box,
@@ -317,3 +321,22 @@ def test_the_checker_flags_a_hand_shortened_installation(tmp_path):
     delivery["departure"] = delivery["service_start"]  # handed over, nothing installed
     codes = [v.code for v in check_plan(sc, edited).violations]
     assert "install_too_short" in codes
+
+
+def test_the_promise_offers_a_sofa_only_where_a_crew_can_carry_and_install_it(tmp_path):
+    """The checkout's promise honours the items' crew and equipment (no delivery option
+    when only a one-person van is there) and times the stop with the installation."""
+    sofa = [OrderLine("SOFA", 1)]
+    now_s = 7 * 3600
+
+    def promised(vans):
+        sc = load(tmp_path, bulky_files(vans=vans), name="-".join(vans))
+        engine = PromiseEngine(sc, LiveRoutes(sc, GreatCircle(), now_s))
+        return engine.promise(sofa, *DOOR, now_s=now_s)
+
+    solo = promised(("SOLO",))
+    assert not [o for o in solo.options if isinstance(o, SlotOption)]
+    duo = promised(("SOLO", "DUO"))
+    delivered = [o for o in duo.options if isinstance(o, SlotOption)]
+    assert delivered and {o.mode for o in delivered} == {"van"}
+    assert duo.service_time_s == door_time_s(45, 900, 1) + INSTALL_MIN * 60

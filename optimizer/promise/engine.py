@@ -304,7 +304,10 @@ class PromiseEngine:
         has_stock, ready_day = self._ready_days(lines, need)
         weight = sum(sc.catalogue[x.sku].weight_kg * x.qty for x in lines)
         volume = sum(sc.catalogue[x.sku].volume_l * x.qty for x in lines)
-        service_s = door_time_s(weight, volume, len(lines))
+        # The door time, and the installation of bulky items (catalogue ``install_min``).
+        service_s = door_time_s(weight, volume, len(lines)) + sum(
+            sc.catalogue[x.sku].install_s * x.qty for x in lines
+        )
         result = Promise(lines=self._availability(lines, need, now_s), service_time_s=service_s)
         if Service.CLICK_COLLECT in services:
             result.options += self._collect(lat, lon, lines, need, (has_stock, ready_day), now_s)
@@ -313,7 +316,9 @@ class PromiseEngine:
         result.unavailable = self._beyond_horizon(lines, services, has_stock, ready_day)
         self.live.set_now(now_s + params.pick_lead_s)
         zones = sc.zones_at(lat, lon)
-        modes = sc.item_modes(lines)  # a van-only item: no bike-only (green) offer
+        # What the items need of the vehicle: a van-only item gets no bike-only (green)
+        # offer, a sofa for two only a vehicle with a crew of two (and its tail lift).
+        modes = sc.item_needs(lines)
         offers = []
         for service in (Service.EXPRESS, Service.GREEN, Service.ECO):
             settings = sc.settings.services.get(service)

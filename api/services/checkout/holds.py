@@ -126,7 +126,7 @@ class HoldsMixin:
         volume = sum(sc.catalogue[x.sku].volume_l * x.qty for x in lines)
         zones = sc.zones_at(option["la"], option["lo"])
         service = Service(option["s"])
-        modes = sc.item_modes(lines)
+        modes = sc.item_needs(lines)  # modes, crew and equipment of the items
         allowed = np.array(
             [vt.may_carry(service, weight, volume, zones, modes) for vt in live.vehicle_types]
         )
