@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from optimizer.check import check_plan
-from optimizer.io.plan_files import plan_to_dict, to_json
+from optimizer.io.plan_files import plan_from_dict, plan_to_dict, to_json
 from optimizer.kpis import plan_kpis
 from optimizer.live.replan import LiveState, ReplanParams, StopFact, TripFacts, replan
 from optimizer.model import OrderLine, Return, ReturnKind
@@ -75,7 +75,8 @@ def test_a_return_booked_after_the_plan_is_routed_by_the_replan(had_return):
     sc, plan = morning([r1] if had_return else [])
     assert [r.return_id for r in plan.returns] == (["R1"] if had_return else [])
     later = replace(sc, returns=sc.returns + [BOOKED])  # booked by API since the plan
-    new, report = replan(later, plan, first_stop_done(plan), ReplanParams(time_limit_s=0.5))
+    state = first_stop_done(plan)
+    new, report = replan(later, plan, state, ReplanParams(time_limit_s=0.5))
     doc = checked(later, new)
     row = rows(doc)["R9"]
     pickup = [(r["vehicle_id"], s) for r in doc["routes"] for s in r["stops"]
@@ -93,6 +94,12 @@ def test_a_return_booked_after_the_plan_is_routed_by_the_replan(had_return):
     assert added["return_id"] == "R9" and added["status"] == "routed"
     assert added["vehicle_id"] == vehicle_id
     assert not doc["unassigned"]
+    # The next re-plan starts from this plan: R9 has its row now, and keeps its pickup.
+    again, report = replan(later, plan_from_dict(later, doc),
+                           replace(state, now_s=state.now_s + 600),
+                           ReplanParams(time_limit_s=0.5))  # fmt: skip
+    doc = checked(later, again)
+    assert rows(doc)["R9"]["status"] == "routed" and not report.returns_added
 
 
 def test_a_return_booked_for_a_slot_already_over_is_unassigned_with_the_reason():
