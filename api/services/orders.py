@@ -12,7 +12,8 @@ caller confirms a hold it already has (``from_hold``).
 A return is stored in ``day_returns`` and read by the plan of its day
 (:meth:`CheckoutService.scenario_of_day`), as a ``returns.csv`` row would be: the live
 day's routes have no place for a pickup booked after they were made (a hold inserts
-deliveries only), so it joins the day's next plan (``POST /v1/plans``).
+deliveries only), so it joins the day's next plan (``POST /v1/plans``) or re-plan
+(``POST /v1/plans/{id}/replan``: :mod:`optimizer.live.replan.booked`).
 
 The caller's id makes every request idempotent: the same id with the same body gets the
 first answer again; with another body, a 409.

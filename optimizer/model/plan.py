@@ -32,6 +32,9 @@ class UnassignedCode(StrEnum):
     DELIVERY_FAILED = "delivery_failed"
     # A re-plan after a failed pickup (a return) found no later slot today.
     PICKUP_FAILED = "pickup_failed"
+    # An exchange booked after the plan, when its delivery was already on the road or
+    # handed over: the pickup can no longer be that visit (a re-plan).
+    EXCHANGE_BOOKED_LATE = "exchange_booked_late"
 
     @property
     def deliverable(self) -> bool:

@@ -13,9 +13,10 @@ The rules (docs/replan.md):
   can no longer be served inside its slot, or would bring the vehicle back after its
   shift or past its range, rides back to the node and is treated as a failed delivery.
 * **Re-optimised.** Trips not started, the parcels of broken-down vehicles (recovered to
-  their node), orders confirmed since the morning and failed deliveries retried in a
-  later slot form one routing problem per node, over the node's vehicles that still
-  work, each leaving no earlier than ``now`` or its return, with the range it has left.
+  their node), orders confirmed since the morning, returns booked since (:mod:`.booked`)
+  and failed deliveries retried in a later slot form one routing problem per node,
+  over the node's vehicles that still work, each leaving no earlier than ``now`` or
+  its return, with the range it has left.
 * **Failed deliveries** follow :class:`FailedPolicy`: a later slot the same day, click
   & collect at the nearest store with the stock, or (``auto``) whichever costs less;
   else unassigned with the reason.
@@ -24,7 +25,8 @@ The steps, leaf first: :mod:`.state` (the inputs and their check), :mod:`.times`
 (re-timing, slots, costs), :mod:`.report` (what changed), :mod:`.ledger` (what is
 settled besides the routes), :mod:`.locked` (what stays), :mod:`.pool` (what is routed
 again), :mod:`.core` (the re-plan over order-like units), :mod:`.parcels` (split
-orders' parcels as units), :mod:`.returns` (pickups as units).
+orders' parcels as units), :mod:`.booked` (returns booked since the plan),
+:mod:`.returns` (pickups as units).
 """
 
 from __future__ import annotations
@@ -69,12 +71,17 @@ def replan(
     ``scenario`` holds every order of the day, including those confirmed after ``plan``
     was made (they are the "new" orders). The parcels of split orders are re-planned
     as stops of their own (``ORDER/1``...: tracking's ids too); a failed parcel is
-    refused (not supported yet). Raises :class:`ReplanError` when the live state does
+    refused (not supported yet). A return in ``scenario`` the plan has no row for
+    (booked since) is routed like a new order, or listed unassigned with the reason
+    (:mod:`.booked`). Raises :class:`ReplanError` when the live state does
     not fit the plan (a fact about an order not on that vehicle's trip...).
     """
     picked = {s.order_id: r.node_id for r in plan.routes for s in r.stops if s.is_pickup}
-    if not picked:
+    # Returns booked since the plan (by API): no row in it; routed now if they can be.
+    listed = {row.return_id for row in plan.returns}
+    booked = [r.return_id for r in scenario.returns if r.return_id not in listed]
+    if not picked and not booked:
         new, report = _replan_parcels(scenario, plan, state, params, travel)
         new.returns = list(plan.returns)  # none routed: unassigned as in the morning
         return new, report
-    return _replan_returns(scenario, plan, state, params, travel, picked)
+    return _replan_returns(scenario, plan, state, params, travel, picked, booked)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from optimizer.live.replan.booked import _take_booked_returns
 from optimizer.live.replan.ledger import _Ledger, _settle_failed
 from optimizer.live.replan.locked import _lock_trips
 from optimizer.live.replan.pool import (
@@ -37,11 +38,14 @@ def _replan(
     travel: TravelProvider | None,
     split: set[str] = frozenset(),
     ends: dict[str, list[str]] | None = None,
+    booked: list[str] = (),
 ) -> tuple[Plan, ReplanReport]:
     """The re-plan itself, over order-like units (orders, parcels, returns' pickups).
-    ``ends``: the pickups among the units, each with the other end nodes it may go to."""
+    ``ends``: the pickups among the units the plan routed, each with the other end nodes
+    it may go to; ``booked``: the returns booked since the plan (units too, their nodes
+    still to choose: :mod:`.booked`)."""
     params = params or ReplanParams()
-    ends = ends or {}
+    ends = dict(ends or {})
     travel = travel or travel_of(scenario)
     started = time.perf_counter()
     now = state.now_s
@@ -54,7 +58,7 @@ def _replan(
     tail_s = min(0.2, 0.25 * params.time_limit_s / max(1, len(state.trips)))
     locked = _lock_trips(day, travel, engine, plan, state, fleet, set(ends), tail_s)
 
-    new_orders = _new_orders(scenario, plan, split)
+    new_orders = _new_orders(scenario, plan, split | set(booked))
     book = _Ledger(
         scenario,
         params,
@@ -69,7 +73,9 @@ def _replan(
     pool = [o for o in pool if o not in failed_ids]
     retry = _settle_failed(book, locked.failed)
     day = book.day
-    units = pool + list(retry)
+    added, priced = _take_booked_returns(day, book, set(pool), list(booked), locked.kept)
+    ends |= added
+    units = pool + list(added) + list(retry)
     rerouted = _reroute_returns(day, [o for o in units if o in ends], ends, book.sources, fleet)
 
     fresh = _route_pool(day, travel, engine, units, book, retry, fleet, locked.recovered, ends,
@@ -83,6 +89,7 @@ def _replan(
     new_plan = _new_plan(scenario, plan, book, locked.kept + fresh, engine.name, started)
     report = _report(scenario, plan, new_plan, new_orders, locked.stops)
     report.returns_rerouted = rerouted
+    report.returns_added = [{"return_id": r, "candidates": priced.get(r, {})} for r in booked]
     report.solve_s = new_plan.solve_s
     return new_plan, report
 

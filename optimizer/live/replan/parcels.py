@@ -19,20 +19,21 @@ def _replan_parcels(
     params: ReplanParams | None = None,
     travel: TravelProvider | None = None,
     ends: dict[str, list[str]] | None = None,
+    booked: list[str] = (),
 ) -> tuple[Plan, ReplanReport]:
     """:func:`replan` for a plan whose split orders' parcels are stops of their own: each
     parcel is re-planned as an order of its own (``ORDER/k``, its lines, its node), so a
     failed parcel is retried in a later slot, collected at a store, or left unassigned,
     on its own; its siblings keep what happened to them."""
     if not plan.parcels and not any(u.parcel_id for u in plan.unassigned):
-        return _replan(scenario, plan, state, params, travel, ends=ends)
+        return _replan(scenario, plan, state, params, travel, ends=ends, booked=booked)
     parcels = dict(plan.parcels)
     # Parcels an earlier re-plan left unassigned are orders of their own too.
     lost = {u.parcel_id: u for u in plan.unassigned if u.parcel_id}
     units = _parcels_as_orders(scenario, parcels, lost)
     as_units = _plan_of_units(plan, parcels)
     split = {p.order_id for p in parcels.values()} | {u.order_id for u in lost.values()}
-    new, report = _replan(units, as_units, state, params, travel, split, ends=ends)
+    new, report = _replan(units, as_units, state, params, travel, split, ends, booked)
     parent = {pid: p.order_id for pid, p in parcels.items()}
     parent |= {pid: u.order_id for pid, u in lost.items()}
     lines = {pid: p.lines for pid, p in parcels.items()}

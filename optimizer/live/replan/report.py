@@ -19,6 +19,9 @@ class ReplanReport:
     order_changes: list[dict] = field(default_factory=list)  # later slot / click & collect
     # Returns whose end node lost its vehicles: return, from/to node, why.
     returns_rerouted: list[dict] = field(default_factory=list)
+    # Returns booked since the plan: return, routed (node, vehicle) or unassigned (code,
+    # reason), the priced candidate end nodes.
+    returns_added: list[dict] = field(default_factory=list)
     locked_stops: int = 0
     solve_s: float = 0.0
 
@@ -31,6 +34,7 @@ class ReplanReport:
             "inserted": self.inserted,
             "order_changes": self.order_changes,
             "returns_rerouted": self.returns_rerouted,
+            "returns_added": self.returns_added,
             "solve_s": round(self.solve_s, 3),
         }
 

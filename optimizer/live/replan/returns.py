@@ -1,24 +1,37 @@
 """Re-planning a day with pickups: each routed return is an order-like stop of its end
-node, re-planned like an order; the return rows and the loads along the new routes
-follow."""
+node, re-planned like an order, and so is each return booked since the plan
+(:mod:`.booked`); the return rows and the loads along the new routes follow."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from optimizer.live.replan.parcels import _replan_parcels
-from optimizer.model import Plan, Route, Scenario, Stop, UnassignedCode
+from optimizer.model import (
+    Plan,
+    ReturnAssignment,
+    Route,
+    Scenario,
+    Stop,
+    Unassigned,
+    UnassignedCode,
+)
 from optimizer.sourcing.returns import candidate_nodes
 
 
-def _replan_returns(scenario, plan, state, params, travel, picked: dict[str, str]):
+def _replan_returns(
+    scenario, plan, state, params, travel, picked: dict[str, str], booked: list[str] = ()
+):
     """Re-plan a day with pickups: each routed return is an order-like stop of its end
     node (as in planning), locked, kept on board or re-routed from that node like an
     order; a failed pickup is retried in a later slot today, else unassigned with the
-    reason. Returns the plan unassigned in the morning stay so. The loads along the new
-    routes are walked again (a tour leaves with its deliveries; pickups board)."""
+    reason. Returns the plan unassigned in the morning stay so. A return ``booked`` since
+    the plan is routed like a new order or unassigned with the reason (:mod:`.booked`);
+    its row is added. The loads along the new routes are walked again (a tour leaves
+    with its deliveries; pickups board)."""
     returns = scenario.returns_by_id
-    units = replace(scenario, orders=scenario.orders + [returns[r].as_stop() for r in picked])
+    stops = [returns[r].as_stop() for r in [*picked, *booked]]
+    units = replace(scenario, orders=scenario.orders + stops)
     # The other end nodes a return may go to when its node can no longer send a vehicle.
     shipped = plan.sources | {p.order_id: p.node_id for p in plan.parcels.values()}
     ends = {
@@ -26,12 +39,13 @@ def _replan_returns(scenario, plan, state, params, travel, picked: dict[str, str
         for r, node_id in picked.items()
     }
     new, report = _replan_parcels(
-        units, replace(plan, sources=plan.sources | picked), state, params, travel, ends
+        units, replace(plan, sources=plan.sources | picked), state, params, travel, ends, booked
     )
     new.routes = [_walk_loads(scenario, new, r) for r in new.routes]
-    new.sources = {o: n for o, n in new.sources.items() if o not in picked}
-    dropped = {u.order_id: u for u in new.unassigned if u.order_id in picked}
-    new.unassigned = [u for u in new.unassigned if u.order_id not in picked]
+    pickups = set(picked) | set(booked)
+    new.sources = {o: n for o, n in new.sources.items() if o not in pickups}
+    dropped = {u.order_id: u for u in new.unassigned if u.order_id in pickups}
+    new.unassigned = [u for u in new.unassigned if u.order_id not in pickups]
     on_route = {
         s.order_id: r for r in new.routes for s in r.stops if s.is_pickup and not s.failed_attempt
     }
@@ -50,8 +64,34 @@ def _replan_returns(scenario, plan, state, params, travel, picked: dict[str, str
             ))  # fmt: skip
         else:  # unassigned in the morning, or given up by an earlier re-plan (its
             rows.append(row)  # failed attempt still on a route): as it was
-    new.returns = rows
+    added = _booked_rows(report.returns_added, on_route, dropped)
+    new.returns = rows + added
+    report.returns_added = [{k: v for k, v in vars(row).items() if v is not None} for row in added]
     return new, report
+
+
+def _booked_rows(
+    added: list[dict], on_route: dict[str, Route], dropped: dict[str, Unassigned]
+) -> list[ReturnAssignment]:
+    """The rows of the returns booked since the plan (``added``: return and priced
+    candidates): routed, or unassigned with the re-plan's code and reason."""
+    rows = []
+    for entry in added:
+        rid, candidates = entry["return_id"], entry["candidates"]
+        if rid in on_route:
+            route = on_route[rid]
+            rows.append(ReturnAssignment(rid, "routed", route.node_id, route.vehicle_id,
+                                         candidates=candidates))  # fmt: skip
+            continue
+        why = dropped.get(rid)
+        rows.append(ReturnAssignment(
+            rid, "unassigned", why.node_id if why else None, None,
+            code=str(why.code) if why else UnassignedCode.FLEET_FULL.value,
+            reason=why.reason if why else "booked after the plan: the re-plan could not "
+            "route the pickup",
+            candidates=candidates,
+        ))  # fmt: skip
+    return rows
 
 
 def _walk_loads(scenario: Scenario, plan: Plan, route: Route) -> Route:
