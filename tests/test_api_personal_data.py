@@ -192,6 +192,26 @@ def test_delivery_status_events_carry_the_customer_link_and_eta_window(client, w
     assert "customer" not in outbox(client.app, "C")["order.out_for_delivery"]  # unknown
 
 
+def test_a_returns_pickup_carries_its_customer_and_a_released_holds_contact_goes(client, world):
+    from api.models.orders import CustomerContact
+    from api.services.personal_data import customers_of
+
+    with client.app.state.db.transaction(write=False) as s:
+        pickup = customers_of(s, ["RET-LEO", "LEO-STORE/2"])  # a return; a parcel
+    assert pickup["RET-LEO"] == {"customer_id": LEO, "name": "Léo Martin", "phone": LEO_PHONE,
+                                 "email": "leo@example.fr"}  # fmt: skip
+    assert pickup["LEO-STORE/2"]["phone"] == LEO_PHONE
+    option = next(o for o in promise(client).json()["options"] if o["service"] == "eco")
+    held = {"option_id": option["option_id"], "contact": {"phone": "+33677778888"}}
+    hold_id = client.post("/v1/holds", json=held, headers=CHECKOUT).json()["hold_id"]
+    with client.app.state.db.transaction(write=False) as s:
+        assert s.get(CustomerContact, ("hold", hold_id)).phone == "+33677778888"
+    assert client.delete(f"/v1/holds/{hold_id}", headers=CHECKOUT).status_code == 204
+    with client.app.state.db.transaction(write=False) as s:
+        assert s.get(CustomerContact, ("hold", hold_id)) is None
+    assert "+33677778888" not in database_text(client.app)
+
+
 @pytest.mark.parametrize(
     ("contact", "field"),
     [
