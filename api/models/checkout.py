@@ -139,8 +139,10 @@ class BackInStockAlert(Base):
     lon: Mapped[float] = mapped_column(Float)
     postcode: Mapped[str | None] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(8))  # sms | email
-    contact: Mapped[str] = mapped_column(Text)  # a phone number or an e-mail address
-    status: Mapped[str] = mapped_column(String(16), index=True)  # waiting | notified
+    # A phone number or an e-mail address; None once its customer's data was erased (0010).
+    contact: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)  # (0010)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # waiting|notified|erased
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     event_id: Mapped[str | None] = mapped_column(String(40))  # the evt_ that told it

@@ -46,3 +46,21 @@ class DayReturn(Base):
     request_sha256: Mapped[str] = mapped_column(String(64))
     response_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CustomerContact(Base):
+    """The contact of one order, return or hold (``kind``, ``ref_id``): personal data, kept
+    here only (never in ``order_json``, plans, events' feed or logs), answered to checkout
+    keys and to the driver of its stop, sent in the delivery-status webhooks, and deleted
+    by ``DELETE /v1/customers/{customer_id}/personal-data``. A hold's contact becomes its
+    order's when it is confirmed and goes when it is released or expires."""
+
+    __tablename__ = "customer_contacts"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # order | return | hold
+    ref_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -34,7 +34,14 @@ def subscribe(body: BackInStockIn, service: CheckoutDep, clock: ClockDep) -> dic
         raise problem(422, f"unknown SKU {body.sku!r}", ("body", "sku"))
     point = resolve(service.scenario, body.address)
     return back_in_stock.subscribe(
-        service, body.sku, body.qty, point, body.channel, body.contact, clock.now()
+        service,
+        body.sku,
+        body.qty,
+        point,
+        body.channel,
+        body.contact,
+        clock.now(),
+        body.customer_id,
     )
 
 
@@ -42,7 +49,7 @@ def subscribe(body: BackInStockIn, service: CheckoutDep, clock: ClockDep) -> dic
 def list_alerts(
     db: DbDep,
     caller: Annotated[Caller, Depends(require_role("checkout", "planner"))],
-    status: Literal["waiting", "notified"] | None = None,
+    status: Literal["waiting", "notified", "erased"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict]:
     """The latest alerts, newest first; their contacts to checkout keys only."""

@@ -74,7 +74,12 @@ def create_hold(
 ):
     """Reserve the option's stock and its place on a route for the hold's time to live."""
     return service.hold(
-        body.option_id, clock.now(), idempotency_key, body.channel, body.customer_id
+        body.option_id,
+        clock.now(),
+        idempotency_key,
+        body.channel,
+        body.customer_id,
+        body.contact,
     )
 
 

@@ -1,5 +1,6 @@
-"""Orders and returns by API from any channel, and a customer's open deliveries and
-returns (role ``checkout``). Thin: validate, call :mod:`api.services.orders`, answer."""
+"""Orders and returns by API from any channel, a customer's open deliveries and returns,
+and the erasure of a customer's personal data (role ``checkout``). Thin: validate, call
+:mod:`api.services.orders`, answer."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from api.schemas.orders import (
     OrderIn,
     OrderOut,
     OrdersOut,
+    PersonalDataErased,
     ReturnIn,
     ReturnOut,
     form_problem,
@@ -158,3 +160,17 @@ def create_return(
 def customer_orders(customer_id: CustomerId, checkout: CheckoutDep, tracking: TrackingDep):
     """A customer's open deliveries and returns, across channels."""
     return OrdersService(checkout, tracking).customer(customer_id)
+
+
+@router.delete(
+    "/customers/{customer_id}/personal-data",
+    response_model=PersonalDataErased,
+    dependencies=[checkout_key],
+    responses=ERRORS,
+)
+def erase_personal_data(customer_id: CustomerId, checkout: CheckoutDep, tracking: TrackingDep):
+    """Erase a customer's personal data: contacts deleted, outbox events scrubbed, the
+    addresses of closed orders and returns coarsened to about 1 km and unlinked from the
+    customer id; open ones keep their address until delivered (``kept_for_delivery``).
+    Idempotent; an unknown customer gets zero counts (200), as a second call does."""
+    return OrdersService(checkout, tracking).erase_customer(customer_id)

@@ -5,6 +5,7 @@ tracking page and the planner's live map."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
@@ -16,6 +17,7 @@ from api.errors import AUTH_RESPONSES, NOT_TEXT_RESPONSES, message, problem_resp
 from api.schemas.tracking import EventIn, EventOut, LivePlan, Tracking
 from api.services.driver_scope import check_driver, live_for
 from api.services.pages import page
+from api.services.personal_data import customers_in
 
 router = APIRouter(tags=["tracking"])
 
@@ -119,7 +121,7 @@ def get_live(
     """Every vehicle of a plan: status, last position, done and remaining stops with
     their ETAs, late stops flagged (as planned until the plan's first event). A driver
     key sees its own vehicles of the plan (403 if none is on it)."""
-    return live_for(caller, service.live(plan_id))
+    return live_for(caller, service.live(plan_id), partial(customers_in, service.db))
 
 
 @router.get("/track/{order_id:path}", response_class=HTMLResponse, include_in_schema=False)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from api.schemas.checkout import Address, ResolvedAddress, Strict
-
-# E.164: a plus, a country code, at most 15 digits in all (ITU-T E.164).
-PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
-# An e-mail address as a gateway takes it: one @, a dot in the domain, no spaces; at most
-# 254 characters (RFC 5321's path limit less its brackets).
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-MAX_EMAIL_CHARS = 254
+from api.schemas.checkout import (
+    EMAIL,
+    MAX_EMAIL_CHARS,
+    PHONE,
+    Address,
+    CustomerId,
+    ResolvedAddress,
+    Strict,
+)
 
 
 class BackInStockIn(Strict):
@@ -31,6 +31,11 @@ class BackInStockIn(Strict):
         max_length=MAX_EMAIL_CHARS,
         description="An E.164 phone number (`+33612345678`) for sms, an e-mail address "
         "for email. Personal data: shown only to checkout keys, never logged.",
+    )
+    customer_id: CustomerId | None = Field(
+        None,
+        description="The retailer's opaque customer id: the alert's contact is erased with "
+        "the customer's personal data (`DELETE /v1/customers/{customer_id}/personal-data`).",
     )
 
     @model_validator(mode="after")
@@ -48,8 +53,13 @@ class BackInStockOut(BaseModel):
     qty: int
     address: ResolvedAddress
     channel: Literal["sms", "email"]
-    contact: str | None = Field(None, description="Answered to checkout keys only.")
-    status: Literal["waiting", "notified"]
+    contact: str | None = Field(
+        None, description="Answered to checkout keys only; null once erased."
+    )
+    customer_id: str | None = None
+    status: Literal["waiting", "notified", "erased"] = Field(
+        description="erased: its customer's personal data was erased before it was told."
+    )
     created_at: datetime
     notified_at: datetime | None
     event_id: str | None = Field(None, description="The `stock.back_in_stock` event sent.")

@@ -3,10 +3,11 @@ their confirmation, stock counts and a reloaded scenario."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.schemas.base import Instant, RequestModel
 from optimizer.io.scenario_reader import coordinates_look_missing
@@ -144,10 +145,60 @@ CustomerId = Annotated[
 ]
 
 
+# E.164: a plus, a country code, at most 15 digits in all (ITU-T E.164).
+PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")  # dropped from a contact's phone number
+# An e-mail address as a gateway takes it: one @, a dot in the domain, no spaces; at most
+# 254 characters (RFC 5321's path limit less its brackets).
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_EMAIL_CHARS = 254
+
+
+class Contact(Strict):
+    """How the retailer's gateway reaches the customer of an order or a return: personal
+    data, stored apart from the order (``customer_contacts``), answered to checkout keys
+    only, carried by the delivery-status webhooks, erasable
+    (``DELETE /v1/customers/{customer_id}/personal-data``). At least one field."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    phone: str | None = Field(
+        None,
+        max_length=32,
+        description="International form, E.164: +33612345678 (spaces, dots, dashes and "
+        "brackets are dropped).",
+    )
+    email: str | None = Field(None, max_length=MAX_EMAIL_CHARS)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = _PHONE_SEPARATORS.sub("", value)
+        if not PHONE.fullmatch(digits):
+            raise ValueError("an E.164 phone number such as +33612345678 (spaces, dots, "
+                             "dashes and brackets are dropped)")  # fmt: skip
+        return digits
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.fullmatch(value):
+            raise ValueError("an e-mail address (name@domain.tld)")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> Contact:
+        if self.name is None and self.phone is None and self.email is None:
+            raise ValueError("give at least one of name, phone and email (or no contact)")
+        return self
+
+
 class HoldRequest(Strict):
     option_id: str = Field(min_length=1, max_length=4096)
     channel: Channel | None = Field(None, description="Where the order is taken.")
     customer_id: CustomerId | None = None
+    contact: Contact | None = Field(None, description="The customer's contact, for its order.")
 
 
 class HoldResponse(BaseModel):

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.base import Instant, RequestModel
-from api.schemas.checkout import Address, BasketLine, Channel, CustomerId
+from api.schemas.checkout import Address, BasketLine, Channel, Contact, CustomerId
 
 CallerId = Field(
     min_length=1,
@@ -34,6 +34,9 @@ class OrderIn(RequestModel):
         None, description="The slot's start (ISO 8601 with offset), on the service's grid."
     )
     from_hold: str | None = Field(None, min_length=1, max_length=64)
+    contact: Contact | None = Field(
+        None, description="The customer's contact (with from_hold: replaces the hold's)."
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> OrderIn:
@@ -73,11 +76,20 @@ class OrderLineOut(BaseModel):
     qty: int
 
 
+class ContactOut(BaseModel):
+    name: str | None
+    phone: str | None
+    email: str | None
+
+
 class OrderOut(BaseModel):
     order_id: str
     status: str = Field(description="confirmed, then as tracking tells (planned, delivered...).")
     channel: str | None = Field(description="None for a checkout order given no channel.")
     customer_id: str | None
+    contact: ContactOut | None = Field(
+        None, description="The customer's contact (checkout keys only); null once erased."
+    )
     hold_id: str
     node_id: str
     service: str
@@ -104,6 +116,7 @@ class ReturnIn(RequestModel):
     customer_id: CustomerId | None = None
     lines: list[BasketLine] = Field(min_length=1, max_length=100)
     slot: Instant = Field(description="The pickup slot's start (ISO 8601 with offset).")
+    contact: Contact | None = Field(None, description="Default: the order's contact.")
 
 
 class ReturnOut(BaseModel):
@@ -113,6 +126,9 @@ class ReturnOut(BaseModel):
     status: str
     channel: str
     customer_id: str | None
+    contact: ContactOut | None = Field(
+        None, description="The customer's contact (checkout keys only); null once erased."
+    )
     service_date: date
     slot_start: datetime
     slot_end: datetime
@@ -123,3 +139,19 @@ class CustomerOrders(BaseModel):
     customer_id: str
     deliveries: list[OrderOut] = Field(description="Open deliveries, every channel.")
     returns: list[ReturnOut] = Field(description="Open returns, every channel.")
+
+
+class PersonalDataErased(BaseModel):
+    customer_id: str
+    erased: dict[str, int] = Field(
+        description="How many of each kind were erased: contacts (deleted), orders, returns "
+        "and holds (address coarsened, customer id unlinked), back_in_stock_alerts (contact "
+        "deleted, address coarsened, ended if waiting), tracking_events (driver fixes "
+        "coarsened), events (outbox payloads scrubbed)."
+    )
+    kept_for_delivery: list[str] = Field(
+        description="The customer's open orders and returns: they keep their address and "
+        "customer id until delivered or picked up (their contact is erased now); call "
+        "again after."
+    )
+    note: str

@@ -99,6 +99,11 @@ class EtaWindow(BaseModel):
     end: datetime
 
 
+class StopContact(BaseModel):
+    name: str | None
+    phone: str | None
+
+
 class StopState(BaseModel):
     order_id: str = Field(
         description="The order (a parcel id for a split order), or the return id of a pickup."
@@ -117,6 +122,11 @@ class StopState(BaseModel):
     arrived_at: datetime | None
     done_at: datetime | None
     failure_reason: str | None
+    contact: StopContact | None = Field(
+        None,
+        description="The customer's name and phone: to a driver key, on its own "
+        "vehicles' stops, when known; never to a planner key.",
+    )
 
 
 class VehicleState(BaseModel):

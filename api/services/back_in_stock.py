@@ -59,7 +59,8 @@ def first_promisable(
 def alert_out(alert: BackInStockAlert, with_contact: bool) -> dict:
     out = {"id": alert.id, "sku": alert.sku, "qty": alert.qty,
            "address": {"lat": alert.lat, "lon": alert.lon, "postcode": alert.postcode},
-           "channel": alert.channel, "status": alert.status, "created_at": alert.created_at,
+           "channel": alert.channel, "customer_id": alert.customer_id, "status": alert.status,
+           "created_at": alert.created_at,
            "notified_at": alert.notified_at, "event_id": alert.event_id}  # fmt: skip
     if with_contact:
         out["contact"] = alert.contact
@@ -74,6 +75,7 @@ def subscribe(
     channel: str,
     contact: str,
     now: datetime,
+    customer_id: str | None = None,
 ) -> dict:
     """A waiting alert for ``qty`` of ``sku`` at ``point``; 409 when it is promisable
     there already (the checkout promises it instead)."""
@@ -82,7 +84,8 @@ def subscribe(
                       ("body", "sku"))  # fmt: skip
     alert = BackInStockAlert(id="bis_" + uuid.uuid4().hex, sku=sku, qty=qty, lat=point.lat,
                              lon=point.lon, postcode=point.postcode, channel=channel,
-                             contact=contact, status="waiting", created_at=now)  # fmt: skip
+                             contact=contact, customer_id=customer_id, status="waiting",
+                             created_at=now)  # fmt: skip
     with service.db.transaction() as s:
         s.add(alert)
     return alert_out(alert, with_contact=True)
@@ -121,7 +124,8 @@ def tell_back_in_stock(service: CheckoutService, skus: Iterable[str] | None, now
             continue
         data = {"alert_id": alert.id, "sku": alert.sku, "qty": alert.qty,
                 "address": {"lat": alert.lat, "lon": alert.lon, "postcode": alert.postcode},
-                "channel": alert.channel, "contact": alert.contact} | found  # fmt: skip
+                "channel": alert.channel, "contact": alert.contact,
+                "customer_id": alert.customer_id} | found  # fmt: skip
         with service.db.transaction() as s:
             ended = s.execute(
                 update(BackInStockAlert)

@@ -1,8 +1,9 @@
 """The delivery-status events of an order, as a retailer's SMS or e-mail gateway needs
 them (issue 17, item 6): the customer's tracking link, the promised slot and the ETA
 window as ISO 8601 instants with the day's offset, so "your order is out for delivery,
-14:10-14:30" needs no other lookup. A contact is added when an order carries one (orders
-carry none yet: the key is then absent).
+14:10-14:30" needs no other lookup; and ``customer`` (``customer_id``, ``name``,
+``phone``, ``email``) when the order's customer is known
+(:func:`api.services.personal_data.with_customers`; the key is absent otherwise).
 
 Also the events that compare with what was told before, in ``order_notices``:
 ``order.eta_changed`` (an ETA moved by more than a subscription's ``eta_moved_min`` from
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from api.models.tracking import TrackedOrder
 from api.models.webhooks import OrderNotice, WebhookSubscription
 from api.services.outbox import announce
+from api.services.personal_data import customers_of, with_customers
 from optimizer.live import eta_window
 
 # The feed's own threshold for order.eta_changed (a poller has no subscription): the
@@ -80,6 +82,7 @@ def announce_eta_moves(
         (n.topic, n.order_id): n
         for n in s.scalars(select(OrderNotice).where(OrderNotice.order_id.in_(ids)))
     }
+    customers = customers_of(s, [o.order_id for o in out])
     written = 0
     for o in out:
         moved = {}
@@ -94,6 +97,8 @@ def announce_eta_moves(
             "eta_at_departure": _iso(o.eta_at_departure, tz),
             "moved_s": int((o.eta_at - o.eta_at_departure).total_seconds()),
         }
+        if o.order_id in customers:
+            data["customer"] = customers[o.order_id]
         announce(s, "order.eta_changed", data, now, only=set(moved) - {FEED})
         for topic, notice in moved.items():
             if notice is None:
@@ -124,7 +129,7 @@ def announce_collections(s: Session, doc: dict, now: datetime, link: Link) -> in
             continue
         data = {"order_id": unit, "node_id": collection["node_id"],
                 "ready_at": ready.isoformat(), "tracking_url": link(unit)}  # fmt: skip
-        announce(s, "order.ready_for_collection", data, now)
+        announce(s, "order.ready_for_collection", with_customers(s, [data])[0], now)
         if notice is None:
             told[unit] = notice = OrderNotice(topic=READY, order_id=unit, told_at=ready)
             s.add(notice)

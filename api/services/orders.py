@@ -32,7 +32,17 @@ from sqlalchemy.exc import IntegrityError
 from api.errors import ApiError, Problem, problems
 from api.models.checkout import DayOrder, Hold
 from api.models.orders import ApiOrder, DayReturn
-from api.schemas.orders import CustomerOrders, OrderIn, OrderOut, ReturnIn, ReturnOut
+from api.schemas.checkout import Contact
+from api.schemas.orders import (
+    ContactOut,
+    CustomerOrders,
+    OrderIn,
+    OrderOut,
+    PersonalDataErased,
+    ReturnIn,
+    ReturnOut,
+)
+from api.services import personal_data
 from api.services.checkout import CheckoutService
 from api.services.checkout.answers import resolve
 from api.services.checkout.common import DAY_S, CheckoutError
@@ -93,6 +103,7 @@ class OrdersService:
         with self.checkout.db.transaction(write=False) as s:
             done = _earlier_answer(s, ApiOrder, o.order_id, wanted, OrderOut, "order")
             if done is not None:
+                done.contact = personal_data.contact_of(s, "order", o.order_id)
                 return done, False
             if s.get(DayOrder, o.order_id) is not None or any(
                 x.order_id == o.order_id for x in self.checkout.scenario.orders
@@ -181,11 +192,15 @@ class OrdersService:
             s.flush()  # the day_orders row confirm() added
             held = s.get(Hold, hold_id)
             held.channel, held.customer_id = o.channel, o.customer_id
+            personal_data.save_contact(s, "order", o.order_id, o.customer_id, o.contact, now)
             out = self._out(s.get(DayOrder, o.order_id), held, "confirmed")
-            answer["out"] = out
+            answer["out"] = out.model_copy(
+                update={"contact": personal_data.contact_of(s, "order", o.order_id)}
+            )
             s.add(ApiOrder(order_id=o.order_id, channel=o.channel, customer_id=o.customer_id,
                            request_sha256=wanted, hold_id=hold_id,
-                           response_json=out.model_dump_json(), created_at=now))  # fmt: skip
+                           response_json=out.model_dump_json(),  # no contact: not kept here
+                           created_at=now))  # fmt: skip
             return {"channel": o.channel, "customer_id": o.customer_id}
 
         self.checkout.confirm(hold_id, now, order_id=o.order_id, record=record)
@@ -193,8 +208,11 @@ class OrdersService:
             raise CheckoutError(409, "this hold was confirmed meanwhile", ("body", "from_hold"))
         return answer["out"]
 
-    def _out(self, row: DayOrder, hold: Hold | None, status: str) -> OrderOut:
-        """An order's answer from its ``day_orders`` row and its hold."""
+    def _out(
+        self, row: DayOrder, hold: Hold | None, status: str, contact: dict | None = None
+    ) -> OrderOut:
+        """An order's answer from its ``day_orders`` row and its hold (and its contact,
+        read from ``customer_contacts`` by the caller)."""
         data = json.loads(row.order_json)
         day = self.checkout.day_of(row.service_date) * DAY_S
         to = self.checkout.scenario.settings.to_datetime
@@ -204,6 +222,7 @@ class OrdersService:
             status=status,
             channel=hold.channel if hold else None,
             customer_id=hold.customer_id if hold else None,
+            contact=contact,
             hold_id=row.hold_id or "",
             node_id=data["collect_node_id"] or data["ship_from_node_id"],
             service=data["service"],
@@ -223,7 +242,8 @@ class OrdersService:
                 raise CheckoutError(404, f"no order {order_id!r} taken by API or checkout",
                                     ("path", "order_id"))  # fmt: skip
             hold = s.get(Hold, row.hold_id) if row.hold_id else None
-            return self._out(row, hold, self._status(order_id))
+            contact = personal_data.contact_of(s, "order", order_id)
+            return self._out(row, hold, self._status(order_id), contact)
 
     def _status(self, order_id: str, unknown: str = "confirmed") -> str:
         """What tracking says of an order or a return (``unknown`` if nothing yet)."""
@@ -241,6 +261,7 @@ class OrdersService:
         with self.checkout.db.transaction(write=False) as s:
             done = _earlier_answer(s, DayReturn, r.return_id, wanted, ReturnOut, "return")
             if done is not None:
+                done.contact = personal_data.contact_of(s, "return", r.return_id)
                 return done, False
             row = s.get(DayOrder, r.order_id)
             hold = s.get(Hold, row.hold_id) if row is not None and row.hold_id else None
@@ -282,9 +303,15 @@ class OrdersService:
                                 service_date=service_date, return_json=json.dumps(ret),
                                 request_sha256=wanted, response_json=out.model_dump_json(),
                                 created_at=now))  # fmt: skip
+                contact = r.contact
+                if contact is None:  # the order's, if it has one
+                    known = personal_data.contact_of(s, "order", r.order_id)
+                    contact = None if known is None else Contact(**known.model_dump())
+                personal_data.save_contact(s, "return", r.return_id, customer_id, contact, now)
         except IntegrityError:  # the same return_id taken by a twin request meanwhile
             return self.take_return(r, now)
-        return out, True
+        answer = None if contact is None else ContactOut(**contact.model_dump())
+        return out.model_copy(update={"contact": answer}), True
 
     def _return_problems(self, r: ReturnIn, order: dict | None, now: datetime) -> list:
         sc, found = self.checkout.scenario, []
@@ -327,8 +354,16 @@ class OrdersService:
                        DayReturn.service_date >= self.checkout.day.isoformat())
                 .order_by(DayReturn.created_at, DayReturn.return_id)
             ).all()  # fmt: skip
-            outs = [self._out(row, h, self._status(row.order_id)) for row, h in rows if row]
-            rets = [ReturnOut.model_validate_json(x.response_json) for x in returns]
+            outs = [
+                self._out(row, h, self._status(row.order_id),
+                          personal_data.contact_of(s, "order", row.order_id))
+                for row, h in rows if row
+            ]  # fmt: skip
+            rets = [
+                ReturnOut.model_validate_json(x.response_json).model_copy(
+                    update={"contact": personal_data.contact_of(s, "return", x.return_id)})
+                for x in returns
+            ]  # fmt: skip
         for ret in rets:
             ret.status = self._status(ret.return_id, "booked")
         return CustomerOrders(
@@ -336,6 +371,35 @@ class OrdersService:
             deliveries=[x for x in outs if x.status not in CLOSED],
             returns=[x for x in rets if x.status not in CLOSED],
         )
+
+    # -- personal data ------------------------------------------------------------------
+
+    def erase_customer(self, customer_id: str) -> PersonalDataErased:
+        """Erase a customer's personal data (:func:`api.services.personal_data.erase`):
+        their orders and returns still to deliver or pick up keep their address and are
+        listed; the others are closed (tracking says so, or their day is past)."""
+        today = self.checkout.day.isoformat()
+        with self.checkout.db.transaction(write=False) as s:
+            orders = s.execute(
+                select(DayOrder.order_id, DayOrder.service_date).join(
+                    Hold, Hold.id == DayOrder.hold_id).where(Hold.customer_id == customer_id)
+            ).all()  # fmt: skip
+            returns = s.execute(
+                select(DayReturn.return_id, DayReturn.service_date).where(
+                    DayReturn.customer_id == customer_id)
+            ).all()  # fmt: skip
+        open_ids, closed_ids = set(), set()
+        for ref_id, service_date in [*orders, *returns]:
+            over = (service_date or today) < today or self._status(ref_id) in CLOSED
+            (closed_ids if over else open_ids).add(ref_id)
+        with self.checkout.db.transaction() as s:
+            erased = personal_data.erase(s, customer_id, open_ids, closed_ids)
+        kept = sorted(open_ids)
+        note = ("personal data erased; anonymous facts kept for plans and KPIs"
+                + (f"; {len(kept)} open order(s) or return(s) keep their address and "
+                   "customer id until delivered: call again after" if kept else ""))  # fmt: skip
+        return PersonalDataErased(customer_id=customer_id, erased=erased,
+                                  kept_for_delivery=kept, note=note)  # fmt: skip
 
 
 def _earlier_answer(s, table, key: str, wanted: str, answer, what: str):

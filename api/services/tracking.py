@@ -40,6 +40,7 @@ from api.schemas.tracking import (
 )
 from api.services.order_events import announce_eta_moves, status_data
 from api.services.outbox import announce
+from api.services.personal_data import with_customers
 from api.services.plan_versions import current_version, versions
 from api.services.tracking_state import (
     Day,
@@ -247,15 +248,15 @@ class TrackingService:
         base = {"plan_id": event.plan_id, "vehicle_id": event.vehicle_id,
                 "occurred_at": event.occurred_at.isoformat()}  # fmt: skip
         if event.kind == "departed":
-            for o in changed:
-                if o.status == "out_for_delivery":
-                    data = status_data(o, tz, self.tracking_url) | base
-                    announce(s, "order.out_for_delivery", data, now)
+            out = [o for o in changed if o.status == "out_for_delivery"]
+            datas = [status_data(o, tz, self.tracking_url) | base for o in out]
+            for data in with_customers(s, datas):
+                announce(s, "order.out_for_delivery", data, now)
         elif event.kind in ANNOUNCED and order is not None:
             data = status_data(order, tz, self.tracking_url) | base
             if event.kind == "failed":
                 data["reason"] = event.reason
-            announce(s, ANNOUNCED[event.kind], data, now)
+            announce(s, ANNOUNCED[event.kind], with_customers(s, [data])[0], now)
         if event.kind != "departed":  # at departure, the ETAs told are the new ones
             announce_eta_moves(s, orders, tz, now, self.tracking_url)
 

@@ -120,12 +120,15 @@ def replay(db: Database, delivery_id: str, now: datetime) -> dict:
 def feed(db: Database, after: int, limit: int) -> dict:
     """The events after the cursor ``after``, oldest first, at most ``limit``, and the
     cursor to ask from next (``after`` again when there is nothing new). A customer's
-    ``contact`` is left out (it is personal data: the webhooks carry it to the
-    retailer's gateway, planner keys do not read it)."""
+    ``contact`` and the name, phone and e-mail of an event's ``customer`` are left out
+    (personal data: the webhooks carry them to the retailer's gateway, planner keys do
+    not read them); the opaque ``customer_id`` stays."""
     query = select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id)
     with db.transaction(write=False) as s:
         rows = s.scalars(query.limit(limit)).all()
     events = [{"cursor": row.id, **json.loads(row.payload_json)} for row in rows]
     for event in events:  # a customer's contact goes to the subscribed URLs only
         event["data"].pop("contact", None)
+        if "customer" in event["data"]:
+            event["data"]["customer"] = {"customer_id": event["data"]["customer"]["customer_id"]}
     return {"events": events, "next": rows[-1].id if rows else after}

@@ -14,6 +14,8 @@ import numpy as np
 from sqlalchemy import select, update
 
 from api.models.checkout import DayOrder, Hold, InboundStock, SlotCapacity, StockLevel, VehicleRoute
+from api.schemas.checkout import Contact
+from api.services import personal_data
 from api.services.checkout.common import DAY_S, CheckoutError, allocation_rows
 from api.services.outbox import announce
 from optimizer.model import OrderLine, Service
@@ -30,9 +32,11 @@ class HoldsMixin:
         idempotency_key: str | None = None,
         channel: str | None = None,
         customer_id: str | None = None,
+        contact: Contact | None = None,
     ) -> dict:
-        """Reserve the option's stock and place for the hold's time to live; ``channel``
-        and ``customer_id`` (optional) go with the hold to its order."""
+        """Reserve the option's stock and place for the hold's time to live; ``channel``,
+        ``customer_id`` and ``contact`` (optional) go with the hold to its order (the
+        contact kept apart, :mod:`api.services.personal_data`)."""
         option = self.codec.decode(option_id)
         if option.get("x", 0) < now.timestamp():
             raise CheckoutError(410, "this option has expired: ask for a new promise",
@@ -105,6 +109,7 @@ class HoldsMixin:
                     customer_id=customer_id,
                 )
             )
+            personal_data.save_contact(s, "hold", hold_id, customer_id, contact, now)
             return response
 
     def _reserve_place(self, s, option, lines, hold_id, now, version) -> str:
@@ -196,6 +201,7 @@ class HoldsMixin:
             hold.status, hold.order_id, hold.confirm_key = "confirmed", order_id, idempotency_key
             if hold.vehicle_id is not None:
                 self._rename_stop(s, hold.vehicle_id, hold.id, order_id, version)
+            personal_data.hold_confirmed(s, hold.id, order_id)
             order = self._order(order_id, option)
             day = (option["r"] if option["s"] == Service.CLICK_COLLECT else option["a"]) // DAY_S
             s.add(DayOrder(order_id=order_id, hold_id=hold.id, order_json=json.dumps(order),
@@ -205,6 +211,7 @@ class HoldsMixin:
             if record is not None:
                 told |= record(s, confirmation)
             data = self._announced(confirmation, order) | told
+            personal_data.with_customers(s, [data])
             announce(s, "order.confirmed", data, now)
             return confirmation
 
@@ -299,6 +306,7 @@ class HoldsMixin:
                        SlotCapacity.slot_start_s == option["a"] - day * DAY_S)
                 .values(taken=SlotCapacity.taken - 1, changed_at=version)
             )  # fmt: skip
+        personal_data.hold_ended(s, hold.id)
         hold.status = status
 
     def _rename_stop(self, s, vehicle_id: str, key: str, new_key: str | None, version: int):
