@@ -216,8 +216,11 @@ def lamp_alert(lm: Lastmile, sku: str, nodes: list[str], back_at: str, contact: 
 
 
 def erase(lm: Lastmile, customer_id: str = CUSTOMER) -> dict:
-    """Léo asks to be forgotten: their personal data goes, the anonymous facts stay."""
-    return lm.call("DELETE", f"/v1/customers/{customer_id}/personal-data", lm.planner)
+    """Léo asks to be forgotten (the retailer's CRM or customer service, a checkout key):
+    their contact goes, the addresses of their closed orders are coarsened to ~1 km and
+    the customer id is unlinked; the anonymous facts (channel, service, day, on time)
+    stay. Open orders keep their address until delivered (``kept_for_delivery``)."""
+    return lm.call("DELETE", f"/v1/customers/{customer_id}/personal-data", lm.checkout)
 
 
 def verify(secret: str, headers: dict, body: bytes) -> bool:
