@@ -82,6 +82,9 @@ def test_a_store_order_and_an_app_order_of_one_customer_are_confirmed_and_tracka
         token = answer["tracking_token"]
         tracked = ready.get(f"/v1/orders/{body['order_id']}/tracking?token={token}")
         assert tracked.status_code == 200 and tracked.json()["status"] == "confirmed"
+        assert (tracked.json()["channel"], tracked.json()["customer_id"]) == (None, None)
+        keyed_view = ready.get(f"/v1/orders/{body['order_id']}/tracking", headers=CHECKOUT)
+        assert (keyed_view.json()["channel"], keyed_view.json()["customer_id"]) == (channel, LEO)
         got = ready.get(f"/v1/orders/{body['order_id']}", headers=CHECKOUT).json()
         assert (got["channel"], got["customer_id"], got["status"]) == (channel, LEO, "confirmed")
     store = orders["store"][1]

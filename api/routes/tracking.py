@@ -100,14 +100,17 @@ def get_tracking(
     """An order's status, promised slot, current ETA window, vehicle mode and history.
     Called with a checkout key, or, from the customer's page, with the order's
     ``token`` (in ``tracking_url``; 401 once it expired: a checkout key's answer carries
-    a new one)."""
+    a new one). A checkout key's answer also names the order's channel and customer id."""
     if token is not None:
         why = service.token_problem(order_id, token)
         if why is not None:
             raise message(401, why)
-    else:
-        require_role("checkout")(request, api_key)
-    return service.tracking(order_id)
+        return service.tracking(order_id)
+    require_role("checkout")(request, api_key)
+    channel, customer_id = service.who(order_id)
+    return service.tracking(order_id).model_copy(
+        update={"channel": channel, "customer_id": customer_id}
+    )
 
 
 @router.get(

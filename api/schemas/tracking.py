@@ -176,6 +176,16 @@ class Tracking(BaseModel):
     reason: str | None = Field(None, description="unassigned: why, in words.")
     history: list[HistoryEntry]
     tracking_url: str = Field(description="The customer's page (signed, no API key needed).")
+    channel: str | None = Field(
+        None,
+        description="Where the order (or return) was taken: web, app, store, call_centre; "
+        "to checkout keys (null on the customer's token, and for an order given none).",
+    )
+    customer_id: str | None = Field(
+        None,
+        description="The retailer's customer id, to checkout keys (null on the customer's "
+        "token, for an order given none, and once the customer's data is erased).",
+    )
 
 
 class LivePlan(BaseModel):

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.models import PlanJob, utcnow
-from api.models.checkout import DayOrder
+from api.models.checkout import DayOrder, Hold
+from api.models.orders import DayReturn
 from api.models.tracking import TrackedOrder, TrackedVehicle, TrackingEvent
 from api.schemas.tracking import (
     EtaWindow,
@@ -308,6 +309,17 @@ class TrackingService:
             nodes=nodes,
             vehicles=states,
         )
+
+    def who(self, order_id: str) -> tuple[str | None, str | None]:
+        """The channel and customer id of an order (its hold), a split order's parcel
+        (``ORDER/2``: its order's) or a return booked by API; (None, None) if none."""
+        with self.db.transaction(write=False) as s:
+            for key in dict.fromkeys((order_id, order_id.split("/")[0])):
+                hold = s.execute(select(Hold).where(Hold.order_id == key)).scalar_one_or_none()
+                if hold is not None:
+                    return hold.channel, hold.customer_id
+            ret = s.get(DayReturn, order_id)
+            return (ret.channel, ret.customer_id) if ret is not None else (None, None)
 
     def tracking(self, order_id: str) -> Tracking:
         """An order's status, promised slot, ETA window and history (404 if unknown).
