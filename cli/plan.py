@@ -90,6 +90,16 @@ def plan(
             fail("--days plans each day whole: it takes neither --decompose nor --scheduler")
         _plan_days(sc, days, params, out)
         return
+    from optimizer.workflows.plan_days import later_days
+
+    later_orders, later_returns = later_days(sc)
+    if later_orders or later_returns:
+        errors.print(
+            f"[yellow]note[/] {later_orders} orders and {later_returns} returns are dated after "
+            f"{sc.settings.date}: a plan of that day leaves them unassigned; plan the days "
+            "one by one with --days N",
+            highlight=False,
+        )
     if decompose is None:
         decompose = scheduler is not None or len(sc.orders) > DECOMPOSE_ABOVE_ORDERS
     tree_mb = 0.0  # the dask workers' memory, when decomposed on a local cluster

@@ -182,6 +182,24 @@ def test_stock_shipped_on_one_day_is_gone_the_next(tmp_path):
         assert all(str(reasons.get(o)) == "out_of_stock" for o in lamp_orders)
 
 
+def test_a_plan_without_days_says_later_orders_need_days(tmp_path):
+    folder = tmp_path / "two"
+    write(generate(orders=6, days=2, seed=4), folder)
+    args = [
+        "plan",
+        str(folder),
+        "--time-limit",
+        "1",
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "p"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "6 orders and" in result.output and "plan the days" in result.output
+
+
 def test_days_zero_is_refused_with_a_clear_message(fortnight, tmp_path):
     result = runner.invoke(app, ["plan", str(fortnight), "--days", "0", "--out", str(tmp_path)])
     assert result.exit_code == 2

@@ -125,6 +125,13 @@ def plan_days(
     return DaysPlan(days=out, not_planned=not_planned)
 
 
+def later_days(scenario: Scenario) -> tuple[int, int]:
+    """How many orders and returns are dated after the scenario's day (which a plan of
+    that day alone leaves unassigned: ``plan --days`` plans them on their days)."""
+    orders = sum(1 for o in scenario.orders if o.slot_start_s >= DAY_S)
+    return orders, sum(1 for r in scenario.returns if r.slot_start_s >= DAY_S)
+
+
 def _with_ready(scenario: Scenario) -> list[Order]:
     """The orders, each holding made-to-order goods with a ready time: its ``ready_at``,
     else the scenario's midnight plus the longest lead time of its SKUs over the nodes
