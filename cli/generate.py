@@ -1,5 +1,7 @@
 """``lastmile generate``: a seeded Paris day written as a scenario folder (or, with
-``--kind domain``, a day of the peers' Paris-like kind, :mod:`data.domain_generator`)."""
+``--kind domain``, a day of the peers' Paris-like kind, :mod:`data.domain_generator`; with
+``--kind furniture``, a furniture retailer's day or ``--days`` days,
+:mod:`data.furniture_generator`)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,19 @@ import typer
 
 from cli.console import console, fail
 
-KINDS = ("paris", "domain")
+KINDS = ("paris", "domain", "furniture")
+DEFAULT_ORDERS = 600  # a Paris day (data/generator.py BASE_ORDERS)
+FURNITURE_ORDERS = 40  # a furniture day (data/furniture_generator.py BASE_ORDERS)
 
 
 def generate(
     out: Annotated[Path, typer.Option(help="folder to write the scenario into")],
-    orders: Annotated[int, typer.Option(help="number of orders", min=1)] = 600,
+    orders: Annotated[
+        int | None,
+        typer.Option(
+            help="number of orders (furniture: a day) [default: 600; furniture: 40]", min=1
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
     date: Annotated[str, typer.Option(help="the day, YYYY-MM-DD")] = "2026-11-24",
     stock_scale: Annotated[
@@ -39,9 +48,18 @@ def generate(
         str,
         typer.Option(
             help="paris: the shipped day's city and catalogue; domain: the peers' "
-            "Paris-like mixed-fleet day (lastmile bench domain)"
+            "Paris-like mixed-fleet day (lastmile bench domain); furniture: a furniture "
+            "retailer's days (sofas made to order, two-person vans, take-backs)"
         ),
     ] = "paris",
+    days: Annotated[
+        int,
+        typer.Option(
+            help="furniture: days of orders from --date, one folder (plan them with "
+            "lastmile plan --days)",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Generate a seeded Paris day (nodes, fleet scaled to the orders, stock, orders, zones),
     or with ``--osm`` a day on any OpenStreetMap extract's streets (nodes, zones and
@@ -49,9 +67,19 @@ def generate(
     An existing non-empty ``--out`` folder (the shipped ``data/paris``, say) is refused
     unless ``--force``; an existing file always. ``--kind domain`` makes a day of the
     peers' kind (14 depots, e-vans and cargo bikes, every order free to ship from any
-    depot; see ``lastmile bench domain``)."""
+    depot; see ``lastmile bench domain``). ``--kind furniture`` makes a furniture
+    retailer's ``--days`` days (``--orders`` a day) in one folder: a warehouse with
+    two-person tail-lift vans, a showroom with bikes, sofas made to order, take-backs."""
     if kind not in KINDS:
         fail(f"--kind {kind!r}: one of {', '.join(KINDS)}")
+    if kind == "furniture":
+        if osm is not None or stock_scale != 1.0:
+            fail("--kind furniture takes neither --osm nor --stock-scale")
+        _generate_furniture(out, orders or FURNITURE_ORDERS, days, seed, date, force)
+        return
+    if days != 1:
+        fail(f"--days {days}: only --kind furniture generates several days")
+    orders = orders or DEFAULT_ORDERS
     if kind == "domain":
         if osm is not None or stock_scale != 1.0:
             fail("--kind domain takes neither --osm nor --stock-scale (its stock never binds)")
@@ -100,6 +128,27 @@ def _generate_domain(out: Path, orders: int, seed: int, date: str, force: bool) 
     except OSError as exc:
         fail(f"cannot write the day into {out}: {exc.strerror or exc}")
     console.print(f"wrote a {orders}-order day of the peers' kind (seed {seed}) to [bold]{out}[/]")
+
+
+def _generate_furniture(
+    out: Path, orders: int, days: int, seed: int, date: str, force: bool
+) -> None:
+    from data.furniture_generator import generate, write
+
+    _check_out(out, force)
+    try:
+        made = generate(orders=orders, days=days, seed=seed, date=date)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
+        write(made, out, replace=force)
+    except OSError as exc:
+        fail(f"cannot write the days into {out}: {exc.strerror or exc}")
+    console.print(
+        f"wrote {days} furniture day(s) of {orders} orders (seed {seed}) from {date} to "
+        f"[bold]{out}[/]"
+        + (f"; plan them with lastmile plan {out} --days {days}" if days > 1 else "")
+    )
 
 
 def _generate_on_streets(

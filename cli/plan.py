@@ -1,4 +1,6 @@
-"""``lastmile plan``: plan the day, write its files, run the checker on plan.json."""
+"""``lastmile plan``: plan the day, write its files, run the checker on plan.json; with
+``--days N``, the next N days of a folder whose orders are dated on several days, each
+day's files in ``<out>/<date>/`` and a summary of the days in ``<out>/summary.json``."""
 
 from __future__ import annotations
 
@@ -54,9 +56,18 @@ def plan(
             min=0.0,
         ),
     ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            help="plan the next N days from the scenario's day (orders dated on several "
+            "days): <out>/<date>/ per day and <out>/summary.json; each day checked"
+        ),
+    ] = None,
 ) -> None:
     """Plan the day: choose a node per order, build routes, write the plan files.
-    Big days are cut into regions planned apart on dask (see README, Scale-out)."""
+    Big days are cut into regions planned apart on dask (see README, Scale-out).
+    With ``--days N``, plan the next N days one after the other (see README, Planning
+    days ahead)."""
     from optimizer.io.plan_files import write_plan_files
     from optimizer.planning import PlanParams, plan_day
     from optimizer.scale import ScaleParams
@@ -74,6 +85,21 @@ def plan(
         )
     except ValueError as exc:
         fail(str(exc))
+    if days is not None:
+        if decompose or scheduler is not None:
+            fail("--days plans each day whole: it takes neither --decompose nor --scheduler")
+        _plan_days(sc, days, params, out)
+        return
+    from optimizer.workflows.plan_days import later_days
+
+    later_orders, later_returns = later_days(sc)
+    if later_orders or later_returns:
+        errors.print(
+            f"[yellow]note[/] {later_orders} orders and {later_returns} returns are dated after "
+            f"{sc.settings.date}: a plan of that day leaves them unassigned; plan the days "
+            "one by one with --days N",
+            highlight=False,
+        )
     if decompose is None:
         decompose = scheduler is not None or len(sc.orders) > DECOMPOSE_ABOVE_ORDERS
     tree_mb = 0.0  # the dask workers' memory, when decomposed on a local cluster
@@ -103,3 +129,66 @@ def plan(
             errors.print(f"[red]violation[/] {v.code}: {v.message}", highlight=False)
         fail(f"the checker found {len(run.report.violations)} violations in this plan", code=1)
     console.print("checker: [green]no violation[/]")
+
+
+def _plan_days(sc, days: int, params, out: Path) -> None:
+    """``plan --days``: :func:`optimizer.workflows.plan_days.plan_days`, each day's files
+    written, the days' table printed; exit 1 when a day is not checker-clean."""
+    from optimizer.io.plan_files import to_json, write_plan_files
+    from optimizer.workflows.plan import artefacts
+    from optimizer.workflows.plan_days import DaysError, plan_days
+
+    try:
+        with progress_bar("planning", "day 1") as say:
+            result = plan_days(sc, days, params, progress=say)
+    except DaysError as exc:
+        fail("cannot plan these days:\n" + "\n".join(f"  - {p}" for p in exc.problems))
+    try:
+        for day in result.days:
+            write_plan_files(out / day.day.isoformat(), artefacts(day.scenario, day.run))
+        (out / "summary.json").write_text(to_json(result.summary()), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write the plans: {exc}")
+    summary = result.summary()
+    _print_days(summary)
+    console.print(f"plans written to [bold]{out}[/]/<date>/ and {out / 'summary.json'}")
+    bad = [d for d in result.days if not d.run.report.ok]
+    for day in bad:
+        for v in day.run.report.violations:
+            errors.print(f"[red]violation[/] {day.day} {v.code}: {v.message}", highlight=False)
+    if bad:
+        fail(f"the checker found violations on {len(bad)} of {len(result.days)} days: "
+             f"{', '.join(str(d.day) for d in bad)}", code=1)  # fmt: skip
+    console.print(f"checker: [green]no violation[/] on any of the {len(result.days)} days")
+
+
+def _print_days(summary: dict) -> None:
+    """The days' figures, a line each, the totals and what lies beyond the days."""
+    for d in summary["days"]:
+        types = " + ".join(f"{n} {t}" for t, n in d["vehicles_by_type"].items()) or "none"
+        reasons = ", ".join(f"{n} {c}" for c, n in d["unassigned_by_reason"].items())
+        verdict = (
+            "[green]clean[/]" if not d["violations"] else f"[red]{d['violations']} violations[/]"
+        )
+        console.print(
+            f"[bold]{d['date']}[/] {d['orders']} orders: {d['routed']} routed, "
+            f"{d['collected']} collected, {d['unassigned']} unassigned"
+            + (f" ({reasons})" if reasons else "")
+            + f"; returns {d['returns_routed']}/{d['returns']}; vehicles {d['vehicles_used']} "
+            f"({types}), crew {d['crew_used']}; {d['cost_eur']:,.2f} EUR; checker {verdict}",
+            highlight=False,
+        )
+    t = summary["totals"]
+    console.print(
+        f"[bold]total[/] {summary['days_planned']} days, {t['orders']} orders: {t['routed']} "
+        f"routed, {t['collected']} collected, {t['unassigned']} unassigned; returns "
+        f"{t['returns_routed']}/{t['returns']}; {t['vehicles_used']} vehicle-days, "
+        f"{t['crew_used']} crew-days; {t['cost_eur']:,.2f} EUR",
+        highlight=False,
+    )
+    later = summary["not_planned"]
+    if later["orders"] or later["returns"]:
+        console.print(
+            f"not planned: {later['orders']} orders and {later['returns']} returns dated "
+            f"after the days planned ({later['from']} to {later['to']})"
+        )
