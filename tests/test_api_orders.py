@@ -164,6 +164,24 @@ def test_a_return_by_api_is_booked_idempotently_and_listed_for_the_customer(read
     assert ready.get(f"/v1/customers/{LEO}/orders", headers=PLANNER).status_code == 403
 
 
+def test_a_take_back_is_one_visit_with_its_delivery_and_one_per_order(ready, orders):
+    app = orders["app"][1]
+    body = {"return_id": "TB-1", "order_id": "APP-1", "channel": "app", "kind": "takeback",
+            "lines": [{"sku": "SKU-1001", "qty": 1}], "slot": app["slot_start"]}  # fmt: skip
+    r = ready.post("/v1/returns", json=body, headers=CHECKOUT)
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert got["kind"] == "takeback" and got["customer_id"] == LEO
+    # The delivery's own slot: the old item leaves in the visit that brings the new one.
+    assert (got["slot_start"], got["slot_end"]) == (app["slot_start"], app["slot_end"])
+    again = body | {"return_id": "EX-1", "kind": "exchange"}
+    r = ready.post("/v1/returns", json=again, headers=CHECKOUT)
+    assert r.status_code == 409 and locs(r) == {("body", "order_id")}, r.text
+    assert "TB-1" in r.json()["detail"][0]["msg"]
+    plain = again | {"return_id": "RET-TB", "kind": "return"}
+    assert ready.post("/v1/returns", json=plain, headers=CHECKOUT).status_code == 201
+
+
 def test_the_next_plan_of_the_day_has_the_orders_and_the_return(ready, orders):
     ready.post("/v1/returns", json={"return_id": "RET-PLAN", "order_id": "STORE-1",
                "channel": "store", "lines": [{"sku": "SKU-1001", "qty": 1}],

@@ -106,12 +106,14 @@ class OrdersOut(BaseModel):
 
 
 class ReturnIn(RequestModel):
-    """A return (or the pickup half of an exchange) of an order: its lines and the pickup
-    slot (on the eco grid, as the promise offers it); the pickup is at the order's address."""
+    """A return of an order, the pickup half of an exchange, or the take-back of an old
+    item (a sofa recycled) when the order is delivered: its lines and the pickup slot (on
+    the eco grid, as the promise offers it, or the order's own slot for an exchange or a
+    take-back, one visit with its delivery); the pickup is at the order's address."""
 
     return_id: str = CallerId
     order_id: str = Field(min_length=1, max_length=64)
-    kind: Literal["return", "exchange"] = "return"
+    kind: Literal["return", "exchange", "takeback"] = "return"
     channel: Channel
     customer_id: CustomerId | None = None
     lines: list[BasketLine] = Field(min_length=1, max_length=100)

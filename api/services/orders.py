@@ -271,7 +271,9 @@ class OrdersService:
             if known is not None:
                 order = {"lat": known.lat, "lon": known.lon, "lines": [[x.sku, x.qty] for x in
                          known.lines], "service_time_s": known.service_time_s,
-                         "ship_from_node_id": known.ship_from_node_id}  # fmt: skip
+                         "ship_from_node_id": known.ship_from_node_id,
+                         "slot_start_s": known.slot_start_s,
+                         "slot_end_s": known.slot_end_s}  # fmt: skip
         found = self._return_problems(r, order, now)
         if found:
             raise problems(422, found)
@@ -280,6 +282,11 @@ class OrdersService:
         local = r.slot.astimezone(tz)
         service_date = local.date().isoformat()
         start_s = local.hour * 3600 + local.minute * 60
+        if r.kind != "return":
+            self._one_visit_free(r)
+            if _same_slot_start(order, row, service_date, start_s, self.checkout.day):
+                # One visit with the delivery: the pickup takes the delivery's slot.
+                length_s = int(order["slot_end_s"]) - start_s
         ret = {
             "return_id": r.return_id, "lat": order["lat"], "lon": order["lon"],
             "slot_start_s": start_s, "slot_end_s": start_s + length_s,
@@ -312,6 +319,26 @@ class OrdersService:
             return self.take_return(r, now)
         answer = None if contact is None else ContactOut(**contact.model_dump())
         return out.model_copy(update={"contact": answer}), True
+
+    def _one_visit_free(self, r: ReturnIn) -> None:
+        """409 when the order already has an exchange or a take-back (a file's or one
+        booked by API): one visit hands over one delivery and takes one pickup back."""
+        with self.checkout.db.transaction(write=False) as s:
+            booked = s.scalars(
+                select(DayReturn.return_id)
+                .where(DayReturn.order_id == r.order_id, DayReturn.kind != "return")
+                .where(DayReturn.return_id != r.return_id)
+            ).first()
+        if booked is None:
+            booked = next(
+                (x.return_id for x in self.checkout.scenario.returns
+                 if x.order_id == r.order_id and x.kind.one_visit),
+                None,
+            )  # fmt: skip
+        if booked is not None:
+            raise problems(409, [(("body", "order_id"), f"order {r.order_id!r} already has "
+                                  f"an exchange or take-back ({booked!r}): one per order, "
+                                  "one visit; book a plain return instead")])  # fmt: skip
 
     def _return_problems(self, r: ReturnIn, order: dict | None, now: datetime) -> list:
         sc, found = self.checkout.scenario, []
@@ -400,6 +427,16 @@ class OrdersService:
                    "customer id until delivered: call again after" if kept else ""))  # fmt: skip
         return PersonalDataErased(customer_id=customer_id, erased=erased,
                                   kept_for_delivery=kept, note=note)  # fmt: skip
+
+
+def _same_slot_start(order: dict, row, service_date: str, start_s: int, today: date) -> bool:
+    """Whether a pickup slot starting at ``start_s`` on ``service_date`` starts with the
+    delivery ``order``'s slot (``row``: its ``day_orders`` row, None for the day's file
+    order, which is of the service's day)."""
+    if "slot_start_s" not in order or "slot_end_s" not in order:
+        return False
+    day = (row.service_date if row is not None and row.service_date else None) or today.isoformat()
+    return day == service_date and int(order["slot_start_s"]) == start_s
 
 
 def _earlier_answer(s, table, key: str, wanted: str, answer, what: str):
