@@ -36,6 +36,17 @@ def delivered_by_id(receiver: Receiver) -> dict[str, dict]:
     return {h["webhook-id"]: json.loads(b) for h, b in receiver.received}
 
 
+def walk(node):
+    """Every JSON object inside ``node``."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
 def deliveries(lm, sub_id: str) -> list[dict]:
     page = lm.call("GET", "/v1/webhooks/deliveries", lm.planner, params={"limit": 1000})
     return [d for d in page if d["subscription_id"] == sub_id]
@@ -99,6 +110,7 @@ def test_two_channels_one_customer_planned_tracked_crashed_alerted_erased(tmp_pa
             after = chain.open_orders(lm)
             order_after = lm.call("GET", "/v1/orders/APP-0001", lm.checkout)
             feed_after = lm.call("GET", "/v1/events", lm.planner, params={"limit": 1000})
+            plan_after = lm.call("GET", f"/v1/plans/{plan_id}", lm.planner)["plan"]
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=60)
@@ -155,3 +167,8 @@ def test_two_channels_one_customer_planned_tracked_crashed_alerted_erased(tmp_pa
     text = str(feed_after)
     assert chain.CONTACT["phone"] not in text and chain.CONTACT["email"] not in text
     assert chain.CUSTOMER not in text
+    # The stored plan keeps the stops, at about a kilometre (two decimals of a degree).
+    ours = [d for d in walk(plan_after) if d.get("order_id") in ("STORE-0001", "APP-0001")]
+    placed = [d for d in ours if "lat" in d]
+    assert placed and erased["erased"]["plans"] >= 1
+    assert all(round(d["lat"], 2) == d["lat"] and round(d["lon"], 2) == d["lon"] for d in placed)

@@ -149,7 +149,8 @@ class PersonalDataErased(BaseModel):
         description="How many of each kind were erased: contacts (deleted), orders, returns "
         "and holds (address coarsened, customer id unlinked), back_in_stock_alerts (contact "
         "deleted, address coarsened, ended if waiting), tracking_events (driver fixes "
-        "coarsened), events (outbox payloads scrubbed)."
+        "coarsened), events (outbox payloads scrubbed), plans (stored plans whose stops of the "
+        "customer's closed orders were coarsened)."
     )
     kept_for_delivery: list[str] = Field(
         description="The customer's open orders and returns: they keep their address and "

@@ -14,7 +14,8 @@ What the erasure does, in one transaction:
   up, or of a past day) and holds (released or expired), coarsens the address to about
   a kilometre (:data:`COARSE_DECIMALS`) wherever it is stored (``day_orders``, ``holds``,
   ``day_returns``, ``tracked_orders``, the driver's fixes of those stops in
-  ``tracking_events``, ``back_in_stock_alerts``) and unlinks the customer id (null), so
+  ``tracking_events``, ``back_in_stock_alerts``, and the stops of the stored plans:
+  ``plan_jobs``' plan.json, GeoJSON and map) and unlinks the customer id (null), so
   what plans and KPIs count (channel, service, dates, on time, cost) stays, anonymous;
 * leaves the **open** orders and returns their address and customer id until they are
   delivered (the answer lists them in ``kept_for_delivery``: call again after).
@@ -26,6 +27,7 @@ same answer, so the endpoint does not tell who is a customer).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -33,6 +35,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from api.db import Database
+from api.models import PlanJob
 from api.models.checkout import BackInStockAlert, DayOrder, Hold
 from api.models.orders import ApiOrder, CustomerContact, DayReturn
 from api.models.tracking import TrackedOrder, TrackingEvent
@@ -157,7 +160,8 @@ def erase(s: Session, customer_id: str, open_ids: set[str], closed_ids: set[str]
     ``closed_ids``: the customer's orders and returns that are still to deliver or pick
     up, and those that are over (tracking's word, or a past day: the caller's)."""
     erased = {"contacts": 0, "orders": 0, "returns": 0, "holds": 0, "back_in_stock_alerts": 0,
-              "tracking_events": 0, "events": 0}  # fmt: skip
+              "tracking_events": 0, "events": 0, "plans": 0}  # fmt: skip
+    exact: dict[str, tuple[float, float]] = {}  # closed order or return -> its address
     contacts = list(s.scalars(select(CustomerContact).where(
         CustomerContact.customer_id == customer_id)))  # fmt: skip
     for row in contacts:
@@ -183,6 +187,7 @@ def erase(s: Session, customer_id: str, open_ids: set[str], closed_ids: set[str]
         erased["orders"] += 1
         row = s.get(DayOrder, hold.order_id)
         if row is not None:
+            exact[hold.order_id] = _lat_lon(row.order_json)
             row.order_json = _coarse_json(row.order_json)
         api = s.get(ApiOrder, hold.order_id)
         if api is not None:
@@ -190,13 +195,46 @@ def erase(s: Session, customer_id: str, open_ids: set[str], closed_ids: set[str]
     for ret in s.scalars(select(DayReturn).where(DayReturn.customer_id == customer_id)):
         if ret.return_id in open_ids:
             continue
+        exact[ret.return_id] = _lat_lon(ret.return_json)
         ret.return_json = _coarse_json(ret.return_json)
         ret.customer_id, ret.response_json = None, _unlinked(ret.response_json)
         erased["returns"] += 1
     erased["tracking_events"] = _coarsen_tracking(s, closed_ids)
+    erased["plans"] = _coarsen_plans(s, exact)
     alert_ids = {a.id for a in alerts}
     erased["events"] = _scrub_outbox(s, customer_id, open_ids | closed_ids, alert_ids)
     return erased
+
+
+def _lat_lon(text: str) -> tuple[float, float]:
+    data = json.loads(text)
+    return data["lat"], data["lon"]
+
+
+def _coarsen_plans(s: Session, exact: dict[str, tuple[float, float]]) -> int:
+    """Coarsen the planned positions of the closed orders and returns in ``exact`` (their
+    address before the erasure) in every stored plan that names them: plan.json, its
+    GeoJSON and its map write a stop's coordinates as numbers, each replaced wherever it
+    stands whole (another stop at exactly that latitude or longitude is coarsened with
+    it: a neighbour's door, a kilometre's precision lost, never a fact). How many plans
+    changed."""
+    if not exact:
+        return 0
+    names = [PlanJob.plan_json.contains(f'"{unit}"') for unit in exact]
+    changed = 0
+    for job in s.scalars(select(PlanJob).where(PlanJob.plan_json.is_not(None), or_(*names))):
+        named = [xy for unit, xy in exact.items() if f'"{unit}"' in job.plan_json]
+        numbers = {v for xy in named for v in xy if v is not None}
+        pattern = re.compile(
+            "|".join(rf"(?<![\d.]){re.escape(repr(float(v)))}(?!\d)" for v in numbers)
+        )
+        to = {repr(float(v)): repr(coarse(float(v))) for v in numbers}
+        for field in ("plan_json", "geojson", "map_html"):
+            text = getattr(job, field)
+            if text:
+                setattr(job, field, pattern.sub(lambda m, to=to: to[m.group(0)], text))
+        changed += 1
+    return changed
 
 
 def _coarsen_tracking(s: Session, closed_ids: set[str]) -> int:
