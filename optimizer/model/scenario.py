@@ -640,9 +640,10 @@ class Scenario:
     def lead_time_days(self, node_id: str, sku: str) -> int | None:
         """Days until made-to-order or supplier goods of ``sku`` are at ``node_id``
         (``lead_times.csv``, else the catalogue's ``lead_time_days``); None for a
-        stocked item there (taken from stock)."""
+        stocked item there (taken from stock), and for a SKU not in the catalogue (a plan
+        read from outside may name one: the checker then finds it out of stock)."""
         days = self.lead_times.get((node_id, sku))
-        if days is None:
+        if days is None and sku in self.catalogue:
             days = self.catalogue[sku].lead_time_days or None
         return days
 
