@@ -2,9 +2,11 @@
 
 The rule, in four steps:
 
-1. **Every order gets a node from the whole network first.** The fast ``estimate``
-   sourcing (handling + an out-and-back delivery estimate, with stock and picking
-   capacity reserved as it goes, see :mod:`optimizer.sourcing`) runs over the whole day
+1. **Every order gets a node from the whole network first.** The fast ``shared_route``
+   sourcing (handling + the order's share of a route from the node: fixed cost and stem
+   shared by the stops a route carries, plus its own leg, see
+   :mod:`optimizer.sourcing.shared`; with stock and picking capacity reserved as it
+   goes) runs over the whole day
    and every node, in two passes, so a cheap node does not swallow the day: first each
    node takes at most what its fleet can deliver in a day (:func:`fleet_orders`, its
    reach); then orders left over go to any node with the stock and picking capacity.
@@ -152,7 +154,7 @@ def decompose(
     """Cut ``scenario`` into parts by the rule of this module's docstring."""
     params = params or ScaleParams()
     travel = travel or travel_of(scenario)
-    sourcing = GreedySourcing(scenario, travel, SourcingParams(policy="estimate"))
+    sourcing = GreedySourcing(scenario, travel, SourcingParams(policy="shared_route"))
     node_ids = sourcing.node_ids
     decisions, node_of, unassigned = _source_network(scenario, sourcing, params)
     load = np.zeros(len(node_ids))
@@ -181,7 +183,7 @@ def decompose(
 
 
 def _source_network(scenario: Scenario, sourcing: GreedySourcing, params: ScaleParams):
-    """Step 1 of the rule: every order's node (``node_of``; the estimate's decisions for
+    """Step 1 of the rule: every order's node (``node_of``; the pass's decisions for
     deliveries), and the orders no node can take."""
     deliverable = fleet_orders(scenario)
     picking = sourcing.pick_capacity.copy()

@@ -92,7 +92,10 @@ class SourcingParams:
         routes as they are being built + workload + priority. Baselines, as order
         management systems rank: ``nearest`` (nearest node with the stock),
         ``cheapest_handling`` (lowest handling cost with the stock), ``estimate``
-        (handling + an out-and-back delivery estimate).
+        (handling + an out-and-back delivery estimate). ``shared_route``: handling +
+        the order's share of a route from the node (fixed cost and stem shared by the
+        stops a route carries, plus its own leg; :mod:`optimizer.sourcing.shared`),
+        linear in the orders: the decomposition's network-wide pass and its parts.
     workload_eur
         Price of a node's picking being fully used: a node at 60 % of its day's picking
         capacity adds 0.6 x this to each further order (spreads work before it jams).
@@ -125,4 +128,4 @@ class SourcingParams:
             raise ValueError("split_penalty_eur < 0 not understood.")
 
 
-POLICIES = ("route_aware", "nearest", "cheapest_handling", "estimate")
+POLICIES = ("route_aware", "nearest", "cheapest_handling", "estimate", "shared_route")

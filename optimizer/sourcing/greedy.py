@@ -37,6 +37,7 @@ from optimizer.sourcing.decisions import (
 )
 from optimizer.sourcing.parcels import _SplitChoice
 from optimizer.sourcing.reach import Reach, Stage, compute_reach
+from optimizer.sourcing.shared import shared_route_costs
 from optimizer.sourcing.unassigned import _Explanations
 from optimizer.travel import TravelProvider
 
@@ -105,11 +106,17 @@ class GreedySourcing(_SplitChoice, _Explanations):
         self.reach: Reach = compute_reach(sc, travel, delivery_ids)
         self.reach_row = {o: i for i, o in enumerate(delivery_ids)}
         self.node_stage = self.reach.node_stage(self.node_ids)
-        self.delivery_cost = self._delivery_cost_estimates(self.reach.stage)
         # Parcels of split orders: reach and estimates whatever their size, which is
         # checked per parcel against the vehicle types of each node (``_carries``).
         self.parcel_node_stage = self.reach.node_stage(self.node_ids, parcel=True)
-        self.parcel_delivery_cost = self._delivery_cost_estimates(self.reach.parcel_stage)
+        if params.policy == "shared_route":
+            self.delivery_cost = shared_route_costs(sc, self.reach, self.node_ids)
+            self.parcel_delivery_cost = shared_route_costs(
+                sc, self.reach, self.node_ids, self.reach.parcel_stage
+            )
+        else:
+            self.delivery_cost = self._delivery_cost_estimates(self.reach.stage)
+            self.parcel_delivery_cost = self._delivery_cost_estimates(self.reach.parcel_stage)
         self.node_types = [set() for _ in self.node_ids]
         for group in self.reach.groups:
             self.node_types[self.node_index[group.node_id]].add(group.vehicle_type_id)
@@ -314,7 +321,7 @@ class GreedySourcing(_SplitChoice, _Explanations):
         best = float(rank[ranked[0]])
         if splits and (
             not np.isfinite(best)
-            or (self.policy in ("route_aware", "estimate") and splits[0][0] < best)
+            or (self.policy in ("route_aware", "estimate", "shared_route") and splits[0][0] < best)
         ):
             result.decisions[order_id] = self._take_split(order_id, splits, rank, terms)
             return
