@@ -168,3 +168,21 @@ def test_the_last_place_of_a_slot_weeks_ahead_is_sold_once(client):
         "/v1/holds", json={"option_id": same["option_id"]}, headers=keyed(CHECKOUT_KEY)
     )
     assert again.status_code == 201, again.text  # the released place is sold again
+
+
+def test_an_order_by_api_for_a_sofa_made_to_order_is_taken_on_its_day(client):
+    """A store's till sells the made-to-order sofa by ``POST /v1/orders`` for an express
+    slot of day 6: taken like the checkout's, on that day; a day before the goods can be
+    there is refused (no such option), as is an unknown SKU."""
+    express = [o for o in promise(client, SOFA)["options"] if o["service"] == "express"]
+    slot = next(o for o in express if days_ahead(o) == 6)
+    body = {"order_id": "TILL-SOFA-1", "channel": "store", "customer_id": "cust-sofa-1",
+            "lines": [{"sku": SOFA, "qty": 1}], "address": NEAR_BERCY, "service": "express",
+            "slot": slot["slot_start"]}  # fmt: skip
+    r = client.post("/v1/orders", json=body, headers=keyed(CHECKOUT_KEY))
+    assert r.status_code == 201, r.text
+    assert r.json()["service_date"] == slot["service_date"] and r.json()["node_id"]
+    early = body | {"order_id": "TILL-SOFA-2", "slot": slot["slot_start"].replace(
+        slot["service_date"], "2026-11-26")}  # fmt: skip
+    r = client.post("/v1/orders", json=early, headers=keyed(CHECKOUT_KEY))
+    assert r.status_code == 409 and r.json()["detail"][0]["loc"] == ["body", "slot"], r.text
