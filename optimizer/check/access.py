@@ -3,7 +3,7 @@ they admit, and items by the modes their catalogue rows allow."""
 
 from __future__ import annotations
 
-from optimizer.check.records import _Context, _Plan
+from optimizer.check.records import _Context, _Plan, _stop_items
 from optimizer.model import Service, ZoneRule
 
 
@@ -51,24 +51,14 @@ def _check_access(ctx: _Context, plan: _Plan) -> None:
 def _check_item_modes(ctx: _Context, plan: _Plan) -> None:
     """Every item a stop delivers (a parcel's own lines, else its order's) goes by a mode
     its catalogue row allows (``modes``; empty: any). Returns' pickups are not bound."""
-    catalogue = ctx.scenario.catalogue
-    for route in plan.routes:
+    for route, _, order, sku, item in _stop_items(ctx, plan, pickups=False):
         vt = route.vehicle_type
-        if vt is None:
+        if not item.modes or vt.mode in item.modes:
             continue
-        for stop in route.stops:
-            order = None if stop.pickup else ctx.visit(stop)
-            if order is None:
-                continue
-            skus = [sku for sku, _ in stop.lines] if stop.lines else [x.sku for x in order.lines]
-            for sku in dict.fromkeys(skus):
-                item = catalogue.get(sku)
-                if item is None or not item.modes or vt.mode in item.modes:
-                    continue
-                ctx.flag(
-                    "item_mode",
-                    f"{order.order_id} on {route.label}: {sku} goes only by "
-                    f"{', '.join(sorted(item.modes))}, not by {vt.mode.value}",
-                    order.order_id,
-                    route.vehicle_id,
-                )
+        ctx.flag(
+            "item_mode",
+            f"{order.order_id} on {route.label}: {sku} goes only by "
+            f"{', '.join(sorted(item.modes))}, not by {vt.mode.value}",
+            order.order_id,
+            route.vehicle_id,
+        )

@@ -7,50 +7,35 @@ them is part of the order's service time, held by the walk of the routes
 from __future__ import annotations
 
 from optimizer.check.figures import _span
-from optimizer.check.records import _Context, _Plan
+from optimizer.check.records import _Context, _Plan, _stop_items
 from optimizer.model import Order, Scenario
 
 
 def _check_item_handling(ctx: _Context, plan: _Plan) -> None:
     """Each SKU a stop delivers (a parcel's own lines, else its order's) or picks up needs
     at most the vehicle type's crew and only equipment it has."""
-    catalogue = ctx.scenario.catalogue
-    for route in plan.routes:
+    for route, stop, visit, sku, item in _stop_items(ctx, plan, pickups=True):
         vt = route.vehicle_type
-        if vt is None:
-            continue
-        for stop in route.stops:
-            visit = ctx.visit(stop)
-            if visit is None:
-                continue
-            if stop.lines and not stop.pickup:
-                skus = [sku for sku, _ in stop.lines]
-            else:
-                skus = [x.sku for x in visit.lines]
-            does = "picks up" if stop.pickup else "delivers"
-            who = f"{visit.order_id} on {route.label}"
-            for sku in dict.fromkeys(skus):
-                item = catalogue.get(sku)
-                if item is None:
-                    continue
-                if item.crew > vt.crew:
-                    ctx.flag(
-                        "crew_short",
-                        f"{who} {does} {sku}, which takes a crew of {item.crew}; "
-                        f"{vt.vehicle_type_id} has {vt.crew}",
-                        visit.order_id,
-                        route.vehicle_id,
-                    )
-                missing = sorted(item.equipment - vt.equipment)
-                if missing:
-                    ctx.flag(
-                        "equipment_missing",
-                        f"{who} {does} {sku}, which needs {', '.join(missing)}; "
-                        f"{vt.vehicle_type_id} has "
-                        f"{', '.join(sorted(vt.equipment)) or 'no equipment'}",
-                        visit.order_id,
-                        route.vehicle_id,
-                    )
+        does = "picks up" if stop.pickup else "delivers"
+        who = f"{visit.order_id} on {route.label}"
+        if item.crew > vt.crew:
+            ctx.flag(
+                "crew_short",
+                f"{who} {does} {sku}, which takes a crew of {item.crew}; "
+                f"{vt.vehicle_type_id} has {vt.crew}",
+                visit.order_id,
+                route.vehicle_id,
+            )
+        missing = sorted(item.equipment - vt.equipment)
+        if missing:
+            ctx.flag(
+                "equipment_missing",
+                f"{who} {does} {sku}, which needs {', '.join(missing)}; "
+                f"{vt.vehicle_type_id} has "
+                f"{', '.join(sorted(vt.equipment)) or 'no equipment'}",
+                visit.order_id,
+                route.vehicle_id,
+            )
 
 
 def install_words(scenario: Scenario, order: Order) -> str:

@@ -4,6 +4,7 @@ the context every check shares: the scenario, the travel model, the violations f
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from optimizer.check.report import Violation
@@ -210,6 +211,31 @@ class _Context:
             return self.parcel(stop.order_id, stop.parcel_id)
         ret = self.scenario.returns_by_id.get(stop.order_id or "")
         return None if ret is None else _return_visit(ret)
+
+
+def _stop_items(ctx: _Context, plan: _Plan, pickups: bool) -> Iterator[tuple]:
+    """``(route, stop, visit, sku, catalogue row)`` for each SKU a stop carries, once:
+    a delivery's parcel lines, else its order's; a pickup's return lines (only when
+    ``pickups``). Routes of an unknown vehicle type, stops of an unknown order and SKUs
+    not in the catalogue are the other checks' to report."""
+    catalogue = ctx.scenario.catalogue
+    for route in plan.routes:
+        if route.vehicle_type is None:
+            continue
+        for stop in route.stops:
+            if stop.pickup and not pickups:
+                continue
+            visit = ctx.visit(stop)
+            if visit is None:
+                continue
+            if stop.lines and not stop.pickup:
+                skus = [sku for sku, _ in stop.lines]
+            else:
+                skus = [x.sku for x in visit.lines]
+            for sku in dict.fromkeys(skus):
+                item = catalogue.get(sku)
+                if item is not None:
+                    yield route, stop, visit, sku, item
 
 
 def _return_visit(ret: Return) -> Order:
