@@ -1,9 +1,11 @@
 """The real service for the end-to-end tests: ``python -m cli serve`` (uvicorn) in a
 subprocess on a free port of 127.0.0.1, on a SQLite file, started and killed as an
-operator would."""
+operator would; and ``chain``, the documented example client
+(``docs/examples/integration_chain.py``) that drives it."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -17,6 +19,11 @@ from tests.api_support import CHECKOUT_KEY, PLANNER_KEY
 from tests.webhook_support import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
+SPEC = importlib.util.spec_from_file_location(
+    "integration_chain", ROOT / "docs" / "examples" / "integration_chain.py"
+)
+chain = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(chain)
 READY_S = 300.0  # a first start plans the Paris day (a 10 s budget) on a shared machine
 
 

@@ -12,21 +12,14 @@ counts (events, sent, retried, delivered, lost)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import signal
 from collections import Counter
 from datetime import datetime, timedelta
 
 from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, SAMPLE_MORNING
-from tests.service_support import ROOT, kill_9, start_service
+from tests.service_support import chain, kill_9, start_service
 from tests.webhook_support import Receiver, wait_for
-
-SPEC = importlib.util.spec_from_file_location(
-    "integration_chain", ROOT / "docs" / "examples" / "integration_chain.py"
-)
-chain = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(chain)
 
 STATUS_EVENTS = {"order.out_for_delivery", "order.delivered", "order.failed"}
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from tests.api_support import CHECKOUT_KEY, PLANNER_KEY, SAMPLE_MORNING, keyed
-from tests.service_support import READY_S, kill_9, start_service
+from tests.service_support import READY_S, chain, kill_9, start_service
 from tests.webhook_support import Receiver, verify, wait_for
 
 ORDERS = 6
@@ -45,34 +45,13 @@ def confirm_order(http: httpx.Client) -> str:
     return done.json()["order_id"]
 
 
-def back_in_stock(http: httpx.Client) -> str:
-    """Léo's lamp: out of stock everywhere, an SMS alert asked near Bercy, then counted
-    back in at HUB-BERCY (30 on hand, more than the day's orders take there). The
-    alert's id."""
-    nodes = [
-        "WH-GARONOR",
-        "HUB-CHAPELLE",
-        "HUB-BERCY",
-        "DS-VAUGIRARD",
-        "DS-BATIGNOLLES",
-        "DS-GAMBETTA",
-        "ST-HALLES",
-        "ST-OPERA",
-        "ST-MONTPARNASSE",
-        "ST-BASTILLE",
-        "ST-ITALIE2",
-        "ST-DEFENSE",
-        "ST-BOULOGNE",
-        "ST-MONTREUIL",
-    ]  # data/paris/nodes.csv
-    zero = {"rows": [{"node_id": n, "sku": LAMP, "qty": 0} for n in nodes]}
-    assert http.put("/v1/stock", json=zero, headers=PLANNER).status_code == 200
-    body = {"sku": LAMP, "address": NEAR_BERCY, "channel": "sms", "contact": "+33612345678"}
-    r = http.post("/v1/back-in-stock", json=body, headers=CHECKOUT)
-    assert r.status_code == 201, r.text
-    back = {"rows": [{"node_id": "HUB-BERCY", "sku": LAMP, "qty": 30}]}
-    assert http.put("/v1/stock", json=back, headers=PLANNER).status_code == 200
-    return r.json()["id"]
+def back_in_stock(base: str) -> str:
+    """Léo's lamp, as the documented client does it: out of stock everywhere, an SMS alert
+    asked near Bercy, then counted back in at HUB-BERCY (30 on hand, more than the day's
+    orders take there). The alert's id."""
+    client = chain.Lastmile(base, CHECKOUT_KEY, PLANNER_KEY)
+    alert = chain.lamp_alert(client, LAMP, chain.PARIS_NODES, "HUB-BERCY", "+33612345678")
+    return alert["id"]
 
 
 def deliveries(http: httpx.Client, sub_id: str) -> list[dict]:
@@ -93,7 +72,7 @@ def test_kill_9_with_webhooks_pending_loses_none_and_repeats_none(tmp_path):
             assert r.status_code == 201, r.text
             sub = r.json()
             orders = [confirm_order(http) for _ in range(ORDERS)]
-            alert_id = back_in_stock(http)
+            alert_id = back_in_stock(base)
 
             # Every delivery refused and tried again (its second attempt claimed): pending.
             def all_refused() -> bool:

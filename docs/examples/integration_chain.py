@@ -206,12 +206,12 @@ def lamp_alert(lm: Lastmile, sku: str, nodes: list[str], back_at: str, contact: 
     """Léo's lamp: out of stock at every node, Léo asks for an SMS when it is back near
     Bercy, and the stock feed counts 30 back in at ``back_at``. The alert."""
     zero = {"rows": [{"node_id": n, "sku": sku, "qty": 0} for n in nodes]}
-    lm.call("PUT", "/v1/stock", lm.planner, json=zero)
+    lm.call("PUT", "/v1/stock", lm.planner, ok=(200,), json=zero)
     body = {"sku": sku, "address": NEAR_BERCY, "channel": "sms", "contact": contact}
     body["customer_id"] = CUSTOMER
-    alert = lm.call("POST", "/v1/back-in-stock", lm.checkout, json=body)
+    alert = lm.call("POST", "/v1/back-in-stock", lm.checkout, ok=(201,), json=body)
     back = {"rows": [{"node_id": back_at, "sku": sku, "qty": 30}]}
-    lm.call("PUT", "/v1/stock", lm.planner, json=back)
+    lm.call("PUT", "/v1/stock", lm.planner, ok=(200,), json=back)
     return alert
 
 
