@@ -15,24 +15,12 @@ from optimizer.check import check_plan
 from optimizer.io.plan_files import plan_from_dict, plan_to_dict, to_json
 from optimizer.kpis import plan_kpis
 from optimizer.live.replan import LiveState, ReplanParams, StopFact, TripFacts, replan
-from optimizer.model import OrderLine, Return, ReturnKind
+from optimizer.model import ReturnKind
 from optimizer.planning import PlanParams, plan_day
 from tests.factory import H, order, scenario
+from tests.test_returns import a_return
 
 A_DOOR = (48.851, 2.371)  # near the hub
-
-
-def a_return(return_id, lat, lon, lines, slot, **kw) -> Return:
-    return Return(
-        return_id=return_id,
-        lat=lat,
-        lon=lon,
-        slot_start_s=slot[0] * H,
-        slot_end_s=slot[1] * H,
-        service_time_s=300,
-        lines=tuple(OrderLine(s, q) for s, q in lines),
-        **kw,
-    )
 
 
 def morning(returns=()):
