@@ -124,7 +124,7 @@ def test_a_scenario_that_fails_to_load_when_the_job_runs_fails_the_job_with_ever
         Problem("fleet.csv", None, None, "the file is missing"),
     ]
 
-    def broken(app_state, scenario_dir):
+    def broken(app_state, scenario_dir, day=None):
         raise ScenarioError(scenario_dir, problems)
 
     monkeypatch.setattr(api.services.plan_jobs, "scenario_for_plan", broken)

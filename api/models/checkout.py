@@ -109,6 +109,24 @@ class SlotCapacity(Base):
     changed_at: Mapped[int] = mapped_column(Integer, default=0, index=True)
 
 
+class SlotCrewCapacity(Base):
+    """Seconds of one crew pool (``need``: ``crew:2``, ``equipment:tail_lift``, see
+    :func:`optimizer.promise.capacity.need_keys`) left at checkout in one slot of a later
+    day at one node: a bulky order's hold takes its busy time with ``UPDATE ... WHERE
+    taken_s + its seconds <= capacity_s``, besides its place in :class:`SlotCapacity`."""
+
+    __tablename__ = "slot_crew_capacity"
+
+    service_date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slot_start_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    need: Mapped[str] = mapped_column(String(80), primary_key=True)
+    slot_end_s: Mapped[int] = mapped_column(Integer)
+    capacity_s: Mapped[int] = mapped_column(Integer)
+    taken_s: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
 class InboundStock(Base):
     """Stock on its way to a node (``inbound.csv``), arriving at ``arrives_at_s`` (seconds
     since the service day's midnight): ``committed`` of it is promised to click & collect

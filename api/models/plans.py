@@ -22,6 +22,9 @@ class PlanJob(Base):
     message: Mapped[str | None] = mapped_column(Text)
     scenario_dir: Mapped[str] = mapped_column(Text)
     time_limit_s: Mapped[float] = mapped_column(Float)
+    # The day planned (0011): a later day of the served folder, its capacity then set
+    # from the plan; None for the day served (or another folder's own date).
+    service_date: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

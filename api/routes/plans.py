@@ -47,14 +47,18 @@ def submit_plan(
     body: Annotated[PlanRequest | None, Body()] = None,
 ) -> PlanJobOut:
     """Plan the day in the background: the scenario's orders and the day's confirmed
-    orders. Poll ``GET /v1/plans/{id}`` for progress and the plan. A scenario folder
-    that cannot be loaded is refused with 422 and every problem found in it."""
+    orders; or, with ``date``, a later day (its confirmed and carried orders), whose
+    checked plan sets what the checkout may still sell on it. Poll ``GET
+    /v1/plans/{id}`` for progress and the plan. A scenario folder that cannot be loaded
+    is refused with 422 and every problem found in it, a date outside the promise's
+    horizon with 422."""
     body = body or PlanRequest()
     scenario_dir = settings.scenario
     if body.scenario is not None:
         scenario_dir = plan_jobs.check_scenario(body.scenario, settings.scenario)
+    day = plan_jobs.check_date(body.date, scenario_dir, runner.app_state)
     time_limit_s = settings.plan_time_limit_s if body.time_limit_s is None else body.time_limit_s
-    job = runner.submit(scenario_dir, time_limit_s)
+    job = runner.submit(scenario_dir, time_limit_s, day)
     response.headers["Location"] = f"/v1/plans/{job.id}"
     return plan_jobs.job_out(job, with_results=False)
 

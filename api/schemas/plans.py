@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 from typing import Any, Literal
 
@@ -28,6 +29,15 @@ class PlanRequest(RequestModel):
         le=600,
         description="Routing budget, seconds; default LASTMILE_PLAN_TIME_LIMIT_S.",
     )
+    date: dt.date | None = Field(
+        None,
+        description=(
+            "The day to plan (YYYY-MM-DD): the day served (default) or a later day within "
+            "the promise's horizon, planned from the orders confirmed for it; a later "
+            "day's checked plan sets what the checkout may still sell on that day. Only "
+            "for the service's own scenario."
+        ),
+    )
 
 
 class PlanJobOut(BaseModel):
@@ -36,6 +46,9 @@ class PlanJobOut(BaseModel):
     progress: float = Field(description="0 to 1")
     message: str | None = Field(description="What the job is doing, or how it ended.")
     scenario: str = Field(description="The scenario folder planned.")
+    date: dt.date | None = Field(
+        None, description="The later day planned (null: the day served or the folder's own)."
+    )
     time_limit_s: float
     created_at: datetime
     started_at: datetime | None

@@ -21,7 +21,7 @@ import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal
@@ -128,8 +128,9 @@ class PlanRunner:
         (Plan jobs run inside the service process: run one service process per database.)"""
         self._fail_active(None)
 
-    def submit(self, scenario_dir: Path, time_limit_s: float) -> PlanJob:
-        """Queue a job; it runs after the jobs queued before it."""
+    def submit(self, scenario_dir: Path, time_limit_s: float, day: date | None = None) -> PlanJob:
+        """Queue a job (of ``day``: a later day of the served folder, see
+        :func:`check_date`); it runs after the jobs queued before it."""
         if self._closing:
             raise RuntimeError("the service is shutting down")
         job = PlanJob(
@@ -139,6 +140,7 @@ class PlanRunner:
             message="queued",
             scenario_dir=str(scenario_dir),
             time_limit_s=time_limit_s,
+            service_date=None if day is None else day.isoformat(),
             created_at=utcnow(),
         )
         with self.db.transaction() as session:
@@ -192,8 +194,9 @@ class PlanRunner:
                 return  # cancelled while queued
             job.status, job.started_at, job.message = "running", utcnow(), "loading the scenario"
             scenario_dir, time_limit_s = Path(job.scenario_dir), job.time_limit_s
+            day = None if job.service_date is None else date.fromisoformat(job.service_date)
         try:
-            scenario = scenario_for_plan(self.app_state, scenario_dir)
+            scenario = scenario_for_plan(self.app_state, scenario_dir, day)
         except (ScenarioError, OSError) as exc:
             self._update_running(job_id, status="failed", finished_at=utcnow(), error=str(exc))
             return
@@ -224,14 +227,19 @@ class PlanRunner:
             self._update_running(job_id, status="failed", finished_at=utcnow(), error=payload)
 
     def _publish(self, scenario_dir: Path, scenario: Scenario, plan_json: str) -> None:
-        """A checked plan of the served folder and day becomes the checkout's routes."""
+        """A checked plan of the served folder and day becomes the checkout's routes; one
+        of a later day sets what the checkout may still sell on that day."""
         checkout = getattr(self.app_state, "checkout", None)
         if checkout is None or scenario_dir != self.app_state.settings.scenario:
             return
         from optimizer.io.plan_files import plan_from_dict
 
         try:
-            checkout.publish(scenario, plan_from_dict(scenario, json.loads(plan_json)), plan_json)
+            plan = plan_from_dict(scenario, json.loads(plan_json))
+            if scenario.settings.date > checkout.day:
+                checkout.plan_later_day(scenario, plan)
+            else:
+                checkout.publish(scenario, plan, plan_json)
         except Exception:  # the plan is stored; the checkout keeps its routes meanwhile
             log.exception("publishing the plan's routes to the checkout failed")
 
@@ -410,6 +418,27 @@ def check_scenario(given: str, served: Path) -> Path:
     )
 
 
+def check_date(day: date | None, scenario_dir: Path, app_state: Any) -> date | None:
+    """The later day a plan job plans: None for the day served; 422 for a day before it
+    or beyond the promise's horizon, and for a date with another scenario folder."""
+    checkout = getattr(app_state, "checkout", None)
+    if day is None or checkout is None:
+        return None
+    if scenario_dir != app_state.settings.scenario:
+        why = "plans a later day of the service's own scenario: leave out scenario"
+    else:
+        horizon = checkout.params.eco_horizon_days
+        last = checkout.day + timedelta(days=horizon)
+        if checkout.day <= day <= last:
+            return None if day == checkout.day else day
+        why = (
+            f"must be from {checkout.day.isoformat()} (the day served) to "
+            f"{last.isoformat()} (the promise's horizon of {horizon} days)"
+        )
+    raise ApiError(422, [problem_item(f"date {why}", ("body", "date"), "date_out_of_range")
+                         | {"input": day.isoformat()}])  # fmt: skip
+
+
 def job_status(db: Database, job_id: str) -> PlanJobOut:
     """A job as answered with its results (404 if there is none)."""
     query = _one(job_id).options(defer(PlanJob.geojson), defer(PlanJob.map_html))
@@ -454,6 +483,7 @@ def job_out(job: PlanJob, *, with_results: bool) -> PlanJobOut:
         progress=job.progress,
         message=job.message,
         scenario=job.scenario_dir,
+        date=job.service_date,
         time_limit_s=job.time_limit_s,
         created_at=job.created_at,
         started_at=job.started_at,

@@ -37,6 +37,7 @@ import numpy as np
 
 from optimizer.insertion import LiveRoutes
 from optimizer.model import NodeKind, OrderLine, Plan, Scenario, Service, VehicleType
+from optimizer.promise.capacity import SlotRoom, busy_s, catalogue_needs, need_keys, slot_rooms
 from optimizer.travel import TravelProvider
 from optimizer.travel.great_circle import great_circle_km
 
@@ -206,7 +207,8 @@ class PromiseEngine:
         for (node_id, sku), qty in scenario.stock.items():
             self.free[self.node_index[node_id], self.sku_index[sku]] += qty
         self.vehicle_node = np.array(
-            [self.node_index[live.vehicles[v].node.node_id] for v in live.vehicles]
+            [self.node_index[live.vehicles[v].node.node_id] for v in live.vehicles],
+            dtype=np.int64,  # also when no vehicle is on the road
         )
         self.vehicle_types = live.vehicle_types
         # Inbound stock not yet promised, per (node, sku, arrival): the caller may set it
@@ -218,6 +220,9 @@ class PromiseEngine:
         # Places left per (day, slot start), one per node, on later days: the full
         # :meth:`future_capacity` until the caller (the checkout's database) says less.
         self._places: dict[tuple[int, int], np.ndarray] = {}
+        # And seconds per crew pool (a crew of two, a tail lift), same way.
+        self._crew: dict[tuple[int, int, str], np.ndarray] = {}
+        self._needs = catalogue_needs(scenario)
         self._future: LiveRoutes | None = None
         self._made_to_order = bool(scenario.lead_times) or any(
             s.lead_time_days for s in scenario.catalogue.values()
@@ -390,18 +395,22 @@ class PromiseEngine:
 
     # -- eco on later days ----------------------------------------------------------------
 
+    def future_room(self, node_id: str, start_s: int, end_s: int) -> SlotRoom:
+        """What a node's fleet may take at checkout in a slot of a later day before any
+        of it is sold or planned (:func:`optimizer.promise.capacity.slot_rooms` of an
+        empty day): places, and seconds per crew pool."""
+        p = self.params
+        (room,) = slot_rooms(
+            self.scenario, [(start_s, end_s)], p.future_capacity_share,
+            p.future_drops_per_vehicle_hour, node_ids=[node_id],
+        ) or [SlotRoom(node_id, start_s, end_s, 0, dict.fromkeys(self._needs, 0))]  # fmt: skip
+        return room
+
     def future_capacity(self, node_id: str, start_s: int, end_s: int) -> int:
         """Orders a node's fleet may take at checkout in a slot of a later day:
         ``floor(share x drops per hour x hours of its vehicles' shifts inside the slot
         and the node's opening hours)`` (:class:`PromiseParams`)."""
-        p, node = self.params, self.scenario.nodes[node_id]
-        hours = 0.0
-        for v in self.scenario.vehicles:
-            if v.node_id == node_id:
-                begin = max(start_s, v.shift_start_s, node.opens_s)
-                end = min(end_s, v.shift_end_s, node.closes_s)
-                hours += max(0, end - begin) / 3600
-        return int(p.future_capacity_share * p.future_drops_per_vehicle_hour * hours + 1e-9)
+        return self.future_room(node_id, start_s, end_s).places
 
     def future_slots(self) -> list[tuple[int, int]]:
         """The eco slots of a later day (seconds since that day's midnight)."""
@@ -429,7 +438,8 @@ class PromiseEngine:
             ])  # fmt: skip
             self._future = live
             self._future_node = np.array(
-                [self.node_index[v.node.node_id] for v in live.vehicles.values()]
+                [self.node_index[v.node.node_id] for v in live.vehicles.values()],
+                dtype=np.int64,
             )
         return self._future
 
@@ -462,13 +472,15 @@ class PromiseEngine:
             return []
         union = np.logical_or.reduce([carry for *_, carry in offers])
         table = live.insertion_table(lat, lon, service_s, weight, volume, union)
+        # A bulky basket also needs its crews' time in the slot (a sofa: a two-person van).
+        claims = [(key, busy_s(service_s)) for key in need_keys(modes)]
         out = []
         for service, settings, (lo, hi), carry in offers:
             last = min(self.params.eco_horizon_days, int(hi.max()))
             for day in range(max(1, int(lo.min())), last + 1):
                 allowed = carry & (lo <= day) & (day <= hi)
                 if allowed.any():
-                    found = self._best_later(live, table, day, slots, allowed)
+                    found = self._best_later(live, table, day, slots, allowed, claims)
                     options = [
                         _option(service, slot, slot, ins, live, settings, self.params, day)
                         for slot, ins in found
@@ -476,14 +488,18 @@ class PromiseEngine:
                     out += _steer(options, self.params)
         return out
 
-    def _best_later(self, live, table, day: int, slots, allowed) -> list:
+    def _best_later(self, live, table, day: int, slots, allowed, claims=()) -> list:
         """The cheapest insertion per slot of ``day`` among the ``allowed`` vehicles of
-        nodes with places left in it: (slot as seconds since today's midnight, insertion),
+        nodes with places left in it, and the seconds of every crew pool ``claims``
+        names (``(key, seconds)``): (slot as seconds since today's midnight, insertion),
         in slot order, slots with none left out."""
         # slots whose nodes with places left are the same share one search
         groups: dict[bytes, tuple[np.ndarray, list[tuple[int, int]]]] = {}
         for start, end in slots:
-            usable = allowed & (self._places_row(day, start) > 0)[self._future_node]
+            room = self._places_row(day, start) > 0
+            for key, seconds in claims:
+                room &= self._crew_row(day, start, key) >= seconds
+            usable = allowed & room[self._future_node]
             groups.setdefault(usable.tobytes(), (usable, []))[1].append((start, end))
         found = []
         for usable, group in groups.values():
@@ -494,6 +510,29 @@ class PromiseEngine:
             for (start, end), ins in sorted(found, key=lambda item: item[0])
             if ins is not None
         ]
+
+    def set_crew_left(self, day: int, node_id: str, start_s: int, key: str, seconds: int) -> None:
+        """Seconds of crew pool ``key`` (:func:`optimizer.promise.capacity.need_keys`) the
+        checkout may still sell at ``node_id`` in the slot starting at ``start_s`` on
+        ``day`` days from today (ignored for unknown nodes, slots or pools)."""
+        j = self.node_index.get(node_id)
+        row = self._crew_row(day, start_s, key)
+        if j is not None and row is not None:
+            row[j] = seconds
+
+    def crew_left(self, day: int, node_id: str, start_s: int, key: str) -> int:
+        row = self._crew_row(day, start_s, key)
+        return 0 if row is None else int(row[self.node_index[node_id]])
+
+    def _crew_row(self, day: int, start_s: int, key: str) -> np.ndarray | None:
+        row = self._crew.get((day, start_s, key))
+        if row is None:
+            end_s = dict(self.future_slots()).get(start_s)
+            if end_s is None or key not in self._needs:
+                return None
+            row = np.array([self.future_room(n, start_s, end_s).crew_s[key] for n in self.node_ids])
+            self._crew[day, start_s, key] = row
+        return row
 
     def set_places_left(self, day: int, node_id: str, start_s: int, places: int) -> None:
         """Places the checkout may still sell at ``node_id`` in the eco slot starting at

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from sqlalchemy import select, update
 
-from api.models.checkout import DayOrder, Hold, InboundStock, SlotCapacity, StockLevel, VehicleRoute
+from api.models.checkout import DayOrder, Hold, InboundStock, StockLevel, VehicleRoute
 from api.schemas.checkout import Contact
 from api.services import personal_data
 from api.services.checkout.common import DAY_S, CheckoutError, allocation_rows
@@ -153,20 +153,6 @@ class HoldsMixin:
         row.changed_at = version
         return best.vehicle_id
 
-    def _reserve_later_place(self, s, option: dict, version: int) -> None:
-        """Take a place in a later day's slot: ``UPDATE ... WHERE taken < capacity``."""
-        day = option["d"]
-        taken = s.execute(
-            update(SlotCapacity)
-            .where(SlotCapacity.service_date == self.date_of(day),
-                   SlotCapacity.node_id == option["n"],
-                   SlotCapacity.slot_start_s == option["a"] - day * DAY_S,
-                   SlotCapacity.taken < SlotCapacity.capacity)
-            .values(taken=SlotCapacity.taken + 1, changed_at=version)
-        ).rowcount  # fmt: skip
-        if taken != 1:
-            raise CheckoutError(409, "this slot is no longer available: ask for a new promise")
-
     def confirm(
         self,
         hold_id: str,
@@ -299,13 +285,7 @@ class HoldsMixin:
         option = json.loads(hold.option_json)
         day = option.get("d", 0)
         if option["s"] != Service.CLICK_COLLECT and day > 0:
-            s.execute(
-                update(SlotCapacity)
-                .where(SlotCapacity.service_date == _quoted_day(option, day, self.day),
-                       SlotCapacity.node_id == option["n"],
-                       SlotCapacity.slot_start_s == option["a"] - day * DAY_S)
-                .values(taken=SlotCapacity.taken - 1, changed_at=version)
-            )  # fmt: skip
+            self._give_back_later_place(s, option, _quoted_day(option, day, self.day), version)
         personal_data.hold_ended(s, hold.id)
         hold.status = status
 

@@ -13,7 +13,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from api.models.checkout import DayState, InboundStock, SlotCapacity, StockLevel, VehicleRoute
+from api.models.checkout import (
+    DayState,
+    InboundStock,
+    SlotCapacity,
+    SlotCrewCapacity,
+    StockLevel,
+    VehicleRoute,
+)
 from api.services.checkout.common import OPTION_TTL_S, CheckoutError
 from optimizer.model import OrderLine
 from optimizer.promise import CollectOption, LiveRoutes, LiveStop, PromiseEngine, SlotOption
@@ -100,6 +107,13 @@ class PromiseMixin:
                 if day > 0:
                     places = row.capacity - row.taken
                     engine.set_places_left(day, row.node_id, row.slot_start_s, places)
+            for row in s.scalars(
+                select(SlotCrewCapacity).where(SlotCrewCapacity.changed_at > since)
+            ):
+                day = self.day_of(row.service_date)
+                if day > 0:
+                    seconds = row.capacity_s - row.taken_s
+                    engine.set_crew_left(day, row.node_id, row.slot_start_s, row.need, seconds)
             self._version = state.version
             return engine
 

@@ -17,12 +17,14 @@ from api.models.checkout import (
     Hold,
     InboundStock,
     SlotCapacity,
+    SlotCrewCapacity,
     StockLevel,
     VehicleRoute,
 )
 from api.services.checkout.common import add_units, stocked
 from optimizer.model import Plan, Scenario, Service
 from optimizer.promise import LiveRoutes, LiveStop, PromiseEngine
+from optimizer.promise.capacity import slot_rooms
 from optimizer.workflows.plan import plan_document
 
 
@@ -53,6 +55,7 @@ class PublishMixin:
         # Earlier days' orders stay (tracking reads them); rows from before 0003 go.
         s.execute(delete(DayOrder).where(DayOrder.service_date.is_(None)))
         s.execute(delete(SlotCapacity).where(SlotCapacity.service_date <= today))
+        s.execute(delete(SlotCrewCapacity).where(SlotCrewCapacity.service_date <= today))
         for hold in s.scalars(select(Hold).where(Hold.status == "held")):
             # A hold left open at midnight gives its place in a later day's slot back.
             self._give_back(s, hold, "expired", 0)
@@ -199,20 +202,34 @@ class PublishMixin:
         return best.vehicle_id
 
     def _add_slot_capacity(self, s, sc: Scenario, version: int) -> None:
-        """Rows of places for every eco slot of the next ``eco_horizon_days`` at every node
-        with vehicles in ``sc``, where missing (:meth:`PromiseEngine.future_capacity`)."""
+        """Rows of places, and of seconds per crew pool, for every slot of the next
+        ``eco_horizon_days`` at every node with vehicles in ``sc``, where missing: an
+        empty day's room (:func:`optimizer.promise.capacity.slot_rooms`)."""
         engine = PromiseEngine(sc, LiveRoutes(sc, self.travel, vehicle_ids=set()), self.params)
         have = {
             (r.service_date, r.node_id, r.slot_start_s) for r in s.scalars(select(SlotCapacity))
         }
-        based = sorted({v.node_id for v in sc.vehicles})
+        have_crew = {
+            (r.service_date, r.node_id, r.slot_start_s, r.need)
+            for r in s.scalars(select(SlotCrewCapacity))
+        }
+        p = self.params
+        rooms = slot_rooms(
+            sc, engine.future_slots(), p.future_capacity_share, p.future_drops_per_vehicle_hour
+        )
         for day in range(1, self.params.eco_horizon_days + 1):
             when = self.date_of(day)
-            for node_id in based:
-                for start, end in engine.future_slots():
-                    if (when, node_id, start) not in have:
-                        s.add(SlotCapacity(
+            for room in rooms:
+                node_id, start, end = room.node_id, room.slot_start_s, room.slot_end_s
+                if (when, node_id, start) not in have:
+                    s.add(SlotCapacity(
+                        service_date=when, node_id=node_id, slot_start_s=start,
+                        slot_end_s=end, capacity=room.places, taken=0, changed_at=version,
+                    ))  # fmt: skip
+                for need, seconds in room.crew_s.items():
+                    if (when, node_id, start, need) not in have_crew:
+                        s.add(SlotCrewCapacity(
                             service_date=when, node_id=node_id, slot_start_s=start,
-                            slot_end_s=end, capacity=engine.future_capacity(node_id, start, end),
-                            taken=0, changed_at=version,
+                            need=need, slot_end_s=end, capacity_s=seconds, taken_s=0,
+                            changed_at=version,
                         ))  # fmt: skip

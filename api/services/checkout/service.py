@@ -1,6 +1,6 @@
 """The checkout's state machine over the database: promise, hold, confirm, release
 (:class:`CheckoutService`: the day it serves here; :mod:`.promise`, :mod:`.holds`,
-:mod:`.publish` and :mod:`.stock` each bring one concern's methods).
+:mod:`.publish`, :mod:`.later_days` and :mod:`.stock` each bring one concern's methods).
 
 Correctness under concurrency comes from the database, not from this process:
 
@@ -38,6 +38,7 @@ from api.models.checkout import DayOrder, DayState
 from api.models.orders import DayReturn
 from api.services.checkout.common import CheckoutError
 from api.services.checkout.holds import HoldsMixin
+from api.services.checkout.later_days import LaterDaysMixin
 from api.services.checkout.promise import OptionCodec, PromiseMixin
 from api.services.checkout.publish import PublishMixin
 from api.services.checkout.stock import StockMixin
@@ -46,7 +47,7 @@ from optimizer.promise import PromiseEngine, PromiseParams
 from optimizer.travel import TravelProvider, travel_of
 
 
-class CheckoutService(PromiseMixin, HoldsMixin, PublishMixin, StockMixin):
+class CheckoutService(PromiseMixin, HoldsMixin, LaterDaysMixin, PublishMixin, StockMixin):
     """Promise, holds and confirmed orders of one day, over one database."""
 
     def __init__(
