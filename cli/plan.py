@@ -162,6 +162,16 @@ def _plan_days(sc, days: int, params, out: Path) -> None:
     console.print(f"checker: [green]no violation[/] on any of the {len(result.days)} days")
 
 
+def _room(room: dict) -> str:
+    """What the checkout could still sell that day, in words."""
+    words = {"crew": "a crew of", "equipment": "a"}
+    crews = ", ".join(
+        f"{h:g} h of {words[kind]} {value}"
+        for (kind, _, value), h in ((k.partition(":"), h) for k, h in room["crew_hours"].items())
+    )
+    return f"; left to sell: {room['places']} places" + (f" ({crews})" if crews else "")
+
+
 def _print_days(summary: dict) -> None:
     """The days' figures, a line each, the totals and what lies beyond the days."""
     for d in summary["days"]:
@@ -175,7 +185,8 @@ def _print_days(summary: dict) -> None:
             f"{d['collected']} collected, {d['unassigned']} unassigned"
             + (f" ({reasons})" if reasons else "")
             + f"; returns {d['returns_routed']}/{d['returns']}; vehicles {d['vehicles_used']} "
-            f"({types}), crew {d['crew_used']}; {d['cost_eur']:,.2f} EUR; checker {verdict}",
+            f"({types}), crew {d['crew_used']}; {d['cost_eur']:,.2f} EUR; checker {verdict}"
+            + _room(d["room_left"]),
             highlight=False,
         )
     t = summary["totals"]

@@ -15,9 +15,13 @@ from typer.testing import CliRunner
 
 from cli import app
 from data.furniture_generator import generate, write
+from optimizer.io.plan_files import plan_from_dict
 from optimizer.io.scenario_reader import load_scenario
 from optimizer.planning import PlanParams
-from optimizer.workflows.plan_days import DaysError, plan_days
+from optimizer.promise import PromiseParams
+from optimizer.promise.capacity import slot_rooms
+from optimizer.promise.engine import later_slots
+from optimizer.workflows.plan_days import DaysError, plan_days, room_left
 
 runner = CliRunner()
 DAYS, ORDERS = 14, 15
@@ -99,6 +103,35 @@ def test_every_day_is_planned_and_checker_clean(planned):
         assert day["routed"] + day["collected"] + day["unassigned"] == ORDERS
         assert day["vehicles_used"] >= 1 and day["crew_used"] >= day["vehicles_used"]
     assert summary["not_planned"]["orders"] == 0
+
+
+def test_each_day_says_what_the_checkout_could_still_sell_after_its_plan(fortnight, planned):
+    """``room_left``: per node and slot, the places and crew hours the plan leaves free
+    (what a later day's plan job sets in the service), never more than an empty day's,
+    and less where the two-person vans work; printed per day."""
+    out, output = planned
+    summary = json.loads((out / "summary.json").read_text())
+    sc = load_scenario(fortnight)
+    p = PromiseParams.for_scenario(sc)
+    empty = {
+        (r.node_id, r.slot_start_s): r
+        for r in slot_rooms(sc, later_slots(sc, p), p.future_capacity_share,
+                            p.future_drops_per_vehicle_hour)
+    }  # fmt: skip
+    for day in summary["days"]:
+        room = day["room_left"]
+        assert room["places"] == sum(s["places"] for s in room["slots"])
+        assert set(room["crew_hours"]) == {"crew:2", "equipment:tail_lift"}
+        for slot in room["slots"]:
+            start = int(slot["slot_start"][:2]) * 3600
+            full = empty[slot["node_id"], start]
+            assert 0 <= slot["places"] <= full.places
+            assert slot["crew_hours"]["crew:2"] <= full.crew_s["crew:2"] / 3600
+        assert room["crew_hours"]["crew:2"] < sum(r.crew_s["crew:2"] for r in empty.values()) / 3600
+        assert f"left to sell: {room['places']} places" in " ".join(output.split())
+    first = summary["days"][0]
+    plan = plan_from_dict(sc, _plans(out)[first["date"]])
+    assert first["room_left"] == room_left(sc, plan)  # the same figures from the plan file
 
 
 def test_every_order_is_routed_collected_or_unassigned_with_a_reason_on_its_own_day(

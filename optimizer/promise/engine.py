@@ -385,13 +385,7 @@ class PromiseEngine:
         return out
 
     def _slots(self, length_s: int, now_s: int) -> list[tuple[int, int]]:
-        p = self.params
-        slots, t = [], p.delivery_start_s
-        while t + length_s <= p.delivery_end_s and len(slots) < p.max_slots_per_service:
-            if t + length_s > now_s + p.pick_lead_s:  # the slot is not over before we could go
-                slots.append((t, t + length_s))
-            t += length_s
-        return slots
+        return _slots(self.params, length_s, now_s)
 
     # -- eco on later days ----------------------------------------------------------------
 
@@ -414,10 +408,7 @@ class PromiseEngine:
 
     def future_slots(self) -> list[tuple[int, int]]:
         """The eco slots of a later day (seconds since that day's midnight)."""
-        eco = self.scenario.settings.services.get(Service.ECO)
-        if eco is None or eco.slot_length_min <= 0 or self.params.eco_horizon_days == 0:
-            return []
-        return self._slots(eco.slot_length_min * 60, -DAY_S)
+        return later_slots(self.scenario, self.params)
 
     def _future_routes(self) -> LiveRoutes:
         """Every vehicle with an empty route: where and at what estimated cost a stop of
@@ -695,6 +686,26 @@ class PromiseEngine:
             lead = min((d for d in leads if d is not None), default=None)
             out.append(LineAvailability(line.sku, line.qty, in_stock, earliest, lead))
         return out
+
+
+def _slots(p: PromiseParams, length_s: int, now_s: int) -> list[tuple[int, int]]:
+    """Slots of ``length_s`` from ``delivery_start_s``, those not over before an order
+    asked at ``now_s`` could leave."""
+    slots, t = [], p.delivery_start_s
+    while t + length_s <= p.delivery_end_s and len(slots) < p.max_slots_per_service:
+        if t + length_s > now_s + p.pick_lead_s:  # the slot is not over before we could go
+            slots.append((t, t + length_s))
+        t += length_s
+    return slots
+
+
+def later_slots(scenario: Scenario, params: PromiseParams) -> list[tuple[int, int]]:
+    """The slots every service sells on a later day (the eco slots; seconds since that
+    day's midnight); none without eco or a horizon."""
+    eco = scenario.settings.services.get(Service.ECO)
+    if eco is None or eco.slot_length_min <= 0 or params.eco_horizon_days == 0:
+        return []
+    return _slots(params, eco.slot_length_min * 60, -DAY_S)
 
 
 def _carry_mask(

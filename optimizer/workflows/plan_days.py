@@ -27,8 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from optimizer.model import Order, Return, Scenario
+from optimizer.model import Order, Plan, Return, Scenario
 from optimizer.planning import PlanParams, plan_day
+from optimizer.promise import PromiseParams
+from optimizer.promise.capacity import slot_rooms
+from optimizer.promise.engine import later_slots
 from optimizer.travel import TravelProvider
 from optimizer.workflows.plan import PlanRun, checked
 
@@ -273,4 +276,32 @@ def _summary(day: Scenario, run: PlanRun) -> dict:
         "crew_used": sum(day.vehicle_types[t].crew * n for t, n in by_type.items()),
         "cost_eur": kpis["cost_eur"],
         "violations": len(run.report.violations),
+        "room_left": room_left(day, run.plan),
     }
+
+
+def room_left(day: Scenario, plan: Plan) -> dict:
+    """What the checkout could still sell on ``day`` once ``plan`` is made: per node and
+    slot, places for any order and hours per crew pool (a crew of 2, a tail lift), as
+    the service sets them from a later day's plan
+    (:func:`optimizer.promise.capacity.slot_rooms`), and their totals."""
+    p = PromiseParams.for_scenario(day)
+    slots = later_slots(day, p)
+    rooms = slot_rooms(day, slots, p.future_capacity_share, p.future_drops_per_vehicle_hour, plan)
+    crew: Counter = Counter()
+    for room in rooms:
+        crew.update(room.crew_s)
+    return {
+        "places": sum(r.places for r in rooms),
+        "crew_hours": {k: round(v / 3600, 1) for k, v in sorted(crew.items())},
+        "slots": [
+            {"node_id": r.node_id, "slot_start": _hhmm(r.slot_start_s),
+             "slot_end": _hhmm(r.slot_end_s), "places": r.places,
+             "crew_hours": {k: round(v / 3600, 1) for k, v in r.crew_s.items()}}
+            for r in rooms
+        ],
+    }  # fmt: skip
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
