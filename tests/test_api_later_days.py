@@ -16,6 +16,7 @@ from data.furniture_generator import generate, write
 from optimizer.io.plan_files import plan_from_dict
 from optimizer.promise.capacity import slot_rooms
 from tests.api_support import BACKENDS, CHECKOUT_KEY, PLANNER_KEY, keyed, started_service
+from tests.test_api_plans import submit, wait_for
 
 AT = "2026-11-24T07:00:00+01:00"  # the morning of the generated day
 DAY = date(2026, 11, 24)
@@ -140,17 +141,9 @@ def test_a_crew_s_time_is_sold_once_and_then_no_longer_offered(client):
 
 
 def _planned(client, when):
-    job = client.post(
-        "/v1/plans", json={"date": when, "time_limit_s": 2}, headers=keyed(PLANNER_KEY)
-    )
-    assert job.status_code == 202, job.text
-    assert job.json()["date"] == when
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        result = client.get(f"/v1/plans/{job.json()['id']}", headers=keyed(PLANNER_KEY)).json()
-        if result["status"] not in ("queued", "running"):
-            break
-        time.sleep(0.3)
+    job = submit(client, date=when, time_limit_s=2)
+    assert job["date"] == when
+    result = wait_for(client, job["id"], timeout_s=180)
     assert result["status"] == "done" and result["checker_ok"], result
     return result
 
@@ -234,3 +227,37 @@ def test_a_date_with_another_scenario_folder_is_refused(client, tmp_path):
 def test_a_malformed_date_is_refused_with_its_field(client):
     r = client.post("/v1/plans", json={"date": "next tuesday"}, headers=keyed(PLANNER_KEY))
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "date"], r.text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migration_0011_keeps_the_plan_jobs_of_0010_and_matches_the_models(backend, tmp_path):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect, text
+
+    from api.db import Database, alembic_config, migrate
+    from api.models import Base
+    from tests.api_support import database_url
+
+    with database_url(backend, tmp_path) as url:
+        database = Database(url)
+        migrate(database.engine, "0010")
+        with database.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO plan_jobs (id, status, progress, scenario_dir, time_limit_s, "
+                "created_at) VALUES ('job-1', 'done', 1.0, '/x', 5.0, CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+        migrate(database.engine, "head")
+        assert "slot_crew_capacity" in inspect(database.engine).get_table_names()
+        with database.engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, service_date FROM plan_jobs")).all()
+            assert rows == [("job-1", None)]
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            assert [d for d in diff if any(n in str(d) for n in ("slot_crew_capacity",
+                    "plan_jobs"))] == []  # fmt: skip
+        with database.engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0010")
+        assert "slot_crew_capacity" not in inspect(database.engine).get_table_names()
+        columns = {c["name"] for c in inspect(database.engine).get_columns("plan_jobs")}
+        assert "service_date" not in columns

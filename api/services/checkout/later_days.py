@@ -14,9 +14,8 @@ from sqlalchemy import select, update
 from api.models.checkout import DayState, Hold, SlotCapacity, SlotCrewCapacity
 from api.services.checkout.common import DAY_S, CheckoutError
 from optimizer.model import OrderLine, Plan, Scenario, Service
-from optimizer.promise import PromiseEngine
 from optimizer.promise.capacity import crew_claims, slot_rooms
-from optimizer.promise.engine import LiveRoutes
+from optimizer.promise.engine import later_slots
 
 
 class LaterDaysMixin:
@@ -85,11 +84,9 @@ class LaterDaysMixin:
         if not 0 < day <= self.params.eco_horizon_days:
             return False
         p, when = self.params, sc.settings.date.isoformat()
-        engine = PromiseEngine(sc, LiveRoutes(sc, self.travel, vehicle_ids=set()), p)
         rooms = slot_rooms(
-            sc, engine.future_slots(), p.future_capacity_share,
-            p.future_drops_per_vehicle_hour, plan,
-        )  # fmt: skip
+            sc, later_slots(sc, p), p.future_capacity_share, p.future_drops_per_vehicle_hour, plan
+        )
         with self.db.transaction() as s:
             state = s.get(DayState, 1)
             if state is None or state.scenario_name != self.day_key:

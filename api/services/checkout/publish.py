@@ -23,8 +23,9 @@ from api.models.checkout import (
 )
 from api.services.checkout.common import add_units, stocked
 from optimizer.model import Plan, Scenario, Service
-from optimizer.promise import LiveRoutes, LiveStop, PromiseEngine
+from optimizer.promise import LiveRoutes, LiveStop
 from optimizer.promise.capacity import slot_rooms
+from optimizer.promise.engine import later_slots
 from optimizer.workflows.plan import plan_document
 
 
@@ -205,7 +206,6 @@ class PublishMixin:
         """Rows of places, and of seconds per crew pool, for every slot of the next
         ``eco_horizon_days`` at every node with vehicles in ``sc``, where missing: an
         empty day's room (:func:`optimizer.promise.capacity.slot_rooms`)."""
-        engine = PromiseEngine(sc, LiveRoutes(sc, self.travel, vehicle_ids=set()), self.params)
         have = {
             (r.service_date, r.node_id, r.slot_start_s) for r in s.scalars(select(SlotCapacity))
         }
@@ -215,7 +215,7 @@ class PublishMixin:
         }
         p = self.params
         rooms = slot_rooms(
-            sc, engine.future_slots(), p.future_capacity_share, p.future_drops_per_vehicle_hour
+            sc, later_slots(sc, p), p.future_capacity_share, p.future_drops_per_vehicle_hour
         )
         for day in range(1, self.params.eco_horizon_days + 1):
             when = self.date_of(day)
