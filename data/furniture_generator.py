@@ -135,6 +135,14 @@ TAKEBACK_SERVICE_S = 600  # carrying the old sofa out to the van: 10 min (assume
 # Made to order: days between the order and its delivery beyond the lead time (the
 # customer chose a later slot), 0 to 3, uniform (assumed).
 CUSTOM_SLACK_DAYS = 3
+# A customised sofa's configuration (its order line's ``variant``): the fabric and the
+# armrests chosen in the showroom, in turn (no random draw: the same seed gives the same
+# orders as before variants existed). Linen is made in the SKU's 4 days; velvet and
+# bouclé come from the mill first: 10 and 7 days (assumed, of the order of furniture
+# retailers' "special fabric" delays), ``lead_times.csv`` rows with a ``variant``.
+FABRICS = ("linen", "velvet", "boucle")
+ARMS = ("slim", "wide")
+FABRIC_LEAD_DAYS = {"velvet": 10, "boucle": 7}
 # Slots: express in 2-hour slots, eco in 4-hour day-parts, 08:00-18:00 (the vans' shift,
 # back by 19:00); click & collect from the store's opening to its closing.
 EXPRESS_SLOTS_H = (8, 10, 12, 14, 16)
@@ -169,7 +177,8 @@ FLEET_COLUMNS = ("node_id", "vehicle_type_id", "count", "shift_start", "shift_en
 STOCK_COLUMNS = ("node_id", "sku", "qty")
 ORDER_COLUMNS = ("order_id", "lat", "lon", "service", "slot_start", "slot_end",
                  "collect_node_id", "service_time_s", "ready_at")  # fmt: skip
-LINE_COLUMNS = ("order_id", "sku", "qty")
+LINE_COLUMNS = ("order_id", "sku", "qty", "variant")
+LEAD_TIME_COLUMNS = ("node_id", "sku", "lead_time_days", "variant")
 RETURN_COLUMNS = ("return_id", "kind", "order_id", "lat", "lon", "slot_start", "slot_end",
                   "service_time_s")  # fmt: skip
 RETURN_LINE_COLUMNS = ("return_id", "sku", "qty")
@@ -231,7 +240,12 @@ def generate(
         "fleet": fleet_rows(orders),
         "catalogue": [dict(zip(CATALOGUE_COLUMNS, row, strict=True)) for row in CATALOGUE],
         "stock": _stock(demand),
-    }
+        "lead_times": [
+            {"node_id": "WH", "sku": "SOFA-CUSTOM", "lead_time_days": days,
+             "variant": f"fabric={fabric}"}
+            for fabric, days in FABRIC_LEAD_DAYS.items()
+        ],
+    }  # fmt: skip
     return FurnitureDays(settings=settings, tables=tables)
 
 
@@ -247,6 +261,7 @@ def write(days: FurnitureDays, out_dir: Path, replace: bool = False) -> None:
         ("stock.csv", STOCK_COLUMNS, t["stock"]),
         ("orders.csv", ORDER_COLUMNS, t["orders"]),
         ("order_lines.csv", LINE_COLUMNS, t["order_lines"]),
+        ("lead_times.csv", LEAD_TIME_COLUMNS, t["lead_times"]),
         ("returns.csv", RETURN_COLUMNS, t["returns"]),
         ("return_lines.csv", RETURN_LINE_COLUMNS, t["return_lines"]),
     )
@@ -292,8 +307,11 @@ def _day(
             slack = int(rng.integers(0, CUSTOM_SLACK_DAYS + 1))
             row["ready_at"] = clock.to_iso(-slack * 86_400)
         tables["orders"].append(row)
-        tables["order_lines"] += [{"order_id": order_id, "sku": s, "qty": q}
-                                  for s, q in lines.items()]  # fmt: skip
+        tables["order_lines"] += [
+            {"order_id": order_id, "sku": s, "qty": q,
+             "variant": _configuration(len(tables["orders"])) if s == "SOFA-CUSTOM" else ""}
+            for s, q in lines.items()
+        ]  # fmt: skip
         if lines.keys() & {"SOFA", "SOFA-CUSTOM"} and rng.random() < TAKEBACK_SHARE:
             return_id = f"R{order_id[1:]}"
             tables["returns"].append({
@@ -302,6 +320,11 @@ def _day(
                 "slot_end": row["slot_end"], "service_time_s": TAKEBACK_SERVICE_S,
             })  # fmt: skip
             tables["return_lines"].append({"return_id": return_id, "sku": "OLD-SOFA", "qty": 1})
+
+
+def _configuration(k: int) -> str:
+    """The ``k``-th order's customised sofa: fabric and armrests in turn."""
+    return f"fabric={FABRICS[k % len(FABRICS)]};arms={ARMS[k % len(ARMS)]}"
 
 
 def _addresses(

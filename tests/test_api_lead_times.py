@@ -39,6 +39,11 @@ def furniture_day(folder):
         writer = csv.DictWriter(f, list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+    with (folder / "nodes.csv").open() as f:
+        nodes = [row["node_id"] for row in csv.DictReader(f)]
+    with (folder / "lead_times.csv").open("w", newline="") as f:  # velvet takes 9 days
+        f.write("node_id,sku,lead_time_days,variant\n")
+        f.writelines(f"{n},{SOFA},9,fabric=velvet\n" for n in nodes)
     return folder
 
 
@@ -54,8 +59,9 @@ def client(request, tmp_path_factory):
         yield client
 
 
-def promise(client, sku, at=AT):
-    body = {"lines": [{"sku": sku, "qty": 1}], "address": NEAR_BERCY, "requested_at": at}
+def promise(client, sku, at=AT, variant=None):
+    line = {"sku": sku, "qty": 1} | ({"variant": variant} if variant else {})
+    body = {"lines": [line], "address": NEAR_BERCY, "requested_at": at}
     r = client.post("/v1/promise", json=body, headers=keyed(CHECKOUT_KEY))
     assert r.status_code == 200, r.text
     return r.json()
@@ -186,3 +192,43 @@ def test_an_order_by_api_for_a_sofa_made_to_order_is_taken_on_its_day(client):
         slot["service_date"], "2026-11-26")}  # fmt: skip
     r = client.post("/v1/orders", json=early, headers=keyed(CHECKOUT_KEY))
     assert r.status_code == 409 and r.json()["detail"][0]["loc"] == ["body", "slot"], r.text
+
+
+def test_a_velvet_sofa_is_promised_from_its_variant_s_lead_time_and_ordered_as_configured(
+    client,
+):
+    """The same made-to-order sofa: linen in 4 days (express from day 5), velvet in 9
+    (from day 10); the velvet order keeps its configuration through hold, confirmation,
+    the order as answered and the plan of its day, with its goods ready on day 9."""
+    velvet = "fabric=velvet; arms=slim"
+    first = {
+        v: min(days_ahead(o) for o in promise(client, SOFA, variant=v)["options"]
+               if o["service"] == "express")
+        for v in ("fabric=linen", velvet)
+    }  # fmt: skip
+    assert first == {"fabric=linen": 5, velvet: 10}
+    (line,) = promise(client, SOFA, variant=velvet)["lines"]
+    assert line["lead_time_days"] == 9
+    option = next(o for o in promise(client, SOFA, variant=velvet)["options"]
+                  if o["service"] == "express" and days_ahead(o) == 10)  # fmt: skip
+    held = client.post("/v1/holds", json={"option_id": option["option_id"]},
+                       headers=keyed(CHECKOUT_KEY))  # fmt: skip
+    assert held.status_code == 201, held.text
+    done = client.post(f"/v1/holds/{held.json()['hold_id']}/confirm", headers=keyed(CHECKOUT_KEY))
+    assert done.status_code == 200, done.text
+    order_id = done.json()["order_id"]
+    got = client.get(f"/v1/orders/{order_id}", headers=keyed(CHECKOUT_KEY))
+    assert got.status_code == 200, got.text
+    assert got.json()["lines"] == [{"sku": SOFA, "qty": 1, "variant": velvet}]
+    planned = client.app.state.checkout.scenario_of_day(date(2026, 12, 4))
+    order = planned.orders_by_id[order_id]
+    assert order.lines[0].variant == velvet and order.ready_s == (9 - 10) * 24 * 3600
+
+
+@pytest.mark.parametrize("variant", ["fabric=velvet\u0007", "x" * 201, ";"])
+def test_a_bad_variant_is_refused_with_its_field(client, variant):
+    body = {"lines": [{"sku": SOFA, "qty": 1, "variant": variant}], "address": NEAR_BERCY,
+            "requested_at": AT}  # fmt: skip
+    r = client.post("/v1/promise", json=body, headers=keyed(CHECKOUT_KEY))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "lines", 0, "variant"], r.text

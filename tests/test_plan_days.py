@@ -278,10 +278,16 @@ def test_a_made_to_order_sofa_without_ready_at_waits_for_its_lead_time(fortnight
     sc = load_scenario(fortnight)
     custom = [o for o in sc.orders if o.ready_s is not None]
     sc.orders = [dataclasses.replace(o, ready_s=None) for o in sc.orders]
-    # Ordered on the scenario's day: the 4-day lead time ends at day 5's midnight.
+    # Ordered on the scenario's day: the lead time of its fabric (linen 4 days, boucle 7,
+    # velvet 10) ends at that day's midnight.
     ready = {o.order_id: o.ready_s for o in _with_ready(sc)}
-    assert all(ready[o.order_id] == 4 * 86_400 for o in custom)
-    early = sorted(o.order_id for o in custom if o.slot_start_s < 4 * 86_400)
+
+    def lead_days(o):
+        return max(sc.line_lead_time_days("WH", x) or 0 for x in o.lines)
+
+    assert {lead_days(o) for o in custom} == {4, 7, 10}
+    assert all(ready[o.order_id] == lead_days(o) * 86_400 for o in custom)
+    early = sorted(o.order_id for o in custom if o.slot_start_s < ready[o.order_id])
     assert early  # some are due before it: each named
     with pytest.raises(DaysError) as caught:
         plan_days(sc, DAYS, PlanParams(time_limit_s=0.1, workers=1))

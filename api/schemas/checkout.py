@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.schemas.base import Instant, RequestModel
 from optimizer.io.scenario_reader import coordinates_look_missing
+from optimizer.model.scenario import MAX_VARIANT_CHARS, variant_problem
 
 
 class Strict(RequestModel):
@@ -20,6 +21,24 @@ class Strict(RequestModel):
 class BasketLine(Strict):
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(gt=0, le=999)
+    variant: str | None = Field(
+        None,
+        max_length=MAX_VARIANT_CHARS,
+        description=(
+            "The configuration of a made-to-order item, options name=value separated by "
+            "';' (fabric=velvet;arms=slim): its lead time may differ (lead_times.csv)."
+        ),
+    )
+
+    @field_validator("variant")
+    @classmethod
+    def _a_variant(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = variant_problem(value.strip())
+        if problem is not None:
+            raise ValueError(f"expected {problem}")
+        return value.strip() or None
 
 
 class Address(Strict):
@@ -105,9 +124,15 @@ class CollectOption(BaseModel):
 class LineStatus(BaseModel):
     sku: str
     qty: int
+    variant: str | None = Field(None, description="The line's configuration, as asked.")
     in_stock: bool
     earliest_promise: datetime | None = Field(
         None, description="When inbound stock makes an out-of-stock line promisable."
+    )
+    lead_time_days: int | None = Field(
+        None,
+        description="Made to order or from a supplier (for its variant): days until its "
+        "goods are in at the quickest node; null for an item from stock.",
     )
 
 

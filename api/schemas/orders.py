@@ -74,6 +74,9 @@ class OrderBatch(RequestModel):
 class OrderLineOut(BaseModel):
     sku: str
     qty: int
+    variant: str | None = Field(
+        None, description="The configuration of a made-to-order item, as ordered."
+    )
 
 
 class ContactOut(BaseModel):

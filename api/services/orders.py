@@ -45,7 +45,7 @@ from api.schemas.orders import (
 from api.services import personal_data
 from api.services.checkout import CheckoutService
 from api.services.checkout.answers import resolve
-from api.services.checkout.common import DAY_S, CheckoutError
+from api.services.checkout.common import DAY_S, CheckoutError, line_rows, lines_of, lines_out
 from api.services.tracking import TrackingService
 from optimizer.model import OrderLine, Service
 
@@ -145,7 +145,7 @@ class OrdersService:
             point = None
         if found:
             raise problems(422, found)
-        lines = [OrderLine(x.sku, x.qty) for x in o.lines]
+        lines = _order_lines(o.lines)
         quote = self.checkout.promise(lines, point.lat, point.lon, now)
         short = [(("body", "lines", i), f"{x['sku']}: {x['qty']} not in stock for this address")
                  for i, x in enumerate(quote.lines) if not x["in_stock"]]  # fmt: skip
@@ -229,7 +229,7 @@ class OrdersService:
             service_date=date.fromisoformat(row.service_date or self.checkout.day.isoformat()),
             slot_start=to(day + data["slot_start_s"]),
             slot_end=to(day + data["slot_end_s"]),
-            lines=[{"sku": sku, "qty": int(qty)} for sku, qty in data["lines"]],
+            lines=lines_out(data["lines"]),
             tracking_url=self.tracking.tracking_url(row.order_id, token),
             tracking_token=token,
         )
@@ -269,8 +269,8 @@ class OrdersService:
         if order is None:
             known = self.checkout.scenario.orders_by_id.get(r.order_id)
             if known is not None:
-                order = {"lat": known.lat, "lon": known.lon, "lines": [[x.sku, x.qty] for x in
-                         known.lines], "service_time_s": known.service_time_s,
+                order = {"lat": known.lat, "lon": known.lon, "lines": line_rows(known.lines),
+                         "service_time_s": known.service_time_s,
                          "ship_from_node_id": known.ship_from_node_id,
                          "slot_start_s": known.slot_start_s,
                          "slot_end_s": known.slot_end_s}  # fmt: skip
@@ -291,7 +291,7 @@ class OrdersService:
             "return_id": r.return_id, "lat": order["lat"], "lon": order["lon"],
             "slot_start_s": start_s, "slot_end_s": start_s + length_s,
             "service_time_s": order.get("service_time_s") or RETURN_SERVICE_TIME_S,
-            "lines": [[x.sku, x.qty] for x in r.lines], "kind": r.kind,
+            "lines": line_rows(_order_lines(r.lines)), "kind": r.kind,
             "order_id": r.order_id, "shipped_from_node_id": order.get("ship_from_node_id"),
         }  # fmt: skip
         customer_id = r.customer_id or (hold.customer_id if hold else None)
@@ -301,7 +301,7 @@ class OrdersService:
             return_id=r.return_id, order_id=r.order_id, kind=r.kind, status="booked",
             channel=r.channel, customer_id=customer_id, service_date=service_date,
             slot_start=to(day + start_s), slot_end=to(day + start_s + length_s),
-            lines=[{"sku": x.sku, "qty": x.qty} for x in r.lines],
+            lines=lines_out(line_rows(_order_lines(r.lines))),
         )  # fmt: skip
         try:
             with self.checkout.db.transaction() as s:
@@ -345,8 +345,8 @@ class OrdersService:
         if order is None:
             found.append((("body", "order_id"), f"no order {r.order_id!r} to return"))
         ordered: dict[str, int] = {}
-        for sku, qty in (order or {}).get("lines", []):
-            ordered[sku] = ordered.get(sku, 0) + int(qty)
+        for line in lines_of((order or {}).get("lines", [])):
+            ordered[line.sku] = ordered.get(line.sku, 0) + line.qty
         for i, line in enumerate(r.lines):
             if line.sku not in sc.catalogue:
                 found.append((("body", "lines", i, "sku"), f"unknown SKU {line.sku!r}"))
@@ -450,3 +450,8 @@ def _earlier_answer(s, table, key: str, wanted: str, answer, what: str):
             409, f"{what} {key} was sent before with another body", ("body", f"{what}_id")
         )
     return answer.model_validate_json(done.response_json)
+
+
+def _order_lines(lines) -> list[OrderLine]:
+    """Order lines from the request's basket lines (a variant kept)."""
+    return [OrderLine(x.sku, x.qty, x.variant or "") for x in lines]

@@ -277,7 +277,11 @@ def _return_assignment(a: ReturnAssignment) -> dict:
 
 
 def _lines(lines) -> list[dict]:
-    return [{"sku": x.sku, "qty": x.qty} for x in lines]
+    """Lines as plan.json holds them; a configured item with its ``variant``."""
+    return [
+        {"sku": x.sku, "qty": x.qty} | ({"variant": x.variant} if getattr(x, "variant", "") else {})
+        for x in lines
+    ]
 
 
 def _part(part) -> dict:
@@ -566,7 +570,7 @@ def _parcel_lines(document: dict) -> list[dict[str, tuple[OrderLine, ...]]]:
 
 
 def _read_lines(lines) -> tuple[OrderLine, ...]:
-    return tuple(OrderLine(x["sku"], x["qty"]) for x in lines)
+    return tuple(OrderLine(x["sku"], x["qty"], x.get("variant", "")) for x in lines)
 
 
 def split_status(parcels: list[dict]) -> str:

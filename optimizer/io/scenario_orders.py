@@ -29,6 +29,7 @@ from optimizer.model.scenario import (
     ReturnKind,
     Service,
     Sku,
+    variant_options,
 )
 from optimizer.travel.zones import nearest_postcodes
 
@@ -139,25 +140,59 @@ class _OrderFiles(_Files):
                 inbound.append(Inbound(node_id, sku, qty, arrives_at_s))
         return inbound
 
-    def lead_times(self) -> dict[tuple[str, str], int]:
-        """Optional ``lead_times.csv`` (node_id, sku, lead_time_days): a SKU made to
-        order or shipped from a supplier at that node, its goods there that many days
-        after the order (over the catalogue's ``lead_time_days``)."""
+    def lead_times(
+        self, catalogue: dict[str, Sku]
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], tuple]]:
+        """Optional ``lead_times.csv`` (node_id, sku, lead_time_days, optional variant):
+        a SKU made to order or shipped from a supplier at that node, its goods there that
+        many days after the order (over the catalogue's ``lead_time_days``); a row with a
+        ``variant`` (options ``name=value`` separated by ``;``) gives the lead time of the
+        lines whose variant has those options (:meth:`Scenario.lead_time_days`). Returns
+        the SKUs' lead times and the variants' (see ``Scenario.variant_lead_times``)."""
         if not (self.folder / LEAD_TIMES_FILE).exists():
-            return {}
+            return {}, {}
         out: dict[tuple[str, str], int] = {}
-        first_lines: dict[tuple[str, str], int] = {}
-        for row in self.table(LEAD_TIMES_FILE, ("node_id", "sku", "lead_time_days")):
+        variants: dict[tuple[str, str], list[tuple[frozenset[str], int, int]]] = {}
+        first_lines: dict[tuple, int] = {}
+        table = self.table(LEAD_TIMES_FILE, ("node_id", "sku", "lead_time_days"), ("variant",))
+        for row in table:
             key = (row.ref("node_id", self.node_ids), row.ref("sku", self.skus))
             days = row.integer("lead_time_days", min=0)
-            if None not in key:
-                first = first_lines.setdefault(key, row.line)
+            variant = row.variant()
+            options = variant_options(variant or "")
+            if None not in key and variant is not None:
+                first = first_lines.setdefault((*key, options), row.line)
                 if first != row.line:
-                    row.problem("sku", f"duplicate lead time for node {key[0]!r} and SKU "
-                                f"{key[1]!r} (first on line {first})")  # fmt: skip
-            if row.ok:
+                    what = f" and variant {variant!r}" if variant else ""
+                    message = (f"duplicate lead time for node {key[0]!r}, SKU {key[1]!r}"
+                               f"{what} (first on line {first})")  # fmt: skip
+                    row.problem("variant" if variant else "sku", message)
+            if row.ok and options:
+                variants.setdefault(key, []).append((options, days, row.line))
+            elif row.ok:
                 out[key] = days
-        return out
+        return out, self._variant_rules(variants, out, catalogue)
+
+    def _variant_rules(
+        self, variants: dict, skus: dict[tuple[str, str], int], catalogue: dict[str, Sku]
+    ) -> dict:
+        """The variant rules of SKUs made to order at their node (else a problem on the
+        rule's line: a variant never makes a stocked SKU made to order)."""
+        rules = {}
+        for (node_id, sku), found in variants.items():
+            listed = sku in catalogue and catalogue[sku].lead_time_days > 0
+            made = (node_id, sku) in skus or listed
+            if not made:
+                for _, _, line in found:
+                    self.problems.append(Problem(
+                        LEAD_TIMES_FILE, line, "variant",
+                        f"SKU {sku!r} is not made to order at node {node_id!r}: a variant's "
+                        "lead time applies to a SKU with a lead time there (lead_time_days "
+                        "in catalogue.csv or a row of this file without variant)",
+                    ))  # fmt: skip
+                continue
+            rules[node_id, sku] = tuple((options, days) for options, days, _ in found)
+        return rules
 
     def places(self) -> dict[str, Place]:
         """Optional ``postcodes.csv``: a reference point per postcode."""
@@ -302,12 +337,13 @@ class _OrderFiles(_Files):
         return); an owner in ``ids`` with no line is a problem of its own row in
         ``owner_file``."""
         lines: dict[str, list[OrderLine]] = defaultdict(list)
-        table = self.table(file, (key, "sku", "qty"))
+        table = self.table(file, (key, "sku", "qty"), ("variant",))
         for row in table:
             owner_id = row.ref(key, ids)
             line = row.build(
-                OrderLine, sku=row.ref("sku", self.skus), qty=row.integer("qty", min=0, strict=True)
-            )
+                OrderLine, sku=row.ref("sku", self.skus),
+                qty=row.integer("qty", min=0, strict=True), variant=row.variant(),
+            )  # fmt: skip
             if owner_id is not None:
                 mentioned = lines[owner_id]  # an owner whose lines are all bad has lines
                 if line is not None:

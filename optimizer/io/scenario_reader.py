@@ -165,7 +165,7 @@ class _ScenarioReader(_SettingsFiles, _ZoneFiles, _FleetFiles, _OrderFiles):
         stock = self.stock()
         orders = self.orders()
         inbound = self.inbound()
-        lead_times = self.lead_times()
+        lead_times, variant_lead_times = self.lead_times(catalogue)
         places = self.places()
         orders = self.install_times(self.service_times(orders, places), catalogue)
         returns = self.returns(orders)
@@ -184,6 +184,7 @@ class _ScenarioReader(_SettingsFiles, _ZoneFiles, _FleetFiles, _OrderFiles):
             places,
             returns,
             lead_times,
+            variant_lead_times=variant_lead_times,
         )
         return self.on_streets(scenario, path)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from optimizer.io.problems import Problem
-from optimizer.model.scenario import Settings
+from optimizer.model.scenario import Settings, variant_problem
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
@@ -355,6 +355,16 @@ class _Row:
 
     def optional_text(self, column: str) -> str:
         return self.cells.get(column, "")
+
+    def variant(self, column: str = "variant") -> str | None:
+        """An optional configured variant (``fabric=velvet;arms=slim``, see
+        :class:`optimizer.model.OrderLine`): "" when blank or the column is absent."""
+        raw = self.cells.get(column, "").strip()
+        problem = variant_problem(raw)
+        if problem is not None:
+            self.problem(column, f"expected {problem}")
+            return None
+        return raw
 
     def number(
         self, column: str, min: float | None = None, max: float | None = None, strict: bool = False

@@ -38,11 +38,15 @@ from optimizer.model.scenario import (
     ZoneRule,
     grams,
     on_day,
+    variant_options,
+    variant_problem,
 )
 from optimizer.model.travel import Mode, TravelKind, TravelSettings
 
 __all__ = [
     "on_day",
+    "variant_options",
+    "variant_problem",
     "Break",
     "Collection",
     "FleetEntry",

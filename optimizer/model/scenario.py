@@ -279,6 +279,30 @@ class ItemNeeds:
 class OrderLine:
     sku: str
     qty: int
+    # The configuration of a made-to-order item as the shop's configurator sends it:
+    # options ``name=value`` separated by ``;`` (``fabric=velvet;arms=slim``); "" for
+    # none. A variant's lead time (``lead_times.csv``'s ``variant``) may differ.
+    variant: str = ""
+
+
+MAX_VARIANT_CHARS = 200  # a configuration of a few options; longer is not one
+
+
+def variant_problem(variant: str) -> str | None:
+    """What is wrong with ``variant`` as an order line's configuration, or None."""
+    if len(variant) > MAX_VARIANT_CHARS:
+        return f"a variant of at most {MAX_VARIANT_CHARS} characters, got {len(variant)}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in variant):
+        return "a variant without control characters"
+    if variant.strip() and not variant_options(variant):
+        return "a variant of options name=value separated by ';'"
+    return None
+
+
+def variant_options(variant: str) -> frozenset[str]:
+    """The options of a variant (``fabric=velvet; arms=slim`` -> ``{"fabric=velvet",
+    "arms=slim"}``), spaces around each trimmed."""
+    return frozenset(o.strip() for o in variant.split(";") if o.strip())
 
 
 @dataclass(frozen=True)
@@ -532,6 +556,12 @@ class Scenario:
     returns: list[Return] = field(default_factory=list)  # pickups (returns.csv)
     # Lead times per (node_id, sku) in days (``lead_times.csv``), over the catalogue's.
     lead_times: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Per (node_id, sku) made to order there, lead times of its configured variants
+    # (``lead_times.csv`` rows with a ``variant``): (the options a line's variant must
+    # include, days), in the file's order.
+    variant_lead_times: dict[tuple[str, str], tuple[tuple[frozenset[str], int], ...]] = field(
+        default_factory=dict
+    )
     # The street-network provider (an optimizer.travel.road.RoadTravel) when
     # settings.travel.provider is road, built by the reader from the extract; None for
     # great-circle travel. Typed loosely: the model does not import the travel package
@@ -637,15 +667,28 @@ class Scenario:
         sofa takes two people, as the new one), not their modes."""
         return self.item_needs(ret.lines, modes=False)
 
-    def lead_time_days(self, node_id: str, sku: str) -> int | None:
-        """Days until made-to-order or supplier goods of ``sku`` are at ``node_id``
-        (``lead_times.csv``, else the catalogue's ``lead_time_days``); None for a
-        stocked item there (taken from stock), and for a SKU not in the catalogue (a plan
-        read from outside may name one: the checker then finds it out of stock)."""
+    def lead_time_days(self, node_id: str, sku: str, variant: str = "") -> int | None:
+        """Days until made-to-order or supplier goods of ``sku`` (configured as
+        ``variant``) are at ``node_id``: the longest lead time of the variant rules whose
+        options the variant has (``lead_times.csv`` rows with a ``variant``), else the
+        SKU's at the node (``lead_times.csv``), else the catalogue's ``lead_time_days``.
+        None for a stocked item there (taken from stock; a variant never changes that),
+        and for a SKU not in the catalogue (a plan read from outside may name one: the
+        checker then finds it out of stock)."""
         days = self.lead_times.get((node_id, sku))
         if days is None and sku in self.catalogue:
             days = self.catalogue[sku].lead_time_days or None
+        rules = self.variant_lead_times.get((node_id, sku)) if days is not None else None
+        if rules and variant:
+            options = variant_options(variant)
+            matching = [d for wanted, d in rules if wanted <= options]
+            if matching:
+                return max(matching)
         return days
+
+    def line_lead_time_days(self, node_id: str, line: OrderLine) -> int | None:
+        """:meth:`lead_time_days` of an order line (its SKU and variant)."""
+        return self.lead_time_days(node_id, line.sku, line.variant)
 
     def zones_at(self, lat: float, lon: float) -> list[Zone]:
         return [z for z in self.zones if z.contains(lat, lon)]

@@ -103,6 +103,7 @@ def apply_network(day: Scenario, network: Network) -> Scenario:
         inbound=[i for i in day.inbound if i.node_id not in closed],
         places=day.places,
         lead_times={k: d for k, d in day.lead_times.items() if k[0] in nodes},
+        variant_lead_times={k: r for k, r in day.variant_lead_times.items() if k[0] in nodes},
     )
 
 
@@ -135,6 +136,11 @@ def rebase_day(day: Scenario, base: Scenario) -> Scenario:
         places=dict(base.places) or dict(day.places),
         lead_times={
             k: d for k, d in (base.lead_times | day.lead_times).items() if k[0] in base.nodes
+        },
+        variant_lead_times={
+            k: r
+            for k, r in (base.variant_lead_times | day.variant_lead_times).items()
+            if k[0] in base.nodes
         },
     )
 

@@ -263,7 +263,7 @@ class PromiseEngine:
             return 0, list(lines)
         ready, stocked = 0, []
         for line in lines:
-            days = self.scenario.lead_time_days(node_id, line.sku)
+            days = self.scenario.line_lead_time_days(node_id, line)
             if days is None:
                 stocked.append(line)
             else:
@@ -682,7 +682,7 @@ class PromiseEngine:
                     if got >= line.qty:
                         earliest = at + self.params.pick_lead_s
                         break
-            leads = [self.scenario.lead_time_days(n, line.sku) for n in self.node_ids]
+            leads = [self.scenario.line_lead_time_days(n, line) for n in self.node_ids]
             lead = min((d for d in leads if d is not None), default=None)
             out.append(LineAvailability(line.sku, line.qty, in_stock, earliest, lead))
         return out

@@ -146,7 +146,7 @@ def _with_ready(scenario: Scenario) -> list[Order]:
                 lead
                 for line in o.lines
                 for n in scenario.nodes
-                if (lead := scenario.lead_time_days(n, line.sku)) is not None
+                if (lead := scenario.line_lead_time_days(n, line)) is not None
             ]
             if leads:
                 o = dataclasses.replace(o, ready_s=max(leads) * DAY_S)

@@ -43,7 +43,7 @@ def quote(service: CheckoutService, body: PromiseRequest, now: datetime) -> Prom
     if unknown:
         raise problems(422, unknown)
     point = resolve(scenario, body.address)
-    lines = [OrderLine(x.sku, x.qty) for x in body.lines]
+    lines = [OrderLine(x.sku, x.qty, x.variant or "") for x in body.lines]
     answer = service.promise(lines, point.lat, point.lon, now, body.requested_at)
     return PromiseResponse(
         address=point,

@@ -7,7 +7,7 @@ import json
 
 from api.errors import Problem
 from api.models.checkout import DayOrder, Hold
-from optimizer.model import Scenario
+from optimizer.model import OrderLine, Scenario
 
 OPTION_TTL_S = 900  # an offered option can be held for 15 minutes after the promise
 DAY_S = 24 * 3600
@@ -18,14 +18,34 @@ class CheckoutError(Problem):
     :class:`api.errors.Problem`: raised through a route, it is the answer)."""
 
 
+def line_rows(lines) -> list[list]:
+    """Order lines as the database and option ids keep them: ``[sku, qty]``, and the
+    variant third when the line has one."""
+    return [[x.sku, x.qty] + ([x.variant] if x.variant else []) for x in lines]
+
+
+def lines_of(rows) -> list[OrderLine]:
+    """Order lines from :func:`line_rows` (rows without a variant included)."""
+    return [OrderLine(r[0], int(r[1]), r[2] if len(r) > 2 else "") for r in rows]
+
+
+def lines_out(rows) -> list[dict]:
+    """Order lines as answered and announced: ``{sku, qty}`` and the ``variant`` of a
+    configured item."""
+    return [
+        {"sku": x.sku, "qty": x.qty} | ({"variant": x.variant} if x.variant else {})
+        for x in lines_of(rows)
+    ]
+
+
 def add_units(units: dict[tuple[str, str], int], row: DayOrder, sc: Scenario) -> None:
     """Add what a ``day_orders`` row takes of the stock, per (node it ships from, SKU),
     to ``units`` (made-to-order goods in ``sc`` take none)."""
     data = json.loads(row.order_json)
     node_id = data["ship_from_node_id"] or data["collect_node_id"]
-    for sku, qty in data["lines"]:
-        if stocked(sc, node_id, sku):
-            units[node_id, sku] = units.get((node_id, sku), 0) + int(qty)
+    for line in lines_of(data["lines"]):
+        if stocked(sc, node_id, line.sku):
+            units[node_id, line.sku] = units.get((node_id, line.sku), 0) + line.qty
 
 
 def stocked(sc: Scenario, node_id: str, sku: str) -> bool:

@@ -16,9 +16,15 @@ from sqlalchemy import select, update
 from api.models.checkout import DayOrder, Hold, InboundStock, StockLevel, VehicleRoute
 from api.schemas.checkout import Contact
 from api.services import personal_data
-from api.services.checkout.common import DAY_S, CheckoutError, allocation_rows
+from api.services.checkout.common import (
+    DAY_S,
+    CheckoutError,
+    allocation_rows,
+    lines_of,
+    lines_out,
+)
 from api.services.outbox import announce
-from optimizer.model import OrderLine, Service
+from optimizer.model import Service
 from optimizer.promise import LiveRoutes, LiveStop
 
 
@@ -63,7 +69,7 @@ class HoldsMixin:
                     return json.loads(done.response_json)
             version = self._bump(s)
             self._expire(s, now, version)
-            lines = [OrderLine(sku, int(qty)) for sku, qty in option["l"]]
+            lines = lines_of(option["l"])
             node_id = option["n"]
             allocation = _allocation(option)
             for sku, qty, source, arrives in allocation:
@@ -211,7 +217,7 @@ class HoldsMixin:
         """The ``order.confirmed`` event's data: the confirmation, the service and the
         slot (local times of the service date)."""
         slot = {"slot_start_s": order["slot_start_s"], "slot_end_s": order["slot_end_s"]}
-        lines = [{"sku": sku, "qty": qty} for sku, qty in order["lines"]]
+        lines = lines_out(order["lines"])
         return confirmation | {"service": order["service"], "lines": lines} | slot
 
     def _order(self, order_id: str, option: dict) -> dict:
@@ -325,4 +331,4 @@ def _allocation(option: dict) -> list[tuple[str, int, str, int | None]]:
     a delivery takes the whole basket at its node."""
     if "al" in option:
         return [(sku, int(qty), node, at) for sku, qty, node, at in option["al"]]
-    return [(sku, int(qty), option["n"], None) for sku, qty in option["l"]]
+    return [(x.sku, x.qty, option["n"], None) for x in lines_of(option["l"])]

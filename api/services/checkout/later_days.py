@@ -12,8 +12,8 @@ from datetime import date
 from sqlalchemy import select, update
 
 from api.models.checkout import DayState, Hold, SlotCapacity, SlotCrewCapacity
-from api.services.checkout.common import DAY_S, CheckoutError
-from optimizer.model import OrderLine, Plan, Scenario, Service
+from api.services.checkout.common import DAY_S, CheckoutError, lines_of
+from optimizer.model import Plan, Scenario, Service
 from optimizer.promise.capacity import crew_claims, slot_rooms
 from optimizer.promise.engine import later_slots
 
@@ -23,8 +23,7 @@ class LaterDaysMixin:
 
     def _claims(self, option: dict) -> list[tuple[str, int]]:
         """The crew pools a delivery option of a later day takes seconds of."""
-        lines = [OrderLine(sku, int(qty)) for sku, qty in option["l"]]
-        return crew_claims(self.scenario, lines, option["st"])
+        return crew_claims(self.scenario, lines_of(option["l"]), option["st"])
 
     def _reserve_later_place(self, s, option: dict, version: int) -> None:
         """Take a place in a later day's slot, and the crews' seconds a bulky order

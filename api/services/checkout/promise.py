@@ -21,7 +21,7 @@ from api.models.checkout import (
     StockLevel,
     VehicleRoute,
 )
-from api.services.checkout.common import OPTION_TTL_S, CheckoutError
+from api.services.checkout.common import OPTION_TTL_S, CheckoutError, line_rows
 from optimizer.model import OrderLine
 from optimizer.promise import CollectOption, LiveRoutes, LiveStop, PromiseEngine, SlotOption
 
@@ -157,7 +157,7 @@ class PromiseMixin:
             engine = self._refresh()
             answer = engine.promise(lines, lat, lon, now_s)
         expires = now + timedelta(seconds=OPTION_TTL_S)
-        basket = [[x.sku, x.qty] for x in lines]
+        basket = line_rows(lines)
         to = sc.settings.to_datetime
         options = []
         for o in answer.options:
@@ -213,10 +213,12 @@ class PromiseMixin:
             {
                 "sku": x.sku,
                 "qty": x.qty,
+                "variant": line.variant or None,
                 "in_stock": x.in_stock,
                 "earliest_promise": None if x.earliest_s is None else to(x.earliest_s),
+                "lead_time_days": x.lead_time_days,
             }
-            for x in answer.lines
+            for x, line in zip(answer.lines, lines, strict=True)
         ]
         unavailable = [{"service": str(k), "reason": v} for k, v in answer.unavailable.items()]
         return Quote(lat, lon, options, line_status, asked_at, expires, unavailable)

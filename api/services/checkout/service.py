@@ -36,13 +36,13 @@ from sqlalchemy import select, update
 from api.db import Database
 from api.models.checkout import DayOrder, DayState
 from api.models.orders import DayReturn
-from api.services.checkout.common import CheckoutError
+from api.services.checkout.common import CheckoutError, lines_of
 from api.services.checkout.holds import HoldsMixin
 from api.services.checkout.later_days import LaterDaysMixin
 from api.services.checkout.promise import OptionCodec, PromiseMixin
 from api.services.checkout.publish import PublishMixin
 from api.services.checkout.stock import StockMixin
-from optimizer.model import Order, OrderLine, Return, ReturnKind, Scenario, Service, on_day
+from optimizer.model import Order, Return, ReturnKind, Scenario, Service, on_day
 from optimizer.promise import PromiseEngine, PromiseParams
 from optimizer.travel import TravelProvider, travel_of
 
@@ -166,7 +166,7 @@ class CheckoutService(PromiseMixin, HoldsMixin, LaterDaysMixin, PublishMixin, St
             out = []
             for row in s.scalars(query):
                 data = json.loads(row.order_json)
-                data["lines"] = tuple(OrderLine(sku, int(qty)) for sku, qty in data["lines"])
+                data["lines"] = tuple(lines_of(data["lines"]))
                 data["service"] = Service(data["service"])
                 out.append(Order(**data))
             return out
@@ -182,7 +182,7 @@ class CheckoutService(PromiseMixin, HoldsMixin, LaterDaysMixin, PublishMixin, St
             out = []
             for row in s.scalars(query):
                 data = json.loads(row.return_json)
-                data["lines"] = tuple(OrderLine(sku, int(qty)) for sku, qty in data["lines"])
+                data["lines"] = tuple(lines_of(data["lines"]))
                 data["kind"] = ReturnKind(data["kind"])
                 out.append(Return(**data))
             return out
