@@ -47,8 +47,9 @@ def test_promise_offers_slots_and_collection_with_prices_etas_and_co2(ready):
             assert o["co2_g"] >= 0 and o["mode"] in {"van", "cargo_bike", "cargo_trike"}
             datetime.fromisoformat(o["slot_start"]).utcoffset()  # ISO 8601 with offset
     assert body["lines"] == [
-        {"sku": "SKU-1001", "qty": 1, "in_stock": True, "earliest_promise": None}
-    ]
+        {"sku": "SKU-1001", "qty": 1, "variant": None, "in_stock": True,
+         "earliest_promise": None, "lead_time_days": None}
+    ]  # fmt: skip
 
 
 def test_promise_resolves_postcodes_and_arrondissements(ready):

@@ -206,6 +206,10 @@ class PlanRunner:
         kind, payload = outcome
         if kind == "done":
             ok = payload["checker_ok"]
+            if ok and self._still_running(job_id):
+                # Before the job reads done: whoever sees it done (or gets plan.published)
+                # finds the checkout already selling on it.
+                self._publish(scenario_dir, scenario, payload["plan_json"])
             stored = self._update_running(
                 job_id,
                 status="done",
@@ -221,8 +225,6 @@ class PlanRunner:
             )
             if not stored:
                 log.info("plan job %s was cancelled while running: result discarded", job_id)
-            elif ok:
-                self._publish(scenario_dir, scenario, payload["plan_json"])
         else:
             self._update_running(job_id, status="failed", finished_at=utcnow(), error=payload)
 
