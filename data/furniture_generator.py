@@ -139,7 +139,8 @@ CUSTOM_SLACK_DAYS = 3
 # armrests chosen in the showroom, in turn (no random draw: the same seed gives the same
 # orders as before variants existed). Linen is made in the SKU's 4 days; velvet and
 # bouclé come from the mill first: 10 and 7 days (assumed, of the order of furniture
-# retailers' "special fabric" delays), ``lead_times.csv`` rows with a ``variant``.
+# retailers' "special fabric" delays), ``lead_times.csv`` rows with a ``variant`` at
+# both nodes.
 FABRICS = ("linen", "velvet", "boucle")
 ARMS = ("slim", "wide")
 FABRIC_LEAD_DAYS = {"velvet": 10, "boucle": 7}
@@ -240,9 +241,10 @@ def generate(
         "fleet": fleet_rows(orders),
         "catalogue": [dict(zip(CATALOGUE_COLUMNS, row, strict=True)) for row in CATALOGUE],
         "stock": _stock(demand),
-        "lead_times": [
-            {"node_id": "WH", "sku": "SOFA-CUSTOM", "lead_time_days": days,
+        "lead_times": [  # the factory's delays, wherever the sofa is delivered or collected
+            {"node_id": node["node_id"], "sku": "SOFA-CUSTOM", "lead_time_days": days,
              "variant": f"fabric={fabric}"}
+            for node in NODES
             for fabric, days in FABRIC_LEAD_DAYS.items()
         ],
     }  # fmt: skip
