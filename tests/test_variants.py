@@ -136,3 +136,25 @@ def test_days_ahead_wait_for_a_variant_s_goods_without_ready_at():
     assert last.orders_by_id["V1"].ready_s == (10 - 11) * DAY_S  # day 10, from day 12's midnight
     assert last.orders_by_id["L1"].ready_s == (4 - 11) * DAY_S
     assert result.ok
+
+
+def test_the_longest_option_id_the_promise_can_make_can_be_held():
+    """100 lines of 64-character SKUs with 200-character variants, made to order, its
+    allocation carried: the option id fits the hold's field and body limits."""
+    import json
+
+    from api.limits import body_limit_bytes
+    from api.schemas.checkout import MAX_OPTION_ID_CHARS
+    from api.services.checkout.promise import OptionCodec
+
+    sku, node, variant = "S" * 64, "N" * 64, "v=" + "x" * 198
+    payload = {
+        "la": -89.123456, "lo": -179.123456, "l": [[sku, 999, variant]] * 100, "st": 10**6,
+        "x": 7_258_118_400, "n": node, "p": 99_999.99, "sd": "2026-12-04", "rd": 366,
+        "al": [[sku, 999, node, None]] * 100, "s": "express", "a": 10**7, "b": 10**7,
+        "m": "cargo_bike", "c": 99_999.9, "d": 366, "t": node, "td": 10**7, "r": 10**7,
+    }  # fmt: skip
+    option_id = OptionCodec(b"k" * 32).encode(payload)
+    assert len(option_id) <= MAX_OPTION_ID_CHARS
+    body = json.dumps({"option_id": option_id, "channel": "web", "customer_id": "c" * 64})
+    assert len(body) <= body_limit_bytes("POST", "/v1/holds")

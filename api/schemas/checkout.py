@@ -219,8 +219,14 @@ class Contact(Strict):
         return self
 
 
+# The longest option id the promise makes: a basket of 100 lines of 64-character SKUs
+# with 200-character variants, made to order (its allocation carried too), encodes to
+# about 56,500 characters (tests/test_variants.py); a hold's body stays under its 64 KiB.
+MAX_OPTION_ID_CHARS = 60_000
+
+
 class HoldRequest(Strict):
-    option_id: str = Field(min_length=1, max_length=4096)
+    option_id: str = Field(min_length=1, max_length=MAX_OPTION_ID_CHARS)
     channel: Channel | None = Field(None, description="Where the order is taken.")
     customer_id: CustomerId | None = None
     contact: Contact | None = Field(None, description="The customer's contact, for its order.")
