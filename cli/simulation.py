@@ -215,7 +215,7 @@ class _Day:
         job = self._post("/v1/plans", {"time_limit_s": p.plan_time_limit_s}, self.planner)
         while True:
             state = self.client.get(f"/v1/plans/{job['id']}", headers=self.planner).json()
-            if state["status"] not in ("queued", "running"):
+            if state["status"] not in ("queued", "running", "publishing"):
                 break
             time.sleep(0.2)
         if state["status"] != "done":

@@ -206,7 +206,7 @@ def test_eco_of_tomorrow_goes_into_tomorrows_plan_not_todays(ready, tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         result = ready.get(f"/v1/plans/{job.json()['id']}", headers=keyed(PLANNER_KEY)).json()
-        if result["status"] not in ("queued", "running"):
+        if result["status"] not in ("queued", "running", "publishing"):
             break
         time.sleep(0.3)
     assert result["status"] == "done" and result["checker_ok"], result.get("error")

@@ -261,3 +261,71 @@ def test_migration_0011_keeps_the_plan_jobs_of_0010_and_matches_the_models(backe
         assert "slot_crew_capacity" not in inspect(database.engine).get_table_names()
         columns = {c["name"] for c in inspect(database.engine).get_columns("plan_jobs")}
         assert "service_date" not in columns
+
+
+def test_orders_confirmed_while_a_later_day_is_planned_stay_sold(client):
+    """The plan job read the day before a sofa was confirmed for it: that sale is in
+    neither the plan nor the open holds, and still takes its place and crews' time."""
+    from optimizer.model import Plan
+
+    state = client.app.state
+    sc = scenario_for_plan(state, state.settings.scenario, date(2026, 12, 3))  # day 9
+    option = at_wh(promise(client, SOFA), day=9)[0]
+    held = hold(client, option)
+    busy = claims_of(client, held.json()["hold_id"])
+    done = client.post(f"/v1/holds/{held.json()['hold_id']}/confirm", headers=keyed(CHECKOUT_KEY))
+    assert done.status_code == 200, done.text
+    empty = Plan(scenario_name=sc.settings.name, sources={})  # every vehicle free
+    assert state.checkout.plan_later_day(sc, empty)
+    capacity, taken = places(client, 9)
+    assert (capacity - taken, taken) == (32 - 1, 1)
+    for need, (capacity_s, taken_s) in crew_rows(client, 9).items():
+        assert capacity_s - taken_s == 6 * 3600 - busy[need]
+
+
+def test_a_release_gives_back_what_the_hold_took_even_after_the_catalogue_changed(
+    client, monkeypatch
+):
+    import dataclasses
+
+    option = at_wh(promise(client, SOFA), day=11)[0]
+    held = hold(client, option)
+    assert held.status_code == 201, held.text
+    checkout = client.app.state.checkout
+    catalogue = dict(checkout.scenario.catalogue)
+    catalogue[SOFA] = dataclasses.replace(catalogue[SOFA], equipment=frozenset(), crew=3)
+    monkeypatch.setattr(checkout, "scenario", dataclasses.replace(checkout.scenario,
+                                                                 catalogue=catalogue))  # fmt: skip
+    gone = client.delete(f"/v1/holds/{held.json()['hold_id']}", headers=keyed(CHECKOUT_KEY))
+    assert gone.status_code == 204
+    assert crew_rows(client, 11) == {"crew:2": (6 * 3600, 0), "equipment:tail_lift": (6 * 3600, 0)}
+
+
+def test_a_crew_pool_without_its_row_is_made_when_first_taken(client):
+    """A day stored before 0011 (or a pool a reload added) has no row: the first hold
+    makes it, with an empty day's room, and takes its share."""
+    from sqlalchemy import delete
+
+    when = date.fromordinal(DAY.toordinal() + 12).isoformat()
+    with client.app.state.db.transaction() as s:
+        s.execute(delete(SlotCrewCapacity).where(SlotCrewCapacity.service_date == when))
+    assert crew_rows(client, 12) == {}
+    option = at_wh(promise(client, SOFA), day=12)[0]
+    held = hold(client, option)
+    assert held.status_code == 201, held.text
+    busy = claims_of(client, held.json()["hold_id"])
+    assert crew_rows(client, 12) == {need: (6 * 3600, s) for need, s in busy.items()}
+
+
+def test_a_job_publishing_its_plan_can_no_longer_be_cancelled(client):
+    from api.models import PlanJob, utcnow
+
+    with client.app.state.db.transaction() as s:
+        s.add(PlanJob(id="00000000-0000-4000-8000-000000000001", status="publishing",
+                      progress=0.9, message="publishing", scenario_dir="/x", time_limit_s=1,
+                      created_at=utcnow()))  # fmt: skip
+    r = client.post("/v1/plans/00000000-0000-4000-8000-000000000001/cancel",
+                    headers=keyed(PLANNER_KEY))  # fmt: skip
+    assert r.status_code == 409 and "publishing" in r.text, r.text
+    got = client.get("/v1/plans/00000000-0000-4000-8000-000000000001", headers=keyed(PLANNER_KEY))
+    assert got.status_code == 200 and got.json()["status"] == "publishing"

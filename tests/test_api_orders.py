@@ -193,7 +193,7 @@ def test_the_next_plan_of_the_day_has_the_orders_and_the_return(ready, orders):
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         result = ready.get(f"/v1/plans/{job.json()['id']}", headers=PLANNER).json()
-        if result["status"] not in ("queued", "running"):
+        if result["status"] not in ("queued", "running", "publishing"):
             break
         time.sleep(0.5)
     assert result["status"] == "done", result.get("error")

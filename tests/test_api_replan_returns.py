@@ -39,7 +39,7 @@ def planned(client, scenario: str) -> dict:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         result = client.get(f"/v1/plans/{job.json()['id']}", headers=PLANNER).json()
-        if result["status"] not in ("queued", "running"):
+        if result["status"] not in ("queued", "running", "publishing"):
             break
         time.sleep(0.3)
     assert result["status"] == "done", result.get("error")

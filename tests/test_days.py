@@ -243,7 +243,7 @@ def _day_plan(state) -> str:
 
 def _done(client, job_id):
     body = client.get(f"/v1/plans/{job_id}", headers=keyed(PLANNER_KEY)).json()
-    assert body["status"] in ("queued", "running", "done"), body
+    assert body["status"] in ("queued", "running", "publishing", "done"), body
     return body["plan"] if body["status"] == "done" else None
 
 

@@ -36,6 +36,7 @@ def test_a_variant_s_lead_time_is_its_longest_matching_rule_else_the_sku_s():
     assert sc.lead_time_days("HUB", "SOFA", "fabric=linen") == 4
     assert sc.lead_time_days("HUB", "SOFA", "arms=slim; fabric=linen") == 6
     assert sc.lead_time_days("HUB", "SOFA", " arms=slim ;fabric=velvet") == 10  # both: longest
+    assert sc.lead_time_days("HUB", "SOFA", "Fabric = Velvet") == 10  # however it is typed
     assert sc.line_lead_time_days("HUB", OrderLine("SOFA", 1, VELVET)) == 10
     assert sc.lead_time_days("STORE", "SOFA", VELVET) == 4  # the rules are the hub's
 
@@ -100,7 +101,17 @@ def test_bad_variants_are_listed_with_file_line_and_column(tmp_path):
 
 @pytest.mark.parametrize(
     "variant, ok",
-    [("fabric=velvet", True), ("", True), ("a;b", True), (";", False), ("a\nb", False)],
+    [
+        ("fabric=velvet", True),
+        ("", True),
+        (" Fabric = Velvet ; arms=slim; ", True),
+        ("a;b", False),
+        ("velvet", False),
+        ("=", False),
+        ("fabric=", False),
+        (";", False),
+        ("a=1\nb=2", False),
+    ],  # fmt: skip
 )
 def test_what_a_variant_may_be(variant, ok):
     assert (variant_problem(variant) is None) is ok
@@ -158,3 +169,13 @@ def test_the_longest_option_id_the_promise_can_make_can_be_held():
     assert len(option_id) <= MAX_OPTION_ID_CHARS
     body = json.dumps({"option_id": option_id, "channel": "web", "customer_id": "c" * 64})
     assert len(body) <= body_limit_bytes("POST", "/v1/holds")
+
+
+def test_an_order_carried_to_the_next_day_keeps_its_variants():
+    from api.services.days import _carried
+
+    sofa = order("V1", 48.852, 2.372, [("SOFA", 1)], service=Service.ECO, slot=(8, 12))
+    sofa = dataclasses.replace(sofa, lines=(OrderLine("SOFA", 1, VELVET), OrderLine("BOOK", 2)))
+    assert _carried(sofa, None)["lines"] == [["SOFA", 1, VELVET], ["BOOK", 2]]
+    parcel = [{"sku": "SOFA", "qty": 1, "variant": VELVET}]  # a parcel left, as plan.json has it
+    assert _carried(sofa, parcel)["lines"] == [["SOFA", 1, VELVET]]

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from api.schemas.base import RequestModel
 
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+# publishing: a checked plan being made the checkout's, too late to cancel (409).
+JobStatus = Literal["queued", "running", "publishing", "done", "failed", "cancelled"]
 
 
 class PlanRequest(RequestModel):

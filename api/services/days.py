@@ -42,7 +42,8 @@ from api.models.checkout import DayOrder, DayState
 from api.models.tracking import TrackedOrder
 from api.services.back_in_stock import tell_back_in_stock
 from api.services.checkout import CheckoutService
-from optimizer.io.plan_files import PICKUP_SERVICE, plan_from_dict
+from api.services.checkout.common import line_rows
+from optimizer.io.plan_files import PICKUP_SERVICE, plan_from_dict, read_lines
 from optimizer.model import Order, Scenario, with_order_changes
 from optimizer.planning import PlanParams, plan_day
 from optimizer.processes import worker_pool
@@ -160,7 +161,9 @@ def _left(
 
 def _carried(order: Order, lines: list | None) -> dict:
     """The order as a ``day_orders`` row of the next day: the same window of the day,
-    shipped from whichever node the next plan chooses (click & collect at its store)."""
+    shipped from whichever node the next plan chooses (click & collect at its store);
+    ``lines``: the parcels' lines left, as plan.json has them (None: all of them), each
+    line's variant kept."""
     return {
         "order_id": order.order_id,
         "lat": order.lat,
@@ -169,7 +172,7 @@ def _carried(order: Order, lines: list | None) -> dict:
         "slot_start_s": order.slot_start_s,
         "slot_end_s": order.slot_end_s,
         "service_time_s": order.service_time_s,
-        "lines": lines if lines is not None else [[x.sku, x.qty] for x in order.lines],
+        "lines": line_rows(order.lines if lines is None else read_lines(lines)),
         "collect_node_id": order.collect_node_id,
         "ship_from_node_id": None,
         "transfer_departs_s": None,

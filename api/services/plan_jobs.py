@@ -41,7 +41,10 @@ from optimizer.processes import die_with_parent
 
 log = logging.getLogger("lastmile.api.plans")
 
-ACTIVE = ("queued", "running")
+ACTIVE = ("queued", "running")  # what a cancel stops
+# A checked plan being made the checkout's (routes, or a later day's capacity): too late
+# to cancel (409), and done once published.
+PUBLISHING = "publishing"
 # Share of the progress bar the routing takes; the rest is KPIs, checker and map.
 ROUTING_SHARE = 0.9
 # forkserver: children are forked from a small single-threaded server, never from the
@@ -206,12 +209,16 @@ class PlanRunner:
         kind, payload = outcome
         if kind == "done":
             ok = payload["checker_ok"]
-            if ok and self._still_running(job_id):
+            if ok:
                 # Before the job reads done: whoever sees it done (or gets plan.published)
-                # finds the checkout already selling on it.
+                # finds the checkout already selling on it. A cancel from here on is 409.
+                if not self._update_running(job_id, status=PUBLISHING, message="publishing"):
+                    log.info("plan job %s was cancelled while running: result discarded", job_id)
+                    return
                 self._publish(scenario_dir, scenario, payload["plan_json"])
             stored = self._update_running(
                 job_id,
+                from_status=PUBLISHING if ok else "running",
                 status="done",
                 progress=1.0,
                 finished_at=utcnow(),
@@ -300,13 +307,20 @@ class PlanRunner:
             found = session.scalar(select(PlanJob.status).where(PlanJob.id == job_id))
         return found == "running"
 
-    def _update_running(self, job_id: str, announced: dict | None = None, **values: Any) -> bool:
-        """Update a job if it is still running (a conditional update, so a cancel that
-        came first wins); False if it is not, e.g. it was cancelled. ``announced``: the
-        data of the ``plan.published`` webhook written with the update."""
+    def _update_running(
+        self,
+        job_id: str,
+        announced: dict | None = None,
+        from_status: str = "running",
+        **values: Any,
+    ) -> bool:
+        """Update a job if it is still running (or in ``from_status``: a conditional
+        update, so a cancel that came first wins); False if it is not, e.g. it was
+        cancelled. ``announced``: the data of the ``plan.published`` webhook written with
+        the update."""
         statement = (
             update(PlanJob)
-            .where(PlanJob.id == job_id, PlanJob.status == "running")
+            .where(PlanJob.id == job_id, PlanJob.status == from_status)
             .values(**values)
         )
         with self.db.transaction() as session:
@@ -320,10 +334,11 @@ class PlanRunner:
             return updated
 
     def _fail_active(self, ids: set[str] | None) -> None:
-        """Queued or running jobs (of ``ids``, or all) failed: the service stopped."""
+        """Queued, running or publishing jobs (of ``ids``, or all) failed: the service
+        stopped."""
         statement = (
             update(PlanJob)
-            .where(PlanJob.status.in_(ACTIVE))
+            .where(PlanJob.status.in_((*ACTIVE, PUBLISHING)))
             .values(
                 status="failed",
                 finished_at=utcnow(),
@@ -424,9 +439,11 @@ def check_date(day: date | None, scenario_dir: Path, app_state: Any) -> date | N
     """The later day a plan job plans: None for the day served; 422 for a day before it
     or beyond the promise's horizon, and for a date with another scenario folder."""
     checkout = getattr(app_state, "checkout", None)
-    if day is None or checkout is None:
+    if day is None:
         return None
-    if scenario_dir != app_state.settings.scenario:
+    if checkout is None:
+        why = "plans a later day of the checkout's, and this service runs none"
+    elif scenario_dir != app_state.settings.scenario:
         why = "plans a later day of the service's own scenario: leave out scenario"
     else:
         horizon = checkout.params.eco_horizon_days

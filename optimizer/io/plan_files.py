@@ -522,7 +522,7 @@ def _read_parcels(document: dict, routes: list[Route]) -> dict[str, Parcel]:
         if c.get("parcel_id") not in (None, c["order_id"]):
             parcels[c["parcel_id"]] = Parcel(
                 c["parcel_id"], c["order_id"], c.get("transfer_from_node_id") or c["node_id"],
-                _read_lines(c.get("lines", ())),
+                read_lines(c.get("lines", ())),
             )  # fmt: skip
     return parcels
 
@@ -545,7 +545,7 @@ def _read_unassigned(u: dict) -> Unassigned:
         u["reason"],
         u.get("node_id"),
         u.get("parcel_id"),
-        _read_lines(u["lines"]) if u.get("parcel_id") else None,
+        read_lines(u["lines"]) if u.get("parcel_id") else None,
     )
 
 
@@ -564,12 +564,13 @@ def _read_return_assignment(a: dict) -> ReturnAssignment:
 def _parcel_lines(document: dict) -> list[dict[str, tuple[OrderLine, ...]]]:
     """Per route of a plan.json, the lines of each of its parcel stops."""
     return [
-        {s.get("parcel_id", s["order_id"]): _read_lines(s.get("lines", ())) for s in r["stops"]}
+        {s.get("parcel_id", s["order_id"]): read_lines(s.get("lines", ())) for s in r["stops"]}
         for r in document["routes"]
     ]
 
 
-def _read_lines(lines) -> tuple[OrderLine, ...]:
+def read_lines(lines) -> tuple[OrderLine, ...]:
+    """Order lines from plan.json's ``lines`` (``{sku, qty}``, and ``variant`` if any)."""
     return tuple(OrderLine(x["sku"], x["qty"], x.get("variant", "")) for x in lines)
 
 

@@ -289,20 +289,31 @@ MAX_VARIANT_CHARS = 200  # a configuration of a few options; longer is not one
 
 
 def variant_problem(variant: str) -> str | None:
-    """What is wrong with ``variant`` as an order line's configuration, or None."""
+    """What is wrong with ``variant`` as an order line's configuration, or None: at most
+    :data:`MAX_VARIANT_CHARS` characters, no control character, every option
+    ``name=value`` with both parts (options separated by ``;``, empty ones ignored)."""
     if len(variant) > MAX_VARIANT_CHARS:
         return f"a variant of at most {MAX_VARIANT_CHARS} characters, got {len(variant)}"
     if any(ord(c) < 32 or ord(c) == 127 for c in variant):
         return "a variant without control characters"
-    if variant.strip() and not variant_options(variant):
-        return "a variant of options name=value separated by ';'"
+    options = [o.strip() for o in variant.split(";") if o.strip()]
+    bad = [o for o in options if not all(part.strip() for part in o.partition("=")[::2])]
+    if (variant.strip() and not options) or bad or any("=" not in o for o in options):
+        shown = f" (not {bad[0]!r})" if bad else ""
+        return f"a variant of options name=value separated by ';'{shown}"
     return None
 
 
 def variant_options(variant: str) -> frozenset[str]:
-    """The options of a variant (``fabric=velvet; arms=slim`` -> ``{"fabric=velvet",
-    "arms=slim"}``), spaces around each trimmed."""
-    return frozenset(o.strip() for o in variant.split(";") if o.strip())
+    """The options of a variant, as compared: ``Fabric = Velvet; arms=slim`` ->
+    ``{"fabric=velvet", "arms=slim"}`` (spaces around names and values trimmed, case
+    folded), so a rule and an order line match however either is typed."""
+    out = set()
+    for option in variant.split(";"):
+        name, _, value = option.partition("=")
+        if name.strip() or value.strip():
+            out.add(f"{name.strip().casefold()}={value.strip().casefold()}")
+    return frozenset(out)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ day order takes of the stock."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 from api.errors import Problem
 from api.models.checkout import DayOrder, Hold
@@ -16,6 +17,13 @@ DAY_S = 24 * 3600
 class CheckoutError(Problem):
     """A request the checkout refuses: HTTP ``status`` with a field path ``loc`` (an
     :class:`api.errors.Problem`: raised through a route, it is the answer)."""
+
+
+def quoted_day(option: dict, day: int, served: date) -> str:
+    """The ISO date ``day`` days after the day ``option`` was quoted on (options from
+    before days rolled carry no day: the day served)."""
+    quoted = date.fromisoformat(option["sd"]) if "sd" in option else served
+    return (quoted + timedelta(days=day)).isoformat()
 
 
 def line_rows(lines) -> list[list]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select, update
@@ -61,7 +61,7 @@ class HoldsMixin:
             if idempotency_key:
                 done = s.scalar(select(Hold).where(Hold.idempotency_key == idempotency_key))
                 if done is not None:
-                    if done.option_json != json.dumps(option, sort_keys=True):
+                    if _without_claims(done.option_json) != json.dumps(option, sort_keys=True):
                         raise CheckoutError(
                             422, "Idempotency-Key was used for another option",
                             ("header", "Idempotency-Key"),
@@ -90,9 +90,13 @@ class HoldsMixin:
                     raise CheckoutError(409, f"{sku} is no longer in stock at {source}")
             hold_id = str(uuid.uuid4())
             vehicle_id = None
+            stored = option
             if option["s"] != Service.CLICK_COLLECT:
                 if option.get("d", 0) > 0:
-                    self._reserve_later_place(s, option, version)
+                    # What the hold took of the crews, given back as it is (not as the
+                    # catalogue would say after a reload).
+                    claims = self._reserve_later_place(s, option, version)
+                    stored = option | ({"cl": claims} if claims else {})
                 else:
                     vehicle_id = self._reserve_place(s, option, lines, hold_id, now, version)
             expires = now + timedelta(seconds=self.hold_ttl_s)
@@ -106,7 +110,7 @@ class HoldsMixin:
                     created_at=now,
                     expires_at=expires,
                     idempotency_key=idempotency_key,
-                    option_json=json.dumps(option, sort_keys=True),
+                    option_json=json.dumps(stored, sort_keys=True),
                     node_id=node_id,
                     vehicle_id=vehicle_id,
                     lines_json=json.dumps([list(x) for x in allocation]),
@@ -291,7 +295,7 @@ class HoldsMixin:
         option = json.loads(hold.option_json)
         day = option.get("d", 0)
         if option["s"] != Service.CLICK_COLLECT and day > 0:
-            self._give_back_later_place(s, option, _quoted_day(option, day, self.day), version)
+            self._give_back_later_place(s, option, version)
         personal_data.hold_ended(s, hold.id)
         hold.status = status
 
@@ -319,11 +323,11 @@ class HoldsMixin:
                     "expires_at": hold.expires_at.isoformat(), "node_id": hold.node_id}  # fmt: skip
 
 
-def _quoted_day(option: dict, day: int, served: date) -> str:
-    """The ISO date ``day`` days after the day ``option`` was quoted on (options from
-    before days rolled carry no day: the day served)."""
-    quoted = date.fromisoformat(option["sd"]) if "sd" in option else served
-    return (quoted + timedelta(days=day)).isoformat()
+def _without_claims(option_json: str) -> str:
+    """A stored hold's option as it was quoted (without the crews' seconds it took)."""
+    option = json.loads(option_json)
+    option.pop("cl", None)
+    return json.dumps(option, sort_keys=True)
 
 
 def _allocation(option: dict) -> list[tuple[str, int, str, int | None]]:

@@ -7,12 +7,11 @@ with a ``date``) so that the promise's capacity follows what the day's plan leav
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from sqlalchemy import select, update
 
 from api.models.checkout import DayState, Hold, SlotCapacity, SlotCrewCapacity
-from api.services.checkout.common import DAY_S, CheckoutError, lines_of
+from api.services.checkout.common import DAY_S, CheckoutError, lines_of, quoted_day
 from optimizer.model import Plan, Scenario, Service
 from optimizer.promise.capacity import crew_claims, slot_rooms
 from optimizer.promise.engine import later_slots
@@ -22,12 +21,16 @@ class LaterDaysMixin:
     """Later days' capacity of :class:`api.services.checkout.CheckoutService`."""
 
     def _claims(self, option: dict) -> list[tuple[str, int]]:
-        """The crew pools a delivery option of a later day takes seconds of."""
+        """The crew pools a delivery option of a later day takes seconds of: what its hold
+        took (``cl``, stored with it), else what its lines need."""
+        if "cl" in option:
+            return [(need, int(seconds)) for need, seconds in option["cl"]]
         return crew_claims(self.scenario, lines_of(option["l"]), option["st"])
 
-    def _reserve_later_place(self, s, option: dict, version: int) -> None:
+    def _reserve_later_place(self, s, option: dict, version: int) -> list[list]:
         """Take a place in a later day's slot, and the crews' seconds a bulky order
-        needs there: ``UPDATE ... WHERE taken < capacity`` (409 when any is gone)."""
+        needs there: ``UPDATE ... WHERE taken < capacity`` (409 when any is gone). The
+        crews' seconds taken, ``[[need, seconds], ...]``."""
         day = option["d"]
         where = (SlotCapacity.service_date == self.date_of(day),
                  SlotCapacity.node_id == option["n"],
@@ -39,24 +42,44 @@ class LaterDaysMixin:
         ).rowcount  # fmt: skip
         if taken != 1:
             raise CheckoutError(409, "this slot is no longer available: ask for a new promise")
-        for need, seconds in self._claims(option):
-            taken = s.execute(
-                update(SlotCrewCapacity)
-                .where(SlotCrewCapacity.service_date == self.date_of(day),
-                       SlotCrewCapacity.node_id == option["n"],
-                       SlotCrewCapacity.slot_start_s == option["a"] - day * DAY_S,
-                       SlotCrewCapacity.need == need,
-                       SlotCrewCapacity.taken_s + seconds <= SlotCrewCapacity.capacity_s)
-                .values(taken_s=SlotCrewCapacity.taken_s + seconds, changed_at=version)
-            ).rowcount  # fmt: skip
-            if taken != 1:
+        claims = self._claims(option)
+        for need, seconds in claims:
+            if not self._take_crew(s, option, need, seconds, version):
                 raise CheckoutError(
                     409, f"no {_words(need)} left in this slot: ask for a new promise"
                 )
+        return [[need, seconds] for need, seconds in claims]
 
-    def _give_back_later_place(self, s, option: dict, service_date: str, version: int) -> None:
-        """Give a released or expired hold's place and crews' seconds back."""
+    def _take_crew(self, s, option: dict, need: str, seconds: int, version: int) -> bool:
+        """Take ``seconds`` of crew pool ``need`` in the option's slot, the pool's row
+        made first (an empty day's room) where it is missing: a pool the catalogue
+        gained by a reload, or a day stored before 0011."""
         day = option["d"]
+        start, end = option["a"] - day * DAY_S, option["b"] - day * DAY_S
+        key = (SlotCrewCapacity.service_date == self.date_of(day),
+               SlotCrewCapacity.node_id == option["n"],
+               SlotCrewCapacity.slot_start_s == start, SlotCrewCapacity.need == need)  # fmt: skip
+        if s.scalar(select(SlotCrewCapacity.capacity_s).where(*key)) is None:
+            p = self.params
+            rooms = slot_rooms(self.scenario, [(start, end)], p.future_capacity_share,
+                               p.future_drops_per_vehicle_hour, node_ids=[option["n"]])  # fmt: skip
+            s.add(SlotCrewCapacity(
+                service_date=self.date_of(day), node_id=option["n"], slot_start_s=start,
+                need=need, slot_end_s=end, capacity_s=rooms[0].crew_s.get(need, 0) if rooms
+                else 0, taken_s=0, changed_at=version,
+            ))  # fmt: skip
+            s.flush()
+        return s.execute(
+            update(SlotCrewCapacity)
+            .where(*key, SlotCrewCapacity.taken_s + seconds <= SlotCrewCapacity.capacity_s)
+            .values(taken_s=SlotCrewCapacity.taken_s + seconds, changed_at=version)
+        ).rowcount == 1  # fmt: skip
+
+    def _give_back_later_place(self, s, option: dict, version: int) -> None:
+        """Give a released or expired hold's place and crews' seconds back (what it
+        took, on the day it was quoted for)."""
+        day = option["d"]
+        service_date = quoted_day(option, day, self.day)
         start = option["a"] - day * DAY_S
         s.execute(
             update(SlotCapacity)
@@ -91,7 +114,7 @@ class LaterDaysMixin:
             if state is None or state.scenario_name != self.day_key:
                 return False
             version = self._bump(s)
-            places, seconds = self._held_later(s, sc.settings.date)
+            places, seconds = self._not_in_plan(s, sc)
             rows = {(r.node_id, r.slot_start_s): r for r in s.scalars(
                 select(SlotCapacity).where(SlotCapacity.service_date == when).with_for_update()
             )}  # fmt: skip
@@ -116,15 +139,24 @@ class LaterDaysMixin:
                     crew.changed_at = version
         return True
 
-    def _held_later(self, s, day: date) -> tuple[dict, dict]:
-        """What open holds took of ``day``'s slots: places per (node, slot start), and
-        seconds per (node, slot start, crew pool)."""
+    def _not_in_plan(self, s, sc: Scenario) -> tuple[dict, dict]:
+        """What the day's slots have sold that ``sc`` (the scenario its plan planned)
+        does not hold: open holds, and orders confirmed after ``sc`` was read. Places per
+        (node, slot start), and seconds per (node, slot start, crew pool)."""
         places: dict[tuple[str, int], int] = {}
         seconds: dict[tuple[str, int, str], int] = {}
-        for hold in s.scalars(select(Hold).where(Hold.status == "held")):
+        day = sc.settings.date.isoformat()
+        # The holds table holds the served day's holds only (a new day clears it), so
+        # this reads one day's holds at most; an order confirmed on an earlier day for
+        # this one is in ``sc``.
+        for hold in s.scalars(select(Hold).where(Hold.status.in_(("held", "confirmed")))):
+            if hold.status == "confirmed" and hold.order_id in sc.orders_by_id:
+                continue  # planned
             option = json.loads(hold.option_json)
             d = option.get("d", 0)
-            if option["s"] == Service.CLICK_COLLECT or d <= 0 or self.date_of(d) != day.isoformat():
+            if option["s"] == Service.CLICK_COLLECT or d <= 0:
+                continue
+            if quoted_day(option, d, self.day) != day:
                 continue
             key = (option["n"], option["a"] - d * DAY_S)
             places[key] = places.get(key, 0) + 1
