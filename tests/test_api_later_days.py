@@ -318,12 +318,15 @@ def test_a_crew_pool_without_its_row_is_made_when_first_taken(client):
 
 
 def test_a_job_publishing_its_plan_can_no_longer_be_cancelled(client):
-    from api.models import PlanJob, utcnow
+    from datetime import datetime
 
+    from api.models import PlanJob
+
+    submitted = datetime.fromisoformat(AT)  # the test's own clock, not the wall's
     with client.app.state.db.transaction() as s:
         s.add(PlanJob(id="00000000-0000-4000-8000-000000000001", status="publishing",
                       progress=0.9, message="publishing", scenario_dir="/x", time_limit_s=1,
-                      created_at=utcnow()))  # fmt: skip
+                      created_at=submitted))  # fmt: skip
     r = client.post("/v1/plans/00000000-0000-4000-8000-000000000001/cancel",
                     headers=keyed(PLANNER_KEY))  # fmt: skip
     assert r.status_code == 409 and "publishing" in r.text, r.text

@@ -45,9 +45,16 @@ from api.schemas.orders import (
 from api.services import personal_data
 from api.services.checkout import CheckoutService
 from api.services.checkout.answers import resolve
-from api.services.checkout.common import DAY_S, CheckoutError, line_rows, lines_of, lines_out
+from api.services.checkout.common import (
+    DAY_S,
+    CheckoutError,
+    basket_lines,
+    line_rows,
+    lines_of,
+    lines_out,
+)
 from api.services.tracking import TrackingService
-from optimizer.model import OrderLine, Service
+from optimizer.model import Service
 
 # What a delivery or a return is no longer open at (tracking's statuses).
 CLOSED = frozenset({"delivered", "collected", "picked_up", "failed"})
@@ -145,7 +152,7 @@ class OrdersService:
             point = None
         if found:
             raise problems(422, found)
-        lines = _order_lines(o.lines)
+        lines = basket_lines(o.lines)
         quote = self.checkout.promise(lines, point.lat, point.lon, now)
         short = [(("body", "lines", i), f"{x['sku']}: {x['qty']} not in stock for this address")
                  for i, x in enumerate(quote.lines) if not x["in_stock"]]  # fmt: skip
@@ -291,7 +298,7 @@ class OrdersService:
             "return_id": r.return_id, "lat": order["lat"], "lon": order["lon"],
             "slot_start_s": start_s, "slot_end_s": start_s + length_s,
             "service_time_s": order.get("service_time_s") or RETURN_SERVICE_TIME_S,
-            "lines": line_rows(_order_lines(r.lines)), "kind": r.kind,
+            "lines": line_rows(basket_lines(r.lines)), "kind": r.kind,
             "order_id": r.order_id, "shipped_from_node_id": order.get("ship_from_node_id"),
         }  # fmt: skip
         customer_id = r.customer_id or (hold.customer_id if hold else None)
@@ -301,7 +308,7 @@ class OrdersService:
             return_id=r.return_id, order_id=r.order_id, kind=r.kind, status="booked",
             channel=r.channel, customer_id=customer_id, service_date=service_date,
             slot_start=to(day + start_s), slot_end=to(day + start_s + length_s),
-            lines=lines_out(line_rows(_order_lines(r.lines))),
+            lines=lines_out(ret["lines"]),
         )  # fmt: skip
         try:
             with self.checkout.db.transaction() as s:
@@ -450,8 +457,3 @@ def _earlier_answer(s, table, key: str, wanted: str, answer, what: str):
             409, f"{what} {key} was sent before with another body", ("body", f"{what}_id")
         )
     return answer.model_validate_json(done.response_json)
-
-
-def _order_lines(lines) -> list[OrderLine]:
-    """Order lines from the request's basket lines (a variant kept)."""
-    return [OrderLine(x.sku, x.qty, x.variant or "") for x in lines]

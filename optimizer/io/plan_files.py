@@ -279,8 +279,7 @@ def _return_assignment(a: ReturnAssignment) -> dict:
 def _lines(lines) -> list[dict]:
     """Lines as plan.json holds them; a configured item with its ``variant``."""
     return [
-        {"sku": x.sku, "qty": x.qty} | ({"variant": x.variant} if getattr(x, "variant", "") else {})
-        for x in lines
+        {"sku": x.sku, "qty": x.qty} | ({"variant": x.variant} if x.variant else {}) for x in lines
     ]
 
 

@@ -298,7 +298,7 @@ def variant_problem(variant: str) -> str | None:
         return "a variant without control characters"
     options = [o.strip() for o in variant.split(";") if o.strip()]
     bad = [o for o in options if not all(part.strip() for part in o.partition("=")[::2])]
-    if (variant.strip() and not options) or bad or any("=" not in o for o in options):
+    if (variant.strip() and not options) or bad:
         shown = f" (not {bad[0]!r})" if bad else ""
         return f"a variant of options name=value separated by ';'{shown}"
     return None

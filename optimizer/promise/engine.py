@@ -223,6 +223,7 @@ class PromiseEngine:
         # And seconds per crew pool (a crew of two, a tail lift), same way.
         self._crew: dict[tuple[int, int, str], np.ndarray] = {}
         self._needs = catalogue_needs(scenario)
+        self._empty: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] | None = None
         self._future: LiveRoutes | None = None
         self._made_to_order = bool(scenario.lead_times) or any(
             s.lead_time_days for s in scenario.catalogue.values()
@@ -518,12 +519,31 @@ class PromiseEngine:
     def _crew_row(self, day: int, start_s: int, key: str) -> np.ndarray | None:
         row = self._crew.get((day, start_s, key))
         if row is None:
-            end_s = dict(self.future_slots()).get(start_s)
-            if end_s is None or key not in self._needs:
+            empty = self._empty_day().get(start_s)
+            if empty is None or key not in empty[1]:
                 return None
-            row = np.array([self.future_room(n, start_s, end_s).crew_s[key] for n in self.node_ids])
-            self._crew[day, start_s, key] = row
+            row = self._crew[day, start_s, key] = empty[1][key].copy()
         return row
+
+    def _empty_day(self) -> dict[int, tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """Per slot start of a later day, an empty day's room per node (places, and
+        seconds per crew pool): the same every later day, so computed once, in one
+        :func:`optimizer.promise.capacity.slot_rooms` over every node and slot."""
+        if self._empty is None:
+            p, n = self.params, len(self.node_ids)
+            self._empty = {
+                start: (np.zeros(n, np.int64), {k: np.zeros(n, np.int64) for k in self._needs})
+                for start, _ in self.future_slots()
+            }
+            rooms = slot_rooms(self.scenario, self.future_slots(), p.future_capacity_share,
+                               p.future_drops_per_vehicle_hour)  # fmt: skip
+            for room in rooms:
+                places, crews = self._empty[room.slot_start_s]
+                j = self.node_index[room.node_id]
+                places[j] = room.places
+                for key, seconds in room.crew_s.items():
+                    crews[key][j] = seconds
+        return self._empty
 
     def set_places_left(self, day: int, node_id: str, start_s: int, places: int) -> None:
         """Places the checkout may still sell at ``node_id`` in the eco slot starting at
@@ -540,11 +560,10 @@ class PromiseEngine:
     def _places_row(self, day: int, start_s: int) -> np.ndarray | None:
         row = self._places.get((day, start_s))
         if row is None:
-            end_s = dict(self.future_slots()).get(start_s)
-            if end_s is None:
+            empty = self._empty_day().get(start_s)
+            if empty is None:
                 return None
-            row = np.array([self.future_capacity(n, start_s, end_s) for n in self.node_ids])
-            self._places[day, start_s] = row
+            row = self._places[day, start_s] = empty[0].copy()
         return row
 
     # -- click & collect -------------------------------------------------------------------

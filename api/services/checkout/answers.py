@@ -20,10 +20,10 @@ from api.schemas.checkout import (
     StockUpdated,
 )
 from api.services.back_in_stock import tell_back_in_stock
-from api.services.checkout.common import CheckoutError
+from api.services.checkout.common import CheckoutError, basket_lines
 from api.services.checkout.service import CheckoutService
 from optimizer.io import ScenarioError, load_scenario
-from optimizer.model import OrderLine, Scenario
+from optimizer.model import Scenario
 from optimizer.travel.great_circle import great_circle_km
 
 # An address farther than this from every node with vehicles is outside the service
@@ -43,7 +43,7 @@ def quote(service: CheckoutService, body: PromiseRequest, now: datetime) -> Prom
     if unknown:
         raise problems(422, unknown)
     point = resolve(scenario, body.address)
-    lines = [OrderLine(x.sku, x.qty, x.variant or "") for x in body.lines]
+    lines = basket_lines(body.lines)
     answer = service.promise(lines, point.lat, point.lon, now, body.requested_at)
     return PromiseResponse(
         address=point,

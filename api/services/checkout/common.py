@@ -26,6 +26,11 @@ def quoted_day(option: dict, day: int, served: date) -> str:
     return (quoted + timedelta(days=day)).isoformat()
 
 
+def basket_lines(lines) -> list[OrderLine]:
+    """Order lines from a request's basket lines (``BasketLine``: a variant kept)."""
+    return [OrderLine(x.sku, x.qty, x.variant or "") for x in lines]
+
+
 def line_rows(lines) -> list[list]:
     """Order lines as the database and option ids keep them: ``[sku, qty]``, and the
     variant third when the line has one."""

@@ -95,8 +95,7 @@ class HoldsMixin:
                 if option.get("d", 0) > 0:
                     # What the hold took of the crews, given back as it is (not as the
                     # catalogue would say after a reload).
-                    claims = self._reserve_later_place(s, option, version)
-                    stored = option | ({"cl": claims} if claims else {})
+                    stored = option | {"cl": self._reserve_later_place(s, option, version)}
                 else:
                     vehicle_id = self._reserve_place(s, option, lines, hold_id, now, version)
             expires = now + timedelta(seconds=self.hold_ttl_s)
